@@ -1,0 +1,134 @@
+#!/usr/bin/env python3
+"""Runs every benchmark and writes results.md (Markdown tables) and results.json to the output
+directories: --out DIR if given, else bench/results/, and also $OUT when that is set.
+
+Exit status: 0 when every benchmark ran (a missed target is reported, not an error; --strict makes
+it one), 1 when one failed to run, 0 with a note where there is no GPU.
+"""
+import argparse
+import datetime
+import json
+import os
+import subprocess
+import sys
+import traceback
+
+import harness
+
+
+def git_commit():
+    try:
+        return subprocess.run(["git", "-C", harness.REPO, "rev-parse", "--short", "HEAD"],
+                              capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+
+
+def versions():
+    out = {}
+    for name in ("tessera", "triton"):
+        try:
+            module = __import__(name)
+            out[name] = getattr(module, "__version__", "unknown")
+        except ImportError:
+            out[name] = None
+    return out
+
+
+def fmt(value):
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "**no**"
+    if isinstance(value, float):
+        return f"{value:,.3f}" if abs(value) < 10 else f"{value:,.1f}"
+    return str(value)
+
+
+def markdown(report):
+    env = report["environment"]
+    lines = ["# Tessera benchmarks", "",
+             f"{env.get('gpu')} ({env.get('sms')} SMs), PyTorch {env.get('torch')}, CUDA "
+             f"{env.get('cuda')}, Triton {env.get('triton') or 'not installed'}, tessera "
+             f"{env.get('tessera')}, commit {report.get('commit') or 'unknown'}, {report['date']}.",
+             "", "Bandwidth counts the bytes each kernel must move (inputs read once, outputs "
+             "written once); times are medians of CUDA-event samples, contenders interleaved in one "
+             "process.", "",
+             "| benchmark | case | tessera | baseline | baseline value | ratio | target | met |",
+             "|---|---|---|---|---|---|---|---|"]
+    for row in report["throughput"]:
+        if "note" in row:
+            lines.append(f"| {row['benchmark']} | {row['case']} | {fmt(row.get('tessera'))} "
+                         f"{row['metric']} | {row['baseline']} | {row['note']} | - | - | - |")
+            continue
+        target = f">= {row['target']}" if row.get("target") else "-"
+        lines.append(f"| {row['benchmark']} | {row['case']} | {fmt(row['tessera'])} "
+                     f"{row['metric']} | {row['baseline']} | {fmt(row['baseline_value'])} "
+                     f"{row['metric']} | {fmt(row['ratio'])} | {target} | "
+                     f"{fmt(row.get('meets_target'))} |")
+    if report["first_launch"]:
+        lines += ["", "Time to first launch in a fresh process (ms, median of "
+                  f"{report['first_launch'][0]['repeats']} runs; the call up to its "
+                  "synchronisation):", "",
+                  "| kernel | empty cache | warm cache | steady state | compiles (cold / warm) "
+                  "| disk hits (warm) |", "|---|---|---|---|---|---|"]
+        for row in report["first_launch"]:
+            lines.append(f"| {row['case']} | {fmt(row['cold_ms'])} | {fmt(row['warm_ms'])} | "
+                         f"{fmt(row['steady_ms'])} | {row['cold_compiles']} / "
+                         f"{row['warm_compiles']} | {row['warm_disk_hits']} |")
+    if report["errors"]:
+        lines += ["", "Errors (tracebacks in the run's log):", ""] + [
+            f"- {name}: {err.splitlines()[0]}" for name, err in report["errors"].items()]
+    return "\n".join(lines) + "\n"
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--out", help="output directory (default: bench/results)")
+    parser.add_argument("--quick", action="store_true", help="fewer repeats")
+    parser.add_argument("--strict", action="store_true", help="exit 2 if a target is missed")
+    args = parser.parse_args()
+    torch = harness.gpu_or_exit()
+
+    import bench_first_launch
+    import bench_softmax
+    import bench_vector_add
+
+    reps = 9 if args.quick else 25
+    report = {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+              "commit": git_commit(), "environment": {**harness.device_summary(), **versions()},
+              "throughput": [], "first_launch": [], "errors": {}}
+    steps = [("vector_add", "throughput", lambda: bench_vector_add.run(reps=reps)),
+             ("softmax", "throughput", lambda: bench_softmax.run(reps=reps)),
+             ("first_launch", "first_launch",
+              lambda: bench_first_launch.run(repeats=2 if args.quick else 3))]
+    for name, section, step in steps:
+        print(f"running {name} ...", flush=True)
+        try:
+            report[section] += step()
+        except Exception as e:  # report it and go on with the other benchmarks
+            report["errors"][name] = f"{type(e).__name__}: {e}".strip()
+            traceback.print_exc()
+        torch.cuda.empty_cache()
+
+    text = markdown(report)
+    out_dirs = [args.out or os.path.join(harness.REPO, "bench", "results")]
+    if os.environ.get("OUT"):
+        out_dirs.append(os.environ["OUT"])
+    for out_dir in dict.fromkeys(os.path.abspath(d) for d in out_dirs):
+        os.makedirs(out_dir, exist_ok=True)
+        with open(os.path.join(out_dir, "results.md"), "w") as f:
+            f.write(text)
+        with open(os.path.join(out_dir, "results.json"), "w") as f:
+            json.dump(report, f, indent=1)
+        print(f"wrote {out_dir}/results.md and results.json")
+    print()
+    print(text)
+    if report["errors"]:
+        return 1
+    missed = [r for r in report["throughput"] if r.get("meets_target") is False]
+    return 2 if args.strict and missed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,301 @@
+#include "compiler/LoweringUtils.h"
+#include "compiler/Passes.h"
+
+#include "mlir/Conversion/ArithToLLVM/ArithToLLVM.h"
+#include "mlir/Conversion/GPUToNVVM/GPUToNVVMPass.h"
+#include "mlir/Conversion/MathToLLVM/MathToLLVM.h"
+#include "mlir/Dialect/SCF/Transforms/Patterns.h"
+
+namespace mlir::tessera {
+#define GEN_PASS_DEF_CONVERTTILEGPUTOLLVM
+#include "compiler/Passes.h.inc"
+} // namespace mlir::tessera
+
+using namespace mlir;
+using namespace mlir::tessera;
+using namespace mlir::tilegpu;
+
+namespace {
+
+// Block patterns outrank the upstream arith/math ones, which would otherwise try to lower block
+// ops as if their structs were vectors.
+constexpr unsigned kBlockPatternBenefit = 10;
+
+// A pattern with access to the shared lowering state.
+template <typename Op>
+struct TilePattern : public OpConversionPattern<Op> {
+  TilePattern(TileTypeConverter &converter, LoweringState &state)
+      : OpConversionPattern<Op>(converter, &converter.getContext(), kBlockPatternBenefit),
+        state(state) {}
+  LoweringState &state;
+};
+
+// func.func @k(...) {tile.kernel} -> llvm.func with nvvm.kernel and the CTA size.
+struct FuncOpLowering : public TilePattern<func::FuncOp> {
+  using TilePattern::TilePattern;
+  LogicalResult matchAndRewrite(func::FuncOp func, OpAdaptor,
+                                ConversionPatternRewriter &rewriter) const override {
+    const TypeConverter &converter = *getTypeConverter();
+    TypeConverter::SignatureConversion signature(func.getNumArguments());
+    for (auto [i, type] : llvm::enumerate(func.getArgumentTypes()))
+      signature.addInputs(i, converter.convertType(type));
+    auto llvmType = LLVM::LLVMFunctionType::get(LLVM::LLVMVoidType::get(getContext()),
+                                                signature.getConvertedTypes());
+    auto kernel = LLVM::LLVMFuncOp::create(rewriter, func.getLoc(), func.getName(), llvmType);
+    auto module = func->getParentOfType<ModuleOp>();
+    auto numWarps = module->getAttrOfType<IntegerAttr>(kNumWarpsAttr);
+    kernel->setAttr(NVVM::NVVMDialect::getKernelFuncAttrName(), rewriter.getUnitAttr());
+    kernel->setAttr(NVVM::NVVMDialect::getMaxntidAttrName(),
+                    rewriter.getDenseI32ArrayAttr({int32_t(32 * numWarps.getInt()), 1, 1}));
+    rewriter.inlineRegionBefore(func.getBody(), kernel.getBody(), kernel.end());
+    if (failed(rewriter.convertRegionTypes(&kernel.getBody(), converter, &signature)))
+      return failure();
+    rewriter.eraseOp(func);
+    return success();
+  }
+};
+
+struct ReturnOpLowering : public TilePattern<func::ReturnOp> {
+  using TilePattern::TilePattern;
+  LogicalResult matchAndRewrite(func::ReturnOp op, OpAdaptor,
+                                ConversionPatternRewriter &rewriter) const override {
+    rewriter.replaceOpWithNewOp<LLVM::ReturnOp>(op, ValueRange());
+    return success();
+  }
+};
+
+template <typename Op, typename IdX, typename IdY, typename IdZ>
+struct GridQueryLowering : public TilePattern<Op> {
+  using TilePattern<Op>::TilePattern;
+  LogicalResult matchAndRewrite(Op op, typename Op::Adaptor,
+                                ConversionPatternRewriter &rewriter) const override {
+    Type i32 = rewriter.getI32Type();
+    Value id;
+    switch (op.getAxis()) {
+    case 0: id = IdX::create(rewriter, op.getLoc(), i32); break;
+    case 1: id = IdY::create(rewriter, op.getLoc(), i32); break;
+    default: id = IdZ::create(rewriter, op.getLoc(), i32); break;
+    }
+    rewriter.replaceOp(op, id);
+    return success();
+  }
+};
+
+struct MakeRangeLowering : public TilePattern<tile::MakeRangeOp> {
+  using TilePattern::TilePattern;
+  LogicalResult matchAndRewrite(tile::MakeRangeOp op, OpAdaptor,
+                                ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    SmallVector<Value> values;
+    for (ArrayRef<Value> coord : emitCoordinates(rewriter, loc, op.getType()))
+      values.push_back(LLVM::AddOp::create(rewriter, loc, coord[0],
+                                           constI32(rewriter, loc, op.getStart())));
+    rewriter.replaceOp(op, pack(rewriter, loc, getTypeConverter()->convertType(op.getType()),
+                                values));
+    return success();
+  }
+};
+
+struct SplatLowering : public TilePattern<tile::SplatOp> {
+  using TilePattern::TilePattern;
+  LogicalResult matchAndRewrite(tile::SplatOp op, OpAdaptor adaptor,
+                                ConversionPatternRewriter &rewriter) const override {
+    SmallVector<Value> values(getElementsPerThread(op.getType()), adaptor.getSrc());
+    rewriter.replaceOp(op, pack(rewriter, op.getLoc(),
+                                getTypeConverter()->convertType(op.getType()), values));
+    return success();
+  }
+};
+
+struct TensorConstantLowering : public TilePattern<arith::ConstantOp> {
+  using TilePattern::TilePattern;
+  LogicalResult matchAndRewrite(arith::ConstantOp op, OpAdaptor,
+                                ConversionPatternRewriter &rewriter) const override {
+    auto type = dyn_cast<RankedTensorType>(op.getType());
+    auto dense = dyn_cast<DenseElementsAttr>(op.getValue());
+    if (!type || !dense)
+      return failure();
+    if (!dense.isSplat())
+      return rewriter.notifyMatchFailure(op, "only splat block constants are supported");
+    Type element = getTypeConverter()->convertType(type.getElementType());
+    Value scalar = LLVM::ConstantOp::create(rewriter, op.getLoc(), element,
+                                            dense.getSplatValue<TypedAttr>());
+    SmallVector<Value> values(getElementsPerThread(type), scalar);
+    rewriter.replaceOp(op, pack(rewriter, op.getLoc(), getTypeConverter()->convertType(type),
+                                values));
+    return success();
+  }
+};
+
+// Any arith or math op on blocks: the same op once per element; upstream patterns then lower
+// the scalar ops.
+struct ElementwiseLowering : public ConversionPattern {
+  ElementwiseLowering(TileTypeConverter &converter)
+      : ConversionPattern(converter, MatchAnyOpTypeTag(), kBlockPatternBenefit,
+                          &converter.getContext()) {}
+  LogicalResult matchAndRewrite(Operation *op, ArrayRef<Value> operands,
+                                ConversionPatternRewriter &rewriter) const override {
+    if (!isa<arith::ArithDialect, math::MathDialect>(op->getDialect()) ||
+        op->getNumResults() != 1 || isa<arith::ConstantOp>(op))
+      return failure();
+    auto resultType = dyn_cast<RankedTensorType>(op->getResult(0).getType());
+    if (!resultType)
+      return failure();
+    Location loc = op->getLoc();
+    SmallVector<SmallVector<Value>> unpacked;
+    for (Value operand : operands)
+      unpacked.push_back(unpack(rewriter, loc, operand));
+    unsigned count = getElementsPerThread(resultType);
+    SmallVector<Value> results;
+    for (unsigned i = 0; i < count; ++i) {
+      OperationState state(loc, op->getName());
+      for (auto &elements : unpacked)
+        state.addOperands(elements.size() == 1 ? elements[0] : elements[i]);
+      state.addTypes(resultType.getElementType());
+      state.addAttributes(op->getAttrs());
+      results.push_back(rewriter.create(state)->getResult(0));
+    }
+    rewriter.replaceOp(op, pack(rewriter, loc, getTypeConverter()->convertType(resultType),
+                                results));
+    return success();
+  }
+};
+
+struct AddPtrLowering : public TilePattern<tile::AddPtrOp> {
+  using TilePattern::TilePattern;
+  LogicalResult matchAndRewrite(tile::AddPtrOp op, OpAdaptor adaptor,
+                                ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    Type pointee = cast<tile::PointerType>(getElementTypeOrSelf(op.getType())).getPointeeType();
+    Type llvmPointee = getTypeConverter()->convertType(pointee);
+    auto ptrType = LLVM::LLVMPointerType::get(getContext(), 1);
+    SmallVector<Value> ptrs = unpack(rewriter, loc, adaptor.getPtr());
+    SmallVector<Value> offsets = unpack(rewriter, loc, adaptor.getOffset());
+    SmallVector<Value> results;
+    for (auto [ptr, offset] : llvm::zip(ptrs, offsets))
+      results.push_back(LLVM::GEPOp::create(rewriter, loc, ptrType, llvmPointee, ptr,
+                                            ArrayRef<LLVM::GEPArg>{LLVM::GEPArg(offset)}));
+    rewriter.replaceOp(op, pack(rewriter, loc, getTypeConverter()->convertType(op.getType()),
+                                results));
+    return success();
+  }
+};
+
+// Broadcast and expand_dims keep each element in the thread that held it: every result element
+// is a source element of the same thread, found by its offsets.
+template <typename Op>
+struct RegisterRemapLowering : public TilePattern<Op> {
+  using TilePattern<Op>::TilePattern;
+  LogicalResult matchAndRewrite(Op op, typename Op::Adaptor adaptor,
+                                ConversionPatternRewriter &rewriter) const override {
+    auto srcType = cast<RankedTensorType>(op.getSrc().getType());
+    auto dstType = cast<RankedTensorType>(op.getType());
+    if (getRootBlocked(srcType.getEncoding()) != getRootBlocked(dstType.getEncoding()))
+      return rewriter.notifyMatchFailure(op, "source and result layouts differ");
+    auto srcOffsets = getElementOffsets(srcType.getEncoding(), srcType.getShape());
+    SmallVector<Value> src = unpack(rewriter, op.getLoc(), adaptor.getSrc());
+    SmallVector<Value> results;
+    for (ArrayRef<int64_t> offsets :
+         getElementOffsets(dstType.getEncoding(), dstType.getShape())) {
+      SmallVector<int64_t> key = sourceOffsets(op, offsets, srcType.getShape());
+      auto it = llvm::find(srcOffsets, key);
+      if (it == srcOffsets.end())
+        return rewriter.notifyMatchFailure(op, "element not held by the same thread");
+      results.push_back(src[it - srcOffsets.begin()]);
+    }
+    rewriter.replaceOp(op, pack(rewriter, op.getLoc(),
+                                this->getTypeConverter()->convertType(dstType), results));
+    return success();
+  }
+
+  static SmallVector<int64_t> sourceOffsets(Op op, ArrayRef<int64_t> offsets,
+                                            ArrayRef<int64_t> srcShape) {
+    SmallVector<int64_t> key(offsets);
+    if constexpr (std::is_same_v<Op, tile::ExpandDimsOp>)
+      key.erase(key.begin() + op.getAxis());
+    for (auto [d, size] : llvm::enumerate(srcShape))
+      key[d] %= size;
+    return key;
+  }
+};
+
+// convert_layout, trans and reshape move elements between threads through shared memory.
+template <typename Op>
+struct SharedExchangeLowering : public TilePattern<Op> {
+  using TilePattern<Op>::TilePattern;
+  LogicalResult matchAndRewrite(Op op, typename Op::Adaptor adaptor,
+                                ConversionPatternRewriter &rewriter) const override {
+    auto srcType = cast<RankedTensorType>(op.getSrc().getType());
+    auto dstType = cast<RankedTensorType>(op.getType());
+    Location loc = op.getLoc();
+    auto rowMajorIn = [](ArrayRef<int64_t> shape) {
+      return [shape](OpBuilder &b, ArrayRef<Value> coords) {
+        return emitLinearIndex(b, b.getUnknownLoc(), coords, shape);
+      };
+    };
+    std::function<Value(OpBuilder &, ArrayRef<Value>)> srcIndex =
+        rowMajorIn(srcType.getShape());
+    if constexpr (std::is_same_v<Op, tile::TransOp>) {
+      // Source element c lands at result coordinate (c[order[0]], c[order[1]], ...).
+      SmallVector<int32_t> order(op.getOrder());
+      SmallVector<int64_t> dstShape(dstType.getShape());
+      srcIndex = [order, dstShape](OpBuilder &b, ArrayRef<Value> coords) {
+        SmallVector<Value> permuted;
+        for (int32_t dim : order)
+          permuted.push_back(coords[dim]);
+        return emitLinearIndex(b, b.getUnknownLoc(), permuted, dstShape);
+      };
+    }
+    Value result = exchangeThroughShared(
+        rewriter, loc, op, adaptor.getSrc(), srcType, dstType,
+        this->getTypeConverter()->convertType(dstType), srcIndex, rowMajorIn(dstType.getShape()),
+        this->state);
+    rewriter.replaceOp(op, result);
+    return success();
+  }
+};
+
+struct ConvertTileGPUToLLVMPass
+    : public mlir::tessera::impl::ConvertTileGPUToLLVMBase<ConvertTileGPUToLLVMPass> {
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    MLIRContext *context = &getContext();
+    AxisInfoAnalysis axisInfo(module);
+    LoweringState state;
+    state.axisInfo = &axisInfo;
+
+    TileTypeConverter converter(context);
+    RewritePatternSet patterns(context);
+    patterns.add<FuncOpLowering, ReturnOpLowering, MakeRangeLowering, SplatLowering,
+                 TensorConstantLowering, AddPtrLowering,
+                 GridQueryLowering<tile::ProgramIdOp, NVVM::BlockIdXOp, NVVM::BlockIdYOp,
+                                   NVVM::BlockIdZOp>,
+                 GridQueryLowering<tile::NumProgramsOp, NVVM::GridDimXOp, NVVM::GridDimYOp,
+                                   NVVM::GridDimZOp>,
+                 RegisterRemapLowering<tile::BroadcastOp>,
+                 RegisterRemapLowering<tile::ExpandDimsOp>,
+                 SharedExchangeLowering<ConvertLayoutOp>, SharedExchangeLowering<tile::TransOp>,
+                 SharedExchangeLowering<tile::ReshapeOp>>(converter, state);
+    patterns.add<ElementwiseLowering>(converter);
+    populateMemoryOpPatterns(converter, patterns, state);
+    populateReduceAndDotPatterns(converter, patterns, state);
+    // libdevice for math (benefit 2: preferred over LLVM intrinsics the NVPTX backend lacks).
+    populateLibDeviceConversionPatterns(converter, patterns, /*benefit=*/2);
+    populateMathToLLVMConversionPatterns(converter, patterns);
+    arith::populateArithToLLVMConversionPatterns(converter, patterns);
+
+    ConversionTarget target(*context);
+    target.addLegalDialect<LLVM::LLVMDialect, NVVM::NVVMDialect>();
+    target.addIllegalDialect<tile::TileDialect, TileGPUDialect, arith::ArithDialect,
+                             math::MathDialect, func::FuncDialect>();
+    target.addLegalOp<ModuleOp>();
+    scf::populateSCFStructuralTypeConversionsAndLegality(converter, patterns, target);
+
+    if (failed(applyPartialConversion(module, target, std::move(patterns))))
+      return signalPassFailure();
+    module->setAttr(kSharedBytesAttr, IntegerAttr::get(IntegerType::get(context, 32),
+                                                       state.sharedBytes));
+  }
+};
+
+} // namespace

@@ -1,0 +1,231 @@
+#include "compiler/LoweringUtils.h"
+
+#include "dialects/tile/TileDialect.h"
+#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
+
+using namespace mlir;
+using namespace mlir::tessera;
+using namespace mlir::tilegpu;
+
+static constexpr StringLiteral kSharedMemorySymbol = "tessera_smem";
+
+TileTypeConverter::TileTypeConverter(MLIRContext *context) : LLVMTypeConverter(context) {
+  addConversion([context](tile::PointerType) {
+    return LLVM::LLVMPointerType::get(context, /*addressSpace=*/1);
+  });
+  addConversion([this](RankedTensorType type) -> std::optional<Type> {
+    if (!type.getEncoding())
+      return std::nullopt;
+    Type element = convertType(type.getElementType());
+    SmallVector<Type> fields(getElementsPerThread(type), element);
+    return LLVM::LLVMStructType::getLiteral(type.getContext(), fields);
+  });
+}
+
+Value mlir::tessera::constI32(OpBuilder &builder, Location loc, int64_t value) {
+  return LLVM::ConstantOp::create(builder, loc, builder.getI32Type(),
+                                  builder.getI32IntegerAttr(value));
+}
+
+SmallVector<Value> mlir::tessera::unpack(OpBuilder &builder, Location loc, Value packed) {
+  auto structType = dyn_cast<LLVM::LLVMStructType>(packed.getType());
+  if (!structType)
+    return {packed};
+  SmallVector<Value> elements;
+  for (int64_t i = 0, e = structType.getBody().size(); i < e; ++i)
+    elements.push_back(LLVM::ExtractValueOp::create(builder, loc, packed, i));
+  return elements;
+}
+
+Value mlir::tessera::pack(OpBuilder &builder, Location loc, Type structType,
+                          ArrayRef<Value> elements) {
+  if (!isa<LLVM::LLVMStructType>(structType))
+    return elements.front();
+  Value packed = LLVM::PoisonOp::create(builder, loc, structType);
+  for (auto [i, element] : llvm::enumerate(elements))
+    packed = LLVM::InsertValueOp::create(builder, loc, packed, element, i);
+  return packed;
+}
+
+std::pair<Value, Value> mlir::tessera::emitLaneAndWarp(OpBuilder &builder, Location loc) {
+  Value tid = NVVM::ThreadIdXOp::create(builder, loc, builder.getI32Type());
+  Value lane = LLVM::AndOp::create(builder, loc, tid, constI32(builder, loc, 31));
+  Value warp = LLVM::LShrOp::create(builder, loc, tid, constI32(builder, loc, 5));
+  return {lane, warp};
+}
+
+SmallVector<SmallVector<Value>> mlir::tessera::emitCoordinates(OpBuilder &builder, Location loc,
+                                                               RankedTensorType type) {
+  Attribute layout = type.getEncoding();
+  BlockedAttr blocked = getRootBlocked(layout);
+  SmallVector<unsigned> sliced = getSlicedDims(layout);
+  ThreadBaseFactors factors = getThreadBaseFactors(blocked);
+  auto [lane, warp] = emitLaneAndWarp(builder, loc);
+
+  // The thread's base coordinate along each dimension of the tensor (root dims minus slices).
+  SmallVector<Value> base;
+  for (unsigned d = 0, rank = blocked.getOrder().size(); d < rank; ++d) {
+    if (llvm::is_contained(sliced, d))
+      continue;
+    unsigned spt = blocked.getSizePerThread()[d], tpw = blocked.getThreadsPerWarp()[d],
+             wpc = blocked.getWarpsPerCTA()[d];
+    Value laneCoord = LLVM::URemOp::create(
+        builder, loc,
+        LLVM::UDivOp::create(builder, loc, lane, constI32(builder, loc, factors.laneStride[d])),
+        constI32(builder, loc, tpw));
+    Value warpCoord = LLVM::URemOp::create(
+        builder, loc,
+        LLVM::UDivOp::create(builder, loc, warp, constI32(builder, loc, factors.warpStride[d])),
+        constI32(builder, loc, wpc));
+    Value fromLane = LLVM::MulOp::create(builder, loc, laneCoord, constI32(builder, loc, spt));
+    Value fromWarp =
+        LLVM::MulOp::create(builder, loc, warpCoord, constI32(builder, loc, spt * tpw));
+    base.push_back(LLVM::AddOp::create(builder, loc, fromLane, fromWarp));
+  }
+  SmallVector<SmallVector<Value>> coords;
+  for (ArrayRef<int64_t> offsets : getElementOffsets(layout, type.getShape())) {
+    SmallVector<Value> coord;
+    for (auto [d, offset] : llvm::enumerate(offsets)) {
+      Value sum = LLVM::AddOp::create(builder, loc, base[d], constI32(builder, loc, offset));
+      coord.push_back(
+          LLVM::AndOp::create(builder, loc, sum, constI32(builder, loc, type.getDimSize(d) - 1)));
+    }
+    coords.push_back(coord);
+  }
+  return coords;
+}
+
+Value mlir::tessera::emitLinearIndex(OpBuilder &builder, Location loc, ArrayRef<Value> coords,
+                                     ArrayRef<int64_t> shape) {
+  Value index = constI32(builder, loc, 0);
+  int64_t stride = 1;
+  for (int64_t d = shape.size() - 1; d >= 0; --d) {
+    Value term = LLVM::MulOp::create(builder, loc, coords[d], constI32(builder, loc, stride));
+    index = LLVM::AddOp::create(builder, loc, index, term);
+    stride *= shape[d];
+  }
+  return index;
+}
+
+static Value getSharedMemoryBase(OpBuilder &builder, Location loc, Operation *anchor) {
+  auto module = anchor->getParentOfType<ModuleOp>();
+  MLIRContext *context = module.getContext();
+  if (!module.lookupSymbol(kSharedMemorySymbol)) {
+    OpBuilder::InsertionGuard guard(builder);
+    builder.setInsertionPointToStart(module.getBody());
+    auto arrayType = LLVM::LLVMArrayType::get(IntegerType::get(context, 8), 0);
+    LLVM::GlobalOp::create(builder, loc, arrayType, /*isConstant=*/false,
+                           LLVM::Linkage::External, kSharedMemorySymbol, Attribute(),
+                           /*alignment=*/16, /*addrSpace=*/3);
+  }
+  return LLVM::AddressOfOp::create(builder, loc, LLVM::LLVMPointerType::get(context, 3),
+                                   kSharedMemorySymbol);
+}
+
+Type mlir::tessera::sharedStorageType(Type elementType) {
+  if (elementType.isInteger(1))
+    return IntegerType::get(elementType.getContext(), 8);
+  return elementType;
+}
+
+int64_t mlir::tessera::storageBytes(Type elementType) {
+  if (isa<LLVM::LLVMPointerType, tile::PointerType>(elementType))
+    return 8;
+  return std::max<int64_t>(1, elementType.getIntOrFloatBitWidth() / 8);
+}
+
+Value mlir::tessera::toSharedStorage(OpBuilder &builder, Location loc, Value value) {
+  if (value.getType().isInteger(1))
+    return LLVM::ZExtOp::create(builder, loc, builder.getI8Type(), value);
+  return value;
+}
+
+Value mlir::tessera::fromSharedStorage(OpBuilder &builder, Location loc, Value stored,
+                                       Type elementType) {
+  if (elementType.isInteger(1))
+    return LLVM::TruncOp::create(builder, loc, builder.getI1Type(), stored);
+  return stored;
+}
+
+Value mlir::tessera::emitSharedAddress(OpBuilder &builder, Location loc, Operation *anchor,
+                                       Type elementType, Value index, int64_t byteOffset) {
+  Value base = getSharedMemoryBase(builder, loc, anchor);
+  auto ptrType = LLVM::LLVMPointerType::get(builder.getContext(), 3);
+  if (byteOffset)
+    base = LLVM::GEPOp::create(builder, loc, ptrType, builder.getI8Type(), base,
+                               ArrayRef<LLVM::GEPArg>{LLVM::GEPArg(int32_t(byteOffset))});
+  return LLVM::GEPOp::create(builder, loc, ptrType, sharedStorageType(elementType), base,
+                             ArrayRef<LLVM::GEPArg>{LLVM::GEPArg(index)});
+}
+
+void mlir::tessera::emitBarrier(OpBuilder &builder, Location loc) {
+  NVVM::Barrier0Op::create(builder, loc);
+}
+
+Value mlir::tessera::emitShuffleXor(OpBuilder &builder, Location loc, Value value,
+                                    unsigned laneMask) {
+  Type type = value.getType();
+  Type i32 = builder.getI32Type();
+  auto shuffle32 = [&](Value word) -> Value {
+    return NVVM::ShflOp::create(builder, loc, i32, constI32(builder, loc, -1), word,
+                                constI32(builder, loc, laneMask), constI32(builder, loc, 0x1f),
+                                NVVM::ShflKind::bfly, UnitAttr());
+  };
+  if (isa<LLVM::LLVMPointerType>(type)) {
+    Value asInt = LLVM::PtrToIntOp::create(builder, loc, builder.getI64Type(), value);
+    return LLVM::IntToPtrOp::create(builder, loc, type,
+                                    emitShuffleXor(builder, loc, asInt, laneMask));
+  }
+  unsigned bits = type.getIntOrFloatBitWidth();
+  Type intType = builder.getIntegerType(bits);
+  Value asInt = isa<FloatType>(type) ? LLVM::BitcastOp::create(builder, loc, intType, value)
+                                     : value;
+  Value shuffled;
+  if (bits == 64) {
+    Value low = LLVM::TruncOp::create(builder, loc, i32, asInt);
+    Value high = LLVM::TruncOp::create(
+        builder, loc, i32,
+        LLVM::LShrOp::create(builder, loc, asInt,
+                             LLVM::ConstantOp::create(builder, loc, builder.getI64Type(),
+                                                      builder.getI64IntegerAttr(32))));
+    Value lowOut = LLVM::ZExtOp::create(builder, loc, intType, shuffle32(low));
+    Value highOut = LLVM::ShlOp::create(
+        builder, loc, LLVM::ZExtOp::create(builder, loc, intType, shuffle32(high)),
+        LLVM::ConstantOp::create(builder, loc, builder.getI64Type(),
+                                 builder.getI64IntegerAttr(32)));
+    shuffled = LLVM::OrOp::create(builder, loc, lowOut, highOut);
+  } else if (bits == 32) {
+    shuffled = shuffle32(asInt);
+  } else {
+    Value wide = LLVM::ZExtOp::create(builder, loc, i32, asInt);
+    shuffled = LLVM::TruncOp::create(builder, loc, intType, shuffle32(wide));
+  }
+  return isa<FloatType>(type) ? LLVM::BitcastOp::create(builder, loc, type, shuffled)
+                              : shuffled;
+}
+
+Value mlir::tessera::exchangeThroughShared(
+    ConversionPatternRewriter &rewriter, Location loc, Operation *anchor, Value packed,
+    RankedTensorType srcType, RankedTensorType dstType, Type dstStructType,
+    function_ref<Value(OpBuilder &, ArrayRef<Value>)> srcIndex,
+    function_ref<Value(OpBuilder &, ArrayRef<Value>)> dstIndex, LoweringState &state) {
+  Type element = unpack(rewriter, loc, packed).front().getType();
+  state.reserveShared(srcType.getNumElements() * storageBytes(element));
+  SmallVector<Value> values = unpack(rewriter, loc, packed);
+  SmallVector<SmallVector<Value>> srcCoords = emitCoordinates(rewriter, loc, srcType);
+  emitBarrier(rewriter, loc);
+  for (auto [value, coords] : llvm::zip(values, srcCoords)) {
+    Value address = emitSharedAddress(rewriter, loc, anchor, element,
+                                      srcIndex(rewriter, coords), 0);
+    LLVM::StoreOp::create(rewriter, loc, toSharedStorage(rewriter, loc, value), address);
+  }
+  emitBarrier(rewriter, loc);
+  SmallVector<Value> results;
+  for (ArrayRef<Value> coords : emitCoordinates(rewriter, loc, dstType)) {
+    Value address = emitSharedAddress(rewriter, loc, anchor, element,
+                                      dstIndex(rewriter, coords), 0);
+    Value stored = LLVM::LoadOp::create(rewriter, loc, sharedStorageType(element), address);
+    results.push_back(fromSharedStorage(rewriter, loc, stored, element));
+  }
+  return pack(rewriter, loc, dstStructType, results);
+}

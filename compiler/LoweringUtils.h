@@ -1,0 +1,80 @@
+// Building blocks shared by the tilegpu-to-LLVM patterns: the type converter, packing of a
+// thread's elements into LLVM structs, thread coordinates, shared memory and shuffles.
+#ifndef TESSERA_COMPILER_LOWERINGUTILS_H
+#define TESSERA_COMPILER_LOWERINGUTILS_H
+
+#include "compiler/AxisInfo.h"
+#include "dialects/tilegpu/Layout.h"
+
+#include "mlir/Conversion/LLVMCommon/TypeConverter.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Transforms/DialectConversion.h"
+
+namespace mlir::tessera {
+
+// Pointers become `!llvm.ptr<1>`; a block becomes a struct of the elements one thread holds.
+class TileTypeConverter : public LLVMTypeConverter {
+public:
+  explicit TileTypeConverter(MLIRContext *context);
+};
+
+// What the patterns share: facts for vectorisation and the shared memory the kernel needs.
+struct LoweringState {
+  const AxisInfoAnalysis *axisInfo = nullptr;
+  int64_t sharedBytes = 0;
+  // Reserves `bytes` of the kernel's dynamic shared memory for one op's scratch, at offset 0:
+  // every op that uses scratch puts a barrier before its first write.
+  void reserveShared(int64_t bytes) { sharedBytes = std::max(sharedBytes, bytes); }
+};
+
+Value constI32(OpBuilder &builder, Location loc, int64_t value);
+
+// The elements of a packed block (an LLVM struct), or the one scalar if `packed` is not a struct.
+SmallVector<Value> unpack(OpBuilder &builder, Location loc, Value packed);
+Value pack(OpBuilder &builder, Location loc, Type structType, ArrayRef<Value> elements);
+
+// This thread's lane (0..31) and warp index.
+std::pair<Value, Value> emitLaneAndWarp(OpBuilder &builder, Location loc);
+
+// For each element a thread holds of `type`, its coordinate along each dimension (i32).
+SmallVector<SmallVector<Value>> emitCoordinates(OpBuilder &builder, Location loc,
+                                                RankedTensorType type);
+
+// Row-major linear index of `coords` in `shape`.
+Value emitLinearIndex(OpBuilder &builder, Location loc, ArrayRef<Value> coords,
+                      ArrayRef<int64_t> shape);
+
+// Address of element `index` of `elementType` in the kernel's dynamic shared memory, starting
+// `byteOffset` bytes in.
+Value emitSharedAddress(OpBuilder &builder, Location loc, Operation *anchor, Type elementType,
+                        Value index, int64_t byteOffset);
+
+// The type a block element is kept as in shared memory (i1 widens to i8).
+Type sharedStorageType(Type elementType);
+Value toSharedStorage(OpBuilder &builder, Location loc, Value value);
+Value fromSharedStorage(OpBuilder &builder, Location loc, Value stored, Type elementType);
+int64_t storageBytes(Type elementType);
+
+void emitBarrier(OpBuilder &builder, Location loc);
+
+// shfl.sync.bfly of any scalar up to 64 bits.
+Value emitShuffleXor(OpBuilder &builder, Location loc, Value value, unsigned laneMask);
+
+// Moves the elements of `packed` (laid out as `srcType`) to where `dstType` puts them, through
+// shared memory: each source element is written at srcIndex(coords), each destination element
+// read at dstIndex(coords).
+Value exchangeThroughShared(
+    ConversionPatternRewriter &rewriter, Location loc, Operation *anchor, Value packed,
+    RankedTensorType srcType, RankedTensorType dstType, Type dstStructType,
+    function_ref<Value(OpBuilder &, ArrayRef<Value>)> srcIndex,
+    function_ref<Value(OpBuilder &, ArrayRef<Value>)> dstIndex, LoweringState &state);
+
+// Patterns for tile.load / tile.store, and for tile.reduce / tile.dot.
+void populateMemoryOpPatterns(TileTypeConverter &converter, RewritePatternSet &patterns,
+                              LoweringState &state);
+void populateReduceAndDotPatterns(TileTypeConverter &converter, RewritePatternSet &patterns,
+                                  LoweringState &state);
+
+} // namespace mlir::tessera
+
+#endif

@@ -1,0 +1,15 @@
+#ifndef TESSERA_DIALECTS_TILEGPU_TILEGPUDIALECT_H
+#define TESSERA_DIALECTS_TILEGPU_TILEGPUDIALECT_H
+
+#include "dialects/tile/TileDialect.h"
+#include "mlir/IR/Attributes.h"
+#include "mlir/IR/BuiltinTypes.h"
+#include "mlir/IR/Dialect.h"
+
+#include "dialects/tilegpu/TileGPUDialect.h.inc"
+#define GET_ATTRDEF_CLASSES
+#include "dialects/tilegpu/TileGPUAttrs.h.inc"
+#define GET_OP_CLASSES
+#include "dialects/tilegpu/TileGPUOps.h.inc"
+
+#endif

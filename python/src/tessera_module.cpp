@@ -1,0 +1,385 @@
+// tessera._C: the C API of libtessera (runtime/tessera.h) for the Python package.
+//
+// A non-NULL status becomes tessera.errors.CompilationError (TESSERA_COMPILE_ERROR) or
+// tessera.errors.TesseraError (any other code), with the status code in `.code`.
+// The runtime is created on first use and lives until the process exits; creating it and
+// compiling need no GPU or driver, so importing this module works anywhere.
+//
+// Launch arguments are packed here from a per-specialisation plan: one character per kernel
+// parameter, 'p' pointer (u64), 'i' 32-bit integer, 'l' 64-bit integer, 'b' bool (i1),
+// 'f' fp32, 'd' fp64.
+#include <pybind11/pybind11.h>
+
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "runtime/tessera.h"
+
+namespace py = pybind11;
+
+namespace {
+
+// Raised once the Python error is set; pybind11 propagates it unchanged.
+[[noreturn]] void raise_status(tessera_status_t status) {
+  const tessera_status_code code = tessera_status_get_code(status);
+  const std::string message = tessera_status_message(status);
+  tessera_status_free(status);
+  py::module_ errors = py::module_::import("tessera.errors");
+  py::object cls = errors.attr(code == TESSERA_COMPILE_ERROR ? "CompilationError" : "TesseraError");
+  py::object error = cls(message, static_cast<int>(code));
+  PyErr_SetObject(cls.ptr(), error.ptr());
+  throw py::error_already_set();
+}
+
+void check(tessera_status_t status) {
+  if (status != nullptr)
+    raise_status(status);
+}
+
+tessera_runtime_t runtime() {
+  // Deliberately never destroyed: tearing down modules and memory after the driver's own
+  // exit handlers have run is unsafe, and the process is ending anyway.
+  static tessera_runtime_t instance = [] {
+    tessera_runtime_t created = nullptr;
+    check(tessera_runtime_create(&created));
+    return created;
+  }();
+  return instance;
+}
+
+tessera_compile_options make_options(const std::string &target, int num_warps, int num_stages) {
+  tessera_compile_options options{};
+  options.target = target.c_str();
+  options.num_warps = num_warps;
+  options.num_stages = num_stages;
+  options.flags = 0;
+  return options;
+}
+
+// A compiled kernel's stages and metadata (tessera_compile).
+class Compiled {
+public:
+  explicit Compiled(tessera_compiled_t handle) : handle_(handle) {}
+  ~Compiled() { tessera_compiled_free(handle_); }
+  Compiled(const Compiled &) = delete;
+  Compiled &operator=(const Compiled &) = delete;
+
+  // The stage's bytes, or None when the compiler did not produce it.
+  py::object stage(const std::string &name) const {
+    const char *data = nullptr;
+    size_t size = 0;
+    tessera_status_t status = tessera_compiled_stage(handle_, name.c_str(), &data, &size);
+    if (status != nullptr && tessera_status_get_code(status) == TESSERA_NOT_FOUND) {
+      tessera_status_free(status);
+      return py::none();
+    }
+    check(status);
+    return py::bytes(data, size);
+  }
+  std::string name() const { return tessera_compiled_kernel_name(handle_); }
+  int shared() const { return tessera_compiled_shared_bytes(handle_); }
+  int num_params() const { return tessera_compiled_num_params(handle_); }
+
+private:
+  tessera_compiled_t handle_;
+};
+
+// A kernel loaded on a device, with the packing plan of its specialisation.
+class Kernel {
+public:
+  Kernel(tessera_kernel_t handle, std::string plan) : handle_(handle), plan_(std::move(plan)) {
+    const int32_t params = tessera_kernel_num_params(handle_);
+    if (params != static_cast<int32_t>(plan_.size()))
+      throw py::value_error("launch plan '" + plan_ + "' has " + std::to_string(plan_.size()) +
+                            " parameters but the kernel has " + std::to_string(params));
+    for (char kind : plan_)
+      if (std::strchr("pilbfd", kind) == nullptr)
+        throw py::value_error(std::string("unknown parameter kind '") + kind + "' in plan");
+  }
+
+  // values: a list or tuple with one Python int/float/bool per parameter, in order.
+  void launch(uint32_t grid_x, uint32_t grid_y, uint32_t grid_z, uint64_t stream,
+              py::handle values) const {
+    PyObject *sequence = values.ptr();
+    if (!PyList_Check(sequence) && !PyTuple_Check(sequence))
+      throw py::type_error("launch values must be a list or a tuple");
+    const Py_ssize_t count = PySequence_Fast_GET_SIZE(sequence);
+    if (count != static_cast<Py_ssize_t>(plan_.size()))
+      throw py::value_error("expected " + std::to_string(plan_.size()) + " launch values, got " +
+                            std::to_string(count));
+    PyObject **items = PySequence_Fast_ITEMS(sequence);
+    constexpr size_t kInline = 32;
+    uint64_t inline_slots[kInline];
+    void *inline_pointers[kInline];
+    std::vector<uint64_t> heap_slots;
+    std::vector<void *> heap_pointers;
+    uint64_t *slots = inline_slots;
+    void **pointers = inline_pointers;
+    if (plan_.size() > kInline) {
+      heap_slots.resize(plan_.size());
+      heap_pointers.resize(plan_.size());
+      slots = heap_slots.data();
+      pointers = heap_pointers.data();
+    }
+    for (size_t i = 0; i < plan_.size(); ++i) {
+      slots[i] = 0;
+      pack(plan_[i], items[i], &slots[i]);
+      pointers[i] = &slots[i];
+    }
+    tessera_status_t status;
+    {
+      py::gil_scoped_release release;
+      status = tessera_kernel_launch(handle_, grid_x, grid_y, grid_z,
+                                     reinterpret_cast<void *>(static_cast<uintptr_t>(stream)),
+                                     pointers, plan_.size());
+    }
+    check(status);
+  }
+
+  const std::string &plan() const { return plan_; }
+  int num_params() const { return tessera_kernel_num_params(handle_); }
+
+private:
+  // Writes the value into the low bytes of a zeroed 8-byte slot (little-endian), which is
+  // what the driver reads for a parameter of the kernel's size.
+  static void pack(char kind, PyObject *value, uint64_t *slot) {
+    switch (kind) {
+    case 'p':
+    case 'l': {
+      const unsigned long long bits = PyLong_AsUnsignedLongLongMask(value);
+      if (bits == static_cast<unsigned long long>(-1) && PyErr_Occurred())
+        throw py::error_already_set();
+      *slot = bits;
+      return;
+    }
+    case 'i': {
+      const unsigned long long bits = PyLong_AsUnsignedLongLongMask(value);
+      if (bits == static_cast<unsigned long long>(-1) && PyErr_Occurred())
+        throw py::error_already_set();
+      const uint32_t narrow = static_cast<uint32_t>(bits);
+      std::memcpy(slot, &narrow, sizeof narrow);
+      return;
+    }
+    case 'b': {
+      const int truth = PyObject_IsTrue(value);
+      if (truth < 0)
+        throw py::error_already_set();
+      const uint8_t byte = static_cast<uint8_t>(truth);
+      std::memcpy(slot, &byte, sizeof byte);
+      return;
+    }
+    case 'f':
+    case 'd': {
+      const double number = PyFloat_AsDouble(value);
+      if (number == -1.0 && PyErr_Occurred())
+        throw py::error_already_set();
+      if (kind == 'f') {
+        const float narrow = static_cast<float>(number);
+        std::memcpy(slot, &narrow, sizeof narrow);
+      } else {
+        std::memcpy(slot, &number, sizeof number);
+      }
+      return;
+    }
+    }
+  }
+
+  tessera_kernel_t handle_; // owned by the runtime
+  std::string plan_;
+};
+
+// A contiguous buffer view of a Python object (numpy arrays, bytes, bytearray...).
+class BufferView {
+public:
+  BufferView(py::handle object, bool writable) {
+    const int flags = PyBUF_C_CONTIGUOUS | (writable ? PyBUF_WRITABLE : 0);
+    if (PyObject_GetBuffer(object.ptr(), &view_, flags) != 0)
+      throw py::error_already_set();
+  }
+  ~BufferView() { PyBuffer_Release(&view_); }
+  BufferView(const BufferView &) = delete;
+  BufferView &operator=(const BufferView &) = delete;
+  void *data() const { return view_.buf; }
+  size_t size() const { return static_cast<size_t>(view_.len); }
+
+private:
+  Py_buffer view_{};
+};
+
+// DLPack's ABI (dlpack.h, versions 0.x and 1.x); only the fields read here.
+struct DLDevice {
+  int32_t device_type;
+  int32_t device_id;
+};
+struct DLDataType {
+  uint8_t code;
+  uint8_t bits;
+  uint16_t lanes;
+};
+struct DLTensor {
+  void *data;
+  DLDevice device;
+  int32_t ndim;
+  DLDataType dtype;
+  int64_t *shape;
+  int64_t *strides;
+  uint64_t byte_offset;
+};
+struct DLManagedTensor {
+  DLTensor dl_tensor;
+  void *manager_ctx;
+  void (*deleter)(DLManagedTensor *);
+};
+struct DLManagedTensorVersioned {
+  uint32_t version_major;
+  uint32_t version_minor;
+  void *manager_ctx;
+  void (*deleter)(DLManagedTensorVersioned *);
+  uint64_t flags;
+  DLTensor dl_tensor;
+};
+
+// (data pointer, device type, device id, dtype code, dtype bits, dtype lanes) of a DLPack
+// capsule. The capsule is left unconsumed, so its destructor releases the tensor.
+py::tuple dlpack_info(py::capsule capsule) {
+  const char *name = PyCapsule_GetName(capsule.ptr());
+  const DLTensor *tensor = nullptr;
+  if (name != nullptr && std::strcmp(name, "dltensor") == 0)
+    tensor = &static_cast<DLManagedTensor *>(PyCapsule_GetPointer(capsule.ptr(), name))->dl_tensor;
+  else if (name != nullptr && std::strcmp(name, "dltensor_versioned") == 0)
+    tensor = &static_cast<DLManagedTensorVersioned *>(PyCapsule_GetPointer(capsule.ptr(), name))
+                  ->dl_tensor;
+  else
+    throw py::value_error("not an unconsumed DLPack capsule");
+  const uint64_t address = reinterpret_cast<uintptr_t>(tensor->data) + tensor->byte_offset;
+  return py::make_tuple(address, tensor->device.device_type, tensor->device.device_id,
+                        tensor->dtype.code, tensor->dtype.bits, tensor->dtype.lanes);
+}
+
+} // namespace
+
+PYBIND11_MODULE(_C, m) {
+  m.doc() = "The C API of libtessera: compiler, runtime, device memory.";
+
+  py::class_<Compiled>(m, "Compiled")
+      .def("stage", &Compiled::stage, py::arg("name"),
+           "The bytes of a stage ('tile', 'tilegpu', 'llir', 'ptx', 'cubin'), or None.")
+      .def_property_readonly("name", &Compiled::name)
+      .def_property_readonly("shared", &Compiled::shared)
+      .def_property_readonly("num_params", &Compiled::num_params);
+
+  py::class_<Kernel>(m, "Kernel")
+      .def("launch", &Kernel::launch, py::arg("grid_x"), py::arg("grid_y"), py::arg("grid_z"),
+           py::arg("stream"), py::arg("values"),
+           "Launches on `stream` (a CUstream as int, 0 for the legacy default stream).")
+      .def_property_readonly("plan", &Kernel::plan)
+      .def_property_readonly("num_params", &Kernel::num_params);
+
+  m.def("version", [] { return std::string(tessera_version()); });
+
+  m.def(
+      "compile",
+      [](const std::string &tile_ir, const std::string &target, int num_warps, int num_stages) {
+        const tessera_compile_options options = make_options(target, num_warps, num_stages);
+        tessera_compiled_t compiled = nullptr;
+        tessera_status_t status;
+        {
+          py::gil_scoped_release release;
+          status = tessera_compile(tile_ir.data(), tile_ir.size(), &options, &compiled);
+        }
+        check(status);
+        return std::make_unique<Compiled>(compiled);
+      },
+      py::arg("tile_ir"), py::arg("target"), py::arg("num_warps"), py::arg("num_stages"),
+      "Compiles tile IR without a GPU.");
+
+  m.def(
+      "get_kernel",
+      [](const std::string &tile_ir, const std::string &target, int num_warps, int num_stages,
+         int device, std::string plan) {
+        const tessera_compile_options options = make_options(target, num_warps, num_stages);
+        tessera_runtime_t rt = runtime();
+        tessera_kernel_t kernel = nullptr;
+        tessera_status_t status;
+        {
+          py::gil_scoped_release release;
+          status = tessera_kernel_get(rt, tile_ir.data(), tile_ir.size(), &options, device, &kernel);
+        }
+        check(status);
+        return std::make_unique<Kernel>(kernel, std::move(plan));
+      },
+      py::arg("tile_ir"), py::arg("target"), py::arg("num_warps"), py::arg("num_stages"),
+      py::arg("device"), py::arg("plan"),
+      "The kernel loaded on `device` (from the memory or disk cache, else compiled).");
+
+  m.def("device_count", [] {
+    int32_t count = 0;
+    check(tessera_device_count(runtime(), &count));
+    return count;
+  });
+
+  m.def(
+      "device_target",
+      [](int device) {
+        char buffer[64] = {0};
+        check(tessera_device_target(runtime(), device, buffer, sizeof buffer));
+        return std::string(buffer);
+      },
+      py::arg("device"), "The compile target of `device`, e.g. 'sm_90a'.");
+
+  m.def("stats", [] {
+    tessera_stats stats{};
+    tessera_runtime_get_stats(runtime(), &stats);
+    py::dict result;
+    result["compiles"] = stats.compiles;
+    result["disk_hits"] = stats.disk_hits;
+    result["memory_hits"] = stats.memory_hits;
+    result["launches"] = stats.launches;
+    return result;
+  });
+
+  m.def(
+      "malloc",
+      [](int device, size_t bytes) {
+        uint64_t pointer = 0;
+        check(tessera_malloc(runtime(), device, bytes, &pointer));
+        return pointer;
+      },
+      py::arg("device"), py::arg("bytes"));
+  m.def(
+      "free", [](int device, uint64_t pointer) { check(tessera_free(runtime(), device, pointer)); },
+      py::arg("device"), py::arg("pointer"));
+  m.def(
+      "memcpy_htod",
+      [](int device, uint64_t destination, py::handle source) {
+        BufferView view(source, false);
+        tessera_status_t status;
+        {
+          py::gil_scoped_release release;
+          status = tessera_memcpy_htod(runtime(), device, destination, view.data(), view.size());
+        }
+        check(status);
+      },
+      py::arg("device"), py::arg("destination"), py::arg("source"),
+      "Copies all bytes of a contiguous host buffer to device memory.");
+  m.def(
+      "memcpy_dtoh",
+      [](int device, py::handle destination, uint64_t source) {
+        BufferView view(destination, true);
+        tessera_status_t status;
+        {
+          py::gil_scoped_release release;
+          status = tessera_memcpy_dtoh(runtime(), device, view.data(), source, view.size());
+        }
+        check(status);
+      },
+      py::arg("device"), py::arg("destination"), py::arg("source"),
+      "Fills a writable contiguous host buffer from device memory.");
+  m.def(
+      "synchronize", [](int device) { check(tessera_synchronize(runtime(), device)); },
+      py::arg("device"));
+  m.def("dlpack_info", &dlpack_info, py::arg("capsule"));
+}

@@ -1,0 +1,35 @@
+"""Tessera: a Triton-style JIT kernel compiler.
+
+    import tessera
+    import tessera.language as tl
+
+    @tessera.jit
+    def add_kernel(X, Y, Z, n, BLOCK: tl.constexpr):
+        offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+        mask = offs < n
+        tl.store(Z + offs, tl.load(X + offs, mask=mask) + tl.load(Y + offs, mask=mask), mask=mask)
+
+    add_kernel[(tessera.cdiv(n, 1024),)](x, y, z, n, BLOCK=1024)        # on a GPU
+    tessera.compile(add_kernel, signature={"X": "*fp32", "Y": "*fp32", "Z": "*fp32",
+                    "n": "i32"}, constants={"BLOCK": 1024}).asm["ptx"]  # anywhere
+"""
+from . import errors  # first: tessera._C raises its exception classes
+from . import _C, language
+from .compiler.aot import CompiledKernel, compile
+from .errors import CompilationError, TesseraError
+from .runtime.buffer import DeviceBuffer, empty, from_numpy
+from .runtime.jit import JITFunction, LoadedKernel, jit
+from .utils import cdiv, next_power_of_2
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "CompilationError", "CompiledKernel", "DeviceBuffer", "JITFunction", "LoadedKernel",
+    "TesseraError", "cdiv", "compile", "empty", "errors", "from_numpy", "jit", "language",
+    "next_power_of_2", "stats",
+]
+
+
+def stats() -> dict:
+    """The runtime's counters: ``{"compiles", "disk_hits", "memory_hits", "launches"}``."""
+    return _C.stats()

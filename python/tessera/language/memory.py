@@ -1,0 +1,112 @@
+"""Global memory access: ``load`` and ``store`` through (blocks of) pointers.
+
+    >>> x = tl.load(X + offs, mask=offs < n, other=0.0)   # doctest: +SKIP
+    >>> tl.store(Y + offs, x, mask=offs < n)               # doctest: +SKIP
+
+Pointers to ``int1`` address bytes: loads yield ``value != 0``, stores write 0 or 1.
+"""
+from __future__ import annotations
+
+from typing import Any, Optional
+
+from . import semantic
+from .core import builtin, tensor, unwrap
+from .dtypes import int1, int8
+
+__all__ = ["load", "store"]
+
+_CACHE_MODIFIERS = ("", ".ca", ".cg", ".cv")
+_EVICTION_POLICIES = ("", "evict_first", "evict_last", "evict_normal")
+
+
+def _check_hints(cache_modifier: Any, eviction_policy: Any) -> None:
+    """Cache and eviction hints are accepted for Triton compatibility and not emitted."""
+    if unwrap(cache_modifier) not in _CACHE_MODIFIERS:
+        raise ValueError(f"cache_modifier must be one of {_CACHE_MODIFIERS}")
+    if unwrap(eviction_policy) not in _EVICTION_POLICIES:
+        raise ValueError(f"eviction_policy must be one of {_EVICTION_POLICIES}")
+
+
+def _pointer_operand(pointer: Any, what: str) -> tensor:
+    pointer = unwrap(pointer)
+    if not isinstance(pointer, tensor) or not pointer.dtype.is_ptr():
+        raise TypeError(f"unsupported pointer type {getattr(pointer, 'type', pointer)!r} in "
+                        f"tl.{what}")
+    return pointer
+
+
+def _mask_operand(mask: Any) -> Optional[tensor]:
+    mask = unwrap(mask)
+    if mask is None:
+        return None
+    mask = semantic.to_tensor(mask)
+    if mask.dtype != int1:
+        raise TypeError(f"mask must have boolean scalar type, got {mask.dtype}")
+    return mask
+
+
+@builtin
+def load(pointer: tensor, mask: Optional[tensor] = None, other: Any = None,
+         cache_modifier: str = "", eviction_policy: str = "", volatile: bool = False) -> tensor:
+    """Loads the values ``pointer`` points at; where ``mask`` is false, yields ``other``
+    (undefined when ``other`` is omitted).
+
+    ``pointer`` is a pointer or a block of pointers; ``mask`` and ``other`` broadcast to
+    its shape. ``cache_modifier``, ``eviction_policy`` and ``volatile`` are hints that this
+    compiler ignores.
+    """
+    _check_hints(cache_modifier, eviction_policy)
+    pointer = _pointer_operand(pointer, "load")
+    mask = _mask_operand(mask)
+    other = unwrap(other)
+    if other is not None and mask is None:
+        raise ValueError("`other` cannot be provided without `mask`")
+    element = pointer.dtype.element_ty
+    is_bool = element == int1
+    loaded = int8 if is_bool else element
+    if other is not None:
+        other = semantic.cast(other, loaded)
+    if not pointer.type.is_block():
+        if any(v is not None and v.type.is_block() for v in (mask, other)):
+            raise ValueError("mask and other cannot be blocks if the pointer is a scalar")
+    else:
+        if mask is not None:
+            pointer, mask = semantic.broadcast_values(pointer, mask)
+        if other is not None:
+            pointer, other = semantic.broadcast_values(pointer, other)
+    operands = [pointer]
+    if mask is not None:
+        operands.append(semantic.broadcast_to_shape(mask, pointer.shape))
+    if other is not None:
+        operands.append(semantic.broadcast_to_shape(other, pointer.shape))
+    segments = f"array<i32: 1, {int(mask is not None)}, {int(other is not None)}>"
+    result = semantic.emit("tile.load", operands, semantic.with_element(pointer.type, loaded),
+                           {"operandSegmentSizes": segments})
+    return semantic.cast(result, int1) if is_bool else result
+
+
+@builtin
+def store(pointer: tensor, value: Any, mask: Optional[tensor] = None, cache_modifier: str = "",
+          eviction_policy: str = "") -> None:
+    """Stores ``value`` (converted to the pointee type) where ``mask`` is true.
+
+    ``value`` and ``mask`` broadcast to the shape of ``pointer``.
+    """
+    _check_hints(cache_modifier, eviction_policy)
+    pointer = _pointer_operand(pointer, "store")
+    mask = _mask_operand(mask)
+    value = semantic.to_tensor(value)
+    if not pointer.type.is_block():
+        if value.type.is_block():
+            raise ValueError("value argument cannot be a block if the pointer is a scalar")
+        if mask is not None and mask.type.is_block():
+            raise ValueError("mask argument cannot be a block if the pointer is a scalar")
+    element = pointer.dtype.element_ty
+    stored = int8 if element == int1 else element
+    value = semantic.broadcast_to_shape(semantic.cast(value, stored), pointer.shape)
+    operands = [pointer, value]
+    if mask is not None:
+        operands.append(semantic.broadcast_to_shape(mask, pointer.shape))
+    segments = f"array<i32: 1, 1, {int(mask is not None)}>"
+    semantic.emit("tile.store", operands, None, {"operandSegmentSizes": segments})
+

@@ -1,0 +1,161 @@
+"""Classification of kernel launch arguments.
+
+For each argument a handler returns ``(key, value, device)``:
+
+- ``key``: its part of the specialisation key, either ``("c", constant)`` for a value folded
+  into the kernel (None, integers equal to 1) or ``(signature, divisible_by_16)`` with a
+  Triton signature string (``"*fp32"``, ``"i32"``, ``"fp32"``...);
+- ``value``: what is passed at launch (the data pointer for tensors), None for constants;
+- ``device``: the CUDA device index of a tensor, None for scalars.
+
+Accepted: PyTorch tensors, ``tessera.DeviceBuffer``, objects with
+``__cuda_array_interface__`` (v3) or ``__dlpack__`` (CUDA device), and Python
+int/float/bool/None. PyTorch is never imported here: its tensors are recognised by type.
+
+    >>> classify(7, True)
+    (('i32', False), 7, None)
+    >>> classify(1, True), classify(32, True)[0]
+    ((('c', 1), None, None), ('i32', True))
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, Dict, Optional, Tuple
+
+from .. import _C
+
+__all__ = ["classify", "handler_for", "is_torch_handler", "plan_kind", "Handler"]
+
+Key = Tuple[Any, Any]
+Handler = Callable[[Any, bool], Tuple[Key, Any, Optional[int]]]
+
+# Launch-plan kinds (see python/src/tessera_module.cpp) of run-time parameter signatures.
+PLAN_KINDS = {"i1": "b", "i8": "i", "i16": "i", "i32": "i", "u8": "i", "u16": "i", "u32": "i",
+              "i64": "l", "u64": "l", "fp32": "f", "fp64": "d"}
+
+_CAI_TYPESTRS = {"b1": "i1", "i1": "i8", "i2": "i16", "i4": "i32", "i8": "i64", "u1": "u8",
+                 "u2": "u16", "u4": "u32", "u8": "u64", "f2": "fp16", "f4": "fp32", "f8": "fp64"}
+# DLPack (type code, bits) -> signature; codes: 0 int, 1 uint, 2 float, 4 bfloat, 6 bool.
+_DLPACK_TYPES = {(0, 8): "i8", (0, 16): "i16", (0, 32): "i32", (0, 64): "i64", (1, 8): "u8",
+                 (1, 16): "u16", (1, 32): "u32", (1, 64): "u64", (2, 16): "fp16",
+                 (2, 32): "fp32", (2, 64): "fp64", (4, 16): "bf16", (6, 8): "i1"}
+_DLPACK_CUDA_DEVICES = (2, 13)  # kDLCUDA, kDLCUDAManaged
+_TORCH_SIGNATURES: Dict[Any, str] = {}
+
+
+def plan_kind(signature: str) -> str:
+    """The launch-plan character of a run-time parameter's signature."""
+    return "p" if signature.startswith("*") else PLAN_KINDS[signature]
+
+
+def _pointer_key(signature: str, pointer: int, specialize: bool) -> Key:
+    return ("*" + signature, specialize and pointer % 16 == 0)
+
+
+def _int_argument(arg: int, specialize: bool) -> Tuple[Key, Any, Optional[int]]:
+    if specialize and arg == 1:
+        return ("c", 1), None, None
+    if -2 ** 31 <= arg < 2 ** 31:
+        signature = "i32"
+    elif -2 ** 63 <= arg < 2 ** 63:
+        signature = "i64"
+    elif 2 ** 63 <= arg < 2 ** 64:
+        signature = "u64"
+    else:
+        raise ValueError(f"integer argument {arg} does not fit in 64 bits")
+    return (signature, specialize and arg % 16 == 0), arg, None
+
+
+def _bool_argument(arg: bool, specialize: bool) -> Tuple[Key, Any, Optional[int]]:
+    return ("i1", False), arg, None
+
+
+def _float_argument(arg: float, specialize: bool) -> Tuple[Key, Any, Optional[int]]:
+    return ("fp32", False), arg, None
+
+
+def _none_argument(arg: None, specialize: bool) -> Tuple[Key, Any, Optional[int]]:
+    return ("c", None), None, None
+
+
+def _torch_signatures() -> Dict[Any, str]:
+    if not _TORCH_SIGNATURES:
+        import torch
+        names = {"float16": "fp16", "bfloat16": "bf16", "float32": "fp32", "float64": "fp64",
+                 "int8": "i8", "int16": "i16", "int32": "i32", "int64": "i64", "uint8": "u8",
+                 "uint16": "u16", "uint32": "u32", "uint64": "u64", "bool": "i1"}
+        for attribute, signature in names.items():
+            if hasattr(torch, attribute):
+                _TORCH_SIGNATURES[getattr(torch, attribute)] = signature
+    return _TORCH_SIGNATURES
+
+
+def _torch_argument(arg: Any, specialize: bool) -> Tuple[Key, Any, Optional[int]]:
+    if not arg.is_cuda:
+        raise ValueError(f"a tensor on {arg.device} was passed; kernels need CUDA tensors")
+    pointer = arg.data_ptr()
+    signature = _TORCH_SIGNATURES.get(arg.dtype) or _torch_signatures().get(arg.dtype)
+    if signature is None:
+        raise TypeError(f"unsupported tensor dtype {arg.dtype}")
+    return _pointer_key(signature, pointer, specialize), pointer, arg.get_device()
+
+
+def _buffer_argument(arg: Any, specialize: bool) -> Tuple[Key, Any, Optional[int]]:
+    return _pointer_key(arg.signature, arg.ptr, specialize), arg.ptr, arg.device
+
+
+def _cai_argument(arg: Any, specialize: bool) -> Tuple[Key, Any, Optional[int]]:
+    interface = arg.__cuda_array_interface__
+    pointer = interface["data"][0]
+    signature = _CAI_TYPESTRS.get(interface["typestr"][1:])
+    if signature is None:
+        raise TypeError(f"unsupported __cuda_array_interface__ typestr {interface['typestr']!r}")
+    device = arg.__dlpack_device__()[1] if hasattr(arg, "__dlpack_device__") else 0
+    return _pointer_key(signature, pointer, specialize), pointer, device
+
+
+def _dlpack_argument(arg: Any, specialize: bool) -> Tuple[Key, Any, Optional[int]]:
+    pointer, device_type, device_id, code, bits, lanes = _C.dlpack_info(arg.__dlpack__())
+    if device_type not in _DLPACK_CUDA_DEVICES:
+        raise ValueError(f"a DLPack tensor on device type {device_type} was passed; kernels "
+                         "need CUDA memory")
+    signature = _DLPACK_TYPES.get((code, bits)) if lanes == 1 else None
+    if signature is None:
+        raise TypeError(f"unsupported DLPack dtype (code {code}, bits {bits}, lanes {lanes})")
+    return _pointer_key(signature, pointer, specialize), pointer, device_id
+
+
+_HANDLERS: Dict[type, Handler] = {
+    int: _int_argument, bool: _bool_argument, float: _float_argument,
+    type(None): _none_argument,
+}
+
+
+def handler_for(cls: type) -> Handler:
+    """The handler of arguments of type ``cls`` (resolved once per type)."""
+    handler = _HANDLERS.get(cls)
+    if handler is not None:
+        return handler
+    from .buffer import DeviceBuffer
+    if any(base.__module__ == "torch" and base.__name__ == "Tensor" for base in cls.__mro__):
+        handler = _torch_argument
+    elif issubclass(cls, DeviceBuffer):
+        handler = _buffer_argument
+    elif hasattr(cls, "__cuda_array_interface__"):
+        handler = _cai_argument
+    elif hasattr(cls, "__dlpack__"):
+        handler = _dlpack_argument
+    else:
+        raise TypeError(f"unsupported kernel argument type {cls.__qualname__}: expected a "
+                        "tensor, a tessera.DeviceBuffer, a CUDA array, or an int/float/bool")
+    _HANDLERS[cls] = handler
+    return handler
+
+
+def is_torch_handler(handler: Handler) -> bool:
+    """Whether arguments of this handler are PyTorch tensors (launch on torch's stream)."""
+    return handler is _torch_argument
+
+
+def classify(arg: Any, specialize: bool) -> Tuple[Key, Any, Optional[int]]:
+    """``(key, value, device)`` of one argument; see the module docstring."""
+    return handler_for(type(arg))(arg, specialize)

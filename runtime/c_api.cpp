@@ -1,0 +1,347 @@
+// The C API of tessera.h: argument checks, handle conversion and Status -> tessera_status_t. The
+// work is done by tessera::runtime (the runtime) and tessera::compiler (the compiler), which this
+// file joins: it is the only runtime source that sees the compiler.
+//
+// No C++ exception may cross into C: every entry point that can allocate runs inside guarded(),
+// which turns an escaping exception into a TESSERA_INTERNAL status.
+#include "runtime/tessera.h"
+
+#include "compiler/Compiler.h"
+#include "runtime/disk_cache.h"
+#include "runtime/kernel_spec.h"
+#include "runtime/runtime.h"
+#include "runtime/status.h"
+
+#include <cstring>
+#include <memory>
+#include <new>
+#include <string>
+
+using tessera::runtime::BinaryKind;
+using tessera::runtime::CompilerHooks;
+using tessera::runtime::DiskCache;
+using tessera::runtime::Kernel;
+using tessera::runtime::KernelBinary;
+using tessera::runtime::KernelSpec;
+using tessera::runtime::Runtime;
+using tessera::runtime::Status;
+using tessera::runtime::StatusOr;
+using tessera::runtime::invalidArgument;
+
+struct tessera_status {
+  tessera_status_code code;
+  std::string message;
+};
+
+struct tessera_runtime {
+  tessera_runtime(CompilerHooks compiler, std::string cacheDirectory)
+      : runtime(std::move(compiler), std::move(cacheDirectory)) {}
+  Runtime runtime;
+};
+
+struct tessera_compiled {
+  tessera::compiler::CompiledKernel kernel;
+};
+
+// tessera_kernel_t is a Kernel*: kernels are owned by their Runtime, so the handle is only a view
+// and needs no wrapper object of its own.
+static Kernel *unwrap(tessera_kernel_t kernel) { return reinterpret_cast<Kernel *>(kernel); }
+static tessera_kernel_t wrap(Kernel *kernel) { return reinterpret_cast<tessera_kernel_t>(kernel); }
+
+namespace {
+
+// Returned when even the status object cannot be allocated; never freed. (The message fits in
+// std::string's inline buffer, so constructing it allocates nothing.)
+tessera_status outOfMemoryStatus{TESSERA_INTERNAL, "out of memory"};
+
+tessera_status_t toC(const Status &status) {
+  if (status.ok())
+    return nullptr;
+  auto *out = new (std::nothrow) tessera_status{status.code(), std::string()};
+  if (!out)
+    return &outOfMemoryStatus;
+  try {
+    out->message = status.message();
+  } catch (...) {
+    // Keep the code; an empty message is better than none at all.
+  }
+  return out;
+}
+
+template <typename Body> tessera_status_t guarded(Body &&body) {
+  try {
+    return toC(body());
+  } catch (const std::bad_alloc &) {
+    return &outOfMemoryStatus;
+  } catch (const std::exception &error) {
+    return toC(tessera::runtime::internalError(std::string("unexpected C++ exception: ") +
+                                               error.what()));
+  } catch (...) {
+    return toC(tessera::runtime::internalError("unexpected C++ exception"));
+  }
+}
+
+tessera::compiler::CompileOptions compilerOptions(const KernelSpec &spec) {
+  tessera::compiler::CompileOptions options;
+  options.target = spec.target;
+  options.numWarps = spec.numWarps;
+  options.numStages = spec.numStages;
+  return options; // dumpDir left empty: the compiler reads $TESSERA_DUMP_DIR itself
+}
+
+// The runtime's view of the compiler: a cubin when ptxas produced one (the driver then loads it
+// without a JIT step), else the PTX.
+StatusOr<KernelBinary> compileForRuntime(const KernelSpec &spec) {
+  tessera::compiler::CompiledKernel compiled;
+  std::string error;
+  if (!tessera::compiler::compile(std::string(spec.tileIR), compilerOptions(spec), &compiled,
+                                  &error))
+    return tessera::runtime::compileError(error.empty() ? "compilation failed without a message"
+                                                        : error);
+  KernelBinary binary;
+  binary.kernelName = compiled.kernelName;
+  binary.sharedBytes = compiled.sharedBytes;
+  binary.numWarps = compiled.numWarps;
+  binary.numParams = compiled.numParams;
+  auto cubin = compiled.stages.find("cubin");
+  auto ptx = compiled.stages.find("ptx");
+  if (cubin != compiled.stages.end() && !cubin->second.empty()) {
+    binary.kind = BinaryKind::Cubin;
+    binary.data = std::move(cubin->second);
+  } else if (ptx != compiled.stages.end() && !ptx->second.empty()) {
+    binary.kind = BinaryKind::Ptx;
+    binary.data = std::move(ptx->second);
+  } else {
+    return tessera::runtime::internalError("the compiler produced neither a cubin nor PTX for '" +
+                                           compiled.kernelName + "'");
+  }
+  return binary;
+}
+
+CompilerHooks tesseraCompiler() {
+  return CompilerHooks{tessera::compiler::compilerVersion(), compileForRuntime};
+}
+
+} // namespace
+
+extern "C" {
+
+// ---- status ------------------------------------------------------------------------------------
+
+tessera_status_code tessera_status_get_code(tessera_status_t status) {
+  return status ? status->code : TESSERA_OK;
+}
+
+const char *tessera_status_message(tessera_status_t status) {
+  return status ? status->message.c_str() : "";
+}
+
+void tessera_status_free(tessera_status_t status) {
+  if (status != &outOfMemoryStatus)
+    delete status;
+}
+
+const char *tessera_version(void) { return tessera::compiler::compilerVersion(); }
+
+// ---- compiler ----------------------------------------------------------------------------------
+
+tessera_status_t tessera_compile(const char *tile_ir, size_t tile_ir_size,
+                                 const tessera_compile_options *options,
+                                 tessera_compiled_t *out_compiled) {
+  return guarded([&]() -> Status {
+    if (!out_compiled)
+      return invalidArgument("out_compiled must not be NULL");
+    *out_compiled = nullptr;
+    StatusOr<KernelSpec> spec =
+        tessera::runtime::kernelSpecFromC(tile_ir, tile_ir_size, options, /*requireTarget=*/true);
+    if (!spec.ok())
+      return spec.status();
+    auto compiled = std::make_unique<tessera_compiled>();
+    std::string error;
+    if (!tessera::compiler::compile(std::string(spec->tileIR), compilerOptions(*spec),
+                                    &compiled->kernel, &error))
+      return tessera::runtime::compileError(error.empty() ? "compilation failed without a message"
+                                                          : error);
+    *out_compiled = compiled.release();
+    return Status();
+  });
+}
+
+tessera_status_t tessera_compiled_stage(tessera_compiled_t compiled, const char *stage,
+                                        const char **out_data, size_t *out_size) {
+  return guarded([&]() -> Status {
+    if (!compiled)
+      return invalidArgument("compiled must not be NULL");
+    if (!stage)
+      return invalidArgument("stage must not be NULL");
+    if (!out_data || !out_size)
+      return invalidArgument("out_data and out_size must not be NULL");
+    const auto &stages = compiled->kernel.stages;
+    auto it = stages.find(stage);
+    if (it == stages.end()) {
+      std::string available;
+      for (const auto &entry : stages)
+        available += (available.empty() ? "" : ", ") + entry.first;
+      return tessera::runtime::notFound("stage '" + std::string(stage) +
+                                        "' was not produced (available: " + available + ")");
+    }
+    *out_data = it->second.data();
+    *out_size = it->second.size();
+    return Status();
+  });
+}
+
+const char *tessera_compiled_kernel_name(tessera_compiled_t compiled) {
+  return compiled ? compiled->kernel.kernelName.c_str() : "";
+}
+
+int32_t tessera_compiled_shared_bytes(tessera_compiled_t compiled) {
+  return compiled ? compiled->kernel.sharedBytes : -1;
+}
+
+int32_t tessera_compiled_num_params(tessera_compiled_t compiled) {
+  return compiled ? compiled->kernel.numParams : -1;
+}
+
+void tessera_compiled_free(tessera_compiled_t compiled) { delete compiled; }
+
+// ---- runtime -----------------------------------------------------------------------------------
+
+tessera_status_t tessera_runtime_create(tessera_runtime_t *out_runtime) {
+  return guarded([&]() -> Status {
+    if (!out_runtime)
+      return invalidArgument("out_runtime must not be NULL");
+    *out_runtime = new tessera_runtime(tesseraCompiler(), DiskCache::defaultDirectory());
+    return Status();
+  });
+}
+
+void tessera_runtime_destroy(tessera_runtime_t runtime) { delete runtime; }
+
+tessera_status_t tessera_device_count(tessera_runtime_t runtime, int32_t *out_count) {
+  return guarded([&]() -> Status {
+    if (!runtime)
+      return invalidArgument("runtime must not be NULL");
+    if (!out_count)
+      return invalidArgument("out_count must not be NULL");
+    StatusOr<int32_t> count = runtime->runtime.deviceCount();
+    if (!count.ok())
+      return count.status();
+    *out_count = *count;
+    return Status();
+  });
+}
+
+tessera_status_t tessera_device_target(tessera_runtime_t runtime, int32_t device, char *buf,
+                                       size_t buf_size) {
+  return guarded([&]() -> Status {
+    if (!runtime)
+      return invalidArgument("runtime must not be NULL");
+    if (!buf)
+      return invalidArgument("buf must not be NULL");
+    StatusOr<std::string> target = runtime->runtime.deviceTarget(device);
+    if (!target.ok())
+      return target.status();
+    if (target->size() + 1 > buf_size)
+      return invalidArgument("buf_size " + std::to_string(buf_size) + " is too small for '" +
+                             *target + "' (needs " + std::to_string(target->size() + 1) + ")");
+    std::memcpy(buf, target->c_str(), target->size() + 1);
+    return Status();
+  });
+}
+
+tessera_status_t tessera_kernel_get(tessera_runtime_t runtime, const char *tile_ir,
+                                    size_t tile_ir_size, const tessera_compile_options *options,
+                                    int32_t device, tessera_kernel_t *out_kernel) {
+  return guarded([&]() -> Status {
+    if (!out_kernel)
+      return invalidArgument("out_kernel must not be NULL");
+    *out_kernel = nullptr;
+    if (!runtime)
+      return invalidArgument("runtime must not be NULL");
+    // A NULL or empty options->target means the device's own target.
+    StatusOr<KernelSpec> spec =
+        tessera::runtime::kernelSpecFromC(tile_ir, tile_ir_size, options, /*requireTarget=*/false);
+    if (!spec.ok())
+      return spec.status();
+    StatusOr<Kernel *> kernel = runtime->runtime.getKernel(std::move(*spec), device);
+    if (!kernel.ok())
+      return kernel.status();
+    *out_kernel = wrap(*kernel);
+    return Status();
+  });
+}
+
+int32_t tessera_kernel_num_params(tessera_kernel_t kernel) {
+  return kernel ? unwrap(kernel)->numParams() : -1;
+}
+
+tessera_status_t tessera_kernel_launch(tessera_kernel_t kernel, uint32_t grid_x, uint32_t grid_y,
+                                       uint32_t grid_z, void *stream, void **args,
+                                       size_t num_args) {
+  return guarded([&]() -> Status {
+    if (!kernel)
+      return invalidArgument("kernel must not be NULL");
+    return unwrap(kernel)->launch(grid_x, grid_y, grid_z, static_cast<CUstream>(stream), args,
+                                  num_args);
+  });
+}
+
+void tessera_runtime_get_stats(tessera_runtime_t runtime, tessera_stats *out_stats) {
+  if (!out_stats)
+    return;
+  *out_stats = runtime ? runtime->runtime.stats() : tessera_stats{0, 0, 0, 0};
+}
+
+// ---- device memory -----------------------------------------------------------------------------
+
+tessera_status_t tessera_malloc(tessera_runtime_t runtime, int32_t device, size_t bytes,
+                                uint64_t *out_pointer) {
+  return guarded([&]() -> Status {
+    if (!runtime)
+      return invalidArgument("runtime must not be NULL");
+    if (!out_pointer)
+      return invalidArgument("out_pointer must not be NULL");
+    StatusOr<CUdeviceptr> pointer = runtime->runtime.allocate(device, bytes);
+    if (!pointer.ok())
+      return pointer.status();
+    *out_pointer = uint64_t(*pointer);
+    return Status();
+  });
+}
+
+tessera_status_t tessera_free(tessera_runtime_t runtime, int32_t device, uint64_t pointer) {
+  return guarded([&]() -> Status {
+    if (!runtime)
+      return invalidArgument("runtime must not be NULL");
+    return runtime->runtime.deallocate(device, CUdeviceptr(pointer));
+  });
+}
+
+tessera_status_t tessera_memcpy_htod(tessera_runtime_t runtime, int32_t device, uint64_t dst,
+                                     const void *src, size_t bytes) {
+  return guarded([&]() -> Status {
+    if (!runtime)
+      return invalidArgument("runtime must not be NULL");
+    return runtime->runtime.copyToDevice(device, CUdeviceptr(dst), src, bytes);
+  });
+}
+
+tessera_status_t tessera_memcpy_dtoh(tessera_runtime_t runtime, int32_t device, void *dst,
+                                     uint64_t src, size_t bytes) {
+  return guarded([&]() -> Status {
+    if (!runtime)
+      return invalidArgument("runtime must not be NULL");
+    return runtime->runtime.copyToHost(device, dst, CUdeviceptr(src), bytes);
+  });
+}
+
+tessera_status_t tessera_synchronize(tessera_runtime_t runtime, int32_t device) {
+  return guarded([&]() -> Status {
+    if (!runtime)
+      return invalidArgument("runtime must not be NULL");
+    return runtime->runtime.synchronize(device);
+  });
+}
+
+} // extern "C"

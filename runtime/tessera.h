@@ -1,0 +1,114 @@
+/* Tessera C API: the compiler and the runtime behind opaque handles.
+ *
+ * Conventions: every fallible call returns a tessera_status_t, NULL meaning success; a non-NULL
+ * status carries a code and a message and is owned by the caller (tessera_status_free). Out
+ * parameters come last. Nothing here calls exit() or abort(). The runtime loads libcuda lazily,
+ * so creating a runtime and compiling work on a machine without a GPU or driver. */
+#ifndef TESSERA_H
+#define TESSERA_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#if defined(__GNUC__)
+#define TESSERA_API __attribute__((visibility("default")))
+#else
+#define TESSERA_API
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- status ---------------------------------------------------------------------------------- */
+typedef enum tessera_status_code {
+  TESSERA_OK = 0,
+  TESSERA_INVALID_ARGUMENT = 1, /* a caller error: the message names the argument */
+  TESSERA_COMPILE_ERROR = 2,    /* the kernel's IR was rejected or failed to lower */
+  TESSERA_CUDA_ERROR = 3,       /* a driver call failed: the message names it and its error */
+  TESSERA_UNAVAILABLE = 4,      /* no driver or no device on this machine */
+  TESSERA_NOT_FOUND = 5,
+  TESSERA_IO_ERROR = 6,
+  TESSERA_INTERNAL = 7,
+} tessera_status_code;
+
+typedef struct tessera_status* tessera_status_t;
+TESSERA_API tessera_status_code tessera_status_get_code(tessera_status_t status);
+TESSERA_API const char* tessera_status_message(tessera_status_t status); /* "" for NULL */
+TESSERA_API void tessera_status_free(tessera_status_t status);
+
+/* Version of the compiler; part of every kernel's cache identity. */
+TESSERA_API const char* tessera_version(void);
+
+/* ---- compiler -------------------------------------------------------------------------------- */
+typedef struct tessera_compile_options {
+  const char* target;  /* "sm_80", "sm_86", "sm_89", "sm_90", "sm_90a" */
+  int32_t num_warps;   /* power of two, 1..32 */
+  int32_t num_stages;  /* >= 1 */
+  uint32_t flags;      /* reserved, must be 0 */
+} tessera_compile_options;
+
+typedef struct tessera_compiled* tessera_compiled_t;
+
+/* Compiles tile IR (textual MLIR holding one func.func with the tile.kernel attribute). Stage dumps
+ * go to $TESSERA_DUMP_DIR when it is set. */
+TESSERA_API tessera_status_t tessera_compile(const char* tile_ir, size_t tile_ir_size,
+                                 const tessera_compile_options* options,
+                                 tessera_compiled_t* out_compiled);
+/* Stage text (or bytes): "tile", "tilegpu", "llir", "ptx", and "cubin" when ptxas was found. The
+ * data stays owned by the compiled object. TESSERA_NOT_FOUND for a stage that was not produced. */
+TESSERA_API tessera_status_t tessera_compiled_stage(tessera_compiled_t compiled, const char* stage,
+                                        const char** out_data, size_t* out_size);
+TESSERA_API const char* tessera_compiled_kernel_name(tessera_compiled_t compiled);
+TESSERA_API int32_t tessera_compiled_shared_bytes(tessera_compiled_t compiled);
+TESSERA_API int32_t tessera_compiled_num_params(tessera_compiled_t compiled);
+TESSERA_API void tessera_compiled_free(tessera_compiled_t compiled);
+
+/* ---- runtime --------------------------------------------------------------------------------- */
+typedef struct tessera_runtime* tessera_runtime_t;
+typedef struct tessera_kernel* tessera_kernel_t; /* owned by its runtime; valid until destroy */
+
+/* Reads TESSERA_CACHE_DIR (default ~/.cache/tessera). Does not touch the driver. */
+TESSERA_API tessera_status_t tessera_runtime_create(tessera_runtime_t* out_runtime);
+TESSERA_API void tessera_runtime_destroy(tessera_runtime_t runtime);
+
+TESSERA_API tessera_status_t tessera_device_count(tessera_runtime_t runtime, int32_t* out_count);
+/* Writes the compile target for the device ("sm_80", "sm_90a", ...) into buf (NUL-terminated). */
+TESSERA_API tessera_status_t tessera_device_target(tessera_runtime_t runtime, int32_t device, char* buf,
+                                       size_t buf_size);
+
+/* The kernel for (tile IR, options) loaded on `device`: from the in-memory cache, else the disk
+ * cache, else compiled (and written to the disk cache). */
+TESSERA_API tessera_status_t tessera_kernel_get(tessera_runtime_t runtime, const char* tile_ir,
+                                    size_t tile_ir_size, const tessera_compile_options* options,
+                                    int32_t device, tessera_kernel_t* out_kernel);
+TESSERA_API int32_t tessera_kernel_num_params(tessera_kernel_t kernel);
+
+/* args[i] points at the i-th parameter's value (as cuLaunchKernel's kernelParams). stream is a
+ * CUstream (NULL: the legacy default stream) on the kernel's device. */
+TESSERA_API tessera_status_t tessera_kernel_launch(tessera_kernel_t kernel, uint32_t grid_x, uint32_t grid_y,
+                                       uint32_t grid_z, void* stream, void** args,
+                                       size_t num_args);
+
+typedef struct tessera_stats {
+  uint64_t compiles;     /* kernels compiled in this process */
+  uint64_t disk_hits;    /* kernels loaded from the disk cache */
+  uint64_t memory_hits;  /* tessera_kernel_get answered from memory */
+  uint64_t launches;
+} tessera_stats;
+TESSERA_API void tessera_runtime_get_stats(tessera_runtime_t runtime, tessera_stats* out_stats);
+
+/* Device memory, for callers without a framework. */
+TESSERA_API tessera_status_t tessera_malloc(tessera_runtime_t runtime, int32_t device, size_t bytes,
+                                uint64_t* out_pointer);
+TESSERA_API tessera_status_t tessera_free(tessera_runtime_t runtime, int32_t device, uint64_t pointer);
+TESSERA_API tessera_status_t tessera_memcpy_htod(tessera_runtime_t runtime, int32_t device, uint64_t dst,
+                                     const void* src, size_t bytes);
+TESSERA_API tessera_status_t tessera_memcpy_dtoh(tessera_runtime_t runtime, int32_t device, void* dst,
+                                     uint64_t src, size_t bytes);
+TESSERA_API tessera_status_t tessera_synchronize(tessera_runtime_t runtime, int32_t device);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* TESSERA_H */

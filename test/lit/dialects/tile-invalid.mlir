@@ -1,0 +1,93 @@
+// RUN: tessera-opt %s -split-input-file -verify-diagnostics
+
+// Tests that a range whose length is not a power of two is rejected.
+func.func @range_not_power_of_two() {
+  // expected-error @+1 {{range length must be a power of two, got 12}}
+  %r = tile.make_range {start = 0 : i32, end = 12 : i32} : tensor<12xi32>
+  return
+}
+
+// -----
+
+// Tests that broadcasting a non-unit dimension is rejected.
+func.func @bad_broadcast(%x: tensor<4x8xf32>) {
+  // expected-error @+1 {{cannot broadcast 4x8 to 4x16: dimension 1 is neither 1 nor equal}}
+  %b = tile.broadcast %x : tensor<4x8xf32> -> tensor<4x16xf32>
+  return
+}
+
+// -----
+
+// Tests that a load's mask must have the pointers' shape.
+func.func @mask_shape(%p: tensor<16x!tile.ptr<f32>>, %m: tensor<8xi1>) {
+  // expected-error @+1 {{mask shape 8 differs from pointer shape 16}}
+  %v = tile.load %p, %m : (tensor<16x!tile.ptr<f32>>, tensor<8xi1>) -> tensor<16xf32>
+  return
+}
+
+// -----
+
+// Tests that a stored value must match the pointee type.
+func.func @store_type(%p: tensor<16x!tile.ptr<f32>>, %v: tensor<16xf16>) {
+  // expected-error @+1 {{value element type 'f16' differs from the pointee type 'f32'}}
+  tile.store %p, %v : (tensor<16x!tile.ptr<f32>>, tensor<16xf16>) -> ()
+  return
+}
+
+// -----
+
+// Tests that dot operands must agree on the inner dimension.
+func.func @dot_inner(%a: tensor<16x32xf16>, %b: tensor<16x16xf16>, %c: tensor<16x16xf32>) {
+  // expected-error @+1 {{inner dimensions differ: a is 16x32 and b is 16x16}}
+  %d = tile.dot %a, %b, %c : tensor<16x32xf16>, tensor<16x16xf16> -> tensor<16x16xf32>
+  return
+}
+
+// -----
+
+// Tests that a dot's input precision is one of the two known values.
+func.func @dot_precision(%a: tensor<16x16xf32>, %c: tensor<16x16xf32>) {
+  // expected-error @+1 {{input_precision must be "ieee" or "tf32", got "fast"}}
+  %d = tile.dot %a, %a, %c {input_precision = "fast"} : tensor<16x16xf32>, tensor<16x16xf32> -> tensor<16x16xf32>
+  return
+}
+
+// -----
+
+// Tests that a reduction result drops the reduced axis.
+func.func @reduce_shape(%x: tensor<4x8xf32>) {
+  // expected-error @+1 {{result 'tensor<8xf32>' should be a block of shape 4}}
+  %r = tile.reduce(%x) {axis = 1 : i32} : (tensor<4x8xf32>) -> tensor<8xf32> {
+  ^bb0(%a: f32, %b: f32):
+    %s = arith.addf %a, %b : f32
+    tile.reduce.return %s : f32
+  }
+  return
+}
+
+// -----
+
+// Tests that a reshape must keep the element count.
+func.func @reshape_count(%x: tensor<4x8xf32>) {
+  // expected-error @+1 {{cannot reshape 4x8 to 16: element counts differ}}
+  %r = tile.reshape %x : tensor<4x8xf32> -> tensor<16xf32>
+  return
+}
+
+// -----
+
+// Tests that trans needs a permutation.
+func.func @trans_order(%x: tensor<4x8xf32>) {
+  // expected-error @+1 {{order must be a permutation of [0, 2)}}
+  %t = tile.trans %x {order = array<i32: 0, 0>} : tensor<4x8xf32> -> tensor<4x4xf32>
+  return
+}
+
+// -----
+
+// Tests that addptr needs offsets of the pointers' shape.
+func.func @addptr_shape(%p: tensor<16x!tile.ptr<f32>>, %o: tensor<8xi32>) {
+  // expected-error @+1 {{offset shape 8 differs from pointer shape 16}}
+  %q = tile.addptr %p, %o : tensor<16x!tile.ptr<f32>>, tensor<8xi32>
+  return
+}

@@ -1,0 +1,43 @@
+// RUN: tessera-opt %s | tessera-opt | FileCheck %s
+
+// Tests that every tile op survives a print/parse round trip in its custom form.
+// CHECK-LABEL: func.func @all_ops
+func.func @all_ops(%x: !tile.ptr<f32>, %n: i32) attributes {tile.kernel} {
+  // CHECK: tile.program_id 0 : i32
+  %pid = tile.program_id 0 : i32
+  // CHECK: tile.num_programs 2 : i32
+  %np = tile.num_programs 2 : i32
+  // CHECK: tile.make_range {end = 16 : i32, start = 0 : i32} : tensor<16xi32>
+  %r = tile.make_range {start = 0 : i32, end = 16 : i32} : tensor<16xi32>
+  // CHECK: tile.splat %{{.*}} : !tile.ptr<f32> -> tensor<16x!tile.ptr<f32>>
+  %ps = tile.splat %x : !tile.ptr<f32> -> tensor<16x!tile.ptr<f32>>
+  // CHECK: tile.addptr %{{.*}}, %{{.*}} : tensor<16x!tile.ptr<f32>>, tensor<16xi32>
+  %p = tile.addptr %ps, %r : tensor<16x!tile.ptr<f32>>, tensor<16xi32>
+  %ns = tile.splat %n : i32 -> tensor<16xi32>
+  %m = arith.cmpi slt, %r, %ns : tensor<16xi32>
+  %zero = arith.constant dense<0.0> : tensor<16xf32>
+  // CHECK: tile.load %{{.*}}, %{{.*}}, %{{.*}} : (tensor<16x!tile.ptr<f32>>, tensor<16xi1>, tensor<16xf32>) -> tensor<16xf32>
+  %v = tile.load %p, %m, %zero : (tensor<16x!tile.ptr<f32>>, tensor<16xi1>, tensor<16xf32>) -> tensor<16xf32>
+  // CHECK: tile.expand_dims %{{.*}} {axis = 1 : i32} : tensor<16xf32> -> tensor<16x1xf32>
+  %e = tile.expand_dims %v {axis = 1 : i32} : tensor<16xf32> -> tensor<16x1xf32>
+  // CHECK: tile.broadcast %{{.*}} : tensor<16x1xf32> -> tensor<16x16xf32>
+  %b = tile.broadcast %e : tensor<16x1xf32> -> tensor<16x16xf32>
+  // CHECK: tile.trans %{{.*}} {order = array<i32: 1, 0>} : tensor<16x16xf32> -> tensor<16x16xf32>
+  %t = tile.trans %b {order = array<i32: 1, 0>} : tensor<16x16xf32> -> tensor<16x16xf32>
+  // CHECK: tile.dot %{{.*}}, %{{.*}}, %{{.*}} {input_precision = "tf32"} : tensor<16x16xf32>, tensor<16x16xf32> -> tensor<16x16xf32>
+  %d = tile.dot %b, %t, %b {input_precision = "tf32"} : tensor<16x16xf32>, tensor<16x16xf32> -> tensor<16x16xf32>
+  // CHECK: tile.reshape %{{.*}} : tensor<16x16xf32> -> tensor<256xf32>
+  %flat = tile.reshape %d : tensor<16x16xf32> -> tensor<256xf32>
+  // CHECK: tile.reduce(%{{.*}}) {axis = 0 : i32} : (tensor<256xf32>) -> f32
+  // CHECK: tile.reduce.return %{{.*}} : f32
+  %s = tile.reduce(%flat) {axis = 0 : i32} : (tensor<256xf32>) -> f32 {
+  ^bb0(%a: f32, %c: f32):
+    %sum = arith.addf %a, %c : f32
+    tile.reduce.return %sum : f32
+  }
+  // CHECK: tile.store %{{.*}}, %{{.*}}, %{{.*}} : (tensor<16x!tile.ptr<f32>>, tensor<16xf32>, tensor<16xi1>) -> ()
+  tile.store %p, %v, %m : (tensor<16x!tile.ptr<f32>>, tensor<16xf32>, tensor<16xi1>) -> ()
+  // CHECK: tile.store %{{.*}}, %{{.*}} : (!tile.ptr<f32>, f32) -> ()
+  tile.store %x, %s : (!tile.ptr<f32>, f32) -> ()
+  return
+}

@@ -1,0 +1,46 @@
+"""Helpers shared by the GPU test modules (import as `gpu_helpers`; never import conftest)."""
+import pytest
+
+
+def require_torch_gpu(min_devices=1):
+    """torch, or a module-level skip with the reason when PyTorch or enough CUDA GPUs are missing."""
+    torch = pytest.importorskip(
+        "torch", reason="PyTorch is not installed (the GPU tier runs on GPU hosts)")
+    if not torch.cuda.is_available():
+        pytest.skip("no CUDA GPU visible to PyTorch", allow_module_level=True)
+    if torch.cuda.device_count() < min_devices:
+        pytest.skip(f"needs {min_devices} CUDA GPUs, found {torch.cuda.device_count()}",
+                    allow_module_level=True)
+    return torch
+
+
+def poisoned(shape, dtype, device="cuda", guard=0):
+    """(view, buffer): a NaN-filled output of `shape` that is a view of a buffer with `guard` more NaN
+    elements after it (flat), so that writes past the end can be detected."""
+    import torch
+
+    n = 1
+    for d in shape:
+        n *= d
+    buf = torch.full((n + guard,), float("nan"), dtype=dtype, device=device)
+    return buf[:n].view(shape), buf
+
+
+def assert_guard_untouched(buf, n):
+    import torch
+
+    assert bool(torch.isnan(buf[n:]).all()), "the kernel wrote past the end of its output"
+
+
+def cuda_device_count():
+    """CUDA devices seen by the driver (0 without a driver), asked through libcuda, not PyTorch."""
+    import ctypes
+
+    try:
+        cuda = ctypes.CDLL("libcuda.so.1")
+    except OSError:
+        return 0
+    count = ctypes.c_int(0)
+    if cuda.cuInit(0) != 0 or cuda.cuDeviceGetCount(ctypes.byref(count)) != 0:
+        return 0
+    return count.value

@@ -1,0 +1,32 @@
+"""Launches follow the tensors: a kernel on cuda:1 tensors runs on device 1 (needs 2 GPUs)."""
+from gpu_helpers import require_torch_gpu
+
+torch = require_torch_gpu(min_devices=2)
+
+import softmax  # noqa: E402
+import vector_add  # noqa: E402
+
+
+def test_vector_add_on_cuda1_while_cuda0_is_current():
+    dev = torch.device("cuda:1")
+    g = torch.Generator(device=dev).manual_seed(1)
+    x = torch.randn((1 << 20) + 7, device=dev, generator=g)
+    y = torch.randn((1 << 20) + 7, device=dev, generator=g)
+    out = torch.full_like(x, float("nan"))
+    with torch.cuda.device(0):
+        vector_add.add(x, y, out=out)
+        assert torch.cuda.current_device() == 0
+    torch.cuda.synchronize(dev)
+    torch.testing.assert_close(out, x + y, rtol=0, atol=0)
+
+
+def test_softmax_on_cuda1():
+    dev = torch.device("cuda:1")
+    g = torch.Generator(device=dev).manual_seed(2)
+    x = torch.randn(257, 4097, device=dev, generator=g).to(torch.bfloat16)
+    out = torch.full_like(x, float("nan"))
+    with torch.cuda.device(0):
+        softmax.softmax(x, out=out)
+    torch.cuda.synchronize(dev)
+    torch.testing.assert_close(out.double(), torch.softmax(x.double(), -1), rtol=2.0 ** -7,
+                               atol=1e-7)

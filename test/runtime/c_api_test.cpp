@@ -1,0 +1,203 @@
+// The C API of tessera.h, with the fake compiler in place of tessera::compiler.
+#include "runtime/tessera.h"
+
+#include "runtime/cuda_driver.h"
+#include "test/runtime/fake_compiler.h"
+#include "test/runtime/test_kernels.h"
+#include "test/runtime/test_util.h"
+
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <string>
+#include <vector>
+
+namespace tessera::test {
+namespace {
+
+// Takes ownership of a status and reads it as (code, message).
+struct Result {
+  explicit Result(tessera_status_t status)
+      : code(tessera_status_get_code(status)), message(tessera_status_message(status)) {
+    tessera_status_free(status);
+  }
+  tessera_status_code code;
+  std::string message;
+};
+
+constexpr tessera_compile_options kGoodOptions{"sm_90a", 4, 3, 0};
+
+class CApiTest : public testing::Test {
+protected:
+  void SetUp() override {
+    Result created(tessera_runtime_create(&runtime));
+    ASSERT_EQ(created.code, TESSERA_OK) << created.message;
+  }
+  void TearDown() override { tessera_runtime_destroy(runtime); }
+
+  TempDir dir;
+  ScopedEnv cacheDir{"TESSERA_CACHE_DIR", dir.path()};
+  tessera_runtime_t runtime = nullptr;
+};
+
+TEST_F(CApiTest, VersionIsTheCompilers) { EXPECT_STREQ(tessera_version(), kFakeCompilerVersion); }
+
+TEST_F(CApiTest, DeviceCountWithoutDriverIsUnavailable) {
+  if (runtime::loadCudaDriver().ok())
+    GTEST_SKIP() << "a CUDA driver is present";
+  int32_t count = -1;
+  Result result(tessera_device_count(runtime, &count));
+  EXPECT_EQ(result.code, TESSERA_UNAVAILABLE);
+  EXPECT_NE(result.message.find("no CUDA driver: dlopen(\"libcuda.so.1\") failed"),
+            std::string::npos)
+      << result.message;
+  EXPECT_EQ(count, -1); // untouched
+
+  char target[16];
+  EXPECT_EQ(Result(tessera_device_target(runtime, 0, target, sizeof(target))).code,
+            TESSERA_UNAVAILABLE);
+  tessera_kernel_t kernel = reinterpret_cast<tessera_kernel_t>(&count); // must be reset to NULL
+  const char ir[] = "tile IR";
+  Result get(tessera_kernel_get(runtime, ir, sizeof(ir) - 1, &kGoodOptions, 0, &kernel));
+  EXPECT_EQ(get.code, TESSERA_UNAVAILABLE);
+  EXPECT_EQ(kernel, nullptr);
+  uint64_t pointer = 0;
+  EXPECT_EQ(Result(tessera_malloc(runtime, 0, 16, &pointer)).code, TESSERA_UNAVAILABLE);
+  EXPECT_EQ(Result(tessera_synchronize(runtime, 0)).code, TESSERA_UNAVAILABLE);
+}
+
+TEST_F(CApiTest, NullArguments) {
+  EXPECT_EQ(Result(tessera_runtime_create(nullptr)).message, "out_runtime must not be NULL");
+  EXPECT_EQ(Result(tessera_device_count(runtime, nullptr)).message,
+            "out_count must not be NULL");
+  EXPECT_EQ(Result(tessera_device_target(runtime, 0, nullptr, 8)).message,
+            "buf must not be NULL");
+  EXPECT_EQ(Result(tessera_kernel_launch(nullptr, 1, 1, 1, nullptr, nullptr, 0)).message,
+            "kernel must not be NULL");
+  EXPECT_EQ(Result(tessera_kernel_get(runtime, "x", 1, &kGoodOptions, 0, nullptr)).message,
+            "out_kernel must not be NULL");
+  EXPECT_EQ(Result(tessera_malloc(nullptr, 0, 8, nullptr)).message, "runtime must not be NULL");
+  EXPECT_EQ(tessera_kernel_num_params(nullptr), -1);
+  tessera_runtime_destroy(nullptr); // allowed
+}
+
+TEST_F(CApiTest, StatsStartAtZero) {
+  tessera_stats stats{1, 2, 3, 4};
+  tessera_runtime_get_stats(runtime, &stats);
+  EXPECT_EQ(stats.compiles, 0u);
+  EXPECT_EQ(stats.disk_hits, 0u);
+  EXPECT_EQ(stats.memory_hits, 0u);
+  EXPECT_EQ(stats.launches, 0u);
+  tessera_runtime_get_stats(runtime, nullptr); // allowed
+}
+
+TEST(CApiCompile, ProducesStages) {
+  tessera_compiled_t compiled = nullptr;
+  Result result(
+      tessera_compile(kAddOnePtx, std::strlen(kAddOnePtx), &kGoodOptions, &compiled));
+  ASSERT_EQ(result.code, TESSERA_OK) << result.message;
+  EXPECT_STREQ(tessera_compiled_kernel_name(compiled), "add_one");
+  EXPECT_EQ(tessera_compiled_num_params(compiled), 2);
+  EXPECT_EQ(tessera_compiled_shared_bytes(compiled), 0);
+
+  const char *data = nullptr;
+  size_t size = 0;
+  ASSERT_EQ(Result(tessera_compiled_stage(compiled, "ptx", &data, &size)).code, TESSERA_OK);
+  EXPECT_EQ(std::string(data, size), kAddOnePtx);
+
+  Result missing(tessera_compiled_stage(compiled, "cubin", &data, &size));
+  EXPECT_EQ(missing.code, TESSERA_NOT_FOUND);
+  EXPECT_EQ(missing.message, "stage 'cubin' was not produced (available: ptx, tile)");
+  tessera_compiled_free(compiled);
+  tessera_compiled_free(nullptr); // allowed
+}
+
+TEST(CApiCompile, CompileErrorCarriesTheCompilersMessage) {
+  tessera_compiled_t compiled = reinterpret_cast<tessera_compiled_t>(&compiled);
+  const char ir[] = "FAIL";
+  Result result(tessera_compile(ir, sizeof(ir) - 1, &kGoodOptions, &compiled));
+  EXPECT_EQ(result.code, TESSERA_COMPILE_ERROR);
+  EXPECT_EQ(result.message.rfind("kernel.py:3:5: error: fake compiler rejects this kernel", 0), 0u)
+      << result.message;
+  EXPECT_EQ(compiled, nullptr);
+}
+
+TEST(CApiCompile, OptionValidationNamesTheArgument) {
+  const char ir[] = "tile IR";
+  tessera_compiled_t compiled = nullptr;
+  auto compileWith = [&](tessera_compile_options options) {
+    return Result(tessera_compile(ir, sizeof(ir) - 1, &options, &compiled));
+  };
+  Result target = compileWith({"sm_75", 4, 3, 0});
+  EXPECT_EQ(target.code, TESSERA_INVALID_ARGUMENT);
+  EXPECT_EQ(target.message,
+            "options.target 'sm_75' is not a known target (sm_80, sm_86, sm_89, sm_90, sm_90a)");
+  EXPECT_EQ(compileWith({nullptr, 4, 3, 0}).message,
+            "options.target must be set (one of sm_80, sm_86, sm_89, sm_90, sm_90a)");
+  EXPECT_EQ(compileWith({"sm_80", 6, 3, 0}).message,
+            "options.num_warps must be a power of two from 1 to 32, got 6");
+  EXPECT_EQ(compileWith({"sm_80", 4, 0, 0}).message,
+            "options.num_stages must be at least 1, got 0");
+  EXPECT_EQ(compileWith({"sm_80", 4, 3, 1}).message,
+            "options.flags is reserved and must be 0, got 1");
+  EXPECT_EQ(Result(tessera_compile(ir, sizeof(ir) - 1, nullptr, &compiled)).message,
+            "options must not be NULL");
+  EXPECT_EQ(Result(tessera_compile(nullptr, 0, &kGoodOptions, &compiled)).message,
+            "tile_ir must not be NULL");
+  EXPECT_EQ(Result(tessera_compile(ir, sizeof(ir) - 1, &kGoodOptions, nullptr)).message,
+            "out_compiled must not be NULL");
+  EXPECT_EQ(compiled, nullptr);
+}
+
+// The whole C API path on a GPU: kernel_get (compile, disk cache), memory, launch, stats.
+TEST_F(CApiTest, LaunchOnGpu) {
+  if (!runtime::loadCudaDriver().ok())
+    GTEST_SKIP() << "no GPU";
+  char target[16];
+  Result targetResult(tessera_device_target(runtime, 0, target, sizeof(target)));
+  ASSERT_EQ(targetResult.code, TESSERA_OK) << targetResult.message;
+  char tiny[2];
+  EXPECT_EQ(Result(tessera_device_target(runtime, 0, tiny, sizeof(tiny))).code,
+            TESSERA_INVALID_ARGUMENT);
+
+  tessera_compile_options options{nullptr, 4, 1, 0}; // the device's target
+  tessera_kernel_t kernel = nullptr;
+  Result get(tessera_kernel_get(runtime, kAddOnePtx, std::strlen(kAddOnePtx), &options, 0,
+                                &kernel));
+  ASSERT_EQ(get.code, TESSERA_OK) << get.message;
+  EXPECT_EQ(tessera_kernel_num_params(kernel), 2);
+
+  constexpr int kCount = 4097;
+  std::vector<float> host(kCount, 2.5f);
+  uint64_t data = 0;
+  ASSERT_EQ(Result(tessera_malloc(runtime, 0, sizeof(float) * kCount, &data)).code, TESSERA_OK);
+  ASSERT_EQ(Result(tessera_memcpy_htod(runtime, 0, data, host.data(), sizeof(float) * kCount)).code,
+            TESSERA_OK);
+  int32_t n = kCount;
+  void *args[] = {&data, &n};
+  Result launched(tessera_kernel_launch(kernel, (kCount + 127) / 128, 1, 1, nullptr, args, 2));
+  ASSERT_EQ(launched.code, TESSERA_OK) << launched.message;
+  Result wrong(tessera_kernel_launch(kernel, 1, 1, 1, nullptr, args, 3));
+  EXPECT_EQ(wrong.message, "kernel 'add_one' takes 2 arguments, got num_args=3");
+  ASSERT_EQ(Result(tessera_synchronize(runtime, 0)).code, TESSERA_OK);
+  ASSERT_EQ(Result(tessera_memcpy_dtoh(runtime, 0, host.data(), data, sizeof(float) * kCount)).code,
+            TESSERA_OK);
+  for (float value : host)
+    ASSERT_EQ(value, 3.5f);
+  ASSERT_EQ(Result(tessera_free(runtime, 0, data)).code, TESSERA_OK);
+
+  tessera_kernel_t again = nullptr;
+  ASSERT_EQ(Result(tessera_kernel_get(runtime, kAddOnePtx, std::strlen(kAddOnePtx), &options, 0,
+                                      &again))
+                .code,
+            TESSERA_OK);
+  EXPECT_EQ(again, kernel);
+  tessera_stats stats;
+  tessera_runtime_get_stats(runtime, &stats);
+  EXPECT_EQ(stats.compiles, 1u);
+  EXPECT_EQ(stats.memory_hits, 1u);
+  EXPECT_EQ(stats.launches, 1u);
+}
+
+} // namespace
+} // namespace tessera::test
