@@ -3,6 +3,7 @@
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/DialectImplementation.h"
 #include "mlir/IR/OpImplementation.h"
+#include "mlir/Transforms/InliningUtils.h"
 #include "llvm/ADT/TypeSwitch.h"
 
 using namespace mlir;
@@ -14,7 +15,19 @@ using namespace mlir::tile;
 #define GET_OP_CLASSES
 #include "dialects/tile/TileOps.cpp.inc"
 
+namespace {
+// Tile ops have no semantics tied to their enclosing function, so calls between kernels' helper
+// functions may always be inlined.
+struct TileInlinerInterface : public DialectInlinerInterface {
+  using DialectInlinerInterface::DialectInlinerInterface;
+  bool isLegalToInline(Operation *, Operation *, bool) const final { return true; }
+  bool isLegalToInline(Region *, Region *, bool, IRMapping &) const final { return true; }
+  bool isLegalToInline(Operation *, Region *, bool, IRMapping &) const final { return true; }
+};
+} // namespace
+
 void TileDialect::initialize() {
+  addInterfaces<TileInlinerInterface>();
   addTypes<
 #define GET_TYPEDEF_LIST
 #include "dialects/tile/TileTypes.cpp.inc"
