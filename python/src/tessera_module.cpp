@@ -5,9 +5,9 @@
 // The runtime is created on first use and lives until the process exits; creating it and
 // compiling need no GPU or driver, so importing this module works anywhere.
 //
-// Launch arguments are packed here from a per-specialisation plan: one character per kernel
-// parameter, 'p' pointer (u64), 'i' 32-bit integer, 'l' 64-bit integer, 'b' bool (i1),
-// 'f' fp32, 'd' fp64.
+// Launch arguments are packed here from a per-specialisation plan, one character per run-time
+// argument of the Python kernel: 'p' pointer (u64), 'i' 32-bit integer, 'l' 64-bit integer,
+// 'b' bool (i1), 'f' fp32, 'd' fp64, or 'x' for an argument folded into the kernel (skipped).
 #include <pybind11/pybind11.h>
 
 #include <cstdint>
@@ -91,16 +91,20 @@ private:
 class Kernel {
 public:
   Kernel(tessera_kernel_t handle, std::string plan) : handle_(handle), plan_(std::move(plan)) {
-    const int32_t params = tessera_kernel_num_params(handle_);
-    if (params != static_cast<int32_t>(plan_.size()))
-      throw py::value_error("launch plan '" + plan_ + "' has " + std::to_string(plan_.size()) +
-                            " parameters but the kernel has " + std::to_string(params));
-    for (char kind : plan_)
-      if (std::strchr("pilbfd", kind) == nullptr)
+    for (char kind : plan_) {
+      if (std::strchr("pilbfdx", kind) == nullptr)
         throw py::value_error(std::string("unknown parameter kind '") + kind + "' in plan");
+      if (kind != 'x')
+        ++num_params_;
+    }
+    const int32_t params = tessera_kernel_num_params(handle_);
+    if (params != static_cast<int32_t>(num_params_))
+      throw py::value_error("launch plan '" + plan_ + "' has " + std::to_string(num_params_) +
+                            " parameters but the kernel has " + std::to_string(params));
   }
 
-  // values: a list or tuple with one Python int/float/bool per parameter, in order.
+  // values: a tuple or list with one entry per plan character (ints, floats, bools; anything
+  // for 'x').
   void launch(uint32_t grid_x, uint32_t grid_y, uint32_t grid_z, uint64_t stream,
               py::handle values) const {
     PyObject *sequence = values.ptr();
@@ -118,29 +122,33 @@ public:
     std::vector<void *> heap_pointers;
     uint64_t *slots = inline_slots;
     void **pointers = inline_pointers;
-    if (plan_.size() > kInline) {
-      heap_slots.resize(plan_.size());
-      heap_pointers.resize(plan_.size());
+    if (num_params_ > kInline) {
+      heap_slots.resize(num_params_);
+      heap_pointers.resize(num_params_);
       slots = heap_slots.data();
       pointers = heap_pointers.data();
     }
+    size_t param = 0;
     for (size_t i = 0; i < plan_.size(); ++i) {
-      slots[i] = 0;
-      pack(plan_[i], items[i], &slots[i]);
-      pointers[i] = &slots[i];
+      if (plan_[i] == 'x')
+        continue;
+      slots[param] = 0;
+      pack(plan_[i], items[i], &slots[param]);
+      pointers[param] = &slots[param];
+      ++param;
     }
     tessera_status_t status;
     {
       py::gil_scoped_release release;
       status = tessera_kernel_launch(handle_, grid_x, grid_y, grid_z,
                                      reinterpret_cast<void *>(static_cast<uintptr_t>(stream)),
-                                     pointers, plan_.size());
+                                     pointers, num_params_);
     }
     check(status);
   }
 
   const std::string &plan() const { return plan_; }
-  int num_params() const { return tessera_kernel_num_params(handle_); }
+  int num_params() const { return static_cast<int>(num_params_); }
 
 private:
   // Writes the value into the low bytes of a zeroed 8-byte slot (little-endian), which is
@@ -189,6 +197,7 @@ private:
 
   tessera_kernel_t handle_; // owned by the runtime
   std::string plan_;
+  size_t num_params_ = 0;
 };
 
 // A contiguous buffer view of a Python object (numpy arrays, bytes, bytearray...).

@@ -18,7 +18,7 @@ from . import _C, language
 from .compiler.aot import CompiledKernel, compile
 from .errors import CompilationError, TesseraError
 from .runtime.buffer import DeviceBuffer, empty, from_numpy
-from .runtime.jit import JITFunction, LoadedKernel, jit
+from .runtime.jit_function import JITFunction, LoadedKernel, jit
 from .utils import cdiv, next_power_of_2
 
 __version__ = "0.1.0"

@@ -17,9 +17,7 @@ from typing import Optional
 
 __all__ = ["TesseraError", "CompilationError"]
 
-# tessera_status_code values (runtime/tessera.h).
-INVALID_ARGUMENT = 1
-COMPILE_ERROR = 2
+COMPILE_ERROR = 2  # tessera_status_code of a rejected kernel (runtime/tessera.h)
 
 
 class TesseraError(RuntimeError):

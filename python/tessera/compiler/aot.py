@@ -90,6 +90,10 @@ def compile(fn: KernelFunction, signature: Mapping[str, str],
 
     ``signature`` maps run-time parameters to type strings, ``constants`` maps constexpr
     parameters (or any parameter to fold) to values. Raises ``CompilationError``.
+
+    >>> k = tessera.compile(add_kernel, {"X": "*fp32", "Y": "*fp32", "Z": "*fp32", "n": "i32"},
+    ...                     constants={"BLOCK": 1024}, target="sm_80")   # doctest: +SKIP
+    >>> print(k.asm["ptx"])                                             # doctest: +SKIP
     """
     if not isinstance(fn, KernelFunction):
         raise TypeError(f"tessera.compile expects a @tessera.jit function, got {fn!r}")

@@ -52,7 +52,6 @@ _PYTHON_BUILTINS: Dict[str, Any] = {
 }
 # Exceptions whose message alone explains a user error.
 _USER_ERRORS = (TypeError, ValueError, NameError, AssertionError, ZeroDivisionError)
-_LOOP_ITERATORS = (static_range, tl_range)
 
 
 def _is_compile_time(value: Any) -> bool:
@@ -119,14 +118,17 @@ class CodeGenerator(ast.NodeVisitor):
     def visit(self, node: ast.AST) -> Any:
         """Visits ``node`` with the builder's location at it; errors get its file:line."""
         saved = self.builder.loc
-        if hasattr(node, "lineno"):
-            self.builder.loc = self.source.location(node)
+        located = node if isinstance(node, (ast.stmt, ast.expr, ast.arg)) else None
+        if located is not None:
+            self.builder.loc = self.source.location(located)
         try:
             return super().visit(node)
         except CompilationError:
             raise
         except Exception as error:
-            raise self.source.error(node, _describe(error)) from error
+            if located is None:
+                raise
+            raise self.source.error(located, _describe(error)) from error
         finally:
             self.builder.loc = saved
 
@@ -225,6 +227,9 @@ class CodeGenerator(ast.NodeVisitor):
         else_scope = self.scope
         self.builder.end_block()
 
+        if RETURN_NAME not in live and (RETURN_NAME in then_scope) != (RETURN_NAME in else_scope):
+            raise TypeError(f"{self.function.__name__} returns a value on only one path of a "
+                            "run-time `if`")
         names = [n for n in live if then_scope[n] is not live[n] or else_scope[n] is not live[n]]
         names += [n for n in then_scope if n not in live and n in else_scope]
         merged: Dict[str, Any] = {}
@@ -269,7 +274,7 @@ class CodeGenerator(ast.NodeVisitor):
         if not isinstance(iterator, tl_range):
             raise TypeError("only range(...), tl.range(...) and tl.static_range(...) loops are "
                             "supported")
-        self._runtime_for(node, iterator)
+        self._runtime_for(node, node.target.id, iterator)
 
     def _loop_bounds(self, iterator: tl_range) -> Tuple[tensor, tensor, tensor, bool]:
         start, end, step = iterator.start, iterator.end, iterator.step
@@ -288,10 +293,10 @@ class CodeGenerator(ast.NodeVisitor):
         lower, upper, step_t = (semantic.cast(b, ty) for b in bounds)
         return lower, upper, step_t, negative_step
 
-    def _runtime_for(self, node: ast.For, iterator: tl_range) -> None:
+    def _runtime_for(self, node: ast.For, target: str, iterator: tl_range) -> None:
         lower, upper, step, negative_step = self._loop_bounds(iterator)
         live = dict(self.scope)
-        assigned = [n for n in _assigned_names(node.body) if n != node.target.id]
+        assigned = [n for n in _assigned_names(node.body) if n != target]
         carried = [n for n in assigned if isinstance(live.get(n), tensor)]
         fixed = [n for n in assigned if n in live and not isinstance(live[n], tensor)]
         inits: List[tensor] = [live[n] for n in carried]
@@ -299,7 +304,7 @@ class CodeGenerator(ast.NodeVisitor):
         induction = tensor(block.args[0], lower.type)
         if negative_step:  # iterate upward, count down: i = upper - j + lower
             induction = semantic.add(semantic.sub(upper, induction), lower)
-        self.scope[node.target.id] = induction
+        self.scope[target] = induction
         for name, arg, init in zip(carried, block.args[1:], inits):
             self.scope[name] = tensor(arg, init.type)
         self.visit_statements(node.body)
@@ -340,7 +345,8 @@ class CodeGenerator(ast.NodeVisitor):
     def visit_Tuple(self, node: ast.Tuple) -> Tuple[Any, ...]:
         return tuple(self.visit(element) for element in node.elts)
 
-    visit_List = visit_Tuple
+    def visit_List(self, node: ast.List) -> Tuple[Any, ...]:
+        return tuple(self.visit(element) for element in node.elts)
 
     def visit_Slice(self, node: ast.Slice) -> slice:
         parts = [None if part is None else self.visit(part)
@@ -418,7 +424,7 @@ class CodeGenerator(ast.NodeVisitor):
         values = []
         blocks = []
         for branch in (node.body, node.orelse):
-            block = self.builder.begin_block([])
+            self.builder.begin_block([])
             value = semantic.to_tensor(self.visit(branch))
             self.builder.emit("scf.yield", [(value.handle, value.type.mlir)], [])
             blocks.append(self.builder.end_block())

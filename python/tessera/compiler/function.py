@@ -7,7 +7,6 @@ It holds what code generation needs: the signature, which parameters are
 from __future__ import annotations
 
 import ast
-import functools
 import inspect
 from types import ModuleType
 from typing import Any, Callable, Dict, FrozenSet, List, Optional
@@ -42,7 +41,11 @@ class KernelFunction:
 
     def __init__(self, fn: Callable[..., Any]) -> None:
         self.fn = fn
-        functools.update_wrapper(self, fn)
+        self.__name__: str = fn.__name__
+        self.__qualname__: str = fn.__qualname__
+        self.__module__ = fn.__module__
+        self.__doc__ = fn.__doc__
+        self.__wrapped__ = fn
         self.signature = inspect.signature(fn)
         self.arg_names: List[str] = list(self.signature.parameters)
         for parameter in self.signature.parameters.values():

@@ -88,7 +88,8 @@ class IRBuilder:
                     arg_locs: Optional[Sequence[Optional[Location]]] = None) -> Block:
         """Opens a block with arguments of ``arg_types``; ops go into it until ``end_block``."""
         args = [self.fresh() for _ in arg_types]
-        locs = list(arg_locs) if arg_locs is not None else [None] * len(arg_types)
+        locs: List[Optional[Location]] = (list(arg_locs) if arg_locs is not None
+                                          else [None] * len(arg_types))
         block = Block(args, list(arg_types), locs)
         self._blocks.append(block)
         return block

@@ -10,12 +10,14 @@ import ast
 import inspect
 import textwrap
 from dataclasses import dataclass
-from typing import Any, Callable, List
+from typing import Any, Callable, List, Union
 
 from ..errors import CompilationError
 from .ir_builder import Location
 
-__all__ = ["FunctionSource"]
+__all__ = ["FunctionSource", "Located"]
+
+Located = Union[ast.stmt, ast.expr, ast.arg]  # nodes with a line and column
 
 
 @dataclass(frozen=True)
@@ -43,10 +45,10 @@ class FunctionSource:
             raise TypeError(f"{fn!r} is not defined by a `def` statement")
         return cls(file, first_line, indent, lines, definition)
 
-    def location(self, node: ast.AST) -> Location:
+    def location(self, node: Located) -> Location:
         return Location(self.file, self.first_line + node.lineno - 1, node.col_offset + self.indent)
 
-    def error(self, node: ast.AST, message: str) -> CompilationError:
+    def error(self, node: Located, message: str) -> CompilationError:
         """A ``CompilationError`` at ``node``: ``file:line: message`` plus the source line."""
         loc = self.location(node)
         return CompilationError(message, filename=loc.file, lineno=loc.line, col=loc.col,

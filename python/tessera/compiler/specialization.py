@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Dict, Optional, Sequence
 
 from ..language.core import tensor
-from ..language.dtypes import dtype
+from ..language import dtypes
 from .code_generator import CodeGenerator
 from .function import KernelFunction
 from .ir_builder import IRBuilder, building
@@ -28,13 +28,20 @@ DIVISIBILITY_ATTRIBUTE = "{tile.divisibility = 16 : i32}"
 class ArgSpec:
     """How one kernel parameter is specialised: a run-time ``dtype`` or a constant ``value``."""
 
-    dtype: Optional[dtype] = None
+    dtype: Optional[dtypes.dtype] = None
     value: Any = None
     divisible_by_16: bool = False
 
     @property
     def is_constant(self) -> bool:
         return self.dtype is None
+
+    @property
+    def runtime_type(self) -> dtypes.dtype:
+        """The parameter's type (only for run-time parameters)."""
+        if self.dtype is None:
+            raise ValueError("a constant has no run-time type")
+        return self.dtype
 
 
 def generate_tile_ir(function: KernelFunction, specs: Sequence[ArgSpec],
@@ -51,19 +58,19 @@ def generate_tile_ir(function: KernelFunction, specs: Sequence[ArgSpec],
     builder = IRBuilder(source.location(definition))
     runtime = [(arg, spec) for arg, spec in zip(definition.args.args, specs) if not spec.is_constant]
     with building(builder):
-        entry = builder.begin_block([spec.dtype.mlir for _, spec in runtime],
+        entry = builder.begin_block([spec.runtime_type.mlir for _, spec in runtime],
                                     [source.location(arg) for arg, _ in runtime])
         arguments: Dict[str, Any] = {}
         block_args = iter(entry.args)
         for parameter, spec in zip(function.arg_names, specs):
             arguments[parameter] = (spec.value if spec.is_constant
-                                    else tensor(next(block_args), spec.dtype))
+                                    else tensor(next(block_args), spec.runtime_type))
         CodeGenerator(builder, function).run(arguments, is_kernel=True)
         builder.emit("func.return", [], [])
         builder.end_block()
-        attributes = {
+        attributes: Dict[str, Optional[str]] = {
             "sym_name": f'"{name or function.__name__}"',
-            "function_type": "(" + ", ".join(spec.dtype.mlir for _, spec in runtime) + ") -> ()",
+            "function_type": "(" + ", ".join(spec.runtime_type.mlir for _, spec in runtime) + ") -> ()",
         }
         if runtime:
             attributes["arg_attrs"] = "[" + ", ".join(

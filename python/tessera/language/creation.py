@@ -42,9 +42,11 @@ def arange(start: int, end: int) -> tensor:
     """
     start, end = unwrap(start), unwrap(end)
     for bound in (start, end):
+        if isinstance(bound, tensor):
+            raise TypeError("arange's arguments must be tl.constexpr ints, got a tensor "
+                            f"({semantic.CONSTEXPR_HINT})")
         if not isinstance(bound, int) or isinstance(bound, bool):
-            raise TypeError("arange's arguments must be tl.constexpr ints, got "
-                            f"{type(bound).__name__}")
+            raise TypeError(f"arange's arguments must be tl.constexpr ints, got {bound!r}")
     if not -2 ** 31 <= start < end <= 2 ** 31:
         raise ValueError(f"arange({start}, {end}): need start < end, both in int32 range")
     semantic.check_block_shape([end - start])

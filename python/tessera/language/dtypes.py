@@ -75,9 +75,6 @@ class dtype:
     def is_floating(self) -> bool:
         return self.name in dtype.FP_TYPES
 
-    def is_standard_floating(self) -> bool:
-        return self.is_floating()
-
     def is_int(self) -> bool:
         return self.name in dtype.SINT_TYPES or self.name in dtype.UINT_TYPES
 
@@ -182,9 +179,6 @@ class block_type(dtype):
 
     def is_block(self) -> bool:
         return True
-
-    def get_block_shapes(self) -> Tuple[int, ...]:
-        return self.shape
 
     @property
     def scalar(self) -> dtype:

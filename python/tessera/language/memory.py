@@ -108,5 +108,5 @@ def store(pointer: tensor, value: Any, mask: Optional[tensor] = None, cache_modi
     if mask is not None:
         operands.append(semantic.broadcast_to_shape(mask, pointer.shape))
     segments = f"array<i32: 1, 1, {int(mask is not None)}>"
-    semantic.emit("tile.store", operands, None, {"operandSegmentSizes": segments})
+    semantic.emit_without_result("tile.store", operands, {"operandSegmentSizes": segments})
 

@@ -9,7 +9,6 @@ values); the code generator adds the source location.
 from __future__ import annotations
 
 import math
-import struct
 from typing import Any, Callable, List, Mapping, Optional, Sequence, Tuple
 
 from ..compiler.ir_builder import current_builder
@@ -18,6 +17,8 @@ from .dtypes import (block_type, bfloat16, dtype, float16, float32, float64, int
                      int64, uint32, uint64)
 
 MAX_TENSOR_NUMEL = 1048576
+CONSTEXPR_HINT = ("a variable assigned a number is a tensor unless annotated "
+                  "`name: tl.constexpr = ...`")
 
 # arith.cmpi / arith.cmpf predicate numbers (I64EnumAttr values in MLIR's arith dialect).
 _CMPI = {"eq": 0, "ne": 1, "slt": 2, "sle": 3, "sgt": 4, "sge": 5, "ult": 6, "ule": 7,
@@ -28,12 +29,18 @@ _ROUNDING = {"rtne": 0, "rtz": 3}
 
 
 # ==== emission helpers ======================================================================
-def emit(op: str, operands: Sequence[tensor], result: Optional[dtype],
-         attributes: Optional[Mapping[str, Optional[str]]] = None) -> Optional[tensor]:
-    """Emits ``op`` on tensors; returns the result tensor (``None`` for no result)."""
-    names = current_builder().emit(op, [(t.handle, t.type.mlir) for t in operands],
-                                   [result.mlir] if result is not None else [], attributes)
-    return tensor(names[0], result) if result is not None else None
+def emit(op: str, operands: Sequence[tensor], result: dtype,
+         attributes: Optional[Mapping[str, Optional[str]]] = None) -> tensor:
+    """Emits ``op`` on tensors with one result of type ``result``."""
+    (name,) = current_builder().emit(op, [(t.handle, t.type.mlir) for t in operands],
+                                     [result.mlir], attributes)
+    return tensor(name, result)
+
+
+def emit_without_result(op: str, operands: Sequence[tensor],
+                        attributes: Optional[Mapping[str, Optional[str]]] = None) -> None:
+    """Emits ``op`` on tensors, for ops without results (``tile.store``)."""
+    current_builder().emit(op, [(t.handle, t.type.mlir) for t in operands], [], attributes)
 
 
 def with_element(ty: dtype, element: dtype) -> dtype:
@@ -208,7 +215,10 @@ def check_block_shape(shape: Sequence[Any]) -> List[int]:
     numel = 1
     for dim in shape:
         dim = unwrap(dim)
-        if isinstance(dim, tensor) or not isinstance(dim, int) or isinstance(dim, bool):
+        if isinstance(dim, tensor):
+            raise TypeError(f"shape dimensions must be tl.constexpr ints, got a tensor "
+                            f"({CONSTEXPR_HINT})")
+        if not isinstance(dim, int) or isinstance(dim, bool):
             raise TypeError(f"shape dimensions must be tl.constexpr ints, got {dim!r}")
         if dim <= 0 or dim & (dim - 1):
             raise ValueError(f"shape {list(shape)}: dimension {dim} is not a power of 2")

@@ -6,7 +6,7 @@
 """
 from __future__ import annotations
 
-from typing import Any, Sequence, Union
+from typing import Any, List, Sequence, Union
 
 from . import semantic
 from .core import builtin, tensor, tensor_member, unwrap
@@ -14,7 +14,7 @@ from .core import builtin, tensor, tensor_member, unwrap
 __all__ = ["expand_dims", "broadcast_to", "reshape", "trans", "permute"]
 
 
-def _dims(dims: Sequence[Any]) -> list:
+def _dims(dims: Sequence[Any]) -> List[Any]:
     """Accepts ``f(x, a, b)`` and ``f(x, (a, b))`` spellings of a shape or order."""
     if len(dims) == 1 and isinstance(unwrap(dims[0]), (tuple, list)):
         return [unwrap(d) for d in unwrap(dims[0])]
@@ -27,7 +27,7 @@ def expand_dims(input: Any, axis: Union[int, Sequence[int]]) -> tensor:
     """Inserts size-1 dimensions at ``axis`` (an int or a sequence, in result positions)."""
     input = semantic.to_tensor(input)
     axis = unwrap(axis)
-    axes = [unwrap(a) for a in axis] if isinstance(axis, (tuple, list)) else [axis]
+    axes: List[Any] = [unwrap(a) for a in axis] if isinstance(axis, (tuple, list)) else [axis]
     rank = len(input.shape) + len(axes)
     axes = [semantic.wrap_axis(a, rank) for a in axes]
     if len(set(axes)) != len(axes):

@@ -23,7 +23,7 @@ from typing import Any, Callable, Dict, Optional, Tuple
 
 from .. import _C
 
-__all__ = ["classify", "handler_for", "is_torch_handler", "plan_kind", "Handler"]
+__all__ = ["HANDLERS", "Handler", "classify", "handler_for", "plan_kind", "torch_argument"]
 
 Key = Tuple[Any, Any]
 Handler = Callable[[Any, bool], Tuple[Key, Any, Optional[int]]]
@@ -89,7 +89,7 @@ def _torch_signatures() -> Dict[Any, str]:
     return _TORCH_SIGNATURES
 
 
-def _torch_argument(arg: Any, specialize: bool) -> Tuple[Key, Any, Optional[int]]:
+def torch_argument(arg: Any, specialize: bool) -> Tuple[Key, Any, Optional[int]]:
     if not arg.is_cuda:
         raise ValueError(f"a tensor on {arg.device} was passed; kernels need CUDA tensors")
     pointer = arg.data_ptr()
@@ -124,7 +124,7 @@ def _dlpack_argument(arg: Any, specialize: bool) -> Tuple[Key, Any, Optional[int
     return _pointer_key(signature, pointer, specialize), pointer, device_id
 
 
-_HANDLERS: Dict[type, Handler] = {
+HANDLERS: Dict[type, Handler] = {
     int: _int_argument, bool: _bool_argument, float: _float_argument,
     type(None): _none_argument,
 }
@@ -132,12 +132,12 @@ _HANDLERS: Dict[type, Handler] = {
 
 def handler_for(cls: type) -> Handler:
     """The handler of arguments of type ``cls`` (resolved once per type)."""
-    handler = _HANDLERS.get(cls)
+    handler = HANDLERS.get(cls)
     if handler is not None:
         return handler
     from .buffer import DeviceBuffer
     if any(base.__module__ == "torch" and base.__name__ == "Tensor" for base in cls.__mro__):
-        handler = _torch_argument
+        handler = torch_argument
     elif issubclass(cls, DeviceBuffer):
         handler = _buffer_argument
     elif hasattr(cls, "__cuda_array_interface__"):
@@ -147,13 +147,8 @@ def handler_for(cls: type) -> Handler:
     else:
         raise TypeError(f"unsupported kernel argument type {cls.__qualname__}: expected a "
                         "tensor, a tessera.DeviceBuffer, a CUDA array, or an int/float/bool")
-    _HANDLERS[cls] = handler
+    HANDLERS[cls] = handler
     return handler
-
-
-def is_torch_handler(handler: Handler) -> bool:
-    """Whether arguments of this handler are PyTorch tensors (launch on torch's stream)."""
-    return handler is _torch_argument
 
 
 def classify(arg: Any, specialize: bool) -> Tuple[Key, Any, Optional[int]]:

@@ -6,7 +6,8 @@ import re
 
 import pytest
 
-from test_frontend_support import line_of, ops, parse, parser_command, tessera, tile_ir
+from test_frontend_support import (full_ops, line_of, ops, parse, parser_command, tessera,
+                                   tile_ir)
 
 import tessera.language as tl
 
@@ -240,9 +241,9 @@ def test_max_of_bf16_and_int8_widens_like_triton():
 def test_sum_accumulates_small_integers_in_32_bits():
     ir = _unary("i16", "sum")
     assert "(tensor<16xi16>) -> tensor<16xi32>" in ops(ir, "arith.extsi")[0]
-    (reduce,) = ops(ir, "tile.reduce")
-    assert "(tensor<16xi32>) -> i32" in reduce
-    assert '"arith.addi"' in ir
+    (reduce,) = full_ops(ir, "tile.reduce")
+    assert "}) {axis = 0 : i32} : (tensor<16xi32>) -> i32 loc(" in reduce
+    assert '"arith.addi"(' in reduce
 
 
 def test_negation_and_invert():
@@ -310,20 +311,19 @@ def test_min_max_reduce_with_arith_combiners():
     for kind, dtype, op in [("max", "fp32", "arith.maxnumf"), ("min", "fp32", "arith.minnumf"),
                             ("max", "i32", "arith.maxsi"), ("min", "u32", "arith.minui")]:
         ir = tile_ir(reduce_kernel, {"X": f"*{dtype}", "O": "*fp32"}, {"KIND": kind})
-        (reduce,) = ops(ir, "tile.reduce")
+        (reduce,) = full_ops(ir, "tile.reduce")
         axis = 1 if kind == "max" else 0
-        assert f"{{axis = {axis} : i32}}" in ir.split(reduce.split(" = ")[0] + " = ")[1]
-        region = ir[ir.index(reduce):]
-        assert f'"{op}"' in region.split("tile.reduce.return")[0], (kind, dtype)
+        assert f"}}) {{axis = {axis} : i32}}" in reduce
+        assert f'"{op}"(' in reduce, (kind, dtype)
 
 
 def test_argmax_is_a_two_operand_reduce_breaking_ties_to_the_smaller_index():
     ir = tile_ir(reduce_kernel, {"X": "*fp32", "O": "*fp32"}, {"KIND": "argmax"})
     assert parse(ir).returncode == 0
-    (reduce,) = ops(ir, "tile.reduce")
-    assert "(tensor<8x32xf32>, tensor<8x32xi32>) ->" in ir and "-> (tensor<8xf32>, tensor<8xi32>)" in ir
-    region = ir[ir.index(reduce):ir.index("tile.reduce.return")]
-    assert "^bb0(" in region and ": f32," in region and ": i32" in region
+    (region,) = full_ops(ir, "tile.reduce")
+    assert region.startswith("%") and ":2 = " in region.splitlines()[0]
+    assert ": (tensor<8x32xf32>, tensor<8x32xi32>) -> (tensor<8xf32>, tensor<8xi32>)" in region
+    assert re.search(r"\^bb0\(%\d+: f32, %\d+: i32, %\d+: f32, %\d+: i32\):", region)
     assert "predicate = 2 : i64" in region  # value1 > value2 (ogt)
     assert "predicate = 1 : i64" in region  # value1 == value2 (oeq)
     assert '"arith.cmpi"' in region  # index1 < index2
@@ -389,19 +389,22 @@ def control_kernel(X, n, BLOCK: tl.constexpr, UNROLL: tl.constexpr):
 def test_control_flow_lowers_to_scf():
     ir = tile_ir(control_kernel, {"X": "*fp32", "n": "i32"}, {"BLOCK": 64, "UNROLL": 3})
     assert parse(ir).returncode == 0, parse(ir).stderr
-    ifs = ops(ir, "scf.if")
+    early = f'loc("{control_kernel.source.file}":{line_of(control_kernel, "pid >= n")}:4)'
+    (outer,) = [op for op in full_ops(ir, "scf.if") if op.endswith(early)]
     # The early return puts the rest of the kernel into the else region of the outer if.
-    assert ifs[-1].lstrip().startswith('"scf.if"') and ifs[-1].rstrip().endswith(
-        f'loc("{control_kernel.source.file}":{line_of(control_kernel, "pid >= n")}:4)')
-    (loop,) = ops(ir, "scf.for")
+    assert outer.startswith('"scf.if"(') and outer.endswith(": (i1) -> () " + early)
+    then_region, else_region = outer.split("\n}, {\n", 1)
+    assert '"tile.store"' not in then_region and '"tile.store"' in else_region
+    (loop,) = full_ops(ir, "scf.for")
     # acc (tensor) and count (i32) are carried; scratch is not (not live before the loop).
-    assert ": (i32, i32, i32, tensor<64xf32>, i32) -> (tensor<64xf32>, i32)" in ir
-    assert "%" in loop
-    # static_range(3) unrolls: u * 10 for u = 0, 1, 2 folds to constants.
-    for value in (0, 10, 20):
-        assert f"{{value = {value} : i32}}" in ir
-    # The inner if yields acc (tensor) and extra (constant tensors in both branches).
-    assert "-> (tensor<64xf32>, i32)" in ir.replace(":2 = \"scf.if\"", "")
+    assert loop.startswith("%") and ":2 = " in loop.splitlines()[0]
+    assert ": (i32, i32, i32, tensor<64xf32>, i32) -> (tensor<64xf32>, i32)" in loop
+    # static_range(3) unrolls: u * 10 folds to 0, 10 and 20, added to acc as fp32 constants.
+    for value in ("0.0", "10.0", "20.0"):
+        assert f"{{value = {value} : f32}}" in else_region
+    # The inner if yields acc (tensor) and extra (a constant tensor in each branch).
+    (inner,) = [op for op in full_ops(ir, "scf.if") if op != outer]
+    assert inner.count('"scf.yield"(') == 2 and ": (i1) -> (tensor<64xf32>, i32)" in inner
 
 
 @tessera.jit

@@ -67,4 +67,21 @@ def ops(ir: str, name: str) -> List[str]:
     return [line for line in ir.splitlines() if f'"{name}"(' in line]
 
 
-__all__ = ["REPO", "tessera", "parse", "parser_command", "tile_ir", "line_of", "ops"]
+def full_ops(ir: str, name: str) -> List[str]:
+    """The complete text of each op ``name``, regions included (up to its closing ``})``)."""
+    lines = ir.splitlines()
+    found = []
+    for index, line in enumerate(lines):
+        if f'"{name}"(' not in line:
+            continue
+        if not line.endswith("({"):
+            found.append(line.strip())
+            continue
+        indent = len(line) - len(line.lstrip())
+        end = next(i for i in range(index + 1, len(lines))
+                   if lines[i].startswith(" " * indent + "})"))
+        found.append("\n".join(l.strip() for l in lines[index:end + 1]))
+    return found
+
+
+__all__ = ["REPO", "tessera", "parse", "parser_command", "tile_ir", "line_of", "ops", "full_ops"]

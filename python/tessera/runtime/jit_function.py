@@ -1,0 +1,231 @@
+"""``@tessera.jit``: kernels launched as ``kernel[grid](*args, **meta)``, as in Triton.
+
+    @tessera.jit
+    def add_kernel(X, Y, Z, n, BLOCK: tl.constexpr):
+        ...
+
+    grid = lambda meta: (tessera.cdiv(n, meta["BLOCK"]),)
+    add_kernel[grid](x, y, z, n, BLOCK=1024, num_warps=4)
+
+Each launch computes a specialisation key (argument dtypes, constexpr values, integers
+equal to 1, integers and pointers divisible by 16, num_warps, num_stages, device). The
+first launch with a key generates tile IR and loads the kernel through the runtime; later
+launches find it in a dict and only pack arguments.
+"""
+from __future__ import annotations
+
+import functools
+import sys
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple, Union
+
+from .. import _C
+from ..compiler.aot import CompiledKernel, compile_tile_ir
+from ..compiler.function import KernelFunction
+from ..compiler.specialization import ArgSpec, generate_tile_ir
+from ..errors import CompilationError
+from ..language.core import constexpr
+from ..language.dtypes import str_to_ty
+from .arguments import HANDLERS, handler_for, plan_kind, torch_argument
+
+__all__ = ["JITFunction", "LoadedKernel", "jit"]
+
+Grid = Union[Sequence[int], Callable[[Dict[str, Any]], Sequence[int]]]
+
+_CONSTEXPR, _SPECIALIZED, _NOT_SPECIALIZED = 0, 1, 2  # how each parameter enters the key
+
+
+@functools.lru_cache(maxsize=None)
+def device_target(device: int) -> str:
+    """The compile target of a device ("sm_90a"...), asked of the runtime once."""
+    return _C.device_target(device)
+
+
+def _torch_stream(device: int) -> int:
+    torch = sys.modules["torch"]
+    return torch._C._cuda_getCurrentRawStream(device)
+
+
+class LoadedKernel:
+    """One specialisation of a kernel, loaded on a device; returned by each launch."""
+
+    def __init__(self, name: str, tile_ir: str, target: str, num_warps: int, num_stages: int,
+                 device: int, plan: str) -> None:
+        self.name = name
+        self.tile_ir = tile_ir
+        self.target = target
+        self.num_warps = num_warps
+        self.num_stages = num_stages
+        self.device = device
+        self.plan = plan
+        try:
+            self.handle = _C.get_kernel(tile_ir, target, num_warps, num_stages, device, plan)
+        except CompilationError as error:
+            raise CompilationError.from_compiler(error.error_message) from None
+        self.launch = self.handle.launch
+        self._compiled: Optional[CompiledKernel] = None
+
+    @property
+    def asm(self) -> Dict[str, Union[str, bytes]]:
+        """The compiler's stages for this specialisation (compiled again on first access)."""
+        if self._compiled is None:
+            self._compiled = compile_tile_ir(self.tile_ir, self.target, self.num_warps,
+                                             self.num_stages)
+        return self._compiled.asm
+
+    def __repr__(self) -> str:
+        return (f"LoadedKernel({self.name!r}, device={self.device}, target={self.target!r}, "
+                f"num_warps={self.num_warps}, num_stages={self.num_stages})")
+
+
+# The generated launcher; its own names start with _t_ so that they never shadow a parameter.
+_LAUNCHER = """\
+def {name}({parameters}*, grid, num_warps=4, num_stages=3):
+    _t_device = None
+    _t_device_handler = None
+{classify}    if _t_device is None:
+        _t_device = 0
+    _t_key = ({key}num_warps, num_stages, _t_device)
+    _t_kernel = _t_cache_get(_t_key)
+    if _t_kernel is None:
+        _t_kernel = _t_load(_t_key)
+    if callable(grid):
+        grid = grid({{{meta}"num_warps": num_warps, "num_stages": num_stages}})
+    _t_x, _t_y, _t_z = _t_grid_dims(grid)
+    if _t_x and _t_y and _t_z:
+        _t_stream = _t_torch_stream(_t_device) if _t_device_handler is _t_torch_handler else 0
+        _t_kernel.launch(_t_x, _t_y, _t_z, _t_stream, ({values}))
+    return _t_kernel
+"""
+_CLASSIFY = """\
+    _t_handler = _t_handlers_get(type({p})) or _t_handler_for(type({p}))
+    _t_key_{p}, _t_value_{p}, _t_device_{p} = _t_handler({p}, {specialize})
+    if _t_device is None and _t_device_{p} is not None:
+        _t_device, _t_device_handler = _t_device_{p}, _t_handler
+"""
+_UNWRAP = """\
+    if type({p}) is _t_constexpr:
+        {p} = {p}.value
+"""
+_RESERVED = {"grid", "num_warps", "num_stages"}
+
+
+def _make_launcher(function: "JITFunction", modes: Sequence[int]) -> Callable[..., LoadedKernel]:
+    """Generates the launch function of a kernel: its parameters (with their defaults) plus
+    ``grid``, ``num_warps`` and ``num_stages``; one classification per argument, unrolled.
+
+    Generated code lets Python bind the arguments and keeps the cached path free of loops,
+    so that a repeated launch costs a few microseconds.
+    """
+    names = function.arg_names
+    reserved = [n for n in names if n in _RESERVED or n.startswith("_t_")]
+    if reserved:
+        raise TypeError(f"kernel parameters cannot be named {reserved} (grid, num_warps, "
+                        "num_stages and names starting with _t_ are reserved)")
+    defaults = {name: p.default for name, p in function.signature.parameters.items()
+                if p.default is not p.empty}
+    classify = []
+    for name, mode in zip(names, modes):
+        if mode == _CONSTEXPR:
+            classify.append(_UNWRAP.format(p=name))
+        else:
+            classify.append(_CLASSIFY.format(p=name, specialize=mode == _SPECIALIZED))
+    runtime = [name for name, mode in zip(names, modes) if mode != _CONSTEXPR]
+    source = _LAUNCHER.format(
+        name=function.__name__,
+        parameters="".join(f"{n}=_t_defaults[{n!r}], " if n in defaults else f"{n}, "
+                           for n in names),
+        classify="".join(classify),
+        key="".join(f"{n}, " if mode == _CONSTEXPR else f"_t_key_{n}, "
+                    for n, mode in zip(names, modes)),
+        meta="".join(f"{n!r}: {n}, " for n in names),
+        values="".join(f"_t_value_{n}, " for n in runtime))
+    namespace: Dict[str, Any] = {
+        "_t_defaults": defaults, "_t_constexpr": constexpr, "_t_handlers_get": HANDLERS.get,
+        "_t_handler_for": handler_for, "_t_torch_handler": torch_argument,
+        "_t_torch_stream": _torch_stream, "_t_cache_get": function.cache.get,
+        "_t_load": function._load, "_t_grid_dims": _grid_dims,
+    }
+    exec(compile(source, f"<tessera launcher of {function.__name__}>", "exec"), namespace)
+    return namespace[function.__name__]
+
+
+class JITFunction(KernelFunction):
+    """A kernel: launch with ``kernel[grid](*args, num_warps=4, num_stages=3, **constexprs)``.
+
+    Calls from other kernels are inlined. ``grid`` is a tuple of 1 to 3 ints or a callable
+    taking the dict of bound arguments (plus num_warps, num_stages) and returning one.
+    ``cache`` maps specialisation keys to loaded kernels.
+    """
+
+    def __init__(self, fn: Callable[..., Any],
+                 do_not_specialize: Iterable[Union[int, str]] = ()) -> None:
+        super().__init__(fn)
+        excluded = {self.arg_names[p] if isinstance(p, int) else p for p in do_not_specialize}
+        self._modes = [
+            _CONSTEXPR if name in self.constexpr_names
+            else _NOT_SPECIALIZED if name in excluded else _SPECIALIZED
+            for name in self.arg_names
+        ]
+        self.cache: Dict[tuple, LoadedKernel] = {}
+        self.run: Callable[..., LoadedKernel] = _make_launcher(self, self._modes)
+
+    def __getitem__(self, grid: Grid) -> Callable[..., LoadedKernel]:
+        return functools.partial(self.run, grid=grid)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError(f"{self.__name__} is a @tessera.jit kernel: launch it with "
+                           f"{self.__name__}[grid](...), or call it from another kernel")
+
+    def specialization(self, key: Sequence[Any]) -> List[ArgSpec]:
+        """The ``ArgSpec`` of each parameter for a launch's specialisation key."""
+        specs = []
+        for part, mode in zip(key, self._modes):
+            if mode == _CONSTEXPR:
+                specs.append(ArgSpec(value=part))
+            elif part[0] == "c":
+                specs.append(ArgSpec(value=part[1]))
+            else:
+                specs.append(ArgSpec(dtype=str_to_ty(part[0]), divisible_by_16=part[1]))
+        return specs
+
+    def _load(self, key: Tuple[Any, ...]) -> LoadedKernel:
+        """Generates, compiles and loads the specialisation ``key`` (argument keys, num_warps,
+        num_stages, device)."""
+        *arguments, num_warps, num_stages, device = key
+        tile_ir = generate_tile_ir(self, self.specialization(arguments))
+        plan = "".join("x" if part[0] == "c" else plan_kind(part[0])
+                       for part, mode in zip(arguments, self._modes) if mode != _CONSTEXPR)
+        kernel = LoadedKernel(self.__name__, tile_ir, device_target(device), num_warps,
+                              num_stages, device, plan)
+        self.cache[key] = kernel
+        return kernel
+
+
+def _grid_dims(grid: Sequence[int]) -> Tuple[int, int, int]:
+    size = len(grid)
+    if size == 1:
+        return int(grid[0]), 1, 1
+    if size == 2:
+        return int(grid[0]), int(grid[1]), 1
+    if size == 3:
+        return int(grid[0]), int(grid[1]), int(grid[2])
+    raise ValueError(f"a grid has 1 to 3 dimensions, got {grid!r}")
+
+
+def jit(fn: Optional[Callable[..., Any]] = None, *,
+        do_not_specialize: Iterable[Union[int, str]] = ()) -> Any:
+    """Makes a Python function a Tessera kernel (``@tessera.jit`` or
+    ``@tessera.jit(do_not_specialize=["n"])``).
+
+    >>> @tessera.jit
+    ... def scale(X, n, factor, BLOCK: tl.constexpr):
+    ...     offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+    ...     tl.store(X + offs, tl.load(X + offs, mask=offs < n) * factor, mask=offs < n)
+    >>> scale[(tessera.cdiv(n, 256),)](x, n, 2.0, BLOCK=256)   # doctest: +SKIP
+
+    Parameters named in ``do_not_specialize`` are never folded when equal to 1 nor marked
+    divisible by 16.
+    """
+    if fn is None:
+        return lambda f: JITFunction(f, do_not_specialize)
+    return JITFunction(fn, do_not_specialize)
