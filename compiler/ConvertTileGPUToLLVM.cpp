@@ -161,6 +161,48 @@ struct ElementwiseLowering : public ConversionPattern {
   }
 };
 
+// fp32 math with Triton's semantics: `x / y` is div.full.f32 and exp/exp2 use ex2.approx.f32
+// (about 2 ulp), where libdevice's exact forms cost tens of instructions per element.
+Value emitFloatAsm(OpBuilder &builder, Location loc, StringRef body, StringRef constraints,
+                   ValueRange operands) {
+  return LLVM::InlineAsmOp::create(builder, loc, builder.getF32Type(), operands,
+                                   builder.getStringAttr(body),
+                                   builder.getStringAttr(constraints), UnitAttr(), UnitAttr(),
+                                   LLVM::TailCallKindAttr(), LLVM::AsmDialectAttr(), ArrayAttr())
+      .getResult(0);
+}
+
+struct FastDivFLowering : public TilePattern<arith::DivFOp> {
+  using TilePattern::TilePattern;
+  LogicalResult matchAndRewrite(arith::DivFOp op, OpAdaptor adaptor,
+                                ConversionPatternRewriter &rewriter) const override {
+    if (!op.getType().isF32())
+      return failure();
+    rewriter.replaceOp(op, emitFloatAsm(rewriter, op.getLoc(), "div.full.f32 $0, $1, $2;",
+                                        "=f,f,f", {adaptor.getLhs(), adaptor.getRhs()}));
+    return success();
+  }
+};
+
+template <typename Op>
+struct FastExpLowering : public TilePattern<Op> {
+  using TilePattern<Op>::TilePattern;
+  LogicalResult matchAndRewrite(Op op, typename Op::Adaptor adaptor,
+                                ConversionPatternRewriter &rewriter) const override {
+    if (!op.getType().isF32())
+      return failure();
+    Location loc = op.getLoc();
+    Value x = adaptor.getOperand();
+    if constexpr (std::is_same_v<Op, math::ExpOp>) {
+      Value log2e = LLVM::ConstantOp::create(rewriter, loc, rewriter.getF32Type(),
+                                             rewriter.getF32FloatAttr(1.4426950408889634f));
+      x = LLVM::FMulOp::create(rewriter, loc, x, log2e);
+    }
+    rewriter.replaceOp(op, emitFloatAsm(rewriter, loc, "ex2.approx.f32 $0, $1;", "=f,f", {x}));
+    return success();
+  }
+};
+
 struct AddPtrLowering : public TilePattern<tile::AddPtrOp> {
   using TilePattern::TilePattern;
   LogicalResult matchAndRewrite(tile::AddPtrOp op, OpAdaptor adaptor,
@@ -267,7 +309,8 @@ struct ConvertTileGPUToLLVMPass
     TileTypeConverter converter(context);
     RewritePatternSet patterns(context);
     patterns.add<FuncOpLowering, ReturnOpLowering, MakeRangeLowering, SplatLowering,
-                 TensorConstantLowering, AddPtrLowering,
+                 TensorConstantLowering, AddPtrLowering, FastDivFLowering,
+                 FastExpLowering<math::ExpOp>, FastExpLowering<math::Exp2Op>,
                  GridQueryLowering<tile::ProgramIdOp, NVVM::BlockIdXOp, NVVM::BlockIdYOp,
                                    NVVM::BlockIdZOp>,
                  GridQueryLowering<tile::NumProgramsOp, NVVM::GridDimXOp, NVVM::GridDimYOp,

@@ -34,7 +34,8 @@ def ConvertTileGPUToLLVM : Pass<"convert-tilegpu-to-llvm", "mlir::ModuleOp"> {
     Each block becomes, per thread, an LLVM struct of the elements its layout gives the thread.
     Loads and stores vectorise up to 16 bytes; reductions combine in registers, then across
     lanes with shuffles, then across warps through shared memory; layout changes go through
-    shared memory. Math becomes libdevice calls. The kernel gets `nvvm.kernel` and its module
+    shared memory. Math becomes libdevice calls, except fp32 `exp`, `exp2` and division,
+    which use the approximate PTX instructions Triton uses (`ex2.approx.f32`, `div.full.f32`). The kernel gets `nvvm.kernel` and its module
     records the shared memory it needs in `tilegpu.shared`.
   }];
   let dependentDialects = ["mlir::LLVM::LLVMDialect", "mlir::NVVM::NVVMDialect",

@@ -47,3 +47,20 @@ func.func @total(%x: !tile.ptr<f32> {tile.divisibility = 16 : i32}) attributes {
   return
 }
 }
+
+// -----
+
+// Tests that fp32 division and exp follow Triton: div.full.f32 and ex2.approx.f32 of x*log2(e).
+// CHECK-LABEL: llvm.func @fast_math
+// CHECK: llvm.fmul {{.*}} : f32
+// CHECK: llvm.inline_asm "ex2.approx.f32 $0, $1;", "=f,f"
+// CHECK: llvm.inline_asm "div.full.f32 $0, $1, $2;", "=f,f,f"
+module {
+func.func @fast_math(%x: !tile.ptr<f32>, %y: f32) attributes {tile.kernel} {
+  %v = tile.load %x : (!tile.ptr<f32>) -> f32
+  %e = math.exp %v : f32
+  %d = arith.divf %e, %y : f32
+  tile.store %x, %d : (!tile.ptr<f32>, f32) -> ()
+  return
+}
+}
