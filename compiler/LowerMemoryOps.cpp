@@ -44,15 +44,19 @@ SmallVector<Value> splitVector(OpBuilder &builder, Location loc, Value vector, u
   return elements;
 }
 
-Value joinVector(OpBuilder &builder, Location loc, ArrayRef<Value> elements) {
-  if (elements.size() == 1)
-    return elements.front();
+// A vector of the elements, even of one (the masked intrinsics take vectors only).
+Value buildVector(OpBuilder &builder, Location loc, ArrayRef<Value> elements) {
   auto type = VectorType::get({int64_t(elements.size())}, elements.front().getType());
   Value vector = LLVM::PoisonOp::create(builder, loc, type);
   for (auto [i, element] : llvm::enumerate(elements))
     vector = LLVM::InsertElementOp::create(builder, loc, vector, element,
                                            constI32(builder, loc, i));
   return vector;
+}
+
+// The elements as one value: a vector, or the element itself when there is one.
+Value joinVector(OpBuilder &builder, Location loc, ArrayRef<Value> elements) {
+  return elements.size() == 1 ? elements.front() : buildVector(builder, loc, elements);
 }
 
 // Bits of one element in memory (pointers are 64-bit).
@@ -166,27 +170,16 @@ struct LoadLowering : public OpConversionPattern<tile::LoadOp> {
   static Value emitMaskedIntrinsicLoad(OpBuilder &builder, Location loc, Value ptr, Value mask,
                                        ArrayRef<Value> other, Type vectorType, unsigned width,
                                        unsigned alignment) {
-    Type element = getElementTypeOrSelf(vectorType);
-    auto fullVector = VectorType::get({width}, element);
-    auto maskVector = VectorType::get({width}, builder.getI1Type());
+    auto fullVector = VectorType::get({width}, getElementTypeOrSelf(vectorType));
     SmallVector<Value> maskLanes(width, mask);
     Value passThrough = other.empty() ? Value(LLVM::PoisonOp::create(builder, loc, fullVector))
-                                      : joinVectorOfWidth(builder, loc, other, fullVector);
-    Value loaded = LLVM::MaskedLoadOp::create(
-        builder, loc, fullVector, ptr, joinVectorOfWidth(builder, loc, maskLanes, maskVector),
-        passThrough, alignment);
+                                      : buildVector(builder, loc, other);
+    Value loaded = LLVM::MaskedLoadOp::create(builder, loc, fullVector, ptr,
+                                              buildVector(builder, loc, maskLanes), passThrough,
+                                              alignment);
     if (width == 1)
       return LLVM::ExtractElementOp::create(builder, loc, loaded, constI32(builder, loc, 0));
     return loaded;
-  }
-
-  static Value joinVectorOfWidth(OpBuilder &builder, Location loc, ArrayRef<Value> elements,
-                                 VectorType type) {
-    Value vector = LLVM::PoisonOp::create(builder, loc, type);
-    for (auto [i, element] : llvm::enumerate(elements))
-      vector = LLVM::InsertElementOp::create(builder, loc, vector, element,
-                                             constI32(builder, loc, i));
-    return vector;
   }
 
   LoweringState &state;
@@ -229,13 +222,9 @@ struct StoreLowering : public OpConversionPattern<tile::StoreOp> {
                                   UnitAttr(), LLVM::TailCallKindAttr(), LLVM::AsmDialectAttr(),
                                   ArrayAttr());
       } else {
-        auto fullVector = VectorType::get({width}, element);
-        Value data = width == 1 ? LoadLowering::joinVectorOfWidth(rewriter, loc, {vector},
-                                                                  fullVector)
-                                : vector;
+        Value data = buildVector(rewriter, loc, ArrayRef<Value>(values).slice(first, width));
         SmallVector<Value> maskLanes(width, masks[first]);
-        Value mask = LoadLowering::joinVectorOfWidth(
-            rewriter, loc, maskLanes, VectorType::get({width}, rewriter.getI1Type()));
+        Value mask = buildVector(rewriter, loc, maskLanes);
         LLVM::MaskedStoreOp::create(rewriter, loc, data, ptrs[first], mask,
                                     rewriter.getI32IntegerAttr(alignment));
       }

@@ -209,9 +209,9 @@ Value mlir::tessera::exchangeThroughShared(
     RankedTensorType srcType, RankedTensorType dstType, Type dstStructType,
     function_ref<Value(OpBuilder &, ArrayRef<Value>)> srcIndex,
     function_ref<Value(OpBuilder &, ArrayRef<Value>)> dstIndex, LoweringState &state) {
-  Type element = unpack(rewriter, loc, packed).front().getType();
-  state.reserveShared(srcType.getNumElements() * storageBytes(element));
   SmallVector<Value> values = unpack(rewriter, loc, packed);
+  Type element = values.front().getType();
+  state.reserveShared(srcType.getNumElements() * storageBytes(element));
   SmallVector<SmallVector<Value>> srcCoords = emitCoordinates(rewriter, loc, srcType);
   emitBarrier(rewriter, loc);
   for (auto [value, coords] : llvm::zip(values, srcCoords)) {
