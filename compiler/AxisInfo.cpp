@@ -2,6 +2,7 @@
 
 #include "dialects/tile/TileDialect.h"
 #include "dialects/tilegpu/TileGPUDialect.h"
+#include "mlir/IR/Matchers.h"
 #include "llvm/ADT/TypeSwitch.h"
 #include <numeric>
 
@@ -53,7 +54,60 @@ AxisInfoAnalysis::AxisInfoAnalysis(Operation *root) {
       }
     }
   });
-  root->walk([&](Operation *op) { visit(op); });
+  for (Region &region : root->getRegions())
+    for (Block &block : region)
+      visitBlock(block);
+}
+
+void AxisInfoAnalysis::visitBlock(Block &block) {
+  for (Operation &op : block) {
+    if (auto loop = dyn_cast<scf::ForOp>(&op)) {
+      visitLoop(loop);
+      continue;
+    }
+    for (Region &region : op.getRegions())
+      for (Block &inner : region)
+        visitBlock(inner);
+    visit(&op);
+  }
+}
+
+// What holds for both of two values: per dimension, the common part of each fact.
+static AxisInfo join(const AxisInfo &a, const AxisInfo &b) {
+  AxisInfo r = a;
+  for (size_t d = 0; d < a.contiguity.size(); ++d) {
+    r.contiguity[d] = std::gcd(a.contiguity[d], b.contiguity[d]);
+    r.divisibility[d] = std::gcd(a.divisibility[d], b.divisibility[d]);
+    r.constancy[d] = std::gcd(a.constancy[d], b.constancy[d]);
+  }
+  return r;
+}
+
+// A loop-carried value holds what its initial value and every value yielded for it hold: start
+// from the initial facts and weaken them until a pass over the body changes nothing. Facts only
+// shrink, so this ends.
+void AxisInfoAnalysis::visitLoop(scf::ForOp loop) {
+  AxisInfo lower = get(loop.getLowerBound()), step = get(loop.getStep());
+  facts[loop.getInductionVar()] = {
+      {1}, {std::gcd(lower.divisibility[0], step.divisibility[0])}, {1}};
+  for (auto [arg, init] : llvm::zip(loop.getRegionIterArgs(), loop.getInitArgs()))
+    facts[arg] = get(init);
+  Operation *yield = loop.getBody()->getTerminator();
+  bool changed = true;
+  while (changed) {
+    visitBlock(*loop.getBody());
+    changed = false;
+    for (auto [arg, yielded] : llvm::zip(loop.getRegionIterArgs(), yield->getOperands())) {
+      AxisInfo before = get(arg), joined = join(before, get(yielded));
+      if (joined.contiguity != before.contiguity || joined.divisibility != before.divisibility ||
+          joined.constancy != before.constancy) {
+        facts[arg] = joined;
+        changed = true;
+      }
+    }
+  }
+  for (auto [arg, result] : llvm::zip(loop.getRegionIterArgs(), loop.getResults()))
+    facts[result] = get(arg);
 }
 
 AxisInfo AxisInfoAnalysis::get(Value value) const {
@@ -76,6 +130,24 @@ static AxisInfo add(const AxisInfo &a, const AxisInfo &b, int64_t scale, bool su
   return r;
 }
 
+// Whether `value` is the integer 1 or a block of ones (a splat of it, as the front end builds).
+static bool isOne(Value value) {
+  if (auto splat = value.getDefiningOp<tile::SplatOp>())
+    value = splat.getSrc();
+  return matchPattern(value, m_One());
+}
+
+// A tile.hint: its facts hold as well as the operand's, so the stronger of each is kept.
+static AxisInfo applyHint(AxisInfo info, tile::HintOp hint) {
+  if (std::optional<ArrayRef<int64_t>> divisibility = hint.getDivisibility())
+    for (auto [d, fact] : llvm::enumerate(*divisibility))
+      info.divisibility[d] = std::max(info.divisibility[d], std::min(fact, kLargeDivisor));
+  if (std::optional<ArrayRef<int64_t>> contiguity = hint.getContiguity())
+    for (auto [d, fact] : llvm::enumerate(*contiguity))
+      info.contiguity[d] = std::max(info.contiguity[d], fact);
+  return info;
+}
+
 static AxisInfo elementwiseConstancy(Type type, ArrayRef<AxisInfo> operands) {
   AxisInfo r = unknown(type);
   for (size_t d = 0; d < r.constancy.size(); ++d) {
@@ -84,6 +156,15 @@ static AxisInfo elementwiseConstancy(Type type, ArrayRef<AxisInfo> operands) {
       constancy = std::gcd(constancy, info.constancy[d]);
     r.constancy[d] = constancy;
   }
+  return r;
+}
+
+// a * b (or a << b): products of multiples are multiples of the product; runs of consecutive
+// values are lost.
+static AxisInfo multiply(Type type, const AxisInfo &a, const AxisInfo &b) {
+  AxisInfo r = elementwiseConstancy(type, {a, b});
+  for (size_t d = 0; d < r.divisibility.size(); ++d)
+    r.divisibility[d] = std::min(kLargeDivisor, a.divisibility[d] * b.divisibility[d]);
   return r;
 }
 
@@ -140,16 +221,23 @@ void AxisInfoAnalysis::visit(Operation *op) {
           .Case([&](tile::AddPtrOp addptr) -> std::optional<AxisInfo> {
             return add(operand(0), operand(1), elementBytes(type), false);
           })
-          .Case<arith::MulIOp, arith::ShLIOp>([&](auto) -> std::optional<AxisInfo> {
-            AxisInfo a = operand(0), b = operand(1);
-            AxisInfo r = elementwiseConstancy(type, {a, b});
-            for (size_t d = 0; d < r.divisibility.size(); ++d)
-              r.divisibility[d] = std::min(kLargeDivisor, a.divisibility[d] * b.divisibility[d]);
-            return r;
+          .Case([&](arith::MulIOp mul) -> std::optional<AxisInfo> {
+            // x * 1 (a stride specialised to 1) keeps all of x's facts.
+            if (isOne(mul.getRhs()))
+              return operand(0);
+            if (isOne(mul.getLhs()))
+              return operand(1);
+            return multiply(type, operand(0), operand(1));
+          })
+          .Case([&](arith::ShLIOp) -> std::optional<AxisInfo> {
+            return multiply(type, operand(0), operand(1));
           })
           .Case<arith::ExtSIOp, arith::ExtUIOp, arith::TruncIOp, arith::IndexCastOp,
                 tilegpu::ConvertLayoutOp>(
               [&](auto) -> std::optional<AxisInfo> { return operand(0); })
+          .Case([&](tile::HintOp hint) -> std::optional<AxisInfo> {
+            return applyHint(operand(0), hint);
+          })
           .Case([&](tile::BroadcastOp broadcast) -> std::optional<AxisInfo> {
             AxisInfo r = operand(0);
             ArrayRef<int64_t> from = broadcast.getSrc().getType().getShape();
@@ -163,8 +251,13 @@ void AxisInfoAnalysis::visit(Operation *op) {
           .Case([&](tile::ExpandDimsOp expand) -> std::optional<AxisInfo> {
             AxisInfo r = operand(0);
             unsigned axis = expand.getAxis();
+            // Along the new axis every value is a run of its own: it takes what divides every
+            // value, known along dimensions without runs (as Triton does).
+            int64_t divisibility = kLargeDivisor;
+            for (size_t d = 0; d < r.divisibility.size(); ++d)
+              divisibility = std::gcd(divisibility, r.contiguity[d] > 1 ? 1 : r.divisibility[d]);
             r.contiguity.insert(r.contiguity.begin() + axis, 1);
-            r.divisibility.insert(r.divisibility.begin() + axis, 1);
+            r.divisibility.insert(r.divisibility.begin() + axis, divisibility);
             r.constancy.insert(r.constancy.begin() + axis, 1);
             return r;
           })

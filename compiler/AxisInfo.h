@@ -5,6 +5,7 @@
 #ifndef TESSERA_COMPILER_AXISINFO_H
 #define TESSERA_COMPILER_AXISINFO_H
 
+#include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/IR/Operation.h"
 #include "mlir/IR/Value.h"
 #include "llvm/ADT/DenseMap.h"
@@ -31,6 +32,8 @@ public:
   unsigned getMaskConstancy(Value mask) const;
 
 private:
+  void visitBlock(Block &block);
+  void visitLoop(scf::ForOp loop);
   void visit(Operation *op);
   llvm::DenseMap<Value, AxisInfo> facts;
 };

@@ -259,3 +259,38 @@ LogicalResult DotOp::verify() {
              << shapeString(a) << " and " << shapeString(b);
   return success();
 }
+
+// Checks one list of a tile.hint's facts: an entry per dimension (one for a scalar), each a
+// positive power of two.
+static LogicalResult verifyHintFacts(HintOp op, std::optional<ArrayRef<int64_t>> facts,
+                                     StringRef name) {
+  if (!facts)
+    return success();
+  size_t expected = std::max<size_t>(1, shapeOf(op.getType()).size());
+  if (facts->size() != expected)
+    return op.emitOpError() << name << " has " << facts->size() << " entries, expected "
+                            << expected << " (one per dimension, one for a scalar)";
+  for (int64_t fact : *facts)
+    if (fact < 1 || !llvm::isPowerOf2_64(fact))
+      return op.emitOpError() << name << " entries must be positive powers of two, got "
+                              << fact;
+  return success();
+}
+
+LogicalResult HintOp::verify() {
+  if (!getDivisibility() && !getContiguity())
+    return emitOpError("needs a divisibility or a contiguity");
+  if (failed(verifyHintFacts(*this, getDivisibility(), "divisibility")) ||
+      failed(verifyHintFacts(*this, getContiguity(), "contiguity")))
+    return failure();
+  // Runs of consecutive values lie within their dimension.
+  for (auto [d, run] : llvm::enumerate(getContiguity().value_or(ArrayRef<int64_t>()))) {
+    auto tensor = dyn_cast<RankedTensorType>(getType());
+    if (!tensor && run != 1)
+      return emitOpError("a scalar's contiguity must be 1, got ") << run;
+    if (tensor && run > tensor.getDimSize(d))
+      return emitOpError("contiguity ") << run << " exceeds the size " << tensor.getDimSize(d)
+                                        << " of dimension " << d;
+  }
+  return success();
+}

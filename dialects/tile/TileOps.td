@@ -246,4 +246,37 @@ def Tile_DotOp : Tile_Op<"dot", [Pure, AllTypesMatch<["acc", "result"]>]> {
   let hasVerifier = 1;
 }
 
+def Tile_HintValue : AnyTypeOf<[Tile_Int, Tile_Ptr, RankedTensorOf<[Tile_Int, Tile_Ptr]>]>;
+
+def Tile_HintOp : Tile_Op<"hint", [Pure, AllTypesMatch<["src", "result"]>]> {
+  let summary = "Promise divisibility and contiguity facts about integers or pointers";
+  let description = [{
+    Returns its operand unchanged and gives the axis analysis facts that it cannot prove, as
+    Triton's `tl.multiple_of` and `tl.max_contiguous` do. Each attribute has one entry per
+    dimension (one for a scalar), each a positive power of two:
+
+    - `divisibility[d]`: along dimension `d`, the first value of every run of consecutive
+      values (every value, where there are no runs) is a multiple of it. For pointers it is
+      the address's divisibility in bytes, like `tile.divisibility` on kernel arguments.
+    - `contiguity[d]`: along dimension `d`, the values come in runs of this many consecutive
+      integers (pointers to consecutive elements) starting at multiples of it; at most the
+      dimension's size, so 1 for a scalar.
+
+    Where the analysis proves a stronger fact it keeps it. The facts are promises: accesses
+    are vectorised on their strength, so a false one gives wrong results. The op lowers to
+    nothing.
+
+    ```mlir
+    %o = tile.hint %offs {divisibility = array<i64: 16>, contiguity = array<i64: 128>}
+        : tensor<128xi32>
+    %p = tile.hint %base {divisibility = array<i64: 16>} : !tile.ptr<f16>
+    ```
+  }];
+  let arguments = (ins Tile_HintValue:$src, OptionalAttr<DenseI64ArrayAttr>:$divisibility,
+                   OptionalAttr<DenseI64ArrayAttr>:$contiguity);
+  let results = (outs Tile_HintValue:$result);
+  let assemblyFormat = "$src attr-dict `:` type($result)";
+  let hasVerifier = 1;
+}
+
 #endif

@@ -10,6 +10,7 @@ Control flow:
   ``scf.if``, yielding the variables that either branch assigns (and that exist after it).
 - ``for x in range(...)`` / ``tl.range(...)`` becomes ``scf.for``; the loop carries the
   variables assigned in the body that were defined before the loop.
+- ``if`` and ``for`` yield and carry aggregates (block pointers) as their tensors.
 - ``for x in tl.static_range(...)`` is unrolled.
 - calls to ``@tessera.jit`` functions are inlined.
 """
@@ -17,13 +18,13 @@ from __future__ import annotations
 
 import ast
 import operator
-from typing import Any, Callable, Dict, List, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Sequence, Tuple, Union
 
 from ..errors import CompilationError
 from ..language import semantic
 from ..language.compile_time import range as tl_range
 from ..language.compile_time import static_range
-from ..language.core import constexpr, is_builtin, tensor, unwrap
+from ..language.core import aggregate, constexpr, is_builtin, tensor, unwrap
 from ..language.dtypes import int1
 from ..language.math import maximum, minimum
 from .function import MISSING, KernelFunction, is_constexpr_annotation
@@ -53,11 +54,33 @@ _PYTHON_BUILTINS: Dict[str, Any] = {
 # Exceptions whose message alone explains a user error.
 _USER_ERRORS = (TypeError, ValueError, NameError, AssertionError, ZeroDivisionError)
 
+RuntimeValue = Union[tensor, aggregate]  # what loops carry and run-time `if`s yield
+
+
+def _is_runtime(value: Any) -> bool:
+    return isinstance(value, (tensor, aggregate))
+
 
 def _is_compile_time(value: Any) -> bool:
     if isinstance(value, tuple):
         return all(_is_compile_time(v) for v in value)
-    return not isinstance(value, tensor)
+    return not _is_runtime(value)
+
+
+def _flatten(values: Sequence[RuntimeValue]) -> List[tensor]:
+    """The tensors that make up ``values`` (a tensor is its own)."""
+    return [leaf for value in values
+            for leaf in ([value] if isinstance(value, tensor) else value.flatten())]
+
+
+def _unflatten(templates: Sequence[RuntimeValue], handles: Sequence[str]) -> List[RuntimeValue]:
+    """Values of the types of ``templates`` made of the SSA values ``handles``."""
+    remaining: Iterator[str] = iter(handles)
+    values: List[RuntimeValue] = []
+    for template in templates:
+        leaves = [tensor(next(remaining), leaf.type) for leaf in _flatten([template])]
+        values.append(leaves[0] if isinstance(template, tensor) else template.unflatten(leaves))
+    return values
 
 
 def _same_compile_time_value(a: Any, b: Any) -> bool:
@@ -233,10 +256,10 @@ class CodeGenerator(ast.NodeVisitor):
         names = [n for n in live if then_scope[n] is not live[n] or else_scope[n] is not live[n]]
         names += [n for n in then_scope if n not in live and n in else_scope]
         merged: Dict[str, Any] = {}
-        yielded: List[Tuple[str, tensor, tensor]] = []
+        yielded: List[Tuple[str, RuntimeValue, RuntimeValue]] = []
         for name in names:
             then_value, else_value = then_scope[name], else_scope[name]
-            if isinstance(then_value, tensor) and isinstance(else_value, tensor):
+            if _is_runtime(then_value) and _is_runtime(else_value):
                 if then_value.type != else_value.type:
                     raise TypeError(f"mismatched type for {name} between then block "
                                     f"({then_value.type}) and else block ({else_value.type})")
@@ -247,18 +270,21 @@ class CodeGenerator(ast.NodeVisitor):
                 raise TypeError(f"{name} is assigned {then_value!r} in the then block and "
                                 f"{else_value!r} in the else block of a run-time `if`")
             # a new name with different compile-time values per branch is undefined after
-        self.builder.emit("scf.yield", [(t.handle, t.type.mlir) for _, t, _ in yielded], [],
+        then_values = [t for _, t, _ in yielded]
+        then_leaves = _flatten(then_values)
+        self.builder.emit("scf.yield", [(t.handle, t.type.mlir) for t in then_leaves], [],
                           block=then_block)
         if yielded or else_block.lines:
-            self.builder.emit("scf.yield", [(e.handle, e.type.mlir) for _, _, e in yielded],
+            else_leaves = _flatten([e for _, _, e in yielded])
+            self.builder.emit("scf.yield", [(e.handle, e.type.mlir) for e in else_leaves],
                               [], block=else_block)
         results = self.builder.emit("scf.if", [(condition.handle, "i1")],
-                                    [t.type.mlir for _, t, _ in yielded],
+                                    [t.type.mlir for t in then_leaves],
                                     regions=[then_block, else_block])
         self.scope = live
         self.scope.update(merged)
-        for (name, then_value, _), result in zip(yielded, results):
-            self.scope[name] = tensor(result, then_value.type)
+        for (name, _, _), value in zip(yielded, _unflatten(then_values, results)):
+            self.scope[name] = value
 
     def visit_For(self, node: ast.For) -> None:
         if node.orelse:
@@ -297,21 +323,22 @@ class CodeGenerator(ast.NodeVisitor):
         lower, upper, step, negative_step = self._loop_bounds(iterator)
         live = dict(self.scope)
         assigned = [n for n in _assigned_names(node.body) if n != target]
-        carried = [n for n in assigned if isinstance(live.get(n), tensor)]
-        fixed = [n for n in assigned if n in live and not isinstance(live[n], tensor)]
-        inits: List[tensor] = [live[n] for n in carried]
-        block = self.builder.begin_block([lower.type.mlir] + [t.type.mlir for t in inits])
+        carried = [n for n in assigned if _is_runtime(live.get(n))]
+        fixed = [n for n in assigned if n in live and not _is_runtime(live[n])]
+        inits: List[RuntimeValue] = [live[n] for n in carried]
+        init_leaves = _flatten(inits)
+        block = self.builder.begin_block([lower.type.mlir] + [t.type.mlir for t in init_leaves])
         induction = tensor(block.args[0], lower.type)
         if negative_step:  # iterate upward, count down: i = upper - j + lower
             induction = semantic.add(semantic.sub(upper, induction), lower)
         self.scope[target] = induction
-        for name, arg, init in zip(carried, block.args[1:], inits):
-            self.scope[name] = tensor(arg, init.type)
+        for name, value in zip(carried, _unflatten(inits, block.args[1:])):
+            self.scope[name] = value
         self.visit_statements(node.body)
         yields = []
         for name, init in zip(carried, inits):
             value = self.scope[name]
-            if not isinstance(value, tensor) or value.type != init.type:
+            if not _is_runtime(value) or value.type != init.type:
                 raise TypeError(f"loop-carried variable {name} has initial type {init.type} but "
                                 f"is re-assigned to {getattr(value, 'type', value)!r} in the "
                                 "loop; make sure that the type stays consistent")
@@ -320,14 +347,14 @@ class CodeGenerator(ast.NodeVisitor):
             if not _same_compile_time_value(self.scope[name], live[name]):
                 raise TypeError(f"cannot re-assign compile-time value {name} ({live[name]!r}) "
                                 "in a run-time loop")
-        self.builder.emit("scf.yield", [(v.handle, v.type.mlir) for v in yields], [])
+        self.builder.emit("scf.yield", [(v.handle, v.type.mlir) for v in _flatten(yields)], [])
         self.builder.end_block()
-        operands = [lower, upper, step] + inits
+        operands = [lower, upper, step] + init_leaves
         results = self.builder.emit("scf.for", [(t.handle, t.type.mlir) for t in operands],
-                                    [t.type.mlir for t in inits], regions=[block])
+                                    [t.type.mlir for t in init_leaves], regions=[block])
         self.scope = live
-        for name, result, init in zip(carried, results, inits):
-            self.scope[name] = tensor(result, init.type)
+        for name, value in zip(carried, _unflatten(inits, results)):
+            self.scope[name] = value
 
     def visit_While(self, node: ast.While) -> None:
         raise TypeError("`while` loops are not supported; use `for ... in range(...)`")

@@ -14,11 +14,13 @@ Names and semantics follow Triton's ``triton.language`` so kernels port by chang
         tl.store(Z + offs, x + y, mask=mask)
 """
 from . import math
+from .block_pointer import advance, make_block_ptr
 from .compile_time import range, static_assert, static_range
 from .core import constexpr, tensor
 from .creation import arange, full, num_programs, program_id, zeros, zeros_like
 from .dtypes import (bfloat16, block_type, dtype, float16, float32, float64, int1, int8, int16,
                      int32, int64, pointer_type, uint8, uint16, uint32, uint64)
+from .hints import max_contiguous, multiple_of
 from .linalg import dot
 from .math import (PropagateNan, abs, cdiv, ceil, cos, erf, exp, exp2, floor, fma, log, log2,
                    maximum, minimum, rsqrt, sigmoid, sin, sqrt, where)
@@ -27,11 +29,12 @@ from .reductions import argmax, argmin, max, min, sum
 from .shapes import broadcast_to, expand_dims, permute, reshape, trans
 
 __all__ = [
-    "PropagateNan", "abs", "arange", "argmax", "argmin", "bfloat16", "block_type",
+    "PropagateNan", "abs", "advance", "arange", "argmax", "argmin", "bfloat16", "block_type",
     "broadcast_to", "cdiv", "ceil", "constexpr", "cos", "dot", "dtype", "erf", "exp", "exp2",
     "expand_dims", "float16", "float32", "float64", "floor", "fma", "full", "int1", "int8",
-    "int16", "int32", "int64", "load", "log", "log2", "math", "max", "maximum", "min", "minimum",
-    "num_programs", "permute", "pointer_type", "program_id", "range", "reshape", "rsqrt",
-    "sigmoid", "sin", "sqrt", "static_assert", "static_range", "store", "sum", "tensor",
-    "trans", "uint8", "uint16", "uint32", "uint64", "where", "zeros", "zeros_like",
+    "int16", "int32", "int64", "load", "log", "log2", "make_block_ptr", "math", "max",
+    "max_contiguous", "maximum", "min", "minimum", "multiple_of", "num_programs", "permute",
+    "pointer_type", "program_id", "range", "reshape", "rsqrt", "sigmoid", "sin", "sqrt",
+    "static_assert", "static_range", "store", "sum", "tensor", "trans", "uint8", "uint16",
+    "uint32", "uint64", "where", "zeros", "zeros_like",
 ]

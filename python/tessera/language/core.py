@@ -13,11 +13,13 @@ tile IR through the current builder, following Triton's promotion and broadcasti
 from __future__ import annotations
 
 import operator
-from typing import Any, Callable, Tuple, TypeVar
+from abc import ABC, abstractmethod
+from typing import Any, Callable, List, Sequence, Tuple, TypeVar
 
 from .dtypes import dtype
 
-__all__ = ["constexpr", "tensor", "builtin", "tensor_member", "unwrap", "is_builtin"]
+__all__ = ["constexpr", "tensor", "aggregate", "builtin", "tensor_member", "unwrap",
+           "is_builtin"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -249,6 +251,28 @@ class tensor:
     def T(self) -> "tensor":
         """The transpose of a 2-D tensor."""
         return semantic.permute(self, (1, 0))
+
+
+class aggregate(ABC):
+    """A run-time value made of several tensors, such as a block pointer.
+
+    ``type`` describes all of it but its tensors' values: two aggregates of equal ``type``
+    flatten to tensors of the same types. Loops carry, and run-time ``if``s yield, the
+    ``flatten()`` tensors and rebuild the value with ``unflatten``.
+    """
+
+    @property
+    @abstractmethod
+    def type(self) -> Any:
+        """The value's compile-time description (hashable, printable)."""
+
+    @abstractmethod
+    def flatten(self) -> List[tensor]:
+        """The tensors the value is made of, in a fixed order."""
+
+    @abstractmethod
+    def unflatten(self, values: Sequence[tensor]) -> "aggregate":
+        """A value of this ``type`` made of ``values`` (tensors like ``flatten()``'s)."""
 
 
 from . import semantic  # noqa: E402  (semantic builds on tensor; the methods call it late)

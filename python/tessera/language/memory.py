@@ -1,14 +1,17 @@
-"""Global memory access: ``load`` and ``store`` through (blocks of) pointers.
+"""Global memory access: ``load`` and ``store`` through (blocks of) pointers, or through
+block pointers (``tl.make_block_ptr``, see ``block_pointer``).
 
     >>> x = tl.load(X + offs, mask=offs < n, other=0.0)   # doctest: +SKIP
     >>> tl.store(Y + offs, x, mask=offs < n)               # doctest: +SKIP
+    >>> x = tl.load(x_bp, boundary_check=(0, 1), padding_option="zero")   # doctest: +SKIP
 
 Pointers to ``int1`` address bytes: loads yield ``value != 0``, stores write 0 or 1.
 """
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, Optional, Sequence
 
+from . import block_pointer as bp
 from . import semantic
 from .core import builtin, tensor, unwrap
 from .dtypes import int1, int8
@@ -35,6 +38,16 @@ def _pointer_operand(pointer: Any, what: str) -> tensor:
     return pointer
 
 
+def _check_no_block_options(boundary_check: Any, padding_option: Any = "") -> None:
+    """``boundary_check`` and ``padding_option`` apply to block pointers only."""
+    if unwrap(boundary_check) not in (None, ()):
+        raise ValueError("boundary_check applies to block pointers (tl.make_block_ptr); mask "
+                         "accesses through other pointers with `mask`")
+    if unwrap(padding_option) not in (None, ""):
+        raise ValueError("padding_option applies to block pointers (tl.make_block_ptr); give "
+                         "other pointers `other`")
+
+
 def _mask_operand(mask: Any) -> Optional[tensor]:
     mask = unwrap(mask)
     if mask is None:
@@ -46,7 +59,8 @@ def _mask_operand(mask: Any) -> Optional[tensor]:
 
 
 @builtin
-def load(pointer: tensor, mask: Optional[tensor] = None, other: Any = None,
+def load(pointer: Any, mask: Optional[tensor] = None, other: Any = None,
+         boundary_check: Sequence[int] = (), padding_option: str = "",
          cache_modifier: str = "", eviction_policy: str = "", volatile: bool = False) -> tensor:
     """Loads the values ``pointer`` points at; where ``mask`` is false, yields ``other``
     (undefined when ``other`` is omitted).
@@ -54,8 +68,24 @@ def load(pointer: tensor, mask: Optional[tensor] = None, other: Any = None,
     ``pointer`` is a pointer or a block of pointers; ``mask`` and ``other`` broadcast to
     its shape. ``cache_modifier``, ``eviction_policy`` and ``volatile`` are hints that this
     compiler ignores.
+
+    Through a block pointer (``tl.make_block_ptr``) the result is a block of its
+    ``block_shape``, and ``boundary_check`` (dimensions) and ``padding_option`` take the
+    place of ``mask`` and ``other``: elements outside ``[0, shape[d])`` along a checked
+    dimension ``d`` are not read and yield 0 (``"zero"``), NaN (``"nan"``) or an undefined
+    value (``""``); unchecked dimensions must be in bounds::
+
+        tile = tl.load(x_bp, boundary_check=(0,), padding_option="zero")
     """
     _check_hints(cache_modifier, eviction_policy)
+    pointer = unwrap(pointer)
+    if isinstance(pointer, bp.block_pointer):
+        if unwrap(mask) is not None or unwrap(other) is not None:
+            raise ValueError("`mask` and `other` cannot be given for a block pointer; use "
+                             "boundary_check and padding_option")
+        pointer, mask, other = bp.load_operands(pointer, boundary_check, padding_option)
+    else:
+        _check_no_block_options(boundary_check, padding_option)
     pointer = _pointer_operand(pointer, "load")
     mask = _mask_operand(mask)
     other = unwrap(other)
@@ -86,16 +116,29 @@ def load(pointer: tensor, mask: Optional[tensor] = None, other: Any = None,
 
 
 @builtin
-def store(pointer: tensor, value: Any, mask: Optional[tensor] = None, cache_modifier: str = "",
+def store(pointer: Any, value: Any, mask: Optional[tensor] = None,
+          boundary_check: Sequence[int] = (), cache_modifier: str = "",
           eviction_policy: str = "") -> None:
     """Stores ``value`` (converted to the pointee type) where ``mask`` is true.
 
-    ``value`` and ``mask`` broadcast to the shape of ``pointer``.
+    ``value`` and ``mask`` broadcast to the shape of ``pointer``. Through a block pointer
+    ``value`` is a block of its ``block_shape`` (or a scalar), and ``boundary_check``
+    (dimensions) takes the place of ``mask``: elements outside ``[0, shape[d])`` along a
+    checked dimension ``d`` are not written::
+
+        tl.store(y_bp, tile, boundary_check=(0, 1))
     """
     _check_hints(cache_modifier, eviction_policy)
+    pointer = unwrap(pointer)
+    value = semantic.to_tensor(value)
+    if isinstance(pointer, bp.block_pointer):
+        if unwrap(mask) is not None:
+            raise ValueError("`mask` cannot be given for a block pointer; use boundary_check")
+        pointer, mask = bp.store_operands(pointer, value, boundary_check)
+    else:
+        _check_no_block_options(boundary_check)
     pointer = _pointer_operand(pointer, "store")
     mask = _mask_operand(mask)
-    value = semantic.to_tensor(value)
     if not pointer.type.is_block():
         if value.type.is_block():
             raise ValueError("value argument cannot be a block if the pointer is a scalar")

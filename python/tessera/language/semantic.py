@@ -209,23 +209,26 @@ def _as_tensor(value: Any) -> tensor:
 
 
 # ==== shapes ================================================================================
-def check_block_shape(shape: Sequence[Any]) -> List[int]:
-    """Validates a block shape: compile-time powers of two, at most 2**20 elements."""
+def check_block_shape(shape: Sequence[Any], what: str = "shape") -> List[int]:
+    """Validates a block shape: compile-time powers of two, at most 2**20 elements.
+
+    ``what`` names the shape in error messages (``"block_shape"`` for block pointers).
+    """
     dims = []
     numel = 1
     for dim in shape:
         dim = unwrap(dim)
         if isinstance(dim, tensor):
-            raise TypeError(f"shape dimensions must be tl.constexpr ints, got a tensor "
+            raise TypeError(f"{what} dimensions must be tl.constexpr ints, got a tensor "
                             f"({CONSTEXPR_HINT})")
         if not isinstance(dim, int) or isinstance(dim, bool):
-            raise TypeError(f"shape dimensions must be tl.constexpr ints, got {dim!r}")
+            raise TypeError(f"{what} dimensions must be tl.constexpr ints, got {dim!r}")
         if dim <= 0 or dim & (dim - 1):
-            raise ValueError(f"shape {list(shape)}: dimension {dim} is not a power of 2")
+            raise ValueError(f"{what} {list(shape)}: dimension {dim} is not a power of 2")
         dims.append(dim)
         numel *= dim
     if numel > MAX_TENSOR_NUMEL:
-        raise ValueError(f"shape {dims} has {numel} elements, more than the maximum "
+        raise ValueError(f"{what} {dims} has {numel} elements, more than the maximum "
                          f"{MAX_TENSOR_NUMEL}")
     return dims
 

@@ -91,3 +91,66 @@ func.func @addptr_shape(%p: tensor<16x!tile.ptr<f32>>, %o: tensor<8xi32>) {
   %q = tile.addptr %p, %o : tensor<16x!tile.ptr<f32>>, tensor<8xi32>
   return
 }
+
+// -----
+
+// Tests that a hint states at least one fact.
+func.func @hint_without_facts(%x: tensor<16xi32>) {
+  // expected-error @+1 {{needs a divisibility or a contiguity}}
+  %h = tile.hint %x : tensor<16xi32>
+  return
+}
+
+// -----
+
+// Tests that hint facts are powers of two.
+func.func @hint_not_power_of_two(%x: tensor<16xi32>) {
+  // expected-error @+1 {{divisibility entries must be positive powers of two, got 24}}
+  %h = tile.hint %x {divisibility = array<i64: 24>} : tensor<16xi32>
+  return
+}
+
+// -----
+
+// Tests that hint facts are positive.
+func.func @hint_zero(%x: !tile.ptr<f32>) {
+  // expected-error @+1 {{contiguity entries must be positive powers of two, got 0}}
+  %h = tile.hint %x {contiguity = array<i64: 0>} : !tile.ptr<f32>
+  return
+}
+
+// -----
+
+// Tests that a hint has one fact per dimension.
+func.func @hint_rank(%x: tensor<16x32xi32>) {
+  // expected-error @+1 {{contiguity has 1 entries, expected 2 (one per dimension, one for a scalar)}}
+  %h = tile.hint %x {contiguity = array<i64: 32>} : tensor<16x32xi32>
+  return
+}
+
+// -----
+
+// Tests that a run of consecutive values fits in its dimension.
+func.func @hint_contiguity_too_long(%x: tensor<16x32xi32>) {
+  // expected-error @+1 {{contiguity 64 exceeds the size 32 of dimension 1}}
+  %h = tile.hint %x {contiguity = array<i64: 1, 64>} : tensor<16x32xi32>
+  return
+}
+
+// -----
+
+// Tests that a scalar has no runs of consecutive values.
+func.func @hint_scalar_contiguity(%x: i32) {
+  // expected-error @+1 {{a scalar's contiguity must be 1, got 4}}
+  %h = tile.hint %x {contiguity = array<i64: 4>} : i32
+  return
+}
+
+// -----
+
+// Tests that only integers and pointers take hints.
+func.func @hint_float(%x: tensor<16xf32>) {
+  // expected-error @+1 {{operand #0 must be}}
+  %h = tile.hint %x {divisibility = array<i64: 16>} : tensor<16xf32>
+  return
+}

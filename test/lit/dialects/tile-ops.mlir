@@ -41,3 +41,18 @@ func.func @all_ops(%x: !tile.ptr<f32>, %n: i32) attributes {tile.kernel} {
   tile.store %x, %s : (!tile.ptr<f32>, f32) -> ()
   return
 }
+
+// Tests that tile.hint survives a round trip on scalar pointers and on integer blocks, with
+// either fact or both.
+// CHECK-LABEL: func.func @hints
+func.func @hints(%x: !tile.ptr<f16>, %offs: tensor<64x32xi32>, %n: i64) {
+  // CHECK: tile.hint %{{.*}} {divisibility = array<i64: 16>} : !tile.ptr<f16>
+  %p = tile.hint %x {divisibility = array<i64: 16>} : !tile.ptr<f16>
+  // CHECK: tile.hint %{{.*}} {contiguity = array<i64: 1, 32>, divisibility = array<i64: 1, 16>} : tensor<64x32xi32>
+  %o = tile.hint %offs {divisibility = array<i64: 1, 16>, contiguity = array<i64: 1, 32>} : tensor<64x32xi32>
+  // CHECK: tile.hint %{{.*}} {contiguity = array<i64: 64, 1>} : tensor<64x32xi32>
+  %t = tile.hint %o {contiguity = array<i64: 64, 1>} : tensor<64x32xi32>
+  // CHECK: tile.hint %{{.*}} {divisibility = array<i64: 8>} : i64
+  %m = tile.hint %n {divisibility = array<i64: 8>} : i64
+  return
+}
