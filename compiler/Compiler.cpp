@@ -376,8 +376,14 @@ bool Driver::run() {
                  [&](mlir::PassManager &pm) {
                    mlir::tessera::ConvertTileToTileGPUOptions layoutOptions;
                    layoutOptions.numWarps = options.numWarps;
+                   layoutOptions.target = options.target;
                    pm.addPass(mlir::tessera::createConvertTileToTileGPU(layoutOptions));
                    pm.addPass(mlir::tessera::createTileGPURemoveLayoutConversions());
+                   pm.addPass(mlir::createCanonicalizerPass());
+                   pm.addPass(mlir::createCSEPass());
+                   mlir::tessera::TileGPUPipelineOptions pipelineOptions;
+                   pipelineOptions.numStages = options.numStages;
+                   pm.addPass(mlir::tessera::createTileGPUPipeline(pipelineOptions));
                    pm.addPass(mlir::createCanonicalizerPass());
                    pm.addPass(mlir::createCSEPass());
                  }) ||

@@ -223,6 +223,16 @@ struct AddPtrLowering : public TilePattern<tile::AddPtrOp> {
   }
 };
 
+// tile.hint only informs the axis analysis: its result is its operand.
+struct HintLowering : public TilePattern<tile::HintOp> {
+  using TilePattern::TilePattern;
+  LogicalResult matchAndRewrite(tile::HintOp op, OpAdaptor adaptor,
+                                ConversionPatternRewriter &rewriter) const override {
+    rewriter.replaceOp(op, adaptor.getSrc());
+    return success();
+  }
+};
+
 // Broadcast and expand_dims keep each element in the thread that held it: every result element
 // is a source element of the same thread, found by its offsets.
 template <typename Op>
@@ -232,7 +242,7 @@ struct RegisterRemapLowering : public TilePattern<Op> {
                                 ConversionPatternRewriter &rewriter) const override {
     auto srcType = cast<RankedTensorType>(op.getSrc().getType());
     auto dstType = cast<RankedTensorType>(op.getType());
-    if (getRootBlocked(srcType.getEncoding()) != getRootBlocked(dstType.getEncoding()))
+    if (getRootLayout(srcType.getEncoding()) != getRootLayout(dstType.getEncoding()))
       return rewriter.notifyMatchFailure(op, "source and result layouts differ");
     auto srcOffsets = getElementOffsets(srcType.getEncoding(), srcType.getShape());
     SmallVector<Value> src = unpack(rewriter, op.getLoc(), adaptor.getSrc());
@@ -305,11 +315,19 @@ struct ConvertTileGPUToLLVMPass
     AxisInfoAnalysis axisInfo(module);
     LoweringState state;
     state.axisInfo = &axisInfo;
+    state.scratchBase = allocateSharedBlocks(module);
+    state.hasAsyncProxyReaders = !module.getOps<func::FuncOp>().empty() &&
+                                 module.walk([](WarpGroupDotOp) {
+                                         return WalkResult::interrupt();
+                                       }).wasInterrupted();
+    state.reserveShared(0);
+    module->setAttr(kScratchBaseAttr, IntegerAttr::get(IntegerType::get(context, 32),
+                                                       state.scratchBase));
 
     TileTypeConverter converter(context);
     RewritePatternSet patterns(context);
     patterns.add<FuncOpLowering, ReturnOpLowering, MakeRangeLowering, SplatLowering,
-                 TensorConstantLowering, AddPtrLowering, FastDivFLowering,
+                 TensorConstantLowering, AddPtrLowering, HintLowering, FastDivFLowering,
                  FastExpLowering<math::ExpOp>, FastExpLowering<math::Exp2Op>,
                  GridQueryLowering<tile::ProgramIdOp, NVVM::BlockIdXOp, NVVM::BlockIdYOp,
                                    NVVM::BlockIdZOp>,
@@ -322,6 +340,8 @@ struct ConvertTileGPUToLLVMPass
     patterns.add<ElementwiseLowering>(converter);
     populateMemoryOpPatterns(converter, patterns, state);
     populateReduceAndDotPatterns(converter, patterns, state);
+    populateSharedMemoryPatterns(converter, patterns, state);
+    populateTensorCorePatterns(converter, patterns, state);
     // libdevice for math (benefit 2: preferred over LLVM intrinsics the NVPTX backend lacks).
     populateLibDeviceConversionPatterns(converter, patterns, /*benefit=*/2);
     populateMathToLLVMConversionPatterns(converter, patterns);
@@ -336,6 +356,7 @@ struct ConvertTileGPUToLLVMPass
 
     if (failed(applyPartialConversion(module, target, std::move(patterns))))
       return signalPassFailure();
+    module->removeAttr(kScratchBaseAttr);
     module->setAttr(kSharedBytesAttr, IntegerAttr::get(IntegerType::get(context, 32),
                                                        state.sharedBytes));
   }

@@ -23,9 +23,10 @@ namespace {
 // tilegpu.convert_layout, which tilegpu-remove-layout-conversions later removes where it can.
 class LayoutAssigner {
 public:
-  LayoutAssigner(MLIRContext *context, unsigned numWarps,
+  LayoutAssigner(MLIRContext *context, unsigned numWarps, bool hasWgmma,
                  std::map<SmallVector<int64_t>, unsigned> vectorWidths)
-      : context(context), numWarps(numWarps), vectorWidths(std::move(vectorWidths)) {}
+      : context(context), numWarps(numWarps), hasWgmma(hasWgmma),
+        vectorWidths(std::move(vectorWidths)) {}
 
   void assignBlock(Block &block) {
     for (Operation &op : llvm::make_early_inc_range(block))
@@ -65,28 +66,155 @@ private:
         require(operand, layout);
   }
 
-  // The layout an element-wise op computes in: its operands' common one, else the default.
+  // The layout an element-wise op computes in: its operands' common one; else an mma layout
+  // one of them has (results of dots stay where the tensor cores left them); else the default.
   Attribute elementwiseLayout(Operation *op, RankedTensorType resultType) {
-    Attribute common;
+    Attribute common, mma;
+    bool mixed = false;
     for (Value operand : op->getOperands()) {
       auto type = dyn_cast<RankedTensorType>(operand.getType());
       if (!type)
         continue;
+      if (isa<MmaAttr>(type.getEncoding()))
+        mma = type.getEncoding();
       if (!common)
         common = type.getEncoding();
       else if (common != type.getEncoding())
-        return defaultLayout(resultType);
+        mixed = true;
     }
-    return common ? common : defaultLayout(resultType);
+    if (mma)
+      return mma;
+    return common && !mixed ? common : defaultLayout(resultType);
+  }
+
+  // How a dot runs: on wgmma (sm_90a), mma.sync or FMAs, and in which layouts.
+  struct DotPlan {
+    enum Kind { Fma, MmaSync, Wgmma } kind = Fma;
+    MmaAttr mma;
+    unsigned kWidth = 0;
+  };
+
+  DotPlan planDot(tile::DotOp dot) {
+    RankedTensorType aType = dot.getA().getType(), bType = dot.getB().getType();
+    Type in = aType.getElementType(), acc = dot.getAcc().getType().getElementType();
+    int64_t m = aType.getDimSize(0), k = aType.getDimSize(1), n = bType.getDimSize(1);
+    bool halves = (in.isF16() || in.isBF16()) && acc.isF32();
+    bool tf32 = in.isF32() && acc.isF32() && dot.getInputPrecision() == "tf32";
+    if (!halves && !tf32)
+      return {};
+    unsigned kWidth = halves ? 2 : 1;
+    int64_t instrK = 8 * kWidth;
+    if (k % instrK != 0)
+      return {};
+    if (hasWgmma && numWarps % 4 == 0 && m % 64 == 0 && n % 8 == 0) {
+      unsigned groups = numWarps / 4;
+      unsigned groupsM = std::min<int64_t>(groups, m / 64);
+      unsigned groupsN = groups / groupsM;
+      if (n % (8 * groupsN) == 0) {
+        int64_t perGroupN = n / groupsN;
+        unsigned instrN = std::min<int64_t>(256, perGroupN);
+        bool tf32 = kWidth == 1;
+        if (perGroupN % instrN == 0 && wgmmaSharedLayout(aType, 0, 64, tf32) &&
+            wgmmaSharedLayout(bType, 1, instrN, tf32))
+          return {DotPlan::Wgmma, MmaAttr::get(context, 3, {4 * groupsM, groupsN}, instrN),
+                  kWidth};
+      }
+    }
+    // mma.sync: split the warps so that each warp's share of the block is about square.
+    if (m % 16 != 0 || n % 8 != 0)
+      return {};
+    unsigned warpsM = 1, warpsN = 1;
+    while (warpsM * warpsN < numWarps) {
+      bool mFits = 32 * warpsM <= m, nFits = 16 * warpsN <= n;
+      if (mFits && (!nFits || m / warpsM >= n / warpsN))
+        warpsM *= 2;
+      else if (nFits)
+        warpsN *= 2;
+      else
+        return {};
+    }
+    return {DotPlan::MmaSync, MmaAttr::get(context, 2, {warpsM, warpsN}, 8), kWidth};
+  }
+
+  // The layout a dot's result (and accumulator) gets.
+  Attribute dotResultLayout(tile::DotOp dot) {
+    DotPlan plan = planDot(dot);
+    return plan.kind == DotPlan::Fma ? defaultLayout(dot.getType()) : Attribute(plan.mma);
+  }
+
+  // The shared layout for a wgmma operand held in `registerLayout`: contiguous along the
+  // dimension the registers are (so stores and async copies move 16-byte runs), except that tf32
+  // operands must be K-major. Null when no swizzle fits.
+  Attribute wgmmaSharedLayout(RankedTensorType type, unsigned opIdx, unsigned instrExtent,
+                              bool tf32) {
+    unsigned kDim = opIdx == 0 ? 1 : 0;
+    unsigned contiguous = type.getRank() - 1;
+    if (auto blocked = dyn_cast_or_null<BlockedAttr>(type.getEncoding()))
+      contiguous = blocked.getOrder()[0];
+    if (tf32)
+      contiguous = kDim;
+    int64_t bytes = std::max<int64_t>(1, type.getElementTypeBitWidth() / 8);
+    // A K-major row spans the block's K; an M/N-major one what one instruction reads.
+    int64_t extent = type.getDimSize(contiguous);
+    if (contiguous != kDim)
+      extent = std::min<int64_t>(extent, instrExtent);
+    int64_t swizzle = std::min<int64_t>(128, extent * bytes);
+    if (swizzle < 32)
+      return {};
+    SmallVector<unsigned> order = {contiguous, 1 - contiguous};
+    return SharedAttr::get(context, unsigned(swizzle), order);
+  }
+
+  void assignDot(tile::DotOp dot) {
+    DotPlan plan = planDot(dot);
+    if (plan.kind == DotPlan::Fma) {
+      Attribute layout = defaultLayout(dot.getType());
+      require(dot.getAccMutable(), layout);
+      setLayout(dot.getResult(), layout);
+      return;
+    }
+    require(dot.getAccMutable(), plan.mma);
+    if (plan.kind == DotPlan::MmaSync) {
+      require(dot.getAMutable(), DotOperandAttr::get(context, 0, plan.mma, plan.kWidth));
+      require(dot.getBMutable(), DotOperandAttr::get(context, 1, plan.mma, plan.kWidth));
+      setLayout(dot.getResult(), plan.mma);
+      return;
+    }
+    bool tf32 = plan.kWidth == 1;
+    Attribute sharedA = wgmmaSharedLayout(dot.getA().getType(), 0, 64, tf32);
+    Attribute sharedB = wgmmaSharedLayout(dot.getB().getType(), 1, plan.mma.getInstrN(), tf32);
+    OpBuilder builder(dot);
+    Location loc = dot.getLoc();
+    auto allocate = [&](Value operand, Attribute shared) {
+      auto type = cast<RankedTensorType>(operand.getType());
+      auto memType = MemDescType::get(context, type.getShape(), type.getElementType(), shared);
+      return LocalAllocOp::create(builder, loc, memType, operand).getResult();
+    };
+    Value a = allocate(dot.getA(), sharedA), b = allocate(dot.getB(), sharedB);
+    Type resultType = dot.getAcc().getType();
+    auto issue = WarpGroupDotOp::create(builder, loc, resultType, a, b, dot.getAcc(),
+                                        dot.getInputPrecisionAttr());
+    auto wait = WarpGroupDotWaitOp::create(builder, loc, resultType, issue.getResult(),
+                                           builder.getI32IntegerAttr(0));
+    dot.getResult().replaceAllUsesWith(wait.getResult());
+    dot.erase();
   }
 
   void assignFor(scf::ForOp loop) {
-    for (auto [init, arg, result] :
-         llvm::zip(loop.getInitArgs(), loop.getRegionIterArgs(), loop.getResults()))
-      if (Attribute layout = layoutOf(init)) {
+    Operation *terminator = loop.getBody()->getTerminator();
+    for (auto [i, init, arg, result] : llvm::enumerate(
+             loop.getInitArgs(), loop.getRegionIterArgs(), loop.getResults())) {
+      Attribute layout = layoutOf(init);
+      // An accumulator carried around a dot lives in the dot's layout for the whole loop.
+      if (auto dot = terminator->getOperand(i).getDefiningOp<tile::DotOp>()) {
+        layout = dotResultLayout(dot);
+        require(loop.getInitArgsMutable()[i], layout);
+      }
+      if (layout) {
         setLayout(arg, layout);
         setLayout(result, layout);
       }
+    }
     assignBlock(*loop.getBody());
     Operation *yield = loop.getBody()->getTerminator();
     for (auto [operand, arg] : llvm::zip(yield->getOpOperands(), loop.getRegionIterArgs()))
@@ -114,12 +242,22 @@ private:
     if (auto branch = dyn_cast<scf::IfOp>(op))
       return assignIf(branch);
     if (auto store = dyn_cast<tile::StoreOp>(op)) {
-      if (Attribute layout = layoutOf(store.getPtr()))
+      // Values from the tensor cores are stored from their registers; the pointers are
+      // recomputed to match.
+      Attribute layout = layoutOf(store.getValue());
+      if (!isa_and_nonnull<MmaAttr>(layout))
+        layout = layoutOf(store.getPtr());
+      if (layout)
         requireAllTensors(op, layout);
       return;
     }
+    if (auto dot = dyn_cast<tile::DotOp>(op))
+      return assignDot(dot);
     if (auto reduce = dyn_cast<tile::ReduceOp>(op)) {
       Attribute layout = layoutOf(reduce.getSrcs().front());
+      auto srcType = cast<RankedTensorType>(reduce.getSrcs().front().getType());
+      if (!isa<BlockedAttr>(getRootLayout(layout)))
+        layout = defaultLayout(srcType);
       requireAllTensors(op, layout);
       for (Value result : reduce.getResults())
         if (isa<RankedTensorType>(result.getType()))
@@ -151,13 +289,12 @@ private:
             })
             .Case([&](tile::BroadcastOp broadcast) {
               Attribute layout = layoutOf(broadcast.getSrc());
-              if (isa<BlockedAttr>(layout))
+              if (isa<BlockedAttr, MmaAttr>(layout))
                 return layout;
               Attribute blocked = defaultLayout(resultType);
               require(broadcast.getSrcMutable(), blocked);
               return blocked;
             })
-            .Case([&](tile::DotOp dot) { return layoutOf(dot.getAcc()); })
             .Case<tile::TransOp, tile::ReshapeOp, tile::SplatOp, tile::MakeRangeOp>(
                 [&](Operation *) { return defaultLayout(resultType); })
             .Default([&](Operation *) {
@@ -174,6 +311,7 @@ private:
 
   MLIRContext *context;
   unsigned numWarps;
+  bool hasWgmma;
   std::map<SmallVector<int64_t>, unsigned> vectorWidths;
 };
 
@@ -205,7 +343,8 @@ struct ConvertTileToTileGPUPass
       best = std::max(best, width);
     });
 
-    LayoutAssigner assigner(&getContext(), numWarps, std::move(vectorWidths));
+    bool hasWgmma = target == "sm_90a";
+    LayoutAssigner assigner(&getContext(), numWarps, hasWgmma, std::move(vectorWidths));
     for (auto func : module.getOps<func::FuncOp>())
       for (Block &block : func.getBody())
         assigner.assignBlock(block);

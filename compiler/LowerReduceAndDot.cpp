@@ -184,6 +184,8 @@ struct DotLowering : public OpConversionPattern<tile::DotOp> {
     Location loc = op.getLoc();
     RankedTensorType aType = op.getA().getType(), bType = op.getB().getType(),
                      accType = op.getAcc().getType();
+    if (!isa<BlockedAttr>(accType.getEncoding()))
+      return rewriter.notifyMatchFailure(op, "a tensor-core dot");
     int64_t m = aType.getDimSize(0), k = aType.getDimSize(1), n = bType.getDimSize(1);
     Type inType = getTypeConverter()->convertType(aType.getElementType());
     Type accElement = getTypeConverter()->convertType(accType.getElementType());

@@ -13,6 +13,9 @@ TileTypeConverter::TileTypeConverter(MLIRContext *context) : LLVMTypeConverter(c
   addConversion([context](tile::PointerType) {
     return LLVM::LLVMPointerType::get(context, /*addressSpace=*/1);
   });
+  addConversion([context](MemDescType) {
+    return LLVM::LLVMPointerType::get(context, /*addressSpace=*/3);
+  });
   addConversion([this](RankedTensorType type) -> std::optional<Type> {
     if (!type.getEncoding())
       return std::nullopt;
@@ -54,34 +57,50 @@ std::pair<Value, Value> mlir::tessera::emitLaneAndWarp(OpBuilder &builder, Locat
   return {lane, warp};
 }
 
+// The coordinate, per root dimension, of a thread's first element: see getThreadBaseFactors
+// (blocked) and getMmaTile (mma, dot_op).
+static SmallVector<Value> emitThreadBase(OpBuilder &builder, Location loc, Attribute root) {
+  auto [lane, warp] = emitLaneAndWarp(builder, loc);
+  auto c = [&](int64_t value) { return constI32(builder, loc, value); };
+  auto div = [&](Value x, int64_t d) { return LLVM::UDivOp::create(builder, loc, x, c(d)); };
+  auto rem = [&](Value x, int64_t d) { return LLVM::URemOp::create(builder, loc, x, c(d)); };
+  auto mul = [&](Value x, int64_t d) { return LLVM::MulOp::create(builder, loc, x, c(d)); };
+  auto add = [&](Value x, Value y) { return LLVM::AddOp::create(builder, loc, x, y); };
+  if (auto blocked = dyn_cast<BlockedAttr>(root)) {
+    ThreadBaseFactors factors = getThreadBaseFactors(blocked);
+    SmallVector<Value> base;
+    for (unsigned d = 0, rank = blocked.getOrder().size(); d < rank; ++d) {
+      unsigned spt = blocked.getSizePerThread()[d], tpw = blocked.getThreadsPerWarp()[d],
+               wpc = blocked.getWarpsPerCTA()[d];
+      Value laneCoord = rem(div(lane, factors.laneStride[d]), tpw);
+      Value warpCoord = rem(div(warp, factors.warpStride[d]), wpc);
+      base.push_back(add(mul(laneCoord, spt), mul(warpCoord, spt * tpw)));
+    }
+    return base;
+  }
+  MmaTile tile = getMmaTile(root);
+  Value warpM = rem(warp, tile.warpsM), warpN = rem(div(warp, tile.warpsM), tile.warpsN);
+  Value group = div(lane, 4), inGroup = rem(lane, 4);
+  if (auto mma = dyn_cast<MmaAttr>(root))
+    return {add(mul(warpM, 16), group),
+            add(mul(warpN, mma.getInstrN()), mul(inGroup, 2))};
+  auto operand = cast<DotOperandAttr>(root);
+  Value kBase = mul(inGroup, operand.getKWidth());
+  if (operand.getOpIdx() == 0)
+    return {add(mul(warpM, 16), group), kBase};
+  return {kBase, add(mul(warpN, 8), group)};
+}
+
 SmallVector<SmallVector<Value>> mlir::tessera::emitCoordinates(OpBuilder &builder, Location loc,
                                                                RankedTensorType type) {
   Attribute layout = type.getEncoding();
-  BlockedAttr blocked = getRootBlocked(layout);
   SmallVector<unsigned> sliced = getSlicedDims(layout);
-  ThreadBaseFactors factors = getThreadBaseFactors(blocked);
-  auto [lane, warp] = emitLaneAndWarp(builder, loc);
-
+  SmallVector<Value> rootBase = emitThreadBase(builder, loc, getRootLayout(layout));
   // The thread's base coordinate along each dimension of the tensor (root dims minus slices).
   SmallVector<Value> base;
-  for (unsigned d = 0, rank = blocked.getOrder().size(); d < rank; ++d) {
-    if (llvm::is_contained(sliced, d))
-      continue;
-    unsigned spt = blocked.getSizePerThread()[d], tpw = blocked.getThreadsPerWarp()[d],
-             wpc = blocked.getWarpsPerCTA()[d];
-    Value laneCoord = LLVM::URemOp::create(
-        builder, loc,
-        LLVM::UDivOp::create(builder, loc, lane, constI32(builder, loc, factors.laneStride[d])),
-        constI32(builder, loc, tpw));
-    Value warpCoord = LLVM::URemOp::create(
-        builder, loc,
-        LLVM::UDivOp::create(builder, loc, warp, constI32(builder, loc, factors.warpStride[d])),
-        constI32(builder, loc, wpc));
-    Value fromLane = LLVM::MulOp::create(builder, loc, laneCoord, constI32(builder, loc, spt));
-    Value fromWarp =
-        LLVM::MulOp::create(builder, loc, warpCoord, constI32(builder, loc, spt * tpw));
-    base.push_back(LLVM::AddOp::create(builder, loc, fromLane, fromWarp));
-  }
+  for (auto [d, value] : llvm::enumerate(rootBase))
+    if (!llvm::is_contained(sliced, d))
+      base.push_back(value);
   SmallVector<SmallVector<Value>> coords;
   for (ArrayRef<int64_t> offsets : getElementOffsets(layout, type.getShape())) {
     SmallVector<Value> coord;
@@ -107,7 +126,7 @@ Value mlir::tessera::emitLinearIndex(OpBuilder &builder, Location loc, ArrayRef<
   return index;
 }
 
-static Value getSharedMemoryBase(OpBuilder &builder, Location loc, Operation *anchor) {
+Value mlir::tessera::emitSharedBase(OpBuilder &builder, Location loc, Operation *anchor) {
   auto module = anchor->getParentOfType<ModuleOp>();
   MLIRContext *context = module.getContext();
   if (!module.lookupSymbol(kSharedMemorySymbol)) {
@@ -116,7 +135,7 @@ static Value getSharedMemoryBase(OpBuilder &builder, Location loc, Operation *an
     auto arrayType = LLVM::LLVMArrayType::get(IntegerType::get(context, 8), 0);
     LLVM::GlobalOp::create(builder, loc, arrayType, /*isConstant=*/false,
                            LLVM::Linkage::External, kSharedMemorySymbol, Attribute(),
-                           /*alignment=*/16, /*addrSpace=*/3);
+                           /*alignment=*/1024, /*addrSpace=*/3);
   }
   return LLVM::AddressOfOp::create(builder, loc, LLVM::LLVMPointerType::get(context, 3),
                                    kSharedMemorySymbol);
@@ -149,8 +168,11 @@ Value mlir::tessera::fromSharedStorage(OpBuilder &builder, Location loc, Value s
 
 Value mlir::tessera::emitSharedAddress(OpBuilder &builder, Location loc, Operation *anchor,
                                        Type elementType, Value index, int64_t byteOffset) {
-  Value base = getSharedMemoryBase(builder, loc, anchor);
+  Value base = emitSharedBase(builder, loc, anchor);
   auto ptrType = LLVM::LLVMPointerType::get(builder.getContext(), 3);
+  if (auto scratch = anchor->getParentOfType<ModuleOp>()->getAttrOfType<IntegerAttr>(
+          kScratchBaseAttr))
+    byteOffset += scratch.getInt();
   if (byteOffset)
     base = LLVM::GEPOp::create(builder, loc, ptrType, builder.getI8Type(), base,
                                ArrayRef<LLVM::GEPArg>{LLVM::GEPArg(int32_t(byteOffset))});

@@ -21,11 +21,22 @@ public:
 // What the patterns share: facts for vectorisation and the shared memory the kernel needs.
 struct LoweringState {
   const AxisInfoAnalysis *axisInfo = nullptr;
+  // Shared memory: the blocks of tilegpu.local_alloc first, from offset 0, each at its
+  // `kAllocOffsetAttr`; then the scratch that ops such as reductions and layout conversions
+  // share, from `scratchBase`: every op that uses scratch puts a barrier before its first write.
+  int64_t scratchBase = 0;
   int64_t sharedBytes = 0;
-  // Reserves `bytes` of the kernel's dynamic shared memory for one op's scratch, at offset 0:
-  // every op that uses scratch puts a barrier before its first write.
-  void reserveShared(int64_t bytes) { sharedBytes = std::max(sharedBytes, bytes); }
+  // Whether wgmma reads shared memory, so that writes to it need a fence to the async proxy.
+  bool hasAsyncProxyReaders = false;
+  void reserveShared(int64_t bytes) {
+    sharedBytes = std::max(sharedBytes, scratchBase + bytes);
+  }
 };
+
+// Where the allocation step records a local_alloc's byte offset, and the module the start of the
+// scratch area.
+constexpr StringLiteral kAllocOffsetAttr = "tilegpu.offset";
+constexpr StringLiteral kScratchBaseAttr = "tilegpu.scratch_base";
 
 Value constI32(OpBuilder &builder, Location loc, int64_t value);
 
@@ -44,8 +55,11 @@ SmallVector<SmallVector<Value>> emitCoordinates(OpBuilder &builder, Location loc
 Value emitLinearIndex(OpBuilder &builder, Location loc, ArrayRef<Value> coords,
                       ArrayRef<int64_t> shape);
 
-// Address of element `index` of `elementType` in the kernel's dynamic shared memory, starting
-// `byteOffset` bytes in.
+// The kernel's dynamic shared memory (`!llvm.ptr<3>`).
+Value emitSharedBase(OpBuilder &builder, Location loc, Operation *anchor);
+
+// Address of element `index` of `elementType` in the scratch area, starting `byteOffset` bytes
+// in.
 Value emitSharedAddress(OpBuilder &builder, Location loc, Operation *anchor, Type elementType,
                         Value index, int64_t byteOffset);
 
@@ -74,6 +88,16 @@ void populateMemoryOpPatterns(TileTypeConverter &converter, RewritePatternSet &p
                               LoweringState &state);
 void populateReduceAndDotPatterns(TileTypeConverter &converter, RewritePatternSet &patterns,
                                   LoweringState &state);
+// Patterns for shared-memory blocks and async copies (local_alloc, memdesc_index, local_load,
+// async_copy/commit/wait), and for the tensor-core dots (mma.sync, wgmma).
+void populateSharedMemoryPatterns(TileTypeConverter &converter, RewritePatternSet &patterns,
+                                  LoweringState &state);
+void populateTensorCorePatterns(TileTypeConverter &converter, RewritePatternSet &patterns,
+                                LoweringState &state);
+
+// Gives every tilegpu.local_alloc its offset (kAllocOffsetAttr, multiples of 1024 bytes so that
+// swizzle atoms are aligned) and returns the bytes they take, where the scratch area begins.
+int64_t allocateSharedBlocks(ModuleOp module);
 
 } // namespace mlir::tessera
 

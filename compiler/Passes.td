@@ -14,6 +14,8 @@ def ConvertTileToTileGPU : Pass<"convert-tile-to-tilegpu", "mlir::ModuleOp"> {
   }];
   let options = [
     Option<"numWarps", "num-warps", "int", "4", "Warps per program">,
+    Option<"target", "target", "std::string", "\"sm_80\"",
+           "GPU architecture; sm_90a puts dots on wgmma, sm_80 and later on mma.sync">,
   ];
   let dependentDialects = ["mlir::tilegpu::TileGPUDialect"];
 }
@@ -26,6 +28,24 @@ def TileGPURemoveLayoutConversions
     element-wise arithmetic is replaced by recomputing that value in the target layout, which
     costs a few instructions instead of a round trip through shared memory.
   }];
+}
+
+def TileGPUPipeline : Pass<"tilegpu-pipeline", "mlir::ModuleOp"> {
+  let summary = "Software-pipeline loops that feed dots from global memory";
+  let description = [{
+    In an `scf.for`, a `tile.load` whose block goes only to a dot operand in shared memory
+    (`tilegpu.local_alloc`, or a `convert_layout` to a `dot_op` layout) becomes a
+    `tilegpu.async_copy` into a ring of `num-stages` buffers, issued D iterations ahead: the
+    pointers and masks of later iterations are recomputed from the induction variable and the
+    loop-carried values that only feed them. D is num-stages - 1, or num-stages - 2 when the dot
+    is an asynchronous wgmma, which then stays in flight across one iteration
+    (`warpgroup_dot_wait {pending = 1}`) while the buffer it reads is left alone.
+  }];
+  let options = [
+    Option<"numStages", "num-stages", "int", "3", "Buffers per ring (1 disables pipelining)">,
+  ];
+  let dependentDialects = ["mlir::tilegpu::TileGPUDialect", "mlir::arith::ArithDialect",
+                           "mlir::scf::SCFDialect"];
 }
 
 def ConvertTileGPUToLLVM : Pass<"convert-tilegpu-to-llvm", "mlir::ModuleOp"> {

@@ -6,10 +6,20 @@
 using namespace mlir;
 using namespace mlir::tilegpu;
 
-BlockedAttr mlir::tilegpu::getRootBlocked(Attribute layout) {
+Attribute mlir::tilegpu::getRootLayout(Attribute layout) {
   if (auto slice = dyn_cast<SliceAttr>(layout))
-    return getRootBlocked(slice.getParent());
-  return cast<BlockedAttr>(layout);
+    return getRootLayout(slice.getParent());
+  return layout;
+}
+
+BlockedAttr mlir::tilegpu::getRootBlocked(Attribute layout) {
+  return cast<BlockedAttr>(getRootLayout(layout));
+}
+
+unsigned mlir::tilegpu::getRootRank(Attribute layout) {
+  if (auto blocked = dyn_cast<BlockedAttr>(getRootLayout(layout)))
+    return blocked.getOrder().size();
+  return 2;
 }
 
 SmallVector<unsigned> mlir::tilegpu::getSlicedDims(Attribute layout) {
@@ -18,7 +28,7 @@ SmallVector<unsigned> mlir::tilegpu::getSlicedDims(Attribute layout) {
     return {};
   SmallVector<unsigned> sliced = getSlicedDims(slice.getParent());
   // The slice's `dim` counts the dimensions its parent still has.
-  unsigned rootRank = getRootBlocked(layout).getOrder().size();
+  unsigned rootRank = getRootRank(layout);
   SmallVector<unsigned> remaining;
   for (unsigned d = 0; d < rootRank; ++d)
     if (!llvm::is_contained(sliced, d))
@@ -35,14 +45,11 @@ SmallVector<int64_t> mlir::tilegpu::getRootShape(Attribute layout, ArrayRef<int6
   return root;
 }
 
-SmallVector<SmallVector<int64_t>> mlir::tilegpu::getElementOffsets(Attribute layout,
-                                                                   ArrayRef<int64_t> shape) {
-  BlockedAttr blocked = getRootBlocked(layout);
-  SmallVector<unsigned> sliced = getSlicedDims(layout);
-  SmallVector<int64_t> rootShape = getRootShape(layout, shape);
+// A thread's elements of a block in a blocked layout, as full-rank offsets from its base.
+static SmallVector<SmallVector<int64_t>> getBlockedOffsets(BlockedAttr blocked,
+                                                           ArrayRef<int64_t> rootShape) {
   ArrayRef<unsigned> spt = blocked.getSizePerThread(), order = blocked.getOrder();
   unsigned rank = rootShape.size();
-
   SmallVector<int64_t> tile(rank), reps(rank);
   for (unsigned d = 0; d < rank; ++d) {
     tile[d] = int64_t(spt[d]) * blocked.getThreadsPerWarp()[d] * blocked.getWarpsPerCTA()[d];
@@ -66,17 +73,86 @@ SmallVector<SmallVector<int64_t>> mlir::tilegpu::getElementOffsets(Attribute lay
   };
   SmallVector<int64_t> perThread(spt.begin(), spt.end());
   SmallVector<SmallVector<int64_t>> offsets;
-  std::set<SmallVector<int64_t>> seen;
   forEachIndex(reps, [&](ArrayRef<int64_t> rep) {
     forEachIndex(perThread, [&](ArrayRef<int64_t> within) {
       SmallVector<int64_t> offset;
       for (unsigned d = 0; d < rank; ++d)
-        if (!llvm::is_contained(sliced, d))
-          offset.push_back((rep[d] * tile[d] + within[d]) % rootShape[d]);
-      if (seen.insert(offset).second)
-        offsets.push_back(offset);
+        offset.push_back(rep[d] * tile[d] + within[d]);
+      offsets.push_back(offset);
     });
   });
+  return offsets;
+}
+
+MmaTile mlir::tilegpu::getMmaTile(Attribute layout) {
+  if (auto mma = dyn_cast<MmaAttr>(layout))
+    return {mma.getWarpsPerCTA()[0], mma.getWarpsPerCTA()[1], 16 * mma.getWarpsPerCTA()[0],
+            int64_t(mma.getInstrN()) * mma.getWarpsPerCTA()[1]};
+  auto operand = cast<DotOperandAttr>(layout);
+  auto mma = cast<MmaAttr>(operand.getParent());
+  unsigned wm = mma.getWarpsPerCTA()[0], wn = mma.getWarpsPerCTA()[1];
+  int64_t tileK = 8 * operand.getKWidth();
+  if (operand.getOpIdx() == 0)
+    return {wm, wn, 16 * wm, tileK};
+  return {wm, wn, tileK, 8 * int64_t(wn)};
+}
+
+// Register order of the mma layouts, which the tensor-core lowering relies on:
+//   accumulator: [repM][repN][8-column group j][row half i][column c];
+//   A operand:   [repM][repK][k half h][row half i][k element e];
+//   B operand:   [repN][repK][k half h][k element e].
+static SmallVector<SmallVector<int64_t>> getMmaOffsets(Attribute layout,
+                                                       ArrayRef<int64_t> shape) {
+  MmaTile tile = getMmaTile(layout);
+  int64_t reps0 = std::max<int64_t>(1, shape[0] / tile.rows);
+  int64_t reps1 = std::max<int64_t>(1, shape[1] / tile.cols);
+  SmallVector<SmallVector<int64_t>> offsets;
+  if (auto mma = dyn_cast<MmaAttr>(layout)) {
+    for (int64_t rm = 0; rm < reps0; ++rm)
+      for (int64_t rn = 0; rn < reps1; ++rn)
+        for (int64_t j = 0; j < mma.getInstrN() / 8; ++j)
+          for (int64_t i = 0; i < 2; ++i)
+            for (int64_t c = 0; c < 2; ++c)
+              offsets.push_back({rm * tile.rows + 8 * i, rn * tile.cols + 8 * j + c});
+    return offsets;
+  }
+  auto operand = cast<DotOperandAttr>(layout);
+  int64_t kWidth = operand.getKWidth();
+  if (operand.getOpIdx() == 0) {
+    for (int64_t rm = 0; rm < reps0; ++rm)
+      for (int64_t rk = 0; rk < reps1; ++rk)
+        for (int64_t h = 0; h < 2; ++h)
+          for (int64_t i = 0; i < 2; ++i)
+            for (int64_t e = 0; e < kWidth; ++e)
+              offsets.push_back({rm * tile.rows + 8 * i, rk * tile.cols + 4 * kWidth * h + e});
+    return offsets;
+  }
+  for (int64_t rn = 0; rn < reps1; ++rn)
+    for (int64_t rk = 0; rk < reps0; ++rk)
+      for (int64_t h = 0; h < 2; ++h)
+        for (int64_t e = 0; e < kWidth; ++e)
+          offsets.push_back({rk * tile.rows + 4 * kWidth * h + e, rn * tile.cols});
+  return offsets;
+}
+
+SmallVector<SmallVector<int64_t>> mlir::tilegpu::getElementOffsets(Attribute layout,
+                                                                   ArrayRef<int64_t> shape) {
+  Attribute root = getRootLayout(layout);
+  SmallVector<unsigned> sliced = getSlicedDims(layout);
+  SmallVector<int64_t> rootShape = getRootShape(layout, shape);
+  SmallVector<SmallVector<int64_t>> full =
+      isa<BlockedAttr>(root) ? getBlockedOffsets(cast<BlockedAttr>(root), rootShape)
+                             : getMmaOffsets(root, rootShape);
+  SmallVector<SmallVector<int64_t>> offsets;
+  std::set<SmallVector<int64_t>> seen;
+  for (ArrayRef<int64_t> rootOffset : full) {
+    SmallVector<int64_t> offset;
+    for (unsigned d = 0; d < rootOffset.size(); ++d)
+      if (!llvm::is_contained(sliced, d))
+        offset.push_back(rootOffset[d] % rootShape[d]);
+    if (seen.insert(offset).second)
+      offsets.push_back(offset);
+  }
   return offsets;
 }
 
@@ -138,4 +214,18 @@ BlockedAttr mlir::tilegpu::getDefaultBlocked(MLIRContext *context, ArrayRef<int6
 
 RankedTensorType mlir::tilegpu::withLayout(RankedTensorType type, Attribute layout) {
   return RankedTensorType::get(type.getShape(), type.getElementType(), layout);
+}
+
+int64_t mlir::tilegpu::getSharedByteOffset(SharedAttr shared, ArrayRef<int64_t> shape,
+                                           int64_t elementBytes, ArrayRef<int64_t> coord) {
+  unsigned contiguous = shared.getOrder()[0], strided = shared.getOrder()[1];
+  int64_t runElements = shared.getSwizzleBytes() / elementBytes;
+  int64_t run = coord[contiguous] / runElements, within = coord[contiguous] % runElements;
+  return run * shape[strided] * shared.getSwizzleBytes() +
+         coord[strided] * shared.getSwizzleBytes() + within * elementBytes;
+}
+
+int64_t mlir::tilegpu::swizzleSharedAddress(int64_t address, unsigned swizzleBytes) {
+  int64_t mask = swizzleBytes / 16 - 1;
+  return address ^ (((address >> 7) & mask) << 4);
 }

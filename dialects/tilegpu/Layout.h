@@ -8,8 +8,12 @@
 
 namespace mlir::tilegpu {
 
-// The blocked layout at the root of a (possibly nested) slice layout.
+// The layout (blocked, mma or dot_op) at the root of a (possibly nested) slice layout.
+Attribute getRootLayout(Attribute layout);
+// The same, where the caller knows it is blocked.
 BlockedAttr getRootBlocked(Attribute layout);
+// The rank of the root layout's blocks.
+unsigned getRootRank(Attribute layout);
 
 // The dimensions of the root blocked layout that slices removed, in root numbering, ascending.
 llvm::SmallVector<unsigned> getSlicedDims(Attribute layout);
@@ -24,6 +28,18 @@ llvm::SmallVector<int64_t> getRootShape(Attribute layout, ArrayRef<int64_t> shap
 // fastest dimension are consecutive in this list, which is what vectorised accesses rely on.
 llvm::SmallVector<llvm::SmallVector<int64_t>> getElementOffsets(Attribute layout,
                                                                 ArrayRef<int64_t> shape);
+
+// The warp grid of an mma or dot_op layout and the CTA tile (rows x cols of the layout's block)
+// that it covers before repeating. A thread's base coordinate is, with warp w and lane l,
+// warpM = w mod warpsM and warpN = (w / warpsM) mod warpsN:
+//   mma:          (16 warpM + l/4, instrN warpN + 2 (l mod 4))
+//   dot_op A:     (16 warpM + l/4, kWidth (l mod 4))
+//   dot_op B:     (kWidth (l mod 4), 8 warpN + l/4)
+struct MmaTile {
+  unsigned warpsM, warpsN;
+  int64_t rows, cols;
+};
+MmaTile getMmaTile(Attribute layout);
 
 // Number of elements each thread holds.
 unsigned getElementsPerThread(RankedTensorType type);
@@ -45,6 +61,13 @@ unsigned getDistinctWarps(BlockedAttr blocked, ArrayRef<int64_t> rootShape, unsi
 // holding `vector` consecutive elements along the last dimension (clamped to the shape).
 BlockedAttr getDefaultBlocked(MLIRContext *context, ArrayRef<int64_t> shape, unsigned numWarps,
                               unsigned vector);
+
+// Byte offset of element `coord` of a 2-D block of `shape` in `shared`'s layout before the
+// swizzle, and the swizzle itself, which applies to absolute shared-memory addresses (buffers
+// start at multiples of 1024 bytes).
+int64_t getSharedByteOffset(SharedAttr shared, ArrayRef<int64_t> shape, int64_t elementBytes,
+                            ArrayRef<int64_t> coord);
+int64_t swizzleSharedAddress(int64_t address, unsigned swizzleBytes);
 
 // `type` with `layout` as its encoding.
 RankedTensorType withLayout(RankedTensorType type, Attribute layout);

@@ -11,6 +11,8 @@ using namespace mlir::tilegpu;
 #include "dialects/tilegpu/TileGPUDialect.cpp.inc"
 #define GET_ATTRDEF_CLASSES
 #include "dialects/tilegpu/TileGPUAttrs.cpp.inc"
+#define GET_TYPEDEF_CLASSES
+#include "dialects/tilegpu/TileGPUTypes.cpp.inc"
 #define GET_OP_CLASSES
 #include "dialects/tilegpu/TileGPUOps.cpp.inc"
 
@@ -27,6 +29,18 @@ struct LayoutAliases : public OpAsmDialectInterface {
       os << "slice";
       return AliasResult::FinalAlias;
     }
+    if (isa<MmaAttr>(attr)) {
+      os << "mma";
+      return AliasResult::FinalAlias;
+    }
+    if (isa<DotOperandAttr>(attr)) {
+      os << "dot_op";
+      return AliasResult::FinalAlias;
+    }
+    if (isa<SharedAttr>(attr)) {
+      os << "shared";
+      return AliasResult::FinalAlias;
+    }
     return AliasResult::NoAlias;
   }
 };
@@ -37,6 +51,10 @@ void TileGPUDialect::initialize() {
   addAttributes<
 #define GET_ATTRDEF_LIST
 #include "dialects/tilegpu/TileGPUAttrs.cpp.inc"
+      >();
+  addTypes<
+#define GET_TYPEDEF_LIST
+#include "dialects/tilegpu/TileGPUTypes.cpp.inc"
       >();
   addOperations<
 #define GET_OP_LIST
@@ -81,4 +99,136 @@ OpFoldResult ConvertLayoutOp::fold(FoldAdaptor) {
     return getResult();
   }
   return {};
+}
+
+LogicalResult MmaAttr::verify(function_ref<InFlightDiagnostic()> emitError, unsigned version,
+                              ArrayRef<unsigned> warpsPerCTA, unsigned instrN) {
+  if (version != 2 && version != 3)
+    return emitError() << "mma version must be 2 (mma.sync) or 3 (wgmma), got " << version;
+  if (warpsPerCTA.size() != 2 || !llvm::isPowerOf2_32(warpsPerCTA[0]) ||
+      !llvm::isPowerOf2_32(warpsPerCTA[1]))
+    return emitError() << "mma warpsPerCTA must be two powers of two";
+  if (version == 2 && instrN != 8)
+    return emitError() << "mma version 2 has instrN = 8, got " << instrN;
+  if (version == 3 && (warpsPerCTA[0] % 4 != 0 || instrN % 8 != 0 || instrN < 8 || instrN > 256))
+    return emitError() << "mma version 3 needs warpsPerCTA[0] a multiple of 4 and instrN a "
+                          "multiple of 8 in [8, 256]";
+  return success();
+}
+
+LogicalResult DotOperandAttr::verify(function_ref<InFlightDiagnostic()> emitError,
+                                     unsigned opIdx, Attribute parent, unsigned kWidth) {
+  auto mma = dyn_cast<MmaAttr>(parent);
+  if (!mma || mma.getVersion() != 2)
+    return emitError() << "dot_op parent must be a version-2 mma layout";
+  if (opIdx > 1)
+    return emitError() << "dot_op opIdx must be 0 (A) or 1 (B), got " << opIdx;
+  if (kWidth != 1 && kWidth != 2)
+    return emitError() << "dot_op kWidth must be 1 (tf32) or 2 (16-bit types), got " << kWidth;
+  return success();
+}
+
+LogicalResult SharedAttr::verify(function_ref<InFlightDiagnostic()> emitError,
+                                 unsigned swizzleBytes, ArrayRef<unsigned> order) {
+  if (swizzleBytes != 32 && swizzleBytes != 64 && swizzleBytes != 128)
+    return emitError() << "shared swizzleBytes must be 32, 64 or 128, got " << swizzleBytes;
+  if (order.size() != 2 || !((order[0] == 0 && order[1] == 1) || (order[0] == 1 && order[1] == 0)))
+    return emitError() << "shared order must be [1, 0] or [0, 1]";
+  return success();
+}
+
+Type MemDescType::parse(AsmParser &parser) {
+  SmallVector<int64_t> shape;
+  Type elementType;
+  Attribute encoding;
+  if (parser.parseLess() || parser.parseDimensionList(shape, /*allowDynamic=*/false) ||
+      parser.parseType(elementType) || parser.parseComma() || parser.parseAttribute(encoding) ||
+      parser.parseGreater())
+    return Type();
+  return MemDescType::get(parser.getContext(), shape, elementType, encoding);
+}
+
+void MemDescType::print(AsmPrinter &printer) const {
+  printer << "<";
+  for (int64_t size : getShape())
+    printer << size << "x";
+  printer << getElementType() << ", " << getEncoding() << ">";
+}
+
+int64_t MemDescType::getBufferBytes() const {
+  ArrayRef<int64_t> shape = getShape();
+  int64_t elements = shape[shape.size() - 1] * shape[shape.size() - 2];
+  return elements * std::max<int64_t>(1, getElementType().getIntOrFloatBitWidth() / 8);
+}
+
+// A memdesc must be 2-D, or 3-D for a ring, with a shared encoding.
+static LogicalResult verifyMemDesc(Operation *op, MemDescType type, StringRef what) {
+  if (type.getShape().size() != 2 && type.getShape().size() != 3)
+    return op->emitOpError() << what << " must be 2-D (or 3-D for a ring), got rank "
+                             << type.getShape().size();
+  if (!isa<SharedAttr>(type.getEncoding()))
+    return op->emitOpError() << what << " must have a #tilegpu.shared encoding";
+  return success();
+}
+
+LogicalResult LocalAllocOp::verify() {
+  auto type = cast<MemDescType>(getType());
+  if (failed(verifyMemDesc(*this, type, "result")))
+    return failure();
+  if (!getSrc())
+    return success();
+  auto src = cast<RankedTensorType>(getSrc().getType());
+  if (src.getShape() != type.getShape() || src.getElementType() != type.getElementType())
+    return emitOpError() << "source " << src << " and result " << type
+                         << " must have the same shape and element type";
+  return success();
+}
+
+LogicalResult MemDescIndexOp::verify() {
+  auto src = cast<MemDescType>(getSrc().getType());
+  auto result = cast<MemDescType>(getType());
+  if (src.getShape().size() != 3 || src.getShape().drop_front() != result.getShape() ||
+      src.getElementType() != result.getElementType() ||
+      src.getEncoding() != result.getEncoding())
+    return emitOpError() << "indexes a 3-D ring into one of its 2-D buffers; got " << src
+                         << " -> " << result;
+  return success();
+}
+
+LogicalResult LocalLoadOp::verify() {
+  auto src = cast<MemDescType>(getSrc().getType());
+  auto result = cast<RankedTensorType>(getType());
+  if (failed(verifyMemDesc(*this, src, "source")))
+    return failure();
+  if (src.getShape() != result.getShape() || src.getElementType() != result.getElementType())
+    return emitOpError() << "source " << src << " and result " << result
+                         << " must have the same shape and element type";
+  return success();
+}
+
+LogicalResult AsyncCopyOp::verify() {
+  auto ptr = cast<RankedTensorType>(getPtr().getType());
+  auto dst = cast<MemDescType>(getDst().getType());
+  auto pointee = dyn_cast<tile::PointerType>(ptr.getElementType());
+  if (!pointee || pointee.getPointeeType() != dst.getElementType() ||
+      ptr.getShape() != dst.getShape())
+    return emitOpError() << "pointers " << ptr << " must address a block like " << dst;
+  if (getMask() && cast<RankedTensorType>(getMask().getType()).getShape() != ptr.getShape())
+    return emitOpError() << "mask must have the pointers' shape";
+  return success();
+}
+
+LogicalResult WarpGroupDotOp::verify() {
+  auto a = cast<MemDescType>(getA().getType()), b = cast<MemDescType>(getB().getType());
+  auto acc = cast<RankedTensorType>(getAcc().getType());
+  if (a.getShape().size() != 2 || b.getShape().size() != 2 ||
+      a.getShape()[1] != b.getShape()[0] || acc.getShape()[0] != a.getShape()[0] ||
+      acc.getShape()[1] != b.getShape()[1])
+    return emitOpError() << "shapes do not chain: " << a << " @ " << b << " + " << acc;
+  auto mma = dyn_cast_or_null<MmaAttr>(acc.getEncoding());
+  if (!mma || mma.getVersion() != 3)
+    return emitOpError() << "accumulator must have a version-3 mma layout";
+  if (getType() != acc)
+    return emitOpError() << "result must have the accumulator's type";
+  return success();
 }

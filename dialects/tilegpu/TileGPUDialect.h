@@ -5,10 +5,13 @@
 #include "mlir/IR/Attributes.h"
 #include "mlir/IR/BuiltinTypes.h"
 #include "mlir/IR/Dialect.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
 
 #include "dialects/tilegpu/TileGPUDialect.h.inc"
 #define GET_ATTRDEF_CLASSES
 #include "dialects/tilegpu/TileGPUAttrs.h.inc"
+#define GET_TYPEDEF_CLASSES
+#include "dialects/tilegpu/TileGPUTypes.h.inc"
 #define GET_OP_CLASSES
 #include "dialects/tilegpu/TileGPUOps.h.inc"
 

@@ -15,6 +15,7 @@ def TileGPU_Dialect : Dialect {
     module records `tilegpu.num_warps` (threads per program = 32 * num_warps).
   }];
   let useDefaultAttributePrinterParser = 1;
+  let useDefaultTypePrinterParser = 1;
   let dependentDialects = ["::mlir::tile::TileDialect"];
 }
 
@@ -61,6 +62,86 @@ def TileGPU_SliceAttr : TileGPU_Attr<"Slice", "slice"> {
   let assemblyFormat = "`<` `dim` `=` $dim `,` `parent` `=` $parent `>`";
 }
 
+def TileGPU_MmaAttr : TileGPU_Attr<"Mma", "mma"> {
+  let summary = "The accumulator layout of tensor-core instructions";
+  let description = [{
+    Version 2 is `mma.sync.m16n8` (sm_80+); version 3 is `wgmma.m64nN` (sm_90a). Warp `w` sits
+    at (w mod warpsPerCTA[0], w / warpsPerCTA[0]) of the warp grid and owns 16 rows by `instrN`
+    columns of each CTA tile (16 * warpsPerCTA[0]) x (instrN * warpsPerCTA[1]), which repeats over
+    the block. Within a warp tile, lane l holds rows l/4 and l/4 + 8 of every 8-column group, at
+    columns 2 * (l mod 4) and the next. For version 3 the four warps of a warpgroup are
+    consecutive along M (warpsPerCTA[0] is a multiple of 4) and `instrN` is the wgmma's N; for
+    version 2 `instrN` is 8.
+
+    ```mlir
+    #mma = #tilegpu.mma<version = 3, warpsPerCTA = [8, 1], instrN = 256>
+    ```
+  }];
+  let parameters = (ins "unsigned":$version, ArrayRefParameter<"unsigned">:$warpsPerCTA,
+                        "unsigned":$instrN);
+  let assemblyFormat = [{
+    `<` `version` `=` $version `,` `warpsPerCTA` `=` `[` $warpsPerCTA `]` `,` `instrN` `=` $instrN `>`
+  }];
+  let genVerifyDecl = 1;
+}
+
+def TileGPU_DotOperandAttr : TileGPU_Attr<"DotOperand", "dot_op"> {
+  let summary = "The register layout of an mma.sync operand";
+  let description = [{
+    Operand `opIdx` (0 for A, M x K; 1 for B, K x N) of the version-2 `parent` mma layout, as
+    `mma.sync.m16n8k(8 * kWidth)` expects it: each 32-bit register holds `kWidth` consecutive
+    elements along K (2 for 16-bit types, 1 for tf32). Warps along the other operand's dimension
+    hold replicas.
+
+    ```mlir
+    #a = #tilegpu.dot_op<opIdx = 0, parent = #mma, kWidth = 2>
+    ```
+  }];
+  let parameters = (ins "unsigned":$opIdx, "::mlir::Attribute":$parent, "unsigned":$kWidth);
+  let assemblyFormat = "`<` `opIdx` `=` $opIdx `,` `parent` `=` $parent `,` `kWidth` `=` $kWidth `>`";
+  let genVerifyDecl = 1;
+}
+
+def TileGPU_SharedAttr : TileGPU_Attr<"Shared", "shared"> {
+  let summary = "A block in shared memory, in the swizzled layout tensor cores read";
+  let description = [{
+    `order[0]` is the contiguous dimension. Along it the block is cut into runs of
+    `swizzleBytes` bytes; each run-column is stored as consecutive rows of `swizzleBytes` bytes
+    (one row per coordinate of the other dimension), and inside every 1024-byte atom the 16-byte
+    chunks of a row are permuted by XOR with the row's phase: byte address bits [4, 4 + s) are
+    XORed with bits [7, 7 + s), s = log2(swizzleBytes / 16). This is the 128/64/32-byte swizzle
+    wgmma descriptors and TMA use; it also keeps `ldmatrix` and 16-byte stores free of bank
+    conflicts. A leading dimension beyond the last two indexes buffers of a multi-buffered ring.
+
+    ```mlir
+    #shared = #tilegpu.shared<swizzleBytes = 128, order = [1, 0]>
+    ```
+  }];
+  let parameters = (ins "unsigned":$swizzleBytes, ArrayRefParameter<"unsigned">:$order);
+  let assemblyFormat = "`<` `swizzleBytes` `=` $swizzleBytes `,` `order` `=` `[` $order `]` `>`";
+  let genVerifyDecl = 1;
+}
+
+def TileGPU_MemDescType : TypeDef<TileGPU_Dialect, "MemDesc"> {
+  let mnemonic = "memdesc";
+  let summary = "A block (or a ring of blocks) in shared memory";
+  let description = [{
+    ```mlir
+    !tilegpu.memdesc<3x128x64xbf16, #shared>
+    ```
+  }];
+  let parameters = (ins ArrayRefParameter<"int64_t">:$shape, "::mlir::Type":$elementType,
+                        "::mlir::Attribute":$encoding);
+  let hasCustomAssemblyFormat = 1;
+  let extraClassDeclaration = [{
+    // Bytes one buffer (the last two dimensions) takes.
+    int64_t getBufferBytes() const;
+  }];
+}
+
+def TileGPU_AnyMemDesc : Type<CPred<"::mlir::isa<::mlir::tilegpu::MemDescType>($_self)">,
+                              "shared-memory block">;
+
 def TileGPU_ConvertLayoutOp : Op<TileGPU_Dialect, "convert_layout",
     [Pure, SameOperandsAndResultShape, SameOperandsAndResultElementType]> {
   let summary = "Move a block's elements to the threads another layout assigns";
@@ -73,6 +154,127 @@ def TileGPU_ConvertLayoutOp : Op<TileGPU_Dialect, "convert_layout",
   let results = (outs AnyRankedTensor:$result);
   let assemblyFormat = "$src attr-dict `:` type($src) `->` type($result)";
   let hasFolder = 1;
+}
+
+def TileGPU_LocalAllocOp : Op<TileGPU_Dialect, "local_alloc", [MemoryEffects<[MemAlloc, MemWrite]>]> {
+  let summary = "Shared memory for a block, optionally initialised from registers";
+  let description = [{
+    Without `src` the buffer (often a ring of `num_stages` buffers) is left uninitialised for
+    async copies to fill. With `src` every thread stores its elements; the values are visible to
+    every thread (and to the tensor cores) after the op.
+
+    ```mlir
+    %ring = tilegpu.local_alloc : () -> !tilegpu.memdesc<3x128x64xbf16, #shared>
+    %a = tilegpu.local_alloc %x : (tensor<128x64xbf16, #blocked>) -> !tilegpu.memdesc<128x64xbf16, #shared>
+    ```
+  }];
+  let arguments = (ins Optional<AnyRankedTensor>:$src);
+  let results = (outs TileGPU_AnyMemDesc:$result);
+  let assemblyFormat = "($src^)? attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
+}
+
+def TileGPU_MemDescIndexOp : Op<TileGPU_Dialect, "memdesc_index", [Pure]> {
+  let summary = "One buffer of a ring";
+  let description = [{
+    ```mlir
+    %slot = tilegpu.memdesc_index %ring[%i] : !tilegpu.memdesc<3x128x64xbf16, #shared> -> !tilegpu.memdesc<128x64xbf16, #shared>
+    ```
+  }];
+  let arguments = (ins TileGPU_AnyMemDesc:$src, I32:$index);
+  let results = (outs TileGPU_AnyMemDesc:$result);
+  let assemblyFormat = "$src `[` $index `]` attr-dict `:` type($src) `->` type($result)";
+  let hasVerifier = 1;
+}
+
+def TileGPU_LocalLoadOp : Op<TileGPU_Dialect, "local_load", [MemoryEffects<[MemRead]>]> {
+  let summary = "Read a shared-memory block into registers";
+  let description = [{
+    ```mlir
+    %a = tilegpu.local_load %slot : !tilegpu.memdesc<128x64xbf16, #shared> -> tensor<128x64xbf16, #dot_a>
+    ```
+  }];
+  let arguments = (ins TileGPU_AnyMemDesc:$src);
+  let results = (outs AnyRankedTensor:$result);
+  let assemblyFormat = "$src attr-dict `:` type($src) `->` type($result)";
+  let hasVerifier = 1;
+}
+
+def TileGPU_AsyncCopyOp : Op<TileGPU_Dialect, "async_copy",
+    [MemoryEffects<[MemRead, MemWrite]>]> {
+  let summary = "Copy a block from global to shared memory without passing through registers";
+  let description = [{
+    Each thread issues `cp.async` for the elements the pointers' layout gives it, in runs of up
+    to 16 bytes; masked-off elements are written as zeros. The copy belongs to the group the next
+    `tilegpu.async_commit` closes, and its data may be read after a `tilegpu.async_wait` lets
+    that group complete.
+
+    ```mlir
+    tilegpu.async_copy %ptrs, %slot, %mask : tensor<128x64x!tile.ptr<bf16>, #blocked>, !tilegpu.memdesc<128x64xbf16, #shared>, tensor<128x64xi1, #blocked>
+    ```
+  }];
+  let arguments = (ins AnyRankedTensor:$ptr, TileGPU_AnyMemDesc:$dst,
+                       Optional<AnyRankedTensor>:$mask);
+  let assemblyFormat = "$ptr `,` $dst (`,` $mask^)? attr-dict `:` type($ptr) `,` type($dst) (`,` type($mask)^)?";
+  let hasVerifier = 1;
+}
+
+def TileGPU_AsyncCommitOp : Op<TileGPU_Dialect, "async_commit", [MemoryEffects<[MemWrite]>]> {
+  let summary = "Close the group of async copies issued since the last commit";
+  let description = [{
+    ```mlir
+    tilegpu.async_commit
+    ```
+  }];
+  let assemblyFormat = "attr-dict";
+}
+
+def TileGPU_AsyncWaitOp : Op<TileGPU_Dialect, "async_wait", [MemoryEffects<[MemRead, MemWrite]>]> {
+  let summary = "Wait until at most `pending` copy groups are in flight, then sync the CTA";
+  let description = [{
+    After the op, the data of every older group is visible to all threads of the program and to
+    the tensor cores (the op includes the barrier and the async-proxy fence).
+
+    ```mlir
+    tilegpu.async_wait {pending = 1 : i32}
+    ```
+  }];
+  let arguments = (ins I32Attr:$pending);
+  let assemblyFormat = "attr-dict";
+}
+
+def TileGPU_WarpGroupDotOp : Op<TileGPU_Dialect, "warpgroup_dot", [MemoryEffects<[MemRead]>]> {
+  let summary = "acc + a @ b on the tensor cores with wgmma, asynchronously";
+  let description = [{
+    Both operands are in shared memory; the accumulator and result have a version-3 mma layout.
+    The op issues the wgmma instructions and commits them as one group: the result may be read
+    only through a `tilegpu.warpgroup_dot_wait` that lets the group complete, and the operands'
+    buffers must not be overwritten before then. `input_precision` is "tf32" for fp32 operands.
+
+    ```mlir
+    %d = tilegpu.warpgroup_dot %a, %b, %acc {input_precision = "ieee"} : !tilegpu.memdesc<128x64xbf16, #shared>, !tilegpu.memdesc<64x256xbf16, #shared1>, tensor<128x256xf32, #mma> -> tensor<128x256xf32, #mma>
+    ```
+  }];
+  let arguments = (ins TileGPU_AnyMemDesc:$a, TileGPU_AnyMemDesc:$b, AnyRankedTensor:$acc,
+                       DefaultValuedStrAttr<StrAttr, "ieee">:$input_precision);
+  let results = (outs AnyRankedTensor:$result);
+  let assemblyFormat = "$a `,` $b `,` $acc attr-dict `:` type($a) `,` type($b) `,` type($acc) `->` type($result)";
+  let hasVerifier = 1;
+}
+
+def TileGPU_WarpGroupDotWaitOp : Op<TileGPU_Dialect, "warpgroup_dot_wait",
+    [MemoryEffects<[MemRead, MemWrite]>, AllTypesMatch<["acc", "result"]>]> {
+  let summary = "Wait until at most `pending` wgmma groups are in flight";
+  let description = [{
+    Returns `acc` (a warpgroup_dot result), readable once its group is among the completed ones.
+
+    ```mlir
+    %r = tilegpu.warpgroup_dot_wait %d {pending = 0 : i32} : tensor<128x256xf32, #mma>
+    ```
+  }];
+  let arguments = (ins AnyRankedTensor:$acc, I32Attr:$pending);
+  let results = (outs AnyRankedTensor:$result);
+  let assemblyFormat = "$acc attr-dict `:` type($acc)";
 }
 
 #endif

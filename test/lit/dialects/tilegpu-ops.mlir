@@ -24,3 +24,31 @@ func.func @round_trip(%x: tensor<16x32xf32, #blocked>) -> tensor<16x32xf32, #blo
   %z = tilegpu.convert_layout %y : tensor<16x32xf32, #other> -> tensor<16x32xf32, #blocked>
   return %z : tensor<16x32xf32, #blocked>
 }
+
+// Tests that the tensor-core layouts, shared-memory blocks and their ops round trip.
+// CHECK-LABEL: func.func @tensor_cores
+// CHECK: tilegpu.local_alloc : () -> !tilegpu.memdesc<3x128x64xbf16, #shared>
+// CHECK: tilegpu.memdesc_index %{{.*}}[%{{.*}}] : !tilegpu.memdesc<3x128x64xbf16, #shared> -> !tilegpu.memdesc<128x64xbf16, #shared>
+// CHECK: tilegpu.async_copy
+// CHECK: tilegpu.async_commit
+// CHECK: tilegpu.async_wait {pending = 1 : i32}
+// CHECK: tilegpu.warpgroup_dot %{{.*}}, %{{.*}}, %{{.*}} : !tilegpu.memdesc<128x64xbf16, #shared>, !tilegpu.memdesc<64x128xbf16, #shared>, tensor<128x128xf32, #mma> -> tensor<128x128xf32, #mma>
+// CHECK: tilegpu.warpgroup_dot_wait %{{.*}} {pending = 0 : i32}
+// CHECK: tilegpu.local_load %{{.*}} : !tilegpu.memdesc<128x64xbf16, #shared> -> tensor<128x64xbf16, #dot_op>
+#mma3 = #tilegpu.mma<version = 3, warpsPerCTA = [4, 1], instrN = 128>
+#mma2 = #tilegpu.mma<version = 2, warpsPerCTA = [2, 2], instrN = 8>
+#opA = #tilegpu.dot_op<opIdx = 0, parent = #mma2, kWidth = 2>
+#sh = #tilegpu.shared<swizzleBytes = 128, order = [1, 0]>
+func.func @tensor_cores(%ptrs: tensor<128x64x!tile.ptr<bf16>, #blocked>, %mask: tensor<128x64xi1, #blocked>,
+                        %b: !tilegpu.memdesc<64x128xbf16, #sh>, %acc: tensor<128x128xf32, #mma3>,
+                        %i: i32) -> (tensor<128x128xf32, #mma3>, tensor<128x64xbf16, #opA>) {
+  %ring = tilegpu.local_alloc : () -> !tilegpu.memdesc<3x128x64xbf16, #sh>
+  %slot = tilegpu.memdesc_index %ring[%i] : !tilegpu.memdesc<3x128x64xbf16, #sh> -> !tilegpu.memdesc<128x64xbf16, #sh>
+  tilegpu.async_copy %ptrs, %slot, %mask : tensor<128x64x!tile.ptr<bf16>, #blocked>, !tilegpu.memdesc<128x64xbf16, #sh>, tensor<128x64xi1, #blocked>
+  tilegpu.async_commit
+  tilegpu.async_wait {pending = 1 : i32}
+  %d = tilegpu.warpgroup_dot %slot, %b, %acc : !tilegpu.memdesc<128x64xbf16, #sh>, !tilegpu.memdesc<64x128xbf16, #sh>, tensor<128x128xf32, #mma3> -> tensor<128x128xf32, #mma3>
+  %r = tilegpu.warpgroup_dot_wait %d {pending = 0 : i32} : tensor<128x128xf32, #mma3>
+  %a = tilegpu.local_load %slot : !tilegpu.memdesc<128x64xbf16, #sh> -> tensor<128x64xbf16, #opA>
+  return %r, %a : tensor<128x128xf32, #mma3>, tensor<128x64xbf16, #opA>
+}

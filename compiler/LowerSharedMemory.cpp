@@ -1,0 +1,231 @@
+// Shared-memory blocks: allocation, stores from and loads into registers, ring indexing, and the
+// cp.async copies that fill rings from global memory. A block's bytes follow its #tilegpu.shared
+// layout (see getSharedByteOffset and swizzleSharedAddress).
+#include "compiler/LoweringUtils.h"
+
+#include "dialects/tile/TileDialect.h"
+#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
+
+using namespace mlir;
+using namespace mlir::tessera;
+using namespace mlir::tilegpu;
+
+namespace {
+
+int64_t elementBytes(Type type) { return std::max<int64_t>(1, type.getIntOrFloatBitWidth() / 8); }
+
+// Ring buffers start at multiples of 1024 bytes so that every buffer's swizzle atoms are aligned.
+int64_t ringStride(MemDescType type) { return llvm::alignTo(type.getBufferBytes(), 1024); }
+
+// The swizzled byte offset, within its buffer, of element `coord` of a 2-D block.
+Value emitSharedOffset(OpBuilder &builder, Location loc, MemDescType type,
+                       ArrayRef<Value> coord) {
+  auto shared = cast<SharedAttr>(type.getEncoding());
+  ArrayRef<int64_t> shape = type.getShape().take_back(2);
+  int64_t bytes = elementBytes(type.getElementType());
+  unsigned contiguous = shared.getOrder()[0], strided = shared.getOrder()[1];
+  int64_t swizzle = shared.getSwizzleBytes(), runElements = swizzle / bytes;
+  auto c = [&](int64_t value) { return constI32(builder, loc, value); };
+  Value run = LLVM::LShrOp::create(builder, loc, coord[contiguous], c(llvm::Log2_64(runElements)));
+  Value within = LLVM::AndOp::create(builder, loc, coord[contiguous], c(runElements - 1));
+  Value linear = LLVM::AddOp::create(
+      builder, loc,
+      LLVM::AddOp::create(builder, loc,
+                          LLVM::MulOp::create(builder, loc, run, c(shape[strided] * swizzle)),
+                          LLVM::MulOp::create(builder, loc, coord[strided], c(swizzle))),
+      LLVM::MulOp::create(builder, loc, within, c(bytes)));
+  Value phase = LLVM::AndOp::create(builder, loc, LLVM::LShrOp::create(builder, loc, linear, c(7)),
+                                    c(swizzle / 16 - 1));
+  return LLVM::XOrOp::create(builder, loc, linear,
+                             LLVM::ShlOp::create(builder, loc, phase, c(4)));
+}
+
+Value byteAddress(OpBuilder &builder, Location loc, Value base, Value offset) {
+  return LLVM::GEPOp::create(builder, loc, base.getType(), builder.getI8Type(), base,
+                             ArrayRef<LLVM::GEPArg>{LLVM::GEPArg(offset)});
+}
+
+// How many of a thread's consecutive elements of `type` lie next to each other along the shared
+// layout's contiguous dimension (and so in one 16-byte chunk): the blocked layout's run along
+// that dimension, capped at 16 bytes.
+unsigned sharedRun(RankedTensorType type, int64_t bytes, SharedAttr shared) {
+  auto blocked = dyn_cast<BlockedAttr>(type.getEncoding());
+  unsigned contiguous = shared.getOrder()[0];
+  if (!blocked || blocked.getOrder()[0] != contiguous)
+    return 1;
+  return std::max<int64_t>(1, std::min<int64_t>(blocked.getSizePerThread()[contiguous],
+                                                16 / bytes));
+}
+
+template <typename Op>
+struct SharedPattern : public OpConversionPattern<Op> {
+  SharedPattern(TileTypeConverter &converter, LoweringState &state)
+      : OpConversionPattern<Op>(converter, &converter.getContext()), state(state) {}
+  LoweringState &state;
+};
+
+struct LocalAllocLowering : public SharedPattern<LocalAllocOp> {
+  using SharedPattern::SharedPattern;
+  LogicalResult matchAndRewrite(LocalAllocOp op, OpAdaptor adaptor,
+                                ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    auto offset = op->getAttrOfType<IntegerAttr>(kAllocOffsetAttr);
+    if (!offset)
+      return rewriter.notifyMatchFailure(op, "no shared-memory offset allocated");
+    Value base = byteAddress(rewriter, loc, emitSharedBase(rewriter, loc, op),
+                             constI32(rewriter, loc, offset.getInt()));
+    if (adaptor.getSrc()) {
+      auto type = cast<MemDescType>(op.getType());
+      auto srcType = cast<RankedTensorType>(op.getSrc().getType());
+      unsigned run = sharedRun(srcType, elementBytes(type.getElementType()),
+                               cast<SharedAttr>(type.getEncoding()));
+      SmallVector<Value> values = unpack(rewriter, loc, adaptor.getSrc());
+      SmallVector<SmallVector<Value>> coords = emitCoordinates(rewriter, loc, srcType);
+      // Earlier readers of this block (a previous loop iteration) are done after the barrier.
+      emitBarrier(rewriter, loc);
+      for (unsigned first = 0; first < values.size(); first += run) {
+        Value address = byteAddress(rewriter, loc, base,
+                                    emitSharedOffset(rewriter, loc, type, coords[first]));
+        Value stored = values[first];
+        if (run > 1) {
+          auto vectorType = VectorType::get({int64_t(run)}, values[first].getType());
+          stored = LLVM::PoisonOp::create(rewriter, loc, vectorType);
+          for (unsigned i = 0; i < run; ++i)
+            stored = LLVM::InsertElementOp::create(rewriter, loc, stored, values[first + i],
+                                                   constI32(rewriter, loc, i));
+        }
+        LLVM::StoreOp::create(rewriter, loc, stored, address);
+      }
+      // wgmma reads shared memory through the async proxy.
+      if (state.hasAsyncProxyReaders)
+        NVVM::FenceProxyOp::create(
+            rewriter, loc, NVVM::ProxyKind::async_shared,
+            NVVM::SharedSpaceAttr::get(getContext(), NVVM::SharedSpace::shared_cta));
+      emitBarrier(rewriter, loc);
+    }
+    rewriter.replaceOp(op, base);
+    return success();
+  }
+};
+
+struct MemDescIndexLowering : public SharedPattern<MemDescIndexOp> {
+  using SharedPattern::SharedPattern;
+  LogicalResult matchAndRewrite(MemDescIndexOp op, OpAdaptor adaptor,
+                                ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    int64_t stride = ringStride(cast<MemDescType>(op.getType()));
+    Value offset =
+        LLVM::MulOp::create(rewriter, loc, adaptor.getIndex(), constI32(rewriter, loc, stride));
+    rewriter.replaceOp(op, byteAddress(rewriter, loc, adaptor.getSrc(), offset));
+    return success();
+  }
+};
+
+struct LocalLoadLowering : public SharedPattern<LocalLoadOp> {
+  using SharedPattern::SharedPattern;
+  LogicalResult matchAndRewrite(LocalLoadOp op, OpAdaptor adaptor,
+                                ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    auto type = cast<MemDescType>(op.getSrc().getType());
+    auto resultType = cast<RankedTensorType>(op.getType());
+    Type element = getTypeConverter()->convertType(resultType.getElementType());
+    SmallVector<Value> values;
+    for (ArrayRef<Value> coord : emitCoordinates(rewriter, loc, resultType)) {
+      Value address = byteAddress(rewriter, loc, adaptor.getSrc(),
+                                  emitSharedOffset(rewriter, loc, type, coord));
+      values.push_back(LLVM::LoadOp::create(rewriter, loc, element, address));
+    }
+    rewriter.replaceOp(op, pack(rewriter, loc, getTypeConverter()->convertType(resultType),
+                                values));
+    return success();
+  }
+};
+
+struct AsyncCopyLowering : public SharedPattern<AsyncCopyOp> {
+  using SharedPattern::SharedPattern;
+  LogicalResult matchAndRewrite(AsyncCopyOp op, OpAdaptor adaptor,
+                                ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    auto type = cast<MemDescType>(op.getDst().getType());
+    auto ptrType = cast<RankedTensorType>(op.getPtr().getType());
+    int64_t bytes = elementBytes(type.getElementType());
+    unsigned run = sharedRun(ptrType, bytes, cast<SharedAttr>(type.getEncoding()));
+    run = std::min<unsigned>(run, state.axisInfo->getVectorWidth(op.getPtr()));
+    if (op.getMask())
+      run = std::min<unsigned>(run, state.axisInfo->getMaskConstancy(op.getMask()));
+    int64_t copyBytes = run * bytes;
+    if (copyBytes < 4)
+      return op.emitOpError("cp.async needs runs of at least 4 bytes, the pointers give ")
+             << copyBytes;
+    SmallVector<Value> ptrs = unpack(rewriter, loc, adaptor.getPtr());
+    SmallVector<Value> masks;
+    if (adaptor.getMask())
+      masks = unpack(rewriter, loc, adaptor.getMask());
+    SmallVector<SmallVector<Value>> coords = emitCoordinates(rewriter, loc, ptrType);
+    auto modifier = NVVM::LoadCacheModifierKindAttr::get(
+        getContext(), copyBytes == 16 ? NVVM::LoadCacheModifierKind::CG
+                                      : NVVM::LoadCacheModifierKind::CA);
+    for (unsigned first = 0; first < ptrs.size(); first += run) {
+      Value address = byteAddress(rewriter, loc, adaptor.getDst(),
+                                  emitSharedOffset(rewriter, loc, type, coords[first]));
+      // A masked-off run reads nothing and writes zeros.
+      Value sourceBytes;
+      if (!masks.empty())
+        sourceBytes = LLVM::SelectOp::create(rewriter, loc, masks[first],
+                                             constI32(rewriter, loc, copyBytes),
+                                             constI32(rewriter, loc, 0));
+      NVVM::CpAsyncOp::create(rewriter, loc, address, ptrs[first],
+                              rewriter.getI32IntegerAttr(copyBytes), modifier, sourceBytes);
+    }
+    rewriter.eraseOp(op);
+    return success();
+  }
+};
+
+struct AsyncCommitLowering : public SharedPattern<AsyncCommitOp> {
+  using SharedPattern::SharedPattern;
+  LogicalResult matchAndRewrite(AsyncCommitOp op, OpAdaptor,
+                                ConversionPatternRewriter &rewriter) const override {
+    NVVM::CpAsyncCommitGroupOp::create(rewriter, op.getLoc());
+    rewriter.eraseOp(op);
+    return success();
+  }
+};
+
+struct AsyncWaitLowering : public SharedPattern<AsyncWaitOp> {
+  using SharedPattern::SharedPattern;
+  LogicalResult matchAndRewrite(AsyncWaitOp op, OpAdaptor,
+                                ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    NVVM::CpAsyncWaitGroupOp::create(rewriter, loc, op.getPending());
+    if (state.hasAsyncProxyReaders)
+      NVVM::FenceProxyOp::create(
+          rewriter, loc, NVVM::ProxyKind::async_shared,
+          NVVM::SharedSpaceAttr::get(getContext(), NVVM::SharedSpace::shared_cta));
+    emitBarrier(rewriter, loc);
+    rewriter.eraseOp(op);
+    return success();
+  }
+};
+
+} // namespace
+
+int64_t mlir::tessera::allocateSharedBlocks(ModuleOp module) {
+  int64_t end = 0;
+  module.walk([&](LocalAllocOp alloc) {
+    auto type = cast<MemDescType>(alloc.getType());
+    int64_t buffers = type.getShape().size() == 3 ? type.getShape()[0] : 1;
+    int64_t offset = llvm::alignTo(end, 1024);
+    alloc->setAttr(kAllocOffsetAttr,
+                   IntegerAttr::get(IntegerType::get(module.getContext(), 32), offset));
+    end = offset + buffers * ringStride(type);
+  });
+  return llvm::alignTo(end, 16);
+}
+
+void mlir::tessera::populateSharedMemoryPatterns(TileTypeConverter &converter,
+                                                 RewritePatternSet &patterns,
+                                                 LoweringState &state) {
+  patterns.add<LocalAllocLowering, MemDescIndexLowering, LocalLoadLowering, AsyncCopyLowering,
+               AsyncCommitLowering, AsyncWaitLowering>(converter, state);
+}

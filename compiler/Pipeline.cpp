@@ -1,0 +1,353 @@
+// tilegpu-pipeline: loads that feed dots become async copies into rings of shared-memory buffers,
+// issued D iterations ahead of their use.
+//
+//   scf.for %i iter_args(%acc, %p) {                 ring = local_alloc : SxMxK
+//     %x = tile.load %ptrs(%p, %i), %mask(%i)        prologue: copies for iterations 0..D-1
+//     %s = tilegpu.local_alloc %x          ==>       scf.for %i iter_args(%acc, %p', %read, %write) {
+//     ... dot(%s) ...                                  async_wait {pending = D - 1}
+//     yield %acc', %p + step                           copy for iteration i + D into ring[%write]
+//   }                                                  ... dot(ring[%read]) ...
+//
+// %p' carries the pointers of iteration i + D: the ops computing a load's pointers and mask (its
+// "address slice") are cloned for the later iteration, and loop-carried values that only feed
+// address slices advance D iterations early.
+#include "compiler/AxisInfo.h"
+#include "compiler/Passes.h"
+#include "dialects/tilegpu/Layout.h"
+
+#include "mlir/IR/IRMapping.h"
+#include "mlir/IR/Matchers.h"
+#include "llvm/ADT/SetVector.h"
+
+namespace mlir::tessera {
+#define GEN_PASS_DEF_TILEGPUPIPELINE
+#include "compiler/Passes.h.inc"
+} // namespace mlir::tessera
+
+using namespace mlir;
+using namespace mlir::tessera;
+using namespace mlir::tilegpu;
+
+namespace {
+
+// A load to pipeline and the op that consumes its block: a local_alloc (wgmma operand) or a
+// convert_layout to a dot_op layout (mma.sync operand).
+struct Stream {
+  tile::LoadOp load;
+  Operation *consumer;
+  MemDescType bufferType;
+  Value ring;
+};
+
+bool isZero(Value value) {
+  if (!value)
+    return true;
+  if (auto splat = value.getDefiningOp<tile::SplatOp>())
+    return isZero(splat.getSrc());
+  return matchPattern(value, m_AnyZeroFloat()) || matchPattern(value, m_Zero());
+}
+
+class LoopPipeliner {
+public:
+  LoopPipeliner(scf::ForOp loop, unsigned numStages, const AxisInfoAnalysis &axisInfo)
+      : loop(loop), numStages(numStages), axisInfo(axisInfo) {}
+
+  void run() {
+    if (numStages < 2)
+      return;
+    collectStreams();
+    if (streams.empty() || !collectAddressSlice())
+      return;
+    WarpGroupDotWaitOp asyncWait = findAsyncDotWait();
+    distance = asyncWait && numStages >= 3 ? numStages - 2 : numStages - 1;
+    rewrite(distance == numStages - 2 ? asyncWait : WarpGroupDotWaitOp());
+  }
+
+private:
+  // The shared layout the consumer reads the block in.
+  std::optional<SharedAttr> consumerLayout(Operation *consumer, RankedTensorType type) {
+    if (auto alloc = dyn_cast<LocalAllocOp>(consumer))
+      return cast<SharedAttr>(cast<MemDescType>(alloc.getType()).getEncoding());
+    auto convert = dyn_cast<ConvertLayoutOp>(consumer);
+    if (!convert || !isa<DotOperandAttr>(convert.getType().getEncoding()))
+      return std::nullopt;
+    int64_t rowBytes = type.getDimSize(1) * (type.getElementTypeBitWidth() / 8);
+    unsigned swizzle = std::min<int64_t>(128, rowBytes);
+    if (swizzle < 32)
+      return std::nullopt;
+    return SharedAttr::get(loop.getContext(), swizzle, {1, 0});
+  }
+
+  void collectStreams() {
+    for (auto load : loop.getBody()->getOps<tile::LoadOp>()) {
+      auto type = dyn_cast<RankedTensorType>(load.getType());
+      if (!type || type.getRank() != 2 || !load->hasOneUse() || !isZero(load.getOther()))
+        continue;
+      Operation *consumer = *load->getUsers().begin();
+      std::optional<SharedAttr> shared = consumerLayout(consumer, type);
+      if (!shared || shared->getOrder()[0] != 1)
+        continue;
+      // cp.async moves 4, 8 or 16 bytes: the run each thread copies must be at least 4.
+      auto blocked = dyn_cast<BlockedAttr>(type.getEncoding());
+      if (!blocked || blocked.getOrder()[0] != 1)
+        continue;
+      unsigned width = std::min<unsigned>(axisInfo.getVectorWidth(load.getPtr()),
+                                          blocked.getSizePerThread()[1]);
+      if (load.getMask())
+        width = std::min<unsigned>(width, axisInfo.getMaskConstancy(load.getMask()));
+      if (width * type.getElementTypeBitWidth() < 32)
+        continue;
+      auto bufferType = MemDescType::get(loop.getContext(), type.getShape(),
+                                         type.getElementType(), *shared);
+      streams.push_back({load, consumer, bufferType, Value()});
+    }
+  }
+
+  // The ops in the loop body that compute the streams' pointers and masks. Loop-carried values
+  // they read must evolve inside the slice and feed nothing else, so that they can run ahead.
+  bool collectAddressSlice() {
+    Block *body = loop.getBody();
+    SmallVector<Value> worklist;
+    for (Stream &stream : streams) {
+      worklist.push_back(stream.load.getPtr());
+      if (stream.load.getMask())
+        worklist.push_back(stream.load.getMask());
+    }
+    auto yield = cast<scf::YieldOp>(body->getTerminator());
+    while (!worklist.empty()) {
+      Value value = worklist.pop_back_val();
+      if (auto arg = dyn_cast<BlockArgument>(value)) {
+        if (arg.getOwner() != body || arg == loop.getInductionVar())
+          continue;
+        unsigned index = arg.getArgNumber() - 1;
+        if (carried.insert(index))
+          worklist.push_back(yield.getOperand(index));
+        continue;
+      }
+      Operation *def = value.getDefiningOp();
+      if (def->getBlock() != body || slice.contains(def))
+        continue;
+      if (!isPure(def) || def->getNumRegions() != 0)
+        return false;
+      slice.insert(def);
+      for (Value operand : def->getOperands())
+        worklist.push_back(operand);
+    }
+    // The slice must not feed anything but the loads, itself and the carried values.
+    auto feedsOnlyAddresses = [&](Value value) {
+      return llvm::all_of(value.getUsers(), [&](Operation *user) {
+        return slice.contains(user) || user == yield ||
+               llvm::any_of(streams, [&](Stream &s) { return s.load == user; });
+      });
+    };
+    for (Operation *op : slice)
+      if (!llvm::all_of(op->getResults(), feedsOnlyAddresses))
+        return false;
+    for (auto [index, value] : llvm::enumerate(yield.getOperands()))
+      if (Operation *def = value.getDefiningOp())
+        if (slice.contains(def) && !carried.contains(index))
+          return false;
+    for (unsigned index : carried) {
+      if (!loop.getResult(index).use_empty() ||
+          !feedsOnlyAddresses(loop.getRegionIterArgs()[index]))
+        return false;
+    }
+    for (Stream &stream : streams)
+      for (Value operand : stream.load->getOperands())
+        if (Operation *def = operand.getDefiningOp())
+          if (def->getBlock() == body && !slice.contains(def) && operand != stream.load.getOther())
+            return false;
+    return true;
+  }
+
+  // The wait after an asynchronous wgmma whose result only goes around the loop as the next
+  // iteration's accumulator: it may then stay in flight across the iteration boundary.
+  WarpGroupDotWaitOp findAsyncDotWait() {
+    for (auto wait : loop.getBody()->getOps<WarpGroupDotWaitOp>()) {
+      if (!wait->hasOneUse())
+        continue;
+      OpOperand &use = *wait->getUses().begin();
+      if (!isa<scf::YieldOp>(use.getOwner()))
+        continue;
+      BlockArgument arg = loop.getRegionIterArgs()[use.getOperandNumber()];
+      auto dot = wait.getAcc().getDefiningOp<WarpGroupDotOp>();
+      if (dot && arg.hasOneUse() && *arg.getUsers().begin() == dot.getOperation())
+        return wait;
+    }
+    return {};
+  }
+
+  Value constant(OpBuilder &builder, Type type, int64_t value) {
+    return arith::ConstantOp::create(builder, loop.getLoc(), type,
+                                     builder.getIntegerAttr(type, value));
+  }
+
+  // Issues the copies of the iteration whose induction variable is `iv`, reading the carried
+  // values `state`, into buffer `slot` of each ring; returns the carried values of the next one.
+  SmallVector<Value> issueCopies(OpBuilder &builder, Value iv, ArrayRef<Value> state, Value slot) {
+    Location loc = loop.getLoc();
+    IRMapping mapping;
+    mapping.map(loop.getInductionVar(), iv);
+    for (auto [index, value] : llvm::zip(carried, state))
+      mapping.map(loop.getRegionIterArgs()[index], value);
+    SmallVector<Operation *> ordered(slice.begin(), slice.end());
+    llvm::sort(ordered, [](Operation *a, Operation *b) { return a->isBeforeInBlock(b); });
+    for (Operation *op : ordered)
+      builder.clone(*op, mapping);
+    Value valid = arith::CmpIOp::create(builder, loc, arith::CmpIPredicate::slt, iv,
+                                        loop.getUpperBound());
+    for (Stream &stream : streams) {
+      auto ptrType = cast<RankedTensorType>(stream.load.getPtr().getType());
+      auto maskType = RankedTensorType::get(ptrType.getShape(), builder.getI1Type(),
+                                            ptrType.getEncoding());
+      Value mask = tile::SplatOp::create(builder, loc, maskType, valid);
+      if (Value original = stream.load.getMask())
+        mask = arith::AndIOp::create(builder, loc, mapping.lookupOrDefault(original), mask);
+      Value buffer = MemDescIndexOp::create(builder, loc, stream.bufferType, stream.ring, slot);
+      AsyncCopyOp::create(builder, loc, mapping.lookupOrDefault(stream.load.getPtr()), buffer,
+                          mask);
+    }
+    AsyncCommitOp::create(builder, loc);
+    auto yield = cast<scf::YieldOp>(loop.getBody()->getTerminator());
+    SmallVector<Value> next;
+    for (unsigned index : carried)
+      next.push_back(mapping.lookupOrDefault(yield.getOperand(index)));
+    return next;
+  }
+
+  Value advanceSlot(OpBuilder &builder, Value slot) {
+    Location loc = loop.getLoc();
+    Type i32 = builder.getI32Type();
+    Value next = arith::AddIOp::create(builder, loc, slot, constant(builder, i32, 1));
+    Value wrapped = arith::CmpIOp::create(builder, loc, arith::CmpIPredicate::eq, next,
+                                          constant(builder, i32, numStages));
+    return arith::SelectOp::create(builder, loc, wrapped, constant(builder, i32, 0), next);
+  }
+
+  void rewrite(WarpGroupDotWaitOp asyncWait) {
+    Location loc = loop.getLoc();
+    OpBuilder builder(loop);
+    Type i32 = builder.getI32Type();
+    Type ivType = loop.getInductionVar().getType();
+
+    // Rings and the prologue: iterations 0 .. D-1.
+    for (Stream &stream : streams) {
+      SmallVector<int64_t> shape = {numStages};
+      llvm::append_range(shape, stream.bufferType.getShape());
+      auto ringType = MemDescType::get(loop.getContext(), shape,
+                                       stream.bufferType.getElementType(),
+                                       stream.bufferType.getEncoding());
+      stream.ring = LocalAllocOp::create(builder, loc, ringType, Value());
+    }
+    SmallVector<Value> state;
+    for (unsigned index : carried)
+      state.push_back(loop.getInitArgs()[index]);
+    for (unsigned j = 0; j < distance; ++j) {
+      Value offset = arith::MulIOp::create(builder, loc, loop.getStep(), constant(builder, ivType, j));
+      Value iv = arith::AddIOp::create(builder, loc, loop.getLowerBound(), offset);
+      state = issueCopies(builder, iv, state, constant(builder, i32, j));
+    }
+
+    // The loop carries the run-ahead values and the ring slots to read and to write.
+    SmallVector<Value> inits(loop.getInitArgs());
+    for (auto [index, value] : llvm::zip(carried, state))
+      inits[index] = value;
+    inits.push_back(constant(builder, i32, 0));
+    inits.push_back(constant(builder, i32, distance % numStages));
+    auto pipelined = scf::ForOp::create(builder, loc, loop.getLowerBound(), loop.getUpperBound(),
+                                        loop.getStep(), inits);
+    Block *body = pipelined.getBody();
+    if (body->mightHaveTerminator())
+      body->getTerminator()->erase();
+    IRMapping mapping;
+    mapping.map(loop.getInductionVar(), pipelined.getInductionVar());
+    for (auto [old, replacement] :
+         llvm::zip(loop.getRegionIterArgs(), pipelined.getRegionIterArgs()))
+      mapping.map(old, replacement);
+    Value readSlot = pipelined.getRegionIterArgs()[inits.size() - 2];
+    Value writeSlot = pipelined.getRegionIterArgs()[inits.size() - 1];
+
+    builder.setInsertionPointToStart(body);
+    AsyncWaitOp::create(builder, loc, builder.getI32IntegerAttr(distance - 1));
+    Value ahead = arith::MulIOp::create(builder, loc, loop.getStep(),
+                                        constant(builder, ivType, distance));
+    Value aheadIv = arith::AddIOp::create(builder, loc, pipelined.getInductionVar(), ahead);
+    SmallVector<Value> carriedState;
+    for (unsigned index : carried)
+      carriedState.push_back(pipelined.getRegionIterArgs()[index]);
+    SmallVector<Value> nextState = issueCopies(builder, aheadIv, carriedState, writeSlot);
+
+    // The rest of the body, with each stream's block read from its ring.
+    for (Stream &stream : streams) {
+      Value buffer = MemDescIndexOp::create(builder, loc, stream.bufferType, stream.ring,
+                                            readSlot);
+      if (isa<LocalAllocOp>(stream.consumer)) {
+        mapping.map(stream.consumer->getResult(0), buffer);
+      } else {
+        Type type = stream.consumer->getResult(0).getType();
+        mapping.map(stream.consumer->getResult(0),
+                    LocalLoadOp::create(builder, loc, type, buffer).getResult());
+      }
+    }
+    auto yield = cast<scf::YieldOp>(loop.getBody()->getTerminator());
+    for (Operation &op : loop.getBody()->without_terminator()) {
+      if (slice.contains(&op) || llvm::any_of(streams, [&](Stream &s) {
+            return s.load == &op || s.consumer == &op;
+          }))
+        continue;
+      Operation *clone = builder.clone(op, mapping);
+      if (asyncWait && &op == asyncWait.getOperation())
+        cast<WarpGroupDotWaitOp>(clone).setPending(1);
+    }
+    SmallVector<Value> yields;
+    for (Value value : yield.getOperands())
+      yields.push_back(mapping.lookupOrDefault(value));
+    for (auto [index, value] : llvm::zip(carried, nextState))
+      yields[index] = value;
+    yields.push_back(advanceSlot(builder, readSlot));
+    yields.push_back(advanceSlot(builder, writeSlot));
+    scf::YieldOp::create(builder, loc, yields);
+
+    // After the loop: no copy (they are all predicated off by now) or wgmma left in flight.
+    builder.setInsertionPointAfter(pipelined);
+    AsyncWaitOp::create(builder, loc, builder.getI32IntegerAttr(0));
+    for (unsigned i = 0; i < loop.getNumResults(); ++i) {
+      Value result = pipelined.getResult(i);
+      if (asyncWait && yield.getOperand(i) == asyncWait.getResult())
+        result = WarpGroupDotWaitOp::create(builder, loc, result.getType(), result,
+                                            builder.getI32IntegerAttr(0));
+      loop.getResult(i).replaceAllUsesWith(result);
+    }
+    loop.erase();
+  }
+
+  scf::ForOp loop;
+  int64_t numStages;
+  unsigned distance = 0;
+  const AxisInfoAnalysis &axisInfo;
+  SmallVector<Stream> streams;
+  llvm::SetVector<Operation *> slice;
+  llvm::SetVector<unsigned> carried;
+};
+
+struct PipelinePass : public mlir::tessera::impl::TileGPUPipelineBase<PipelinePass> {
+  using TileGPUPipelineBase::TileGPUPipelineBase;
+
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    if (numStages < 1) {
+      module.emitError("num-stages must be at least 1, got ") << numStages;
+      return signalPassFailure();
+    }
+    AxisInfoAnalysis axisInfo(module);
+    SmallVector<scf::ForOp> loops;
+    module.walk([&](scf::ForOp loop) {
+      if (loop.getBody()->getOps<scf::ForOp>().empty())
+        loops.push_back(loop);
+    });
+    for (scf::ForOp loop : loops)
+      LoopPipeliner(loop, numStages, axisInfo).run();
+  }
+};
+
+} // namespace

@@ -1,0 +1,119 @@
+// RUN: tessera-opt %s --convert-tile-to-tilegpu="num-warps=4 target=sm_90a" --tilegpu-pipeline=num-stages=4 --canonicalize | FileCheck %s --check-prefix=WGMMA
+// RUN: tessera-opt %s --convert-tile-to-tilegpu="num-warps=4 target=sm_80" --tilegpu-pipeline=num-stages=3 --canonicalize | FileCheck %s --check-prefix=MMA
+// RUN: tessera-opt %s --convert-tile-to-tilegpu="num-warps=4 target=sm_90a" --tilegpu-pipeline=num-stages=1 --canonicalize | FileCheck %s --check-prefix=OFF
+
+// Tests that a matmul loop on wgmma gets rings of 4 buffers filled two iterations ahead (the
+// prologue issues iterations 0 and 1), the copies of iteration i + 2 issued after waiting for
+// iteration i, and the wgmma left in flight across one iteration, then drained after the loop.
+// WGMMA-LABEL: func.func @matmul
+// WGMMA-DAG: tilegpu.local_alloc : () -> !tilegpu.memdesc<4x128x64xbf16, #shared>
+// WGMMA-DAG: tilegpu.local_alloc : () -> !tilegpu.memdesc<4x64x128xbf16, #shared>
+// WGMMA-COUNT-2: tilegpu.async_commit
+// WGMMA: scf.for
+// WGMMA: tilegpu.async_wait {pending = 1 : i32}
+// WGMMA-COUNT-2: tilegpu.async_copy
+// WGMMA: tilegpu.async_commit
+// WGMMA: tilegpu.warpgroup_dot
+// WGMMA: tilegpu.warpgroup_dot_wait %{{.*}} {pending = 1 : i32}
+// WGMMA: scf.yield
+// WGMMA: tilegpu.async_wait {pending = 0 : i32}
+// WGMMA: tilegpu.warpgroup_dot_wait %{{.*}} {pending = 0 : i32}
+// WGMMA: tile.store {{.*}} #mma>
+
+// Tests that on mma.sync the operands come from the rings through local_load into dot_op
+// layouts, copied num_stages - 1 = 2 iterations ahead.
+// MMA-LABEL: func.func @matmul
+// MMA: tilegpu.local_alloc : () -> !tilegpu.memdesc<3x128x64xbf16, #shared>
+// MMA: scf.for
+// MMA: tilegpu.async_wait {pending = 1 : i32}
+// MMA: tilegpu.local_load {{.*}} -> tensor<128x64xbf16, #dot_op>
+// MMA: tile.dot {{.*}} -> tensor<128x128xf32, #mma>
+
+// Tests that one stage means no pipelining: the blocks go through registers into shared memory.
+// OFF-LABEL: func.func @matmul
+// OFF-NOT: tilegpu.async_copy
+// OFF: tilegpu.local_alloc %{{.*}} : (tensor<128x64xbf16, #blocked{{[0-9]*}}>)
+// OFF: tilegpu.warpgroup_dot_wait %{{.*}} {pending = 0 : i32}
+module {
+  func.func @matmul(%arg0: !tile.ptr<bf16> {tile.divisibility = 16 : i32}, %arg1: !tile.ptr<bf16> {tile.divisibility = 16 : i32}, %arg2: !tile.ptr<bf16> {tile.divisibility = 16 : i32}, %arg3: i32 {tile.divisibility = 16 : i32}, %arg4: i32 {tile.divisibility = 16 : i32}, %arg5: i32 {tile.divisibility = 16 : i32}, %arg6: i32 {tile.divisibility = 16 : i32}, %arg7: i32 {tile.divisibility = 16 : i32}, %arg8: i32 {tile.divisibility = 16 : i32}) attributes {tile.kernel} {
+    %cst = arith.constant 0.000000e+00 : bf16
+    %c63_i32 = arith.constant 63 : i32
+    %c0_i32 = arith.constant 0 : i32
+    %c64_i32 = arith.constant 64 : i32
+    %cst_0 = arith.constant 0.000000e+00 : f32
+    %c1_i32 = arith.constant 1 : i32
+    %c128_i32 = arith.constant 128 : i32
+    %0 = tile.program_id 0 : i32
+    %1 = tile.program_id 1 : i32
+    %2 = arith.muli %0, %c128_i32 : i32
+    %3 = tile.make_range {end = 128 : i32, start = 0 : i32} : tensor<128xi32>
+    %4 = tile.splat %2 : i32 -> tensor<128xi32>
+    %5 = arith.addi %4, %3 : tensor<128xi32>
+    %6 = arith.muli %1, %c128_i32 : i32
+    %7 = tile.splat %6 : i32 -> tensor<128xi32>
+    %8 = arith.addi %7, %3 : tensor<128xi32>
+    %9 = tile.make_range {end = 64 : i32, start = 0 : i32} : tensor<64xi32>
+    %10 = tile.expand_dims %5 {axis = 1 : i32} : tensor<128xi32> -> tensor<128x1xi32>
+    %11 = tile.splat %arg6 : i32 -> tensor<128x1xi32>
+    %12 = arith.muli %10, %11 : tensor<128x1xi32>
+    %13 = tile.splat %arg0 : !tile.ptr<bf16> -> tensor<128x1x!tile.ptr<bf16>>
+    %14 = tile.addptr %13, %12 : tensor<128x1x!tile.ptr<bf16>>, tensor<128x1xi32>
+    %15 = tile.expand_dims %9 {axis = 0 : i32} : tensor<64xi32> -> tensor<1x64xi32>
+    %16 = tile.splat %c1_i32 : i32 -> tensor<1x64xi32>
+    %17 = arith.muli %15, %16 : tensor<1x64xi32>
+    %18 = tile.broadcast %14 : tensor<128x1x!tile.ptr<bf16>> -> tensor<128x64x!tile.ptr<bf16>>
+    %19 = tile.broadcast %17 : tensor<1x64xi32> -> tensor<128x64xi32>
+    %20 = tile.addptr %18, %19 : tensor<128x64x!tile.ptr<bf16>>, tensor<128x64xi32>
+    %21 = tile.expand_dims %9 {axis = 1 : i32} : tensor<64xi32> -> tensor<64x1xi32>
+    %22 = tile.splat %arg7 : i32 -> tensor<64x1xi32>
+    %23 = arith.muli %21, %22 : tensor<64x1xi32>
+    %24 = tile.splat %arg1 : !tile.ptr<bf16> -> tensor<64x1x!tile.ptr<bf16>>
+    %25 = tile.addptr %24, %23 : tensor<64x1x!tile.ptr<bf16>>, tensor<64x1xi32>
+    %26 = tile.expand_dims %8 {axis = 0 : i32} : tensor<128xi32> -> tensor<1x128xi32>
+    %27 = tile.splat %c1_i32 : i32 -> tensor<1x128xi32>
+    %28 = arith.muli %26, %27 : tensor<1x128xi32>
+    %29 = tile.broadcast %25 : tensor<64x1x!tile.ptr<bf16>> -> tensor<64x128x!tile.ptr<bf16>>
+    %30 = tile.broadcast %28 : tensor<1x128xi32> -> tensor<64x128xi32>
+    %31 = tile.addptr %29, %30 : tensor<64x128x!tile.ptr<bf16>>, tensor<64x128xi32>
+    %32 = tile.splat %cst_0 : f32 -> tensor<128x128xf32>
+    %33 = arith.addi %arg5, %c63_i32 : i32
+    %34 = arith.divsi %33, %c64_i32 : i32
+    %35:3 = scf.for %arg9 = %c0_i32 to %34 step %c1_i32 iter_args(%arg10 = %32, %arg11 = %20, %arg12 = %31) -> (tensor<128x128xf32>, tensor<128x64x!tile.ptr<bf16>>, tensor<64x128x!tile.ptr<bf16>>)  : i32 {
+      %51 = tile.splat %arg3 : i32 -> tensor<128x1xi32>
+      %52 = arith.cmpi slt, %10, %51 : tensor<128x1xi32>
+      %53 = tile.broadcast %52 : tensor<128x1xi1> -> tensor<128x64xi1>
+      %54 = tile.splat %cst : bf16 -> tensor<128x64xbf16>
+      %55 = tile.load %arg11, %53, %54 : (tensor<128x64x!tile.ptr<bf16>>, tensor<128x64xi1>, tensor<128x64xbf16>) -> tensor<128x64xbf16>
+      %56 = tile.splat %arg4 : i32 -> tensor<1x128xi32>
+      %57 = arith.cmpi slt, %26, %56 : tensor<1x128xi32>
+      %58 = tile.broadcast %57 : tensor<1x128xi1> -> tensor<64x128xi1>
+      %59 = tile.splat %cst : bf16 -> tensor<64x128xbf16>
+      %60 = tile.load %arg12, %58, %59 : (tensor<64x128x!tile.ptr<bf16>>, tensor<64x128xi1>, tensor<64x128xbf16>) -> tensor<64x128xbf16>
+      %61 = tile.dot %55, %60, %arg10 : tensor<128x64xbf16>, tensor<64x128xbf16> -> tensor<128x128xf32>
+      %62 = tile.splat %c64_i32 : i32 -> tensor<128x64xi32>
+      %63 = tile.addptr %arg11, %62 : tensor<128x64x!tile.ptr<bf16>>, tensor<128x64xi32>
+      %64 = arith.muli %arg7, %c64_i32 : i32
+      %65 = tile.splat %64 : i32 -> tensor<64x128xi32>
+      %66 = tile.addptr %arg12, %65 : tensor<64x128x!tile.ptr<bf16>>, tensor<64x128xi32>
+      scf.yield %61, %63, %66 : tensor<128x128xf32>, tensor<128x64x!tile.ptr<bf16>>, tensor<64x128x!tile.ptr<bf16>>
+    }
+    %36 = arith.truncf %35#0 : tensor<128x128xf32> to tensor<128x128xbf16>
+    %37 = tile.splat %arg8 : i32 -> tensor<128x1xi32>
+    %38 = arith.muli %10, %37 : tensor<128x1xi32>
+    %39 = tile.splat %arg2 : !tile.ptr<bf16> -> tensor<128x1x!tile.ptr<bf16>>
+    %40 = tile.addptr %39, %38 : tensor<128x1x!tile.ptr<bf16>>, tensor<128x1xi32>
+    %41 = tile.broadcast %40 : tensor<128x1x!tile.ptr<bf16>> -> tensor<128x128x!tile.ptr<bf16>>
+    %42 = tile.broadcast %28 : tensor<1x128xi32> -> tensor<128x128xi32>
+    %43 = tile.addptr %41, %42 : tensor<128x128x!tile.ptr<bf16>>, tensor<128x128xi32>
+    %44 = tile.splat %arg3 : i32 -> tensor<128x1xi32>
+    %45 = arith.cmpi slt, %10, %44 : tensor<128x1xi32>
+    %46 = tile.splat %arg4 : i32 -> tensor<1x128xi32>
+    %47 = arith.cmpi slt, %26, %46 : tensor<1x128xi32>
+    %48 = tile.broadcast %45 : tensor<128x1xi1> -> tensor<128x128xi1>
+    %49 = tile.broadcast %47 : tensor<1x128xi1> -> tensor<128x128xi1>
+    %50 = arith.andi %48, %49 : tensor<128x128xi1>
+    tile.store %43, %36, %50 {operandSegmentSizes = array<i32: 1, 1, 1>} : (tensor<128x128x!tile.ptr<bf16>>, tensor<128x128xbf16>, tensor<128x128xi1>) -> ()
+    return
+  }
+}
+
