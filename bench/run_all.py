@@ -91,6 +91,7 @@ def main():
     torch = harness.gpu_or_exit()
 
     import bench_first_launch
+    import bench_matmul
     import bench_softmax
     import bench_vector_add
 
@@ -100,6 +101,7 @@ def main():
               "throughput": [], "first_launch": [], "errors": {}}
     steps = [("vector_add", "throughput", lambda: bench_vector_add.run(reps=reps)),
              ("softmax", "throughput", lambda: bench_softmax.run(reps=reps)),
+             ("matmul", "throughput", lambda: bench_matmul.run(reps=reps)),
              ("first_launch", "first_launch",
               lambda: bench_first_launch.run(repeats=2 if args.quick else 3))]
     for name, section, step in steps:

@@ -17,6 +17,7 @@ from . import errors  # first: tessera._C raises its exception classes
 from . import _C, language
 from .compiler.aot import CompiledKernel, compile
 from .errors import CompilationError, TesseraError
+from .runtime.autotuner import Config, autotune, heuristics
 from .runtime.buffer import DeviceBuffer, empty, from_numpy
 from .runtime.jit_function import JITFunction, LoadedKernel, jit
 from .utils import cdiv, next_power_of_2
@@ -24,9 +25,9 @@ from .utils import cdiv, next_power_of_2
 __version__ = "0.1.0"
 
 __all__ = [
-    "CompilationError", "CompiledKernel", "DeviceBuffer", "JITFunction", "LoadedKernel",
-    "TesseraError", "cdiv", "compile", "empty", "errors", "from_numpy", "jit", "language",
-    "next_power_of_2", "stats",
+    "CompilationError", "CompiledKernel", "Config", "DeviceBuffer", "JITFunction", "LoadedKernel",
+    "TesseraError", "autotune", "cdiv", "compile", "empty", "errors", "from_numpy", "heuristics",
+    "jit", "language", "next_power_of_2", "stats",
 ]
 
 

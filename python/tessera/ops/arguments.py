@@ -1,0 +1,100 @@
+"""Argument checks shared by the ops: tensors in, devices, dtypes, ``out=``.
+
+Every error names the op and the argument and says what was expected, as ``specs/ops.md``
+("Errors") asks: ``TypeError`` for a wrong type or dtype, ``ValueError`` for a wrong device,
+rank or shape.
+
+    >>> check_cuda(torch.ones(2), "input", "mm")   # doctest: +SKIP
+    ValueError: mm: input is on cpu; expected a CUDA tensor
+"""
+from __future__ import annotations
+
+from typing import Any, Optional, Sequence, Tuple
+
+try:
+    import torch
+except ImportError:  # pragma: no cover - the CPU tier has no PyTorch
+    torch = None
+
+__all__ = ["as_tensor", "check_cuda", "check_dtype", "check_no_overlap", "check_out",
+           "check_same", "memory_range"]
+
+
+def as_tensor(value: Any, name: str, op: str) -> "torch.Tensor":
+    """``value`` as a ``torch.Tensor``: tensors pass through, objects exposing
+    ``__cuda_array_interface__`` or ``__dlpack__`` become views of the same memory."""
+    if torch is None:
+        raise RuntimeError(f"tessera.ops.{op} needs PyTorch, which is not installed")
+    if isinstance(value, torch.Tensor):
+        return value
+    if hasattr(value, "__cuda_array_interface__"):
+        return torch.as_tensor(value)
+    if hasattr(value, "__dlpack__"):
+        return torch.from_dlpack(value)
+    raise TypeError(f"{op}: {name} must be a tensor (a torch.Tensor, or an object with "
+                    f"__dlpack__ or __cuda_array_interface__), got {type(value).__name__}")
+
+
+def check_cuda(tensor: "torch.Tensor", name: str, op: str) -> None:
+    if not tensor.is_cuda:
+        raise ValueError(f"{op}: {name} is on {tensor.device}; expected a CUDA tensor")
+
+
+def check_dtype(tensor: "torch.Tensor", name: str, op: str, allowed: Sequence[Any]) -> None:
+    if tensor.dtype not in allowed:
+        names = ", ".join(str(d).replace("torch.", "") for d in allowed)
+        raise TypeError(f"{op}: {name} has dtype {str(tensor.dtype).replace('torch.', '')}; "
+                        f"expected one of {names}")
+
+
+def check_same(op: str, *named: Tuple[str, "torch.Tensor"]) -> None:
+    """The tensors are on one device and of one dtype (the first one's)."""
+    first_name, first = named[0]
+    for name, tensor in named[1:]:
+        if tensor.device != first.device:
+            raise ValueError(f"{op}: {name} is on {tensor.device} but {first_name} is on "
+                             f"{first.device}; expected tensors on one device")
+        if tensor.dtype != first.dtype:
+            raise TypeError(f"{op}: {name} has dtype {tensor.dtype} but {first_name} has "
+                            f"{first.dtype}; expected the same dtype")
+
+
+def memory_range(tensor: "torch.Tensor") -> Optional[Tuple[int, int]]:
+    """The byte range ``[start, end)`` of a non-empty tensor whose elements tile their memory
+    exactly (non-overlapping and dense, in any dimension order), else None."""
+    if tensor.numel() == 0:
+        return None
+    expected = 1
+    for stride, size in sorted((st, sz) for st, sz in zip(tensor.stride(), tensor.shape)
+                               if sz != 1):
+        if stride != expected:
+            return None
+        expected *= size
+    start = tensor.data_ptr()
+    return start, start + tensor.numel() * tensor.element_size()
+
+
+def check_no_overlap(op: str, out: "torch.Tensor", name: str, tensor: "torch.Tensor") -> None:
+    """``out`` shares no memory with ``tensor`` (checked, as PyTorch does, where both are dense;
+    other layouts are not checked)."""
+    a, b = memory_range(out), memory_range(tensor)
+    if a is not None and b is not None and a[0] < b[1] and b[0] < a[1]:
+        raise ValueError(f"{op}: out overlaps {name} in memory; expected a separate output")
+
+
+def check_out(op: str, out: Any, shape: Sequence[int], like: "torch.Tensor") -> "torch.Tensor":
+    """``out`` as the result of ``op``: a tensor of exactly ``shape`` with ``like``'s dtype and
+    device, no two of whose elements share memory."""
+    if not isinstance(out, torch.Tensor):
+        raise TypeError(f"{op}: out must be a torch.Tensor, got {type(out).__name__}")
+    if out.dtype != like.dtype:
+        raise TypeError(f"{op}: out has dtype {out.dtype}; expected {like.dtype} (the result's "
+                        "dtype)")
+    if out.device != like.device:
+        raise ValueError(f"{op}: out is on {out.device}; expected {like.device}")
+    if tuple(out.shape) != tuple(shape):
+        raise ValueError(f"{op}: out has shape {tuple(out.shape)}; expected {tuple(shape)}")
+    if any(stride == 0 and size > 1 for stride, size in zip(out.stride(), out.shape)):
+        raise ValueError(f"{op}: out has elements that share memory (a 0 stride); expected "
+                         "a tensor whose elements are distinct")
+    return out

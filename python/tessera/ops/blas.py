@@ -1,0 +1,298 @@
+"""``matmul``, ``mm``, ``bmm`` and ``addmm`` with PyTorch's semantics (``specs/ops.md``, "Matrix
+multiply"), computed by the autotuned kernel of ``kernels/matmul.py``.
+
+fp16, bf16 and fp32 inputs, fp32 accumulation, output in the input dtype; fp32 uses TF32 tensor
+cores unless ``torch.get_float32_matmul_precision() == "highest"`` (PyTorch's default), then
+exact fp32 products. Operands of any strides (transposed, sliced, broadcast) are passed as they
+are, never copied; batch dimensions that can be merged are merged into one launch, and a batched
+product by a 2-D matrix becomes one tall product when the memory layout allows.
+
+    >>> import tessera.ops
+    >>> c = tessera.ops.matmul(a, b)                          # doctest: +SKIP
+    >>> tessera.ops.addmm(bias, x, w.t(), beta=1, alpha=0.5)  # doctest: +SKIP
+"""
+from __future__ import annotations
+
+import functools
+import itertools
+from numbers import Number
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
+
+try:
+    import torch
+except ImportError:  # pragma: no cover - the CPU tier has no PyTorch (as_tensor says so)
+    torch = None
+
+from ..runtime.autotuner import Autotuner, Config, autotune, heuristics
+from ..utils import cdiv
+from . import settings
+from .arguments import as_tensor, check_cuda, check_dtype, check_no_overlap, check_out, check_same
+from .kernels.matmul import CONFIGS, GROUP_M, HEURISTICS, KEY, matmul_kernel, prune_configs
+
+__all__ = ["addmm", "bmm", "matmul", "mm", "tuned_kernel"]
+
+_kernel = heuristics(HEURISTICS)(matmul_kernel)
+# With K == 0 there is nothing to tune: every tile is alpha * 0 + beta * input.
+_EMPTY_K_CONFIG = Config({"BLOCK_M": 64, "BLOCK_N": 64, "BLOCK_K": 32, "GROUP_M": GROUP_M},
+                         num_warps=4, num_stages=1)
+_TUNING_WARMUP_MS = 10
+_TUNING_REP_MS = 40
+_MAX_PROGRAMS = 2 ** 31 - 1  # CUDA's grid x limit
+_MIN_BLOCK_M = min(c.kwargs["BLOCK_M"] for c in CONFIGS)
+_MIN_BLOCK_N = min(c.kwargs["BLOCK_N"] for c in CONFIGS)
+_tuners: Dict[Tuple[Optional[int], ...], Autotuner] = {}
+
+
+@functools.lru_cache(maxsize=None)
+def _shared_memory_limit(device: Any) -> Optional[int]:
+    properties = torch.cuda.get_device_properties(device)
+    return getattr(properties, "shared_memory_per_block_optin", None)
+
+
+def _prune(configs: Sequence[Config], named_args: Dict[str, Any], max_num_configs: Optional[int],
+           **kwargs: Any) -> List[Config]:
+    return prune_configs(configs, named_args,
+                         max_shared_memory=_shared_memory_limit(named_args["a_ptr"].device),
+                         max_num_configs=max_num_configs)
+
+
+def tuned_kernel() -> Autotuner:
+    """The autotuned kernel that the ops launch under the current ``tessera.ops`` settings; its
+    ``best_config`` is the config of its last launch and ``cache`` its choices per key."""
+    num_warps, num_stages, max_num_configs = key = (
+        settings.get_default_num_warps(), settings.get_default_num_stages(),
+        settings.get_default_max_num_configs())
+    tuner = _tuners.get(key)
+    if tuner is None:
+        configs = dict.fromkeys(Config(c.kwargs, num_warps=num_warps or c.num_warps,
+                                       num_stages=num_stages or c.num_stages) for c in CONFIGS)
+        prune = functools.partial(_prune, max_num_configs=max_num_configs)
+        tuner = _tuners[key] = autotune(
+            configs=list(configs), key=KEY, prune_configs_by={"early_config_prune": prune},
+            warmup=_TUNING_WARMUP_MS, rep=_TUNING_REP_MS)(_kernel)
+    return tuner
+
+
+def _input_precision(dtype: Any) -> str:
+    if dtype == torch.float32 and torch.get_float32_matmul_precision() != "highest":
+        return "tf32"
+    return "ieee"
+
+
+def _operands(op: str, *named: Tuple[str, Any]) -> List["torch.Tensor"]:
+    """The tensors of ``named`` (name, value) pairs, checked: CUDA, one device, one supported
+    dtype."""
+    tensors = [as_tensor(value, name, op) for name, value in named]
+    for (name, _), tensor in zip(named, tensors):
+        check_cuda(tensor, name, op)
+        check_dtype(tensor, name, op, (torch.float16, torch.bfloat16, torch.float32))
+    check_same(op, *((name, t) for (name, _), t in zip(named, tensors)))
+    return tensors
+
+
+def _check_rank(op: str, name: str, tensor: "torch.Tensor", rank: int) -> None:
+    if tensor.dim() != rank:
+        raise ValueError(f"{op}: {name} must have {rank} dimensions, got shape "
+                         f"{tuple(tensor.shape)}")
+
+
+def _check_scalar(op: str, name: str, value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, Number) or isinstance(value, complex):
+        raise TypeError(f"{op}: {name} must be a real number, got {type(value).__name__}")
+
+
+def _output(op: str, out: Any, shape: Sequence[int], like: "torch.Tensor",
+            inputs: Sequence[Tuple[str, "torch.Tensor"]]) -> "torch.Tensor":
+    if out is None:
+        return torch.empty(tuple(shape), dtype=like.dtype, device=like.device)
+    out = check_out(op, out, shape, like)
+    for name, tensor in inputs:
+        check_no_overlap(op, out, name, tensor)
+    return out
+
+
+def _merged_batch(tensors: Sequence["torch.Tensor"]) -> List[Tuple[int, List[int]]]:
+    """The batch dimensions of ``tensors`` (one batch shape, two matrix dims each) as groups
+    ``(size, [stride of each tensor])``, innermost first, adjacent dimensions merged where every
+    tensor's strides allow; size-1 dimensions dropped."""
+    groups: List[Tuple[int, List[int]]] = []
+    for dim in reversed(range(tensors[0].dim() - 2)):
+        size = tensors[0].shape[dim]
+        if size == 1:
+            continue
+        strides = [t.stride(dim) for t in tensors]
+        if groups and all(s == groups[-1][0] * inner for s, inner in zip(strides, groups[-1][1])):
+            groups[-1] = (size * groups[-1][0], groups[-1][1])
+        else:
+            groups.append((size, strides))
+    return groups
+
+
+def _launch_views(tensors: Sequence["torch.Tensor"]) -> Iterator[List["torch.Tensor"]]:
+    """3-D views ``(batch, rows, cols)`` of ``tensors`` (A, B, C and possibly the bias, with one
+    batch shape), one list per launch: the innermost merged batch group is the kernel's batch,
+    outer groups (batch dimensions whose strides do not merge, as broadcasting can make) are
+    iterated here, and a batch too large for one grid is split."""
+    groups = _merged_batch(tensors)
+    size, strides = groups[0] if groups else (1, [0] * len(tensors))
+    outer = groups[1:][::-1]
+    rows, cols = tensors[2].shape[-2:]
+    tiles = cdiv(rows, _MIN_BLOCK_M) * cdiv(cols, _MIN_BLOCK_N)
+    chunk = max(1, _MAX_PROGRAMS // max(tiles, 1))
+    for index in itertools.product(*(range(s) for s, _ in outer)):
+        for start in range(0, size, chunk):
+            count = min(chunk, size - start)
+            views = []
+            for j, t in enumerate(tensors):
+                offset = t.storage_offset() + start * strides[j] + sum(
+                    i * group_strides[j] for i, (_, group_strides) in zip(index, outer))
+                views.append(t.as_strided((count,) + tuple(t.shape[-2:]),
+                                          (strides[j],) + tuple(t.stride()[-2:]), offset))
+            yield views
+
+
+def _fold_batch_into_rows(views: List["torch.Tensor"]) -> List["torch.Tensor"]:
+    """``(B, M, K) @ (B, K, N)`` as ``(1, B*M, K) @ (1, K, N)`` where B is the same matrix for
+    every batch (0 batch stride) and A, C (and the bias) hold their batches' rows one after the
+    other: one tall product instead of B small ones."""
+    a, b, c, *bias = views
+    batch, m = a.shape[0], a.shape[1]
+    if batch == 1 or b.stride(0) != 0 or any(t.stride(0) != m * t.stride(1)
+                                             for t in [a, c] + bias):
+        return views
+    return [t.as_strided((1, batch * m, t.shape[2]), (0, t.stride(1), t.stride(2))) if t is not b
+            else b[:1] for t in views]
+
+
+def _stride(t: "torch.Tensor", dim: int) -> int:
+    """A dimension's stride, 0 for a dimension of size 1 (whose stride does not matter): fewer
+    specialisations and autotuning keys."""
+    return t.stride(dim) if t.shape[dim] > 1 else 0
+
+
+def _gemm(a: "torch.Tensor", b: "torch.Tensor", c: "torch.Tensor",
+          bias: Optional["torch.Tensor"], alpha: Number, beta: Number) -> None:
+    """``c = alpha * a @ b + beta * bias`` for ``a (..., M, K)``, ``b (..., K, N)``, ``c`` and
+    ``bias`` ``(..., M, N)``, all with one batch shape (``bias`` None: no bias term)."""
+    if c.numel() == 0:
+        return
+    k = a.shape[-1]
+    precision = _input_precision(a.dtype)
+    launch: Callable[..., Any]
+    if k == 0:
+        alpha = 1  # a @ b is exactly zero
+        launch = functools.partial(_kernel.run, **_EMPTY_K_CONFIG.all_kwargs())
+    else:
+        launch = tuned_kernel().run
+    # 1 stays an int: an argument equal to 1 is folded into the kernel
+    alpha, beta = (1 if x == 1 else float(x) for x in (alpha, beta))
+    tensors = [a, b, c] + ([bias] if bias is not None else [])
+    for views in _launch_views(tensors):
+        a3, b3, c3, *rest = _fold_batch_into_rows(views)
+        bias3 = rest[0] if rest else None
+        batch, m, n = c3.shape
+        grid = lambda meta: (batch * cdiv(m, meta["BLOCK_M"]) * cdiv(n, meta["BLOCK_N"]),)  # noqa: E731
+        bias_strides = [_stride(bias3, d) for d in range(3)] if bias3 is not None else [0, 0, 0]
+        launch(a3, b3, c3, bias3, m, n, k,
+               *(_stride(t, d) for t in (a3, b3, c3) for d in range(3)), *bias_strides,
+               alpha, beta, grid=grid, INPUT_PRECISION=precision)
+
+
+def _shape(t: "torch.Tensor") -> Tuple[int, ...]:
+    return tuple(t.shape)
+
+
+def matmul(input: Any, other: Any, *, out: Optional["torch.Tensor"] = None) -> "torch.Tensor":
+    """The matrix product of two tensors, as ``torch.matmul``.
+
+    1-D operands are vectors (a dimension is added for the product, then removed); with more
+    than two dimensions the leading ones are batch dimensions, which broadcast.
+
+    >>> tessera.ops.matmul(torch.randn(10, 3, 4, device="cuda"),
+    ...                    torch.randn(4, 5, device="cuda")).shape   # doctest: +SKIP
+    torch.Size([10, 3, 5])
+    """
+    a, b = _operands("matmul", ("input", input), ("other", other))
+    if a.dim() == 0 or b.dim() == 0:
+        raise ValueError(f"matmul: both arguments need at least 1 dimension, got input of shape "
+                         f"{_shape(a)} and other of shape {_shape(b)}")
+    a2 = a.unsqueeze(0) if a.dim() == 1 else a
+    b2 = b.unsqueeze(1) if b.dim() == 1 else b
+    (m, k), (k2, n) = a2.shape[-2:], b2.shape[-2:]
+    if k != k2:
+        raise ValueError(f"matmul: input of shape {_shape(a)} and other of shape {_shape(b)} "
+                         f"cannot be multiplied ({k} columns against {k2} rows)")
+    try:
+        batch = tuple(torch.broadcast_shapes(a2.shape[:-2], b2.shape[:-2]))
+    except RuntimeError:
+        raise ValueError(f"matmul: the batch dimensions of input {_shape(a)} and other "
+                         f"{_shape(b)} do not broadcast") from None
+    shape = batch + ((m,) if a.dim() > 1 else ()) + ((n,) if b.dim() > 1 else ())
+    result = _output("matmul", out, shape, a, [("input", a), ("other", b)])
+    c = result.unsqueeze(len(batch)) if a.dim() == 1 else result
+    c = c.unsqueeze(-1) if b.dim() == 1 else c
+    _gemm(a2.expand(batch + (m, k)), b2.expand(batch + (k, n)), c, None, 1, 0)
+    return result
+
+
+def mm(input: Any, mat2: Any, *, out: Optional["torch.Tensor"] = None) -> "torch.Tensor":
+    """The product of two matrices, ``(m, k) @ (k, n)``, as ``torch.mm``.
+
+    >>> tessera.ops.mm(x, w.t())   # doctest: +SKIP
+    """
+    a, b = _operands("mm", ("input", input), ("mat2", mat2))
+    _check_rank("mm", "input", a, 2)
+    _check_rank("mm", "mat2", b, 2)
+    if a.shape[1] != b.shape[0]:
+        raise ValueError(f"mm: input of shape {_shape(a)} and mat2 of shape {_shape(b)} cannot "
+                         "be multiplied")
+    c = _output("mm", out, (a.shape[0], b.shape[1]), a, [("input", a), ("mat2", b)])
+    _gemm(a, b, c, None, 1, 0)
+    return c
+
+
+def bmm(input: Any, mat2: Any, *, out: Optional["torch.Tensor"] = None) -> "torch.Tensor":
+    """Batched matrix products, ``(b, m, k) @ (b, k, n)``, as ``torch.bmm`` (no broadcasting).
+
+    >>> tessera.ops.bmm(q, k.transpose(1, 2))   # doctest: +SKIP
+    """
+    a, b = _operands("bmm", ("input", input), ("mat2", mat2))
+    _check_rank("bmm", "input", a, 3)
+    _check_rank("bmm", "mat2", b, 3)
+    if a.shape[0] != b.shape[0] or a.shape[2] != b.shape[1]:
+        raise ValueError(f"bmm: input of shape {_shape(a)} and mat2 of shape {_shape(b)} cannot "
+                         "be multiplied (expected (b, m, k) and (b, k, n))")
+    c = _output("bmm", out, (a.shape[0], a.shape[1], b.shape[2]), a,
+                [("input", a), ("mat2", b)])
+    _gemm(a, b, c, None, 1, 0)
+    return c
+
+
+def addmm(input: Any, mat1: Any, mat2: Any, *, beta: Number = 1, alpha: Number = 1,
+          out: Optional["torch.Tensor"] = None) -> "torch.Tensor":
+    """``beta * input + alpha * (mat1 @ mat2)``, as ``torch.addmm``: ``input`` broadcasts to
+    ``(m, n)`` and is ignored when ``beta == 0`` (its NaNs do not propagate). ``out`` may be
+    ``input`` itself.
+
+    >>> y = tessera.ops.addmm(bias, x, w.t())   # a linear layer   # doctest: +SKIP
+    """
+    bias, a, b = _operands("addmm", ("input", input), ("mat1", mat1), ("mat2", mat2))
+    _check_scalar("addmm", "beta", beta)
+    _check_scalar("addmm", "alpha", alpha)
+    _check_rank("addmm", "mat1", a, 2)
+    _check_rank("addmm", "mat2", b, 2)
+    if a.shape[1] != b.shape[0]:
+        raise ValueError(f"addmm: mat1 of shape {_shape(a)} and mat2 of shape {_shape(b)} "
+                         "cannot be multiplied")
+    shape = (a.shape[0], b.shape[1])
+    try:
+        expanded = bias.expand(shape)
+    except RuntimeError:
+        raise ValueError(f"addmm: input of shape {_shape(bias)} does not broadcast to the "
+                         f"product's shape {shape}") from None
+    aliased = out is not None and isinstance(out, torch.Tensor) and \
+        out.data_ptr() == expanded.data_ptr() and out.stride() == expanded.stride()
+    inputs = [("mat1", a), ("mat2", b)] + ([] if aliased else [("input", bias)])
+    c = _output("addmm", out, shape, a, inputs)
+    _gemm(a, b, c, expanded if beta != 0 else None, alpha, beta)
+    return c
