@@ -93,7 +93,10 @@ def matmul(a, b, out):
     n = b.shape[1]
     precision = "ieee" if a.dtype != torch.float32 or \
         torch.get_float32_matmul_precision() == "highest" else "tf32"
-    grid = lambda meta: (triton.cdiv(m, meta["BLOCK_M"]) * triton.cdiv(n, meta["BLOCK_N"]),)  # noqa: E731
+
+    def grid(meta):
+        return (triton.cdiv(m, meta["BLOCK_M"]) * triton.cdiv(n, meta["BLOCK_N"]),)
+
     matmul_kernel[grid](a, b, out, m, n, k, a.stride(0), a.stride(1), b.stride(0), b.stride(1),
                         out.stride(0), out.stride(1), INPUT_PRECISION=precision)
     return out

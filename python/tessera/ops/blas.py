@@ -164,6 +164,11 @@ def _fold_batch_into_rows(views: List["torch.Tensor"]) -> List["torch.Tensor"]:
             else b[:1] for t in views]
 
 
+def _grid(batch: int, m: int, n: int) -> Callable[[Dict[str, Any]], Tuple[int]]:
+    """The launch grid: one program per output tile of every batch."""
+    return lambda meta: (batch * cdiv(m, meta["BLOCK_M"]) * cdiv(n, meta["BLOCK_N"]),)
+
+
 def _stride(t: "torch.Tensor", dim: int) -> int:
     """A dimension's stride, 0 for a dimension of size 1 (whose stride does not matter): fewer
     specialisations and autotuning keys."""
@@ -190,12 +195,10 @@ def _gemm(a: "torch.Tensor", b: "torch.Tensor", c: "torch.Tensor",
     for views in _launch_views(tensors):
         a3, b3, c3, *rest = _fold_batch_into_rows(views)
         bias3 = rest[0] if rest else None
-        batch, m, n = c3.shape
-        grid = lambda meta: (batch * cdiv(m, meta["BLOCK_M"]) * cdiv(n, meta["BLOCK_N"]),)  # noqa: E731
         bias_strides = [_stride(bias3, d) for d in range(3)] if bias3 is not None else [0, 0, 0]
-        launch(a3, b3, c3, bias3, m, n, k,
+        launch(a3, b3, c3, bias3, c3.shape[1], c3.shape[2], k,
                *(_stride(t, d) for t in (a3, b3, c3) for d in range(3)), *bias_strides,
-               alpha, beta, grid=grid, INPUT_PRECISION=precision)
+               alpha, beta, grid=_grid(*c3.shape), INPUT_PRECISION=precision)
 
 
 def _shape(t: "torch.Tensor") -> Tuple[int, ...]:

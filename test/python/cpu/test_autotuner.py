@@ -361,9 +361,9 @@ def test_progress_on_stderr(monkeypatch, capsys):
                      {128: 2.0, 256: 1.0})
     tuner[(1,)](FakeTensor([1]), FakeTensor([1]), 3)
     err = capsys.readouterr().err.splitlines()
-    assert err[0] == "tessera.autotune: fake_kernel (3, 'float16', 'float16', 'cuda:0'): timing 3 configs"
-    assert err[1].startswith("tessera.autotune: fake_kernel (3, 'float16', 'float16', 'cuda:0'): "
-                             "best of 2 configs (1 skipped) in ")
+    prefix = "tessera.autotune: fake_kernel (3, 'float16', 'float16', 'cuda:0'): "
+    assert err[0] == prefix + "timing 3 configs"
+    assert err[1].startswith(prefix + "best of 2 configs (1 skipped) in ")
     assert err[1].endswith("s: BLOCK: 256, num_warps: 4, num_stages: 3 (1.0000 ms)")
 
 

@@ -286,7 +286,8 @@ def _wheel_binaries(name):
     spec = importlib.util.find_spec("nvidia")
     roots = list(spec.submodule_search_locations) if spec and spec.submodule_search_locations \
         else []
-    return [path for root in roots for path in sorted(glob.glob(os.path.join(root, "*", "bin", name)))]
+    return [path for root in roots
+            for path in sorted(glob.glob(os.path.join(root, "*", "bin", name)))]
 
 
 def find_tool(name, variable):

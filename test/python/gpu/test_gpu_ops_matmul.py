@@ -4,8 +4,8 @@ sliced operands, batch broadcasting, 1-D operands, out= (poisoned with NaN first
 autotuning config, autotuning itself, and the errors of specs/ops.md.
 
 Most tests run with set_default_max_num_configs(1) (each problem's first fitting config, no
-timing) so that the module compiles few kernels; test_every_config_* and test_autotuning cover
-the rest of the space.
+timing) so that the module compiles few kernels; test_every_config_is_correct runs every config of
+the list and test_autotuning times a few.
 """
 import contextlib
 import math
@@ -88,7 +88,7 @@ def run(fn, *args, precision="highest", **kwargs):
 
 # ---- shapes and dtypes --------------------------------------------------------------------
 
-SHAPES = [(1, 1, 1), (64, 48, 80), (257, 129, 95), (1, 300, 200), (300, 1, 200),
+SHAPES = [(1, 1, 1), (257, 129, 95), (1, 300, 200), (300, 1, 200),
           (128, 256, 512)]  # M, N, K: K not a multiple of a block, M = 1, N = 1, aligned
 
 
@@ -110,8 +110,9 @@ def test_mm_dtypes(shape, kind, randn):
 
 
 def test_ieee_is_exact_fp32_and_tf32_is_not_required_to_be(randn):
-    """With "highest" the fp32 result meets the fp32 bound, far tighter than tf32's."""
-    a, b = randn(96, 80, dtype=torch.float32), randn(80, 72, dtype=torch.float32)
+    """With "highest" the fp32 result meets the fp32 bound, far tighter than tf32's; "medium"
+    computes in tf32 like "high". (The shape of test_mm_dtypes: its kernels are compiled.)"""
+    a, b = randn(257, 95, dtype=torch.float32), randn(95, 129, dtype=torch.float32)
     check(run(ops.matmul, a, b, precision="highest"), a, b, tf32=False)
     check(run(ops.matmul, a, b, precision="medium"), a, b, tf32=True)
 
@@ -152,7 +153,7 @@ def test_sliced_operands(randn):
 
 @pytest.mark.parametrize("shapes", [
     ((130,), (130,)), ((130,), (130, 70)), ((90, 130), (130,)), ((130,), (3, 130, 70)),
-    ((3, 90, 130), (130,)), ((4, 90, 130), (4, 130, 70)), ((4, 90, 130), (130, 70)),
+    ((3, 90, 130), (130,)), ((4, 90, 130), (130, 70)),
     ((2, 1, 90, 130), (3, 130, 70)), ((90, 130), (2, 3, 130, 70)),
 ], ids=lambda s: "@".join("x".join(map(str, p)) for p in s))
 def test_matmul_semantics(shapes, randn):
@@ -249,8 +250,8 @@ def test_k_zero(dtype, randn):
     assert torch.equal(out, (2.0 * bias.double()).to(dtype).expand(70, 50))
 
 
-@pytest.mark.parametrize("shapes", [((0, 30), (30, 20)), ((40, 30), (30, 0)), ((0, 5, 6), (0, 6, 7))],
-                         ids=["m0", "n0", "batch0"])
+@pytest.mark.parametrize("shapes", [((0, 30), (30, 20)), ((40, 30), (30, 0)),
+                                    ((0, 5, 6), (0, 6, 7))], ids=["m0", "n0", "batch0"])
 def test_empty_results(shapes, randn):
     a, b = randn(*shapes[0], dtype=torch.float16), randn(*shapes[1], dtype=torch.float16)
     out = run(ops.matmul, a, b)
@@ -281,7 +282,10 @@ def test_every_config_is_correct(config, randn):
     m, n, k = 300, 200, 170
     a, b = randn(m, k, dtype=torch.bfloat16), randn(k, n, dtype=torch.bfloat16)
     c, _ = poisoned((m, n), torch.bfloat16)
-    grid = lambda meta: (tessera.cdiv(m, meta["BLOCK_M"]) * tessera.cdiv(n, meta["BLOCK_N"]),)  # noqa: E731
+
+    def grid(meta):
+        return (tessera.cdiv(m, meta["BLOCK_M"]) * tessera.cdiv(n, meta["BLOCK_N"]),)
+
     try:
         blas._kernel[grid](a, b, c, None, m, n, k, 0, k, 1, 0, n, 1, 0, n, 1, 0, 0, 0, 1, 0,
                            INPUT_PRECISION="ieee", **config.all_kwargs())
@@ -294,13 +298,15 @@ def test_every_config_is_correct(config, randn):
 
 
 def test_autotuning(randn, capfd, monkeypatch):
+    """Real timing of three configs (a few compiles, not the whole list's)."""
     monkeypatch.delenv("TESSERA_QUIET", raising=False)
-    ops.set_default_max_num_configs(None)
+    ops.set_default_max_num_configs(3)
     tuner = blas.tuned_kernel()
     a, b = randn(512, 512, dtype=torch.bfloat16), randn(512, 512, dtype=torch.bfloat16)
     check(run(ops.mm, a, b), a, b)
     assert tuner.best_config in CONFIGS
-    assert len(tuner.configs_timings) > 1
+    assert 1 < len(tuner.configs_timings) <= 3
+    assert all(t > 0 for t in tuner.configs_timings.values())
     keys = dict(tuner.cache)
     timings = tuner.configs_timings
     check(run(ops.mm, b, a), b, a)  # the same key: no new tuning
