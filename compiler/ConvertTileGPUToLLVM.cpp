@@ -17,19 +17,6 @@ using namespace mlir::tilegpu;
 
 namespace {
 
-// Block patterns outrank the upstream arith/math ones, which would otherwise try to lower block
-// ops as if their structs were vectors.
-constexpr unsigned kBlockPatternBenefit = 10;
-
-// A pattern with access to the shared lowering state.
-template <typename Op>
-struct TilePattern : public OpConversionPattern<Op> {
-  TilePattern(TileTypeConverter &converter, LoweringState &state)
-      : OpConversionPattern<Op>(converter, &converter.getContext(), kBlockPatternBenefit),
-        state(state) {}
-  LoweringState &state;
-};
-
 // func.func @k(...) {tile.kernel} -> llvm.func with nvvm.kernel and the CTA size.
 struct FuncOpLowering : public TilePattern<func::FuncOp> {
   using TilePattern::TilePattern;
@@ -316,13 +303,9 @@ struct ConvertTileGPUToLLVMPass
     LoweringState state;
     state.axisInfo = &axisInfo;
     state.scratchBase = allocateSharedBlocks(module);
-    state.hasAsyncProxyReaders = !module.getOps<func::FuncOp>().empty() &&
-                                 module.walk([](WarpGroupDotOp) {
-                                         return WalkResult::interrupt();
-                                       }).wasInterrupted();
     state.reserveShared(0);
-    module->setAttr(kScratchBaseAttr, IntegerAttr::get(IntegerType::get(context, 32),
-                                                       state.scratchBase));
+    state.hasAsyncProxyReaders =
+        module.walk([](WarpGroupDotOp) { return WalkResult::interrupt(); }).wasInterrupted();
 
     TileTypeConverter converter(context);
     RewritePatternSet patterns(context);
@@ -356,7 +339,6 @@ struct ConvertTileGPUToLLVMPass
 
     if (failed(applyPartialConversion(module, target, std::move(patterns))))
       return signalPassFailure();
-    module->removeAttr(kScratchBaseAttr);
     module->setAttr(kSharedBytesAttr, IntegerAttr::get(IntegerType::get(context, 32),
                                                        state.sharedBytes));
   }

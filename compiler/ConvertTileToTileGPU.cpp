@@ -92,6 +92,8 @@ private:
     enum Kind { Fma, MmaSync, Wgmma } kind = Fma;
     MmaAttr mma;
     unsigned kWidth = 0;
+    // wgmma: the shared layouts of the operands.
+    Attribute sharedA, sharedB;
   };
 
   DotPlan planDot(tile::DotOp dot) {
@@ -114,10 +116,11 @@ private:
         int64_t perGroupN = n / groupsN;
         unsigned instrN = std::min<int64_t>(256, perGroupN);
         bool tf32 = kWidth == 1;
-        if (perGroupN % instrN == 0 && wgmmaSharedLayout(aType, 0, 64, tf32) &&
-            wgmmaSharedLayout(bType, 1, instrN, tf32))
+        Attribute sharedA = wgmmaSharedLayout(aType, 0, 64, tf32);
+        Attribute sharedB = wgmmaSharedLayout(bType, 1, instrN, tf32);
+        if (perGroupN % instrN == 0 && sharedA && sharedB)
           return {DotPlan::Wgmma, MmaAttr::get(context, 3, {4 * groupsM, groupsN}, instrN),
-                  kWidth};
+                  kWidth, sharedA, sharedB};
       }
     }
     // mma.sync: split the warps so that each warp's share of the block is about square.
@@ -180,9 +183,6 @@ private:
       setLayout(dot.getResult(), plan.mma);
       return;
     }
-    bool tf32 = plan.kWidth == 1;
-    Attribute sharedA = wgmmaSharedLayout(dot.getA().getType(), 0, 64, tf32);
-    Attribute sharedB = wgmmaSharedLayout(dot.getB().getType(), 1, plan.mma.getInstrN(), tf32);
     OpBuilder builder(dot);
     Location loc = dot.getLoc();
     auto allocate = [&](Value operand, Attribute shared) {
@@ -190,7 +190,7 @@ private:
       auto memType = MemDescType::get(context, type.getShape(), type.getElementType(), shared);
       return LocalAllocOp::create(builder, loc, memType, operand).getResult();
     };
-    Value a = allocate(dot.getA(), sharedA), b = allocate(dot.getB(), sharedB);
+    Value a = allocate(dot.getA(), plan.sharedA), b = allocate(dot.getB(), plan.sharedB);
     Type resultType = dot.getAcc().getType();
     auto issue = WarpGroupDotOp::create(builder, loc, resultType, a, b, dot.getAcc(),
                                         dot.getInputPrecisionAttr());

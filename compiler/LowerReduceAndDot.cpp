@@ -124,7 +124,7 @@ struct ReduceLowering : public OpConversionPattern<tile::ReduceOp> {
       emitBarrier(rewriter, loc);
       for (unsigned g = 0; g < groupKeys.size(); ++g)
         for (auto [k, value] : llvm::enumerate(accumulators[g])) {
-          Value address = emitSharedAddress(rewriter, loc, op, value.getType(),
+          Value address = emitSharedAddress(rewriter, loc, op, state, value.getType(),
                                             slot(resultIndex[g], warpCoord), regionOffset[k]);
           LLVM::StoreOp::create(rewriter, loc, toSharedStorage(rewriter, loc, value), address);
         }
@@ -136,7 +136,7 @@ struct ReduceLowering : public OpConversionPattern<tile::ReduceOp> {
           for (auto [k, value] : llvm::enumerate(accumulators[g])) {
             Type type = value.getType();
             Value address =
-                emitSharedAddress(rewriter, loc, op, type,
+                emitSharedAddress(rewriter, loc, op, state, type,
                                   slot(resultIndex[g], constI32(rewriter, loc, w)),
                                   regionOffset[k]);
             Value stored = LLVM::LoadOp::create(rewriter, loc, sharedStorageType(type), address);
@@ -201,7 +201,7 @@ struct DotLowering : public OpConversionPattern<tile::DotOp> {
       for (auto [value, coord] : llvm::zip(values, coords)) {
         Value index = emitLinearIndex(rewriter, loc, coord, type.getShape());
         LLVM::StoreOp::create(rewriter, loc, value,
-                              emitSharedAddress(rewriter, loc, op, inType, index, byteOffset));
+                              emitSharedAddress(rewriter, loc, op, state, inType, index, byteOffset));
       }
     };
     stage(adaptor.getA(), aType, 0);
@@ -221,7 +221,7 @@ struct DotLowering : public OpConversionPattern<tile::DotOp> {
           auto operand = [&](Value index, int64_t byteOffset) {
             Value stored = LLVM::LoadOp::create(
                 builder, loc, inType,
-                emitSharedAddress(builder, loc, op, inType, index, byteOffset));
+                emitSharedAddress(builder, loc, op, state, inType, index, byteOffset));
             if (isa<FloatType>(accElement) && inType != accElement)
               return Value(LLVM::FPExtOp::create(builder, loc, accElement, stored));
             if (isa<IntegerType>(accElement) && inType != accElement)

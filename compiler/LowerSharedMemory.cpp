@@ -12,8 +12,6 @@ using namespace mlir::tilegpu;
 
 namespace {
 
-int64_t elementBytes(Type type) { return std::max<int64_t>(1, type.getIntOrFloatBitWidth() / 8); }
-
 // Ring buffers start at multiples of 1024 bytes so that every buffer's swizzle atoms are aligned.
 int64_t ringStride(MemDescType type) { return llvm::alignTo(type.getBufferBytes(), 1024); }
 
@@ -22,7 +20,7 @@ Value emitSharedOffset(OpBuilder &builder, Location loc, MemDescType type,
                        ArrayRef<Value> coord) {
   auto shared = cast<SharedAttr>(type.getEncoding());
   ArrayRef<int64_t> shape = type.getShape().take_back(2);
-  int64_t bytes = elementBytes(type.getElementType());
+  int64_t bytes = storageBytes(type.getElementType());
   unsigned contiguous = shared.getOrder()[0], strided = shared.getOrder()[1];
   int64_t swizzle = shared.getSwizzleBytes(), runElements = swizzle / bytes;
   auto c = [&](int64_t value) { return constI32(builder, loc, value); };
@@ -57,15 +55,8 @@ unsigned sharedRun(RankedTensorType type, int64_t bytes, SharedAttr shared) {
                                                 16 / bytes));
 }
 
-template <typename Op>
-struct SharedPattern : public OpConversionPattern<Op> {
-  SharedPattern(TileTypeConverter &converter, LoweringState &state)
-      : OpConversionPattern<Op>(converter, &converter.getContext()), state(state) {}
-  LoweringState &state;
-};
-
-struct LocalAllocLowering : public SharedPattern<LocalAllocOp> {
-  using SharedPattern::SharedPattern;
+struct LocalAllocLowering : public TilePattern<LocalAllocOp> {
+  using TilePattern::TilePattern;
   LogicalResult matchAndRewrite(LocalAllocOp op, OpAdaptor adaptor,
                                 ConversionPatternRewriter &rewriter) const override {
     Location loc = op.getLoc();
@@ -77,7 +68,7 @@ struct LocalAllocLowering : public SharedPattern<LocalAllocOp> {
     if (adaptor.getSrc()) {
       auto type = cast<MemDescType>(op.getType());
       auto srcType = cast<RankedTensorType>(op.getSrc().getType());
-      unsigned run = sharedRun(srcType, elementBytes(type.getElementType()),
+      unsigned run = sharedRun(srcType, storageBytes(type.getElementType()),
                                cast<SharedAttr>(type.getEncoding()));
       SmallVector<Value> values = unpack(rewriter, loc, adaptor.getSrc());
       SmallVector<SmallVector<Value>> coords = emitCoordinates(rewriter, loc, srcType);
@@ -98,9 +89,7 @@ struct LocalAllocLowering : public SharedPattern<LocalAllocOp> {
       }
       // wgmma reads shared memory through the async proxy.
       if (state.hasAsyncProxyReaders)
-        NVVM::FenceProxyOp::create(
-            rewriter, loc, NVVM::ProxyKind::async_shared,
-            NVVM::SharedSpaceAttr::get(getContext(), NVVM::SharedSpace::shared_cta));
+        emitAsyncProxyFence(rewriter, loc);
       emitBarrier(rewriter, loc);
     }
     rewriter.replaceOp(op, base);
@@ -108,8 +97,8 @@ struct LocalAllocLowering : public SharedPattern<LocalAllocOp> {
   }
 };
 
-struct MemDescIndexLowering : public SharedPattern<MemDescIndexOp> {
-  using SharedPattern::SharedPattern;
+struct MemDescIndexLowering : public TilePattern<MemDescIndexOp> {
+  using TilePattern::TilePattern;
   LogicalResult matchAndRewrite(MemDescIndexOp op, OpAdaptor adaptor,
                                 ConversionPatternRewriter &rewriter) const override {
     Location loc = op.getLoc();
@@ -121,8 +110,8 @@ struct MemDescIndexLowering : public SharedPattern<MemDescIndexOp> {
   }
 };
 
-struct LocalLoadLowering : public SharedPattern<LocalLoadOp> {
-  using SharedPattern::SharedPattern;
+struct LocalLoadLowering : public TilePattern<LocalLoadOp> {
+  using TilePattern::TilePattern;
   LogicalResult matchAndRewrite(LocalLoadOp op, OpAdaptor adaptor,
                                 ConversionPatternRewriter &rewriter) const override {
     Location loc = op.getLoc();
@@ -141,14 +130,14 @@ struct LocalLoadLowering : public SharedPattern<LocalLoadOp> {
   }
 };
 
-struct AsyncCopyLowering : public SharedPattern<AsyncCopyOp> {
-  using SharedPattern::SharedPattern;
+struct AsyncCopyLowering : public TilePattern<AsyncCopyOp> {
+  using TilePattern::TilePattern;
   LogicalResult matchAndRewrite(AsyncCopyOp op, OpAdaptor adaptor,
                                 ConversionPatternRewriter &rewriter) const override {
     Location loc = op.getLoc();
     auto type = cast<MemDescType>(op.getDst().getType());
     auto ptrType = cast<RankedTensorType>(op.getPtr().getType());
-    int64_t bytes = elementBytes(type.getElementType());
+    int64_t bytes = storageBytes(type.getElementType());
     unsigned run = sharedRun(ptrType, bytes, cast<SharedAttr>(type.getEncoding()));
     run = std::min<unsigned>(run, state.axisInfo->getVectorWidth(op.getPtr()));
     if (op.getMask())
@@ -182,8 +171,8 @@ struct AsyncCopyLowering : public SharedPattern<AsyncCopyOp> {
   }
 };
 
-struct AsyncCommitLowering : public SharedPattern<AsyncCommitOp> {
-  using SharedPattern::SharedPattern;
+struct AsyncCommitLowering : public TilePattern<AsyncCommitOp> {
+  using TilePattern::TilePattern;
   LogicalResult matchAndRewrite(AsyncCommitOp op, OpAdaptor,
                                 ConversionPatternRewriter &rewriter) const override {
     NVVM::CpAsyncCommitGroupOp::create(rewriter, op.getLoc());
@@ -192,16 +181,14 @@ struct AsyncCommitLowering : public SharedPattern<AsyncCommitOp> {
   }
 };
 
-struct AsyncWaitLowering : public SharedPattern<AsyncWaitOp> {
-  using SharedPattern::SharedPattern;
+struct AsyncWaitLowering : public TilePattern<AsyncWaitOp> {
+  using TilePattern::TilePattern;
   LogicalResult matchAndRewrite(AsyncWaitOp op, OpAdaptor,
                                 ConversionPatternRewriter &rewriter) const override {
     Location loc = op.getLoc();
     NVVM::CpAsyncWaitGroupOp::create(rewriter, loc, op.getPending());
     if (state.hasAsyncProxyReaders)
-      NVVM::FenceProxyOp::create(
-          rewriter, loc, NVVM::ProxyKind::async_shared,
-          NVVM::SharedSpaceAttr::get(getContext(), NVVM::SharedSpace::shared_cta));
+      emitAsyncProxyFence(rewriter, loc);
     emitBarrier(rewriter, loc);
     rewriter.eraseOp(op);
     return success();

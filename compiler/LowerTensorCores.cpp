@@ -149,7 +149,7 @@ struct WgmmaOperand {
     return cast<SharedAttr>(type.getEncoding()).getOrder()[0] == kDim;
   }
   int64_t swizzle() const { return cast<SharedAttr>(type.getEncoding()).getSwizzleBytes(); }
-  int64_t bytes() const { return std::max(1u, type.getElementType().getIntOrFloatBitWidth() / 8); }
+  int64_t bytes() const { return storageBytes(type.getElementType()); }
 
   DescriptorLayout layout() const {
     unsigned mode = swizzle() == 128 ? 1 : swizzle() == 64 ? 2 : 3;
@@ -197,8 +197,7 @@ struct WarpGroupDotLowering : public OpConversionPattern<WarpGroupDotOp> {
     int64_t blockK = a.type.getShape()[1];
 
     // The warpgroup's place: rows 64 * (warpM / 4) and columns instrN * warpN of each tile.
-    auto [lane, warp] = emitLaneAndWarp(rewriter, loc);
-    (void)lane;
+    Value warp = emitLaneAndWarp(rewriter, loc).second;
     auto c = [&](int64_t value) { return constI32(rewriter, loc, value); };
     Value warpM = LLVM::URemOp::create(rewriter, loc, warp, c(tile.warpsM));
     Value warpN = LLVM::URemOp::create(

@@ -167,17 +167,22 @@ Value mlir::tessera::fromSharedStorage(OpBuilder &builder, Location loc, Value s
 }
 
 Value mlir::tessera::emitSharedAddress(OpBuilder &builder, Location loc, Operation *anchor,
-                                       Type elementType, Value index, int64_t byteOffset) {
+                                       const LoweringState &state, Type elementType, Value index,
+                                       int64_t byteOffset) {
   Value base = emitSharedBase(builder, loc, anchor);
   auto ptrType = LLVM::LLVMPointerType::get(builder.getContext(), 3);
-  if (auto scratch = anchor->getParentOfType<ModuleOp>()->getAttrOfType<IntegerAttr>(
-          kScratchBaseAttr))
-    byteOffset += scratch.getInt();
+  byteOffset += state.scratchBase;
   if (byteOffset)
     base = LLVM::GEPOp::create(builder, loc, ptrType, builder.getI8Type(), base,
                                ArrayRef<LLVM::GEPArg>{LLVM::GEPArg(int32_t(byteOffset))});
   return LLVM::GEPOp::create(builder, loc, ptrType, sharedStorageType(elementType), base,
                              ArrayRef<LLVM::GEPArg>{LLVM::GEPArg(index)});
+}
+
+void mlir::tessera::emitAsyncProxyFence(OpBuilder &builder, Location loc) {
+  NVVM::FenceProxyOp::create(
+      builder, loc, NVVM::ProxyKind::async_shared,
+      NVVM::SharedSpaceAttr::get(builder.getContext(), NVVM::SharedSpace::shared_cta));
 }
 
 void mlir::tessera::emitBarrier(OpBuilder &builder, Location loc) {
@@ -237,14 +242,14 @@ Value mlir::tessera::exchangeThroughShared(
   SmallVector<SmallVector<Value>> srcCoords = emitCoordinates(rewriter, loc, srcType);
   emitBarrier(rewriter, loc);
   for (auto [value, coords] : llvm::zip(values, srcCoords)) {
-    Value address = emitSharedAddress(rewriter, loc, anchor, element,
+    Value address = emitSharedAddress(rewriter, loc, anchor, state, element,
                                       srcIndex(rewriter, coords), 0);
     LLVM::StoreOp::create(rewriter, loc, toSharedStorage(rewriter, loc, value), address);
   }
   emitBarrier(rewriter, loc);
   SmallVector<Value> results;
   for (ArrayRef<Value> coords : emitCoordinates(rewriter, loc, dstType)) {
-    Value address = emitSharedAddress(rewriter, loc, anchor, element,
+    Value address = emitSharedAddress(rewriter, loc, anchor, state, element,
                                       dstIndex(rewriter, coords), 0);
     Value stored = LLVM::LoadOp::create(rewriter, loc, sharedStorageType(element), address);
     results.push_back(fromSharedStorage(rewriter, loc, stored, element));

@@ -33,10 +33,23 @@ struct LoweringState {
   }
 };
 
-// Where the allocation step records a local_alloc's byte offset, and the module the start of the
-// scratch area.
+// Where the allocation step records a local_alloc's byte offset.
 constexpr StringLiteral kAllocOffsetAttr = "tilegpu.offset";
-constexpr StringLiteral kScratchBaseAttr = "tilegpu.scratch_base";
+
+// A pattern with access to the shared lowering state. Block patterns outrank the upstream
+// arith/math ones, which would otherwise try to lower block ops as if their structs were vectors.
+constexpr unsigned kBlockPatternBenefit = 10;
+template <typename Op>
+struct TilePattern : public OpConversionPattern<Op> {
+  TilePattern(TileTypeConverter &converter, LoweringState &state)
+      : OpConversionPattern<Op>(converter, &converter.getContext(), kBlockPatternBenefit),
+        state(state) {}
+  LoweringState &state;
+};
+
+// fence.proxy.async for shared memory: orders this thread's ordinary writes before later reads by
+// the async proxy (wgmma).
+void emitAsyncProxyFence(OpBuilder &builder, Location loc);
 
 Value constI32(OpBuilder &builder, Location loc, int64_t value);
 
@@ -60,8 +73,9 @@ Value emitSharedBase(OpBuilder &builder, Location loc, Operation *anchor);
 
 // Address of element `index` of `elementType` in the scratch area, starting `byteOffset` bytes
 // in.
-Value emitSharedAddress(OpBuilder &builder, Location loc, Operation *anchor, Type elementType,
-                        Value index, int64_t byteOffset);
+Value emitSharedAddress(OpBuilder &builder, Location loc, Operation *anchor,
+                        const LoweringState &state, Type elementType, Value index,
+                        int64_t byteOffset);
 
 // The type a block element is kept as in shared memory (i1 widens to i8).
 Type sharedStorageType(Type elementType);

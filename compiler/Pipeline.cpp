@@ -157,6 +157,10 @@ private:
         if (Operation *def = operand.getDefiningOp())
           if (def->getBlock() == body && !slice.contains(def) && operand != stream.load.getOther())
             return false;
+    // Program order, for cloning.
+    SmallVector<Operation *> ordered = slice.takeVector();
+    llvm::sort(ordered, [](Operation *a, Operation *b) { return a->isBeforeInBlock(b); });
+    slice.insert(ordered.begin(), ordered.end());
     return true;
   }
 
@@ -190,9 +194,7 @@ private:
     mapping.map(loop.getInductionVar(), iv);
     for (auto [index, value] : llvm::zip(carried, state))
       mapping.map(loop.getRegionIterArgs()[index], value);
-    SmallVector<Operation *> ordered(slice.begin(), slice.end());
-    llvm::sort(ordered, [](Operation *a, Operation *b) { return a->isBeforeInBlock(b); });
-    for (Operation *op : ordered)
+    for (Operation *op : slice)
       builder.clone(*op, mapping);
     Value valid = arith::CmpIOp::create(builder, loc, arith::CmpIPredicate::slt, iv,
                                         loop.getUpperBound());

@@ -21,7 +21,7 @@ constexpr unsigned kMaxRematerialisationDepth = 8;
 bool isElementwise(Operation *op) {
   return op->getNumResults() == 1 && op->getNumRegions() == 0 &&
          (isa<arith::ArithDialect, math::MathDialect>(op->getDialect()) ||
-          isa<tile::AddPtrOp>(op));
+          isa<tile::AddPtrOp, tile::HintOp>(op));
 }
 
 // Whether `value` can be recomputed in any layout from ranges, splats, constants and

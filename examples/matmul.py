@@ -41,6 +41,28 @@ def matmul_kernel(a_ptr, b_ptr, c_ptr, M, N, K,
     tl.store(c_ptrs, acc, mask=(rows < M) & (cols < N))
 
 
+@tessera.jit
+def matmul_block_ptr_kernel(A, B, C, M, N, K, stride_am, stride_ak, stride_bk, stride_bn,
+                            stride_cm, stride_cn, BM: tl.constexpr, BN: tl.constexpr, BK: tl.constexpr):
+    """matmul_kernel written with block pointers: the edges masked by boundary_check."""
+    pid_m = tl.program_id(0)
+    pid_n = tl.program_id(1)
+    a_bp = tl.make_block_ptr(A, shape=(M, K), strides=(stride_am, stride_ak),
+                             offsets=(pid_m * BM, 0), block_shape=(BM, BK), order=(1, 0))
+    b_bp = tl.make_block_ptr(B, shape=(K, N), strides=(stride_bk, stride_bn),
+                             offsets=(0, pid_n * BN), block_shape=(BK, BN), order=(1, 0))
+    acc = tl.zeros((BM, BN), dtype=tl.float32)
+    for k in range(0, tl.cdiv(K, BK)):
+        a = tl.load(a_bp, boundary_check=(0, 1), padding_option="zero")
+        b = tl.load(b_bp, boundary_check=(0, 1), padding_option="zero")
+        acc = tl.dot(a, b, acc)
+        a_bp = tl.advance(a_bp, (0, BK))
+        b_bp = tl.advance(b_bp, (BK, 0))
+    c_bp = tl.make_block_ptr(C, shape=(M, N), strides=(stride_cm, stride_cn),
+                             offsets=(pid_m * BM, pid_n * BN), block_shape=(BM, BN), order=(1, 0))
+    tl.store(c_bp, acc, boundary_check=(0, 1))
+
+
 DEFAULT_BLOCKS = dict(BLOCK_M=32, BLOCK_N=32, BLOCK_K=32)
 DEFAULT_NUM_WARPS = 4
 DEFAULT_NUM_STAGES = 2

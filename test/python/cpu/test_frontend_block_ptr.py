@@ -8,6 +8,7 @@ import pytest
 from test_frontend_support import full_ops, line_of, ops, parse, tessera, tile_ir
 
 import tessera.language as tl
+from matmul import matmul_block_ptr_kernel
 
 TARGETS = ("sm_80", "sm_90a")
 
@@ -115,27 +116,6 @@ def test_copy_compiles_with_16_byte_predicated_accesses(target, run_ptxas):
     assert result.returncode == 0, result.stderr
 
 
-@tessera.jit
-def matmul_kernel(A, B, C, M, N, K, stride_am, stride_ak, stride_bk, stride_bn, stride_cm,
-                  stride_cn, BM: tl.constexpr, BN: tl.constexpr, BK: tl.constexpr):
-    pid_m = tl.program_id(0)
-    pid_n = tl.program_id(1)
-    a_bp = tl.make_block_ptr(A, shape=(M, K), strides=(stride_am, stride_ak),
-                             offsets=(pid_m * BM, 0), block_shape=(BM, BK), order=(1, 0))
-    b_bp = tl.make_block_ptr(B, shape=(K, N), strides=(stride_bk, stride_bn),
-                             offsets=(0, pid_n * BN), block_shape=(BK, BN), order=(1, 0))
-    acc = tl.zeros((BM, BN), dtype=tl.float32)
-    for k in range(0, tl.cdiv(K, BK)):
-        a = tl.load(a_bp, boundary_check=(0, 1), padding_option="zero")
-        b = tl.load(b_bp, boundary_check=(0, 1), padding_option="zero")
-        acc = tl.dot(a, b, acc)
-        a_bp = tl.advance(a_bp, (0, BK))
-        b_bp = tl.advance(b_bp, (BK, 0))
-    c_bp = tl.make_block_ptr(C, shape=(M, N), strides=(stride_cm, stride_cn),
-                             offsets=(pid_m * BM, pid_n * BN), block_shape=(BM, BN), order=(1, 0))
-    tl.store(c_bp, acc, boundary_check=(0, 1))
-
-
 MATMUL_SIGNATURE = {"A": "*fp16:16", "B": "*fp16:16", "C": "*fp32:16", "M": "i32", "N": "i32",
                     "K": "i32", "stride_am": "i32", "stride_bk": "i32", "stride_cm": "i32"}
 MATMUL_CONSTANTS = {"stride_ak": 1, "stride_bn": 1, "stride_cn": 1, "BM": 64, "BN": 64,
@@ -143,28 +123,28 @@ MATMUL_CONSTANTS = {"stride_ak": 1, "stride_bn": 1, "stride_cn": 1, "BM": 64, "B
 
 
 def test_loops_carry_block_pointers_as_their_scalars():
-    ir = tile_ir(matmul_kernel, MATMUL_SIGNATURE, MATMUL_CONSTANTS)
+    ir = tile_ir(matmul_block_ptr_kernel, MATMUL_SIGNATURE, MATMUL_CONSTANTS)
     assert parse(ir).returncode == 0, parse(ir).stderr
     (loop,) = full_ops(ir, "scf.for")
     # acc, then per block pointer: base, run-time shape and stride (i64), offsets (i32)
     a_bp = "!tile.ptr<f16>, i64, i64, i64, i32, i32"
     carried = f"tensor<64x64xf32>, {a_bp}, {a_bp}"
     assert loop.endswith(f": (i32, i32, i32, {carried}) -> ({carried}) "
-                         f'loc("{matmul_kernel.source.file}":{line_of(matmul_kernel, "for k")}:4)')
+                         f'loc("{matmul_block_ptr_kernel.source.file}":{line_of(matmul_block_ptr_kernel, "for k")}:4)')
     assert len(ops(ir, "tile.dot")) == 1 and len(ops(ir, "tile.load")) == 2
     # advancing by (0, BK) or (BK, 0) adds to one offset
-    file = matmul_kernel.source.file
+    file = matmul_block_ptr_kernel.source.file
     for snippet in ("a_bp = tl.advance", "b_bp = tl.advance"):
-        at = f'loc("{file}":{line_of(matmul_kernel, snippet)}:'
+        at = f'loc("{file}":{line_of(matmul_block_ptr_kernel, snippet)}:'
         (advance,) = [op for op in ops(ir, "arith.addi") if at in op]
         assert "(i32, i32) -> i32" in advance
 
 
 @pytest.mark.parametrize("target", TARGETS)
 def test_matmul_loop_compiles(target, run_ptxas):
-    kernel = tessera.compile(matmul_kernel, MATMUL_SIGNATURE, MATMUL_CONSTANTS, target=target,
+    kernel = tessera.compile(matmul_block_ptr_kernel, MATMUL_SIGNATURE, MATMUL_CONSTANTS, target=target,
                              num_warps=4)
-    assert ".visible .entry matmul_kernel(" in kernel.asm["ptx"]
+    assert ".visible .entry matmul_block_ptr_kernel(" in kernel.asm["ptx"]
     result = run_ptxas(kernel.asm["ptx"], target)
     assert result.returncode == 0, result.stderr
 

@@ -6,13 +6,8 @@ cp.async on sm_90a, mma.sync on sm_80, read with cuobjdump).
 The tensor-core checks (test_*tensor_core*, test_sass_*) describe the finished tl.dot lowering;
 they fail while tl.dot still lowers to FMAs.
 """
-import glob
 import importlib.util
-import os
 import re
-import shutil
-import subprocess
-import tempfile
 
 import pytest
 
@@ -275,54 +270,6 @@ def test_ops_need_pytorch():
 
 
 # ---- machine code from the tensor-core compiler ------------------------------------------------
-
-def _executable(path):
-    return bool(path) and os.path.isfile(path) and os.access(path, os.X_OK)
-
-
-def _wheel_binaries(name):
-    """``name`` in the bin/ of NVIDIA's PyPI wheels (nvidia-cuda-cuobjdump, -nvdisasm), which
-    install under the ``nvidia`` namespace package (nvidia/cu13/bin/...)."""
-    spec = importlib.util.find_spec("nvidia")
-    roots = list(spec.submodule_search_locations) if spec and spec.submodule_search_locations \
-        else []
-    return [path for root in roots
-            for path in sorted(glob.glob(os.path.join(root, "*", "bin", name)))]
-
-
-def find_tool(name, variable):
-    """``$variable``, PATH, /usr/local/cuda/bin, or the PyPI wheel's bin/ directory."""
-    for candidate in [os.environ.get(variable), shutil.which(name),
-                      f"/usr/local/cuda/bin/{name}"] + _wheel_binaries(name):
-        if _executable(candidate):
-            return candidate
-    return None
-
-
-@pytest.fixture(scope="session")
-def cuobjdump():
-    """Runs ``cuobjdump --dump-sass`` on a cubin; cuobjdump needs nvdisasm, looked up the same way.
-    Missing tools fail the test under CI (scripts/setup.sh installs them) and skip it elsewhere."""
-    tools = {name: find_tool(name, variable) for name, variable in
-             [("cuobjdump", "CUOBJDUMP"), ("nvdisasm", "NVDISASM")]}
-    missing = [name for name, path in tools.items() if path is None]
-    if missing:
-        message = (f"{' and '.join(missing)} not found (pip install nvidia-cuda-cuobjdump "
-                   "nvidia-cuda-nvdisasm, or set CUOBJDUMP / NVDISASM)")
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    env = dict(os.environ, PATH=os.pathsep.join([os.path.dirname(tools["nvdisasm"]),
-                                                 os.environ.get("PATH", "")]))
-
-    def dump(cubin):
-        with tempfile.NamedTemporaryFile(suffix=".cubin") as f:
-            f.write(cubin)
-            f.flush()
-            return subprocess.run([tools["cuobjdump"], "--dump-sass", f.name], check=True,
-                                  capture_output=True, text=True, env=env).stdout
-    return dump
-
 
 def sass(cuobjdump, cfg, target):
     kernel = compiled("bf16", "ieee", cfg, target)

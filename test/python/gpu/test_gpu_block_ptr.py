@@ -7,6 +7,7 @@ torch = require_torch_gpu()
 
 import tessera  # noqa: E402
 import tessera.language as tl  # noqa: E402
+from matmul import matmul_block_ptr_kernel  # noqa: E402
 
 
 @tessera.jit
@@ -69,27 +70,6 @@ def test_copy_from_column_major(shape, randn):
     torch.testing.assert_close(y, x, rtol=0, atol=0)
 
 
-@tessera.jit
-def matmul_kernel(A, B, C, M, N, K, stride_am, stride_ak, stride_bk, stride_bn, stride_cm,
-                  stride_cn, BM: tl.constexpr, BN: tl.constexpr, BK: tl.constexpr):
-    pid_m = tl.program_id(0)
-    pid_n = tl.program_id(1)
-    a_bp = tl.make_block_ptr(A, shape=(M, K), strides=(stride_am, stride_ak),
-                             offsets=(pid_m * BM, 0), block_shape=(BM, BK), order=(1, 0))
-    b_bp = tl.make_block_ptr(B, shape=(K, N), strides=(stride_bk, stride_bn),
-                             offsets=(0, pid_n * BN), block_shape=(BK, BN), order=(1, 0))
-    acc = tl.zeros((BM, BN), dtype=tl.float32)
-    for k in range(0, tl.cdiv(K, BK)):
-        a = tl.load(a_bp, boundary_check=(0, 1), padding_option="zero")
-        b = tl.load(b_bp, boundary_check=(0, 1), padding_option="zero")
-        acc = tl.dot(a, b, acc)
-        a_bp = tl.advance(a_bp, (0, BK))
-        b_bp = tl.advance(b_bp, (BK, 0))
-    c_bp = tl.make_block_ptr(C, shape=(M, N), strides=(stride_cm, stride_cn),
-                             offsets=(pid_m * BM, pid_n * BN), block_shape=(BM, BN), order=(1, 0))
-    tl.store(c_bp, acc, boundary_check=(0, 1))
-
-
 def check_matmul(out, a, b):
     """|out - a@b| <= (K + 2) ulp(fp32) * (|a| @ |b|) + an fp32 rounding of the result, in float64:
     fp16 products are exact in fp32, each accumulation step rounds once."""
@@ -109,7 +89,7 @@ def test_matmul(shape, randn):
     a, b = randn(m, k, dtype=torch.float16), randn(k, n, dtype=torch.float16)
     out, _ = poisoned((m, n), torch.float32)
     grid = (tessera.cdiv(m, 32), tessera.cdiv(n, 32))
-    matmul_kernel[grid](a, b, out, m, n, k, a.stride(0), a.stride(1), b.stride(0), b.stride(1),
+    matmul_block_ptr_kernel[grid](a, b, out, m, n, k, a.stride(0), a.stride(1), b.stride(0), b.stride(1),
                         out.stride(0), out.stride(1), BM=32, BN=32, BK=32)
     torch.cuda.synchronize()
     check_matmul(out, a, b)
@@ -121,7 +101,7 @@ def test_matmul_with_transposed_operand(randn):
     b = randn(k, n, dtype=torch.float16)
     out, _ = poisoned((m, n), torch.float32)
     grid = (tessera.cdiv(m, 32), tessera.cdiv(n, 32))
-    matmul_kernel[grid](a, b, out, m, n, k, a.stride(0), a.stride(1), b.stride(0), b.stride(1),
+    matmul_block_ptr_kernel[grid](a, b, out, m, n, k, a.stride(0), a.stride(1), b.stride(0), b.stride(1),
                         out.stride(0), out.stride(1), BM=32, BN=32, BK=16)
     torch.cuda.synchronize()
     check_matmul(out, a, b)
