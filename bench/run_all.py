@@ -12,11 +12,19 @@ import os
 import subprocess
 import sys
 import traceback
+from pathlib import Path
 
 import harness
 
 
 def git_commit():
+    """The commit of the library measured: the staged build's (.stage/MANIFEST, written by
+    scripts/stage_gpu.sh) where there is one, since a GPU host's checkout may be older; else HEAD."""
+    manifest = Path(harness.REPO) / ".stage" / "MANIFEST"
+    if manifest.is_file():
+        for line in manifest.read_text().splitlines():
+            if line.startswith("commit: "):
+                return line[len("commit: "):].strip()
     try:
         return subprocess.run(["git", "-C", harness.REPO, "rev-parse", "--short", "HEAD"],
                               capture_output=True, text=True, check=True).stdout.strip()
