@@ -242,11 +242,18 @@ private:
     if (auto branch = dyn_cast<scf::IfOp>(op))
       return assignIf(branch);
     if (auto store = dyn_cast<tile::StoreOp>(op)) {
-      // Values from the tensor cores are stored from their registers; the pointers are
-      // recomputed to match.
+      // Values from the tensor cores are stored in 16-byte runs after a warp-local exchange
+      // where the layout allows, otherwise from their registers; the pointers are recomputed
+      // to match.
       Attribute layout = layoutOf(store.getValue());
-      if (!isa_and_nonnull<MmaAttr>(layout))
+      if (auto mma = dyn_cast_or_null<MmaAttr>(layout)) {
+        auto type = cast<RankedTensorType>(store.getValue().getType());
+        if (BlockedAttr wide = getWarpLocalStoreLayout(
+                mma, type.getShape(), std::max(1u, type.getElementTypeBitWidth() / 8)))
+          layout = wide;
+      } else {
         layout = layoutOf(store.getPtr());
+      }
       if (layout)
         requireAllTensors(op, layout);
       return;

@@ -1,7 +1,9 @@
 // Shared-memory blocks: allocation, stores from and loads into registers, ring indexing, and the
 // cp.async copies that fill rings from global memory. A block's bytes follow its #tilegpu.shared
-// layout (see getSharedByteOffset and swizzleSharedAddress).
+// layout (see getSharedByteOffset and swizzleSharedAddress). Also the warp-local exchange that
+// takes tensor-core results to their store layout.
 #include "compiler/LoweringUtils.h"
+#include "compiler/Passes.h"
 
 #include "dialects/tile/TileDialect.h"
 #include "mlir/Dialect/LLVMIR/NVVMDialect.h"
@@ -181,16 +183,141 @@ struct AsyncCommitLowering : public TilePattern<AsyncCommitOp> {
   }
 };
 
+struct BarrierLowering : public TilePattern<BarrierOp> {
+  using TilePattern::TilePattern;
+  LogicalResult matchAndRewrite(BarrierOp op, OpAdaptor,
+                                ConversionPatternRewriter &rewriter) const override {
+    emitBarrier(rewriter, op.getLoc());
+    rewriter.eraseOp(op);
+    return success();
+  }
+};
+
 struct AsyncWaitLowering : public TilePattern<AsyncWaitOp> {
   using TilePattern::TilePattern;
   LogicalResult matchAndRewrite(AsyncWaitOp op, OpAdaptor,
                                 ConversionPatternRewriter &rewriter) const override {
     Location loc = op.getLoc();
     NVVM::CpAsyncWaitGroupOp::create(rewriter, loc, op.getPending());
-    if (state.hasAsyncProxyReaders)
-      emitAsyncProxyFence(rewriter, loc);
     emitBarrier(rewriter, loc);
     rewriter.eraseOp(op);
+    return success();
+  }
+};
+
+// A conversion from an mma layout to its warp-local store layout (getWarpLocalStoreLayout).
+// Each warp holds the same rows in both, so it exchanges them alone, through its own 2 KiB of
+// scratch: 16 rows x 128 bytes at a time, with 16-byte chunks XOR-swizzled by row so that both
+// the 4-byte writes of the mma registers and the 16-byte reads are free of bank conflicts.
+struct WarpLocalConvertLowering : public TilePattern<ConvertLayoutOp> {
+  static constexpr int64_t kRows = 16, kRowBytes = 128, kWarpBytes = kRows * kRowBytes;
+
+  WarpLocalConvertLowering(TileTypeConverter &converter, LoweringState &state)
+      : TilePattern(converter, state, kBlockPatternBenefit + 1) {}
+
+  LogicalResult matchAndRewrite(ConvertLayoutOp op, OpAdaptor adaptor,
+                                ConversionPatternRewriter &rewriter) const override {
+    auto srcType = cast<RankedTensorType>(op.getSrc().getType());
+    auto dstType = cast<RankedTensorType>(op.getType());
+    auto mma = dyn_cast<MmaAttr>(srcType.getEncoding());
+    if (!mma || !srcType.getElementType().isIntOrFloat())
+      return failure();
+    int64_t bytes = storageBytes(srcType.getElementType());
+    if (dstType.getEncoding() != getWarpLocalStoreLayout(mma, srcType.getShape(), bytes))
+      return failure();
+    Location loc = op.getLoc();
+    auto module = op->getParentOfType<ModuleOp>();
+    int64_t numWarps = module->getAttrOfType<IntegerAttr>(kNumWarpsAttr).getInt();
+    state.reserveShared(numWarps * kWarpBytes);
+
+    // Elements belong to chunks of the rows' 128-byte segments: (CTA-tile row repetition,
+    // segment), read off the constant part of their coordinates.
+    int64_t tileRows = getMmaTile(mma).rows, chunkCols = kRowBytes / bytes;
+    auto chunkOf = [&](ArrayRef<int64_t> offset) {
+      return std::make_pair(offset[0] / tileRows, offset[1] / chunkCols);
+    };
+    SmallVector<SmallVector<int64_t>> srcOffsets =
+        getElementOffsets(srcType.getEncoding(), srcType.getShape());
+    SmallVector<SmallVector<int64_t>> dstOffsets =
+        getElementOffsets(dstType.getEncoding(), dstType.getShape());
+    // Runs of `width` elements that are consecutive along a row move as one vector: column pairs
+    // of the mma registers, 16 bytes of the store layout.
+    auto isRun = [&](ArrayRef<SmallVector<int64_t>> offsets, unsigned first, unsigned width) {
+      for (unsigned i = 1; i < width; ++i)
+        if (offsets[first + i][0] != offsets[first][0] ||
+            offsets[first + i][1] != offsets[first][1] + i ||
+            chunkOf(offsets[first + i]) != chunkOf(offsets[first]))
+          return false;
+      return true;
+    };
+    auto allRuns = [&](ArrayRef<SmallVector<int64_t>> offsets, unsigned width) {
+      if (offsets.size() % width != 0)
+        return false;
+      for (unsigned first = 0; first < offsets.size(); first += width)
+        if (!isRun(offsets, first, width))
+          return false;
+      return true;
+    };
+    unsigned dstRun = 16 / bytes;
+    if (!allRuns(srcOffsets, 2) || !allRuns(dstOffsets, dstRun))
+      return rewriter.notifyMatchFailure(op, "elements not in column pairs and 16-byte runs");
+
+    SmallVector<Value> values = unpack(rewriter, loc, adaptor.getSrc());
+    SmallVector<SmallVector<Value>> srcCoords = emitCoordinates(rewriter, loc, srcType);
+    SmallVector<SmallVector<Value>> dstCoords = emitCoordinates(rewriter, loc, dstType);
+
+    auto c = [&](int64_t value) { return constI32(rewriter, loc, value); };
+    Value warpBase = LLVM::MulOp::create(rewriter, loc, emitLaneAndWarp(rewriter, loc).second,
+                                         c(kWarpBytes));
+    Type elementType = values.front().getType();
+    auto address = [&](ArrayRef<Value> coord) {
+      Value row = LLVM::AndOp::create(rewriter, loc, coord[0], c(kRows - 1));
+      Value colBytes = LLVM::MulOp::create(
+          rewriter, loc, LLVM::AndOp::create(rewriter, loc, coord[1], c(chunkCols - 1)),
+          c(bytes));
+      Value chunk = LLVM::XOrOp::create(rewriter, loc,
+                                        LLVM::LShrOp::create(rewriter, loc, colBytes, c(4)),
+                                        LLVM::AndOp::create(rewriter, loc, row, c(7)));
+      Value offset = LLVM::AddOp::create(
+          rewriter, loc, LLVM::MulOp::create(rewriter, loc, row, c(kRowBytes)),
+          LLVM::OrOp::create(rewriter, loc, LLVM::ShlOp::create(rewriter, loc, chunk, c(4)),
+                             LLVM::AndOp::create(rewriter, loc, colBytes, c(15))));
+      offset = LLVM::AddOp::create(rewriter, loc, warpBase, offset);
+      return emitSharedAddress(rewriter, loc, op, state, rewriter.getI8Type(), offset, 0);
+    };
+
+    SmallVector<std::pair<int64_t, int64_t>> chunks;
+    for (ArrayRef<int64_t> offset : dstOffsets)
+      if (!llvm::is_contained(chunks, chunkOf(offset)))
+        chunks.push_back(chunkOf(offset));
+    SmallVector<Value> results(dstOffsets.size());
+    auto warpSync = [&] { NVVM::SyncWarpOp::create(rewriter, loc, c(-1)); };
+    // The scratch may still be read by an earlier op in other warps.
+    emitBarrier(rewriter, loc);
+    for (auto [index, chunk] : llvm::enumerate(chunks)) {
+      if (index > 0)
+        warpSync();
+      for (unsigned first = 0; first < values.size(); first += 2) {
+        if (chunkOf(srcOffsets[first]) != chunk)
+          continue;
+        auto pairType = VectorType::get({2}, elementType);
+        Value pair = LLVM::PoisonOp::create(rewriter, loc, pairType);
+        for (unsigned i = 0; i < 2; ++i)
+          pair = LLVM::InsertElementOp::create(rewriter, loc, pair, values[first + i], c(i));
+        LLVM::StoreOp::create(rewriter, loc, pair, address(srcCoords[first]));
+      }
+      warpSync();
+      for (unsigned first = 0; first < dstOffsets.size(); first += dstRun) {
+        if (chunkOf(dstOffsets[first]) != chunk)
+          continue;
+        auto runType = VectorType::get({int64_t(dstRun)}, elementType);
+        Value loaded = LLVM::LoadOp::create(rewriter, loc, runType, address(dstCoords[first]));
+        for (unsigned i = 0; i < dstRun; ++i)
+          results[first + i] = LLVM::ExtractElementOp::create(rewriter, loc, loaded, c(i));
+      }
+    }
+    rewriter.replaceOp(op, pack(rewriter, loc, getTypeConverter()->convertType(dstType),
+                                results));
     return success();
   }
 };
@@ -214,5 +341,6 @@ void mlir::tessera::populateSharedMemoryPatterns(TileTypeConverter &converter,
                                                  RewritePatternSet &patterns,
                                                  LoweringState &state) {
   patterns.add<LocalAllocLowering, MemDescIndexLowering, LocalLoadLowering, AsyncCopyLowering,
-               AsyncCommitLowering, AsyncWaitLowering>(converter, state);
+               AsyncCommitLowering, AsyncWaitLowering, BarrierLowering,
+               WarpLocalConvertLowering>(converter, state);
 }

@@ -41,9 +41,9 @@ constexpr StringLiteral kAllocOffsetAttr = "tilegpu.offset";
 constexpr unsigned kBlockPatternBenefit = 10;
 template <typename Op>
 struct TilePattern : public OpConversionPattern<Op> {
-  TilePattern(TileTypeConverter &converter, LoweringState &state)
-      : OpConversionPattern<Op>(converter, &converter.getContext(), kBlockPatternBenefit),
-        state(state) {}
+  TilePattern(TileTypeConverter &converter, LoweringState &state,
+              PatternBenefit benefit = kBlockPatternBenefit)
+      : OpConversionPattern<Op>(converter, &converter.getContext(), benefit), state(state) {}
   LoweringState &state;
 };
 
@@ -103,7 +103,8 @@ void populateMemoryOpPatterns(TileTypeConverter &converter, RewritePatternSet &p
 void populateReduceAndDotPatterns(TileTypeConverter &converter, RewritePatternSet &patterns,
                                   LoweringState &state);
 // Patterns for shared-memory blocks and async copies (local_alloc, memdesc_index, local_load,
-// async_copy/commit/wait), and for the tensor-core dots (mma.sync, wgmma).
+// async_copy/commit/wait, barrier) and the warp-local layout conversion of tensor-core results,
+// and for the tensor-core dots (mma.sync, wgmma).
 void populateSharedMemoryPatterns(TileTypeConverter &converter, RewritePatternSet &patterns,
                                   LoweringState &state);
 void populateTensorCorePatterns(TileTypeConverter &converter, RewritePatternSet &patterns,

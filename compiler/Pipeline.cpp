@@ -10,7 +10,10 @@
 //
 // %p' carries the pointers of iteration i + D: the ops computing a load's pointers and mask (its
 // "address slice") are cloned for the later iteration, and loop-carried values that only feed
-// address slices advance D iterations early.
+// address slices advance D iterations early. D is S - 1: the buffer the copies refill is the one
+// iteration i - 1 read. An asynchronous wgmma whose accumulator only goes around the loop stays
+// in flight across one iteration boundary (its wait becomes pending = 1); the copies then follow
+// that wait and a barrier, the point from which no warpgroup still reads iteration i - 1's buffer.
 #include "compiler/AxisInfo.h"
 #include "compiler/Passes.h"
 #include "dialects/tilegpu/Layout.h"
@@ -58,9 +61,8 @@ public:
     collectStreams();
     if (streams.empty() || !collectAddressSlice())
       return;
-    WarpGroupDotWaitOp asyncWait = findAsyncDotWait();
-    distance = asyncWait && numStages >= 3 ? numStages - 2 : numStages - 1;
-    rewrite(distance == numStages - 2 ? asyncWait : WarpGroupDotWaitOp());
+    distance = numStages - 1;
+    rewrite(findAsyncDotWait());
   }
 
 private:
@@ -271,13 +273,19 @@ private:
 
     builder.setInsertionPointToStart(body);
     AsyncWaitOp::create(builder, loc, builder.getI32IntegerAttr(distance - 1));
-    Value ahead = arith::MulIOp::create(builder, loc, loop.getStep(),
-                                        constant(builder, ivType, distance));
-    Value aheadIv = arith::AddIOp::create(builder, loc, pipelined.getInductionVar(), ahead);
-    SmallVector<Value> carriedState;
-    for (unsigned index : carried)
-      carriedState.push_back(pipelined.getRegionIterArgs()[index]);
-    SmallVector<Value> nextState = issueCopies(builder, aheadIv, carriedState, writeSlot);
+    SmallVector<Value> nextState;
+    auto issueAhead = [&] {
+      Value ahead = arith::MulIOp::create(builder, loc, loop.getStep(),
+                                          constant(builder, ivType, distance));
+      Value aheadIv = arith::AddIOp::create(builder, loc, pipelined.getInductionVar(), ahead);
+      SmallVector<Value> carriedState;
+      for (unsigned index : carried)
+        carriedState.push_back(pipelined.getRegionIterArgs()[index]);
+      nextState = issueCopies(builder, aheadIv, carriedState, writeSlot);
+    };
+    // Synchronous consumers are done with iteration i - 1's buffers after the wait's barrier.
+    if (!asyncWait)
+      issueAhead();
 
     // The rest of the body, with each stream's block read from its ring.
     for (Stream &stream : streams) {
@@ -298,8 +306,11 @@ private:
           }))
         continue;
       Operation *clone = builder.clone(op, mapping);
-      if (asyncWait && &op == asyncWait.getOperation())
+      if (asyncWait && &op == asyncWait.getOperation()) {
         cast<WarpGroupDotWaitOp>(clone).setPending(1);
+        BarrierOp::create(builder, loc);
+        issueAhead();
+      }
     }
     SmallVector<Value> yields;
     for (Value value : yield.getOperands())

@@ -212,6 +212,18 @@ BlockedAttr mlir::tilegpu::getDefaultBlocked(MLIRContext *context, ArrayRef<int6
   return BlockedAttr::get(context, spt, tpw, wpc, order);
 }
 
+BlockedAttr mlir::tilegpu::getWarpLocalStoreLayout(MmaAttr mma, ArrayRef<int64_t> shape,
+                                                    unsigned elementBytes) {
+  MmaTile tile = getMmaTile(mma);
+  if (shape.size() != 2 || tile.warpsN != 1 || (elementBytes != 2 && elementBytes != 4))
+    return {};
+  // Threads: 4 rows x 16 bytes; lanes: 4 x 8, so a warp covers 16 rows x 128 bytes.
+  unsigned run = 16 / elementBytes;
+  if (shape[0] % tile.rows != 0 || shape[1] % (8 * run) != 0)
+    return {};
+  return BlockedAttr::get(mma.getContext(), {4, run}, {4, 8}, {tile.warpsM, 1}, {1, 0});
+}
+
 RankedTensorType mlir::tilegpu::withLayout(RankedTensorType type, Attribute layout) {
   return RankedTensorType::get(type.getShape(), type.getElementType(), layout);
 }

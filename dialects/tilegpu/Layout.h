@@ -62,6 +62,13 @@ unsigned getDistinctWarps(BlockedAttr blocked, ArrayRef<int64_t> rootShape, unsi
 BlockedAttr getDefaultBlocked(MLIRContext *context, ArrayRef<int64_t> shape, unsigned numWarps,
                               unsigned vector);
 
+// The blocked layout that a block held in `mma` layout is stored to global memory from: every
+// warp keeps the rows it holds in `mma` (16 per CTA tile) and every thread gets 16-byte runs, so
+// that one warp-wide access writes four whole 128-byte rows. The conversion needs no CTA-wide
+// exchange (see the lowering of convert_layout). Null when `mma` spreads a row over several
+// warps, the block does not tile evenly or elements are not 2 or 4 bytes.
+BlockedAttr getWarpLocalStoreLayout(MmaAttr mma, ArrayRef<int64_t> shape, unsigned elementBytes);
+
 // Byte offset of element `coord` of a 2-D block of `shape` in `shared`'s layout before the
 // swizzle, and the swizzle itself, which applies to absolute shared-memory addresses (buffers
 // start at multiples of 1024 bytes).

@@ -233,13 +233,29 @@ def TileGPU_AsyncWaitOp : Op<TileGPU_Dialect, "async_wait", [MemoryEffects<[MemR
   let summary = "Wait until at most `pending` copy groups are in flight, then sync the CTA";
   let description = [{
     After the op, the data of every older group is visible to all threads of the program and to
-    the tensor cores (the op includes the barrier and the async-proxy fence).
+    the tensor cores: the op includes the barrier. It puts no async-proxy fence before wgmma's
+    reads, as Triton's Hopper kernels do not: the fence's MEMBAR.ALL.CTA would cost every
+    pipelined iteration.
 
     ```mlir
     tilegpu.async_wait {pending = 1 : i32}
     ```
   }];
   let arguments = (ins I32Attr:$pending);
+  let assemblyFormat = "attr-dict";
+}
+
+def TileGPU_BarrierOp : Op<TileGPU_Dialect, "barrier", [MemoryEffects<[MemRead, MemWrite]>]> {
+  let summary = "Synchronise the threads of the program (bar.sync)";
+  let description = [{
+    Every thread's shared-memory accesses before the barrier happen before every thread's after
+    it. The pipeliner puts one between the wgmma wait that frees a ring buffer and the copies
+    that refill it, since the other warpgroups may still be reading the buffer.
+
+    ```mlir
+    tilegpu.barrier
+    ```
+  }];
   let assemblyFormat = "attr-dict";
 }
 

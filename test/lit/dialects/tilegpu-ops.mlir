@@ -32,6 +32,7 @@ func.func @round_trip(%x: tensor<16x32xf32, #blocked>) -> tensor<16x32xf32, #blo
 // CHECK: tilegpu.async_copy
 // CHECK: tilegpu.async_commit
 // CHECK: tilegpu.async_wait {pending = 1 : i32}
+// CHECK: tilegpu.barrier
 // CHECK: tilegpu.warpgroup_dot %{{.*}}, %{{.*}}, %{{.*}} : !tilegpu.memdesc<128x64xbf16, #shared>, !tilegpu.memdesc<64x128xbf16, #shared>, tensor<128x128xf32, #mma> -> tensor<128x128xf32, #mma>
 // CHECK: tilegpu.warpgroup_dot_wait %{{.*}} {pending = 0 : i32}
 // CHECK: tilegpu.local_load %{{.*}} : !tilegpu.memdesc<128x64xbf16, #shared> -> tensor<128x64xbf16, #dot_op>
@@ -47,6 +48,7 @@ func.func @tensor_cores(%ptrs: tensor<128x64x!tile.ptr<bf16>, #blocked>, %mask: 
   tilegpu.async_copy %ptrs, %slot, %mask : tensor<128x64x!tile.ptr<bf16>, #blocked>, !tilegpu.memdesc<128x64xbf16, #sh>, tensor<128x64xi1, #blocked>
   tilegpu.async_commit
   tilegpu.async_wait {pending = 1 : i32}
+  tilegpu.barrier
   %d = tilegpu.warpgroup_dot %slot, %b, %acc : !tilegpu.memdesc<128x64xbf16, #sh>, !tilegpu.memdesc<64x128xbf16, #sh>, tensor<128x128xf32, #mma3> -> tensor<128x128xf32, #mma3>
   %r = tilegpu.warpgroup_dot_wait %d {pending = 0 : i32} : tensor<128x128xf32, #mma3>
   %a = tilegpu.local_load %slot : !tilegpu.memdesc<128x64xbf16, #sh> -> tensor<128x64xbf16, #opA>

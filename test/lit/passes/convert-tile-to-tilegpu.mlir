@@ -1,4 +1,5 @@
 // RUN: tessera-opt %s --convert-tile-to-tilegpu=num-warps=4 --split-input-file | FileCheck %s
+// RUN: tessera-opt %s --convert-tile-to-tilegpu="num-warps=4 target=sm_90a" --split-input-file | FileCheck %s --check-prefix=HOPPER
 
 // Tests that 16-byte aligned, contiguous fp32 accesses get 4 elements per thread, and that every
 // value of the kernel shares that layout (no conversions).
@@ -55,6 +56,45 @@ func.func @row_sum(%x: !tile.ptr<f32>) attributes {tile.kernel} {
   %e = tile.expand_dims %s {axis = 1 : i32} : tensor<16xf32> -> tensor<16x1xf32>
   %b = tile.broadcast %e : tensor<16x1xf32> -> tensor<16x64xf32>
   tile.store %xs, %b : (tensor<16x64x!tile.ptr<f32>>, tensor<16x64xf32>) -> ()
+  return
+}
+}
+
+// -----
+
+// Tests that a wgmma result is stored from the warp-local store layout: each warp keeps its 16
+// rows of the mma layout, each thread holds 4 rows of 8 bf16 (16 bytes).
+// HOPPER-DAG: #[[MMA:.*]] = #tilegpu.mma<version = 3, warpsPerCTA = [4, 1], instrN = 64>
+// HOPPER-DAG: #[[STORE:.*]] = #tilegpu.blocked<sizePerThread = [4, 8], threadsPerWarp = [4, 8], warpsPerCTA = [4, 1], order = [1, 0]>
+// HOPPER-LABEL: func.func @dot_store
+// HOPPER: tilegpu.warpgroup_dot
+// HOPPER: arith.truncf {{.*}} : tensor<64x64xf32, #[[MMA]]> to tensor<64x64xbf16, #[[MMA]]>
+// HOPPER: tilegpu.convert_layout {{.*}} : tensor<64x64xbf16, #[[MMA]]> -> tensor<64x64xbf16, #[[STORE]]>
+// HOPPER: tile.store {{.*}} : (tensor<64x64x!tile.ptr<bf16>, #[[STORE]]>, tensor<64x64xbf16, #[[STORE]]>)
+module {
+func.func @dot_store(%a: !tile.ptr<bf16> {tile.divisibility = 16 : i32}, %b: !tile.ptr<bf16> {tile.divisibility = 16 : i32}, %c: !tile.ptr<bf16> {tile.divisibility = 16 : i32}) attributes {tile.kernel} {
+  %r = tile.make_range {start = 0 : i32, end = 64 : i32} : tensor<64xi32>
+  %c64 = arith.constant 64 : i32
+  %rows = tile.expand_dims %r {axis = 1 : i32} : tensor<64xi32> -> tensor<64x1xi32>
+  %s = tile.splat %c64 : i32 -> tensor<64x1xi32>
+  %ro = arith.muli %rows, %s : tensor<64x1xi32>
+  %cols = tile.expand_dims %r {axis = 0 : i32} : tensor<64xi32> -> tensor<1x64xi32>
+  %rob = tile.broadcast %ro : tensor<64x1xi32> -> tensor<64x64xi32>
+  %colb = tile.broadcast %cols : tensor<1x64xi32> -> tensor<64x64xi32>
+  %off = arith.addi %rob, %colb : tensor<64x64xi32>
+  %as = tile.splat %a : !tile.ptr<bf16> -> tensor<64x64x!tile.ptr<bf16>>
+  %ap = tile.addptr %as, %off : tensor<64x64x!tile.ptr<bf16>>, tensor<64x64xi32>
+  %bs = tile.splat %b : !tile.ptr<bf16> -> tensor<64x64x!tile.ptr<bf16>>
+  %bp = tile.addptr %bs, %off : tensor<64x64x!tile.ptr<bf16>>, tensor<64x64xi32>
+  %cs = tile.splat %c : !tile.ptr<bf16> -> tensor<64x64x!tile.ptr<bf16>>
+  %cp = tile.addptr %cs, %off : tensor<64x64x!tile.ptr<bf16>>, tensor<64x64xi32>
+  %x = tile.load %ap : (tensor<64x64x!tile.ptr<bf16>>) -> tensor<64x64xbf16>
+  %y = tile.load %bp : (tensor<64x64x!tile.ptr<bf16>>) -> tensor<64x64xbf16>
+  %zero = arith.constant 0.0 : f32
+  %acc = tile.splat %zero : f32 -> tensor<64x64xf32>
+  %d = tile.dot %x, %y, %acc : tensor<64x64xbf16>, tensor<64x64xbf16> -> tensor<64x64xf32>
+  %t = arith.truncf %d : tensor<64x64xf32> to tensor<64x64xbf16>
+  tile.store %cp, %t : (tensor<64x64x!tile.ptr<bf16>>, tensor<64x64xbf16>) -> ()
   return
 }
 }

@@ -1,4 +1,5 @@
 // RUN: tessera-opt %s --convert-tile-to-tilegpu=num-warps=4 --tilegpu-remove-layout-conversions --canonicalize --convert-tilegpu-to-llvm --split-input-file | FileCheck %s
+// RUN: tessera-opt %s --convert-tile-to-tilegpu="num-warps=4 target=sm_90a" --tilegpu-remove-layout-conversions --canonicalize --convert-tilegpu-to-llvm --split-input-file | FileCheck %s --check-prefix=HOPPER
 
 // Tests that the kernel becomes an nvvm.kernel with its CTA size, and that masked, aligned fp32
 // accesses become predicated 16-byte PTX loads and stores.
@@ -61,6 +62,48 @@ func.func @fast_math(%x: !tile.ptr<f32>, %y: f32) attributes {tile.kernel} {
   %e = math.exp %v : f32
   %d = arith.divf %e, %y : f32
   tile.store %x, %d : (!tile.ptr<f32>, f32) -> ()
+  return
+}
+}
+
+// -----
+
+// Tests that the epilogue's conversion from the wgmma layout to the store layout stays within
+// each warp: one CTA barrier (the scratch may be in use), then per 128-byte row segment 4-byte
+// writes of column pairs, a warp barrier and 16-byte reads; C is stored in 16-byte runs.
+// HOPPER-LABEL: llvm.func @dot_store
+// HOPPER: wgmma.wait_group.sync.aligned
+// HOPPER: nvvm.barrier0
+// HOPPER-NOT: nvvm.barrier0
+// HOPPER: llvm.store {{.*}} : vector<2xbf16>, !llvm.ptr<3>
+// HOPPER: nvvm.bar.warp.sync
+// HOPPER: llvm.load {{.*}} : !llvm.ptr<3> -> vector<8xbf16>
+// HOPPER-NOT: nvvm.barrier0
+// HOPPER: llvm.store {{.*}} {alignment = 16 : i64} : vector<8xbf16>, !llvm.ptr<1>
+module {
+func.func @dot_store(%a: !tile.ptr<bf16> {tile.divisibility = 16 : i32}, %b: !tile.ptr<bf16> {tile.divisibility = 16 : i32}, %c: !tile.ptr<bf16> {tile.divisibility = 16 : i32}) attributes {tile.kernel} {
+  %r = tile.make_range {start = 0 : i32, end = 64 : i32} : tensor<64xi32>
+  %c64 = arith.constant 64 : i32
+  %rows = tile.expand_dims %r {axis = 1 : i32} : tensor<64xi32> -> tensor<64x1xi32>
+  %s = tile.splat %c64 : i32 -> tensor<64x1xi32>
+  %ro = arith.muli %rows, %s : tensor<64x1xi32>
+  %cols = tile.expand_dims %r {axis = 0 : i32} : tensor<64xi32> -> tensor<1x64xi32>
+  %rob = tile.broadcast %ro : tensor<64x1xi32> -> tensor<64x64xi32>
+  %colb = tile.broadcast %cols : tensor<1x64xi32> -> tensor<64x64xi32>
+  %off = arith.addi %rob, %colb : tensor<64x64xi32>
+  %as = tile.splat %a : !tile.ptr<bf16> -> tensor<64x64x!tile.ptr<bf16>>
+  %ap = tile.addptr %as, %off : tensor<64x64x!tile.ptr<bf16>>, tensor<64x64xi32>
+  %bs = tile.splat %b : !tile.ptr<bf16> -> tensor<64x64x!tile.ptr<bf16>>
+  %bp = tile.addptr %bs, %off : tensor<64x64x!tile.ptr<bf16>>, tensor<64x64xi32>
+  %cs = tile.splat %c : !tile.ptr<bf16> -> tensor<64x64x!tile.ptr<bf16>>
+  %cp = tile.addptr %cs, %off : tensor<64x64x!tile.ptr<bf16>>, tensor<64x64xi32>
+  %x = tile.load %ap : (tensor<64x64x!tile.ptr<bf16>>) -> tensor<64x64xbf16>
+  %y = tile.load %bp : (tensor<64x64x!tile.ptr<bf16>>) -> tensor<64x64xbf16>
+  %zero = arith.constant 0.0 : f32
+  %acc = tile.splat %zero : f32 -> tensor<64x64xf32>
+  %d = tile.dot %x, %y, %acc : tensor<64x64xbf16>, tensor<64x64xbf16> -> tensor<64x64xf32>
+  %t = arith.truncf %d : tensor<64x64xf32> to tensor<64x64xbf16>
+  tile.store %cp, %t : (tensor<64x64x!tile.ptr<bf16>>, tensor<64x64xbf16>) -> ()
   return
 }
 }

@@ -2,23 +2,24 @@
 // RUN: tessera-opt %s --convert-tile-to-tilegpu="num-warps=4 target=sm_80" --tilegpu-pipeline=num-stages=3 --canonicalize | FileCheck %s --check-prefix=MMA
 // RUN: tessera-opt %s --convert-tile-to-tilegpu="num-warps=4 target=sm_90a" --tilegpu-pipeline=num-stages=1 --canonicalize | FileCheck %s --check-prefix=OFF
 
-// Tests that a matmul loop on wgmma gets rings of 4 buffers filled two iterations ahead (the
-// prologue issues iterations 0 and 1), the copies of iteration i + 2 issued after waiting for
-// iteration i, and the wgmma left in flight across one iteration, then drained after the loop.
+// Tests that a matmul loop on wgmma gets rings of 4 buffers filled three iterations ahead (the
+// prologue issues iterations 0, 1 and 2), the wgmma left in flight across one iteration, the
+// copies of iteration i + 3 issued after that wgmma's wait and a barrier (they refill the buffers
+// iteration i - 1 read), and everything drained after the loop.
 // WGMMA-LABEL: func.func @matmul
 // WGMMA-DAG: tilegpu.local_alloc : () -> !tilegpu.memdesc<4x128x64xbf16, #shared>
 // WGMMA-DAG: tilegpu.local_alloc : () -> !tilegpu.memdesc<4x64x128xbf16, #shared>
-// WGMMA-COUNT-2: tilegpu.async_commit
+// WGMMA-COUNT-3: tilegpu.async_commit
 // WGMMA: scf.for
-// WGMMA: tilegpu.async_wait {pending = 1 : i32}
-// WGMMA-COUNT-2: tilegpu.async_copy
-// WGMMA: tilegpu.async_commit
+// WGMMA: tilegpu.async_wait {pending = 2 : i32}
 // WGMMA: tilegpu.warpgroup_dot
 // WGMMA: tilegpu.warpgroup_dot_wait %{{.*}} {pending = 1 : i32}
+// WGMMA-NEXT: tilegpu.barrier
+// WGMMA-COUNT-2: tilegpu.async_copy
+// WGMMA: tilegpu.async_commit
 // WGMMA: scf.yield
 // WGMMA: tilegpu.async_wait {pending = 0 : i32}
 // WGMMA: tilegpu.warpgroup_dot_wait %{{.*}} {pending = 0 : i32}
-// WGMMA: tile.store {{.*}} #mma>
 
 // Tests that on mma.sync the operands come from the rings through local_load into dot_op
 // layouts, copied num_stages - 1 = 2 iterations ahead.

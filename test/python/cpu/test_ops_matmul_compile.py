@@ -199,6 +199,18 @@ def pruned(m, n, element_size=2, **options):
             prune_configs(CONFIGS, named, **options)]
 
 
+@pytest.mark.parametrize("kind", [("bf16", "ieee"), ("fp32", "tf32")], ids="-".join)
+def test_shared_memory_estimate_covers_the_kernel(kind):
+    # The pruning's estimate bounds what the sm_90a kernel takes (rings and epilogue staging),
+    # exactly where both operands are pipelined (tf32's row-major B is not: it has one buffer).
+    ty, precision = kind
+    cfg = HOPPER_BF16 if ty == "bf16" else config(128, 256, 32, 8, 3)
+    kernel = compiled(ty, precision, cfg, "sm_90a")
+    assert kernel.shared <= shared_memory_bytes(cfg, BYTES[ty])
+    if ty == "bf16":
+        assert kernel.shared == shared_memory_bytes(cfg, BYTES[ty])
+
+
 def test_prune_by_shape():
     assert pruned(4096, 4096) == [(c.kwargs["BLOCK_M"], c.kwargs["BLOCK_N"]) for c in CONFIGS
                                   if min(c.kwargs["BLOCK_M"], c.kwargs["BLOCK_N"]) > 32]
@@ -214,7 +226,7 @@ def test_prune_by_shared_memory_and_count():
     fp32 = prune_configs(CONFIGS, named, max_shared_memory=limit)
     assert fp32 and CONFIGS[0] not in fp32
     assert all(shared_memory_bytes(c, 4) <= limit for c in fp32)
-    assert shared_memory_bytes(CONFIGS[0], 2) == 4 * (128 + 256) * 64 * 2
+    assert shared_memory_bytes(CONFIGS[0], 2) == 4 * (128 + 256) * 64 * 2 + 8 * 2048
     assert pruned(4096, 4096, max_shared_memory=limit)[0] == (128, 256)
     assert pruned(4096, 4096, max_shared_memory=limit, max_num_configs=2) == [(128, 256),
                                                                               (128, 128)]
@@ -292,6 +304,12 @@ def test_sass_sm90a_uses_wgmma_and_async_copies(cuobjdump):
     assert re.search(r"\bHGMMA\b", code), "no HGMMA in the sm_90a SASS"
     assert re.search(r"\bLDGSTS\b", code), "no LDGSTS (cp.async) in the sm_90a SASS"
     assert not re.search(r"\b(LDL|STL)\b", code), "the kernel spills to local memory"
+    # the main loop's barriers: the async-copy wait's and the one before refilling a buffer;
+    # no MEMBAR (an async-proxy fence would cost one per iteration)
+    assert not re.search(r"\bMEMBAR\b", code), "a memory barrier in the sm_90a SASS"
+    # the epilogue stores C in 16-byte runs: 128x256 bf16 over 256 threads
+    stores = re.findall(r"\bSTG\S*", code)
+    assert stores == ["STG.E.128"] * 16, f"expected 16 STG.E.128, found {stores}"
 
 
 def test_sass_sm80_uses_mma(cuobjdump):

@@ -162,11 +162,16 @@ KEY = ["M", "N", "K", "stride_am", "stride_ak", "stride_bk", "stride_bn", "INPUT
 _SKINNY = 32  # configs with a block dimension of at most this are for problems that small
 
 
+# Bytes per warp that the epilogue's exchange of tensor-core results takes (16 rows x 128 bytes).
+_EPILOGUE_BYTES_PER_WARP = 2048
+
+
 def shared_memory_bytes(config: Config, element_size: int) -> int:
-    """The shared memory that ``num_stages`` buffers of the A and B tiles of ``config`` take."""
+    """The shared memory that ``config`` takes: ``num_stages`` buffers of the A and B tiles, and
+    the epilogue's staging area, where each warp turns its part of C into 16-byte rows."""
     kw = config.kwargs
     tile = (kw["BLOCK_M"] + kw["BLOCK_N"]) * kw["BLOCK_K"] * element_size
-    return config.num_stages * tile
+    return config.num_stages * tile + config.num_warps * _EPILOGUE_BYTES_PER_WARP
 
 
 def prune_configs(configs: Sequence[Config], named_args: Mapping[str, Any],
