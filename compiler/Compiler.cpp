@@ -383,6 +383,7 @@ bool Driver::run() {
                    pm.addPass(mlir::createCSEPass());
                    mlir::tessera::TileGPUPipelineOptions pipelineOptions;
                    pipelineOptions.numStages = options.numStages;
+                   pipelineOptions.maxSharedBytes = maxSharedBytesPerBlock(options.target);
                    pm.addPass(mlir::tessera::createTileGPUPipeline(pipelineOptions));
                    pm.addPass(mlir::createCanonicalizerPass());
                    pm.addPass(mlir::createCSEPass());

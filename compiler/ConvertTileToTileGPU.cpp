@@ -92,9 +92,34 @@ private:
     enum Kind { Fma, MmaSync, Wgmma } kind = Fma;
     MmaAttr mma;
     unsigned kWidth = 0;
-    // wgmma: the shared layouts of the operands.
+    // wgmma: the shared layouts of the operands; no sharedB when B comes from registers (the
+    // accumulator's layout is then transposed).
     Attribute sharedA, sharedB;
   };
+
+  // The wgmma accumulator layout for a rows x cols product: warpgroups split the rows into
+  // 64-row slabs first, then the columns; one instruction covers up to 256 columns.
+  std::optional<MmaAttr> wgmmaLayout(int64_t rows, int64_t cols, bool transposed) {
+    if (numWarps % 4 != 0 || rows % 64 != 0 || cols % 8 != 0)
+      return std::nullopt;
+    unsigned groups = numWarps / 4;
+    unsigned groupsM = std::min<int64_t>(groups, rows / 64);
+    unsigned groupsN = groups / groupsM;
+    if (cols % (8 * groupsN) != 0)
+      return std::nullopt;
+    int64_t perGroupN = cols / groupsN;
+    unsigned instrN = std::min<int64_t>(256, perGroupN);
+    if (perGroupN % instrN != 0)
+      return std::nullopt;
+    return MmaAttr::get(context, 3, {4 * groupsM, groupsN}, instrN, transposed);
+  }
+
+  // The dimension along which a block's registers are contiguous (the last one by default).
+  static unsigned contiguousDim(RankedTensorType type) {
+    if (auto blocked = dyn_cast_or_null<BlockedAttr>(type.getEncoding()))
+      return blocked.getOrder()[0];
+    return type.getRank() - 1;
+  }
 
   DotPlan planDot(tile::DotOp dot) {
     RankedTensorType aType = dot.getA().getType(), bType = dot.getB().getType();
@@ -108,19 +133,17 @@ private:
     int64_t instrK = 8 * kWidth;
     if (k % instrK != 0)
       return {};
-    if (hasWgmma && numWarps % 4 == 0 && m % 64 == 0 && n % 8 == 0) {
-      unsigned groups = numWarps / 4;
-      unsigned groupsM = std::min<int64_t>(groups, m / 64);
-      unsigned groupsN = groups / groupsM;
-      if (n % (8 * groupsN) == 0) {
-        int64_t perGroupN = n / groupsN;
-        unsigned instrN = std::min<int64_t>(256, perGroupN);
-        bool tf32 = kWidth == 1;
+    if (hasWgmma) {
+      // tf32 wgmma reads shared memory only K-major: a B with N contiguous instead goes to the
+      // register operand of a wgmma computing C^T = B^T A^T (a transposed accumulator).
+      bool registerB = tf32 && contiguousDim(bType) == 1;
+      if (std::optional<MmaAttr> mma = wgmmaLayout(registerB ? n : m, registerB ? m : n,
+                                                   registerB)) {
         Attribute sharedA = wgmmaSharedLayout(aType, 0, 64, tf32);
-        Attribute sharedB = wgmmaSharedLayout(bType, 1, instrN, tf32);
-        if (perGroupN % instrN == 0 && sharedA && sharedB)
-          return {DotPlan::Wgmma, MmaAttr::get(context, 3, {4 * groupsM, groupsN}, instrN),
-                  kWidth, sharedA, sharedB};
+        Attribute sharedB = registerB ? Attribute()
+                                      : wgmmaSharedLayout(bType, 1, mma->getInstrN(), tf32);
+        if (sharedA && (sharedB || registerB))
+          return {DotPlan::Wgmma, *mma, kWidth, sharedA, sharedB};
       }
     }
     // mma.sync: split the warps so that each warp's share of the block is about square.
@@ -151,9 +174,7 @@ private:
   Attribute wgmmaSharedLayout(RankedTensorType type, unsigned opIdx, unsigned instrExtent,
                               bool tf32) {
     unsigned kDim = opIdx == 0 ? 1 : 0;
-    unsigned contiguous = type.getRank() - 1;
-    if (auto blocked = dyn_cast_or_null<BlockedAttr>(type.getEncoding()))
-      contiguous = blocked.getOrder()[0];
+    unsigned contiguous = contiguousDim(type);
     if (tf32)
       contiguous = kDim;
     int64_t bytes = std::max<int64_t>(1, type.getElementTypeBitWidth() / 8);
@@ -190,7 +211,13 @@ private:
       auto memType = MemDescType::get(context, type.getShape(), type.getElementType(), shared);
       return LocalAllocOp::create(builder, loc, memType, operand).getResult();
     };
-    Value a = allocate(dot.getA(), plan.sharedA), b = allocate(dot.getB(), plan.sharedB);
+    Value a = allocate(dot.getA(), plan.sharedA), b;
+    if (plan.sharedB) {
+      b = allocate(dot.getB(), plan.sharedB);
+    } else {
+      require(dot.getBMutable(), DotOperandAttr::get(context, 1, plan.mma, plan.kWidth));
+      b = dot.getB();
+    }
     Type resultType = dot.getAcc().getType();
     auto issue = WarpGroupDotOp::create(builder, loc, resultType, a, b, dot.getAcc(),
                                         dot.getInputPrecisionAttr());

@@ -1,7 +1,8 @@
 // Dots on the tensor cores. tile.dot with a version-2 mma result: one mma.sync per 16x8 (x16 or
 // x8 for tf32) piece, operands already in the registers the instruction reads (dot_op layouts).
 // tilegpu.warpgroup_dot: wgmma.mma_async reading both operands from shared memory through
-// matrix descriptors, committed as one group; tilegpu.warpgroup_dot_wait waits for it.
+// matrix descriptors, or one from registers, committed as one group;
+// tilegpu.warpgroup_dot_wait waits for it.
 #include "compiler/LoweringUtils.h"
 
 #include "dialects/tile/TileDialect.h"
@@ -182,6 +183,8 @@ struct WarpGroupDotLowering : public OpConversionPattern<WarpGroupDotOp> {
 
   LogicalResult matchAndRewrite(WarpGroupDotOp op, OpAdaptor adaptor,
                                 ConversionPatternRewriter &rewriter) const override {
+    if (isa<RankedTensorType>(op.getB().getType()))
+      return lowerRegisterOperand(op, adaptor, rewriter);
     Location loc = op.getLoc();
     WgmmaOperand a{cast<MemDescType>(op.getA().getType()), 1};
     WgmmaOperand b{cast<MemDescType>(op.getB().getType()), 0};
@@ -232,6 +235,71 @@ struct WarpGroupDotLowering : public OpConversionPattern<WarpGroupDotOp> {
                                        b.offset(rewriter, loc, column, k), b.layout());
           SmallVector<Value> updated = emitAccumulatorAsm(
               rewriter, loc, body, regs, {descA, descB, c(1)}, {"l", "l", "r"}, true);
+          llvm::copy(updated, regs.begin());
+        }
+      }
+    NVVM::WgmmaGroupSyncAlignedOp::create(rewriter, loc);
+    rewriter.replaceOp(op, pack(rewriter, loc, getTypeConverter()->convertType(accType), acc));
+    return success();
+  }
+
+  // b in registers, the accumulator transposed: the wgmma computes C^T = B^T A^T, its M along
+  // C's columns with b^T as the register operand and its N along C's rows with `a` as the
+  // shared-memory operand (K-major, as wgmma's B).
+  LogicalResult lowerRegisterOperand(WarpGroupDotOp op, OpAdaptor adaptor,
+                                     ConversionPatternRewriter &rewriter) const {
+    Location loc = op.getLoc();
+    WgmmaOperand a{cast<MemDescType>(op.getA().getType()), 1};
+    auto bType = cast<RankedTensorType>(op.getB().getType());
+    auto accType = cast<RankedTensorType>(op.getAcc().getType());
+    auto plain = cast<MmaAttr>(getUntransposedLayout(accType.getEncoding()));
+    Type element = a.type.getElementType();
+    bool tf32 = element.isF32();
+    if (!a.kMajor())
+      return op.emitOpError("a wgmma with a register operand needs `a` K-major");
+    int64_t kWidth = cast<DotOperandAttr>(bType.getEncoding()).getKWidth();
+    int64_t instrK = 8 * kWidth, instrN = plain.getInstrN();
+    MmaTile tile = getMmaTile(plain);
+    int64_t repsM = accType.getDimSize(1) / tile.rows, repsN = accType.getDimSize(0) / tile.cols;
+    int64_t stepsK = bType.getDimSize(0) / instrK;
+
+    Value warp = emitLaneAndWarp(rewriter, loc).second;
+    auto c = [&](int64_t value) { return constI32(rewriter, loc, value); };
+    Value warpN = LLVM::URemOp::create(
+        rewriter, loc, LLVM::UDivOp::create(rewriter, loc, warp, c(tile.warpsM)),
+        c(tile.warpsN));
+    Value groupColumn = LLVM::MulOp::create(rewriter, loc, warpN, c(instrN));
+
+    unsigned count = instrN / 2;
+    std::string shape = (Twine("m64n") + Twine(instrN) + "k" + Twine(instrK)).str();
+    std::string type = ptxType(element, tf32).str();
+    std::string operands = registerList(0, count) + ", " + registerList(2 * count, 4) + ", $" +
+                           std::to_string(2 * count + 4) + ", p, 1, 1";
+    if (!tf32)
+      operands += ", 0";
+    std::string body = "{\n.reg .pred p;\nsetp.ne.b32 p, $" + std::to_string(2 * count + 5) +
+                       ", 0;\nwgmma.mma_async.sync.aligned." + shape + ".f32." + type + "." +
+                       type + " " + operands + ";\n}";
+
+    // b's registers, in the order of the untransposed A operand: [rep][k step][h][i][element].
+    SmallVector<Value> b = unpack(rewriter, loc, adaptor.getB());
+    SmallVector<Value> acc = unpack(rewriter, loc, adaptor.getAcc());
+    NVVM::WgmmaFenceAlignedOp::create(rewriter, loc);
+    for (int64_t rm = 0; rm < repsM; ++rm)
+      for (int64_t rn = 0; rn < repsN; ++rn) {
+        Value column = LLVM::AddOp::create(rewriter, loc, groupColumn, c(rn * tile.cols));
+        MutableArrayRef<Value> regs(acc.data() + (rm * repsN + rn) * count, count);
+        for (int64_t k = 0; k < stepsK; ++k) {
+          SmallVector<Value> inputs;
+          ArrayRef<Value> elements(b.data() + (rm * stepsK + k) * 4 * kWidth, 4 * kWidth);
+          for (int64_t r = 0; r < 4; ++r)
+            inputs.push_back(packRegister(rewriter, loc, elements.slice(r * kWidth, kWidth)));
+          inputs.push_back(emitDescriptor(rewriter, loc, adaptor.getA(),
+                                          a.offset(rewriter, loc, column, k * instrK),
+                                          a.layout()));
+          inputs.push_back(c(1));
+          SmallVector<Value> updated = emitAccumulatorAsm(
+              rewriter, loc, body, regs, inputs, {"r", "r", "r", "r", "l", "r"}, true);
           llvm::copy(updated, regs.begin());
         }
       }

@@ -78,6 +78,10 @@ static SmallVector<Value> emitThreadBase(OpBuilder &builder, Location loc, Attri
     }
     return base;
   }
+  if (Attribute plain = getUntransposedLayout(root)) {
+    SmallVector<Value> base = emitThreadBase(builder, loc, plain);
+    return {base[1], base[0]};
+  }
   MmaTile tile = getMmaTile(root);
   Value warpM = rem(warp, tile.warpsM), warpN = rem(div(warp, tile.warpsM), tile.warpsN);
   Value group = div(lane, 4), inGroup = rem(lane, 4);

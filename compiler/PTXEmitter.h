@@ -3,6 +3,7 @@
 #ifndef TESSERA_COMPILER_PTXEMITTER_H
 #define TESSERA_COMPILER_PTXEMITTER_H
 
+#include <cstdint>
 #include <string>
 
 namespace mlir {
@@ -15,6 +16,9 @@ namespace tessera::compiler {
 // The targets the emitter accepts, as a ", "-separated list for messages.
 extern const char *const kSupportedTargets;
 bool isSupportedTarget(const std::string &target);
+
+// The most shared memory one CTA may use on `target` (the opt-in limit), in bytes.
+int64_t maxSharedBytesPerBlock(const std::string &target);
 
 // The PTX ISA version the emitter asks NVPTX for (80 = PTX 8.0, CUDA 12.0 drivers and newer): the
 // minimum that sm_90a needs, and enough for every Hopper feature LLVM's NVVM intrinsics gate on

@@ -35,14 +35,17 @@ def TileGPUPipeline : Pass<"tilegpu-pipeline", "mlir::ModuleOp"> {
   let description = [{
     In an `scf.for`, a `tile.load` whose block goes only to a dot operand in shared memory
     (`tilegpu.local_alloc`, or a `convert_layout` to a `dot_op` layout) becomes a
-    `tilegpu.async_copy` into a ring of `num-stages` buffers, issued D iterations ahead: the
-    pointers and masks of later iterations are recomputed from the induction variable and the
-    loop-carried values that only feed them. D is num-stages - 1, or num-stages - 2 when the dot
-    is an asynchronous wgmma, which then stays in flight across one iteration
-    (`warpgroup_dot_wait {pending = 1}`) while the buffer it reads is left alone.
+    `tilegpu.async_copy` into a ring of `num-stages` buffers, issued num-stages - 1 iterations
+    ahead: the pointers and masks of later iterations are recomputed from the induction variable
+    and the loop-carried values that only feed them. An asynchronous wgmma stays in flight across
+    one iteration (`warpgroup_dot_wait {pending = 1}`); the copies then follow that wait. Rings
+    that would take more than `max-shared-bytes` get fewer buffers (at least 2), or the loop is
+    left alone.
   }];
   let options = [
     Option<"numStages", "num-stages", "int", "3", "Buffers per ring (1 disables pipelining)">,
+    Option<"maxSharedBytes", "max-shared-bytes", "int64_t", "0",
+           "Shared memory the rings may take (0: no limit)">,
   ];
   let dependentDialects = ["mlir::tilegpu::TileGPUDialect", "mlir::arith::ArithDialect",
                            "mlir::scf::SCFDialect"];

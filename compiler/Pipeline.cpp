@@ -52,8 +52,9 @@ bool isZero(Value value) {
 
 class LoopPipeliner {
 public:
-  LoopPipeliner(scf::ForOp loop, unsigned numStages, const AxisInfoAnalysis &axisInfo)
-      : loop(loop), numStages(numStages), axisInfo(axisInfo) {}
+  LoopPipeliner(scf::ForOp loop, unsigned numStages, int64_t maxSharedBytes,
+                const AxisInfoAnalysis &axisInfo)
+      : loop(loop), numStages(numStages), maxSharedBytes(maxSharedBytes), axisInfo(axisInfo) {}
 
   void run() {
     if (numStages < 2)
@@ -61,6 +62,16 @@ public:
     collectStreams();
     if (streams.empty() || !collectAddressSlice())
       return;
+    // Fewer buffers where the rings would not fit.
+    int64_t stageBytes = 0;
+    for (Stream &stream : streams)
+      stageBytes += llvm::alignTo(stream.bufferType.getBufferBytes(), 1024);
+    if (maxSharedBytes > 0) {
+      while (numStages > 2 && numStages * stageBytes > maxSharedBytes)
+        --numStages;
+      if (numStages * stageBytes > maxSharedBytes)
+        return;
+    }
     distance = numStages - 1;
     rewrite(findAsyncDotWait());
   }
@@ -177,7 +188,10 @@ private:
         continue;
       BlockArgument arg = loop.getRegionIterArgs()[use.getOperandNumber()];
       auto dot = wait.getAcc().getDefiningOp<WarpGroupDotOp>();
-      if (dot && arg.hasOneUse() && *arg.getUsers().begin() == dot.getOperation())
+      // wgmma reads a register operand while it runs, and the next iteration's loads reuse
+      // those registers: such a dot must finish within its iteration.
+      if (dot && isa<MemDescType>(dot.getB().getType()) && arg.hasOneUse() &&
+          *arg.getUsers().begin() == dot.getOperation())
         return wait;
     }
     return {};
@@ -335,7 +349,7 @@ private:
   }
 
   scf::ForOp loop;
-  int64_t numStages;
+  int64_t numStages, maxSharedBytes;
   unsigned distance = 0;
   const AxisInfoAnalysis &axisInfo;
   SmallVector<Stream> streams;
@@ -359,7 +373,7 @@ struct PipelinePass : public mlir::tessera::impl::TileGPUPipelineBase<PipelinePa
         loops.push_back(loop);
     });
     for (scf::ForOp loop : loops)
-      LoopPipeliner(loop, numStages, axisInfo).run();
+      LoopPipeliner(loop, numStages, maxSharedBytes, axisInfo).run();
   }
 };
 

@@ -84,6 +84,22 @@ static SmallVector<SmallVector<int64_t>> getBlockedOffsets(BlockedAttr blocked,
   return offsets;
 }
 
+Attribute mlir::tilegpu::getUntransposedLayout(Attribute layout) {
+  auto untransposed = [](MmaAttr mma) {
+    return MmaAttr::get(mma.getContext(), mma.getVersion(), mma.getWarpsPerCTA(),
+                        mma.getInstrN());
+  };
+  if (auto mma = dyn_cast<MmaAttr>(layout))
+    return mma.getTransposed() ? Attribute(untransposed(mma)) : Attribute();
+  if (auto operand = dyn_cast<DotOperandAttr>(layout)) {
+    auto mma = cast<MmaAttr>(operand.getParent());
+    if (mma.getTransposed())
+      return DotOperandAttr::get(layout.getContext(), 1 - operand.getOpIdx(), untransposed(mma),
+                                 operand.getKWidth());
+  }
+  return {};
+}
+
 MmaTile mlir::tilegpu::getMmaTile(Attribute layout) {
   if (auto mma = dyn_cast<MmaAttr>(layout))
     return {mma.getWarpsPerCTA()[0], mma.getWarpsPerCTA()[1], 16 * mma.getWarpsPerCTA()[0],
@@ -140,9 +156,16 @@ SmallVector<SmallVector<int64_t>> mlir::tilegpu::getElementOffsets(Attribute lay
   Attribute root = getRootLayout(layout);
   SmallVector<unsigned> sliced = getSlicedDims(layout);
   SmallVector<int64_t> rootShape = getRootShape(layout, shape);
-  SmallVector<SmallVector<int64_t>> full =
-      isa<BlockedAttr>(root) ? getBlockedOffsets(cast<BlockedAttr>(root), rootShape)
-                             : getMmaOffsets(root, rootShape);
+  SmallVector<SmallVector<int64_t>> full;
+  if (auto blocked = dyn_cast<BlockedAttr>(root)) {
+    full = getBlockedOffsets(blocked, rootShape);
+  } else if (Attribute plain = getUntransposedLayout(root)) {
+    full = getMmaOffsets(plain, {rootShape[1], rootShape[0]});
+    for (SmallVector<int64_t> &offset : full)
+      std::swap(offset[0], offset[1]);
+  } else {
+    full = getMmaOffsets(root, rootShape);
+  }
   SmallVector<SmallVector<int64_t>> offsets;
   std::set<SmallVector<int64_t>> seen;
   for (ArrayRef<int64_t> rootOffset : full) {
@@ -214,6 +237,8 @@ BlockedAttr mlir::tilegpu::getDefaultBlocked(MLIRContext *context, ArrayRef<int6
 
 BlockedAttr mlir::tilegpu::getWarpLocalStoreLayout(MmaAttr mma, ArrayRef<int64_t> shape,
                                                     unsigned elementBytes) {
+  if (mma.getTransposed())
+    return {};
   MmaTile tile = getMmaTile(mma);
   if (shape.size() != 2 || tile.warpsN != 1 || (elementBytes != 2 && elementBytes != 4))
     return {};

@@ -29,7 +29,12 @@ llvm::SmallVector<int64_t> getRootShape(Attribute layout, ArrayRef<int64_t> shap
 llvm::SmallVector<llvm::SmallVector<int64_t>> getElementOffsets(Attribute layout,
                                                                 ArrayRef<int64_t> shape);
 
-// The warp grid of an mma or dot_op layout and the CTA tile (rows x cols of the layout's block)
+// For a transposed mma layout, or a dot_op layout whose parent is one: the untransposed layout
+// whose arrangement it holds on the transposed block (dot_op operand 1 becomes operand 0). Null
+// for every other layout.
+Attribute getUntransposedLayout(Attribute layout);
+
+// The warp grid of an untransposed mma or dot_op layout and the CTA tile (rows x cols of the layout's block)
 // that it covers before repeating. A thread's base coordinate is, with warp w and lane l,
 // warpM = w mod warpsM and warpN = (w / warpsM) mod warpsN:
 //   mma:          (16 warpM + l/4, instrN warpN + 2 (l mod 4))

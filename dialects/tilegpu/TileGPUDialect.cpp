@@ -102,7 +102,9 @@ OpFoldResult ConvertLayoutOp::fold(FoldAdaptor) {
 }
 
 LogicalResult MmaAttr::verify(function_ref<InFlightDiagnostic()> emitError, unsigned version,
-                              ArrayRef<unsigned> warpsPerCTA, unsigned instrN) {
+                              ArrayRef<unsigned> warpsPerCTA, unsigned instrN, bool transposed) {
+  if (transposed && version != 3)
+    return emitError() << "only a version-3 mma layout can be transposed";
   if (version != 2 && version != 3)
     return emitError() << "mma version must be 2 (mma.sync) or 3 (wgmma), got " << version;
   if (warpsPerCTA.size() != 2 || !llvm::isPowerOf2_32(warpsPerCTA[0]) ||
@@ -119,10 +121,12 @@ LogicalResult MmaAttr::verify(function_ref<InFlightDiagnostic()> emitError, unsi
 LogicalResult DotOperandAttr::verify(function_ref<InFlightDiagnostic()> emitError,
                                      unsigned opIdx, Attribute parent, unsigned kWidth) {
   auto mma = dyn_cast<MmaAttr>(parent);
-  if (!mma || mma.getVersion() != 2)
-    return emitError() << "dot_op parent must be a version-2 mma layout";
   if (opIdx > 1)
     return emitError() << "dot_op opIdx must be 0 (A) or 1 (B), got " << opIdx;
+  bool registerB = mma && mma.getTransposed() && opIdx == 1;
+  if (!mma || (mma.getVersion() != 2 && !registerB))
+    return emitError() << "dot_op parent must be a version-2 mma layout, or a transposed "
+                          "version-3 one for operand 1";
   if (kWidth != 1 && kWidth != 2)
     return emitError() << "dot_op kWidth must be 1 (tf32) or 2 (16-bit types), got " << kWidth;
   return success();
@@ -219,15 +223,31 @@ LogicalResult AsyncCopyOp::verify() {
 }
 
 LogicalResult WarpGroupDotOp::verify() {
-  auto a = cast<MemDescType>(getA().getType()), b = cast<MemDescType>(getB().getType());
+  auto a = cast<MemDescType>(getA().getType());
+  Type b = getB().getType();
   auto acc = cast<RankedTensorType>(getAcc().getType());
-  if (a.getShape().size() != 2 || b.getShape().size() != 2 ||
-      a.getShape()[1] != b.getShape()[0] || acc.getShape()[0] != a.getShape()[0] ||
-      acc.getShape()[1] != b.getShape()[1])
+  ArrayRef<int64_t> bShape;
+  if (auto memory = dyn_cast<MemDescType>(b))
+    bShape = memory.getShape();
+  else if (auto registers = dyn_cast<RankedTensorType>(b))
+    bShape = registers.getShape();
+  else
+    return emitOpError() << "b must be a shared-memory block or a register block, got " << b;
+  if (a.getShape().size() != 2 || bShape.size() != 2 || a.getShape()[1] != bShape[0] ||
+      acc.getShape()[0] != a.getShape()[0] || acc.getShape()[1] != bShape[1])
     return emitOpError() << "shapes do not chain: " << a << " @ " << b << " + " << acc;
   auto mma = dyn_cast_or_null<MmaAttr>(acc.getEncoding());
   if (!mma || mma.getVersion() != 3)
     return emitOpError() << "accumulator must have a version-3 mma layout";
+  if (isa<RankedTensorType>(b) != mma.getTransposed())
+    return emitOpError() << "b comes from registers exactly when the accumulator's layout is "
+                            "transposed";
+  if (auto registers = dyn_cast<RankedTensorType>(b)) {
+    auto operand = dyn_cast_or_null<DotOperandAttr>(registers.getEncoding());
+    if (!operand || operand.getOpIdx() != 1 || operand.getParent() != mma)
+      return emitOpError() << "b in registers must have the dot_op layout (opIdx 1) of the "
+                              "accumulator's layout, got " << b;
+  }
   if (getType() != acc)
     return emitOpError() << "result must have the accumulator's type";
   return success();

@@ -73,28 +73,47 @@ def TileGPU_MmaAttr : TileGPU_Attr<"Mma", "mma"> {
     consecutive along M (warpsPerCTA[0] is a multiple of 4) and `instrN` is the wgmma's N; for
     version 2 `instrN` is 8.
 
+    A `transposed` version-3 layout holds the transpose of that arrangement: element (r, c) of
+    an R x C block sits where the untransposed layout of a C x R block puts (c, r). It is the
+    accumulator of a wgmma that computes C^T = B^T A^T, which lets tf32 (whose wgmma operands in
+    shared memory must be K-major) take a row-major B from registers.
+
     ```mlir
     #mma = #tilegpu.mma<version = 3, warpsPerCTA = [8, 1], instrN = 256>
+    #mmaT = #tilegpu.mma<version = 3, warpsPerCTA = [8, 1], instrN = 128, transposed = true>
     ```
   }];
   let parameters = (ins "unsigned":$version, ArrayRefParameter<"unsigned">:$warpsPerCTA,
-                        "unsigned":$instrN);
+                        "unsigned":$instrN, DefaultValuedParameter<"bool", "false">:$transposed);
+  let builders = [
+    AttrBuilder<(ins "unsigned":$version, "::llvm::ArrayRef<unsigned>":$warpsPerCTA,
+                     "unsigned":$instrN, CArg<"bool", "false">:$transposed), [{
+      return $_get($_ctxt, version, warpsPerCTA, instrN, transposed);
+    }]>
+  ];
+  let skipDefaultBuilders = 1;
   let assemblyFormat = [{
-    `<` `version` `=` $version `,` `warpsPerCTA` `=` `[` $warpsPerCTA `]` `,` `instrN` `=` $instrN `>`
+    `<` `version` `=` $version `,` `warpsPerCTA` `=` `[` $warpsPerCTA `]` `,` `instrN` `=` $instrN
+    (`,` `transposed` `=` $transposed^)? `>`
   }];
   let genVerifyDecl = 1;
 }
 
 def TileGPU_DotOperandAttr : TileGPU_Attr<"DotOperand", "dot_op"> {
-  let summary = "The register layout of an mma.sync operand";
+  let summary = "The register layout of a tensor-core operand";
   let description = [{
     Operand `opIdx` (0 for A, M x K; 1 for B, K x N) of the version-2 `parent` mma layout, as
     `mma.sync.m16n8k(8 * kWidth)` expects it: each 32-bit register holds `kWidth` consecutive
     elements along K (2 for 16-bit types, 1 for tf32). Warps along the other operand's dimension
     hold replicas.
 
+    With a transposed version-3 parent, operand 1 (B, K x N) is held as the transpose of what
+    wgmma reads from registers for its A operand (B^T, N x K): the A-operand arrangement of the
+    untransposed parent, on B^T.
+
     ```mlir
     #a = #tilegpu.dot_op<opIdx = 0, parent = #mma, kWidth = 2>
+    #bT = #tilegpu.dot_op<opIdx = 1, parent = #mmaT, kWidth = 1>
     ```
   }];
   let parameters = (ins "unsigned":$opIdx, "::mlir::Attribute":$parent, "unsigned":$kWidth);
@@ -262,7 +281,9 @@ def TileGPU_BarrierOp : Op<TileGPU_Dialect, "barrier", [MemoryEffects<[MemRead, 
 def TileGPU_WarpGroupDotOp : Op<TileGPU_Dialect, "warpgroup_dot", [MemoryEffects<[MemRead]>]> {
   let summary = "acc + a @ b on the tensor cores with wgmma, asynchronously";
   let description = [{
-    Both operands are in shared memory; the accumulator and result have a version-3 mma layout.
+    Both operands are in shared memory and the accumulator and result have a version-3 mma
+    layout; or the accumulator's layout is transposed and `b` is a register block in its dot_op
+    layout, and the wgmma computes the transposed product with b^T as its register operand.
     The op issues the wgmma instructions and commits them as one group: the result may be read
     only through a `tilegpu.warpgroup_dot_wait` that lets the group complete, and the operands'
     buffers must not be overwritten before then. `input_precision` is "tf32" for fp32 operands.
@@ -271,7 +292,7 @@ def TileGPU_WarpGroupDotOp : Op<TileGPU_Dialect, "warpgroup_dot", [MemoryEffects
     %d = tilegpu.warpgroup_dot %a, %b, %acc {input_precision = "ieee"} : !tilegpu.memdesc<128x64xbf16, #shared>, !tilegpu.memdesc<64x256xbf16, #shared1>, tensor<128x256xf32, #mma> -> tensor<128x256xf32, #mma>
     ```
   }];
-  let arguments = (ins TileGPU_AnyMemDesc:$a, TileGPU_AnyMemDesc:$b, AnyRankedTensor:$acc,
+  let arguments = (ins TileGPU_AnyMemDesc:$a, AnyType:$b, AnyRankedTensor:$acc,
                        DefaultValuedStrAttr<StrAttr, "ieee">:$input_precision);
   let results = (outs AnyRankedTensor:$result);
   let assemblyFormat = "$a `,` $b `,` $acc attr-dict `:` type($a) `,` type($b) `,` type($acc) `->` type($result)";

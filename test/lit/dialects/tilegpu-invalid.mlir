@@ -17,7 +17,7 @@ func.func @mma_warpgroups(%x: tensor<64x64xf32, #tilegpu.mma<version = 3, warpsP
 // -----
 
 // Tests that a dot operand layout hangs off an mma.sync layout.
-// expected-error @+1 {{dot_op parent must be a version-2 mma layout}}
+// expected-error @+1 {{dot_op parent must be a version-2 mma layout, or a transposed version-3 one for operand 1}}
 func.func @dot_op_parent(%x: tensor<64x64xf16, #tilegpu.dot_op<opIdx = 0, parent = #tilegpu.blocked<sizePerThread = [1, 1], threadsPerWarp = [1, 32], warpsPerCTA = [4, 1], order = [1, 0]>, kWidth = 2>>) {
   return
 }
@@ -48,5 +48,46 @@ func.func @ring_index(%ring: !tilegpu.memdesc<3x64x64xf16, #sh>, %i: i32) {
 func.func @wgmma_shapes(%a: !tilegpu.memdesc<64x64xf16, #sh>, %b: !tilegpu.memdesc<32x64xf16, #sh>, %c: tensor<64x64xf32, #mma>) {
   // expected-error @+1 {{shapes do not chain}}
   %d = tilegpu.warpgroup_dot %a, %b, %c : !tilegpu.memdesc<64x64xf16, #sh>, !tilegpu.memdesc<32x64xf16, #sh>, tensor<64x64xf32, #mma> -> tensor<64x64xf32, #mma>
+  return
+}
+
+// -----
+
+// Tests that only a wgmma layout can be transposed.
+// expected-error @+1 {{only a version-3 mma layout can be transposed}}
+func.func @mma_transposed_v2(%x: tensor<64x64xf32, #tilegpu.mma<version = 2, warpsPerCTA = [2, 2], instrN = 8, transposed = true>>) {
+  return
+}
+
+// -----
+
+// Tests that a dot operand of a wgmma layout must be the register B of a transposed one.
+// expected-error @+1 {{dot_op parent must be a version-2 mma layout, or a transposed version-3 one for operand 1}}
+func.func @dot_op_wgmma(%x: tensor<64x64xf32, #tilegpu.dot_op<opIdx = 0, parent = #tilegpu.mma<version = 3, warpsPerCTA = [4, 1], instrN = 64, transposed = true>, kWidth = 1>>) {
+  return
+}
+
+// -----
+
+#sh = #tilegpu.shared<swizzleBytes = 128, order = [1, 0]>
+#mma = #tilegpu.mma<version = 3, warpsPerCTA = [4, 1], instrN = 64>
+#mmaT = #tilegpu.mma<version = 3, warpsPerCTA = [4, 1], instrN = 64, transposed = true>
+#bT = #tilegpu.dot_op<opIdx = 1, parent = #mmaT, kWidth = 1>
+// Tests that a register B goes with a transposed accumulator.
+func.func @wgmma_register_b(%a: !tilegpu.memdesc<64x32xf32, #sh>, %b: tensor<32x64xf32, #bT>, %c: tensor<64x64xf32, #mma>) {
+  // expected-error @+1 {{b comes from registers exactly when the accumulator's layout is transposed}}
+  %d = tilegpu.warpgroup_dot %a, %b, %c {input_precision = "tf32"} : !tilegpu.memdesc<64x32xf32, #sh>, tensor<32x64xf32, #bT>, tensor<64x64xf32, #mma> -> tensor<64x64xf32, #mma>
+  return
+}
+
+// -----
+
+#sh = #tilegpu.shared<swizzleBytes = 128, order = [1, 0]>
+#blocked = #tilegpu.blocked<sizePerThread = [1, 4], threadsPerWarp = [4, 8], warpsPerCTA = [4, 1], order = [1, 0]>
+#mmaT = #tilegpu.mma<version = 3, warpsPerCTA = [4, 1], instrN = 64, transposed = true>
+// Tests that a register B must be in the accumulator's dot_op layout.
+func.func @wgmma_register_b_layout(%a: !tilegpu.memdesc<64x32xf32, #sh>, %b: tensor<32x64xf32, #blocked>, %c: tensor<64x64xf32, #mmaT>) {
+  // expected-error @+1 {{b in registers must have the dot_op layout (opIdx 1) of the accumulator's layout}}
+  %d = tilegpu.warpgroup_dot %a, %b, %c {input_precision = "tf32"} : !tilegpu.memdesc<64x32xf32, #sh>, tensor<32x64xf32, #blocked>, tensor<64x64xf32, #mmaT> -> tensor<64x64xf32, #mmaT>
   return
 }

@@ -4,8 +4,11 @@
 #blocked = #tilegpu.blocked<sizePerThread = [1, 4], threadsPerWarp = [4, 8], warpsPerCTA = [4, 1], order = [1, 0]>
 #other = #tilegpu.blocked<sizePerThread = [1, 1], threadsPerWarp = [1, 32], warpsPerCTA = [4, 1], order = [1, 0]>
 
-// Tests that layouts and convert_layout round trip, printed under aliases.
+// Tests that layouts and convert_layout round trip, printed under aliases (a transposed wgmma
+// layout and its register operand layout among them, see @register_operand).
 // CHECK: #blocked = #tilegpu.blocked<sizePerThread = [1, 4], threadsPerWarp = [4, 8], warpsPerCTA = [4, 1], order = [1, 0]>
+// CHECK: #mma2 = #tilegpu.mma<version = 3, warpsPerCTA = [4, 1], instrN = 64, transposed = true>
+// CHECK: #dot_op1 = #tilegpu.dot_op<opIdx = 1, parent = #mma2, kWidth = 1>
 // CHECK: #slice = #tilegpu.slice<dim = 1, parent = #blocked>
 // CHECK-LABEL: func.func @layouts
 // CHECK-SAME: tensor<16xf32, #slice>
@@ -54,3 +57,15 @@ func.func @tensor_cores(%ptrs: tensor<128x64x!tile.ptr<bf16>, #blocked>, %mask: 
   %a = tilegpu.local_load %slot : !tilegpu.memdesc<128x64xbf16, #sh> -> tensor<128x64xbf16, #opA>
   return %r, %a : tensor<128x128xf32, #mma3>, tensor<128x64xbf16, #opA>
 }
+
+// Tests that a transposed wgmma layout, its register operand layout and a wgmma reading B from
+// registers round trip.
+// CHECK-LABEL: func.func @register_operand
+// CHECK: tilegpu.warpgroup_dot %{{.*}}, %{{.*}}, %{{.*}} {input_precision = "tf32"} : !tilegpu.memdesc<64x32xf32, #shared>, tensor<32x64xf32, #dot_op1>, tensor<64x64xf32, #mma2> -> tensor<64x64xf32, #mma2>
+#mmaT = #tilegpu.mma<version = 3, warpsPerCTA = [4, 1], instrN = 64, transposed = true>
+#bT = #tilegpu.dot_op<opIdx = 1, parent = #mmaT, kWidth = 1>
+func.func @register_operand(%a: !tilegpu.memdesc<64x32xf32, #sh>, %b: tensor<32x64xf32, #bT>, %c: tensor<64x64xf32, #mmaT>) -> tensor<64x64xf32, #mmaT> {
+  %d = tilegpu.warpgroup_dot %a, %b, %c {input_precision = "tf32"} : !tilegpu.memdesc<64x32xf32, #sh>, tensor<32x64xf32, #bT>, tensor<64x64xf32, #mmaT> -> tensor<64x64xf32, #mmaT>
+  return %d : tensor<64x64xf32, #mmaT>
+}
+

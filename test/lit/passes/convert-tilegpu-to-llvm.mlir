@@ -107,3 +107,37 @@ func.func @dot_store(%a: !tile.ptr<bf16> {tile.divisibility = 16 : i32}, %b: !ti
   return
 }
 }
+
+// -----
+
+// Tests that a wgmma with B in registers passes four 32-bit registers of B^T and one descriptor
+// (of A, as wgmma's K-major B) per k step of 8: 64 x 64 x 64 in eight instructions.
+// HOPPER-LABEL: llvm.func @tf32_register_b
+// HOPPER-COUNT-8: wgmma.mma_async.sync.aligned.m64n64k8.f32.tf32.tf32 {{.*}}}, {$64, $65, $66, $67}, $68, p, 1, 1;
+// HOPPER-NOT: wgmma.mma_async
+module {
+func.func @tf32_register_b(%a: !tile.ptr<f32> {tile.divisibility = 16 : i32}, %b: !tile.ptr<f32> {tile.divisibility = 16 : i32}, %c: !tile.ptr<f32> {tile.divisibility = 16 : i32}) attributes {tile.kernel} {
+  %r = tile.make_range {start = 0 : i32, end = 64 : i32} : tensor<64xi32>
+  %c64 = arith.constant 64 : i32
+  %rows = tile.expand_dims %r {axis = 1 : i32} : tensor<64xi32> -> tensor<64x1xi32>
+  %s = tile.splat %c64 : i32 -> tensor<64x1xi32>
+  %ro = arith.muli %rows, %s : tensor<64x1xi32>
+  %cols = tile.expand_dims %r {axis = 0 : i32} : tensor<64xi32> -> tensor<1x64xi32>
+  %rob = tile.broadcast %ro : tensor<64x1xi32> -> tensor<64x64xi32>
+  %colb = tile.broadcast %cols : tensor<1x64xi32> -> tensor<64x64xi32>
+  %off = arith.addi %rob, %colb : tensor<64x64xi32>
+  %as = tile.splat %a : !tile.ptr<f32> -> tensor<64x64x!tile.ptr<f32>>
+  %ap = tile.addptr %as, %off : tensor<64x64x!tile.ptr<f32>>, tensor<64x64xi32>
+  %bs = tile.splat %b : !tile.ptr<f32> -> tensor<64x64x!tile.ptr<f32>>
+  %bp = tile.addptr %bs, %off : tensor<64x64x!tile.ptr<f32>>, tensor<64x64xi32>
+  %cs = tile.splat %c : !tile.ptr<f32> -> tensor<64x64x!tile.ptr<f32>>
+  %cp = tile.addptr %cs, %off : tensor<64x64x!tile.ptr<f32>>, tensor<64x64xi32>
+  %x = tile.load %ap : (tensor<64x64x!tile.ptr<f32>>) -> tensor<64x64xf32>
+  %y = tile.load %bp : (tensor<64x64x!tile.ptr<f32>>) -> tensor<64x64xf32>
+  %zero = arith.constant 0.0 : f32
+  %acc = tile.splat %zero : f32 -> tensor<64x64xf32>
+  %d = tile.dot %x, %y, %acc {input_precision = "tf32"} : tensor<64x64xf32>, tensor<64x64xf32> -> tensor<64x64xf32>
+  tile.store %cp, %d : (tensor<64x64x!tile.ptr<f32>>, tensor<64x64xf32>) -> ()
+  return
+}
+}

@@ -1,6 +1,8 @@
 // RUN: tessera-opt %s --convert-tile-to-tilegpu="num-warps=4 target=sm_90a" --tilegpu-pipeline=num-stages=4 --canonicalize | FileCheck %s --check-prefix=WGMMA
 // RUN: tessera-opt %s --convert-tile-to-tilegpu="num-warps=4 target=sm_80" --tilegpu-pipeline=num-stages=3 --canonicalize | FileCheck %s --check-prefix=MMA
 // RUN: tessera-opt %s --convert-tile-to-tilegpu="num-warps=4 target=sm_90a" --tilegpu-pipeline=num-stages=1 --canonicalize | FileCheck %s --check-prefix=OFF
+// RUN: tessera-opt %s --convert-tile-to-tilegpu="num-warps=4 target=sm_90a" --tilegpu-pipeline="num-stages=4 max-shared-bytes=100000" --canonicalize | FileCheck %s --check-prefix=CAP
+// RUN: tessera-opt %s --convert-tile-to-tilegpu="num-warps=4 target=sm_90a" --tilegpu-pipeline="num-stages=4 max-shared-bytes=50000" --canonicalize | FileCheck %s --check-prefix=NOFIT
 
 // Tests that a matmul loop on wgmma gets rings of 4 buffers filled three iterations ahead (the
 // prologue issues iterations 0, 1 and 2), the wgmma left in flight across one iteration, the
@@ -29,6 +31,16 @@
 // MMA: tilegpu.async_wait {pending = 1 : i32}
 // MMA: tilegpu.local_load {{.*}} -> tensor<128x64xbf16, #dot_op>
 // MMA: tile.dot {{.*}} -> tensor<128x128xf32, #mma>
+
+// Tests that rings of 4 x 32 KiB that would exceed max-shared-bytes (100000) get 3 buffers.
+// CAP-LABEL: func.func @matmul
+// CAP-DAG: tilegpu.local_alloc : () -> !tilegpu.memdesc<3x128x64xbf16, #shared>
+// CAP-DAG: tilegpu.local_alloc : () -> !tilegpu.memdesc<3x64x128xbf16, #shared>
+
+// Tests that a loop whose rings would not fit even with 2 buffers is not pipelined.
+// NOFIT-LABEL: func.func @matmul
+// NOFIT-NOT: tilegpu.async_copy
+// NOFIT: tilegpu.warpgroup_dot_wait %{{.*}} {pending = 0 : i32}
 
 // Tests that one stage means no pipelining: the blocks go through registers into shared memory.
 // OFF-LABEL: func.func @matmul

@@ -283,8 +283,8 @@ def test_ops_need_pytorch():
 
 # ---- machine code from the tensor-core compiler ------------------------------------------------
 
-def sass(cuobjdump, cfg, target):
-    kernel = compiled("bf16", "ieee", cfg, target)
+def sass(cuobjdump, cfg, target, ty="bf16", precision="ieee"):
+    kernel = compiled(ty, precision, cfg, target)
     assert "cubin" in kernel.asm, "no cubin: ptxas was not found"
     return cuobjdump(kernel.asm["cubin"])
 
@@ -310,6 +310,16 @@ def test_sass_sm90a_uses_wgmma_and_async_copies(cuobjdump):
     # the epilogue stores C in 16-byte runs: 128x256 bf16 over 256 threads
     stores = re.findall(r"\bSTG\S*", code)
     assert stores == ["STG.E.128"] * 16, f"expected 16 STG.E.128, found {stores}"
+
+
+def test_sass_sm90a_tf32_takes_b_from_registers(cuobjdump):
+    # tf32 wgmma reads shared memory K-major only: a row-major B is pipelined through cp.async
+    # like A and goes to the register operand of wgmmas computing C^T = B^T A^T
+    code = sass(cuobjdump, config(128, 256, 32, 8, 3), "sm_90a", "fp32", "tf32")
+    assert re.search(r"\bHGMMA\.64x\d+x8\.F32\.TF32 R\d+, R\d+, gdesc", code), \
+        "no tf32 HGMMA with a register operand"
+    assert re.search(r"\bLDGSTS\.E\.BYPASS\.128\b", code), "no 16-byte cp.async"
+    assert not re.search(r"\b(LDL|STL)\b", code), "the kernel spills to local memory"
 
 
 def test_sass_sm80_uses_mma(cuobjdump):
