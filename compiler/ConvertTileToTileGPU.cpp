@@ -222,7 +222,7 @@ private:
     auto issue = WarpGroupDotOp::create(builder, loc, resultType, a, b, dot.getAcc(),
                                         dot.getInputPrecisionAttr());
     auto wait = WarpGroupDotWaitOp::create(builder, loc, resultType, issue.getResult(),
-                                           builder.getI32IntegerAttr(0));
+                                           builder.getI32IntegerAttr(0), ValueRange());
     dot.getResult().replaceAllUsesWith(wait.getResult());
     dot.erase();
   }

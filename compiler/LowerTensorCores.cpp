@@ -317,7 +317,18 @@ struct WarpGroupDotWaitLowering : public OpConversionPattern<WarpGroupDotWaitOp>
     Location loc = op.getLoc();
     SmallVector<Value> acc = unpack(rewriter, loc, adaptor.getAcc());
     std::string body = "wgmma.wait_group.sync.aligned " + std::to_string(op.getPending()) + ";";
-    SmallVector<Value> waited = emitAccumulatorAsm(rewriter, loc, body, acc, {}, {}, true);
+    // Operands to keep: inputs of the asm, as 32-bit registers.
+    SmallVector<Value> kept;
+    SmallVector<StringRef> constraints;
+    for (Value value : adaptor.getKeep())
+      for (Value element : unpack(rewriter, loc, value)) {
+        if (element.getType().getIntOrFloatBitWidth() != 32)
+          return op.emitOpError("kept operands must have 32-bit elements");
+        kept.push_back(LLVM::BitcastOp::create(rewriter, loc, rewriter.getI32Type(), element));
+        constraints.push_back("r");
+      }
+    SmallVector<Value> waited =
+        emitAccumulatorAsm(rewriter, loc, body, acc, kept, constraints, true);
     rewriter.replaceOp(op, pack(rewriter, loc, adaptor.getAcc().getType(), waited));
     return success();
   }

@@ -177,6 +177,15 @@ private:
     return true;
   }
 
+  // Whether a (transposed) wgmma accumulator is one tile of its layout, without repetitions.
+  // ptxas (13.0) serialises every wgmma of a loop whose wgmmas with a register operand stay in
+  // flight across iterations and update several accumulator tiles (C7515): those must finish
+  // within their iteration instead.
+  static bool isSingleTile(RankedTensorType acc) {
+    MmaTile tile = getMmaTile(getUntransposedLayout(acc.getEncoding()));
+    return acc.getDimSize(1) == tile.rows && acc.getDimSize(0) == tile.cols;
+  }
+
   // The wait after an asynchronous wgmma whose result only goes around the loop as the next
   // iteration's accumulator: it may then stay in flight across the iteration boundary.
   WarpGroupDotWaitOp findAsyncDotWait() {
@@ -188,10 +197,8 @@ private:
         continue;
       BlockArgument arg = loop.getRegionIterArgs()[use.getOperandNumber()];
       auto dot = wait.getAcc().getDefiningOp<WarpGroupDotOp>();
-      // wgmma reads a register operand while it runs, and the next iteration's loads reuse
-      // those registers: such a dot must finish within its iteration.
-      if (dot && isa<MemDescType>(dot.getB().getType()) && arg.hasOneUse() &&
-          *arg.getUsers().begin() == dot.getOperation())
+      if (dot && arg.hasOneUse() && *arg.getUsers().begin() == dot.getOperation() &&
+          (isa<MemDescType>(dot.getB().getType()) || isSingleTile(dot.getType())))
         return wait;
     }
     return {};
@@ -272,6 +279,18 @@ private:
       inits[index] = value;
     inits.push_back(constant(builder, i32, 0));
     inits.push_back(constant(builder, i32, distance % numStages));
+    // wgmma reads a register operand while it runs, which may be into the next iteration: the
+    // loop carries it to that iteration's wait, so that its registers stay untouched until then.
+    Value registerOperand;
+    if (asyncWait) {
+      auto dot = asyncWait.getAcc().getDefiningOp<WarpGroupDotOp>();
+      if (auto type = dyn_cast<RankedTensorType>(dot.getB().getType())) {
+        registerOperand = dot.getB();
+        inits.push_back(arith::ConstantOp::create(
+            builder, loc, type, DenseElementsAttr::get(type, builder.getZeroAttr(
+                                                                type.getElementType()))));
+      }
+    }
     auto pipelined = scf::ForOp::create(builder, loc, loop.getLowerBound(), loop.getUpperBound(),
                                         loop.getStep(), inits);
     Block *body = pipelined.getBody();
@@ -282,8 +301,9 @@ private:
     for (auto [old, replacement] :
          llvm::zip(loop.getRegionIterArgs(), pipelined.getRegionIterArgs()))
       mapping.map(old, replacement);
-    Value readSlot = pipelined.getRegionIterArgs()[inits.size() - 2];
-    Value writeSlot = pipelined.getRegionIterArgs()[inits.size() - 1];
+    unsigned slots = loop.getNumRegionIterArgs();
+    Value readSlot = pipelined.getRegionIterArgs()[slots];
+    Value writeSlot = pipelined.getRegionIterArgs()[slots + 1];
 
     builder.setInsertionPointToStart(body);
     AsyncWaitOp::create(builder, loc, builder.getI32IntegerAttr(distance - 1));
@@ -321,7 +341,10 @@ private:
         continue;
       Operation *clone = builder.clone(op, mapping);
       if (asyncWait && &op == asyncWait.getOperation()) {
-        cast<WarpGroupDotWaitOp>(clone).setPending(1);
+        auto wait = cast<WarpGroupDotWaitOp>(clone);
+        wait.setPending(1);
+        if (registerOperand)
+          wait.getKeepMutable().append(pipelined.getRegionIterArgs()[slots + 2]);
         BarrierOp::create(builder, loc);
         issueAhead();
       }
@@ -333,6 +356,8 @@ private:
       yields[index] = value;
     yields.push_back(advanceSlot(builder, readSlot));
     yields.push_back(advanceSlot(builder, writeSlot));
+    if (registerOperand)
+      yields.push_back(mapping.lookup(registerOperand));
     scf::YieldOp::create(builder, loc, yields);
 
     // After the loop: no copy (they are all predicated off by now) or wgmma left in flight.
@@ -341,8 +366,9 @@ private:
     for (unsigned i = 0; i < loop.getNumResults(); ++i) {
       Value result = pipelined.getResult(i);
       if (asyncWait && yield.getOperand(i) == asyncWait.getResult())
-        result = WarpGroupDotWaitOp::create(builder, loc, result.getType(), result,
-                                            builder.getI32IntegerAttr(0));
+        result = WarpGroupDotWaitOp::create(
+            builder, loc, result.getType(), result, builder.getI32IntegerAttr(0),
+            registerOperand ? ValueRange(pipelined.getResults().back()) : ValueRange());
       loop.getResult(i).replaceAllUsesWith(result);
     }
     loop.erase();

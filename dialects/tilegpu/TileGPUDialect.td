@@ -304,14 +304,19 @@ def TileGPU_WarpGroupDotWaitOp : Op<TileGPU_Dialect, "warpgroup_dot_wait",
   let summary = "Wait until at most `pending` wgmma groups are in flight";
   let description = [{
     Returns `acc` (a warpgroup_dot result), readable once its group is among the completed ones.
+    `keep` lists register operands of wgmmas that may still be in flight before the wait: they
+    stay allocated (their registers unchanged) until it.
 
     ```mlir
     %r = tilegpu.warpgroup_dot_wait %d {pending = 0 : i32} : tensor<128x256xf32, #mma>
+    %s = tilegpu.warpgroup_dot_wait %e {pending = 1 : i32} : tensor<128x128xf32, #mmaT> keep(%b : tensor<32x128xf32, #bT>)
     ```
   }];
-  let arguments = (ins AnyRankedTensor:$acc, I32Attr:$pending);
+  let arguments = (ins AnyRankedTensor:$acc, I32Attr:$pending, Variadic<AnyType>:$keep);
   let results = (outs AnyRankedTensor:$result);
-  let assemblyFormat = "$acc attr-dict `:` type($acc)";
+  let assemblyFormat = [{
+    $acc attr-dict `:` type($acc) (`keep` `(` $keep^ `:` type($keep) `)`)?
+  }];
 }
 
 #endif

@@ -58,14 +58,16 @@ func.func @tensor_cores(%ptrs: tensor<128x64x!tile.ptr<bf16>, #blocked>, %mask: 
   return %r, %a : tensor<128x128xf32, #mma3>, tensor<128x64xbf16, #opA>
 }
 
-// Tests that a transposed wgmma layout, its register operand layout and a wgmma reading B from
-// registers round trip.
+// Tests that a transposed wgmma layout, its register operand layout, a wgmma reading B from
+// registers and a wait that keeps those registers round trip.
 // CHECK-LABEL: func.func @register_operand
 // CHECK: tilegpu.warpgroup_dot %{{.*}}, %{{.*}}, %{{.*}} {input_precision = "tf32"} : !tilegpu.memdesc<64x32xf32, #shared>, tensor<32x64xf32, #dot_op1>, tensor<64x64xf32, #mma2> -> tensor<64x64xf32, #mma2>
+// CHECK: tilegpu.warpgroup_dot_wait %{{.*}} {pending = 1 : i32} : tensor<64x64xf32, #mma2> keep(%{{.*}} : tensor<32x64xf32, #dot_op1>)
 #mmaT = #tilegpu.mma<version = 3, warpsPerCTA = [4, 1], instrN = 64, transposed = true>
 #bT = #tilegpu.dot_op<opIdx = 1, parent = #mmaT, kWidth = 1>
 func.func @register_operand(%a: !tilegpu.memdesc<64x32xf32, #sh>, %b: tensor<32x64xf32, #bT>, %c: tensor<64x64xf32, #mmaT>) -> tensor<64x64xf32, #mmaT> {
   %d = tilegpu.warpgroup_dot %a, %b, %c {input_precision = "tf32"} : !tilegpu.memdesc<64x32xf32, #sh>, tensor<32x64xf32, #bT>, tensor<64x64xf32, #mmaT> -> tensor<64x64xf32, #mmaT>
-  return %d : tensor<64x64xf32, #mmaT>
+  %r = tilegpu.warpgroup_dot_wait %d {pending = 1 : i32} : tensor<64x64xf32, #mmaT> keep(%b : tensor<32x64xf32, #bT>)
+  return %r : tensor<64x64xf32, #mmaT>
 }
 

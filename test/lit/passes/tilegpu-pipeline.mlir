@@ -1,4 +1,5 @@
 // RUN: tessera-opt %s --convert-tile-to-tilegpu="num-warps=4 target=sm_90a" --tilegpu-pipeline=num-stages=4 --canonicalize | FileCheck %s --check-prefix=WGMMA
+// RUN: tessera-opt %s --convert-tile-to-tilegpu="num-warps=4 target=sm_90a" --tilegpu-pipeline=num-stages=3 --canonicalize | FileCheck %s --check-prefix=TF32
 // RUN: tessera-opt %s --convert-tile-to-tilegpu="num-warps=4 target=sm_80" --tilegpu-pipeline=num-stages=3 --canonicalize | FileCheck %s --check-prefix=MMA
 // RUN: tessera-opt %s --convert-tile-to-tilegpu="num-warps=4 target=sm_90a" --tilegpu-pipeline=num-stages=1 --canonicalize | FileCheck %s --check-prefix=OFF
 // RUN: tessera-opt %s --convert-tile-to-tilegpu="num-warps=4 target=sm_90a" --tilegpu-pipeline="num-stages=4 max-shared-bytes=100000" --canonicalize | FileCheck %s --check-prefix=CAP
@@ -22,6 +23,19 @@
 // WGMMA: scf.yield
 // WGMMA: tilegpu.async_wait {pending = 0 : i32}
 // WGMMA: tilegpu.warpgroup_dot_wait %{{.*}} {pending = 0 : i32}
+
+// Tests that a tf32 dot with B from registers, one accumulator tile per warpgroup, keeps its
+// wgmma in flight across one iteration, and that the loop carries B's registers to the next
+// iteration's wait (and the last ones to the wait after the loop), so that they stay untouched
+// while the wgmma reads them.
+// TF32-LABEL: func.func @matmul_tf32
+// TF32: %[[ZERO:.*]] = arith.constant dense<0.000000e+00> : tensor<32x64xf32, #[[BT:dot_op[0-9]*]]>
+// TF32: %[[LOOP:.*]]:6 = scf.for {{.*}} iter_args({{.*}}, %[[PREV:.*]] = %[[ZERO]])
+// TF32: %[[B:.*]] = tilegpu.local_load {{.*}} -> tensor<32x64xf32, #[[BT]]>
+// TF32: tilegpu.warpgroup_dot %{{.*}}, %[[B]], %{{.*}} {input_precision = "tf32"} : {{.*}} -> tensor<64x64xf32, #[[ACC:mma[0-9]*]]>
+// TF32: tilegpu.warpgroup_dot_wait %{{.*}} {pending = 1 : i32} : tensor<64x64xf32, #[[ACC]]> keep(%[[PREV]] : tensor<32x64xf32, #[[BT]]>)
+// TF32: scf.yield {{.*}}, %[[B]] :
+// TF32: tilegpu.warpgroup_dot_wait %[[LOOP]]#0 {pending = 0 : i32} : tensor<64x64xf32, #[[ACC]]> keep(%[[LOOP]]#5 : tensor<32x64xf32, #[[BT]]>)
 
 // Tests that on mma.sync the operands come from the rings through local_load into dot_op
 // layouts, copied num_stages - 1 = 2 iterations ahead.
@@ -128,5 +142,83 @@ module {
     tile.store %43, %36, %50 {operandSegmentSizes = array<i32: 1, 1, 1>} : (tensor<128x128x!tile.ptr<bf16>>, tensor<128x128xbf16>, tensor<128x128xi1>) -> ()
     return
   }
+  func.func @matmul_tf32(%arg0: !tile.ptr<f32> {tile.divisibility = 16 : i32}, %arg1: !tile.ptr<f32> {tile.divisibility = 16 : i32}, %arg2: !tile.ptr<f32> {tile.divisibility = 16 : i32}, %arg3: i32 {tile.divisibility = 16 : i32}, %arg4: i32 {tile.divisibility = 16 : i32}, %arg5: i32 {tile.divisibility = 16 : i32}, %arg6: i32 {tile.divisibility = 16 : i32}, %arg7: i32 {tile.divisibility = 16 : i32}, %arg8: i32 {tile.divisibility = 16 : i32}) attributes {tile.kernel} {
+    %cst = arith.constant 0.000000e+00 : f32
+    %c63_i32 = arith.constant 31 : i32
+    %c0_i32 = arith.constant 0 : i32
+    %c64_i32 = arith.constant 32 : i32
+    %cst_0 = arith.constant 0.000000e+00 : f32
+    %c1_i32 = arith.constant 1 : i32
+    %c128_i32 = arith.constant 64 : i32
+    %0 = tile.program_id 0 : i32
+    %1 = tile.program_id 1 : i32
+    %2 = arith.muli %0, %c128_i32 : i32
+    %3 = tile.make_range {end = 64 : i32, start = 0 : i32} : tensor<64xi32>
+    %4 = tile.splat %2 : i32 -> tensor<64xi32>
+    %5 = arith.addi %4, %3 : tensor<64xi32>
+    %6 = arith.muli %1, %c128_i32 : i32
+    %7 = tile.splat %6 : i32 -> tensor<64xi32>
+    %8 = arith.addi %7, %3 : tensor<64xi32>
+    %9 = tile.make_range {end = 32 : i32, start = 0 : i32} : tensor<32xi32>
+    %10 = tile.expand_dims %5 {axis = 1 : i32} : tensor<64xi32> -> tensor<64x1xi32>
+    %11 = tile.splat %arg6 : i32 -> tensor<64x1xi32>
+    %12 = arith.muli %10, %11 : tensor<64x1xi32>
+    %13 = tile.splat %arg0 : !tile.ptr<f32> -> tensor<64x1x!tile.ptr<f32>>
+    %14 = tile.addptr %13, %12 : tensor<64x1x!tile.ptr<f32>>, tensor<64x1xi32>
+    %15 = tile.expand_dims %9 {axis = 0 : i32} : tensor<32xi32> -> tensor<1x32xi32>
+    %16 = tile.splat %c1_i32 : i32 -> tensor<1x32xi32>
+    %17 = arith.muli %15, %16 : tensor<1x32xi32>
+    %18 = tile.broadcast %14 : tensor<64x1x!tile.ptr<f32>> -> tensor<64x32x!tile.ptr<f32>>
+    %19 = tile.broadcast %17 : tensor<1x32xi32> -> tensor<64x32xi32>
+    %20 = tile.addptr %18, %19 : tensor<64x32x!tile.ptr<f32>>, tensor<64x32xi32>
+    %21 = tile.expand_dims %9 {axis = 1 : i32} : tensor<32xi32> -> tensor<32x1xi32>
+    %22 = tile.splat %arg7 : i32 -> tensor<32x1xi32>
+    %23 = arith.muli %21, %22 : tensor<32x1xi32>
+    %24 = tile.splat %arg1 : !tile.ptr<f32> -> tensor<32x1x!tile.ptr<f32>>
+    %25 = tile.addptr %24, %23 : tensor<32x1x!tile.ptr<f32>>, tensor<32x1xi32>
+    %26 = tile.expand_dims %8 {axis = 0 : i32} : tensor<64xi32> -> tensor<1x64xi32>
+    %27 = tile.splat %c1_i32 : i32 -> tensor<1x64xi32>
+    %28 = arith.muli %26, %27 : tensor<1x64xi32>
+    %29 = tile.broadcast %25 : tensor<32x1x!tile.ptr<f32>> -> tensor<32x64x!tile.ptr<f32>>
+    %30 = tile.broadcast %28 : tensor<1x64xi32> -> tensor<32x64xi32>
+    %31 = tile.addptr %29, %30 : tensor<32x64x!tile.ptr<f32>>, tensor<32x64xi32>
+    %32 = tile.splat %cst_0 : f32 -> tensor<64x64xf32>
+    %33 = arith.addi %arg5, %c63_i32 : i32
+    %34 = arith.divsi %33, %c64_i32 : i32
+    %35:3 = scf.for %arg9 = %c0_i32 to %34 step %c1_i32 iter_args(%arg10 = %32, %arg11 = %20, %arg12 = %31) -> (tensor<64x64xf32>, tensor<64x32x!tile.ptr<f32>>, tensor<32x64x!tile.ptr<f32>>)  : i32 {
+      %51 = tile.splat %arg3 : i32 -> tensor<64x1xi32>
+      %52 = arith.cmpi slt, %10, %51 : tensor<64x1xi32>
+      %53 = tile.broadcast %52 : tensor<64x1xi1> -> tensor<64x32xi1>
+      %54 = tile.splat %cst : f32 -> tensor<64x32xf32>
+      %55 = tile.load %arg11, %53, %54 : (tensor<64x32x!tile.ptr<f32>>, tensor<64x32xi1>, tensor<64x32xf32>) -> tensor<64x32xf32>
+      %56 = tile.splat %arg4 : i32 -> tensor<1x64xi32>
+      %57 = arith.cmpi slt, %26, %56 : tensor<1x64xi32>
+      %58 = tile.broadcast %57 : tensor<1x64xi1> -> tensor<32x64xi1>
+      %59 = tile.splat %cst : f32 -> tensor<32x64xf32>
+      %60 = tile.load %arg12, %58, %59 : (tensor<32x64x!tile.ptr<f32>>, tensor<32x64xi1>, tensor<32x64xf32>) -> tensor<32x64xf32>
+      %61 = tile.dot %55, %60, %arg10 {input_precision = "tf32"} : tensor<64x32xf32>, tensor<32x64xf32> -> tensor<64x64xf32>
+      %62 = tile.splat %c64_i32 : i32 -> tensor<64x32xi32>
+      %63 = tile.addptr %arg11, %62 : tensor<64x32x!tile.ptr<f32>>, tensor<64x32xi32>
+      %64 = arith.muli %arg7, %c64_i32 : i32
+      %65 = tile.splat %64 : i32 -> tensor<32x64xi32>
+      %66 = tile.addptr %arg12, %65 : tensor<32x64x!tile.ptr<f32>>, tensor<32x64xi32>
+      scf.yield %61, %63, %66 : tensor<64x64xf32>, tensor<64x32x!tile.ptr<f32>>, tensor<32x64x!tile.ptr<f32>>
+    }
+        %37 = tile.splat %arg8 : i32 -> tensor<64x1xi32>
+    %38 = arith.muli %10, %37 : tensor<64x1xi32>
+    %39 = tile.splat %arg2 : !tile.ptr<f32> -> tensor<64x1x!tile.ptr<f32>>
+    %40 = tile.addptr %39, %38 : tensor<64x1x!tile.ptr<f32>>, tensor<64x1xi32>
+    %41 = tile.broadcast %40 : tensor<64x1x!tile.ptr<f32>> -> tensor<64x64x!tile.ptr<f32>>
+    %42 = tile.broadcast %28 : tensor<1x64xi32> -> tensor<64x64xi32>
+    %43 = tile.addptr %41, %42 : tensor<64x64x!tile.ptr<f32>>, tensor<64x64xi32>
+    %44 = tile.splat %arg3 : i32 -> tensor<64x1xi32>
+    %45 = arith.cmpi slt, %10, %44 : tensor<64x1xi32>
+    %46 = tile.splat %arg4 : i32 -> tensor<1x64xi32>
+    %47 = arith.cmpi slt, %26, %46 : tensor<1x64xi32>
+    %48 = tile.broadcast %45 : tensor<64x1xi1> -> tensor<64x64xi1>
+    %49 = tile.broadcast %47 : tensor<1x64xi1> -> tensor<64x64xi1>
+    %50 = arith.andi %48, %49 : tensor<64x64xi1>
+    tile.store %43, %35#0, %50 {operandSegmentSizes = array<i32: 1, 1, 1>} : (tensor<64x64x!tile.ptr<f32>>, tensor<64x64xf32>, tensor<64x64xi1>) -> ()
+    return
+  }
 }
-

@@ -307,6 +307,7 @@ def test_sass_sm90a_uses_wgmma_and_async_copies(cuobjdump):
     # the main loop's barriers: the async-copy wait's and the one before refilling a buffer;
     # no MEMBAR (an async-proxy fence would cost one per iteration)
     assert not re.search(r"\bMEMBAR\b", code), "a memory barrier in the sm_90a SASS"
+    assert "WARPGROUP.DEPBAR.LE gsb0, 0x1" in code, "the wgmmas do not stay in flight"
     # the epilogue stores C in 16-byte runs: 128x256 bf16 over 256 threads
     stores = re.findall(r"\bSTG\S*", code)
     assert stores == ["STG.E.128"] * 16, f"expected 16 STG.E.128, found {stores}"
@@ -314,10 +315,12 @@ def test_sass_sm90a_uses_wgmma_and_async_copies(cuobjdump):
 
 def test_sass_sm90a_tf32_takes_b_from_registers(cuobjdump):
     # tf32 wgmma reads shared memory K-major only: a row-major B is pipelined through cp.async
-    # like A and goes to the register operand of wgmmas computing C^T = B^T A^T
-    code = sass(cuobjdump, config(128, 256, 32, 8, 3), "sm_90a", "fp32", "tf32")
-    assert re.search(r"\bHGMMA\.64x\d+x8\.F32\.TF32 R\d+, R\d+, gdesc", code), \
+    # like A and goes to the register operand of wgmmas computing C^T = B^T A^T, which stay in
+    # flight across iterations (one accumulator tile per warpgroup)
+    code = sass(cuobjdump, config(256, 128, 32, 8, 4), "sm_90a", "fp32", "tf32")
+    assert re.search(r"\bHGMMA\.64x256x8\.F32\.TF32 R\d+, R\d+, gdesc", code), \
         "no tf32 HGMMA with a register operand"
+    assert "WARPGROUP.DEPBAR.LE gsb0, 0x1" in code, "the wgmmas do not stay in flight"
     assert re.search(r"\bLDGSTS\.E\.BYPASS\.128\b", code), "no 16-byte cp.async"
     assert not re.search(r"\b(LDL|STL)\b", code), "the kernel spills to local memory"
 
