@@ -46,15 +46,16 @@ def ptxas():
 
 @pytest.fixture(scope="session")
 def run_ptxas(ptxas):
-    """run_ptxas(ptx_text, target) -> CompletedProcess of `ptxas -arch=target`."""
+    """run_ptxas(ptx_text, target, *options) -> CompletedProcess of
+    `ptxas -arch=target *options`."""
 
-    def run(ptx, target):
+    def run(ptx, target, *options):
         if isinstance(ptx, (bytes, bytearray)):
             ptx = ptx.decode()
         with tempfile.TemporaryDirectory(prefix="tessera-ptxas-") as tmp:
             src = Path(tmp) / "kernel.ptx"
             src.write_text(ptx)
-            return subprocess.run([ptxas, f"-arch={target}", str(src), "-o",
+            return subprocess.run([ptxas, f"-arch={target}", *options, str(src), "-o",
                                    str(Path(tmp) / "kernel.cubin")],
                                   capture_output=True, text=True)
 

@@ -325,6 +325,18 @@ def test_sass_sm90a_tf32_takes_b_from_registers(cuobjdump):
     assert not re.search(r"\b(LDL|STL)\b", code), "the kernel spills to local memory"
 
 
+@pytest.mark.parametrize("kind", [("bf16", "ieee", HOPPER_BF16),
+                                  ("fp32", "tf32", config(256, 128, 32, 8, 4))],
+                         ids=lambda kind: kind[0])
+def test_ptxas_keeps_wgmmas_asynchronous(kind, run_ptxas):
+    # ptxas serialises every wgmma of a kernel (C7515) when it finds non-wgmma code defining
+    # accumulator registers while wgmmas are in flight: the tuned kernels must not trip it
+    ty, precision, cfg = kind
+    proc = run_ptxas(ptx_of(compiled(ty, precision, cfg, "sm_90a")), "sm_90a", "-v")
+    assert proc.returncode == 0, proc.stderr
+    assert "C7515" not in proc.stderr, proc.stderr
+
+
 def test_sass_sm80_uses_mma(cuobjdump):
     code = sass(cuobjdump, AMPERE_SMALL, "sm_80")
     assert re.search(r"\bHMMA\b", code), "no HMMA in the sm_80 SASS"
