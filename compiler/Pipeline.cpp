@@ -301,9 +301,10 @@ private:
     for (auto [old, replacement] :
          llvm::zip(loop.getRegionIterArgs(), pipelined.getRegionIterArgs()))
       mapping.map(old, replacement);
-    unsigned slots = loop.getNumRegionIterArgs();
-    Value readSlot = pipelined.getRegionIterArgs()[slots];
-    Value writeSlot = pipelined.getRegionIterArgs()[slots + 1];
+    // After the loop's own iter_args: the read slot, the write slot, the register operand.
+    unsigned added = loop.getNumRegionIterArgs();
+    Value readSlot = pipelined.getRegionIterArgs()[added];
+    Value writeSlot = pipelined.getRegionIterArgs()[added + 1];
 
     builder.setInsertionPointToStart(body);
     AsyncWaitOp::create(builder, loc, builder.getI32IntegerAttr(distance - 1));
@@ -344,7 +345,7 @@ private:
         auto wait = cast<WarpGroupDotWaitOp>(clone);
         wait.setPending(1);
         if (registerOperand)
-          wait.getKeepMutable().append(pipelined.getRegionIterArgs()[slots + 2]);
+          wait.getKeepMutable().append(pipelined.getRegionIterArgs()[added + 2]);
         BarrierOp::create(builder, loc);
         issueAhead();
       }
@@ -357,7 +358,7 @@ private:
     yields.push_back(advanceSlot(builder, readSlot));
     yields.push_back(advanceSlot(builder, writeSlot));
     if (registerOperand)
-      yields.push_back(mapping.lookup(registerOperand));
+      yields.push_back(mapping.lookupOrDefault(registerOperand));
     scf::YieldOp::create(builder, loc, yields);
 
     // After the loop: no copy (they are all predicated off by now) or wgmma left in flight.
