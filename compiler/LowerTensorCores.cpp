@@ -124,22 +124,28 @@ struct DescriptorLayout {
   unsigned swizzleMode; // 1: 128-byte, 2: 64-byte, 3: 32-byte
 };
 
-Value emitDescriptor(OpBuilder &builder, Location loc, Value base, Value byteOffset,
+// The descriptor of the block at `base`: start address (bits 0-13, in 16-byte units), strides
+// and swizzle. Shared addresses stay below 2^18, so the start address never overflows its field
+// and the descriptor of a piece `offset` bytes in is this one plus offset / 16 (see
+// offsetDescriptor).
+Value emitDescriptor(OpBuilder &builder, Location loc, Value base,
                      const DescriptorLayout &layout) {
   Type i64 = builder.getI64Type();
-  Value address = LLVM::AddOp::create(
-      builder, loc, LLVM::PtrToIntOp::create(builder, loc, builder.getI32Type(), base),
-      byteOffset);
-  Value start = LLVM::AndOp::create(
-      builder, loc,
-      LLVM::LShrOp::create(builder, loc, LLVM::ZExtOp::create(builder, loc, i64, address),
-                           LLVM::ConstantOp::create(builder, loc, i64, 4)),
-      LLVM::ConstantOp::create(builder, loc, i64, 0x3FFF));
+  Value address = LLVM::PtrToIntOp::create(builder, loc, builder.getI32Type(), base);
+  Value start = LLVM::ZExtOp::create(
+      builder, loc, i64, LLVM::LShrOp::create(builder, loc, address, constI32(builder, loc, 4)));
   uint64_t fixed = (uint64_t((layout.leadingBytes >> 4) & 0x3FFF) << 16) |
                    (uint64_t((layout.strideBytes >> 4) & 0x3FFF) << 32) |
                    (uint64_t(layout.swizzleMode) << 62);
   return LLVM::OrOp::create(builder, loc, start,
                             LLVM::ConstantOp::create(builder, loc, i64, int64_t(fixed)));
+}
+
+// `descriptor` moved `byteOffset` bytes on (a multiple of 16).
+Value offsetDescriptor(OpBuilder &builder, Location loc, Value descriptor, Value byteOffset) {
+  Value units = LLVM::LShrOp::create(builder, loc, byteOffset, constI32(builder, loc, 4));
+  return LLVM::AddOp::create(builder, loc, descriptor,
+                             LLVM::ZExtOp::create(builder, loc, builder.getI64Type(), units));
 }
 
 // An operand block in shared memory as wgmma sees it: `outer` is M for A and N for B.
@@ -222,6 +228,8 @@ struct WarpGroupDotLowering : public OpConversionPattern<WarpGroupDotOp> {
                        type + " " + operands + ";\n}";
 
     SmallVector<Value> acc = unpack(rewriter, loc, adaptor.getAcc());
+    Value baseA = emitDescriptor(rewriter, loc, adaptor.getA(), a.layout());
+    Value baseB = emitDescriptor(rewriter, loc, adaptor.getB(), b.layout());
     NVVM::WgmmaFenceAlignedOp::create(rewriter, loc);
     for (int64_t rm = 0; rm < repsM; ++rm)
       for (int64_t rn = 0; rn < repsN; ++rn) {
@@ -229,10 +237,9 @@ struct WarpGroupDotLowering : public OpConversionPattern<WarpGroupDotOp> {
         Value column = LLVM::AddOp::create(rewriter, loc, groupColumn, c(rn * tile.cols));
         MutableArrayRef<Value> regs(acc.data() + (rm * repsN + rn) * count, count);
         for (int64_t k = 0; k < blockK; k += instrK) {
-          Value descA = emitDescriptor(rewriter, loc, adaptor.getA(),
-                                       a.offset(rewriter, loc, row, k), a.layout());
-          Value descB = emitDescriptor(rewriter, loc, adaptor.getB(),
-                                       b.offset(rewriter, loc, column, k), b.layout());
+          Value descA = offsetDescriptor(rewriter, loc, baseA, a.offset(rewriter, loc, row, k));
+          Value descB =
+              offsetDescriptor(rewriter, loc, baseB, b.offset(rewriter, loc, column, k));
           SmallVector<Value> updated = emitAccumulatorAsm(
               rewriter, loc, body, regs, {descA, descB, c(1)}, {"l", "l", "r"}, true);
           llvm::copy(updated, regs.begin());
@@ -284,6 +291,7 @@ struct WarpGroupDotLowering : public OpConversionPattern<WarpGroupDotOp> {
     // b's registers, in the order of the untransposed A operand: [rep][k step][h][i][element].
     SmallVector<Value> b = unpack(rewriter, loc, adaptor.getB());
     SmallVector<Value> acc = unpack(rewriter, loc, adaptor.getAcc());
+    Value baseA = emitDescriptor(rewriter, loc, adaptor.getA(), a.layout());
     NVVM::WgmmaFenceAlignedOp::create(rewriter, loc);
     for (int64_t rm = 0; rm < repsM; ++rm)
       for (int64_t rn = 0; rn < repsN; ++rn) {
@@ -294,9 +302,8 @@ struct WarpGroupDotLowering : public OpConversionPattern<WarpGroupDotOp> {
           ArrayRef<Value> elements(b.data() + (rm * stepsK + k) * 4 * kWidth, 4 * kWidth);
           for (int64_t r = 0; r < 4; ++r)
             inputs.push_back(packRegister(rewriter, loc, elements.slice(r * kWidth, kWidth)));
-          inputs.push_back(emitDescriptor(rewriter, loc, adaptor.getA(),
-                                          a.offset(rewriter, loc, column, k * instrK),
-                                          a.layout()));
+          inputs.push_back(
+              offsetDescriptor(rewriter, loc, baseA, a.offset(rewriter, loc, column, k * instrK)));
           inputs.push_back(c(1));
           SmallVector<Value> updated = emitAccumulatorAsm(
               rewriter, loc, body, regs, inputs, {"r", "r", "r", "r", "l", "r"}, true);

@@ -53,7 +53,19 @@ Value mlir::tessera::pack(OpBuilder &builder, Location loc, Type structType,
 std::pair<Value, Value> mlir::tessera::emitLaneAndWarp(OpBuilder &builder, Location loc) {
   Value tid = NVVM::ThreadIdXOp::create(builder, loc, builder.getI32Type());
   Value lane = LLVM::AndOp::create(builder, loc, tid, constI32(builder, loc, 31));
-  Value warp = LLVM::LShrOp::create(builder, loc, tid, constI32(builder, loc, 5));
+  // Lane 0's warp index, through a shuffle: ptxas then knows it is the same in every lane and
+  // keeps what derives from it (wgmma descriptors, shared addresses) in uniform registers. The
+  // shuffle goes at the kernel's entry, where it runs once (it cannot be hoisted out of loops).
+  OpBuilder::InsertionGuard guard(builder);
+  Region *region = builder.getInsertionBlock()->getParent();
+  while (!isa<ModuleOp>(region->getParentOp()->getParentOp()))
+    region = region->getParentOp()->getParentRegion();
+  builder.setInsertionPointToStart(&region->front());
+  Value entryTid = NVVM::ThreadIdXOp::create(builder, loc, builder.getI32Type());
+  Value warp = NVVM::ShflOp::create(
+      builder, loc, builder.getI32Type(), constI32(builder, loc, -1),
+      LLVM::LShrOp::create(builder, loc, entryTid, constI32(builder, loc, 5)),
+      constI32(builder, loc, 0), constI32(builder, loc, 0x1f), NVVM::ShflKind::idx, UnitAttr());
   return {lane, warp};
 }
 

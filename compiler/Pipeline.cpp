@@ -177,15 +177,6 @@ private:
     return true;
   }
 
-  // Whether a (transposed) wgmma accumulator is one tile of its layout, without repetitions.
-  // ptxas (13.0) serialises every wgmma of a loop whose wgmmas with a register operand stay in
-  // flight across iterations and update several accumulator tiles (C7515): those must finish
-  // within their iteration instead.
-  static bool isSingleTile(RankedTensorType acc) {
-    MmaTile tile = getMmaTile(getUntransposedLayout(acc.getEncoding()));
-    return acc.getDimSize(1) == tile.rows && acc.getDimSize(0) == tile.cols;
-  }
-
   // The wait after an asynchronous wgmma whose result only goes around the loop as the next
   // iteration's accumulator: it may then stay in flight across the iteration boundary.
   WarpGroupDotWaitOp findAsyncDotWait() {
@@ -197,8 +188,7 @@ private:
         continue;
       BlockArgument arg = loop.getRegionIterArgs()[use.getOperandNumber()];
       auto dot = wait.getAcc().getDefiningOp<WarpGroupDotOp>();
-      if (dot && arg.hasOneUse() && *arg.getUsers().begin() == dot.getOperation() &&
-          (isa<MemDescType>(dot.getB().getType()) || isSingleTile(dot.getType())))
+      if (dot && arg.hasOneUse() && *arg.getUsers().begin() == dot.getOperation())
         return wait;
     }
     return {};
@@ -291,6 +281,20 @@ private:
                                                                 type.getElementType()))));
       }
     }
+    // With a wgmma in flight across iterations, the loop and the wait after it go under a guard
+    // against zero iterations: otherwise the path that skips the loop (its accumulator
+    // initialisation) may be laid out between the wgmmas and that wait, and ptxas then
+    // serialises every wgmma of the kernel (C7515).
+    scf::IfOp nonEmpty;
+    if (asyncWait) {
+      Value hasIterations = arith::CmpIOp::create(builder, loc, arith::CmpIPredicate::slt,
+                                                  loop.getLowerBound(), loop.getUpperBound());
+      nonEmpty = scf::IfOp::create(builder, loc, loop.getResultTypes(), hasIterations,
+                                   /*withElseRegion=*/true);
+      builder.setInsertionPointToStart(nonEmpty.elseBlock());
+      scf::YieldOp::create(builder, loc, loop.getInitArgs());
+      builder.setInsertionPointToStart(nonEmpty.thenBlock());
+    }
     auto pipelined = scf::ForOp::create(builder, loc, loop.getLowerBound(), loop.getUpperBound(),
                                         loop.getStep(), inits);
     Block *body = pipelined.getBody();
@@ -363,15 +367,23 @@ private:
 
     // After the loop: no copy (they are all predicated off by now) or wgmma left in flight.
     builder.setInsertionPointAfter(pipelined);
-    AsyncWaitOp::create(builder, loc, builder.getI32IntegerAttr(0));
+    SmallVector<Value> results;
     for (unsigned i = 0; i < loop.getNumResults(); ++i) {
       Value result = pipelined.getResult(i);
       if (asyncWait && yield.getOperand(i) == asyncWait.getResult())
         result = WarpGroupDotWaitOp::create(
             builder, loc, result.getType(), result, builder.getI32IntegerAttr(0),
             registerOperand ? ValueRange(pipelined.getResults().back()) : ValueRange());
-      loop.getResult(i).replaceAllUsesWith(result);
+      results.push_back(result);
     }
+    if (nonEmpty) {
+      scf::YieldOp::create(builder, loc, results);
+      results = nonEmpty.getResults();
+      builder.setInsertionPointAfter(nonEmpty);
+    }
+    AsyncWaitOp::create(builder, loc, builder.getI32IntegerAttr(0));
+    for (auto [old, result] : llvm::zip(loop.getResults(), results))
+      old.replaceAllUsesWith(result);
     loop.erase();
   }
 

@@ -316,7 +316,7 @@ def test_sass_sm90a_uses_wgmma_and_async_copies(cuobjdump):
 def test_sass_sm90a_tf32_takes_b_from_registers(cuobjdump):
     # tf32 wgmma reads shared memory K-major only: a row-major B is pipelined through cp.async
     # like A and goes to the register operand of wgmmas computing C^T = B^T A^T, which stay in
-    # flight across iterations (one accumulator tile per warpgroup)
+    # flight across iterations
     code = sass(cuobjdump, config(256, 128, 32, 8, 4), "sm_90a", "fp32", "tf32")
     assert re.search(r"\bHGMMA\.64x256x8\.F32\.TF32 R\d+, R\d+, gdesc", code), \
         "no tf32 HGMMA with a register operand"
@@ -326,8 +326,9 @@ def test_sass_sm90a_tf32_takes_b_from_registers(cuobjdump):
 
 
 @pytest.mark.parametrize("kind", [("bf16", "ieee", HOPPER_BF16),
-                                  ("fp32", "tf32", config(256, 128, 32, 8, 4))],
-                         ids=lambda kind: kind[0])
+                                  ("fp32", "tf32", config(256, 128, 32, 8, 4)),
+                                  ("fp32", "tf32", config(128, 128, 32, 4, 3))],
+                         ids=lambda kind: f"{kind[0]}-{kind[2].kwargs['BLOCK_M']}")
 def test_ptxas_keeps_wgmmas_asynchronous(kind, run_ptxas):
     # ptxas serialises every wgmma of a kernel (C7515) when it finds non-wgmma code defining
     # accumulator registers while wgmmas are in flight: the tuned kernels must not trip it

@@ -142,8 +142,7 @@ GROUP_M = 8
 # (BLOCK_M, BLOCK_N, BLOCK_K, num_warps, num_stages), best first (a truncated list keeps the
 # head). BLOCK_M multiple of 64 with num_warps multiple of 4: wgmma on sm_90a; the large tiles
 # with 32-wide K steps are for fp32 (tf32), whose 64-wide steps do not fit in shared memory
-# (256x128x32 keeps its wgmmas in flight across iterations; 128x128x32 with 3 stages leaves
-# room for two programs per SM);
+# (128x128x32 with 3 stages leaves room for two programs per SM);
 # BLOCK_M 16/32: mma.sync, for skinny problems.
 CONFIGS: List[Config] = [
     Config({"BLOCK_M": bm, "BLOCK_N": bn, "BLOCK_K": bk, "GROUP_M": GROUP_M},
