@@ -59,7 +59,8 @@ Value packRegister(OpBuilder &builder, Location loc, ArrayRef<Value> elements) {
   auto pairType = VectorType::get({2}, elements.front().getType());
   Value pair = LLVM::PoisonOp::create(builder, loc, pairType);
   for (unsigned i = 0; i < 2; ++i)
-    pair = LLVM::InsertElementOp::create(builder, loc, pair, elements[i], constI32(builder, loc, i));
+    pair = LLVM::InsertElementOp::create(builder, loc, pair, elements[i],
+                                         constI32(builder, loc, i));
   return LLVM::BitcastOp::create(builder, loc, i32, pair);
 }
 
@@ -174,8 +175,8 @@ struct WgmmaOperand {
     auto c = [&](int64_t value) { return constI32(builder, loc, value); };
     if (kMajor()) {
       int64_t fixed = (k / runElements) * outerExtent * swizzle() + (k % runElements) * bytes();
-      return LLVM::AddOp::create(builder, loc, LLVM::MulOp::create(builder, loc, outer, c(swizzle())),
-                                 c(fixed));
+      return LLVM::AddOp::create(
+          builder, loc, LLVM::MulOp::create(builder, loc, outer, c(swizzle())), c(fixed));
     }
     Value run = LLVM::LShrOp::create(builder, loc, outer, c(llvm::Log2_64(runElements)));
     Value runOffset =
@@ -184,26 +185,41 @@ struct WgmmaOperand {
   }
 };
 
+// One wgmma group. With both operands in shared memory the instruction computes acc + a @ b.
+// With b in registers (a transposed accumulator) it computes the transpose, C^T = B^T A^T: its
+// M runs along C's columns with b^T as the register operand, its N along C's rows with `a` as
+// the shared-memory operand (K-major, as wgmma's B).
 struct WarpGroupDotLowering : public OpConversionPattern<WarpGroupDotOp> {
   using OpConversionPattern::OpConversionPattern;
 
   LogicalResult matchAndRewrite(WarpGroupDotOp op, OpAdaptor adaptor,
                                 ConversionPatternRewriter &rewriter) const override {
-    if (isa<RankedTensorType>(op.getB().getType()))
-      return lowerRegisterOperand(op, adaptor, rewriter);
     Location loc = op.getLoc();
-    WgmmaOperand a{cast<MemDescType>(op.getA().getType()), 1};
-    WgmmaOperand b{cast<MemDescType>(op.getB().getType()), 0};
     auto accType = cast<RankedTensorType>(op.getAcc().getType());
-    auto mma = cast<MmaAttr>(accType.getEncoding());
-    Type element = a.type.getElementType();
+    auto bRegisters = dyn_cast<RankedTensorType>(op.getB().getType());
+    // wgmma's operands: A in shared memory (none when it is b^T, in registers), B in shared
+    // memory (the op's `a` when b is in registers).
+    auto aType = cast<MemDescType>(op.getA().getType());
+    std::optional<WgmmaOperand> a;
+    if (!bRegisters)
+      a = WgmmaOperand{aType, 1};
+    WgmmaOperand b = bRegisters ? WgmmaOperand{aType, 1}
+                                : WgmmaOperand{cast<MemDescType>(op.getB().getType()), 0};
+    auto mma = cast<MmaAttr>(bRegisters ? getUntransposedLayout(accType.getEncoding())
+                                        : accType.getEncoding());
+    Type element = b.type.getElementType();
     bool tf32 = element.isF32();
-    if (tf32 && (!a.kMajor() || !b.kMajor()))
+    if (tf32 && (!b.kMajor() || (a && !a->kMajor())))
       return op.emitOpError("tf32 wgmma needs K-major operands");
+    if (bRegisters && !b.kMajor())
+      return op.emitOpError("a wgmma with a register operand needs `a` K-major");
     int64_t instrK = tf32 ? 8 : 16, instrN = mma.getInstrN();
+    int64_t blockK = aType.getShape()[1];
+    // The accumulator as the instruction sees it: rows x cols.
+    int64_t rows = accType.getDimSize(bRegisters ? 1 : 0);
+    int64_t cols = accType.getDimSize(bRegisters ? 0 : 1);
     MmaTile tile = getMmaTile(mma);
-    int64_t repsM = accType.getDimSize(0) / tile.rows, repsN = accType.getDimSize(1) / tile.cols;
-    int64_t blockK = a.type.getShape()[1];
+    int64_t repsM = rows / tile.rows, repsN = cols / tile.cols;
 
     // The warpgroup's place: rows 64 * (warpM / 4) and columns instrN * warpN of each tile.
     Value warp = emitLaneAndWarp(rewriter, loc).second;
@@ -216,20 +232,33 @@ struct WarpGroupDotLowering : public OpConversionPattern<WarpGroupDotOp> {
         LLVM::MulOp::create(rewriter, loc, LLVM::UDivOp::create(rewriter, loc, warpM, c(4)), c(64));
     Value groupColumn = LLVM::MulOp::create(rewriter, loc, warpN, c(instrN));
 
-    unsigned count = instrN / 2;
+    // Operands: the accumulators (outputs, then tied inputs), A (one descriptor or four
+    // registers), B's descriptor, the scale-d predicate.
+    unsigned count = instrN / 2, aRegisters = a ? 1 : 4;
+    unsigned bIndex = 2 * count + aRegisters;
     std::string shape = (Twine("m64n") + Twine(instrN) + "k" + Twine(instrK)).str();
     std::string type = ptxType(element, tf32).str();
-    std::string operands = registerList(0, count) + ", $" + std::to_string(2 * count) + ", $" +
-                           std::to_string(2 * count + 1) + ", p, 1, 1";
-    if (!tf32)
-      operands += std::string(", ") + (a.kMajor() ? "0" : "1") + ", " + (b.kMajor() ? "0" : "1");
-    std::string body = "{\n.reg .pred p;\nsetp.ne.b32 p, $" + std::to_string(2 * count + 2) +
+    std::string operands = registerList(0, count) + ", " +
+                           (a ? "$" + std::to_string(2 * count) : registerList(2 * count, 4)) +
+                           ", $" + std::to_string(bIndex) + ", p, 1, 1";
+    if (!tf32) // imm-trans-a (descriptor A only) and imm-trans-b
+      operands += std::string(a ? (a->kMajor() ? ", 0" : ", 1") : "") +
+                  (b.kMajor() ? ", 0" : ", 1");
+    std::string body = "{\n.reg .pred p;\nsetp.ne.b32 p, $" + std::to_string(bIndex + 1) +
                        ", 0;\nwgmma.mma_async.sync.aligned." + shape + ".f32." + type + "." +
                        type + " " + operands + ";\n}";
+    SmallVector<StringRef> constraints(aRegisters, a ? "l" : "r");
+    constraints.append({"l", "r"});
 
+    // b's registers are in the order of the untransposed A operand: [rep][k step][h][i][e].
+    SmallVector<Value> aValues;
+    if (bRegisters)
+      aValues = unpack(rewriter, loc, adaptor.getB());
+    int64_t kWidth = instrK / 8;
     SmallVector<Value> acc = unpack(rewriter, loc, adaptor.getAcc());
-    Value baseA = emitDescriptor(rewriter, loc, adaptor.getA(), a.layout());
-    Value baseB = emitDescriptor(rewriter, loc, adaptor.getB(), b.layout());
+    Value baseA = a ? emitDescriptor(rewriter, loc, adaptor.getA(), a->layout()) : Value();
+    Value baseB = emitDescriptor(rewriter, loc, bRegisters ? adaptor.getA() : adaptor.getB(),
+                                 b.layout());
     NVVM::WgmmaFenceAlignedOp::create(rewriter, loc);
     for (int64_t rm = 0; rm < repsM; ++rm)
       for (int64_t rn = 0; rn < repsN; ++rn) {
@@ -237,76 +266,21 @@ struct WarpGroupDotLowering : public OpConversionPattern<WarpGroupDotOp> {
         Value column = LLVM::AddOp::create(rewriter, loc, groupColumn, c(rn * tile.cols));
         MutableArrayRef<Value> regs(acc.data() + (rm * repsN + rn) * count, count);
         for (int64_t k = 0; k < blockK; k += instrK) {
-          Value descA = offsetDescriptor(rewriter, loc, baseA, a.offset(rewriter, loc, row, k));
-          Value descB =
-              offsetDescriptor(rewriter, loc, baseB, b.offset(rewriter, loc, column, k));
-          SmallVector<Value> updated = emitAccumulatorAsm(
-              rewriter, loc, body, regs, {descA, descB, c(1)}, {"l", "l", "r"}, true);
-          llvm::copy(updated, regs.begin());
-        }
-      }
-    NVVM::WgmmaGroupSyncAlignedOp::create(rewriter, loc);
-    rewriter.replaceOp(op, pack(rewriter, loc, getTypeConverter()->convertType(accType), acc));
-    return success();
-  }
-
-  // b in registers, the accumulator transposed: the wgmma computes C^T = B^T A^T, its M along
-  // C's columns with b^T as the register operand and its N along C's rows with `a` as the
-  // shared-memory operand (K-major, as wgmma's B).
-  LogicalResult lowerRegisterOperand(WarpGroupDotOp op, OpAdaptor adaptor,
-                                     ConversionPatternRewriter &rewriter) const {
-    Location loc = op.getLoc();
-    WgmmaOperand a{cast<MemDescType>(op.getA().getType()), 1};
-    auto bType = cast<RankedTensorType>(op.getB().getType());
-    auto accType = cast<RankedTensorType>(op.getAcc().getType());
-    auto plain = cast<MmaAttr>(getUntransposedLayout(accType.getEncoding()));
-    Type element = a.type.getElementType();
-    bool tf32 = element.isF32();
-    if (!a.kMajor())
-      return op.emitOpError("a wgmma with a register operand needs `a` K-major");
-    int64_t kWidth = cast<DotOperandAttr>(bType.getEncoding()).getKWidth();
-    int64_t instrK = 8 * kWidth, instrN = plain.getInstrN();
-    MmaTile tile = getMmaTile(plain);
-    int64_t repsM = accType.getDimSize(1) / tile.rows, repsN = accType.getDimSize(0) / tile.cols;
-    int64_t stepsK = bType.getDimSize(0) / instrK;
-
-    Value warp = emitLaneAndWarp(rewriter, loc).second;
-    auto c = [&](int64_t value) { return constI32(rewriter, loc, value); };
-    Value warpN = LLVM::URemOp::create(
-        rewriter, loc, LLVM::UDivOp::create(rewriter, loc, warp, c(tile.warpsM)),
-        c(tile.warpsN));
-    Value groupColumn = LLVM::MulOp::create(rewriter, loc, warpN, c(instrN));
-
-    unsigned count = instrN / 2;
-    std::string shape = (Twine("m64n") + Twine(instrN) + "k" + Twine(instrK)).str();
-    std::string type = ptxType(element, tf32).str();
-    std::string operands = registerList(0, count) + ", " + registerList(2 * count, 4) + ", $" +
-                           std::to_string(2 * count + 4) + ", p, 1, 1";
-    if (!tf32)
-      operands += ", 0";
-    std::string body = "{\n.reg .pred p;\nsetp.ne.b32 p, $" + std::to_string(2 * count + 5) +
-                       ", 0;\nwgmma.mma_async.sync.aligned." + shape + ".f32." + type + "." +
-                       type + " " + operands + ";\n}";
-
-    // b's registers, in the order of the untransposed A operand: [rep][k step][h][i][element].
-    SmallVector<Value> b = unpack(rewriter, loc, adaptor.getB());
-    SmallVector<Value> acc = unpack(rewriter, loc, adaptor.getAcc());
-    Value baseA = emitDescriptor(rewriter, loc, adaptor.getA(), a.layout());
-    NVVM::WgmmaFenceAlignedOp::create(rewriter, loc);
-    for (int64_t rm = 0; rm < repsM; ++rm)
-      for (int64_t rn = 0; rn < repsN; ++rn) {
-        Value column = LLVM::AddOp::create(rewriter, loc, groupColumn, c(rn * tile.cols));
-        MutableArrayRef<Value> regs(acc.data() + (rm * repsN + rn) * count, count);
-        for (int64_t k = 0; k < stepsK; ++k) {
           SmallVector<Value> inputs;
-          ArrayRef<Value> elements(b.data() + (rm * stepsK + k) * 4 * kWidth, 4 * kWidth);
-          for (int64_t r = 0; r < 4; ++r)
-            inputs.push_back(packRegister(rewriter, loc, elements.slice(r * kWidth, kWidth)));
+          if (a) {
+            inputs.push_back(
+                offsetDescriptor(rewriter, loc, baseA, a->offset(rewriter, loc, row, k)));
+          } else {
+            int64_t first = (rm * (blockK / instrK) + k / instrK) * 4 * kWidth;
+            for (int64_t r = 0; r < 4; ++r)
+              inputs.push_back(packRegister(
+                  rewriter, loc, ArrayRef(aValues).slice(first + r * kWidth, kWidth)));
+          }
           inputs.push_back(
-              offsetDescriptor(rewriter, loc, baseA, a.offset(rewriter, loc, column, k * instrK)));
+              offsetDescriptor(rewriter, loc, baseB, b.offset(rewriter, loc, column, k)));
           inputs.push_back(c(1));
-          SmallVector<Value> updated = emitAccumulatorAsm(
-              rewriter, loc, body, regs, inputs, {"r", "r", "r", "r", "l", "r"}, true);
+          SmallVector<Value> updated =
+              emitAccumulatorAsm(rewriter, loc, body, regs, inputs, constraints, true);
           llvm::copy(updated, regs.begin());
         }
       }
