@@ -384,6 +384,7 @@ bool Driver::run() {
                    mlir::tessera::TileGPUPipelineOptions pipelineOptions;
                    pipelineOptions.numStages = options.numStages;
                    pipelineOptions.maxSharedBytes = maxSharedBytesPerBlock(options.target);
+                   pipelineOptions.useTMA = options.target == "sm_90a";
                    pm.addPass(mlir::tessera::createTileGPUPipeline(pipelineOptions));
                    pm.addPass(mlir::createCanonicalizerPass());
                    pm.addPass(mlir::createCSEPass());

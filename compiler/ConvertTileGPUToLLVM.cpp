@@ -34,6 +34,15 @@ struct FuncOpLowering : public TilePattern<func::FuncOp> {
     kernel->setAttr(NVVM::NVVMDialect::getKernelFuncAttrName(), rewriter.getUnitAttr());
     kernel->setAttr(NVVM::NVVMDialect::getMaxntidAttrName(),
                     rewriter.getDenseI32ArrayAttr({int32_t(32 * numWarps.getInt()), 1, 1}));
+    // Tensor maps are 128-byte, 64-byte aligned parameters that TMA reads in place.
+    for (auto [i, type] : llvm::enumerate(func.getArgumentTypes())) {
+      if (!isa<tile::TensorMapType>(type))
+        continue;
+      kernel.setArgAttr(i, LLVM::LLVMDialect::getByValAttrName(),
+                        TypeAttr::get(LLVM::LLVMArrayType::get(rewriter.getI8Type(), 128)));
+      kernel.setArgAttr(i, LLVM::LLVMDialect::getAlignAttrName(), rewriter.getI64IntegerAttr(64));
+      kernel.setArgAttr(i, NVVM::NVVMDialect::getGridConstantAttrName(), rewriter.getUnitAttr());
+    }
     rewriter.inlineRegionBefore(func.getBody(), kernel.getBody(), kernel.end());
     if (failed(rewriter.convertRegionTypes(&kernel.getBody(), converter, &signature)))
       return failure();
@@ -325,6 +334,7 @@ struct ConvertTileGPUToLLVMPass
     populateReduceAndDotPatterns(converter, patterns, state);
     populateSharedMemoryPatterns(converter, patterns, state);
     populateTensorCorePatterns(converter, patterns, state);
+    populateTMAPatterns(converter, patterns, state);
     // libdevice for math (benefit 2: preferred over LLVM intrinsics the NVPTX backend lacks).
     populateLibDeviceConversionPatterns(converter, patterns, /*benefit=*/2);
     populateMathToLLVMConversionPatterns(converter, patterns);

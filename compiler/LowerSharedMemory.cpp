@@ -334,6 +334,12 @@ int64_t mlir::tessera::allocateSharedBlocks(ModuleOp module) {
                    IntegerAttr::get(IntegerType::get(module.getContext(), 32), offset));
     end = offset + buffers * ringStride(type);
   });
+  module.walk([&](InitBarriersOp init) {
+    int64_t offset = llvm::alignTo(end, 8);
+    init->setAttr(kAllocOffsetAttr,
+                  IntegerAttr::get(IntegerType::get(module.getContext(), 32), offset));
+    end = offset + 8 * cast<MBarriersType>(init.getType()).getCount();
+  });
   return llvm::alignTo(end, 16);
 }
 

@@ -16,6 +16,11 @@ TileTypeConverter::TileTypeConverter(MLIRContext *context) : LLVMTypeConverter(c
   addConversion([context](MemDescType) {
     return LLVM::LLVMPointerType::get(context, /*addressSpace=*/3);
   });
+  addConversion([context](MBarriersType) {
+    return LLVM::LLVMPointerType::get(context, /*addressSpace=*/3);
+  });
+  // A tensor map parameter is passed by value; the kernel sees its (generic) address.
+  addConversion([context](tile::TensorMapType) { return LLVM::LLVMPointerType::get(context); });
   addConversion([this](RankedTensorType type) -> std::optional<Type> {
     if (!type.getEncoding())
       return std::nullopt;

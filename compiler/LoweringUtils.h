@@ -109,9 +109,13 @@ void populateSharedMemoryPatterns(TileTypeConverter &converter, RewritePatternSe
                                   LoweringState &state);
 void populateTensorCorePatterns(TileTypeConverter &converter, RewritePatternSet &patterns,
                                 LoweringState &state);
+// Patterns for the Tensor Memory Accelerator: mbarrier rings and TMA copies.
+void populateTMAPatterns(TileTypeConverter &converter, RewritePatternSet &patterns,
+                         LoweringState &state);
 
 // Gives every tilegpu.local_alloc its offset (kAllocOffsetAttr, multiples of 1024 bytes so that
-// swizzle atoms are aligned) and returns the bytes they take, where the scratch area begins.
+// swizzle atoms are aligned) and every mbarrier ring its own after them; returns the bytes they
+// take, where the scratch area begins.
 int64_t allocateSharedBlocks(ModuleOp module);
 
 } // namespace mlir::tessera

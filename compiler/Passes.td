@@ -41,11 +41,19 @@ def TileGPUPipeline : Pass<"tilegpu-pipeline", "mlir::ModuleOp"> {
     one iteration (`warpgroup_dot_wait {pending = 1}`); the copies then follow that wait. Rings
     that would take more than `max-shared-bytes` get fewer buffers (at least 2), or the loop is
     left alone.
+
+    With `tma`, a load that names a tensor map and whose ring's layout is the one TMA writes
+    (contiguous along the last dimension, swizzled by min(128, row bytes)) is filled by
+    `tilegpu.async_tma_load` instead: one thread issues it, and a ring of mbarriers, one per
+    buffer, tells the others when its bytes have landed (`tilegpu.wait_barrier` on the phase
+    the buffer is in).
   }];
   let options = [
     Option<"numStages", "num-stages", "int", "3", "Buffers per ring (1 disables pipelining)">,
     Option<"maxSharedBytes", "max-shared-bytes", "int64_t", "0",
            "Shared memory the rings may take (0: no limit)">,
+    Option<"useTMA", "tma", "bool", "false",
+           "Fill the rings of loads that name a tensor map with TMA copies (sm_90a)">,
   ];
   let dependentDialects = ["mlir::tilegpu::TileGPUDialect", "mlir::arith::ArithDialect",
                            "mlir::scf::SCFDialect"];

@@ -34,11 +34,13 @@ using namespace mlir::tilegpu;
 namespace {
 
 // A load to pipeline and the op that consumes its block: a local_alloc (wgmma operand) or a
-// convert_layout to a dot_op layout (mma.sync operand).
+// convert_layout to a dot_op layout (mma.sync operand). `tma`: its ring is filled through the
+// load's tensor map rather than by cp.async.
 struct Stream {
   tile::LoadOp load;
   Operation *consumer;
   MemDescType bufferType;
+  bool tma = false;
   Value ring;
 };
 
@@ -52,9 +54,10 @@ bool isZero(Value value) {
 
 class LoopPipeliner {
 public:
-  LoopPipeliner(scf::ForOp loop, unsigned numStages, int64_t maxSharedBytes,
+  LoopPipeliner(scf::ForOp loop, unsigned numStages, int64_t maxSharedBytes, bool useTMA,
                 const AxisInfoAnalysis &axisInfo)
-      : loop(loop), numStages(numStages), maxSharedBytes(maxSharedBytes), axisInfo(axisInfo) {}
+      : loop(loop), numStages(numStages), maxSharedBytes(maxSharedBytes), useTMA(useTMA),
+        axisInfo(axisInfo) {}
 
   void run() {
     if (numStages < 2)
@@ -100,6 +103,12 @@ private:
       std::optional<SharedAttr> shared = consumerLayout(consumer, type);
       if (!shared || shared->getOrder()[0] != 1)
         continue;
+      auto bufferType = MemDescType::get(loop.getContext(), type.getShape(),
+                                         type.getElementType(), *shared);
+      if (useTMA && load.getTensorMap() && isTMALayout(type, *shared)) {
+        streams.push_back({load, consumer, bufferType, /*tma=*/true, Value()});
+        continue;
+      }
       // cp.async moves 4, 8 or 16 bytes: the run each thread copies must be at least 4.
       auto blocked = dyn_cast<BlockedAttr>(type.getEncoding());
       if (!blocked || blocked.getOrder()[0] != 1)
@@ -110,10 +119,26 @@ private:
         width = std::min<unsigned>(width, axisInfo.getMaskConstancy(load.getMask()));
       if (width * type.getElementTypeBitWidth() < 32)
         continue;
-      auto bufferType = MemDescType::get(loop.getContext(), type.getShape(),
-                                         type.getElementType(), *shared);
-      streams.push_back({load, consumer, bufferType, Value()});
+      streams.push_back({load, consumer, bufferType, /*tma=*/false, Value()});
     }
+  }
+
+  // Whether TMA writes a block of `type` in the `shared` layout. The host encodes every tensor
+  // map with boxes of min(128, row bytes) bytes along the last dimension and the matching
+  // swizzle (tessera.TensorDescriptor), so that layout is the only one it can produce.
+  static bool isTMALayout(RankedTensorType type, SharedAttr shared) {
+    constexpr int64_t kMaxBoxRows = 256;
+    int64_t rowBytes = type.getDimSize(1) * (type.getElementTypeBitWidth() / 8);
+    return type.getElementTypeBitWidth() >= 8 && rowBytes >= 32 &&
+           shared.getSwizzleBytes() == std::min<int64_t>(128, rowBytes) &&
+           type.getDimSize(0) <= kMaxBoxRows;
+  }
+
+  bool hasTMAStreams() const {
+    return llvm::any_of(streams, [](const Stream &s) { return s.tma; });
+  }
+  bool hasCopyStreams() const {
+    return llvm::any_of(streams, [](const Stream &s) { return !s.tma; });
   }
 
   // The ops in the loop body that compute the streams' pointers and masks. Loop-carried values
@@ -125,6 +150,7 @@ private:
       worklist.push_back(stream.load.getPtr());
       if (stream.load.getMask())
         worklist.push_back(stream.load.getMask());
+      llvm::append_range(worklist, stream.load.getCoords());
     }
     auto yield = cast<scf::YieldOp>(body->getTerminator());
     while (!worklist.empty()) {
@@ -212,17 +238,26 @@ private:
     Value valid = arith::CmpIOp::create(builder, loc, arith::CmpIPredicate::slt, iv,
                                         loop.getUpperBound());
     for (Stream &stream : streams) {
+      Value buffer = MemDescIndexOp::create(builder, loc, stream.bufferType, stream.ring, slot);
+      if (stream.tma) {
+        SmallVector<Value> coords;
+        for (Value coord : stream.load.getCoords())
+          coords.push_back(mapping.lookupOrDefault(coord));
+        AsyncTMALoadOp::create(builder, loc, stream.load.getTensorMap(), coords, buffer,
+                               barriers, slot, valid);
+        continue;
+      }
       auto ptrType = cast<RankedTensorType>(stream.load.getPtr().getType());
       auto maskType = RankedTensorType::get(ptrType.getShape(), builder.getI1Type(),
                                             ptrType.getEncoding());
       Value mask = tile::SplatOp::create(builder, loc, maskType, valid);
       if (Value original = stream.load.getMask())
         mask = arith::AndIOp::create(builder, loc, mapping.lookupOrDefault(original), mask);
-      Value buffer = MemDescIndexOp::create(builder, loc, stream.bufferType, stream.ring, slot);
       AsyncCopyOp::create(builder, loc, mapping.lookupOrDefault(stream.load.getPtr()), buffer,
                           mask);
     }
-    AsyncCommitOp::create(builder, loc);
+    if (hasCopyStreams())
+      AsyncCommitOp::create(builder, loc);
     auto yield = cast<scf::YieldOp>(loop.getBody()->getTerminator());
     SmallVector<Value> next;
     for (unsigned index : carried)
@@ -254,6 +289,13 @@ private:
                                        stream.bufferType.getEncoding());
       stream.ring = LocalAllocOp::create(builder, loc, ringType, Value());
     }
+    // One mbarrier per buffer; each TMA stream arrives on it once per fill.
+    if (hasTMAStreams()) {
+      int32_t arrivals = llvm::count_if(streams, [](const Stream &s) { return s.tma; });
+      barriers = InitBarriersOp::create(builder, loc,
+                                        MBarriersType::get(loop.getContext(), numStages),
+                                        builder.getI32IntegerAttr(arrivals));
+    }
     SmallVector<Value> state;
     for (unsigned index : carried)
       state.push_back(loop.getInitArgs()[index]);
@@ -263,23 +305,32 @@ private:
       state = issueCopies(builder, iv, state, constant(builder, i32, j));
     }
 
-    // The loop carries the run-ahead values and the ring slots to read and to write.
+    // The loop carries the run-ahead values and the ring slots to read and to write, then
+    // optionally a register operand and the phase of the mbarrier of the slot to read.
     SmallVector<Value> inits(loop.getInitArgs());
     for (auto [index, value] : llvm::zip(carried, state))
       inits[index] = value;
+    unsigned added = loop.getNumRegionIterArgs();
+    unsigned readIndex = added, writeIndex = added + 1;
     inits.push_back(constant(builder, i32, 0));
     inits.push_back(constant(builder, i32, distance % numStages));
     // wgmma reads a register operand while it runs, which may be into the next iteration: the
     // loop carries it to that iteration's wait, so that its registers stay untouched until then.
     Value registerOperand;
+    std::optional<unsigned> registerIndex, phaseIndex;
     if (asyncWait) {
       auto dot = asyncWait.getAcc().getDefiningOp<WarpGroupDotOp>();
       if (auto type = dyn_cast<RankedTensorType>(dot.getB().getType())) {
         registerOperand = dot.getB();
+        registerIndex = inits.size();
         inits.push_back(arith::ConstantOp::create(
             builder, loc, type, DenseElementsAttr::get(type, builder.getZeroAttr(
                                                                 type.getElementType()))));
       }
+    }
+    if (barriers) {
+      phaseIndex = inits.size();
+      inits.push_back(constant(builder, i32, 0));
     }
     // With a wgmma in flight across iterations, the loop and the wait after it go under a guard
     // against zero iterations: otherwise the path that skips the loop (its accumulator
@@ -305,13 +356,15 @@ private:
     for (auto [old, replacement] :
          llvm::zip(loop.getRegionIterArgs(), pipelined.getRegionIterArgs()))
       mapping.map(old, replacement);
-    // After the loop's own iter_args: the read slot, the write slot, the register operand.
-    unsigned added = loop.getNumRegionIterArgs();
-    Value readSlot = pipelined.getRegionIterArgs()[added];
-    Value writeSlot = pipelined.getRegionIterArgs()[added + 1];
+    Value readSlot = pipelined.getRegionIterArgs()[readIndex];
+    Value writeSlot = pipelined.getRegionIterArgs()[writeIndex];
 
     builder.setInsertionPointToStart(body);
-    AsyncWaitOp::create(builder, loc, builder.getI32IntegerAttr(distance - 1));
+    if (hasCopyStreams())
+      AsyncWaitOp::create(builder, loc, builder.getI32IntegerAttr(distance - 1));
+    if (barriers)
+      WaitBarrierOp::create(builder, loc, barriers, readSlot,
+                            pipelined.getRegionIterArgs()[*phaseIndex]);
     SmallVector<Value> nextState;
     auto issueAhead = [&] {
       Value ahead = arith::MulIOp::create(builder, loc, loop.getStep(),
@@ -322,9 +375,13 @@ private:
         carriedState.push_back(pipelined.getRegionIterArgs()[index]);
       nextState = issueCopies(builder, aheadIv, carriedState, writeSlot);
     };
-    // Synchronous consumers are done with iteration i - 1's buffers after the wait's barrier.
-    if (!asyncWait)
+    // Synchronous consumers are done with iteration i - 1's buffers after a barrier (async_wait's
+    // own, with cp.async streams).
+    if (!asyncWait) {
+      if (!hasCopyStreams())
+        BarrierOp::create(builder, loc);
       issueAhead();
+    }
 
     // The rest of the body, with each stream's block read from its ring.
     for (Stream &stream : streams) {
@@ -349,7 +406,7 @@ private:
         auto wait = cast<WarpGroupDotWaitOp>(clone);
         wait.setPending(1);
         if (registerOperand)
-          wait.getKeepMutable().append(pipelined.getRegionIterArgs()[added + 2]);
+          wait.getKeepMutable().append(pipelined.getRegionIterArgs()[*registerIndex]);
         BarrierOp::create(builder, loc);
         issueAhead();
       }
@@ -359,13 +416,23 @@ private:
       yields.push_back(mapping.lookupOrDefault(value));
     for (auto [index, value] : llvm::zip(carried, nextState))
       yields[index] = value;
-    yields.push_back(advanceSlot(builder, readSlot));
+    Value nextRead = advanceSlot(builder, readSlot);
+    yields.push_back(nextRead);
     yields.push_back(advanceSlot(builder, writeSlot));
     if (registerOperand)
       yields.push_back(mapping.lookupOrDefault(registerOperand));
+    if (barriers) {
+      // A slot's mbarrier moves to its next phase each time the ring comes round.
+      Value phase = pipelined.getRegionIterArgs()[*phaseIndex];
+      Value wrapped = arith::CmpIOp::create(builder, loc, arith::CmpIPredicate::eq, nextRead,
+                                            constant(builder, i32, 0));
+      Value flipped = arith::XOrIOp::create(builder, loc, phase, constant(builder, i32, 1));
+      yields.push_back(arith::SelectOp::create(builder, loc, wrapped, flipped, phase));
+    }
     scf::YieldOp::create(builder, loc, yields);
 
-    // After the loop: no copy (they are all predicated off by now) or wgmma left in flight.
+    // After the loop: no copy (they are all predicated off by now) or wgmma left in flight; no
+    // mbarrier phase is left pending either, as no TMA copy was issued for it.
     builder.setInsertionPointAfter(pipelined);
     SmallVector<Value> results;
     for (unsigned i = 0; i < loop.getNumResults(); ++i) {
@@ -373,7 +440,7 @@ private:
       if (asyncWait && yield.getOperand(i) == asyncWait.getResult())
         result = WarpGroupDotWaitOp::create(
             builder, loc, result.getType(), result, builder.getI32IntegerAttr(0),
-            registerOperand ? ValueRange(pipelined.getResults().back()) : ValueRange());
+            registerOperand ? ValueRange(pipelined.getResult(*registerIndex)) : ValueRange());
       results.push_back(result);
     }
     if (nonEmpty) {
@@ -381,7 +448,8 @@ private:
       results = nonEmpty.getResults();
       builder.setInsertionPointAfter(nonEmpty);
     }
-    AsyncWaitOp::create(builder, loc, builder.getI32IntegerAttr(0));
+    if (hasCopyStreams())
+      AsyncWaitOp::create(builder, loc, builder.getI32IntegerAttr(0));
     for (auto [old, result] : llvm::zip(loop.getResults(), results))
       old.replaceAllUsesWith(result);
     loop.erase();
@@ -389,7 +457,9 @@ private:
 
   scf::ForOp loop;
   int64_t numStages, maxSharedBytes;
+  bool useTMA;
   unsigned distance = 0;
+  Value barriers; // the mbarrier ring of the TMA streams
   const AxisInfoAnalysis &axisInfo;
   SmallVector<Stream> streams;
   llvm::SetVector<Operation *> slice;
@@ -412,7 +482,7 @@ struct PipelinePass : public mlir::tessera::impl::TileGPUPipelineBase<PipelinePa
         loops.push_back(loop);
     });
     for (scf::ForOp loop : loops)
-      LoopPipeliner(loop, numStages, maxSharedBytes, axisInfo).run();
+      LoopPipeliner(loop, numStages, maxSharedBytes, useTMA, axisInfo).run();
   }
 };
 

@@ -11,6 +11,7 @@
 #include "runtime/kernel_spec.h"
 #include "runtime/runtime.h"
 #include "runtime/status.h"
+#include "runtime/tensor_map.h"
 
 #include <cstring>
 #include <memory>
@@ -26,6 +27,8 @@ using tessera::runtime::KernelSpec;
 using tessera::runtime::Runtime;
 using tessera::runtime::Status;
 using tessera::runtime::StatusOr;
+using tessera::runtime::TensorMapSpec;
+using tessera::runtime::encodeTensorMap;
 using tessera::runtime::invalidArgument;
 
 struct tessera_status {
@@ -284,6 +287,27 @@ tessera_status_t tessera_kernel_launch(tessera_kernel_t kernel, uint32_t grid_x,
       return invalidArgument("kernel must not be NULL");
     return unwrap(kernel)->launch(grid_x, grid_y, grid_z, static_cast<CUstream>(stream), args,
                                   num_args);
+  });
+}
+
+tessera_status_t tessera_encode_tensor_map(uint64_t address, uint32_t rank, const uint64_t *sizes,
+                                           const uint64_t *stride_bytes, const uint32_t *box,
+                                           uint32_t element_bytes, uint32_t swizzle_bytes,
+                                           void *out_map) {
+  return guarded([&]() -> Status {
+    if (rank < 1 || rank > 5)
+      return invalidArgument("rank must be 1 to 5, got " + std::to_string(rank));
+    if (!sizes || !box || (rank > 1 && !stride_bytes))
+      return invalidArgument("sizes, box and (for rank > 1) stride_bytes must not be NULL");
+    TensorMapSpec spec;
+    spec.address = address;
+    spec.sizes.assign(sizes, sizes + rank);
+    if (rank > 1)
+      spec.strideBytes.assign(stride_bytes, stride_bytes + rank - 1);
+    spec.box.assign(box, box + rank);
+    spec.elementBytes = element_bytes;
+    spec.swizzleBytes = swizzle_bytes;
+    return encodeTensorMap(spec, out_map);
   });
 }
 

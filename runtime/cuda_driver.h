@@ -40,7 +40,8 @@ namespace tessera::runtime {
   X(cuMemAlloc)                                                                                    \
   X(cuMemFree)                                                                                     \
   X(cuMemcpyHtoD)                                                                                  \
-  X(cuMemcpyDtoH)
+  X(cuMemcpyDtoH)                                                                                   \
+  X(cuTensorMapEncodeTiled)
 
 struct CudaDriver {
   // Member types come from cuda.h's prototypes, so a wrong signature is a compile error.

@@ -90,6 +90,19 @@ TESSERA_API tessera_status_t tessera_kernel_launch(tessera_kernel_t kernel, uint
                                        uint32_t grid_z, void* stream, void** args,
                                        size_t num_args);
 
+/* Encodes the TMA tensor map (CUtensorMap, TESSERA_TENSOR_MAP_BYTES bytes) of a tiled view of a
+ * tensor at device address `address` into `out_map`, which a kernel's tensor-map parameter takes
+ * by value. Lists run outermost dimension first: `sizes` and `box` have `rank` (1..5) entries,
+ * `stride_bytes` the strides of the first rank - 1 dimensions (the last one is contiguous).
+ * `swizzle_bytes` is 0, 32, 64 or 128; a swizzled box row spans at most that many bytes.
+ * Needs the driver; touches no device. */
+#define TESSERA_TENSOR_MAP_BYTES 128
+TESSERA_API tessera_status_t tessera_encode_tensor_map(uint64_t address, uint32_t rank,
+                                                       const uint64_t* sizes,
+                                                       const uint64_t* stride_bytes,
+                                                       const uint32_t* box, uint32_t element_bytes,
+                                                       uint32_t swizzle_bytes, void* out_map);
+
 typedef struct tessera_stats {
   uint64_t compiles;     /* kernels compiled in this process */
   uint64_t disk_hits;    /* kernels loaded from the disk cache */

@@ -167,6 +167,19 @@ LogicalResult LoadOp::verify() {
   if (getOther() && getOther().getType() != getType())
     return emitOpError("'other' type ") << getOther().getType() << " differs from result type "
                                         << getType();
+  if (!getTensorMap()) {
+    if (!getCoords().empty())
+      return emitOpError("has coordinates but no tensor map");
+    return success();
+  }
+  auto type = dyn_cast<RankedTensorType>(getType());
+  if (!type)
+    return emitOpError("through a tensor map must load a block");
+  if (getCoords().size() != static_cast<size_t>(type.getRank()))
+    return emitOpError("through a tensor map needs one coordinate per dimension: ")
+           << getCoords().size() << " for a block of rank " << type.getRank();
+  if (type.getElementType().isInteger(1))
+    return emitOpError("through a tensor map cannot load i1 blocks");
   return success();
 }
 

@@ -38,4 +38,16 @@ def Tile_PointerType : Tile_Type<"Pointer", "ptr"> {
   }]>];
 }
 
+def Tile_TensorMapType : Tile_Type<"TensorMap", "tensormap"> {
+  let summary = "A TMA tensor map, passed by value as a kernel parameter";
+  let description = [{
+    The 128-byte `CUtensorMap` the host encodes for a tensor descriptor (its base address,
+    extents, strides, box and swizzle). Only kernel parameters have this type; a load may name one
+    as a tensor map that describes the block it reads (see `tile.load`), and a target with a Tensor
+    Memory Accelerator may then read the block through it.
+
+    Example: `!tile.tensormap`.
+  }];
+}
+
 #endif

@@ -159,17 +159,28 @@ def Tile_LoadOp : Tile_Op<"load", [AttrSizedOperandSegments,
     Loads the element each pointer addresses. Where `mask` is false nothing is read and the
     result is `other` (undefined when `other` is absent).
 
+    With `tma`, the load reads the box at `coords` (one i32 per dimension, outermost first) of the
+    tensor a `!tile.tensormap` kernel parameter describes, and the pointers, mask and `other`
+    describe the same read: the box's elements, the mask true exactly inside the tensor and
+    `other` zero. A target with a Tensor Memory Accelerator may copy the box through the tensor
+    map; any other lowering uses the pointers.
+
     ```mlir
     %v = tile.load %p, %m, %zero
         : (tensor<128x!tile.ptr<f32>>, tensor<128xi1>, tensor<128xf32>) -> tensor<128xf32>
     %s = tile.load %q : (!tile.ptr<i32>) -> i32
+    %a = tile.load %ap, %am, %zeros tma(%desc[%row, %col])
+        : (tensor<128x64x!tile.ptr<bf16>>, tensor<128x64xi1>, tensor<128x64xbf16>,
+           !tile.tensormap, i32, i32) -> tensor<128x64xbf16>
     ```
   }];
   let arguments = (ins Tile_PtrLike:$ptr, Optional<Tile_BoolLike>:$mask,
-                   Optional<Tile_Value>:$other);
+                   Optional<Tile_Value>:$other, Optional<Tile_TensorMapType>:$tensorMap,
+                   Variadic<I32>:$coords);
   let results = (outs Tile_Value:$result);
   let assemblyFormat = [{
-    $ptr (`,` $mask^)? (`,` $other^)? attr-dict `:` functional-type(operands, results)
+    $ptr (`,` $mask^)? (`,` $other^)? (`tma` `(` $tensorMap^ `[` $coords `]` `)`)? attr-dict
+    `:` functional-type(operands, results)
   }];
   let hasVerifier = 1;
 }

@@ -222,6 +222,39 @@ LogicalResult AsyncCopyOp::verify() {
   return success();
 }
 
+LogicalResult MBarriersType::verify(function_ref<InFlightDiagnostic()> emitError,
+                                    int64_t count) {
+  if (count < 1)
+    return emitError() << "an mbarrier ring needs at least one mbarrier, got " << count;
+  return success();
+}
+
+// TMA boxes have at most 256 elements along each dimension.
+static constexpr int64_t kMaxTmaBoxExtent = 256;
+
+LogicalResult AsyncTMALoadOp::verify() {
+  auto dst = cast<MemDescType>(getDst().getType());
+  if (failed(verifyMemDesc(*this, dst, "destination")))
+    return failure();
+  if (dst.getShape().size() != 2)
+    return emitOpError() << "destination must be one 2-D buffer, got " << dst;
+  if (getCoords().size() != 2)
+    return emitOpError() << "needs 2 coordinates, got " << getCoords().size();
+  auto shared = cast<SharedAttr>(dst.getEncoding());
+  if (shared.getOrder()[0] != 1)
+    return emitOpError() << "destination must be contiguous along its last dimension, got "
+                         << shared;
+  int64_t rowBytes = dst.getShape()[1] * (dst.getElementType().getIntOrFloatBitWidth() / 8);
+  if (rowBytes % shared.getSwizzleBytes() != 0)
+    return emitOpError() << "destination rows of " << rowBytes
+                         << " bytes are not a whole number of " << shared.getSwizzleBytes()
+                         << "-byte swizzle runs";
+  if (dst.getShape()[0] > kMaxTmaBoxExtent)
+    return emitOpError() << "a TMA box has at most " << kMaxTmaBoxExtent << " rows, got "
+                         << dst.getShape()[0];
+  return success();
+}
+
 LogicalResult WarpGroupDotOp::verify() {
   auto a = cast<MemDescType>(getA().getType());
   Type b = getB().getType();

@@ -158,8 +158,28 @@ def TileGPU_MemDescType : TypeDef<TileGPU_Dialect, "MemDesc"> {
   }];
 }
 
+def TileGPU_TensorMap : Type<CPred<"::mlir::isa<::mlir::tile::TensorMapType>($_self)">,
+                             "tensor map">;
+
 def TileGPU_AnyMemDesc : Type<CPred<"::mlir::isa<::mlir::tilegpu::MemDescType>($_self)">,
                               "shared-memory block">;
+
+def TileGPU_MBarriersType : TypeDef<TileGPU_Dialect, "MBarriers"> {
+  let mnemonic = "mbarriers";
+  let summary = "A ring of `count` mbarriers in shared memory";
+  let description = [{
+    Each mbarrier (8 bytes) tracks the phases of one ring buffer that TMA copies fill: a phase
+    completes when every expected arrival has happened and every byte announced with it has
+    landed.
+
+    ```mlir
+    !tilegpu.mbarriers<4>
+    ```
+  }];
+  let parameters = (ins "int64_t":$count);
+  let assemblyFormat = "`<` $count `>`";
+  let genVerifyDecl = 1;
+}
 
 def TileGPU_ConvertLayoutOp : Op<TileGPU_Dialect, "convert_layout",
     [Pure, SameOperandsAndResultShape, SameOperandsAndResultElementType]> {
@@ -276,6 +296,62 @@ def TileGPU_BarrierOp : Op<TileGPU_Dialect, "barrier", [MemoryEffects<[MemRead, 
     ```
   }];
   let assemblyFormat = "attr-dict";
+}
+
+def TileGPU_InitBarriersOp : Op<TileGPU_Dialect, "init_barriers",
+    [MemoryEffects<[MemAlloc, MemWrite]>]> {
+  let summary = "Allocate and initialise a ring of mbarriers";
+  let description = [{
+    Allocates the ring in shared memory; one thread initialises every mbarrier to expect
+    `arrivals` arrivals per phase, then the program synchronises, so that all threads see the
+    mbarriers ready. Each starts in phase 0.
+
+    ```mlir
+    %bars = tilegpu.init_barriers {arrivals = 2 : i32} : !tilegpu.mbarriers<4>
+    ```
+  }];
+  let arguments = (ins ConfinedAttr<I32Attr, [IntPositive]>:$arrivals);
+  let results = (outs TileGPU_MBarriersType:$result);
+  let assemblyFormat = "attr-dict `:` type($result)";
+}
+
+def TileGPU_WaitBarrierOp : Op<TileGPU_Dialect, "wait_barrier", [MemoryEffects<[MemRead, MemWrite]>]> {
+  let summary = "Wait until an mbarrier completes the phase of a given parity";
+  let description = [{
+    Every thread spins on mbarrier `index` of the ring until its phase of parity `phase` (0 or
+    1) has completed. The data that TMA copies delivered to that phase are then visible to the
+    thread and to the tensor cores.
+
+    ```mlir
+    tilegpu.wait_barrier %bars[%slot], %phase : !tilegpu.mbarriers<4>
+    ```
+  }];
+  let arguments = (ins TileGPU_MBarriersType:$barriers, I32:$index, I32:$phase);
+  let assemblyFormat = "$barriers `[` $index `]` `,` $phase attr-dict `:` type($barriers)";
+}
+
+def TileGPU_AsyncTMALoadOp : Op<TileGPU_Dialect, "async_tma_load",
+    [MemoryEffects<[MemRead, MemWrite]>]> {
+  let summary = "Copy a block from global to shared memory with the Tensor Memory Accelerator";
+  let description = [{
+    Where `pred` holds, one thread announces the block's bytes to mbarrier `index` of the ring
+    (one arrival) and has the TMA copy the box at `coords` (outermost first) of the tensor map
+    into `dst`, as boxes of `swizzleBytes` bytes along the contiguous dimension, one per column
+    run of `dst`'s layout; elements outside the tensor are zeros. The data may be read once a
+    `tilegpu.wait_barrier` has seen the mbarrier's phase complete.
+
+    ```mlir
+    tilegpu.async_tma_load %desc[%row, %col], %slot, %bars[%i], %pred : !tile.tensormap, !tilegpu.memdesc<128x64xbf16, #shared>, !tilegpu.mbarriers<4>
+    ```
+  }];
+  let arguments = (ins TileGPU_TensorMap:$tensorMap, Variadic<I32>:$coords,
+                       TileGPU_AnyMemDesc:$dst, TileGPU_MBarriersType:$barriers, I32:$index,
+                       I1:$pred);
+  let assemblyFormat = [{
+    $tensorMap `[` $coords `]` `,` $dst `,` $barriers `[` $index `]` `,` $pred attr-dict `:`
+    type($tensorMap) `,` type($dst) `,` type($barriers)
+  }];
+  let hasVerifier = 1;
 }
 
 def TileGPU_WarpGroupDotOp : Op<TileGPU_Dialect, "warpgroup_dot", [MemoryEffects<[MemRead]>]> {

@@ -7,8 +7,11 @@
 //
 // Launch arguments are packed here from a per-specialisation plan, one character per run-time
 // argument of the Python kernel: 'p' pointer (u64), 'i' 32-bit integer, 'l' 64-bit integer,
-// 'b' bool (i1), 'f' fp32, 'd' fp64, or 'x' for an argument folded into the kernel (skipped).
+// 'b' bool (i1), 'f' fp32, 'd' fp64, 'm' tensor map (a bytes object of 128 bytes), or 'x' for an
+// argument folded into the kernel (skipped). Characters in parentheses are one argument that
+// becomes several parameters (a tensor descriptor: "(mplll)"), whose value is a tuple.
 #include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
 
 #include <cstdint>
 #include <cstring>
@@ -91,28 +94,47 @@ private:
 class Kernel {
 public:
   Kernel(tessera_kernel_t handle, std::string plan) : handle_(handle), plan_(std::move(plan)) {
+    bool in_group = false;
     for (char kind : plan_) {
-      if (std::strchr("pilbfdx", kind) == nullptr)
-        throw py::value_error(std::string("unknown parameter kind '") + kind + "' in plan");
+      if (kind == '(' && !in_group) {
+        in_group = true;
+        groups_.emplace_back();
+        continue;
+      }
+      if (kind == ')' && in_group) {
+        if (groups_.back().empty())
+          throw py::value_error("empty parameter group in plan '" + plan_ + "'");
+        in_group = false;
+        continue;
+      }
+      if (std::strchr("pilbfdxm", kind) == nullptr || (in_group && kind == 'x'))
+        throw py::value_error(std::string("unknown parameter kind '") + kind + "' in plan '" +
+                              plan_ + "'");
+      if (in_group)
+        groups_.back().push_back(kind);
+      else
+        groups_.push_back(std::string(1, kind));
       if (kind != 'x')
         ++num_params_;
     }
+    if (in_group)
+      throw py::value_error("unclosed parameter group in plan '" + plan_ + "'");
     const int32_t params = tessera_kernel_num_params(handle_);
     if (params != static_cast<int32_t>(num_params_))
       throw py::value_error("launch plan '" + plan_ + "' has " + std::to_string(num_params_) +
                             " parameters but the kernel has " + std::to_string(params));
   }
 
-  // values: a tuple or list with one entry per plan character (ints, floats, bools; anything
-  // for 'x').
+  // values: a tuple or list with one entry per argument of the plan (ints, floats, bools, bytes
+  // for 'm', a tuple for a group; anything for 'x').
   void launch(uint32_t grid_x, uint32_t grid_y, uint32_t grid_z, uint64_t stream,
               py::handle values) const {
     PyObject *sequence = values.ptr();
     if (!PyList_Check(sequence) && !PyTuple_Check(sequence))
       throw py::type_error("launch values must be a list or a tuple");
     const Py_ssize_t count = PySequence_Fast_GET_SIZE(sequence);
-    if (count != static_cast<Py_ssize_t>(plan_.size()))
-      throw py::value_error("expected " + std::to_string(plan_.size()) + " launch values, got " +
+    if (count != static_cast<Py_ssize_t>(groups_.size()))
+      throw py::value_error("expected " + std::to_string(groups_.size()) + " launch values, got " +
                             std::to_string(count));
     PyObject **items = PySequence_Fast_ITEMS(sequence);
     constexpr size_t kInline = 32;
@@ -129,13 +151,29 @@ public:
       pointers = heap_pointers.data();
     }
     size_t param = 0;
-    for (size_t i = 0; i < plan_.size(); ++i) {
-      if (plan_[i] == 'x')
-        continue;
+    auto add = [&](char kind, PyObject *value) {
+      if (kind == 'm') {
+        pointers[param++] = tensor_map_bytes(value);
+        return;
+      }
       slots[param] = 0;
-      pack(plan_[i], items[i], &slots[param]);
+      pack(kind, value, &slots[param]);
       pointers[param] = &slots[param];
       ++param;
+    };
+    for (size_t i = 0; i < groups_.size(); ++i) {
+      const std::string &group = groups_[i];
+      if (group.size() == 1) {
+        if (group[0] != 'x')
+          add(group[0], items[i]);
+        continue;
+      }
+      if (!PyTuple_Check(items[i]) ||
+          PyTuple_GET_SIZE(items[i]) != static_cast<Py_ssize_t>(group.size()))
+        throw py::type_error("launch value " + std::to_string(i) + " must be a tuple of " +
+                             std::to_string(group.size()) + " values");
+      for (size_t j = 0; j < group.size(); ++j)
+        add(group[j], PyTuple_GET_ITEM(items[i], j));
     }
     tessera_status_t status;
     {
@@ -151,6 +189,15 @@ public:
   int num_params() const { return static_cast<int>(num_params_); }
 
 private:
+  // The 128 bytes of a tensor map, which the driver copies at launch; `value` (kept alive by the
+  // launch values) owns them.
+  static void *tensor_map_bytes(PyObject *value) {
+    if (!PyBytes_Check(value) || PyBytes_GET_SIZE(value) != TESSERA_TENSOR_MAP_BYTES)
+      throw py::type_error("a tensor map launch value must be bytes of length " +
+                           std::to_string(TESSERA_TENSOR_MAP_BYTES));
+    return PyBytes_AS_STRING(value);
+  }
+
   // Writes the value into the low bytes of a zeroed 8-byte slot (little-endian), which is
   // what the driver reads for a parameter of the kernel's size.
   static void pack(char kind, PyObject *value, uint64_t *slot) {
@@ -197,6 +244,7 @@ private:
 
   tessera_kernel_t handle_; // owned by the runtime
   std::string plan_;
+  std::vector<std::string> groups_; // the kinds of each launch value's parameters
   size_t num_params_ = 0;
 };
 
@@ -391,4 +439,20 @@ PYBIND11_MODULE(_C, m) {
       "synchronize", [](int device) { check(tessera_synchronize(runtime(), device)); },
       py::arg("device"));
   m.def("dlpack_info", &dlpack_info, py::arg("capsule"));
+  m.def(
+      "encode_tensor_map",
+      [](uint64_t address, std::vector<uint64_t> sizes, std::vector<uint64_t> stride_bytes,
+         std::vector<uint32_t> box, uint32_t element_bytes, uint32_t swizzle_bytes) {
+        if (box.size() != sizes.size() || stride_bytes.size() + 1 != sizes.size())
+          throw py::value_error("encode_tensor_map: sizes, box and stride_bytes (one fewer) must "
+                                "have one entry per dimension");
+        std::string map(TESSERA_TENSOR_MAP_BYTES, '\0');
+        check(tessera_encode_tensor_map(address, static_cast<uint32_t>(sizes.size()), sizes.data(),
+                                        stride_bytes.data(), box.data(), element_bytes,
+                                        swizzle_bytes, map.data()));
+        return py::bytes(map);
+      },
+      py::arg("address"), py::arg("sizes"), py::arg("stride_bytes"), py::arg("box"),
+      py::arg("element_bytes"), py::arg("swizzle_bytes"),
+      "The 128-byte TMA tensor map of a tiled view of device memory (lists outermost first).");
 }

@@ -20,13 +20,14 @@ from .errors import CompilationError, TesseraError
 from .runtime.autotuner import Config, autotune, heuristics
 from .runtime.buffer import DeviceBuffer, empty, from_numpy
 from .runtime.jit_function import JITFunction, LoadedKernel, jit
+from .runtime.tensor_descriptor import TensorDescriptor
 from .utils import cdiv, next_power_of_2
 
 __version__ = "0.1.0"
 
 __all__ = [
     "CompilationError", "CompiledKernel", "Config", "DeviceBuffer", "JITFunction", "LoadedKernel",
-    "TesseraError", "autotune", "cdiv", "compile", "empty", "errors", "from_numpy", "heuristics",
+    "TensorDescriptor", "TesseraError", "autotune", "cdiv", "compile", "empty", "errors", "from_numpy", "heuristics",
     "jit", "language", "next_power_of_2", "stats",
 ]
 

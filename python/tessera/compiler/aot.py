@@ -7,8 +7,9 @@
     ('add_kernel', ['cubin', 'llir', 'ptx', 'tile', 'tilegpu'])
 
 Signature types are Triton's strings: ``"*fp32"`` (pointer), ``"i32"``, ``"i64"``, ``"u32"``,
-``"fp32"``, ``"fp16"``, ``"bf16"``...; a ``":16"`` suffix declares the value (the address for
-pointers) divisible by 16.
+``"fp32"``, ``"fp16"``, ``"bf16"``..., and ``"tensordesc<bf16[128,64]>"`` for a tensor
+descriptor; a ``":16"`` suffix declares the value (the address for pointers) divisible by 16,
+and a descriptor's tensor TMA-ready (``tessera.TensorDescriptor``).
 """
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from .. import _C
 from ..errors import CompilationError
 from ..language.core import unwrap
 from ..language.dtypes import str_to_ty
+from ..language.tensor_descriptor import tensor_descriptor_type
 from .function import KernelFunction
 from .specialization import ArgSpec, generate_tile_ir
 
@@ -61,7 +63,8 @@ def _parse_signature(name: str, text: str) -> ArgSpec:
         text = text[:-3]
     if text == "constexpr":
         raise ValueError(f"parameter {name} is a constexpr: give its value in `constants`")
-    return ArgSpec(dtype=str_to_ty(text), divisible_by_16=divisible)
+    descriptor = tensor_descriptor_type.parse(text)
+    return ArgSpec(dtype=descriptor or str_to_ty(text), divisible_by_16=divisible)
 
 
 def specs_from_signature(function: KernelFunction, signature: Mapping[str, str],

@@ -2,7 +2,10 @@
 
 A specialisation fixes, per parameter, either a compile-time value (constexprs and
 integers equal to 1, folded into the body) or a run-time type, plus whether the value is
-known divisible by 16 (``{tile.divisibility = 16 : i32}``)::
+known divisible by 16 (``{tile.divisibility = 16 : i32}``). A tensor descriptor parameter
+(``tensordesc<bf16[128,64]>``) becomes several kernel parameters; for it, "divisible by 16"
+means that the host encodes a TMA tensor map: the base address and the strides are
+multiples of 16 bytes::
 
     >>> specs = [ArgSpec(dtype=pointer_type(float32), divisible_by_16=True),
     ...          ArgSpec(dtype=int32), ArgSpec(value=1024)]       # doctest: +SKIP
@@ -11,10 +14,12 @@ known divisible by 16 (``{tile.divisibility = 16 : i32}``)::
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Dict, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from ..language.core import tensor
 from ..language import dtypes
+from ..language.tensor_descriptor import (from_parameters, parameter_types,
+                                          tensor_descriptor_type)
 from .code_generator import CodeGenerator
 from .function import KernelFunction
 from .ir_builder import IRBuilder, building
@@ -43,6 +48,29 @@ class ArgSpec:
             raise ValueError("a constant has no run-time type")
         return self.dtype
 
+    def parameters(self) -> List[Tuple[str, str]]:
+        """The kernel parameters of a run-time argument: (MLIR type, attributes) each."""
+        ty = self.runtime_type
+        if not isinstance(ty, tensor_descriptor_type):
+            return [(ty.mlir, DIVISIBILITY_ATTRIBUTE if self.divisible_by_16 else "{}")]
+        types = parameter_types(ty, with_tensor_map=self.divisible_by_16)
+        attributes = ["{}"] * len(types)
+        if self.divisible_by_16:
+            # The base address and the strides (in elements) span multiples of 16 bytes.
+            element_bytes = max(1, ty.element_ty.primitive_bitwidth // 8)
+            attributes[1] = DIVISIBILITY_ATTRIBUTE
+            for i in range(len(types) - (ty.rank - 1), len(types)):
+                attributes[i] = f"{{tile.divisibility = {max(1, 16 // element_bytes)} : i32}}"
+        return list(zip((t.mlir for t in types), attributes))
+
+    def bind(self, values: Sequence[tensor]) -> Any:
+        """The kernel-side value of a run-time argument made of its parameters' values."""
+        ty = self.runtime_type
+        if isinstance(ty, tensor_descriptor_type):
+            return from_parameters(ty, values, with_tensor_map=self.divisible_by_16)
+        (value,) = values
+        return value
+
 
 def generate_tile_ir(function: KernelFunction, specs: Sequence[ArgSpec],
                      name: Optional[str] = None) -> str:
@@ -57,25 +85,35 @@ def generate_tile_ir(function: KernelFunction, specs: Sequence[ArgSpec],
     definition = source.definition
     builder = IRBuilder(source.location(definition))
     runtime = [(arg, spec) for arg, spec in zip(definition.args.args, specs) if not spec.is_constant]
+    parameters = [(parameter, arg) for arg, spec in runtime for parameter in spec.parameters()]
     with building(builder):
-        entry = builder.begin_block([spec.runtime_type.mlir for _, spec in runtime],
-                                    [source.location(arg) for arg, _ in runtime])
+        entry = builder.begin_block([ty for (ty, _), _ in parameters],
+                                    [source.location(arg) for _, arg in parameters])
         arguments: Dict[str, Any] = {}
         block_args = iter(entry.args)
         for parameter, spec in zip(function.arg_names, specs):
-            arguments[parameter] = (spec.value if spec.is_constant
-                                    else tensor(next(block_args), spec.runtime_type))
+            if spec.is_constant:
+                arguments[parameter] = spec.value
+                continue
+            types = _parameter_dtypes(spec)
+            arguments[parameter] = spec.bind([tensor(next(block_args), ty) for ty in types])
         CodeGenerator(builder, function).run(arguments, is_kernel=True)
         builder.emit("func.return", [], [])
         builder.end_block()
         attributes: Dict[str, Optional[str]] = {
             "sym_name": f'"{name or function.__name__}"',
-            "function_type": "(" + ", ".join(spec.runtime_type.mlir for _, spec in runtime) + ") -> ()",
+            "function_type": "(" + ", ".join(ty for (ty, _), _ in parameters) + ") -> ()",
         }
-        if runtime:
-            attributes["arg_attrs"] = "[" + ", ".join(
-                DIVISIBILITY_ATTRIBUTE if spec.divisible_by_16 else "{}"
-                for _, spec in runtime) + "]"
+        if parameters:
+            attributes["arg_attrs"] = "[" + ", ".join(attrs for (_, attrs), _ in parameters) + "]"
         attributes["tile.kernel"] = None
         builder.emit("func.func", [], [], attributes, regions=[entry])
     return builder.module_text()
+
+
+def _parameter_dtypes(spec: ArgSpec) -> List[dtypes.dtype]:
+    """The language types of a run-time argument's kernel parameters."""
+    ty = spec.runtime_type
+    if isinstance(ty, tensor_descriptor_type):
+        return parameter_types(ty, with_tensor_map=spec.divisible_by_16)
+    return [ty]

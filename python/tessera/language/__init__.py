@@ -27,6 +27,7 @@ from .math import (PropagateNan, abs, cdiv, ceil, cos, erf, exp, exp2, floor, fm
 from .memory import load, store
 from .reductions import argmax, argmin, max, min, sum
 from .shapes import broadcast_to, expand_dims, permute, reshape, trans
+from .tensor_descriptor import tensor_descriptor
 
 __all__ = [
     "PropagateNan", "abs", "advance", "arange", "argmax", "argmin", "bfloat16", "block_type",
@@ -35,6 +36,6 @@ __all__ = [
     "int16", "int32", "int64", "load", "log", "log2", "make_block_ptr", "math", "max",
     "max_contiguous", "maximum", "min", "minimum", "multiple_of", "num_programs", "permute",
     "pointer_type", "program_id", "range", "reshape", "rsqrt", "sigmoid", "sin", "sqrt",
-    "static_assert", "static_range", "store", "sum", "tensor", "trans", "uint8", "uint16",
+    "static_assert", "static_range", "store", "sum", "tensor", "tensor_descriptor", "trans", "uint8", "uint16",
     "uint32", "uint64", "where", "zeros", "zeros_like",
 ]

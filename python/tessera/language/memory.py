@@ -109,10 +109,21 @@ def load(pointer: Any, mask: Optional[tensor] = None, other: Any = None,
         operands.append(semantic.broadcast_to_shape(mask, pointer.shape))
     if other is not None:
         operands.append(semantic.broadcast_to_shape(other, pointer.shape))
-    segments = f"array<i32: 1, {int(mask is not None)}, {int(other is not None)}>"
-    result = semantic.emit("tile.load", operands, semantic.with_element(pointer.type, loaded),
-                           {"operandSegmentSizes": segments})
+    result = emit_load(operands, mask is not None, other is not None,
+                       semantic.with_element(pointer.type, loaded))
     return semantic.cast(result, int1) if is_bool else result
+
+
+def emit_load(operands: Sequence[tensor], has_mask: bool, has_other: bool, result: Any,
+              tensor_map: Optional[tensor] = None, coords: Sequence[tensor] = ()) -> tensor:
+    """Emits ``tile.load`` of ``operands`` (pointers, then the mask and ``other`` when
+    present); with ``tensor_map``, the load also names the box at ``coords`` of that tensor
+    map, which describes the same elements (see ``tensor_descriptor``)."""
+    extra = [] if tensor_map is None else [tensor_map, *coords]
+    segments = (f"array<i32: 1, {int(has_mask)}, {int(has_other)}, "
+                f"{int(tensor_map is not None)}, {len(coords)}>")
+    return semantic.emit("tile.load", [*operands, *extra], result,
+                         {"operandSegmentSizes": segments})
 
 
 @builtin

@@ -24,6 +24,8 @@ except ImportError:  # pragma: no cover - the CPU tier has no PyTorch (as_tensor
     torch = None
 
 from ..runtime.autotuner import Autotuner, Config, autotune, heuristics
+from ..runtime.jit_function import device_target
+from ..runtime.tensor_descriptor import TensorDescriptor
 from ..utils import cdiv
 from . import settings
 from .arguments import as_tensor, check_cuda, check_dtype, check_no_overlap, check_out, check_same
@@ -65,7 +67,8 @@ def tuned_kernel() -> Autotuner:
     tuner = _tuners.get(key)
     if tuner is None:
         configs = dict.fromkeys(Config(c.kwargs, num_warps=num_warps or c.num_warps,
-                                       num_stages=num_stages or c.num_stages) for c in CONFIGS)
+                                       num_stages=num_stages or c.num_stages,
+                                       pre_hook=c.pre_hook) for c in CONFIGS)
         prune = functools.partial(_prune, max_num_configs=max_num_configs)
         tuner = _tuners[key] = autotune(
             configs=list(configs), key=KEY, prune_configs_by={"early_config_prune": prune},
@@ -164,6 +167,19 @@ def _fold_batch_into_rows(views: List["torch.Tensor"]) -> List["torch.Tensor"]:
             else b[:1] for t in views]
 
 
+def _descriptor(matrix: "torch.Tensor") -> Optional[TensorDescriptor]:
+    """A descriptor of a row-major 2-D matrix whose tiles TMA can copy on this device (its block
+    shape is set per config by the kernel's pre_hook), or None."""
+    rows, cols = matrix.shape
+    if cols > 1 and matrix.stride(1) != 1:
+        return None
+    if device_target(matrix.get_device()) != "sm_90a":
+        return None
+    row_stride = matrix.stride(0) if rows > 1 else cols
+    desc = TensorDescriptor(matrix, (rows, cols), (row_stride, 1), [1, 1])
+    return desc if desc.supports_tma() else None
+
+
 def _grid(batch: int, m: int, n: int) -> Callable[[Dict[str, Any]], Tuple[int]]:
     """The launch grid: one program per output tile of every batch."""
     return lambda meta: (batch * cdiv(m, meta["BLOCK_M"]) * cdiv(n, meta["BLOCK_N"]),)
@@ -196,7 +212,11 @@ def _gemm(a: "torch.Tensor", b: "torch.Tensor", c: "torch.Tensor",
         a3, b3, c3, *rest = _fold_batch_into_rows(views)
         bias3 = rest[0] if rest else None
         bias_strides = [_stride(bias3, d) for d in range(3)] if bias3 is not None else [0, 0, 0]
-        launch(a3, b3, c3, bias3, c3.shape[1], c3.shape[2], k,
+        # TMA reads the operands of a single product through descriptors.
+        single = c3.shape[0] == 1 and k > 0
+        a_desc = _descriptor(a3[0]) if single else None
+        b_desc = _descriptor(b3[0]) if single else None
+        launch(a3, b3, c3, bias3, a_desc, b_desc, c3.shape[1], c3.shape[2], k,
                *(_stride(t, d) for t in (a3, b3, c3) for d in range(3)), *bias_strides,
                alpha, beta, grid=_grid(*c3.shape), INPUT_PRECISION=precision)
 

@@ -9,8 +9,8 @@ For each argument a handler returns ``(key, value, device)``:
 - ``device``: the CUDA device index of a tensor, None for scalars.
 
 Accepted: PyTorch tensors, ``tessera.DeviceBuffer``, objects with
-``__cuda_array_interface__`` (v3) or ``__dlpack__`` (CUDA device), and Python
-int/float/bool/None. PyTorch is never imported here: its tensors are recognised by type.
+``__cuda_array_interface__`` (v3) or ``__dlpack__`` (CUDA device), ``tessera.TensorDescriptor``
+(several parameters; its value a tuple), and Python int/float/bool/None. PyTorch is never imported here: its tensors are recognised by type.
 
     >>> classify(7, True)
     (('i32', False), 7, None)
@@ -42,9 +42,18 @@ _DLPACK_CUDA_DEVICES = (2, 13)  # kDLCUDA, kDLCUDAManaged
 _TORCH_SIGNATURES: Dict[Any, str] = {}
 
 
-def plan_kind(signature: str) -> str:
-    """The launch-plan character of a run-time parameter's signature."""
+def plan_kind(signature: str, divisible_by_16: bool = False) -> str:
+    """The launch-plan characters of a run-time argument's signature: one, or for a tensor
+    descriptor a parenthesised group (its tensor map when it is TMA-ready, base pointer, shape
+    and strides)."""
+    if signature.startswith("tensordesc<"):
+        rank = signature.count(",") + 1
+        return "(" + ("m" if divisible_by_16 else "") + "p" + "l" * (2 * rank - 1) + ")"
     return "p" if signature.startswith("*") else PLAN_KINDS[signature]
+
+
+def _descriptor_argument(arg: Any, specialize: bool) -> Tuple[Key, Any, Optional[int]]:
+    return arg.launch_argument()
 
 
 def _pointer_key(signature: str, pointer: int, specialize: bool) -> Key:
@@ -136,7 +145,10 @@ def handler_for(cls: type) -> Handler:
     if handler is not None:
         return handler
     from .buffer import DeviceBuffer
-    if any(base.__module__ == "torch" and base.__name__ == "Tensor" for base in cls.__mro__):
+    from .tensor_descriptor import TensorDescriptor
+    if issubclass(cls, TensorDescriptor):
+        handler = _descriptor_argument
+    elif any(base.__module__ == "torch" and base.__name__ == "Tensor" for base in cls.__mro__):
         handler = torch_argument
     elif issubclass(cls, DeviceBuffer):
         handler = _buffer_argument

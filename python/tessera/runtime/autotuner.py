@@ -52,6 +52,11 @@ _MAX_REPEATS = 1000
 class Config:
     """One point of an autotuning space: constexpr values plus ``num_warps`` and ``num_stages``.
 
+    ``pre_hook``, as in Triton, is called before every launch with this config (timed or not)
+    with the dict of the kernel's arguments and the config's values, e.g. to set the
+    ``block_shape`` of ``tessera.TensorDescriptor`` arguments; it is not part of the config's
+    identity.
+
     >>> c = Config({"BLOCK_M": 128, "BLOCK_N": 64}, num_warps=8, num_stages=4)
     >>> c.all_kwargs()
     {'BLOCK_M': 128, 'BLOCK_N': 64, 'num_warps': 8, 'num_stages': 4}
@@ -59,7 +64,8 @@ class Config:
     'BLOCK_M: 128, BLOCK_N: 64, num_warps: 8, num_stages: 4'
     """
 
-    def __init__(self, kwargs: Mapping[str, Any], num_warps: int = 4, num_stages: int = 3) -> None:
+    def __init__(self, kwargs: Mapping[str, Any], num_warps: int = 4, num_stages: int = 3,
+                 pre_hook: Optional[Callable[[Dict[str, Any]], None]] = None) -> None:
         if not isinstance(kwargs, Mapping):
             raise TypeError(f"Config kwargs must be a dict of meta-parameters, got {kwargs!r}")
         reserved = sorted(_LAUNCH_KEYWORDS & set(kwargs))
@@ -72,9 +78,17 @@ class Config:
                              f"{num_warps!r}")
         if not isinstance(num_stages, int) or isinstance(num_stages, bool) or num_stages < 1:
             raise ValueError(f"Config num_stages must be an int >= 1, got {num_stages!r}")
+        if pre_hook is not None and not callable(pre_hook):
+            raise TypeError(f"Config pre_hook must be callable, got {pre_hook!r}")
         self.kwargs: Dict[str, Any] = dict(kwargs)
         self.num_warps = num_warps
         self.num_stages = num_stages
+        self.pre_hook = pre_hook
+
+    def run_pre_hook(self, named: Mapping[str, Any]) -> None:
+        """Calls ``pre_hook`` (if any) with the kernel's arguments and this config's values."""
+        if self.pre_hook is not None:
+            self.pre_hook({**named, **self.all_kwargs()})
 
     def all_kwargs(self) -> Dict[str, Any]:
         """The keyword arguments of a launch with this config."""
@@ -331,6 +345,7 @@ class Autotuner(KernelInterface):
 
         def kernel_call() -> None:
             self._zero(named)
+            config.run_pre_hook(named)
             try:
                 self.fn.run(*args, **current)
             finally:
@@ -399,6 +414,8 @@ class Autotuner(KernelInterface):
                     self._tune(key, args, kwargs, named, configs)
                 self.cache[key] = config
         self.best_config = config
+        if config.pre_hook is not None:
+            config.run_pre_hook(self.named_arguments(args, kwargs))
         return self.fn.run(*args, **kwargs, **config.all_kwargs())
 
 

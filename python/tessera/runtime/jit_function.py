@@ -25,6 +25,7 @@ from ..compiler.specialization import ArgSpec, generate_tile_ir
 from ..errors import CompilationError
 from ..language.core import constexpr
 from ..language.dtypes import str_to_ty
+from ..language.tensor_descriptor import tensor_descriptor_type
 from .arguments import HANDLERS, handler_for, plan_kind, torch_argument
 
 __all__ = ["JITFunction", "LoadedKernel", "jit"]
@@ -185,7 +186,8 @@ class JITFunction(KernelFunction):
             elif part[0] == "c":
                 specs.append(ArgSpec(value=part[1]))
             else:
-                specs.append(ArgSpec(dtype=str_to_ty(part[0]), divisible_by_16=part[1]))
+                ty = tensor_descriptor_type.parse(part[0]) or str_to_ty(part[0])
+                specs.append(ArgSpec(dtype=ty, divisible_by_16=part[1]))
         return specs
 
     def _load(self, key: Tuple[Any, ...]) -> LoadedKernel:
@@ -193,7 +195,7 @@ class JITFunction(KernelFunction):
         num_stages, device)."""
         *arguments, num_warps, num_stages, device = key
         tile_ir = generate_tile_ir(self, self.specialization(arguments))
-        plan = "".join("x" if part[0] == "c" else plan_kind(part[0])
+        plan = "".join("x" if part[0] == "c" else plan_kind(part[0], part[1])
                        for part, mode in zip(arguments, self._modes) if mode != _CONSTEXPR)
         kernel = LoadedKernel(self.__name__, tile_ir, device_target(device), num_warps,
                               num_stages, device, plan)

@@ -154,3 +154,40 @@ func.func @hint_float(%x: tensor<16xf32>) {
   %h = tile.hint %x {divisibility = array<i64: 16>} : tensor<16xf32>
   return
 }
+
+// -----
+
+// Tests that a load through a tensor map has one coordinate per dimension of its block.
+func.func @tma_coords(%p: tensor<128x64x!tile.ptr<bf16>>, %desc: !tile.tensormap, %r: i32) {
+  // expected-error @+1 {{through a tensor map needs one coordinate per dimension: 1 for a block of rank 2}}
+  %a = tile.load %p tma(%desc[%r]) : (tensor<128x64x!tile.ptr<bf16>>, !tile.tensormap, i32) -> tensor<128x64xbf16>
+  return
+}
+
+// -----
+
+// Tests that a load through a tensor map reads a block, not a scalar.
+func.func @tma_scalar(%p: !tile.ptr<bf16>, %desc: !tile.tensormap) {
+  // expected-error @+1 {{through a tensor map must load a block}}
+  %a = tile.load %p tma(%desc[]) : (!tile.ptr<bf16>, !tile.tensormap) -> bf16
+  return
+}
+
+// -----
+
+// Tests that a load through a tensor map cannot read a block of i1.
+func.func @tma_i1(%p: tensor<16x16x!tile.ptr<i1>>, %desc: !tile.tensormap, %r: i32, %c: i32) {
+  // expected-error @+1 {{through a tensor map cannot load i1 blocks}}
+  %a = tile.load %p tma(%desc[%r, %c]) : (tensor<16x16x!tile.ptr<i1>>, !tile.tensormap, i32, i32) -> tensor<16x16xi1>
+  return
+}
+
+// -----
+
+// Tests that a load without a tensor map takes no coordinates (written in generic form, as the
+// custom form only prints coordinates inside tma(...)).
+func.func @coords_without_tma(%p: tensor<16x!tile.ptr<f32>>, %r: i32) {
+  // expected-error @+1 {{has coordinates but no tensor map}}
+  %a = "tile.load"(%p, %r) <{operandSegmentSizes = array<i32: 1, 0, 0, 0, 1>}> : (tensor<16x!tile.ptr<f32>>, i32) -> tensor<16xf32>
+  return
+}

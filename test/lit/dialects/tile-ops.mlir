@@ -56,3 +56,14 @@ func.func @hints(%x: !tile.ptr<f16>, %offs: tensor<64x32xi32>, %n: i64) {
   %m = tile.hint %n {divisibility = array<i64: 8>} : i64
   return
 }
+
+// Tests that a load through a tensor map survives a round trip, its tensor map and coordinates
+// after the pointers, mask and other.
+// CHECK-LABEL: func.func @tma_load
+// CHECK-SAME: %{{.*}}: !tile.tensormap
+// CHECK: tile.load %{{.*}}, %{{.*}}, %{{.*}} tma(%{{.*}}[%{{.*}}, %{{.*}}]) : (tensor<128x64x!tile.ptr<bf16>>, tensor<128x64xi1>, tensor<128x64xbf16>, !tile.tensormap, i32, i32) -> tensor<128x64xbf16>
+func.func @tma_load(%p: tensor<128x64x!tile.ptr<bf16>>, %m: tensor<128x64xi1>, %z: tensor<128x64xbf16>,
+                    %desc: !tile.tensormap, %r: i32, %c: i32) -> tensor<128x64xbf16> {
+  %a = tile.load %p, %m, %z tma(%desc[%r, %c]) : (tensor<128x64x!tile.ptr<bf16>>, tensor<128x64xi1>, tensor<128x64xbf16>, !tile.tensormap, i32, i32) -> tensor<128x64xbf16>
+  return %a : tensor<128x64xbf16>
+}

@@ -91,3 +91,61 @@ func.func @wgmma_register_b_layout(%a: !tilegpu.memdesc<64x32xf32, #sh>, %b: ten
   %d = tilegpu.warpgroup_dot %a, %b, %c {input_precision = "tf32"} : !tilegpu.memdesc<64x32xf32, #sh>, tensor<32x64xf32, #blocked>, tensor<64x64xf32, #mmaT> -> tensor<64x64xf32, #mmaT>
   return
 }
+
+// -----
+
+#col = #tilegpu.shared<swizzleBytes = 128, order = [0, 1]>
+// Tests that TMA writes a buffer contiguous along its last dimension.
+func.func @tma_order(%desc: !tile.tensormap, %dst: !tilegpu.memdesc<128x64xbf16, #col>, %bars: !tilegpu.mbarriers<4>, %r: i32, %c: i32, %i: i32, %p: i1) {
+  // expected-error @+1 {{destination must be contiguous along its last dimension}}
+  tilegpu.async_tma_load %desc[%r, %c], %dst, %bars[%i], %p : !tile.tensormap, !tilegpu.memdesc<128x64xbf16, #col>, !tilegpu.mbarriers<4>
+  return
+}
+
+// -----
+
+#sh = #tilegpu.shared<swizzleBytes = 32, order = [1, 0]>
+// Tests that a TMA destination's rows are whole swizzle runs.
+func.func @tma_swizzle_runs(%desc: !tile.tensormap, %dst: !tilegpu.memdesc<128x8xbf16, #sh>, %bars: !tilegpu.mbarriers<4>, %r: i32, %c: i32, %i: i32, %p: i1) {
+  // expected-error @+1 {{destination rows of 16 bytes are not a whole number of 32-byte swizzle runs}}
+  tilegpu.async_tma_load %desc[%r, %c], %dst, %bars[%i], %p : !tile.tensormap, !tilegpu.memdesc<128x8xbf16, #sh>, !tilegpu.mbarriers<4>
+  return
+}
+
+// -----
+
+#sh = #tilegpu.shared<swizzleBytes = 128, order = [1, 0]>
+// Tests that a TMA box has at most 256 rows.
+func.func @tma_rows(%desc: !tile.tensormap, %dst: !tilegpu.memdesc<512x64xbf16, #sh>, %bars: !tilegpu.mbarriers<4>, %r: i32, %c: i32, %i: i32, %p: i1) {
+  // expected-error @+1 {{a TMA box has at most 256 rows, got 512}}
+  tilegpu.async_tma_load %desc[%r, %c], %dst, %bars[%i], %p : !tile.tensormap, !tilegpu.memdesc<512x64xbf16, #sh>, !tilegpu.mbarriers<4>
+  return
+}
+
+// -----
+
+#sh = #tilegpu.shared<swizzleBytes = 128, order = [1, 0]>
+// Tests that a TMA copy into a 2-D buffer takes two coordinates.
+func.func @tma_coords(%desc: !tile.tensormap, %dst: !tilegpu.memdesc<128x64xbf16, #sh>, %bars: !tilegpu.mbarriers<4>, %r: i32, %i: i32, %p: i1) {
+  // expected-error @+1 {{needs 2 coordinates, got 1}}
+  tilegpu.async_tma_load %desc[%r], %dst, %bars[%i], %p : !tile.tensormap, !tilegpu.memdesc<128x64xbf16, #sh>, !tilegpu.mbarriers<4>
+  return
+}
+
+// -----
+
+#sh = #tilegpu.shared<swizzleBytes = 128, order = [1, 0]>
+// Tests that a TMA copy fills one buffer of a ring, not the whole ring.
+func.func @tma_ring(%desc: !tile.tensormap, %dst: !tilegpu.memdesc<4x128x64xbf16, #sh>, %bars: !tilegpu.mbarriers<4>, %r: i32, %c: i32, %i: i32, %p: i1) {
+  // expected-error @+1 {{destination must be one 2-D buffer}}
+  tilegpu.async_tma_load %desc[%r, %c], %dst, %bars[%i], %p : !tile.tensormap, !tilegpu.memdesc<4x128x64xbf16, #sh>, !tilegpu.mbarriers<4>
+  return
+}
+
+// -----
+
+// Tests that an mbarrier ring is not empty.
+// expected-error @+1 {{an mbarrier ring needs at least one mbarrier, got 0}}
+func.func @no_mbarriers(%bars: !tilegpu.mbarriers<0>) {
+  return
+}

@@ -71,3 +71,18 @@ func.func @register_operand(%a: !tilegpu.memdesc<64x32xf32, #sh>, %b: tensor<32x
   return %r : tensor<64x64xf32, #mmaT>
 }
 
+
+// Tests that an mbarrier ring and the TMA ops that fill and wait on it round trip (the ring's
+// type printed in its short form after the colon).
+// CHECK-LABEL: func.func @tma
+// CHECK-SAME: (%[[DESC:[^:]*]]: !tile.tensormap
+// CHECK: %[[BARS:.*]] = tilegpu.init_barriers {arrivals = 2 : i32} : <4>
+// CHECK: tilegpu.async_tma_load %[[DESC]][%{{.*}}, %{{.*}}], %{{.*}}, %[[BARS]][%{{.*}}], %{{.*}} : !tile.tensormap, !tilegpu.memdesc<128x64xbf16, #shared>, <4>
+// CHECK: tilegpu.wait_barrier %[[BARS]][%{{.*}}], %{{.*}} : <4>
+func.func @tma(%desc: !tile.tensormap, %slot_buf: !tilegpu.memdesc<128x64xbf16, #sh>, %row: i32, %col: i32,
+               %i: i32, %slot: i32, %phase: i32, %pred: i1) {
+  %bars = tilegpu.init_barriers {arrivals = 2 : i32} : !tilegpu.mbarriers<4>
+  tilegpu.async_tma_load %desc[%row, %col], %slot_buf, %bars[%i], %pred : !tile.tensormap, !tilegpu.memdesc<128x64xbf16, #sh>, !tilegpu.mbarriers<4>
+  tilegpu.wait_barrier %bars[%slot], %phase : !tilegpu.mbarriers<4>
+  return
+}

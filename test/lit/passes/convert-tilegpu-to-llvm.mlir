@@ -141,3 +141,35 @@ func.func @tf32_register_b(%a: !tile.ptr<f32> {tile.divisibility = 16 : i32}, %b
   return
 }
 }
+
+// -----
+
+// Tests that TMA copies lower to inline PTX. The kernel takes the tensor map by value, as a
+// 64-byte aligned 128-byte grid constant. The mbarriers sit after the ring (at 32 KiB); the first
+// thread initialises them and fences the initialisation before a CTA barrier. For a 64x128 bf16
+// buffer with 128-byte swizzle, that thread arrives on the slot's mbarrier expecting 16 KiB and
+// issues one bulk tensor copy per 64-column box (8 KiB apart); every thread then spins on the
+// mbarrier until the phase of the given parity completes.
+// HOPPER: tilegpu.shared = 32784 : i32
+// HOPPER-LABEL: llvm.func @tma_copy
+// HOPPER-SAME: (%[[DESC:[^:]*]]: !llvm.ptr {llvm.align = 64 : i64, llvm.byval = !llvm.array<128 x i8>, nvvm.grid_constant}, %[[ROW:[^:]*]]: i32, %[[COL:[^:]*]]: i32, %[[SLOT:[^:]*]]: i32, %[[PHASE:[^:]*]]: i32)
+// HOPPER: llvm.getelementptr %{{.*}}[32768] : (!llvm.ptr<3>) -> !llvm.ptr<3>, i8
+// HOPPER: llvm.inline_asm has_side_effects "{\0A@$0 mbarrier.init.shared::cta.b64 [$1+0], 1;\0A@$0 mbarrier.init.shared::cta.b64 [$1+8], 1;\0A}", "b,r"
+// HOPPER-NEXT: llvm.inline_asm has_side_effects "fence.mbarrier_init.release.cluster;"
+// HOPPER-NEXT: nvvm.barrier0
+// HOPPER: llvm.inline_asm has_side_effects "{\0A.reg .b32 col;\0A@$0 mbarrier.arrive.expect_tx.shared::cta.b64 _, [$1], 16384;\0Aadd.s32 col, $5, 0;\0A@$0 cp.async.bulk.tensor.2d.shared::cluster.global.tile.mbarrier::complete_tx::bytes [$2+0], [$3, {col, $4}], [$1];\0Aadd.s32 col, $5, 64;\0A@$0 cp.async.bulk.tensor.2d.shared::cluster.global.tile.mbarrier::complete_tx::bytes [$2+8192], [$3, {col, $4}], [$1];\0A}", "b,r,r,l,r,r" %{{.*}}, %{{.*}}, %{{.*}}, %[[DESC]], %[[ROW]], %[[COL]] : (i1, i32, i32, !llvm.ptr, i32, i32) -> ()
+// HOPPER: %[[OFFSET:.*]] = llvm.mul %[[SLOT]], %{{.*}} : i32
+// HOPPER: %[[BARRIER:.*]] = llvm.add %{{.*}}, %[[OFFSET]] : i32
+// HOPPER: llvm.inline_asm has_side_effects "{{.*}}mbarrier.try_wait.parity.shared::cta.b64 done, [$0], $1;{{.*}}", "r,r" %[[BARRIER]], %[[PHASE]] : (i32, i32) -> ()
+#shared = #tilegpu.shared<swizzleBytes = 128, order = [1, 0]>
+module {
+func.func @tma_copy(%desc: !tile.tensormap, %row: i32, %col: i32, %slot: i32, %phase: i32) attributes {tile.kernel} {
+  %true = arith.constant true
+  %ring = tilegpu.local_alloc : () -> !tilegpu.memdesc<2x64x128xbf16, #shared>
+  %bars = tilegpu.init_barriers {arrivals = 1 : i32} : !tilegpu.mbarriers<2>
+  %buf = tilegpu.memdesc_index %ring[%slot] : !tilegpu.memdesc<2x64x128xbf16, #shared> -> !tilegpu.memdesc<64x128xbf16, #shared>
+  tilegpu.async_tma_load %desc[%row, %col], %buf, %bars[%slot], %true : !tile.tensormap, !tilegpu.memdesc<64x128xbf16, #shared>, !tilegpu.mbarriers<2>
+  tilegpu.wait_barrier %bars[%slot], %phase : !tilegpu.mbarriers<2>
+  return
+}
+}

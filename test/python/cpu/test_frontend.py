@@ -37,7 +37,7 @@ def test_vector_add_ir_matches_the_contract():
     assert 'sym_name = "add_kernel"' in ir
     assert ops(ir, "tile.make_range")[0].count("{start = 0 : i32, end = 1024 : i32}") == 1
     loads = ops(ir, "tile.load")
-    assert "array<i32: 1, 1, 0>" in loads[0] and "array<i32: 1, 1, 1>" in loads[1]
+    assert "array<i32: 1, 1, 0, 0, 0>" in loads[0] and "array<i32: 1, 1, 1, 0, 0>" in loads[1]
     assert "-> tensor<1024xf32>" in loads[0]
     (store,) = ops(ir, "tile.store")
     assert "array<i32: 1, 1, 1>" in store

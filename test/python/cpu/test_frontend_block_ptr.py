@@ -55,7 +55,7 @@ def test_pointers_are_base_plus_64_bit_offsets_times_strides():
     assert "(tensor<64x1x!tile.ptr<f32>>, tensor<64x1xi64>)" in addptrs[0]
     assert "(tensor<64x32x!tile.ptr<f32>>, tensor<64x32xi64>)" in addptrs[1]
     (load,) = ops(ir, "tile.load")
-    assert "array<i32: 1, 1, 1>" in load
+    assert "array<i32: 1, 1, 1, 0, 0>" in load
     assert "(tensor<64x32x!tile.ptr<f32>>, tensor<64x32xi1>, tensor<64x32xf32>)" in load
     (store,) = ops(ir, "tile.store")
     assert "(tensor<64x32x!tile.ptr<f32>>, tensor<64x32xf32>, tensor<64x32xi1>)" in store
@@ -77,19 +77,19 @@ def test_boundary_check_masks_only_the_checked_dimensions():
     assert "(tensor<64x1xi1>) -> tensor<64x32xi1>" in defining(rows, mask)
     unchecked = copy_ir(())
     assert not ops(unchecked, "arith.cmpi")
-    assert "array<i32: 1, 0, 0>" in ops(unchecked, "tile.load")[0]
+    assert "array<i32: 1, 0, 0, 0, 0>" in ops(unchecked, "tile.load")[0]
     (store,) = ops(unchecked, "tile.store")
     assert ": (tensor<64x32x!tile.ptr<f32>>, tensor<64x32xf32>) -> ()" in store  # no mask
 
 
 def test_padding_options():
     zero = ops(copy_ir((1,), "zero"), "tile.load")[0]
-    assert "array<i32: 1, 1, 1>" in zero
+    assert "array<i32: 1, 1, 1, 0, 0>" in zero
     nan = copy_ir((1,), "nan")
-    assert "array<i32: 1, 1, 1>" in ops(nan, "tile.load")[0]
+    assert "array<i32: 1, 1, 1, 0, 0>" in ops(nan, "tile.load")[0]
     assert "0x7FC00000 : f32" in nan
     undefined = ops(copy_ir((1,), ""), "tile.load")[0]
-    assert "array<i32: 1, 1, 0>" in undefined
+    assert "array<i32: 1, 1, 0, 0, 0>" in undefined
 
 
 def test_compile_time_shapes_and_strides_fold():

@@ -38,8 +38,13 @@ def launch_arguments(variant, ty):
     - "edges": sizes not multiples of the blocks, A transposed (stride_am == 1), odd strides,
       a bias broadcast along M (0 stride), alpha and beta run-time floats;
     - "batched": batch strides, alpha folded (== 1);
-    - "int64": a bias and 64-bit offsets (INDEX_64)."""
+    - "int64": a bias and 64-bit offsets (INDEX_64);
+    - "tma": "aligned" with A and B read through TMA-ready tensor descriptors (sm_90a)."""
     ptr = f"*{ty}"
+    if variant == "tma":
+        signature, constants = launch_arguments("aligned", ty)
+        del constants["a_desc"], constants["b_desc"]
+        return signature, constants
     if variant == "aligned":
         signature = {"a_ptr": ptr + ":16", "b_ptr": ptr + ":16", "c_ptr": ptr + ":16",
                      "M": "i32:16", "N": "i32:16", "K": "i32:16", "stride_am": "i32:16",
@@ -64,6 +69,7 @@ def launch_arguments(variant, ty):
                      "stride_cb": "i32:16", "stride_cm": "i32:16", "beta": "fp32"}
         constants = {"bias_ptr": None, "stride_ak": 1, "stride_bn": 1, "stride_cn": 1,
                      "stride_biasb": 0, "stride_biasm": 0, "stride_biasn": 0, "alpha": 1}
+    constants.update(a_desc=None, b_desc=None)
     flags = {"aligned": (True, True, True, False), "edges": (False, False, False, False),
              "batched": (True, True, False, False), "int64": (False, False, True, True)}[variant]
     constants.update(zip(("EVEN_M", "EVEN_N", "EVEN_K", "INDEX_64"), flags))
@@ -78,6 +84,10 @@ def compiled(ty, precision, cfg, target, variant="aligned"):
     key = (ty, precision, cfg, target, variant)
     if key not in _compiled:
         signature, constants = launch_arguments(variant, ty)
+        if variant == "tma":
+            bm, bn, bk = (cfg.kwargs[name] for name in ("BLOCK_M", "BLOCK_N", "BLOCK_K"))
+            signature["a_desc"] = f"tensordesc<{ty}[{bm},{bk}]>:16"
+            signature["b_desc"] = f"tensordesc<{ty}[{bk},{bn}]>:16"
         _compiled[key] = tessera.compile(
             matmul_kernel, signature=signature,
             constants={**constants, **cfg.kwargs, "INPUT_PRECISION": precision},
@@ -112,7 +122,7 @@ def test_compiles_for_every_dtype(kind, target, run_ptxas):
 
 
 @pytest.mark.parametrize("target", TARGETS)
-@pytest.mark.parametrize("variant", ["edges", "batched", "int64"])
+@pytest.mark.parametrize("variant", ["edges", "batched", "int64", "tma"])
 def test_compiles_every_variant(variant, target, run_ptxas):
     kernel = compiled("bf16", "ieee", representative("bf16"), target, variant)
     check_stages(kernel, target)
@@ -283,8 +293,8 @@ def test_ops_need_pytorch():
 
 # ---- machine code from the tensor-core compiler ------------------------------------------------
 
-def sass(cuobjdump, cfg, target, ty="bf16", precision="ieee"):
-    kernel = compiled(ty, precision, cfg, target)
+def sass(cuobjdump, cfg, target, ty="bf16", precision="ieee", variant="aligned"):
+    kernel = compiled(ty, precision, cfg, target, variant)
     assert "cubin" in kernel.asm, "no cubin: ptxas was not found"
     return cuobjdump(kernel.asm["cubin"])
 
@@ -336,6 +346,37 @@ def test_ptxas_keeps_wgmmas_asynchronous(kind, run_ptxas):
     proc = run_ptxas(ptx_of(compiled(ty, precision, cfg, "sm_90a")), "sm_90a", "-v")
     assert proc.returncode == 0, proc.stderr
     assert "C7515" not in proc.stderr, proc.stderr
+
+
+def test_sass_sm90a_tuned_kernel_copies_tiles_with_tma(cuobjdump):
+    # the tuned bf16 kernel as the ops launch it for row-major operands: TMA copies (UTMALDG)
+    # completing on mbarriers (SYNCS) feed HGMMAs, which stay in flight; no thread copies tiles
+    code = sass(cuobjdump, HOPPER_BF16, "sm_90a", variant="tma")
+    assert re.search(r"\bHGMMA\b", code), "no HGMMA in the sm_90a SASS"
+    assert re.search(r"\bUTMALDG\.2D\b", code), "no TMA copy (UTMALDG) in the sm_90a SASS"
+    assert re.search(r"\bSYNCS\.PHASECHK\b", code), "no mbarrier wait in the sm_90a SASS"
+    assert not re.search(r"\bLDGSTS\b", code), "tiles still copied with cp.async"
+    assert not re.search(r"\b(LDL|STL)\b", code), "the kernel spills to local memory"
+    assert not re.search(r"\bMEMBAR\b", code), "a memory barrier in the sm_90a SASS"
+    assert "WARPGROUP.DEPBAR.LE gsb0, 0x1" in code, "the wgmmas do not stay in flight"
+
+
+@pytest.mark.parametrize("kind", [("bf16", "ieee", HOPPER_BF16),
+                                  ("fp32", "tf32", config(256, 128, 32, 8, 4))],
+                         ids=lambda kind: kind[0])
+def test_tma_kernels_keep_wgmmas_asynchronous(kind, run_ptxas):
+    ty, precision, cfg = kind
+    ptx = ptx_of(compiled(ty, precision, cfg, "sm_90a", "tma"))
+    assert "cp.async.bulk.tensor.2d" in ptx and "mbarrier.try_wait.parity" in ptx
+    proc = run_ptxas(ptx, "sm_90a", "-v")
+    assert proc.returncode == 0, proc.stderr
+    assert "C7515" not in proc.stderr, proc.stderr
+
+
+def test_descriptors_fall_back_to_ordinary_loads_on_sm80(run_ptxas):
+    ptx = ptx_of(compiled("bf16", "ieee", AMPERE_SMALL, "sm_80", "tma"))
+    assert "cp.async.bulk" not in ptx and "mma.sync.aligned" in ptx
+    assert run_ptxas(ptx, "sm_80").returncode == 0
 
 
 def test_sass_sm80_uses_mma(cuobjdump):

@@ -277,17 +277,26 @@ def test_offsets_beyond_2_to_the_31(randn):
 
 @pytest.mark.parametrize("config", CONFIGS, ids=lambda c: "{BLOCK_M}x{BLOCK_N}x{BLOCK_K}".format(
     **c.kwargs) + f"-w{c.num_warps}-s{c.num_stages}")
-def test_every_config_is_correct(config, randn):
-    """Each config of the list, launched directly: a fast wrong config must never be tunable."""
-    m, n, k = 300, 200, 170
+@pytest.mark.parametrize("operands", ["pointers", "descriptors"])
+def test_every_config_is_correct(config, operands, randn):
+    """Each config of the list, launched directly, with A and B read through pointers or
+    through tensor descriptors (TMA on sm_90a; rows of 176 elements are 16-byte multiples): a
+    fast wrong config must never be tunable."""
+    m, n, k = (300, 200, 170) if operands == "pointers" else (300, 200, 176)
     a, b = randn(m, k, dtype=torch.bfloat16), randn(k, n, dtype=torch.bfloat16)
     c, _ = poisoned((m, n), torch.bfloat16)
+    descriptors = {"a_desc": None, "b_desc": None}
+    if operands == "descriptors":
+        descriptors = {"a_desc": tessera.TensorDescriptor.from_tensor(a, [1, 1]),
+                       "b_desc": tessera.TensorDescriptor.from_tensor(b, [1, 1])}
+        config.run_pre_hook({**descriptors})
 
     def grid(meta):
         return (tessera.cdiv(m, meta["BLOCK_M"]) * tessera.cdiv(n, meta["BLOCK_N"]),)
 
     try:
-        blas._kernel[grid](a, b, c, None, m, n, k, 0, k, 1, 0, n, 1, 0, n, 1, 0, 0, 0, 1, 0,
+        blas._kernel[grid](a, b, c, None, descriptors["a_desc"], descriptors["b_desc"], m, n, k,
+                           0, k, 1, 0, n, 1, 0, n, 1, 0, 0, 0, 1, 0,
                            INPUT_PRECISION="ieee", **config.all_kwargs())
     except tessera.TesseraError as error:  # e.g. more shared memory than this GPU has
         if error.code == 1:

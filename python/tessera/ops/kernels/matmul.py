@@ -9,7 +9,10 @@ and B tiles in L2 (the grouped order of Triton's matmul tutorial).
 
 The main loop has the form that the compiler's software pipeliner recognises: ``a_ptrs`` and
 ``b_ptrs`` are carried through the loop and advanced by ``BLOCK_K * stride``, and the loads feed
-only ``tl.dot``. ``EVEN_K`` (K a multiple of ``BLOCK_K``) drops the K mask, ``EVEN_M`` / ``EVEN_N``
+only ``tl.dot``. Where the caller passes tensor descriptors (``a_desc``, ``b_desc``: one batch,
+rows contiguous, TMA-ready on sm_90a), the tiles are read through them instead, and the
+pipeliner has the Tensor Memory Accelerator copy them (``descriptor_pre_hook`` sizes their
+blocks for each config). ``EVEN_K`` (K a multiple of ``BLOCK_K``) drops the K mask, ``EVEN_M`` / ``EVEN_N``
 the M / N masks, so an aligned problem loads unmasked tiles; the ``HEURISTICS`` set them.
 
 ``CONFIGS`` is the autotuning space, ``KEY`` the autotuning key and ``prune_configs`` the shape
@@ -23,8 +26,8 @@ import tessera
 import tessera.language as tl
 from tessera.runtime.autotuner import Config
 
-__all__ = ["CONFIGS", "GROUP_M", "HEURISTICS", "KEY", "matmul_kernel", "prune_configs",
-           "shared_memory_bytes"]
+__all__ = ["CONFIGS", "GROUP_M", "HEURISTICS", "KEY", "descriptor_pre_hook", "matmul_kernel",
+           "prune_configs", "shared_memory_bytes"]
 
 
 @tessera.jit
@@ -53,7 +56,7 @@ def _to_int64(value):
 
 
 @tessera.jit
-def matmul_kernel(a_ptr, b_ptr, c_ptr, bias_ptr, M, N, K,
+def matmul_kernel(a_ptr, b_ptr, c_ptr, bias_ptr, a_desc, b_desc, M, N, K,
                   stride_ab, stride_am, stride_ak, stride_bb, stride_bk, stride_bn,
                   stride_cb, stride_cm, stride_cn, stride_biasb, stride_biasm, stride_biasn,
                   alpha, beta,
@@ -87,20 +90,31 @@ def matmul_kernel(a_ptr, b_ptr, c_ptr, bias_ptr, M, N, K,
     mask_m = None if EVEN_M else rows < M
     mask_n = None if EVEN_N else cols < N
 
-    a_ptrs = a_ptr + batch * stride_ab + rows * stride_am + offs_k[None, :] * stride_ak
-    b_ptrs = b_ptr + batch * stride_bb + offs_k[:, None] * stride_bk + cols * stride_bn
+    a_ptrs = None
+    b_ptrs = None
+    if a_desc is None:
+        a_ptrs = a_ptr + batch * stride_ab + rows * stride_am + offs_k[None, :] * stride_ak
+    if b_desc is None:
+        b_ptrs = b_ptr + batch * stride_bb + offs_k[:, None] * stride_bk + cols * stride_bn
     acc = tl.zeros((BLOCK_M, BLOCK_N), dtype=tl.float32)
     for k in range(0, tl.cdiv(K, BLOCK_K)):
-        if EVEN_K:
+        if a_desc is not None:
+            a = a_desc.load([pid_m * BLOCK_M, k * BLOCK_K])
+        elif EVEN_K:
             a = _load(a_ptrs, mask_m)
+        else:
+            a = _load(a_ptrs, _both(mask_m, offs_k[None, :] < K - k * BLOCK_K))
+        if b_desc is not None:
+            b = b_desc.load([k * BLOCK_K, pid_n * BLOCK_N])
+        elif EVEN_K:
             b = _load(b_ptrs, mask_n)
         else:
-            k_left = K - k * BLOCK_K
-            a = _load(a_ptrs, _both(mask_m, offs_k[None, :] < k_left))
-            b = _load(b_ptrs, _both(mask_n, offs_k[:, None] < k_left))
+            b = _load(b_ptrs, _both(mask_n, offs_k[:, None] < K - k * BLOCK_K))
         acc = tl.dot(a, b, acc, input_precision=INPUT_PRECISION)
-        a_ptrs += BLOCK_K * stride_ak
-        b_ptrs += BLOCK_K * stride_bk
+        if a_desc is None:
+            a_ptrs += BLOCK_K * stride_ak
+        if b_desc is None:
+            b_ptrs += BLOCK_K * stride_bk
 
     acc = acc * alpha
     mask_c = _both(mask_m, mask_n)
@@ -139,6 +153,14 @@ HEURISTICS: Dict[str, Callable[[Mapping[str, Any]], Any]] = {
 
 GROUP_M = 8
 
+
+def descriptor_pre_hook(args: Dict[str, Any]) -> None:
+    """Sizes the blocks of the A and B descriptors (when given) for the config in ``args``."""
+    if args["a_desc"] is not None:
+        args["a_desc"].block_shape = [args["BLOCK_M"], args["BLOCK_K"]]
+    if args["b_desc"] is not None:
+        args["b_desc"].block_shape = [args["BLOCK_K"], args["BLOCK_N"]]
+
 # (BLOCK_M, BLOCK_N, BLOCK_K, num_warps, num_stages), best first (a truncated list keeps the
 # head). BLOCK_M multiple of 64 with num_warps multiple of 4: wgmma on sm_90a; the large tiles
 # with 32-wide K steps are for fp32 (tf32), whose 64-wide steps do not fit in shared memory
@@ -146,7 +168,7 @@ GROUP_M = 8
 # BLOCK_M 16/32: mma.sync, for skinny problems.
 CONFIGS: List[Config] = [
     Config({"BLOCK_M": bm, "BLOCK_N": bn, "BLOCK_K": bk, "GROUP_M": GROUP_M},
-           num_warps=warps, num_stages=stages)
+           num_warps=warps, num_stages=stages, pre_hook=descriptor_pre_hook)
     for bm, bn, bk, warps, stages in [
         (128, 256, 64, 8, 4), (128, 128, 64, 4, 4), (128, 128, 64, 8, 4), (256, 128, 64, 8, 4),
         (64, 256, 64, 4, 4), (128, 64, 64, 4, 4), (64, 128, 64, 4, 4), (64, 64, 64, 4, 4),

@@ -1,0 +1,158 @@
+"""``tessera.TensorDescriptor``: a tensor in device memory passed to a kernel as a descriptor,
+as Triton's ``triton.tools.tensor_descriptor.TensorDescriptor``.
+
+    desc = tessera.TensorDescriptor.from_tensor(x, block_shape=[128, 64])
+    kernel[grid](desc, ...)            # in the kernel: desc.load([row, col]), desc.store(...)
+
+The last dimension must be contiguous (stride 1). On a GPU with a Tensor Memory Accelerator
+(sm_90) the launch also passes a TMA tensor map when the tensor allows one: a base address and
+strides that are multiples of 16 bytes, a block of at most 256 rows, and rows of at least 16
+bytes. The map copies boxes of ``block_shape[:-1]`` by ``min(128, row bytes)`` bytes (as many
+as a row needs) swizzled at that width, which is the shared-memory layout the compiler's
+software pipeliner fills for tensor cores. Anything else falls back to ordinary loads.
+"""
+from __future__ import annotations
+
+from typing import Any, List, Optional, Sequence, Tuple
+
+from .. import _C
+from .arguments import classify
+
+__all__ = ["TensorDescriptor"]
+
+_MAX_BOX = 256
+_TENSOR_MAP_BYTES = 128
+
+
+def _ints(values: Sequence[Any], name: str) -> Tuple[int, ...]:
+    try:
+        result = tuple(int(v) for v in values)
+    except TypeError:
+        raise TypeError(f"TensorDescriptor: {name} must be a sequence of ints, got "
+                        f"{values!r}") from None
+    if any(isinstance(v, bool) for v in values):
+        raise TypeError(f"TensorDescriptor: {name} must hold ints, got {values!r}")
+    return result
+
+
+def tma_box(block_shape: Sequence[int], element_bytes: int) -> Tuple[List[int], int]:
+    """The TMA box one copy moves for ``block_shape``, and its swizzle width in bytes (0 for
+    none): rows of ``min(128, row bytes)`` bytes, swizzled at that width when it is at least
+    32 bytes."""
+    row_bytes = block_shape[-1] * element_bytes
+    swizzle = min(128, row_bytes) if row_bytes >= 32 else 0
+    inner = swizzle // element_bytes if swizzle else block_shape[-1]
+    return [*block_shape[:-1], inner], swizzle
+
+
+class TensorDescriptor:
+    """A descriptor of ``base`` (a tensor or any kernel pointer argument) viewed as a tensor of
+    ``shape`` and ``strides`` (in elements, the last 1) accessed in ``block_shape`` blocks.
+
+    ``block_shape`` may be reassigned (an autotuner ``pre_hook`` sets it per config, as in
+    Triton); ``padding`` is ``"zero"``: elements outside the tensor load as 0.
+    """
+
+    def __init__(self, base: Any, shape: Sequence[int], strides: Sequence[int],
+                 block_shape: Sequence[int], padding: str = "zero") -> None:
+        shape, strides = _ints(shape, "shape"), _ints(strides, "strides")
+        if not 1 <= len(shape) <= 5:
+            raise ValueError(f"TensorDescriptor: rank must be 1 to 5, got shape {shape}")
+        if len(strides) != len(shape):
+            raise ValueError(f"TensorDescriptor: strides {strides} and shape {shape} differ in "
+                             "rank")
+        if strides[-1] != 1:
+            raise ValueError(f"TensorDescriptor: the last dimension must be contiguous (stride "
+                             f"1), got strides {strides}")
+        if any(s < 0 for s in shape):
+            raise ValueError(f"TensorDescriptor: shape {shape} has a negative size")
+        if padding != "zero":
+            raise ValueError(f"TensorDescriptor: padding must be 'zero', got {padding!r}")
+        key, pointer, device = classify(base, True)
+        if key[0] == "c" or not str(key[0]).startswith("*"):
+            raise TypeError(f"TensorDescriptor: base must be a tensor, got {type(base).__name__}")
+        if key[0] == "*i1":
+            raise TypeError("TensorDescriptor: bool tensors are not supported")
+        self.base = base
+        self.shape = shape
+        self.strides = strides
+        self.padding = padding
+        self._element = key[0][1:]
+        self._pointer: int = pointer
+        self._device: Optional[int] = device
+        self._element_bytes: int = getattr(base, "element_size", lambda: 0)() or \
+            _ELEMENT_BYTES[self._element]
+        self._launch: Optional[Tuple[Any, Any, Any]] = None
+        self.block_shape = block_shape
+
+    @staticmethod
+    def from_tensor(tensor: Any, block_shape: Sequence[int]) -> "TensorDescriptor":
+        """The descriptor of a whole tensor (its own shape and strides)::
+
+            desc = tessera.TensorDescriptor.from_tensor(a, block_shape=[128, 64])
+        """
+        return TensorDescriptor(tensor, tensor.shape, tensor.stride(), block_shape)
+
+    @property
+    def block_shape(self) -> Tuple[int, ...]:
+        return self._block_shape
+
+    @block_shape.setter
+    def block_shape(self, block_shape: Sequence[int]) -> None:
+        block = _ints(block_shape, "block_shape")
+        if len(block) != len(self.shape):
+            raise ValueError(f"TensorDescriptor: block_shape {block} and shape {self.shape} "
+                             "differ in rank")
+        if any(b < 1 or b & (b - 1) for b in block):
+            raise ValueError(f"TensorDescriptor: block_shape entries must be powers of two, "
+                             f"got {block}")
+        if getattr(self, "_block_shape", None) != block:
+            self._block_shape = block
+            self._launch = None
+
+    def supports_tma(self) -> bool:
+        """Whether the tensor allows a TMA tensor map on its device (whatever the block shape):
+        an sm_90 GPU, a base address and strides that are multiples of 16 bytes."""
+        from .jit_function import device_target
+        e = self._element_bytes
+        return (self._device is not None and _arch(device_target(self._device)) >= 90
+                and self._pointer % 16 == 0
+                and all(s * e % 16 == 0 for s in self.strides[:-1])
+                and all(1 <= d <= 2 ** 32 for d in self.shape))
+
+    def _tma_ready(self) -> bool:
+        """Whether a TMA tensor map can describe the tensor and its blocks."""
+        box, _ = tma_box(self._block_shape, self._element_bytes)
+        return (self.supports_tma() and all(b <= _MAX_BOX for b in box)
+                and box[-1] * self._element_bytes % 16 == 0)
+
+    def launch_argument(self) -> Tuple[Any, Any, Optional[int]]:
+        """``(key, value, device)`` for the kernel launcher (see ``runtime.arguments``)."""
+        if self._launch is None:
+            ready = self._tma_ready()
+            signature = (f"tensordesc<{self._element}"
+                         f"[{','.join(str(b) for b in self._block_shape)}]>")
+            value: List[Any] = [self._pointer, *self.shape, *self.strides[:-1]]
+            if ready:
+                value.insert(0, self._tensor_map())
+            self._launch = ((signature, ready), tuple(value), self._device)
+        return self._launch
+
+    def _tensor_map(self) -> bytes:
+        e = self._element_bytes
+        box, swizzle = tma_box(self._block_shape, e)
+        return _C.encode_tensor_map(self._pointer, list(self.shape),
+                                    [s * e for s in self.strides[:-1]], box, e, swizzle)
+
+    def __repr__(self) -> str:
+        return (f"TensorDescriptor(shape={self.shape}, strides={self.strides}, "
+                f"block_shape={self._block_shape}, dtype={self._element})")
+
+
+def _arch(target: str) -> int:
+    """90 for "sm_90a"."""
+    return int("".join(c for c in target if c.isdigit()) or 0)
+
+
+_ELEMENT_BYTES = {"i8": 1, "u8": 1, "i16": 2, "u16": 2, "fp16": 2, "bf16": 2, "i32": 4,
+                  "u32": 4, "fp32": 4, "i64": 8, "u64": 8, "fp64": 8}
