@@ -14,6 +14,9 @@ using namespace mlir::tilegpu;
 namespace {
 
 constexpr int64_t kBarrierBytes = 8;
+// Rows of one TMA box: taller blocks take several boxes per column run. (tf32 256x32 blocks
+// copied as one 256-row box came out wrong now and then on the H200; 128-row boxes do not.)
+constexpr int64_t kMaxTMABoxRows = 128;
 
 // A shared-memory pointer as the 32-bit address PTX's .shared instructions take.
 Value sharedAddress32(OpBuilder &builder, Location loc, Value pointer) {
@@ -100,8 +103,10 @@ struct AsyncTMALoadLowering : public TilePattern<AsyncTMALoadOp> {
     int64_t rows = type.getShape()[0];
     int64_t elementBytes = type.getElementType().getIntOrFloatBitWidth() / 8;
     int64_t boxColumns = shared.getSwizzleBytes() / elementBytes;
-    int64_t boxes = type.getShape()[1] / boxColumns;
-    int64_t boxBytes = rows * shared.getSwizzleBytes();
+    int64_t columnRuns = type.getShape()[1] / boxColumns;
+    int64_t boxRows = std::min<int64_t>(rows, kMaxTMABoxRows);
+    int64_t runBytes = rows * shared.getSwizzleBytes();
+    int64_t boxBytes = boxRows * shared.getSwizzleBytes();
 
     Value issue = LLVM::AndOp::create(rewriter, loc, emitIsFirstThread(rewriter, loc),
                                       adaptor.getPred());
@@ -110,14 +115,19 @@ struct AsyncTMALoadLowering : public TilePattern<AsyncTMALoadOp> {
     Value dst = sharedAddress32(rewriter, loc, adaptor.getDst());
     Value row = adaptor.getCoords()[0], column = adaptor.getCoords()[1];
     // Operands: $0 issue, $1 barrier, $2 dst, $3 tensor map, $4 row, $5 column.
-    std::string body = "{\n.reg .b32 col;\n@$0 mbarrier.arrive.expect_tx.shared::cta.b64 _, [$1], " +
-                       std::to_string(boxes * boxBytes) + ";\n";
-    for (int64_t box = 0; box < boxes; ++box) {
-      // The tensor map's dimensions run innermost first: {column, row}.
-      body += "add.s32 col, $5, " + std::to_string(box * boxColumns) + ";\n";
-      body += "@$0 cp.async.bulk.tensor.2d.shared::cluster.global.tile.mbarrier::complete_tx::"
-              "bytes [$2+" +
-              std::to_string(box * boxBytes) + "], [$3, {col, $4}], [$1];\n";
+    std::string body = "{\n.reg .b32 col, row;\n"
+                       "@$0 mbarrier.arrive.expect_tx.shared::cta.b64 _, [$1], " +
+                       std::to_string(columnRuns * runBytes) + ";\n";
+    for (int64_t run = 0; run < columnRuns; ++run) {
+      body += "add.s32 col, $5, " + std::to_string(run * boxColumns) + ";\n";
+      for (int64_t first = 0; first < rows; first += boxRows) {
+        // The tensor map's dimensions run innermost first: {column, row}.
+        body += "add.s32 row, $4, " + std::to_string(first) + ";\n";
+        body += "@$0 cp.async.bulk.tensor.2d.shared::cluster.global.tile.mbarrier::complete_tx::"
+                "bytes [$2+" +
+                std::to_string(run * runBytes + first * shared.getSwizzleBytes()) +
+                "], [$3, {col, row}], [$1];\n";
+      }
     }
     body += "}";
     emitAsm(rewriter, loc, body, "b,r,r,l,r,r",

@@ -35,14 +35,20 @@ def _ints(values: Sequence[Any], name: str) -> Tuple[int, ...]:
     return result
 
 
+_MAX_BOX_ROWS = 128  # taller blocks are copied as several boxes (compiler/LowerTMA.cpp)
+
+
 def tma_box(block_shape: Sequence[int], element_bytes: int) -> Tuple[List[int], int]:
     """The TMA box one copy moves for ``block_shape``, and its swizzle width in bytes (0 for
     none): rows of ``min(128, row bytes)`` bytes, swizzled at that width when it is at least
-    32 bytes."""
+    32 bytes, and at most 128 of them along the second-to-last dimension."""
     row_bytes = block_shape[-1] * element_bytes
     swizzle = min(128, row_bytes) if row_bytes >= 32 else 0
     inner = swizzle // element_bytes if swizzle else block_shape[-1]
-    return [*block_shape[:-1], inner], swizzle
+    outer = list(block_shape[:-1])
+    if outer:
+        outer[-1] = min(outer[-1], _MAX_BOX_ROWS)
+    return [*outer, inner], swizzle
 
 
 class TensorDescriptor:

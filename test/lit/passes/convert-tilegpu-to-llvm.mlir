@@ -157,7 +157,7 @@ func.func @tf32_register_b(%a: !tile.ptr<f32> {tile.divisibility = 16 : i32}, %b
 // HOPPER: llvm.inline_asm has_side_effects "{\0A@$0 mbarrier.init.shared::cta.b64 [$1+0], 1;\0A@$0 mbarrier.init.shared::cta.b64 [$1+8], 1;\0A}", "b,r"
 // HOPPER-NEXT: llvm.inline_asm has_side_effects "fence.mbarrier_init.release.cluster;"
 // HOPPER-NEXT: nvvm.barrier0
-// HOPPER: llvm.inline_asm has_side_effects "{\0A.reg .b32 col;\0A@$0 mbarrier.arrive.expect_tx.shared::cta.b64 _, [$1], 16384;\0Aadd.s32 col, $5, 0;\0A@$0 cp.async.bulk.tensor.2d.shared::cluster.global.tile.mbarrier::complete_tx::bytes [$2+0], [$3, {col, $4}], [$1];\0Aadd.s32 col, $5, 64;\0A@$0 cp.async.bulk.tensor.2d.shared::cluster.global.tile.mbarrier::complete_tx::bytes [$2+8192], [$3, {col, $4}], [$1];\0A}", "b,r,r,l,r,r" %{{.*}}, %{{.*}}, %{{.*}}, %[[DESC]], %[[ROW]], %[[COL]] : (i1, i32, i32, !llvm.ptr, i32, i32) -> ()
+// HOPPER: llvm.inline_asm has_side_effects "{\0A.reg .b32 col, row;\0A@$0 mbarrier.arrive.expect_tx.shared::cta.b64 _, [$1], 16384;\0Aadd.s32 col, $5, 0;\0Aadd.s32 row, $4, 0;\0A@$0 cp.async.bulk.tensor.2d.shared::cluster.global.tile.mbarrier::complete_tx::bytes [$2+0], [$3, {col, row}], [$1];\0Aadd.s32 col, $5, 64;\0Aadd.s32 row, $4, 0;\0A@$0 cp.async.bulk.tensor.2d.shared::cluster.global.tile.mbarrier::complete_tx::bytes [$2+8192], [$3, {col, row}], [$1];\0A}", "b,r,r,l,r,r" %{{.*}}, %{{.*}}, %{{.*}}, %[[DESC]], %[[ROW]], %[[COL]] : (i1, i32, i32, !llvm.ptr, i32, i32) -> ()
 // HOPPER: %[[OFFSET:.*]] = llvm.mul %[[SLOT]], %{{.*}} : i32
 // HOPPER: %[[BARRIER:.*]] = llvm.add %{{.*}}, %[[OFFSET]] : i32
 // HOPPER: llvm.inline_asm has_side_effects "{{.*}}mbarrier.try_wait.parity.shared::cta.b64 done, [$0], $1;{{.*}}", "r,r" %[[BARRIER]], %[[PHASE]] : (i32, i32) -> ()

@@ -11,7 +11,8 @@ torch = require_torch_gpu()
 import tessera  # noqa: E402
 import tessera.language as tl  # noqa: E402
 import tessera.ops as ops  # noqa: E402
-from tessera.ops.kernels.matmul import matmul_kernel  # noqa: E402
+from tessera.ops import blas  # noqa: E402
+from tessera.ops.kernels.matmul import CONFIGS, matmul_kernel  # noqa: E402
 
 HOPPER = torch.cuda.get_device_capability() >= (9, 0)
 
@@ -98,7 +99,7 @@ def test_misaligned_rows_fall_back_to_ordinary_loads(randn):
 def test_ops_matmul_reads_row_major_operands_with_tma(dtype, randn):
     """mm of row-major operands launches a kernel specialised for TMA-ready descriptors, whose
     PTX copies tiles with cp.async.bulk.tensor (fp32 in tf32, whose dot uses tensor cores)."""
-    before = set(matmul_kernel.cache)
+    matmul_kernel.cache.clear()  # specialisations do not depend on sizes: start afresh
     saved = torch.get_float32_matmul_precision()
     ops.set_default_max_num_configs(1)
     torch.set_float32_matmul_precision("high")
@@ -110,9 +111,39 @@ def test_ops_matmul_reads_row_major_operands_with_tma(dtype, randn):
         ops.set_default_max_num_configs(None)
         torch.set_float32_matmul_precision(saved)
     torch.testing.assert_close(c.double(), a.double() @ b.double(), rtol=2e-2, atol=0.5)
-    launched = [kernel for key, kernel in matmul_kernel.cache.items() if key not in before]
-    assert len(launched) == 1
-    (key,) = [key for key in matmul_kernel.cache if key not in before]
+    assert len(matmul_kernel.cache) == 1
+    ((key, launched),) = matmul_kernel.cache.items()
     assert any(isinstance(part, tuple) and str(part[0]).startswith("tensordesc<") and part[1]
                for part in key), "the op did not pass TMA-ready descriptors"
-    assert "cp.async.bulk.tensor" in launched[0].asm["ptx"]
+    assert "cp.async.bulk.tensor" in launched.asm["ptx"]
+
+
+@pytest.mark.skipif(not HOPPER, reason="TMA needs sm_90a")
+@pytest.mark.parametrize("config", CONFIGS, ids=lambda c: "{BLOCK_M}x{BLOCK_N}x{BLOCK_K}".format(
+    **c.kwargs) + f"-w{c.num_warps}-s{c.num_stages}")
+def test_every_config_in_tf32_through_descriptors(config, randn):
+    """tf32 takes B from registers: every config's TMA pipeline, at a size where a race between
+    copies and readers would show (a 256-row box once did, now and then)."""
+    m = n = k = 2048
+    a, b = randn(m, k, dtype=torch.float32), randn(k, n, dtype=torch.float32)
+    c, buf = poisoned((m, n), torch.float32, guard=1024)
+    descriptors = {"a_desc": tessera.TensorDescriptor.from_tensor(a, [1, 1]),
+                   "b_desc": tessera.TensorDescriptor.from_tensor(b, [1, 1])}
+    config.run_pre_hook(dict(descriptors))
+
+    def grid(meta):
+        return (tessera.cdiv(m, meta["BLOCK_M"]) * tessera.cdiv(n, meta["BLOCK_N"]),)
+
+    try:
+        blas._kernel[grid](a, b, c, None, descriptors["a_desc"], descriptors["b_desc"], m, n, k,
+                           0, k, 1, 0, n, 1, 0, n, 1, 0, 0, 0, 1, 0, INPUT_PRECISION="tf32",
+                           **config.all_kwargs())
+    except tessera.TesseraError as error:  # more shared memory than this GPU has
+        if error.code == 1:
+            pytest.skip(str(error).splitlines()[0])
+        raise
+    torch.cuda.synchronize()
+    reference = a.double() @ b.double()
+    error = ((c.double() - reference).norm() / reference.norm()).item()
+    assert error < 2e-3, f"relative error {error:.2e}"
+    assert_guard_untouched(buf, m * n)
