@@ -217,10 +217,7 @@ struct StoreLowering : public OpConversionPattern<tile::StoreOp> {
         std::string constraints = "l";
         for (unsigned i = 0; i <= words; ++i)
           constraints += ",r";
-        LLVM::InlineAsmOp::create(rewriter, loc, Type(), operands, rewriter.getStringAttr(body),
-                                  rewriter.getStringAttr(constraints), rewriter.getUnitAttr(),
-                                  UnitAttr(), LLVM::TailCallKindAttr(), LLVM::AsmDialectAttr(),
-                                  ArrayAttr());
+        emitSideEffectAsm(rewriter, loc, body, constraints, operands);
       } else {
         Value data = buildVector(rewriter, loc, ArrayRef<Value>(values).slice(first, width));
         SmallVector<Value> maskLanes(width, masks[first]);

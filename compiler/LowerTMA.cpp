@@ -29,14 +29,6 @@ Value barrierAddress(OpBuilder &builder, Location loc, Value ring, Value index) 
   return LLVM::AddOp::create(builder, loc, sharedAddress32(builder, loc, ring), offset);
 }
 
-void emitAsm(OpBuilder &builder, Location loc, StringRef body, StringRef constraints,
-             ValueRange operands) {
-  LLVM::InlineAsmOp::create(builder, loc, Type(), operands, builder.getStringAttr(body),
-                            builder.getStringAttr(constraints), builder.getUnitAttr(),
-                            UnitAttr(), LLVM::TailCallKindAttr(), LLVM::AsmDialectAttr(),
-                            ArrayAttr());
-}
-
 // Whether this is the program's first thread, the one that initialises mbarriers and issues
 // TMA copies.
 Value emitIsFirstThread(OpBuilder &builder, Location loc) {
@@ -63,10 +55,10 @@ struct InitBarriersLowering : public TilePattern<InitBarriersOp> {
       body += "@$0 mbarrier.init.shared::cta.b64 [$1+" + std::to_string(i * kBarrierBytes) +
               "], " + std::to_string(op.getArrivals()) + ";\n";
     body += "}";
-    emitAsm(rewriter, loc, body, "b,r",
+    emitSideEffectAsm(rewriter, loc, body, "b,r",
             {emitIsFirstThread(rewriter, loc), sharedAddress32(rewriter, loc, ring)});
     // Makes the initialisation visible to the other threads and to the TMA unit.
-    emitAsm(rewriter, loc, "fence.mbarrier_init.release.cluster;", "", {});
+    emitSideEffectAsm(rewriter, loc, "fence.mbarrier_init.release.cluster;", "", {});
     emitBarrier(rewriter, loc);
     rewriter.replaceOp(op, ring);
     return success();
@@ -80,7 +72,7 @@ struct WaitBarrierLowering : public TilePattern<WaitBarrierOp> {
     Location loc = op.getLoc();
     Value address = barrierAddress(rewriter, loc, adaptor.getBarriers(), adaptor.getIndex());
     // try_wait suspends the thread for a while before giving up; the loop retries.
-    emitAsm(rewriter, loc,
+    emitSideEffectAsm(rewriter, loc,
             "{\n"
             ".reg .pred done;\n"
             "wait_barrier_${:uid}:\n"
@@ -130,7 +122,7 @@ struct AsyncTMALoadLowering : public TilePattern<AsyncTMALoadOp> {
       }
     }
     body += "}";
-    emitAsm(rewriter, loc, body, "b,r,r,l,r,r",
+    emitSideEffectAsm(rewriter, loc, body, "b,r,r,l,r,r",
             {issue, barrier, dst, adaptor.getTensorMap(), row, column});
     rewriter.eraseOp(op);
     return success();

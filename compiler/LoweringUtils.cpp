@@ -210,6 +210,14 @@ void mlir::tessera::emitBarrier(OpBuilder &builder, Location loc) {
   NVVM::Barrier0Op::create(builder, loc);
 }
 
+void mlir::tessera::emitSideEffectAsm(OpBuilder &builder, Location loc, StringRef body,
+                                      StringRef constraints, ValueRange operands) {
+  LLVM::InlineAsmOp::create(builder, loc, Type(), operands, builder.getStringAttr(body),
+                            builder.getStringAttr(constraints), builder.getUnitAttr(),
+                            UnitAttr(), LLVM::TailCallKindAttr(), LLVM::AsmDialectAttr(),
+                            ArrayAttr());
+}
+
 Value mlir::tessera::emitShuffleXor(OpBuilder &builder, Location loc, Value value,
                                     unsigned laneMask) {
   Type type = value.getType();

@@ -85,6 +85,10 @@ int64_t storageBytes(Type elementType);
 
 void emitBarrier(OpBuilder &builder, Location loc);
 
+// Inline PTX without results that must stay where it is (stores, mbarrier operations, copies).
+void emitSideEffectAsm(OpBuilder &builder, Location loc, StringRef body, StringRef constraints,
+                       ValueRange operands);
+
 // shfl.sync.bfly of any scalar up to 64 bits.
 Value emitShuffleXor(OpBuilder &builder, Location loc, Value value, unsigned laneMask);
 

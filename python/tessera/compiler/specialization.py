@@ -48,12 +48,19 @@ class ArgSpec:
             raise ValueError("a constant has no run-time type")
         return self.dtype
 
+    def parameter_types(self) -> List[dtypes.dtype]:
+        """The language types of a run-time argument's kernel parameters."""
+        ty = self.runtime_type
+        if isinstance(ty, tensor_descriptor_type):
+            return parameter_types(ty, with_tensor_map=self.divisible_by_16)
+        return [ty]
+
     def parameters(self) -> List[Tuple[str, str]]:
         """The kernel parameters of a run-time argument: (MLIR type, attributes) each."""
         ty = self.runtime_type
         if not isinstance(ty, tensor_descriptor_type):
             return [(ty.mlir, DIVISIBILITY_ATTRIBUTE if self.divisible_by_16 else "{}")]
-        types = parameter_types(ty, with_tensor_map=self.divisible_by_16)
+        types = self.parameter_types()
         attributes = ["{}"] * len(types)
         if self.divisible_by_16:
             # The base address and the strides (in elements) span multiples of 16 bytes.
@@ -95,8 +102,8 @@ def generate_tile_ir(function: KernelFunction, specs: Sequence[ArgSpec],
             if spec.is_constant:
                 arguments[parameter] = spec.value
                 continue
-            types = _parameter_dtypes(spec)
-            arguments[parameter] = spec.bind([tensor(next(block_args), ty) for ty in types])
+            arguments[parameter] = spec.bind([tensor(next(block_args), ty)
+                                              for ty in spec.parameter_types()])
         CodeGenerator(builder, function).run(arguments, is_kernel=True)
         builder.emit("func.return", [], [])
         builder.end_block()
@@ -109,11 +116,3 @@ def generate_tile_ir(function: KernelFunction, specs: Sequence[ArgSpec],
         attributes["tile.kernel"] = None
         builder.emit("func.func", [], [], attributes, regions=[entry])
     return builder.module_text()
-
-
-def _parameter_dtypes(spec: ArgSpec) -> List[dtypes.dtype]:
-    """The language types of a run-time argument's kernel parameters."""
-    ty = spec.runtime_type
-    if isinstance(ty, tensor_descriptor_type):
-        return parameter_types(ty, with_tensor_map=spec.divisible_by_16)
-    return [ty]

@@ -24,7 +24,6 @@ except ImportError:  # pragma: no cover - the CPU tier has no PyTorch (as_tensor
     torch = None
 
 from ..runtime.autotuner import Autotuner, Config, autotune, heuristics
-from ..runtime.jit_function import device_target
 from ..runtime.tensor_descriptor import TensorDescriptor
 from ..utils import cdiv
 from . import settings
@@ -172,8 +171,6 @@ def _descriptor(matrix: "torch.Tensor") -> Optional[TensorDescriptor]:
     shape is set per config by the kernel's pre_hook), or None."""
     rows, cols = matrix.shape
     if cols > 1 and matrix.stride(1) != 1:
-        return None
-    if device_target(matrix.get_device()) != "sm_90a":
         return None
     row_stride = matrix.stride(0) if rows > 1 else cols
     desc = TensorDescriptor(matrix, (rows, cols), (row_stride, 1), [1, 1])

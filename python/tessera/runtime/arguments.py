@@ -10,7 +10,8 @@ For each argument a handler returns ``(key, value, device)``:
 
 Accepted: PyTorch tensors, ``tessera.DeviceBuffer``, objects with
 ``__cuda_array_interface__`` (v3) or ``__dlpack__`` (CUDA device), ``tessera.TensorDescriptor``
-(several parameters; its value a tuple), and Python int/float/bool/None. PyTorch is never imported here: its tensors are recognised by type.
+(several parameters; its value a tuple), and Python int/float/bool/None. PyTorch is never
+imported here: its tensors are recognised by type.
 
     >>> classify(7, True)
     (('i32', False), 7, None)

@@ -4,24 +4,26 @@ as Triton's ``triton.tools.tensor_descriptor.TensorDescriptor``.
     desc = tessera.TensorDescriptor.from_tensor(x, block_shape=[128, 64])
     kernel[grid](desc, ...)            # in the kernel: desc.load([row, col]), desc.store(...)
 
-The last dimension must be contiguous (stride 1). On a GPU with a Tensor Memory Accelerator
-(sm_90) the launch also passes a TMA tensor map when the tensor allows one: a base address and
-strides that are multiples of 16 bytes, a block of at most 256 rows, and rows of at least 16
-bytes. The map copies boxes of ``block_shape[:-1]`` by ``min(128, row bytes)`` bytes (as many
-as a row needs) swizzled at that width, which is the shared-memory layout the compiler's
-software pipeliner fills for tensor cores. Anything else falls back to ordinary loads.
+The last dimension must be contiguous (stride 1). On sm_90a, the one target whose kernels use
+the Tensor Memory Accelerator, the launch also passes a TMA tensor map when the tensor allows
+one: a base address and strides that are multiples of 16 bytes, and rows of at least 16 bytes.
+The map copies boxes of ``min(128, row bytes)`` bytes along the last dimension, swizzled at that
+width, and at most 128 rows (``tma_box``): the shared-memory layout the compiler's software
+pipeliner fills for tensor cores, a block taking as many boxes as it needs. Anything else falls
+back to ordinary loads.
 """
 from __future__ import annotations
 
 from typing import Any, List, Optional, Sequence, Tuple
 
 from .. import _C
+from ..language.dtypes import str_to_ty
 from .arguments import classify
 
 __all__ = ["TensorDescriptor"]
 
-_MAX_BOX = 256
-_TENSOR_MAP_BYTES = 128
+_MAX_BOX = 256  # elements along a dimension of a TMA box
+_MAX_BOX_ROWS = 128  # taller blocks are copied as several boxes (compiler/LowerTMA.cpp)
 
 
 def _ints(values: Sequence[Any], name: str) -> Tuple[int, ...]:
@@ -33,9 +35,6 @@ def _ints(values: Sequence[Any], name: str) -> Tuple[int, ...]:
     if any(isinstance(v, bool) for v in values):
         raise TypeError(f"TensorDescriptor: {name} must hold ints, got {values!r}")
     return result
-
-
-_MAX_BOX_ROWS = 128  # taller blocks are copied as several boxes (compiler/LowerTMA.cpp)
 
 
 def tma_box(block_shape: Sequence[int], element_bytes: int) -> Tuple[List[int], int]:
@@ -86,8 +85,7 @@ class TensorDescriptor:
         self._element = key[0][1:]
         self._pointer: int = pointer
         self._device: Optional[int] = device
-        self._element_bytes: int = getattr(base, "element_size", lambda: 0)() or \
-            _ELEMENT_BYTES[self._element]
+        self._element_bytes: int = str_to_ty(self._element).primitive_bitwidth // 8
         self._launch: Optional[Tuple[Any, Any, Any]] = None
         self.block_shape = block_shape
 
@@ -117,11 +115,12 @@ class TensorDescriptor:
             self._launch = None
 
     def supports_tma(self) -> bool:
-        """Whether the tensor allows a TMA tensor map on its device (whatever the block shape):
-        an sm_90 GPU, a base address and strides that are multiples of 16 bytes."""
+        """Whether kernels on the tensor's device read it through a TMA tensor map (whatever the
+        block shape): an sm_90a GPU, a base address and strides that are multiples of 16
+        bytes."""
         from .jit_function import device_target
         e = self._element_bytes
-        return (self._device is not None and _arch(device_target(self._device)) >= 90
+        return (self._device is not None and device_target(self._device) == "sm_90a"
                 and self._pointer % 16 == 0
                 and all(s * e % 16 == 0 for s in self.strides[:-1])
                 and all(1 <= d <= 2 ** 32 for d in self.shape))
@@ -154,11 +153,3 @@ class TensorDescriptor:
         return (f"TensorDescriptor(shape={self.shape}, strides={self.strides}, "
                 f"block_shape={self._block_shape}, dtype={self._element})")
 
-
-def _arch(target: str) -> int:
-    """90 for "sm_90a"."""
-    return int("".join(c for c in target if c.isdigit()) or 0)
-
-
-_ELEMENT_BYTES = {"i8": 1, "u8": 1, "i16": 2, "u16": 2, "fp16": 2, "bf16": 2, "i32": 4,
-                  "u32": 4, "fp32": 4, "i64": 8, "u64": 8, "fp64": 8}
