@@ -96,12 +96,8 @@ static SmallVector<Value> emitThreadBase(OpBuilder &builder, Location loc, Attri
     return base;
   }
   if (Attribute plain = getUntransposedLayout(root)) {
-    // Rows interleaved (see getUntransposedLayout); the transposed block's columns.
     SmallVector<Value> base = emitThreadBase(builder, loc, plain);
-    Value warpM = rem(warp, getMmaTile(plain).warpsM), group = div(lane, 4);
-    Value row = add(add(mul(div(warpM, 2), 32), mul(rem(warpM, 2), 8)),
-                    add(rem(group, 4), mul(div(group, 4), 16)));
-    return {base[1], row};
+    return {base[1], base[0]};
   }
   MmaTile tile = getMmaTile(root);
   Value warpM = rem(warp, tile.warpsM), warpN = rem(div(warp, tile.warpsM), tile.warpsN);

@@ -161,11 +161,8 @@ SmallVector<SmallVector<int64_t>> mlir::tilegpu::getElementOffsets(Attribute lay
     full = getBlockedOffsets(blocked, rootShape);
   } else if (Attribute plain = getUntransposedLayout(root)) {
     full = getMmaOffsets(plain, {rootShape[1], rootShape[0]});
-    int64_t tileRows = getMmaTile(plain).rows;
-    for (SmallVector<int64_t> &offset : full) {
-      offset[0] -= (offset[0] % tileRows) / 2; // the second row half: 8 -> 4
+    for (SmallVector<int64_t> &offset : full)
       std::swap(offset[0], offset[1]);
-    }
   } else {
     full = getMmaOffsets(root, rootShape);
   }

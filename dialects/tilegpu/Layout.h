@@ -32,15 +32,6 @@ llvm::SmallVector<llvm::SmallVector<int64_t>> getElementOffsets(Attribute layout
 // For a transposed mma layout, or a dot_op layout whose parent is one: the untransposed layout
 // whose arrangement it holds on the transposed block (dot_op operand 1 becomes operand 0). Null
 // for every other layout.
-//
-// The arrangement is held with its rows interleaved. Where the untransposed layout puts lane l
-// of warp w (w mod warpsM) at row 16 w + l/4 and the second row half 8 rows below, a transposed
-// one uses row 32 (w / 2) + 8 (w mod 2) + (l/4 mod 4) + 16 (l / 16), and the second half 4 rows
-// below. Each 32 rows stay with one pair of warps, and the rows' order is free: they are the
-// rows of the register operand b^T and of the accumulator alike. The eight lanes that load one
-// register of b^T then read two 16-byte runs 64 bytes apart from each of four K rows of a
-// 128-byte-swizzled K x N buffer, which the swizzle spreads over all 32 banks; consecutive rows
-// would take the same 16 banks twice.
 Attribute getUntransposedLayout(Attribute layout);
 
 // The warp grid of an untransposed mma or dot_op layout and the CTA tile (rows x cols of the layout's block)
