@@ -106,22 +106,26 @@ struct AsyncTMALoadLowering : public TilePattern<AsyncTMALoadOp> {
         barrierAddress(rewriter, loc, adaptor.getBarriers(), adaptor.getIndex());
     Value dst = sharedAddress32(rewriter, loc, adaptor.getDst());
     Value row = adaptor.getCoords()[0], column = adaptor.getCoords()[1];
-    // Operands: $0 issue, $1 barrier, $2 dst, $3 tensor map, $4 row, $5 column.
+    // Operands: $0 issue, $1 barrier, $2 dst, $3 tensor map, $4 row, $5 column. The other
+    // threads branch around the copies rather than run them predicated off: ptxas makes each
+    // copy a loop over the lanes' distinct operands, which would cost every warp its
+    // instructions in each iteration of a pipelined loop.
     std::string body = "{\n.reg .b32 col, row;\n"
-                       "@$0 mbarrier.arrive.expect_tx.shared::cta.b64 _, [$1], " +
+                       "@!$0 bra skip_tma_${:uid};\n"
+                       "mbarrier.arrive.expect_tx.shared::cta.b64 _, [$1], " +
                        std::to_string(columnRuns * runBytes) + ";\n";
     for (int64_t run = 0; run < columnRuns; ++run) {
       body += "add.s32 col, $5, " + std::to_string(run * boxColumns) + ";\n";
       for (int64_t first = 0; first < rows; first += boxRows) {
         // The tensor map's dimensions run innermost first: {column, row}.
         body += "add.s32 row, $4, " + std::to_string(first) + ";\n";
-        body += "@$0 cp.async.bulk.tensor.2d.shared::cluster.global.tile.mbarrier::complete_tx::"
+        body += "cp.async.bulk.tensor.2d.shared::cluster.global.tile.mbarrier::complete_tx::"
                 "bytes [$2+" +
                 std::to_string(run * runBytes + first * shared.getSwizzleBytes()) +
                 "], [$3, {col, row}], [$1];\n";
       }
     }
-    body += "}";
+    body += "skip_tma_${:uid}:\n}";
     emitSideEffectAsm(rewriter, loc, body, "b,r,r,l,r,r",
             {issue, barrier, dst, adaptor.getTensorMap(), row, column});
     rewriter.eraseOp(op);
