@@ -15,6 +15,7 @@
 // in flight across one iteration boundary (its wait becomes pending = 1); the copies then follow
 // that wait and a barrier, the point from which no warpgroup still reads iteration i - 1's buffer.
 #include "compiler/AxisInfo.h"
+#include "compiler/LoopUnroll.h"
 #include "compiler/Passes.h"
 #include "dialects/tilegpu/Layout.h"
 
@@ -316,6 +317,8 @@ private:
     inits.push_back(constant(builder, i32, distance % numStages));
     // wgmma reads a register operand while it runs, which may be into the next iteration: the
     // loop carries it to that iteration's wait, so that its registers stay untouched until then.
+    // (The loop is also unrolled by two below, so that the next iteration's operand goes to other
+    // registers.)
     Value registerOperand;
     std::optional<unsigned> registerIndex, phaseIndex;
     if (asyncWait) {
@@ -453,6 +456,15 @@ private:
     for (auto [old, result] : llvm::zip(loop.getResults(), results))
       old.replaceAllUsesWith(result);
     loop.erase();
+
+    // A register operand loaded in iteration i + 1 must not go to the registers that iteration
+    // i's wgmma is still reading. A loop body is one set of virtual registers, reused by every
+    // iteration; unrolled by two, consecutive iterations load into two sets, each kept alive
+    // until the wait that follows the other's wgmma. (Without this, the next operand's loads
+    // overwrote registers of the wgmma in flight, and tf32 results came out wrong now and then
+    // once nothing else in the loop delayed those loads.)
+    if (registerOperand && failed(unrollLoop(pipelined, 2)))
+      pipelined.emitWarning("could not unroll a loop whose wgmma has a register operand");
   }
 
   scf::ForOp loop;

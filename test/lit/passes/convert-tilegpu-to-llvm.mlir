@@ -148,8 +148,8 @@ func.func @tf32_register_b(%a: !tile.ptr<f32> {tile.divisibility = 16 : i32}, %b
 // 64-byte aligned 128-byte grid constant. The mbarriers sit after the ring (at 32 KiB); the first
 // thread initialises them and fences the initialisation before a CTA barrier. For a 64x128 bf16
 // buffer with 128-byte swizzle, that thread arrives on the slot's mbarrier expecting 16 KiB and
-// issues one bulk tensor copy per 64-column box (8 KiB apart); every thread then spins on the
-// mbarrier until the phase of the given parity completes.
+// issues one bulk tensor copy per 64-column box (8 KiB apart), while the others branch around;
+// every thread then spins on the mbarrier until the phase of the given parity completes.
 // HOPPER: tilegpu.shared = 32784 : i32
 // HOPPER-LABEL: llvm.func @tma_copy
 // HOPPER-SAME: (%[[DESC:[^:]*]]: !llvm.ptr {llvm.align = 64 : i64, llvm.byval = !llvm.array<128 x i8>, nvvm.grid_constant}, %[[ROW:[^:]*]]: i32, %[[COL:[^:]*]]: i32, %[[SLOT:[^:]*]]: i32, %[[PHASE:[^:]*]]: i32)
@@ -157,7 +157,7 @@ func.func @tf32_register_b(%a: !tile.ptr<f32> {tile.divisibility = 16 : i32}, %b
 // HOPPER: llvm.inline_asm has_side_effects "{\0A@$0 mbarrier.init.shared::cta.b64 [$1+0], 1;\0A@$0 mbarrier.init.shared::cta.b64 [$1+8], 1;\0A}", "b,r"
 // HOPPER-NEXT: llvm.inline_asm has_side_effects "fence.mbarrier_init.release.cluster;"
 // HOPPER-NEXT: nvvm.barrier0
-// HOPPER: llvm.inline_asm has_side_effects "{\0A.reg .b32 col, row;\0A@$0 mbarrier.arrive.expect_tx.shared::cta.b64 _, [$1], 16384;\0Aadd.s32 col, $5, 0;\0Aadd.s32 row, $4, 0;\0A@$0 cp.async.bulk.tensor.2d.shared::cluster.global.tile.mbarrier::complete_tx::bytes [$2+0], [$3, {col, row}], [$1];\0Aadd.s32 col, $5, 64;\0Aadd.s32 row, $4, 0;\0A@$0 cp.async.bulk.tensor.2d.shared::cluster.global.tile.mbarrier::complete_tx::bytes [$2+8192], [$3, {col, row}], [$1];\0A}", "b,r,r,l,r,r" %{{.*}}, %{{.*}}, %{{.*}}, %[[DESC]], %[[ROW]], %[[COL]] : (i1, i32, i32, !llvm.ptr, i32, i32) -> ()
+// HOPPER: llvm.inline_asm has_side_effects "{\0A.reg .b32 col, row;\0A@!$0 bra skip_tma_${:uid};\0Ambarrier.arrive.expect_tx.shared::cta.b64 _, [$1], 16384;\0Aadd.s32 col, $5, 0;\0Aadd.s32 row, $4, 0;\0Acp.async.bulk.tensor.2d.shared::cluster.global.tile.mbarrier::complete_tx::bytes [$2+0], [$3, {col, row}], [$1];\0Aadd.s32 col, $5, 64;\0Aadd.s32 row, $4, 0;\0Acp.async.bulk.tensor.2d.shared::cluster.global.tile.mbarrier::complete_tx::bytes [$2+8192], [$3, {col, row}], [$1];\0Askip_tma_${:uid}:\0A}", "b,r,r,l,r,r" %{{.*}}, %{{.*}}, %{{.*}}, %[[DESC]], %[[ROW]], %[[COL]] : (i1, i32, i32, !llvm.ptr, i32, i32) -> ()
 // HOPPER: %[[OFFSET:.*]] = llvm.mul %[[SLOT]], %{{.*}} : i32
 // HOPPER: %[[BARRIER:.*]] = llvm.add %{{.*}}, %[[OFFSET]] : i32
 // HOPPER: llvm.inline_asm has_side_effects "{{.*}}mbarrier.try_wait.parity.shared::cta.b64 done, [$0], $1;{{.*}}", "r,r" %[[BARRIER]], %[[PHASE]] : (i32, i32) -> ()

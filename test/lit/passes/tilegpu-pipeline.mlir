@@ -43,15 +43,23 @@
 // Tests that a tf32 dot with B from registers, one accumulator tile per warpgroup, keeps its
 // wgmma in flight across one iteration, and that the loop carries B's registers to the next
 // iteration's wait (and the last ones to the wait after the loop), so that they stay untouched
-// while the wgmma reads them.
+// while the wgmma reads them; and that the loop is unrolled by two, with a remainder loop, so
+// that consecutive iterations load B into different registers.
 // TF32-LABEL: func.func @matmul_tf32
 // TF32: %[[ZERO:.*]] = arith.constant dense<0.000000e+00> : tensor<32x64xf32, #[[BT:dot_op[0-9]*]]>
-// TF32: %[[LOOP:.*]]:6 = scf.for {{.*}} iter_args({{.*}}, %[[PREV:.*]] = %[[ZERO]])
-// TF32: %[[B:.*]] = tilegpu.local_load {{.*}} -> tensor<32x64xf32, #[[BT]]>
-// TF32: tilegpu.warpgroup_dot %{{.*}}, %[[B]], %{{.*}} {input_precision = "tf32"} : {{.*}} -> tensor<64x64xf32, #[[ACC:mma[0-9]*]]>
+// TF32: %[[MAIN:.*]]:6 = scf.for {{.*}} step %c2_i32 iter_args({{.*}}, %[[PREV:.*]] = %[[ZERO]])
+// TF32: %[[B0:.*]] = tilegpu.local_load {{.*}} -> tensor<32x64xf32, #[[BT]]>
+// TF32: tilegpu.warpgroup_dot %{{.*}}, %[[B0]], %{{.*}} {input_precision = "tf32"} : {{.*}} -> tensor<64x64xf32, #[[ACC:mma[0-9]*]]>
 // TF32: tilegpu.warpgroup_dot_wait %{{.*}} {pending = 1 : i32} : tensor<64x64xf32, #[[ACC]]> keep(%[[PREV]] : tensor<32x64xf32, #[[BT]]>)
+// TF32: %[[B1:.*]] = tilegpu.local_load {{.*}} -> tensor<32x64xf32, #[[BT]]>
+// TF32: tilegpu.warpgroup_dot %{{.*}}, %[[B1]], %{{.*}} {input_precision = "tf32"}
+// TF32: tilegpu.warpgroup_dot_wait %{{.*}} {pending = 1 : i32} : tensor<64x64xf32, #[[ACC]]> keep(%[[B0]] : tensor<32x64xf32, #[[BT]]>)
+// TF32: scf.yield {{.*}}, %[[B1]] :
+// TF32: %[[REST:.*]]:6 = scf.for {{.*}} step %c1_i32 iter_args({{.*}} = %[[MAIN]]#5)
+// TF32: %[[B:.*]] = tilegpu.local_load {{.*}} -> tensor<32x64xf32, #[[BT]]>
+// TF32: tilegpu.warpgroup_dot_wait %{{.*}} {pending = 1 : i32}
 // TF32: scf.yield {{.*}}, %[[B]] :
-// TF32: tilegpu.warpgroup_dot_wait %[[LOOP]]#0 {pending = 0 : i32} : tensor<64x64xf32, #[[ACC]]> keep(%[[LOOP]]#5 : tensor<32x64xf32, #[[BT]]>)
+// TF32: tilegpu.warpgroup_dot_wait %[[REST]]#0 {pending = 0 : i32} : tensor<64x64xf32, #[[ACC]]> keep(%[[REST]]#5 : tensor<32x64xf32, #[[BT]]>)
 
 // Tests that on mma.sync the operands come from the rings through local_load into dot_op
 // layouts, copied num_stages - 1 = 2 iterations ahead.
