@@ -14,9 +14,6 @@ using namespace mlir::tilegpu;
 namespace {
 
 constexpr int64_t kBarrierBytes = 8;
-// Rows of one TMA box: taller blocks take several boxes per column run. (tf32 256x32 blocks
-// copied as one 256-row box came out wrong now and then on the H200; 128-row boxes do not.)
-constexpr int64_t kMaxTMABoxRows = 128;
 
 // A shared-memory pointer as the 32-bit address PTX's .shared instructions take.
 Value sharedAddress32(OpBuilder &builder, Location loc, Value pointer) {
@@ -96,9 +93,7 @@ struct AsyncTMALoadLowering : public TilePattern<AsyncTMALoadOp> {
     int64_t elementBytes = type.getElementType().getIntOrFloatBitWidth() / 8;
     int64_t boxColumns = shared.getSwizzleBytes() / elementBytes;
     int64_t columnRuns = type.getShape()[1] / boxColumns;
-    int64_t boxRows = std::min<int64_t>(rows, kMaxTMABoxRows);
     int64_t runBytes = rows * shared.getSwizzleBytes();
-    int64_t boxBytes = boxRows * shared.getSwizzleBytes();
 
     Value issue = LLVM::AndOp::create(rewriter, loc, emitIsFirstThread(rewriter, loc),
                                       adaptor.getPred());
@@ -106,24 +101,20 @@ struct AsyncTMALoadLowering : public TilePattern<AsyncTMALoadOp> {
         barrierAddress(rewriter, loc, adaptor.getBarriers(), adaptor.getIndex());
     Value dst = sharedAddress32(rewriter, loc, adaptor.getDst());
     Value row = adaptor.getCoords()[0], column = adaptor.getCoords()[1];
-    // Operands: $0 issue, $1 barrier, $2 dst, $3 tensor map, $4 row, $5 column. The other
-    // threads branch around the copies rather than run them predicated off: ptxas makes each
-    // copy a loop over the lanes' distinct operands, which would cost every warp its
-    // instructions in each iteration of a pipelined loop.
-    std::string body = "{\n.reg .b32 col, row;\n"
+    // Operands: $0 issue, $1 barrier, $2 dst, $3 tensor map, $4 row, $5 column. One box per
+    // swizzle-wide column run (the verifier keeps its rows within TMA's 256). The other threads
+    // branch around the copies rather than run them predicated off: ptxas makes each copy a loop
+    // over the lanes' distinct operands, which would cost every warp its instructions in each
+    // iteration of a pipelined loop.
+    std::string body = "{\n.reg .b32 col;\n"
                        "@!$0 bra skip_tma_${:uid};\n"
                        "mbarrier.arrive.expect_tx.shared::cta.b64 _, [$1], " +
                        std::to_string(columnRuns * runBytes) + ";\n";
     for (int64_t run = 0; run < columnRuns; ++run) {
+      // The tensor map's dimensions run innermost first: {column, row}.
       body += "add.s32 col, $5, " + std::to_string(run * boxColumns) + ";\n";
-      for (int64_t first = 0; first < rows; first += boxRows) {
-        // The tensor map's dimensions run innermost first: {column, row}.
-        body += "add.s32 row, $4, " + std::to_string(first) + ";\n";
-        body += "cp.async.bulk.tensor.2d.shared::cluster.global.tile.mbarrier::complete_tx::"
-                "bytes [$2+" +
-                std::to_string(run * runBytes + first * shared.getSwizzleBytes()) +
-                "], [$3, {col, row}], [$1];\n";
-      }
+      body += "cp.async.bulk.tensor.2d.shared::cluster.global.tile.mbarrier::complete_tx::bytes "
+              "[$2+" + std::to_string(run * runBytes) + "], [$3, {col, $4}], [$1];\n";
     }
     body += "skip_tma_${:uid}:\n}";
     emitSideEffectAsm(rewriter, loc, body, "b,r,r,l,r,r",

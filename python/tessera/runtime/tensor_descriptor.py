@@ -8,9 +8,9 @@ The last dimension must be contiguous (stride 1). On sm_90a, the one target whos
 the Tensor Memory Accelerator, the launch also passes a TMA tensor map when the tensor allows
 one: a base address and strides that are multiples of 16 bytes, and rows of at least 16 bytes.
 The map copies boxes of ``min(128, row bytes)`` bytes along the last dimension, swizzled at that
-width, and at most 128 rows (``tma_box``): the shared-memory layout the compiler's software
-pipeliner fills for tensor cores, a block taking as many boxes as it needs. Anything else falls
-back to ordinary loads.
+width, and the block's rows (``tma_box``): the shared-memory layout the compiler's software
+pipeliner fills for tensor cores, a block taking one box per such column run. Blocks of more
+than 256 rows, and anything else, fall back to ordinary loads.
 """
 from __future__ import annotations
 
@@ -23,7 +23,6 @@ from .arguments import classify
 __all__ = ["TensorDescriptor"]
 
 _MAX_BOX = 256  # elements along a dimension of a TMA box
-_MAX_BOX_ROWS = 128  # taller blocks are copied as several boxes (compiler/LowerTMA.cpp)
 
 
 def _ints(values: Sequence[Any], name: str) -> Tuple[int, ...]:
@@ -40,14 +39,11 @@ def _ints(values: Sequence[Any], name: str) -> Tuple[int, ...]:
 def tma_box(block_shape: Sequence[int], element_bytes: int) -> Tuple[List[int], int]:
     """The TMA box one copy moves for ``block_shape``, and its swizzle width in bytes (0 for
     none): rows of ``min(128, row bytes)`` bytes, swizzled at that width when it is at least
-    32 bytes, and at most 128 of them along the second-to-last dimension."""
+    32 bytes."""
     row_bytes = block_shape[-1] * element_bytes
     swizzle = min(128, row_bytes) if row_bytes >= 32 else 0
     inner = swizzle // element_bytes if swizzle else block_shape[-1]
-    outer = list(block_shape[:-1])
-    if outer:
-        outer[-1] = min(outer[-1], _MAX_BOX_ROWS)
-    return [*outer, inner], swizzle
+    return [*block_shape[:-1], inner], swizzle
 
 
 class TensorDescriptor:
