@@ -5,6 +5,7 @@
 
 #include "compiler/PTXEmitter.h"
 #include "compiler/Passes.h"
+#include "SourceHash.h"
 #include "dialects/tile/TileDialect.h"
 #include "dialects/tilegpu/TileGPUDialect.h"
 
@@ -495,7 +496,7 @@ const char *compilerVersion() {
   static const std::string version = [] {
     std::string identity = std::string("llvm ") + LLVM_VERSION_STRING +
                            "|libdevice " TESSERA_LIBDEVICE_PATH "|ptx " +
-                           std::to_string(kPTXVersion);
+                           std::to_string(kPTXVersion) + "|sources " TESSERA_SOURCE_HASH;
     char hex[17];
     std::snprintf(hex, sizeof(hex), "%016llx",
                   static_cast<unsigned long long>(fnv1a(identity)));

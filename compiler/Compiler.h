@@ -29,7 +29,9 @@ struct CompiledKernel {
 bool compile(const std::string &tileIR, const CompileOptions &options, CompiledKernel *out,
              std::string *error);
 
-// "0.1.0" plus a build identity; part of every kernel's cache key.
+// "0.1.0+" and a hash of what decides the generated code: the LLVM version, libdevice, the PTX
+// version and the compiler's and dialects' sources (cmake/SourceHash.cmake). Part of every
+// kernel's cache key and of persisted tuning results.
 const char *compilerVersion();
 
 } // namespace tessera::compiler

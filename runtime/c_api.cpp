@@ -235,6 +235,15 @@ tessera_status_t tessera_device_count(tessera_runtime_t runtime, int32_t *out_co
   });
 }
 
+// Copies `value` and its NUL into the caller's `buf` of `buf_size` bytes.
+static Status copyOut(const std::string &value, char *buf, size_t buf_size) {
+  if (value.size() + 1 > buf_size)
+    return invalidArgument("buf_size " + std::to_string(buf_size) + " is too small for '" +
+                           value + "' (needs " + std::to_string(value.size() + 1) + ")");
+  std::memcpy(buf, value.c_str(), value.size() + 1);
+  return Status();
+}
+
 tessera_status_t tessera_device_target(tessera_runtime_t runtime, int32_t device, char *buf,
                                        size_t buf_size) {
   return guarded([&]() -> Status {
@@ -245,11 +254,18 @@ tessera_status_t tessera_device_target(tessera_runtime_t runtime, int32_t device
     StatusOr<std::string> target = runtime->runtime.deviceTarget(device);
     if (!target.ok())
       return target.status();
-    if (target->size() + 1 > buf_size)
-      return invalidArgument("buf_size " + std::to_string(buf_size) + " is too small for '" +
-                             *target + "' (needs " + std::to_string(target->size() + 1) + ")");
-    std::memcpy(buf, target->c_str(), target->size() + 1);
-    return Status();
+    return copyOut(*target, buf, buf_size);
+  });
+}
+
+tessera_status_t tessera_runtime_cache_directory(tessera_runtime_t runtime, char *buf,
+                                                 size_t buf_size) {
+  return guarded([&]() -> Status {
+    if (!runtime)
+      return invalidArgument("runtime must not be NULL");
+    if (!buf)
+      return invalidArgument("buf must not be NULL");
+    return copyOut(runtime->runtime.diskCache().directory(), buf, buf_size);
   });
 }
 

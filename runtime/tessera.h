@@ -77,6 +77,11 @@ TESSERA_API tessera_status_t tessera_device_count(tessera_runtime_t runtime, int
 TESSERA_API tessera_status_t tessera_device_target(tessera_runtime_t runtime, int32_t device, char* buf,
                                        size_t buf_size);
 
+/* The runtime's cache directory ($TESSERA_CACHE_DIR, else ~/.cache/tessera; "" when there is
+ * none), into buf (NUL-terminated). Compiled kernels and persisted tuning results live there. */
+TESSERA_API tessera_status_t tessera_runtime_cache_directory(tessera_runtime_t runtime, char* buf,
+                                                 size_t buf_size);
+
 /* The kernel for (tile IR, options) loaded on `device`: from the in-memory cache, else the disk
  * cache, else compiled (and written to the disk cache). */
 TESSERA_API tessera_status_t tessera_kernel_get(tessera_runtime_t runtime, const char* tile_ir,

@@ -387,6 +387,13 @@ PYBIND11_MODULE(_C, m) {
       },
       py::arg("device"), "The compile target of `device`, e.g. 'sm_90a'.");
 
+  m.def("cache_directory", [] {
+    std::string directory(4096, '\0');
+    check(tessera_runtime_cache_directory(runtime(), directory.data(), directory.size()));
+    directory.resize(std::strlen(directory.c_str()));
+    return directory;
+  }, "The runtime's cache directory ('' when there is none).");
+
   m.def("stats", [] {
     tessera_stats stats{};
     tessera_runtime_get_stats(runtime(), &stats);

@@ -33,5 +33,8 @@ __all__ = [
 
 
 def stats() -> dict:
-    """The runtime's counters: ``{"compiles", "disk_hits", "memory_hits", "launches"}``."""
-    return _C.stats()
+    """This process's counters: the runtime's ``compiles``, ``disk_hits``, ``memory_hits`` and
+    ``launches``, and the autotuner's ``tuning_runs`` (configs timed) and ``tuning_cache_hits``
+    (config results read from the tuning cache instead)."""
+    from .runtime.autotuner import _counters
+    return {**_C.stats(), **_counters}

@@ -81,6 +81,19 @@ TEST_F(CApiTest, NullArguments) {
   tessera_runtime_destroy(nullptr); // allowed
 }
 
+TEST_F(CApiTest, CacheDirectoryIsTheEnvironments) {
+  char directory[4096];
+  Result result(tessera_runtime_cache_directory(runtime, directory, sizeof(directory)));
+  ASSERT_EQ(result.code, TESSERA_OK) << result.message;
+  EXPECT_EQ(std::string(directory), dir.path());
+  char tiny[4];
+  Result small(tessera_runtime_cache_directory(runtime, tiny, sizeof(tiny)));
+  EXPECT_EQ(small.code, TESSERA_INVALID_ARGUMENT);
+  EXPECT_NE(small.message.find("buf_size 4 is too small"), std::string::npos) << small.message;
+  EXPECT_EQ(Result(tessera_runtime_cache_directory(nullptr, directory, 8)).message,
+            "runtime must not be NULL");
+}
+
 TEST_F(CApiTest, StatsStartAtZero) {
   tessera_stats stats{1, 2, 3, 4};
   tessera_runtime_get_stats(runtime, &stats);

@@ -20,6 +20,9 @@ Arguments named in ``reset_to_zero`` are zeroed before each timed run and those 
 Configs that do not compile or do not fit the device (shared memory, registers) are skipped with
 the reason logged on the ``tessera.autotune`` logger; if every config fails the launch raises a
 ``RuntimeError`` listing them. Tuning prints a progress line on stderr unless ``TESSERA_QUIET=1``.
+Each config's result (its time, or why it was skipped) is kept on disk per key, device model
+and compiler build (``tessera.runtime.tuning_cache``): a later process times only the configs it
+finds no result for, such as configs added since.
 
 ``@tessera.heuristics({"EVEN_K": lambda args: args["K"] % args["BLOCK_K"] == 0})`` computes
 meta-parameters from the other arguments at every launch; stacked under ``@tessera.autotune`` its
@@ -38,6 +41,7 @@ import time
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 from ..errors import CompilationError, TesseraError
+from .tuning_cache import TunedResult, TuningCache
 
 __all__ = ["Autotuner", "Config", "Heuristics", "autotune", "do_bench", "heuristics"]
 
@@ -47,6 +51,10 @@ _INVALID_ARGUMENT = 1  # tessera_status_code (runtime/tessera.h): resource limit
 _LAUNCH_KEYWORDS = frozenset({"grid", "num_warps", "num_stages"})
 _PRUNE_FIELDS = frozenset({"perf_model", "top_k", "early_config_prune"})
 _MAX_REPEATS = 1000
+
+# Configs timed, and configs whose result came from the tuning cache, in this process
+# (tessera.stats()).
+_counters = {"tuning_runs": 0, "tuning_cache_hits": 0}
 
 
 class Config:
@@ -189,14 +197,16 @@ class _Progress:
     """The tuning progress line on stderr: rewritten in place on a terminal, otherwise one line
     when tuning starts and one when it ends. Silent with ``TESSERA_QUIET=1``."""
 
-    def __init__(self, name: str, key: Tuple[Any, ...], total: int) -> None:
+    def __init__(self, name: str, key: Tuple[Any, ...], total: int, stored: int) -> None:
         self.quiet = os.environ.get("TESSERA_QUIET", "") not in ("", "0")
         self.interactive = sys.stderr.isatty()
         self.prefix = f"tessera.autotune: {name} {key}"
         self.total = total
+        self.stored = stored
         self.width = 0
         if not self.quiet and not self.interactive:
-            self._write(f"{self.prefix}: timing {total} configs\n")
+            self._write(f"{self.prefix}: timing {total} configs"
+                        + (f" ({stored} more from the tuning cache)" if stored else "") + "\n")
 
     def _write(self, text: str) -> None:
         sys.stderr.write(text)
@@ -212,8 +222,9 @@ class _Progress:
     def done(self, best: Config, milliseconds: float, seconds: float, skipped: int) -> None:
         if self.quiet:
             return
-        line = (f"{self.prefix}: best of {self.total - skipped} configs ({skipped} skipped) in "
-                f"{seconds:.1f} s: {best} ({milliseconds:.4f} ms)")
+        stored = f", {self.stored} from the tuning cache" if self.stored else ""
+        line = (f"{self.prefix}: best of {self.total + self.stored - skipped} configs ({skipped} "
+                f"skipped{stored}) in {seconds:.1f} s: {best} ({milliseconds:.4f} ms)")
         self._write(("\r" + line.ljust(self.width) if self.interactive else line) + "\n")
 
 
@@ -259,7 +270,8 @@ class Autotuner(KernelInterface):
                  restore_value: Optional[Sequence[str]] = None,
                  prune_configs_by: Optional[Mapping[str, Any]] = None, warmup: float = 25,
                  rep: float = 100,
-                 do_bench: Optional[Callable[[Callable[[], Any]], float]] = None) -> None:
+                 do_bench: Optional[Callable[[Callable[[], Any]], float]] = None,
+                 cache_results: bool = True) -> None:
         self.fn = fn
         self.__name__ = getattr(fn, "__name__", type(fn).__name__)
         self.arg_names = list(arg_names)
@@ -294,6 +306,8 @@ class Autotuner(KernelInterface):
             *(c.kwargs for c in configs))
         self._arg_set = frozenset(self.arg_names)
         self.cache: Dict[Tuple[Any, ...], Config] = {}
+        self.cache_results = bool(cache_results)
+        self._tuning_cache: Optional[TuningCache] = None
         self.best_config: Optional[Config] = None
         self.configs_timings: Dict[Config, float] = {}
         self.bench_time: Optional[float] = None
@@ -359,17 +373,30 @@ class Autotuner(KernelInterface):
             if named.get(name) is not None:
                 named[name].zero_()
 
+    def _stored_results(self, key: Tuple[Any, ...], configs: Sequence[Config]
+                        ) -> Dict[Config, TunedResult]:
+        if not self.cache_results:
+            return {}
+        if self._tuning_cache is None:
+            self._tuning_cache = TuningCache(self.fn)
+        stored = self._tuning_cache.load(key, configs)
+        _counters["tuning_cache_hits"] += len(stored)
+        return stored
+
     def _tune(self, key: Tuple[Any, ...], args: Sequence[Any], kwargs: Mapping[str, Any],
               named: Mapping[str, Any], configs: Sequence[Config]) -> Config:
         started = time.perf_counter()
-        progress = _Progress(self.__name__, key, len(configs))
-        timings: Dict[Config, float] = {}
-        skipped: Dict[Config, str] = {}
+        stored = self._stored_results(key, configs)
+        timings = {c: r.milliseconds for c, r in stored.items() if r.milliseconds is not None}
+        skipped = {c: r.skipped for c, r in stored.items() if r.skipped is not None}
+        to_time = [c for c in configs if c not in stored]
+        progress = _Progress(self.__name__, key, len(to_time), len(stored))
         with _device_scope(key[-1]):
             saved = {name: named[name].clone() for name in self.restore_value
                      if named.get(name) is not None}
-            for index, config in enumerate(configs):
+            for index, config in enumerate(to_time):
                 progress.update(index, config)
+                _counters["tuning_runs"] += 1
                 try:
                     milliseconds = float(self._bench(args, kwargs, named, config, saved))
                 except Exception as error:  # only the config's own failures are skipped
@@ -379,11 +406,13 @@ class Autotuner(KernelInterface):
                     level, skipped[config] = reason
                     logger.log(level, "%s: skipping config (%s) for key %s: it %s",
                                self.__name__, config, key, skipped[config])
+                    self._store(key, config, TunedResult(skipped=skipped[config]))
                     continue
                 if math.isnan(milliseconds):
                     raise ValueError(f"{self.__name__}: do_bench returned NaN for config "
                                      f"({config})")
                 timings[config] = milliseconds
+                self._store(key, config, TunedResult(milliseconds=milliseconds))
                 logger.debug("%s: %s -> %.4f ms", self.__name__, config, milliseconds)
             self._zero(named)
         if not timings:
@@ -395,6 +424,10 @@ class Autotuner(KernelInterface):
         self.bench_time = time.perf_counter() - started
         progress.done(best, timings[best], self.bench_time, len(skipped))
         return best
+
+    def _store(self, key: Tuple[Any, ...], config: Config, result: TunedResult) -> None:
+        if self._tuning_cache is not None:
+            self._tuning_cache.store(key, config, result)
 
     def run(self, *args: Any, **kwargs: Any) -> Any:
         """Launches with the config chosen for this launch's key (tuning first if it is new)."""
@@ -423,8 +456,8 @@ def autotune(configs: Sequence[Config], key: Sequence[str],
              prune_configs_by: Optional[Mapping[str, Any]] = None,
              reset_to_zero: Optional[Sequence[str]] = None,
              restore_value: Optional[Sequence[str]] = None, warmup: float = 25, rep: float = 100,
-             do_bench: Optional[Callable[[Callable[[], Any]], float]] = None
-             ) -> Callable[[Any], Autotuner]:
+             do_bench: Optional[Callable[[Callable[[], Any]], float]] = None,
+             cache_results: bool = True) -> Callable[[Any], Autotuner]:
     """Decorator: launch a ``@tessera.jit`` kernel (or a ``@tessera.heuristics`` one) with the
     fastest of ``configs`` for each distinct key.
 
@@ -443,11 +476,13 @@ def autotune(configs: Sequence[Config], key: Sequence[str],
     - ``reset_to_zero`` / ``restore_value``: parameters zeroed before / restored after each timed
       run (tensors with ``zero_``, ``clone`` and ``copy_``);
     - ``warmup`` / ``rep``: milliseconds of untimed and timed runs per config;
-    - ``do_bench``: replaces the timing: ``do_bench(kernel_call) -> milliseconds``.
+    - ``do_bench``: replaces the timing: ``do_bench(kernel_call) -> milliseconds``;
+    - ``cache_results``: keep each config's result on disk (``tessera.runtime.tuning_cache``),
+      so that later processes time only the configs they have no result for.
     """
     def decorator(fn: Any) -> Autotuner:
         return Autotuner(fn, fn.arg_names, configs, key, reset_to_zero, restore_value,
-                         prune_configs_by, warmup, rep, do_bench)
+                         prune_configs_by, warmup, rep, do_bench, cache_results)
     return decorator
 
 

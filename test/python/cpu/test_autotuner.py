@@ -8,6 +8,7 @@ import pytest
 from test_frontend_support import tessera
 
 import tessera.language as tl
+from tessera.runtime import tuning_cache
 from tessera.runtime.autotuner import Autotuner
 
 
@@ -82,6 +83,14 @@ def tuned(kernel, blocks, times, key=("n",), recorder=None, **options):
 @pytest.fixture(autouse=True)
 def quiet(monkeypatch):
     monkeypatch.setenv("TESSERA_QUIET", "1")
+
+
+@pytest.fixture(autouse=True)
+def tuning_cache_root(monkeypatch, tmp_path):
+    """Each test gets its own tuning cache (the fakes' results would otherwise carry over)."""
+    root = tmp_path / "cache"
+    monkeypatch.setattr(tuning_cache, "cache_root", lambda: str(root))
+    return root
 
 
 def test_config():
@@ -371,3 +380,105 @@ def test_quiet_progress(capsys):
     tuner, _ = tuned(FakeKernel(), [128, 256], {128: 2.0, 256: 1.0})
     tuner[(1,)](FakeTensor([1]), FakeTensor([1]), 3)
     assert capsys.readouterr().err == ""
+
+
+# ---- results kept on disk (tessera.runtime.tuning_cache) ----------------------------------------
+
+def entries(root):
+    return sorted(root.glob("tuning/*/*/*.json"))
+
+
+def test_results_persist_and_a_new_tuner_times_nothing(tuning_cache_root):
+    times = {128: 2.0, 256: 1.0, 512: 3.0}
+    first, timer = tuned(FakeKernel(), [128, 256, 512], times)
+    first[(1,)](FakeTensor([1]), FakeTensor([1]), 10)
+    assert timer.timed == [128, 256, 512]
+    assert len(entries(tuning_cache_root)) == 3
+    assert all(path.parent.parent.name.startswith("fake_kernel-")
+               for path in entries(tuning_cache_root))
+
+    before = tessera.stats()
+    second, timer = tuned(FakeKernel(), [128, 256, 512], times)  # as in a new process
+    second[(1,)](FakeTensor([1]), FakeTensor([1]), 10)
+    assert timer.timed == [] and second.best_config.kwargs == {"BLOCK": 256}
+    after = tessera.stats()
+    assert after["tuning_cache_hits"] - before["tuning_cache_hits"] == 3
+    assert after["tuning_runs"] == before["tuning_runs"]
+
+    second[(1,)](FakeTensor([1]), FakeTensor([1]), 11)  # another key: timed
+    assert timer.timed == [128, 256, 512]
+
+
+def test_an_added_config_is_the_only_one_timed():
+    first, _ = tuned(FakeKernel(), [128, 256], {128: 2.0, 256: 1.0})
+    first[(1,)](FakeTensor([1]), FakeTensor([1]), 10)
+    second, timer = tuned(FakeKernel(), [128, 256, 64], {128: 2.0, 256: 1.0, 64: 0.5})
+    second[(1,)](FakeTensor([1]), FakeTensor([1]), 10)
+    assert timer.timed == [64] and second.best_config.kwargs == {"BLOCK": 64}
+    assert second.configs_timings == {c: t for c, t in zip(configs(128, 256, 64), [2.0, 1.0, 0.5])}
+
+
+def test_skipped_configs_are_remembered_with_their_reason(caplog):
+    kernel = FakeKernel(failures={512: resource_error()})
+    first, timer = tuned(kernel, [256, 512], {256: 1.0})
+    first[(1,)](FakeTensor([1]), FakeTensor([1]), 10)
+    assert timer.timed == [256]
+    second, timer = tuned(FakeKernel(failures={512: resource_error()}), [256, 512], {256: 1.0})
+    second[(1,)](FakeTensor([1]), FakeTensor([1]), 10)
+    assert timer.timed == [] and second.best_config.kwargs == {"BLOCK": 256}
+
+
+@pytest.mark.parametrize("damage", ["truncate", "flip", "garbage", "other config"])
+def test_a_damaged_entry_is_discarded_and_timed_again(tuning_cache_root, caplog, damage):
+    times = {128: 2.0, 256: 1.0}
+    first, _ = tuned(FakeKernel(), [128, 256], times)
+    first[(1,)](FakeTensor([1]), FakeTensor([1]), 10)
+    paths = entries(tuning_cache_root)
+    victim = next(p for p in paths if '"BLOCK": 256' in p.read_text())
+    text = victim.read_text()
+    if damage == "truncate":
+        victim.write_text(text[: len(text) // 2])
+    elif damage == "flip":
+        victim.write_text(text.replace('"milliseconds": 1.0', '"milliseconds": 0.1'))
+    elif damage == "garbage":
+        victim.write_bytes(b"\xff\xfe\x00binary")
+    else:  # a valid entry of another config, under this config's name
+        other = next(p for p in paths if p != victim)
+        victim.write_text(other.read_text())
+    second, timer = tuned(FakeKernel(), [128, 256], times)
+    with caplog.at_level(logging.WARNING, logger="tessera.autotune"):
+        second[(1,)](FakeTensor([1]), FakeTensor([1]), 10)
+    assert timer.timed == [256] and second.best_config.kwargs == {"BLOCK": 256}
+    assert any("discarding the corrupt tuning entry" in r.getMessage() for r in caplog.records)
+    assert '"milliseconds": 1.0' in victim.read_text()  # rewritten with the new timing
+
+
+def test_an_unwritable_cache_warns_once_and_tunes_in_memory(tuning_cache_root, caplog,
+                                                            monkeypatch):
+    tuning_cache_root.write_text("a file where the cache directory should be")  # even root fails
+    monkeypatch.setattr(tuning_cache, "_warned", False)
+    with caplog.at_level(logging.WARNING, logger="tessera.autotune"):
+        for n in (10, 11):
+            tuner, timer = tuned(FakeKernel(), [128, 256], {128: 2.0, 256: 1.0})
+            tuner[(1,)](FakeTensor([1]), FakeTensor([1]), n)
+            assert timer.timed == [128, 256] and tuner.best_config.kwargs == {"BLOCK": 256}
+    warnings = [r.getMessage() for r in caplog.records if "cannot write tuning" in r.getMessage()]
+    assert len(warnings) == 1 and str(tuning_cache_root) in warnings[0]
+
+
+def test_cache_results_false_writes_nothing(tuning_cache_root):
+    tuner, timer = tuned(FakeKernel(), [128, 256], {128: 2.0, 256: 1.0}, cache_results=False)
+    tuner[(1,)](FakeTensor([1]), FakeTensor([1]), 10)
+    assert timer.timed == [128, 256] and entries(tuning_cache_root) == []
+
+
+def test_kernels_and_compiler_builds_have_their_own_results(monkeypatch):
+    class OtherKernel(FakeKernel):
+        __name__ = "other_kernel"
+
+    identity = tuning_cache.kernel_identity(FakeKernel())
+    assert identity.startswith("fake_kernel-")
+    assert tuning_cache.kernel_identity(FakeKernel()) == identity
+    assert tuning_cache.kernel_identity(OtherKernel()) != identity
+    monkeypatch.setattr(tuning_cache._C, "version", lambda: "0.1.0+another-build")
+    assert tuning_cache.kernel_identity(FakeKernel()) != identity

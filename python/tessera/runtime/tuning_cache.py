@@ -1,0 +1,179 @@
+"""Autotuning results on disk, one file per timed config, so that a new process (or a kernel that
+gained a config) times only what it has not timed before.
+
+Layout, under the runtime's cache directory (``$TESSERA_CACHE_DIR``, default ``~/.cache/tessera``)::
+
+    tuning/<kernel name>-<kernel hash>/<key hash>/<config hash>.json
+
+- the kernel hash covers the compiler version (which hashes the compiler's own sources) and the
+  text of the file defining the kernel, so that editing either forgets old timings;
+- the key hash covers the tuning key: the values of the ``key`` arguments, the dtypes, and the
+  device's compile target and name (timings from another GPU model do not count);
+- each entry holds the config, its time in milliseconds or the reason it was skipped, and a
+  SHA-256 of the rest, so that a truncated or altered file is recognised, removed and timed again.
+
+Entries are written to a temporary file in the same directory and renamed into place, so that
+processes tuning the same kernel at once never see half an entry. The cache is an optimisation: a
+directory that cannot be written costs one warning, and tuning goes on in memory.
+"""
+from __future__ import annotations
+
+import hashlib
+import inspect
+import json
+import logging
+import os
+import sys
+import tempfile
+from dataclasses import dataclass
+from typing import Any, Dict, Iterable, Optional, Sequence
+
+from .. import _C
+
+__all__ = ["TunedResult", "TuningCache", "cache_root", "kernel_identity"]
+
+logger = logging.getLogger("tessera.autotune")
+
+_FORMAT = 1
+
+
+@dataclass(frozen=True)
+class TunedResult:
+    """A config's outcome: its time in milliseconds, or the reason it could not run."""
+
+    milliseconds: Optional[float] = None
+    skipped: Optional[str] = None
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _python_source(kernel: Any) -> Any:
+    """What defines a (possibly decorated) kernel: the function under its ``.fn`` chain, or the
+    class of a kernel object that is not a function."""
+    while not inspect.isfunction(kernel) and hasattr(kernel, "fn"):
+        kernel = kernel.fn
+    return kernel if inspect.isfunction(kernel) else type(kernel)
+
+
+def kernel_identity(kernel: Any) -> str:
+    """``<name>-<hash>`` of a kernel for its tuning directory: see the module docstring."""
+    definition = _python_source(kernel)
+    name = getattr(kernel, "__name__", definition.__name__)
+    try:
+        with open(inspect.getsourcefile(definition) or "", encoding="utf-8") as source_file:
+            source = source_file.read()
+    except (OSError, TypeError):
+        source = ""
+    qualified = f"{definition.__module__}.{definition.__qualname__}.{name}"
+    return f"{name}-{_digest(_C.version() + chr(0) + qualified + chr(0) + source)[:16]}"
+
+
+def _portable(value: Any) -> Any:
+    """A JSON-friendly stand-in for a key part (devices become their target and name)."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, (tuple, list)):
+        return [_portable(v) for v in value]
+    if getattr(value, "type", None) == "cuda" and hasattr(value, "index"):
+        index = value.index if value.index is not None else 0
+        torch = sys.modules.get("torch")
+        device_name = torch.cuda.get_device_name(index) if torch is not None else ""
+        return {"target": _C.device_target(index), "device": device_name}
+    return repr(value)
+
+
+def _config_record(config: Any) -> Dict[str, Any]:
+    return {name: _portable(value) for name, value in config.all_kwargs().items()}
+
+
+def cache_root() -> str:
+    """The runtime's cache directory ("" when there is none)."""
+    return _C.cache_directory()
+
+
+_warned = False  # an unwritable directory is reported once per process
+
+
+class TuningCache:
+    """The stored results of one kernel (see ``kernel_identity``), under ``cache_root()``."""
+
+    def __init__(self, kernel: Any) -> None:
+        root = cache_root()
+        self.directory = os.path.join(root, "tuning", kernel_identity(kernel)) if root else None
+
+    def _key_directory(self, key: Sequence[Any]) -> Optional[str]:
+        if self.directory is None:
+            return None
+        return os.path.join(self.directory, _digest(json.dumps(_portable(list(key))))[:32])
+
+    @staticmethod
+    def _entry_name(config: Any) -> str:
+        return _digest(json.dumps(_config_record(config), sort_keys=True))[:32] + ".json"
+
+    def load(self, key: Sequence[Any], configs: Iterable[Any]) -> Dict[Any, TunedResult]:
+        """The stored results of those of ``configs`` that have one for ``key``."""
+        directory = self._key_directory(key)
+        results: Dict[Any, TunedResult] = {}
+        if directory is None or not os.path.isdir(directory):
+            return results
+        for config in configs:
+            path = os.path.join(directory, self._entry_name(config))
+            result = self._read(path, config)
+            if result is not None:
+                results[config] = result
+        return results
+
+    def _read(self, path: str, config: Any) -> Optional[TunedResult]:
+        try:
+            with open(path, encoding="utf-8") as entry_file:
+                entry = json.load(entry_file)
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError, UnicodeDecodeError):
+            entry = None
+        if (isinstance(entry, dict) and entry.get("format") == _FORMAT
+                and entry.get("checksum") == self._checksum(entry)
+                and entry.get("config") == _config_record(config)):
+            return TunedResult(entry.get("milliseconds"), entry.get("skipped"))
+        logger.warning("tessera.autotune: discarding the corrupt tuning entry %s", path)
+        try:
+            os.remove(path)
+        except OSError:
+            pass
+        return None
+
+    @staticmethod
+    def _checksum(entry: Dict[str, Any]) -> str:
+        body = {name: value for name, value in entry.items() if name != "checksum"}
+        return _digest(json.dumps(body, sort_keys=True))
+
+    def store(self, key: Sequence[Any], config: Any, result: TunedResult) -> None:
+        """Writes ``config``'s result for ``key`` (atomically; nothing on failure but a warning,
+        once)."""
+        directory = self._key_directory(key)
+        if directory is None:
+            return
+        entry: Dict[str, Any] = {"format": _FORMAT, "config": _config_record(config),
+                                 "key": _portable(list(key)),
+                                 "milliseconds": result.milliseconds, "skipped": result.skipped}
+        entry["checksum"] = self._checksum(entry)
+        try:
+            os.makedirs(directory, exist_ok=True)
+            handle, temporary = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=".json")
+            try:
+                with os.fdopen(handle, "w", encoding="utf-8") as entry_file:
+                    json.dump(entry, entry_file, sort_keys=True)
+                    entry_file.flush()
+                    os.fsync(entry_file.fileno())
+                os.replace(temporary, os.path.join(directory, self._entry_name(config)))
+            except BaseException:
+                os.unlink(temporary)
+                raise
+        except OSError as error:
+            global _warned
+            if not _warned:
+                _warned = True
+                logger.warning("tessera.autotune: cannot write tuning results under %s (%s); "
+                               "they will be kept in memory only", self.directory, error)
