@@ -79,11 +79,26 @@ def markdown(report):
                   f"{report['first_launch'][0]['repeats']} runs; the call up to its "
                   "synchronisation):", "",
                   "| kernel | empty cache | warm cache | steady state | compiles (cold / warm) "
-                  "| disk hits (warm) |", "|---|---|---|---|---|---|"]
+                  "| disk hits (warm) | target (empty / warm) | met |",
+                  "|---|---|---|---|---|---|---|---|"]
         for row in report["first_launch"]:
+            compiles = (f"{row['cold_compiles']} / {row['warm_compiles']}"
+                        if "cold_compiles" in row else "-")
             lines.append(f"| {row['case']} | {fmt(row['cold_ms'])} | {fmt(row['warm_ms'])} | "
-                         f"{fmt(row['steady_ms'])} | {row['cold_compiles']} / "
-                         f"{row['warm_compiles']} | {row['warm_disk_hits']} |")
+                         f"{fmt(row['steady_ms'])} | {compiles} | "
+                         f"{fmt(row.get('warm_disk_hits'))} | {row.get('targets', '-')} | "
+                         f"{fmt(row.get('meets_target'))} |")
+    if report["launch"]:
+        lines += ["", "Host time per launch of a small cached kernel (us; thousands of calls, "
+                  "one synchronisation at the end; medians):", "",
+                  "| launch | enqueue | with sync | target | met |", "|---|---|---|---|---|"]
+        for row in report["launch"]:
+            if "note" in row and "enqueue_us" not in row:
+                lines.append(f"| {row['case']} | {row['note']} | - | - | - |")
+                continue
+            target = f"<= {row['target_us']:g}" if row.get("target_us") else "-"
+            lines.append(f"| {row['case']} | {fmt(row['enqueue_us'])} | {fmt(row['sync_us'])} | "
+                         f"{target} | {fmt(row.get('meets_target'))} |")
     if report["errors"]:
         lines += ["", "Errors (tracebacks in the run's log):", ""] + [
             f"- {name}: {err.splitlines()[0]}" for name, err in report["errors"].items()]
@@ -99,6 +114,7 @@ def main():
     torch = harness.gpu_or_exit()
 
     import bench_first_launch
+    import bench_launch
     import bench_matmul
     import bench_softmax
     import bench_vector_add
@@ -106,12 +122,13 @@ def main():
     reps = 9 if args.quick else 25
     report = {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
               "commit": git_commit(), "environment": {**harness.device_summary(), **versions()},
-              "throughput": [], "first_launch": [], "errors": {}}
+              "throughput": [], "first_launch": [], "launch": [], "errors": {}}
     steps = [("vector_add", "throughput", lambda: bench_vector_add.run(reps=reps)),
              ("softmax", "throughput", lambda: bench_softmax.run(reps=reps)),
              ("matmul", "throughput", lambda: bench_matmul.run(reps=reps)),
              ("first_launch", "first_launch",
-              lambda: bench_first_launch.run(repeats=2 if args.quick else 3))]
+              lambda: bench_first_launch.run(repeats=2 if args.quick else 3)),
+             ("launch", "launch", lambda: bench_launch.run(repeats=3 if args.quick else 7))]
     for name, section, step in steps:
         print(f"running {name} ...", flush=True)
         try:
@@ -136,7 +153,8 @@ def main():
     print(text)
     if report["errors"]:
         return 1
-    missed = [r for r in report["throughput"] if r.get("meets_target") is False]
+    missed = [r for section in ("throughput", "first_launch", "launch")
+              for r in report[section] if r.get("meets_target") is False]
     return 2 if args.strict and missed else 0
 
 

@@ -1,0 +1,163 @@
+#!/usr/bin/env python3
+"""Launch overhead: host wall time per call of a small cached kernel, over thousands of calls
+synchronised once at the end, side by side in one process:
+
+- tessera from Python: the example vector add kernel, ``add_kernel[(1,)](x, y, out, n, BLOCK=1024)``;
+- torch.add on the same 1024-element tensors;
+- the same add kernel written for Triton (where Triton is installed);
+- tessera from C++ (``bench/launch_overhead.cpp``, built here with g++ against libtessera: the
+  kernel fetched once with ``tessera_kernel_get``, then ``tessera_kernel_launch`` in a loop), and
+  beside it a bare ``cuLaunchKernel`` loop on the same kernel's PTX: the floor.
+
+Each contender runs ``calls`` launches per repeat; "enqueue" is the loop's time per call, "with
+sync" includes the one synchronisation after it (it adds the GPU's tail, and the GPU's own pace
+when it falls behind). Medians over repeats. Targets (issue 4): Python <= 5 us, C++ <= 2 us.
+"""
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+import harness
+
+PYTHON_TARGET_US = 5.0
+CPP_TARGET_US = 2.0
+N = 1024
+
+
+def time_calls(torch, launch, calls, repeats):
+    """(enqueue us, with-sync us) per call: medians over repeats of `calls` launches."""
+    for _ in range(100):
+        launch()
+    torch.cuda.synchronize()
+    enqueue, synced = [], []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for _ in range(calls):
+            launch()
+        enqueued = time.perf_counter()
+        torch.cuda.synchronize()
+        done = time.perf_counter()
+        enqueue.append((enqueued - start) * 1e6 / calls)
+        synced.append((done - start) * 1e6 / calls)
+    return statistics.median(enqueue), statistics.median(synced)
+
+
+def triton_add():
+    """The example's add kernel written for Triton, or None without Triton."""
+    try:
+        import triton
+        import triton.language as tl
+    except ImportError:
+        return None
+
+    @triton.jit
+    def add_kernel(x_ptr, y_ptr, out_ptr, n_elements, BLOCK: tl.constexpr):
+        offsets = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+        mask = offsets < n_elements
+        x = tl.load(x_ptr + offsets, mask=mask)
+        y = tl.load(y_ptr + offsets, mask=mask)
+        tl.store(out_ptr + offsets, x + y, mask=mask)
+
+    return add_kernel
+
+
+def cpp_launch(tile_ir, num_warps, calls, repeats):
+    """The C++ program's figures, or {"error": ...} where it cannot be built or run."""
+    compiler = shutil.which(os.environ.get("CXX", "g++"))
+    if compiler is None:
+        return {"error": "no C++ compiler (g++) on this host"}
+    package = os.path.join(harness.REPO, "python", "tessera")
+    with tempfile.TemporaryDirectory(prefix="tessera-launch-") as tmp:
+        program = os.path.join(tmp, "launch_overhead")
+        build = subprocess.run(
+            [compiler, "-O2", "-std=c++17", f"-I{harness.REPO}",
+             os.path.join(harness.REPO, "bench", "launch_overhead.cpp"), f"-L{package}",
+             "-ltessera", f"-Wl,-rpath,{package}", "-ldl", "-o", program],
+            capture_output=True, text=True)
+        if build.returncode != 0:
+            return {"error": "build failed: " + build.stderr.strip()[-500:]}
+        ir_path = os.path.join(tmp, "add.tile.mlir")
+        with open(ir_path, "w") as f:
+            f.write(tile_ir)
+        run = subprocess.run([program, ir_path, str(num_warps), str(calls), str(repeats)],
+                             capture_output=True, text=True, timeout=600)
+        lines = [s for s in run.stdout.splitlines() if s.startswith("LAUNCH ")]
+        if run.returncode != 0 or not lines:
+            return {"error": f"exit {run.returncode}: {run.stderr.strip()[-500:]}"}
+        return json.loads(lines[-1].split(" ", 1)[1])
+
+
+def run(calls=5000, repeats=7):
+    torch = harness.gpu_or_exit()
+    import tessera
+    import vector_add
+
+    x = torch.randn(N, device="cuda")
+    y = torch.randn(N, device="cuda")
+    out = torch.empty_like(x)
+    num_warps = vector_add.DEFAULT_NUM_WARPS
+    kernel = vector_add.add_kernel
+    kernel[(1,)](x, y, out, N, BLOCK=N, num_warps=num_warps)
+    torch.cuda.synchronize()
+    assert torch.equal(out, x + y), "the add kernel is wrong"
+
+    rows = []
+
+    def add_row(case, enqueue, synced, target=None, note=None):
+        row = {"benchmark": "launch", "case": case, "enqueue_us": round(enqueue, 3),
+               "sync_us": round(synced, 3), "target_us": target,
+               "meets_target": None if target is None else enqueue <= target}
+        if note:
+            row["note"] = note
+        rows.append(row)
+
+    contenders = [("tessera (Python)", lambda: kernel[(1,)](x, y, out, N, BLOCK=N,
+                                                            num_warps=num_warps),
+                   PYTHON_TARGET_US),
+                  ("torch.add", lambda: torch.add(x, y, out=out), None)]
+    triton_kernel = triton_add()
+    if triton_kernel is not None:
+        contenders.append(("triton (Python)", lambda: triton_kernel[(1,)](
+            x, y, out, N, BLOCK=N, num_warps=num_warps), None))
+    for case, launch, target in contenders:
+        add_row(case, *time_calls(torch, launch, calls, repeats), target)
+    if triton_kernel is None:
+        rows.append({"benchmark": "launch", "case": "triton (Python)",
+                     "note": "Triton is not installed"})
+
+    target = tessera.runtime.jit_function.device_target(0)
+    tile_ir = tessera.compile(kernel, signature={"x_ptr": "*fp32:16", "y_ptr": "*fp32:16",
+                                                 "out_ptr": "*fp32:16", "n_elements": "i32"},
+                              constants={"BLOCK": N}, target=target,
+                              num_warps=num_warps).asm["tile"]
+    cpp = cpp_launch(tile_ir, num_warps, calls, repeats)
+    if "error" in cpp:
+        rows.append({"benchmark": "launch", "case": "tessera (C++)", "note": cpp["error"]})
+    else:
+        add_row("tessera (C++)", cpp["tessera_enqueue_us"], cpp["tessera_sync_us"],
+                CPP_TARGET_US)
+        add_row("cuLaunchKernel (C++, the floor)", cpp["bare_enqueue_us"], cpp["bare_sync_us"])
+    return rows
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--calls", type=int, default=5000)
+    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    rows = run(args.calls, args.repeats)
+    if args.json:
+        print(json.dumps(rows, indent=1))
+    else:
+        harness.print_rows(rows, ["case", "enqueue_us", "sync_us", "target_us", "meets_target"])
+
+
+if __name__ == "__main__":
+    main()
