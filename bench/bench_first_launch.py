@@ -128,11 +128,16 @@ def have_triton():
 
 
 def run_child(cache_dir, child=CHILD):
+    """Runs `child` as a script file in the cache directory (Triton reads its kernels' source
+    from their file) with that directory as the tessera and Triton cache."""
     env = dict(os.environ, TESSERA_CACHE_DIR=cache_dir, TRITON_CACHE_DIR=cache_dir)
     env.pop("TESSERA_DUMP_DIR", None)
     env["PYTHONPATH"] = os.pathsep.join(
         p for p in (os.path.join(harness.REPO, "python"), env.get("PYTHONPATH")) if p)
-    proc = subprocess.run([sys.executable, "-c", child, harness.EXAMPLES], env=env,
+    script = os.path.join(cache_dir, "first_launch_child.py")
+    with open(script, "w") as f:
+        f.write(child)
+    proc = subprocess.run([sys.executable, script, harness.EXAMPLES], env=env,
                           capture_output=True, text=True, timeout=600)
     if proc.returncode != 0:
         last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
