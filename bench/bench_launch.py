@@ -7,7 +7,8 @@ synchronised once at the end, side by side in one process:
 - the same add kernel written for Triton (where Triton is installed);
 - tessera from C++ (``bench/launch_overhead.cpp``, built here with g++ against libtessera: the
   kernel fetched once with ``tessera_kernel_get``, then ``tessera_kernel_launch`` in a loop), and
-  beside it a bare ``cuLaunchKernel`` loop on the same kernel's PTX: the floor.
+  beside it a bare ``cuLaunchKernel`` loop on the same kernel's PTX: the floor. Both on the
+  legacy default stream (as the Python contenders) and on a non-blocking stream.
 
 Two figures per contender, medians over repeats of ``calls`` launches:
 - "one sync": the calls and the one synchronisation after them, per call. A tiny kernel still
@@ -149,8 +150,12 @@ def run(calls=5000, repeats=7):
     if "error" in cpp:
         rows.append({"benchmark": "launch", "case": "tessera (C++)", "note": cpp["error"]})
     else:
-        add_row("tessera (C++)", cpp["tessera_host_us"], cpp["tessera_sync_us"], CPP_TARGET_US)
-        add_row("cuLaunchKernel (C++, the floor)", cpp["bare_host_us"], cpp["bare_sync_us"])
+        for stream, label in (("default", "legacy default stream"),
+                              ("stream", "non-blocking stream")):
+            add_row(f"tessera (C++, {label})", cpp[f"tessera_{stream}_host_us"],
+                    cpp[f"tessera_{stream}_sync_us"], CPP_TARGET_US)
+            add_row(f"cuLaunchKernel (C++, {label}: the floor)", cpp[f"bare_{stream}_host_us"],
+                    cpp[f"bare_{stream}_sync_us"])
     return rows
 
 
