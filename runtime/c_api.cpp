@@ -291,6 +291,28 @@ tessera_status_t tessera_kernel_get(tessera_runtime_t runtime, const char *tile_
   });
 }
 
+tessera_status_t tessera_kernel_precompile(tessera_runtime_t runtime, const char *tile_ir,
+                                           size_t tile_ir_size,
+                                           const tessera_compile_options *options,
+                                           int32_t *out_compiled) {
+  return guarded([&]() -> Status {
+    if (!runtime)
+      return invalidArgument("runtime must not be NULL");
+    StatusOr<KernelSpec> spec =
+        tessera::runtime::kernelSpecFromC(tile_ir, tile_ir_size, options, /*requireTarget=*/true);
+    if (!spec.ok())
+      return spec.status();
+    Runtime &rt = runtime->runtime;
+    const uint64_t compilesBefore = rt.stats().compiles;
+    StatusOr<KernelBinary> binary = rt.findOrCompile(*spec, rt.kernelKey(*spec));
+    if (!binary.ok())
+      return binary.status();
+    if (out_compiled)
+      *out_compiled = rt.stats().compiles != compilesBefore;
+    return Status();
+  });
+}
+
 int32_t tessera_kernel_num_params(tessera_kernel_t kernel) {
   return kernel ? unwrap(kernel)->numParams() : -1;
 }

@@ -89,6 +89,15 @@ TESSERA_API tessera_status_t tessera_kernel_get(tessera_runtime_t runtime, const
                                     int32_t device, tessera_kernel_t* out_kernel);
 TESSERA_API int32_t tessera_kernel_num_params(tessera_kernel_t kernel);
 
+/* Puts the binary for (tile IR, options) into the disk cache: found there, or compiled and
+ * written. Needs no GPU or driver; options->target must be set. *out_compiled (may be NULL) is 1
+ * when this call compiled, 0 when the cache had the kernel. A later tessera_kernel_get for the
+ * same kernel, in any process using the same cache directory, then compiles nothing. */
+TESSERA_API tessera_status_t tessera_kernel_precompile(tessera_runtime_t runtime,
+                                                       const char* tile_ir, size_t tile_ir_size,
+                                                       const tessera_compile_options* options,
+                                                       int32_t* out_compiled);
+
 /* args[i] points at the i-th parameter's value (as cuLaunchKernel's kernelParams). stream is a
  * CUstream (NULL: the legacy default stream) on the kernel's device. */
 TESSERA_API tessera_status_t tessera_kernel_launch(tessera_kernel_t kernel, uint32_t grid_x, uint32_t grid_y,

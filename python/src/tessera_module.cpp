@@ -372,6 +372,23 @@ PYBIND11_MODULE(_C, m) {
       py::arg("device"), py::arg("plan"),
       "The kernel loaded on `device` (from the memory or disk cache, else compiled).");
 
+  m.def(
+      "precompile",
+      [](const std::string &tile_ir, const std::string &target, int num_warps, int num_stages) {
+        const tessera_compile_options options = make_options(target, num_warps, num_stages);
+        int32_t compiled = 0;
+        tessera_status_t status;
+        {
+          py::gil_scoped_release release;
+          status = tessera_kernel_precompile(runtime(), tile_ir.data(), tile_ir.size(), &options,
+                                             &compiled);
+        }
+        check(status);
+        return compiled != 0;
+      },
+      py::arg("tile_ir"), py::arg("target"), py::arg("num_warps"), py::arg("num_stages"),
+      "Puts the kernel into the disk cache without a GPU; True when this call compiled it.");
+
   m.def("device_count", [] {
     int32_t count = 0;
     check(tessera_device_count(runtime(), &count));

@@ -94,6 +94,39 @@ TEST_F(CApiTest, CacheDirectoryIsTheEnvironments) {
             "runtime must not be NULL");
 }
 
+TEST_F(CApiTest, PrecompileFillsTheDiskCacheWithoutADevice) {
+  int32_t compiled = -1;
+  Result first(tessera_kernel_precompile(runtime, kAddOnePtx, std::strlen(kAddOnePtx),
+                                         &kGoodOptions, &compiled));
+  ASSERT_EQ(first.code, TESSERA_OK) << first.message;
+  EXPECT_EQ(compiled, 1);
+  ASSERT_EQ(Result(tessera_kernel_precompile(runtime, kAddOnePtx, std::strlen(kAddOnePtx),
+                                             &kGoodOptions, &compiled))
+                .code,
+            TESSERA_OK);
+  EXPECT_EQ(compiled, 0); // the second call finds it
+
+  tessera_runtime_t other = nullptr; // as another process would
+  ASSERT_EQ(Result(tessera_runtime_create(&other)).code, TESSERA_OK);
+  ASSERT_EQ(Result(tessera_kernel_precompile(other, kAddOnePtx, std::strlen(kAddOnePtx),
+                                             &kGoodOptions, nullptr))
+                .code,
+            TESSERA_OK);
+  tessera_stats stats{};
+  tessera_runtime_get_stats(other, &stats);
+  EXPECT_EQ(stats.compiles, 0u);
+  EXPECT_EQ(stats.disk_hits, 1u);
+  tessera_runtime_destroy(other);
+
+  const tessera_compile_options noTarget{"", 4, 3, 0};
+  Result missing(tessera_kernel_precompile(runtime, kAddOnePtx, std::strlen(kAddOnePtx),
+                                           &noTarget, nullptr));
+  EXPECT_EQ(missing.code, TESSERA_INVALID_ARGUMENT);
+  EXPECT_NE(missing.message.find("target"), std::string::npos) << missing.message;
+  EXPECT_EQ(Result(tessera_kernel_precompile(nullptr, "x", 1, &kGoodOptions, nullptr)).message,
+            "runtime must not be NULL");
+}
+
 TEST_F(CApiTest, StatsStartAtZero) {
   tessera_stats stats{1, 2, 3, 4};
   tessera_runtime_get_stats(runtime, &stats);
