@@ -91,7 +91,10 @@ def {name}({parameters}*, grid, num_warps=4, num_stages=3):
         _t_kernel = _t_load(_t_key)
     if callable(grid):
         grid = grid({{{meta}"num_warps": num_warps, "num_stages": num_stages}})
-    _t_x, _t_y, _t_z = _t_grid_dims(grid)
+    if type(grid) is tuple and len(grid) == 1:
+        _t_x, _t_y, _t_z = int(grid[0]), 1, 1
+    else:
+        _t_x, _t_y, _t_z = _t_grid_dims(grid)
     if _t_x and _t_y and _t_z:
         _t_stream = _t_torch_stream(_t_device) if _t_device_handler is _t_torch_handler else 0
         _t_kernel.launch(_t_x, _t_y, _t_z, _t_stream, ({values}))
@@ -108,6 +111,7 @@ _UNWRAP = """\
         {p} = {p}.value
 """
 _RESERVED = {"grid", "num_warps", "num_stages"}
+_MAX_BOUND_GRIDS = 64  # tuple grids whose launchers a kernel keeps
 
 
 def _make_launcher(function: "JITFunction", modes: Sequence[int]) -> Callable[..., LoadedKernel]:
@@ -169,9 +173,22 @@ class JITFunction(KernelFunction):
         ]
         self.cache: Dict[tuple, LoadedKernel] = {}
         self.run: Callable[..., LoadedKernel] = _make_launcher(self, self._modes)
+        self._bound: Dict[tuple, Callable[..., LoadedKernel]] = {}
 
     def __getitem__(self, grid: Grid) -> Callable[..., LoadedKernel]:
-        return functools.partial(self.run, grid=grid)
+        # kernel[grid] runs at every launch: the launchers of tuple grids are kept (a few
+        # hundred nanoseconds of functools.partial per launch otherwise).
+        if type(grid) is not tuple:
+            return functools.partial(self.run, grid=grid)
+        try:
+            return self._bound[grid]
+        except KeyError:
+            launcher = functools.partial(self.run, grid=grid)
+            if len(self._bound) < _MAX_BOUND_GRIDS:
+                self._bound[grid] = launcher
+            return launcher
+        except TypeError:  # an unhashable grid entry: the launch reports it
+            return functools.partial(self.run, grid=grid)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         raise RuntimeError(f"{self.__name__} is a @tessera.jit kernel: launch it with "

@@ -212,6 +212,19 @@ def test_grid_callable_gets_the_meta_parameters(runtime):
     assert runtime.kernels[0].launches[0][:3] == (4, 2, 1)
 
 
+def test_launchers_of_tuple_grids_are_kept(runtime):
+    assert add_kernel[(4,)] is add_kernel[(4,)]
+    assert add_kernel[(4,)] is not add_kernel[(8,)]
+    x, y, z = _arrays()
+    add_kernel[(4,)](x, y, z, 1000, BLOCK=256)
+    add_kernel[(8, 2)](x, y, z, 1000, BLOCK=256)
+    add_kernel[[3]](x, y, z, 1000, BLOCK=256)  # a list: not kept, still launched
+    assert [launch[:3] for launch in runtime.kernels[0].launches] == [(4, 1, 1), (8, 2, 1),
+                                                                       (3, 1, 1)]
+    with pytest.raises(TypeError):
+        add_kernel[([4],)](x, y, z, 1000, BLOCK=256)  # unhashable: reported by the launch
+
+
 def test_empty_grid_loads_but_does_not_launch(runtime):
     add_kernel[(0,)](*_arrays(), 1000, BLOCK=256)
     assert len(runtime.kernels) == 1 and runtime.kernels[0].launches == []
