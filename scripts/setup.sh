@@ -44,8 +44,8 @@ packages=(
   # LLVM/MLIR 22 and what its CMake config looks for (DESIGN.md, "Environment facts")
   llvm-22-dev libmlir-22-dev mlir-22-tools llvm-22-tools
   libzstd-dev zlib1g-dev libxml2-dev libedit-dev libcurl4-openssl-dev libffi-dev libncurses-dev
-  # build tools, GoogleTest, Python with headers
-  cmake ninja-build g++ ccache libgtest-dev binutils git ca-certificates
+  # build tools, GoogleTest, Python with headers; clang with libFuzzer for the fuzz tier
+  cmake ninja-build g++ ccache libgtest-dev binutils git ca-certificates clang libclang-rt-14-dev
   python3 python3-dev python3-pip python3-venv
 )
 if [ "$apt" -eq 1 ]; then

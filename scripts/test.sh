@@ -3,6 +3,7 @@
 #   lit      IR tests (dialects, passes), from build/test/lit
 #   ctest    GoogleTest (runtime and compiler pieces)
 #   pytest   test/python: the CPU tier, and the GPU tier, which skips itself without a GPU
+#   fuzz     the bundle reader's libFuzzer target, for $TESSERA_FUZZ_SECONDS (default 60)
 # The build is brought up to date first (scripts/setup.sh makes it). Every tier runs even after one
 # fails; a summary comes last.
 #
@@ -67,6 +68,7 @@ step build cmake --build "$build"
 step lit run_lit
 step ctest ctest --test-dir "$build" --output-on-failure --no-tests=error
 step pytest run_pytest "$@"
+step fuzz bash "$root/scripts/fuzz.sh"
 
 printf '\n==> summary\n'
 [ "${#passed[@]}" -eq 0 ] || echo "passed: ${passed[*]}"
