@@ -19,6 +19,9 @@
 #include <string>
 
 using tessera::runtime::BinaryKind;
+using tessera::runtime::Bundle;
+using tessera::runtime::BundleKernel;
+using tessera::runtime::BundleTuning;
 using tessera::runtime::CompilerHooks;
 using tessera::runtime::DiskCache;
 using tessera::runtime::Kernel;
@@ -28,6 +31,8 @@ using tessera::runtime::Runtime;
 using tessera::runtime::Status;
 using tessera::runtime::StatusOr;
 using tessera::runtime::TensorMapSpec;
+using tessera::runtime::readBundleFile;
+using tessera::runtime::writeBundleFile;
 using tessera::runtime::encodeTensorMap;
 using tessera::runtime::invalidArgument;
 
@@ -46,12 +51,26 @@ struct tessera_compiled {
   tessera::compiler::CompiledKernel kernel;
 };
 
+struct tessera_bundle {
+  Bundle bundle;
+};
+
 // tessera_kernel_t is a Kernel*: kernels are owned by their Runtime, so the handle is only a view
 // and needs no wrapper object of its own.
 static Kernel *unwrap(tessera_kernel_t kernel) { return reinterpret_cast<Kernel *>(kernel); }
 static tessera_kernel_t wrap(Kernel *kernel) { return reinterpret_cast<tessera_kernel_t>(kernel); }
 
 namespace {
+
+// The index-th of `items`, or INVALID_ARGUMENT naming the range.
+template <typename T>
+StatusOr<const T *> element(const std::vector<T> &items, int64_t index, const char *what) {
+  if (index < 0 || uint64_t(index) >= items.size())
+    return invalidArgument(std::string(what) + " index " + std::to_string(index) +
+                           " is out of range (the bundle has " + std::to_string(items.size()) +
+                           ")");
+  return &items[size_t(index)];
+}
 
 // Returned when even the status object cannot be allocated; never freed. (The message fits in
 // std::string's inline buffer, so constructing it allocates nothing.)
@@ -352,7 +371,138 @@ tessera_status_t tessera_encode_tensor_map(uint64_t address, uint32_t rank, cons
 void tessera_runtime_get_stats(tessera_runtime_t runtime, tessera_stats *out_stats) {
   if (!out_stats)
     return;
-  *out_stats = runtime ? runtime->runtime.stats() : tessera_stats{0, 0, 0, 0};
+  *out_stats = runtime ? runtime->runtime.stats() : tessera_stats{0, 0, 0, 0, 0};
+}
+
+// ---- bundles -----------------------------------------------------------------------------------
+
+tessera_status_t tessera_bundle_create(const char *description, tessera_bundle_t *out_bundle) {
+  return guarded([&]() -> Status {
+    if (!out_bundle)
+      return invalidArgument("out_bundle must not be NULL");
+    auto created = std::make_unique<tessera_bundle>();
+    created->bundle.compilerVersion = tessera_version();
+    created->bundle.description = description ? description : "";
+    *out_bundle = created.release();
+    return Status();
+  });
+}
+
+tessera_status_t tessera_bundle_read(const char *path, tessera_bundle_t *out_bundle) {
+  return guarded([&]() -> Status {
+    if (!out_bundle)
+      return invalidArgument("out_bundle must not be NULL");
+    *out_bundle = nullptr;
+    if (!path)
+      return invalidArgument("path must not be NULL");
+    StatusOr<Bundle> bundle = readBundleFile(path);
+    if (!bundle.ok())
+      return bundle.status();
+    *out_bundle = new tessera_bundle{std::move(bundle).value()};
+    return Status();
+  });
+}
+
+void tessera_bundle_free(tessera_bundle_t bundle) { delete bundle; }
+
+int64_t tessera_bundle_num_kernels(tessera_bundle_t bundle) {
+  return bundle ? int64_t(bundle->bundle.kernels.size()) : -1;
+}
+
+int64_t tessera_bundle_num_tuning(tessera_bundle_t bundle) {
+  return bundle ? int64_t(bundle->bundle.tuning.size()) : -1;
+}
+
+tessera_status_t tessera_bundle_kernel(tessera_bundle_t bundle, int64_t index,
+                                       const char **out_name, const char **out_target) {
+  return guarded([&]() -> Status {
+    if (!bundle)
+      return invalidArgument("bundle must not be NULL");
+    StatusOr<const BundleKernel *> kernel = element(bundle->bundle.kernels, index, "kernel");
+    if (!kernel.ok())
+      return kernel.status();
+    if (out_name)
+      *out_name = (*kernel)->name.c_str();
+    if (out_target)
+      *out_target = (*kernel)->target.c_str();
+    return Status();
+  });
+}
+
+tessera_status_t tessera_bundle_tuning(tessera_bundle_t bundle, int64_t index,
+                                       const char **out_kernel, const char **out_key,
+                                       const char **out_config, double *out_milliseconds) {
+  return guarded([&]() -> Status {
+    if (!bundle)
+      return invalidArgument("bundle must not be NULL");
+    StatusOr<const BundleTuning *> record = element(bundle->bundle.tuning, index, "tuning");
+    if (!record.ok())
+      return record.status();
+    if (out_kernel)
+      *out_kernel = (*record)->kernel.c_str();
+    if (out_key)
+      *out_key = (*record)->key.c_str();
+    if (out_config)
+      *out_config = (*record)->config.c_str();
+    if (out_milliseconds)
+      *out_milliseconds = (*record)->milliseconds;
+    return Status();
+  });
+}
+
+tessera_status_t tessera_bundle_add_kernel(tessera_runtime_t runtime, tessera_bundle_t bundle,
+                                           const char *name, const char *tile_ir,
+                                           size_t tile_ir_size,
+                                           const tessera_compile_options *options) {
+  return guarded([&]() -> Status {
+    if (!runtime || !bundle)
+      return invalidArgument("runtime and bundle must not be NULL");
+    if (!name || !*name)
+      return invalidArgument("name must be a non-empty string");
+    StatusOr<KernelSpec> spec =
+        tessera::runtime::kernelSpecFromC(tile_ir, tile_ir_size, options, /*requireTarget=*/true);
+    if (!spec.ok())
+      return spec.status();
+    Runtime &rt = runtime->runtime;
+    std::string key = rt.kernelKey(*spec);
+    StatusOr<KernelBinary> binary = rt.findOrCompile(*spec, key);
+    if (!binary.ok())
+      return binary.status();
+    bundle->bundle.kernels.push_back({name, std::string(spec->tileIR), spec->target,
+                                      spec->numWarps, spec->numStages, std::move(key),
+                                      std::move(binary).value()});
+    return Status();
+  });
+}
+
+tessera_status_t tessera_bundle_add_tuning(tessera_bundle_t bundle, const char *kernel,
+                                           const char *key, const char *config,
+                                           double milliseconds) {
+  return guarded([&]() -> Status {
+    if (!bundle || !kernel || !key || !config)
+      return invalidArgument("bundle, kernel, key and config must not be NULL");
+    if (!(milliseconds >= 0))
+      return invalidArgument("milliseconds must be >= 0, got " + std::to_string(milliseconds));
+    bundle->bundle.tuning.push_back({kernel, key, config, milliseconds});
+    return Status();
+  });
+}
+
+tessera_status_t tessera_bundle_write(tessera_bundle_t bundle, const char *path) {
+  return guarded([&]() -> Status {
+    if (!bundle || !path)
+      return invalidArgument("bundle and path must not be NULL");
+    return writeBundleFile(path, bundle->bundle);
+  });
+}
+
+tessera_status_t tessera_runtime_load_bundle(tessera_runtime_t runtime, tessera_bundle_t bundle) {
+  return guarded([&]() -> Status {
+    if (!runtime || !bundle)
+      return invalidArgument("runtime and bundle must not be NULL");
+    runtime->runtime.loadBundle(bundle->bundle);
+    return Status();
+  });
 }
 
 // ---- device memory -----------------------------------------------------------------------------

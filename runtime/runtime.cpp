@@ -191,7 +191,27 @@ std::string Runtime::kernelKey(const KernelSpec &spec) const {
   return runtime::kernelKey(spec, compiler_.version);
 }
 
+int64_t Runtime::loadBundle(const Bundle &bundle) {
+  int64_t added = 0;
+  std::lock_guard<std::mutex> lock(mutex_);
+  for (const BundleKernel &kernel : bundle.kernels) {
+    KernelSpec spec{kernel.tileIR, kernel.target, kernel.numWarps, kernel.numStages, 0};
+    // Keyed under this runtime's compiler: a bundle is an artifact its user chose to ship, so its
+    // binaries serve their tile IR and options even when another build of the compiler made them.
+    added += bundled_.insert_or_assign(kernelKey(spec), kernel.binary).second;
+  }
+  return added;
+}
+
 StatusOr<KernelBinary> Runtime::findOrCompile(const KernelSpec &spec, const std::string &key) {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto it = bundled_.find(key);
+    if (it != bundled_.end()) {
+      bundleHits_.fetch_add(1, std::memory_order_relaxed);
+      return it->second;
+    }
+  }
   if (std::optional<KernelBinary> cached = diskCache_.read(key)) {
     diskHits_.fetch_add(1, std::memory_order_relaxed);
     return std::move(*cached);
@@ -371,6 +391,7 @@ tessera_stats Runtime::stats() const {
   stats.disk_hits = diskHits_.load(std::memory_order_relaxed);
   stats.memory_hits = memoryHits_.load(std::memory_order_relaxed);
   stats.launches = launches_.load(std::memory_order_relaxed);
+  stats.bundle_hits = bundleHits_.load(std::memory_order_relaxed);
   return stats;
 }
 

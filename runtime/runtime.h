@@ -7,6 +7,7 @@
 #ifndef TESSERA_RUNTIME_RUNTIME_H
 #define TESSERA_RUNTIME_RUNTIME_H
 
+#include "runtime/bundle.h"
 #include "runtime/cuda_driver.h"
 #include "runtime/disk_cache.h"
 #include "runtime/kernel_spec.h"
@@ -88,10 +89,15 @@ public:
   // written to the disk cache), then loaded. An empty spec.target means the device's target.
   StatusOr<Kernel *> getKernel(KernelSpec spec, int32_t device);
 
+  // Makes the bundle's kernels available to getKernel and findOrCompile, which then neither read
+  // the disk cache nor compile for them (they count as bundle hits). Returns how many kernels
+  // were new to this runtime.
+  int64_t loadBundle(const Bundle &bundle);
+
   // The identity of `spec` under this runtime's compiler.
   std::string kernelKey(const KernelSpec &spec) const;
-  // The binary for `spec` (whose key is `key`): from the disk cache, else compiled and written to
-  // it. Needs no driver; counts disk hits and compiles.
+  // The binary for `spec` (whose key is `key`): from a loaded bundle, else the disk cache, else
+  // compiled and written to it. Needs no driver; counts bundle hits, disk hits and compiles.
   StatusOr<KernelBinary> findOrCompile(const KernelSpec &spec, const std::string &key);
 
   StatusOr<CUdeviceptr> allocate(int32_t device, size_t bytes);
@@ -123,14 +129,16 @@ private:
   CompilerHooks compiler_;
   DiskCache diskCache_;
 
-  std::mutex mutex_; // guards devices_ and every Device::kernels
+  std::mutex mutex_; // guards devices_, every Device::kernels and bundled_
   bool devicesCounted_ = false;
   std::vector<std::unique_ptr<Device>> devices_; // one slot per device, filled on first use
+  std::unordered_map<std::string, KernelBinary> bundled_; // from loadBundle, by kernel key
 
   std::atomic<uint64_t> compiles_{0};
   std::atomic<uint64_t> diskHits_{0};
   std::atomic<uint64_t> memoryHits_{0};
   std::atomic<uint64_t> launches_{0};
+  std::atomic<uint64_t> bundleHits_{0};
 };
 
 } // namespace tessera::runtime

@@ -122,8 +122,50 @@ typedef struct tessera_stats {
   uint64_t disk_hits;    /* kernels loaded from the disk cache */
   uint64_t memory_hits;  /* tessera_kernel_get answered from memory */
   uint64_t launches;
+  uint64_t bundle_hits;  /* kernels taken from a loaded bundle */
 } tessera_stats;
 TESSERA_API void tessera_runtime_get_stats(tessera_runtime_t runtime, tessera_stats* out_stats);
+
+/* ---- bundles --------------------------------------------------------------------------------
+ * A bundle file holds kernels compiled ahead of time (their tile IR, options and binaries) and the
+ * autotuner's results for them; see runtime/bundle.h for the format. A runtime that loads one
+ * takes those kernels from it: no disk-cache read, no compilation. Kernels it lacks are still
+ * compiled (JIT fallback). */
+typedef struct tessera_bundle* tessera_bundle_t;
+
+/* A new, empty bundle to fill and write; `description` (may be NULL) says what it holds. */
+TESSERA_API tessera_status_t tessera_bundle_create(const char* description,
+                                                   tessera_bundle_t* out_bundle);
+/* Reads and checks a bundle file: NOT_FOUND without one, IO_ERROR naming what is wrong. */
+TESSERA_API tessera_status_t tessera_bundle_read(const char* path, tessera_bundle_t* out_bundle);
+TESSERA_API void tessera_bundle_free(tessera_bundle_t bundle);
+TESSERA_API int64_t tessera_bundle_num_kernels(tessera_bundle_t bundle); /* -1 for NULL */
+TESSERA_API int64_t tessera_bundle_num_tuning(tessera_bundle_t bundle);  /* -1 for NULL */
+/* Kernel `index`'s lookup name and target; the strings stay owned by the bundle. */
+TESSERA_API tessera_status_t tessera_bundle_kernel(tessera_bundle_t bundle, int64_t index,
+                                                   const char** out_name,
+                                                   const char** out_target);
+/* Tuning record `index`: kernel identity, key and config (JSON) and time; strings owned by the
+ * bundle. */
+TESSERA_API tessera_status_t tessera_bundle_tuning(tessera_bundle_t bundle, int64_t index,
+                                                   const char** out_kernel, const char** out_key,
+                                                   const char** out_config,
+                                                   double* out_milliseconds);
+/* Adds the kernel for (tile IR, options), found in `runtime`'s caches or compiled there (no GPU
+ * needed; options->target must be set), under the lookup name `name`. */
+TESSERA_API tessera_status_t tessera_bundle_add_kernel(tessera_runtime_t runtime,
+                                                       tessera_bundle_t bundle, const char* name,
+                                                       const char* tile_ir, size_t tile_ir_size,
+                                                       const tessera_compile_options* options);
+TESSERA_API tessera_status_t tessera_bundle_add_tuning(tessera_bundle_t bundle, const char* kernel,
+                                                       const char* key, const char* config,
+                                                       double milliseconds);
+/* Writes the bundle to `path` (complete or not at all). */
+TESSERA_API tessera_status_t tessera_bundle_write(tessera_bundle_t bundle, const char* path);
+/* Makes the bundle's kernels available to `runtime` (tessera_kernel_get and
+ * tessera_kernel_precompile take them from it). The bundle may be freed afterwards. */
+TESSERA_API tessera_status_t tessera_runtime_load_bundle(tessera_runtime_t runtime,
+                                                         tessera_bundle_t bundle);
 
 /* Device memory, for callers without a framework. */
 TESSERA_API tessera_status_t tessera_malloc(tessera_runtime_t runtime, int32_t device, size_t bytes,

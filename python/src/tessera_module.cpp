@@ -63,6 +63,70 @@ tessera_compile_options make_options(const std::string &target, int num_warps, i
 }
 
 // A compiled kernel's stages and metadata (tessera_compile).
+// A bundle being built, or one read from a file (runtime/bundle.h).
+class Bundle {
+public:
+  explicit Bundle(tessera_bundle_t handle) : handle_(handle) {}
+  ~Bundle() { tessera_bundle_free(handle_); }
+  Bundle(const Bundle &) = delete;
+  Bundle &operator=(const Bundle &) = delete;
+
+  static std::unique_ptr<Bundle> create(const std::string &description) {
+    tessera_bundle_t handle = nullptr;
+    check(tessera_bundle_create(description.c_str(), &handle));
+    return std::make_unique<Bundle>(handle);
+  }
+  static std::unique_ptr<Bundle> read(const std::string &path) {
+    tessera_bundle_t handle = nullptr;
+    check(tessera_bundle_read(path.c_str(), &handle));
+    return std::make_unique<Bundle>(handle);
+  }
+
+  void add_kernel(const std::string &name, const std::string &tile_ir, const std::string &target,
+                  int num_warps, int num_stages) {
+    const tessera_compile_options options = make_options(target, num_warps, num_stages);
+    tessera_status_t status;
+    {
+      py::gil_scoped_release release;
+      status = tessera_bundle_add_kernel(runtime(), handle_, name.c_str(), tile_ir.data(),
+                                         tile_ir.size(), &options);
+    }
+    check(status);
+  }
+  void add_tuning(const std::string &kernel, const std::string &key, const std::string &config,
+                  double milliseconds) {
+    check(tessera_bundle_add_tuning(handle_, kernel.c_str(), key.c_str(), config.c_str(),
+                                    milliseconds));
+  }
+  void write(const std::string &path) const { check(tessera_bundle_write(handle_, path.c_str())); }
+  void load() const { check(tessera_runtime_load_bundle(runtime(), handle_)); }
+
+  // [(name, target)] of the kernels.
+  py::list kernels() const {
+    py::list result;
+    for (int64_t i = 0, n = tessera_bundle_num_kernels(handle_); i < n; ++i) {
+      const char *name = nullptr, *target = nullptr;
+      check(tessera_bundle_kernel(handle_, i, &name, &target));
+      result.append(py::make_tuple(name, target));
+    }
+    return result;
+  }
+  // [(kernel, key, config, milliseconds)] of the tuning records.
+  py::list tuning() const {
+    py::list result;
+    for (int64_t i = 0, n = tessera_bundle_num_tuning(handle_); i < n; ++i) {
+      const char *kernel = nullptr, *key = nullptr, *config = nullptr;
+      double milliseconds = 0;
+      check(tessera_bundle_tuning(handle_, i, &kernel, &key, &config, &milliseconds));
+      result.append(py::make_tuple(kernel, key, config, milliseconds));
+    }
+    return result;
+  }
+
+private:
+  tessera_bundle_t handle_;
+};
+
 class Compiled {
 public:
   explicit Compiled(tessera_compiled_t handle) : handle_(handle) {}
@@ -328,6 +392,19 @@ PYBIND11_MODULE(_C, m) {
       .def_property_readonly("shared", &Compiled::shared)
       .def_property_readonly("num_params", &Compiled::num_params);
 
+  py::class_<Bundle>(m, "Bundle")
+      .def_static("create", &Bundle::create, py::arg("description"), "A new, empty bundle.")
+      .def_static("read", &Bundle::read, py::arg("path"), "A bundle file, checked.")
+      .def("add_kernel", &Bundle::add_kernel, py::arg("name"), py::arg("tile_ir"),
+           py::arg("target"), py::arg("num_warps"), py::arg("num_stages"),
+           "Adds a kernel, compiled (or found in the cache) without a GPU.")
+      .def("add_tuning", &Bundle::add_tuning, py::arg("kernel"), py::arg("key"),
+           py::arg("config"), py::arg("milliseconds"))
+      .def("write", &Bundle::write, py::arg("path"))
+      .def("load", &Bundle::load, "Makes the kernels available to this process's runtime.")
+      .def_property_readonly("kernels", &Bundle::kernels)
+      .def_property_readonly("tuning", &Bundle::tuning);
+
   py::class_<Kernel>(m, "Kernel")
       .def("launch", &Kernel::launch, py::arg("grid_x"), py::arg("grid_y"), py::arg("grid_z"),
            py::arg("stream"), py::arg("values"),
@@ -419,6 +496,7 @@ PYBIND11_MODULE(_C, m) {
     result["disk_hits"] = stats.disk_hits;
     result["memory_hits"] = stats.memory_hits;
     result["launches"] = stats.launches;
+    result["bundle_hits"] = stats.bundle_hits;
     return result;
   });
 

@@ -18,6 +18,7 @@ from . import _C, language
 from .compiler.aot import CompiledKernel, compile
 from .errors import CompilationError, TesseraError
 from .runtime.autotuner import Config, autotune, heuristics
+from .runtime.bundles import BundleCase, build_bundle, load_bundle
 from .runtime.buffer import DeviceBuffer, empty, from_numpy
 from .runtime.jit_function import JITFunction, LoadedKernel, jit
 from .runtime.tensor_descriptor import TensorDescriptor
@@ -26,15 +27,16 @@ from .utils import cdiv, next_power_of_2
 __version__ = "0.1.0"
 
 __all__ = [
-    "CompilationError", "CompiledKernel", "Config", "DeviceBuffer", "JITFunction", "LoadedKernel",
-    "TensorDescriptor", "TesseraError", "autotune", "cdiv", "compile", "empty", "errors", "from_numpy", "heuristics",
-    "jit", "language", "next_power_of_2", "stats",
+    "BundleCase", "CompilationError", "CompiledKernel", "Config", "DeviceBuffer", "JITFunction",
+    "LoadedKernel", "TensorDescriptor", "TesseraError", "autotune", "build_bundle", "cdiv",
+    "compile", "empty", "errors", "from_numpy", "heuristics", "jit", "language", "load_bundle",
+    "next_power_of_2", "stats",
 ]
 
 
 def stats() -> dict:
-    """This process's counters: the runtime's ``compiles``, ``disk_hits``, ``memory_hits`` and
-    ``launches``, and the autotuner's ``tuning_runs`` (configs timed) and ``tuning_cache_hits``
-    (config results read from the tuning cache instead)."""
+    """This process's counters: the runtime's ``compiles``, ``disk_hits``, ``memory_hits``,
+    ``launches`` and ``bundle_hits``, and the autotuner's ``tuning_runs`` (configs timed) and
+    ``tuning_cache_hits`` (config results read from the tuning cache or a bundle instead)."""
     from .runtime.autotuner import _counters
     return {**_C.stats(), **_counters}

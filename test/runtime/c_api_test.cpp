@@ -127,13 +127,75 @@ TEST_F(CApiTest, PrecompileFillsTheDiskCacheWithoutADevice) {
             "runtime must not be NULL");
 }
 
+TEST_F(CApiTest, BundleBuiltWithoutADeviceServesAnotherRuntime) {
+  tessera_bundle_t bundle = nullptr;
+  ASSERT_EQ(Result(tessera_bundle_create("add_one for sm_90a", &bundle)).code, TESSERA_OK);
+  Result added(tessera_bundle_add_kernel(runtime, bundle, "add_one", kAddOnePtx,
+                                         std::strlen(kAddOnePtx), &kGoodOptions));
+  ASSERT_EQ(added.code, TESSERA_OK) << added.message;
+  ASSERT_EQ(Result(tessera_bundle_add_tuning(bundle, "add_one-0123", "[1024]",
+                                             "{\"BLOCK\": 256}", 0.0125))
+                .code,
+            TESSERA_OK);
+  std::string path = dir.path() + "/add.tbundle";
+  ASSERT_EQ(Result(tessera_bundle_write(bundle, path.c_str())).code, TESSERA_OK);
+  tessera_bundle_free(bundle);
+
+  tessera_bundle_t read = nullptr;
+  Result opened(tessera_bundle_read(path.c_str(), &read));
+  ASSERT_EQ(opened.code, TESSERA_OK) << opened.message;
+  EXPECT_EQ(tessera_bundle_num_kernels(read), 1);
+  EXPECT_EQ(tessera_bundle_num_tuning(read), 1);
+  const char *name = nullptr, *target = nullptr, *kernel = nullptr, *key = nullptr,
+             *config = nullptr;
+  double milliseconds = 0;
+  ASSERT_EQ(Result(tessera_bundle_kernel(read, 0, &name, &target)).code, TESSERA_OK);
+  EXPECT_STREQ(name, "add_one");
+  EXPECT_STREQ(target, "sm_90a");
+  ASSERT_EQ(Result(tessera_bundle_tuning(read, 0, &kernel, &key, &config, &milliseconds)).code,
+            TESSERA_OK);
+  EXPECT_STREQ(kernel, "add_one-0123");
+  EXPECT_STREQ(config, "{\"BLOCK\": 256}");
+  EXPECT_EQ(milliseconds, 0.0125);
+  EXPECT_EQ(Result(tessera_bundle_kernel(read, 1, &name, &target)).message,
+            "kernel index 1 is out of range (the bundle has 1)");
+
+  // Another runtime, with an empty cache of its own, takes the kernel from the bundle.
+  TempDir otherDir;
+  ScopedEnv otherCache{"TESSERA_CACHE_DIR", otherDir.path()};
+  tessera_runtime_t other = nullptr;
+  ASSERT_EQ(Result(tessera_runtime_create(&other)).code, TESSERA_OK);
+  ASSERT_EQ(Result(tessera_runtime_load_bundle(other, read)).code, TESSERA_OK);
+  tessera_bundle_free(read);
+  int32_t compiled = -1;
+  ASSERT_EQ(Result(tessera_kernel_precompile(other, kAddOnePtx, std::strlen(kAddOnePtx),
+                                             &kGoodOptions, &compiled))
+                .code,
+            TESSERA_OK);
+  EXPECT_EQ(compiled, 0);
+  tessera_stats stats{};
+  tessera_runtime_get_stats(other, &stats);
+  EXPECT_EQ(stats.compiles, 0u);
+  EXPECT_EQ(stats.disk_hits, 0u);
+  EXPECT_EQ(stats.bundle_hits, 1u);
+  tessera_runtime_destroy(other);
+
+  EXPECT_EQ(Result(tessera_bundle_read((dir.path() + "/none").c_str(), &read)).code,
+            TESSERA_NOT_FOUND);
+  EXPECT_EQ(read, nullptr);
+  EXPECT_EQ(tessera_bundle_num_kernels(nullptr), -1);
+  EXPECT_EQ(Result(tessera_bundle_add_tuning(nullptr, "k", "[]", "{}", 1)).message,
+            "bundle, kernel, key and config must not be NULL");
+}
+
 TEST_F(CApiTest, StatsStartAtZero) {
-  tessera_stats stats{1, 2, 3, 4};
+  tessera_stats stats{1, 2, 3, 4, 5};
   tessera_runtime_get_stats(runtime, &stats);
   EXPECT_EQ(stats.compiles, 0u);
   EXPECT_EQ(stats.disk_hits, 0u);
   EXPECT_EQ(stats.memory_hits, 0u);
   EXPECT_EQ(stats.launches, 0u);
+  EXPECT_EQ(stats.bundle_hits, 0u);
   tessera_runtime_get_stats(runtime, nullptr); // allowed
 }
 

@@ -18,6 +18,7 @@ directory that cannot be written costs one warning, and tuning goes on in memory
 """
 from __future__ import annotations
 
+import glob
 import hashlib
 import inspect
 import json
@@ -26,11 +27,12 @@ import os
 import sys
 import tempfile
 from dataclasses import dataclass
-from typing import Any, Dict, Iterable, Optional, Sequence
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
 from .. import _C
 
-__all__ = ["TunedResult", "TuningCache", "cache_root", "kernel_identity"]
+__all__ = ["TunedResult", "TuningCache", "cache_root", "config_json", "kernel_identity", "key_json",
+           "preload", "stored_records"]
 
 logger = logging.getLogger("tessera.autotune")
 
@@ -95,30 +97,82 @@ def cache_root() -> str:
 
 _warned = False  # an unwritable directory is reported once per process
 
+# Results from loaded bundles (tessera.load_bundle), consulted before the disk:
+# {(kernel identity, key JSON): {config JSON: TunedResult}}.
+_preloaded: Dict[Tuple[str, str], Dict[str, TunedResult]] = {}
+
+
+def key_json(key: Sequence[Any]) -> str:
+    """The text that identifies a tuning key across processes (devices as target and name)."""
+    return json.dumps(_portable(list(key)))
+
+
+def config_json(config: Any) -> str:
+    """The text that identifies a config across processes."""
+    return json.dumps(_config_record(config), sort_keys=True)
+
+
+def preload(kernel: str, key: str, config: str, milliseconds: float) -> None:
+    """Records a bundle's result for ``config`` (``config_json``) of ``kernel``
+    (``kernel_identity``) under ``key`` (``key_json``)."""
+    _preloaded.setdefault((kernel, key), {})[config] = TunedResult(milliseconds=milliseconds)
+
+
+def stored_records(root: Optional[str] = None) -> List[Tuple[str, str, str, float]]:
+    """Every timed result in the tuning cache under ``root`` (default ``cache_root()``), as
+    ``(kernel identity, key JSON, config JSON, milliseconds)``: what a bundle carries. Damaged
+    entries are left out."""
+    root = cache_root() if root is None else root
+    records = []
+    for path in sorted(glob.glob(os.path.join(root, "tuning", "*", "*", "*.json"))):
+        try:
+            with open(path, encoding="utf-8") as entry_file:
+                entry = json.load(entry_file)
+        except (OSError, ValueError, UnicodeDecodeError):
+            continue
+        if (not isinstance(entry, dict) or entry.get("format") != _FORMAT
+                or entry.get("checksum") != TuningCache._checksum(entry)
+                or entry.get("milliseconds") is None):
+            continue
+        kernel = os.path.basename(os.path.dirname(os.path.dirname(path)))
+        records.append((kernel, json.dumps(entry["key"]),
+                        json.dumps(entry["config"], sort_keys=True), entry["milliseconds"]))
+    return records
+
 
 class TuningCache:
     """The stored results of one kernel (see ``kernel_identity``), under ``cache_root()``."""
 
     def __init__(self, kernel: Any) -> None:
         root = cache_root()
-        self.directory = os.path.join(root, "tuning", kernel_identity(kernel)) if root else None
+        self.identity = kernel_identity(kernel)
+        self.directory = os.path.join(root, "tuning", self.identity) if root else None
 
     def _key_directory(self, key: Sequence[Any]) -> Optional[str]:
         if self.directory is None:
             return None
-        return os.path.join(self.directory, _digest(json.dumps(_portable(list(key))))[:32])
+        return os.path.join(self.directory, _digest(key_json(key))[:32])
 
     @staticmethod
     def _entry_name(config: Any) -> str:
-        return _digest(json.dumps(_config_record(config), sort_keys=True))[:32] + ".json"
+        return _digest(config_json(config))[:32] + ".json"
 
     def load(self, key: Sequence[Any], configs: Iterable[Any]) -> Dict[Any, TunedResult]:
-        """The stored results of those of ``configs`` that have one for ``key``."""
-        directory = self._key_directory(key)
+        """The stored results of those of ``configs`` that have one for ``key``: from a loaded
+        bundle, else from the disk."""
+        configs = list(configs)
+        preloaded = _preloaded.get((self.identity, key_json(key)), {})
         results: Dict[Any, TunedResult] = {}
+        for config in configs:
+            result = preloaded.get(config_json(config))
+            if result is not None:
+                results[config] = result
+        directory = self._key_directory(key)
         if directory is None or not os.path.isdir(directory):
             return results
         for config in configs:
+            if config in results:
+                continue
             path = os.path.join(directory, self._entry_name(config))
             result = self._read(path, config)
             if result is not None:

@@ -281,7 +281,7 @@ def test_dlpack_capsules_are_read_in_cpp():
 def test_import_does_not_import_torch_and_needs_no_gpu():
     code = ("import sys, tessera; assert 'torch' not in sys.modules; "
             "assert set(tessera.stats()) == {'compiles', 'disk_hits', 'memory_hits', 'launches', "
-            "'tuning_runs', 'tuning_cache_hits'}")
+            "'bundle_hits', 'tuning_runs', 'tuning_cache_hits'}")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             env={"PYTHONPATH": str(REPO / "python"), "PATH": "/usr/bin:/bin"})
     assert result.returncode == 0, result.stderr
