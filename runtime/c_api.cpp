@@ -62,6 +62,39 @@ static tessera_kernel_t wrap(Kernel *kernel) { return reinterpret_cast<tessera_k
 
 namespace {
 
+// A kernel that tessera_kernel_precompile and tessera_bundle_add_kernel find in the runtime's
+// bundles or disk cache, or compile, with no device.
+struct PrecompiledKernel {
+  KernelSpec spec;
+  std::string key;
+  KernelBinary binary;
+  bool compiled; // by this call
+};
+
+StatusOr<PrecompiledKernel> precompile(Runtime &runtime, const char *tile_ir,
+                                       size_t tile_ir_size,
+                                       const tessera_compile_options *options) {
+  StatusOr<KernelSpec> spec =
+      tessera::runtime::kernelSpecFromC(tile_ir, tile_ir_size, options, /*requireTarget=*/true);
+  if (!spec.ok())
+    return spec.status();
+  std::string key = runtime.kernelKey(*spec);
+  bool compiled = false;
+  StatusOr<KernelBinary> binary = runtime.findOrCompile(*spec, key, &compiled);
+  if (!binary.ok())
+    return binary.status();
+  return PrecompiledKernel{*spec, std::move(key), std::move(binary).value(), compiled};
+}
+
+// Copies `value` and its NUL into the caller's `buf` of `buf_size` bytes.
+Status copyOut(const std::string &value, char *buf, size_t buf_size) {
+  if (value.size() + 1 > buf_size)
+    return invalidArgument("buf_size " + std::to_string(buf_size) + " is too small for '" +
+                           value + "' (needs " + std::to_string(value.size() + 1) + ")");
+  std::memcpy(buf, value.c_str(), value.size() + 1);
+  return Status();
+}
+
 // The index-th of `items`, or INVALID_ARGUMENT naming the range.
 template <typename T>
 StatusOr<const T *> element(const std::vector<T> &items, int64_t index, const char *what) {
@@ -254,15 +287,6 @@ tessera_status_t tessera_device_count(tessera_runtime_t runtime, int32_t *out_co
   });
 }
 
-// Copies `value` and its NUL into the caller's `buf` of `buf_size` bytes.
-static Status copyOut(const std::string &value, char *buf, size_t buf_size) {
-  if (value.size() + 1 > buf_size)
-    return invalidArgument("buf_size " + std::to_string(buf_size) + " is too small for '" +
-                           value + "' (needs " + std::to_string(value.size() + 1) + ")");
-  std::memcpy(buf, value.c_str(), value.size() + 1);
-  return Status();
-}
-
 tessera_status_t tessera_device_target(tessera_runtime_t runtime, int32_t device, char *buf,
                                        size_t buf_size) {
   return guarded([&]() -> Status {
@@ -317,17 +341,12 @@ tessera_status_t tessera_kernel_precompile(tessera_runtime_t runtime, const char
   return guarded([&]() -> Status {
     if (!runtime)
       return invalidArgument("runtime must not be NULL");
-    StatusOr<KernelSpec> spec =
-        tessera::runtime::kernelSpecFromC(tile_ir, tile_ir_size, options, /*requireTarget=*/true);
-    if (!spec.ok())
-      return spec.status();
-    Runtime &rt = runtime->runtime;
-    const uint64_t compilesBefore = rt.stats().compiles;
-    StatusOr<KernelBinary> binary = rt.findOrCompile(*spec, rt.kernelKey(*spec));
-    if (!binary.ok())
-      return binary.status();
+    StatusOr<PrecompiledKernel> kernel =
+        precompile(runtime->runtime, tile_ir, tile_ir_size, options);
+    if (!kernel.ok())
+      return kernel.status();
     if (out_compiled)
-      *out_compiled = rt.stats().compiles != compilesBefore;
+      *out_compiled = kernel->compiled;
     return Status();
   });
 }
@@ -459,18 +478,14 @@ tessera_status_t tessera_bundle_add_kernel(tessera_runtime_t runtime, tessera_bu
       return invalidArgument("runtime and bundle must not be NULL");
     if (!name || !*name)
       return invalidArgument("name must be a non-empty string");
-    StatusOr<KernelSpec> spec =
-        tessera::runtime::kernelSpecFromC(tile_ir, tile_ir_size, options, /*requireTarget=*/true);
-    if (!spec.ok())
-      return spec.status();
-    Runtime &rt = runtime->runtime;
-    std::string key = rt.kernelKey(*spec);
-    StatusOr<KernelBinary> binary = rt.findOrCompile(*spec, key);
-    if (!binary.ok())
-      return binary.status();
-    bundle->bundle.kernels.push_back({name, std::string(spec->tileIR), spec->target,
-                                      spec->numWarps, spec->numStages, std::move(key),
-                                      std::move(binary).value()});
+    StatusOr<PrecompiledKernel> kernel =
+        precompile(runtime->runtime, tile_ir, tile_ir_size, options);
+    if (!kernel.ok())
+      return kernel.status();
+    const KernelSpec &spec = kernel->spec;
+    bundle->bundle.kernels.push_back({name, std::string(spec.tileIR), spec.target, spec.numWarps,
+                                      spec.numStages, std::move(kernel->key),
+                                      std::move(kernel->binary)});
     return Status();
   });
 }

@@ -191,19 +191,22 @@ std::string Runtime::kernelKey(const KernelSpec &spec) const {
   return runtime::kernelKey(spec, compiler_.version);
 }
 
-int64_t Runtime::loadBundle(const Bundle &bundle) {
-  int64_t added = 0;
+void Runtime::loadBundle(const Bundle &bundle) {
+  // Keyed under this runtime's compiler: a bundle is an artifact its user chose to ship, so its
+  // binaries serve their tile IR and options even when another build of the compiler made them.
+  std::vector<std::string> keys;
+  for (const BundleKernel &kernel : bundle.kernels)
+    keys.push_back(
+        kernelKey({kernel.tileIR, kernel.target, kernel.numWarps, kernel.numStages, 0}));
   std::lock_guard<std::mutex> lock(mutex_);
-  for (const BundleKernel &kernel : bundle.kernels) {
-    KernelSpec spec{kernel.tileIR, kernel.target, kernel.numWarps, kernel.numStages, 0};
-    // Keyed under this runtime's compiler: a bundle is an artifact its user chose to ship, so its
-    // binaries serve their tile IR and options even when another build of the compiler made them.
-    added += bundled_.insert_or_assign(kernelKey(spec), kernel.binary).second;
-  }
-  return added;
+  for (size_t i = 0; i < keys.size(); ++i)
+    bundled_.insert_or_assign(std::move(keys[i]), bundle.kernels[i].binary);
 }
 
-StatusOr<KernelBinary> Runtime::findOrCompile(const KernelSpec &spec, const std::string &key) {
+StatusOr<KernelBinary> Runtime::findOrCompile(const KernelSpec &spec, const std::string &key,
+                                              bool *compiledHere) {
+  if (compiledHere)
+    *compiledHere = false;
   {
     std::lock_guard<std::mutex> lock(mutex_);
     auto it = bundled_.find(key);
@@ -223,6 +226,8 @@ StatusOr<KernelBinary> Runtime::findOrCompile(const KernelSpec &spec, const std:
   if (!compiled.ok())
     return compiled.status();
   compiles_.fetch_add(1, std::memory_order_relaxed);
+  if (compiledHere)
+    *compiledHere = true;
   diskCache_.write(key, *compiled);
   return compiled;
 }

@@ -90,15 +90,16 @@ public:
   StatusOr<Kernel *> getKernel(KernelSpec spec, int32_t device);
 
   // Makes the bundle's kernels available to getKernel and findOrCompile, which then neither read
-  // the disk cache nor compile for them (they count as bundle hits). Returns how many kernels
-  // were new to this runtime.
-  int64_t loadBundle(const Bundle &bundle);
+  // the disk cache nor compile for them (they count as bundle hits).
+  void loadBundle(const Bundle &bundle);
 
   // The identity of `spec` under this runtime's compiler.
   std::string kernelKey(const KernelSpec &spec) const;
   // The binary for `spec` (whose key is `key`): from a loaded bundle, else the disk cache, else
   // compiled and written to it. Needs no driver; counts bundle hits, disk hits and compiles.
-  StatusOr<KernelBinary> findOrCompile(const KernelSpec &spec, const std::string &key);
+  // `compiledHere` (may be null) tells whether this call compiled.
+  StatusOr<KernelBinary> findOrCompile(const KernelSpec &spec, const std::string &key,
+                                       bool *compiledHere = nullptr);
 
   StatusOr<CUdeviceptr> allocate(int32_t device, size_t bytes);
   Status deallocate(int32_t device, CUdeviceptr pointer);
