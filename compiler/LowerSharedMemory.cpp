@@ -62,11 +62,10 @@ struct LocalAllocLowering : public TilePattern<LocalAllocOp> {
   LogicalResult matchAndRewrite(LocalAllocOp op, OpAdaptor adaptor,
                                 ConversionPatternRewriter &rewriter) const override {
     Location loc = op.getLoc();
-    auto offset = op->getAttrOfType<IntegerAttr>(kAllocOffsetAttr);
-    if (!offset)
+    FailureOr<Value> allocated = emitAllocatedAddress(rewriter, loc, op);
+    if (failed(allocated))
       return rewriter.notifyMatchFailure(op, "no shared-memory offset allocated");
-    Value base = byteAddress(rewriter, loc, emitSharedBase(rewriter, loc, op),
-                             constI32(rewriter, loc, offset.getInt()));
+    Value base = *allocated;
     if (adaptor.getSrc()) {
       auto type = cast<MemDescType>(op.getType());
       auto srcType = cast<RankedTensorType>(op.getSrc().getType());

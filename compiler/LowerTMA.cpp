@@ -39,13 +39,9 @@ struct InitBarriersLowering : public TilePattern<InitBarriersOp> {
   LogicalResult matchAndRewrite(InitBarriersOp op, OpAdaptor,
                                 ConversionPatternRewriter &rewriter) const override {
     Location loc = op.getLoc();
-    auto offset = op->getAttrOfType<IntegerAttr>(kAllocOffsetAttr);
-    if (!offset)
+    FailureOr<Value> ring = emitAllocatedAddress(rewriter, loc, op);
+    if (failed(ring))
       return rewriter.notifyMatchFailure(op, "no shared-memory offset allocated");
-    auto ptrType = LLVM::LLVMPointerType::get(getContext(), 3);
-    Value ring = LLVM::GEPOp::create(rewriter, loc, ptrType, rewriter.getI8Type(),
-                                     emitSharedBase(rewriter, loc, op),
-                                     ArrayRef<LLVM::GEPArg>{LLVM::GEPArg(int32_t(offset.getInt()))});
     int64_t count = cast<MBarriersType>(op.getType()).getCount();
     std::string body = "{\n";
     for (int64_t i = 0; i < count; ++i)
@@ -53,11 +49,11 @@ struct InitBarriersLowering : public TilePattern<InitBarriersOp> {
               "], " + std::to_string(op.getArrivals()) + ";\n";
     body += "}";
     emitSideEffectAsm(rewriter, loc, body, "b,r",
-            {emitIsFirstThread(rewriter, loc), sharedAddress32(rewriter, loc, ring)});
+            {emitIsFirstThread(rewriter, loc), sharedAddress32(rewriter, loc, *ring)});
     // Makes the initialisation visible to the other threads and to the TMA unit.
     emitSideEffectAsm(rewriter, loc, "fence.mbarrier_init.release.cluster;", "", {});
     emitBarrier(rewriter, loc);
-    rewriter.replaceOp(op, ring);
+    rewriter.replaceOp(op, *ring);
     return success();
   }
 };

@@ -147,6 +147,17 @@ Value mlir::tessera::emitLinearIndex(OpBuilder &builder, Location loc, ArrayRef<
   return index;
 }
 
+FailureOr<Value> mlir::tessera::emitAllocatedAddress(OpBuilder &builder, Location loc,
+                                                     Operation *op) {
+  auto offset = op->getAttrOfType<IntegerAttr>(kAllocOffsetAttr);
+  if (!offset)
+    return failure();
+  Value base = emitSharedBase(builder, loc, op);
+  return LLVM::GEPOp::create(builder, loc, base.getType(), builder.getI8Type(), base,
+                             ArrayRef<LLVM::GEPArg>{LLVM::GEPArg(int32_t(offset.getInt()))})
+      .getResult();
+}
+
 Value mlir::tessera::emitSharedBase(OpBuilder &builder, Location loc, Operation *anchor) {
   auto module = anchor->getParentOfType<ModuleOp>();
   MLIRContext *context = module.getContext();

@@ -71,6 +71,10 @@ Value emitLinearIndex(OpBuilder &builder, Location loc, ArrayRef<Value> coords,
 // The kernel's dynamic shared memory (`!llvm.ptr<3>`).
 Value emitSharedBase(OpBuilder &builder, Location loc, Operation *anchor);
 
+// The address of the shared memory that allocateSharedBlocks gave `op` (its kAllocOffsetAttr), or
+// failure when it gave none.
+FailureOr<Value> emitAllocatedAddress(OpBuilder &builder, Location loc, Operation *op);
+
 // Address of element `index` of `elementType` in the scratch area, starting `byteOffset` bytes
 // in.
 Value emitSharedAddress(OpBuilder &builder, Location loc, Operation *anchor,

@@ -128,11 +128,10 @@ private:
   // map with boxes of min(128, row bytes) bytes along the last dimension and the matching
   // swizzle (tessera.TensorDescriptor), so that layout is the only one it can produce.
   static bool isTMALayout(RankedTensorType type, SharedAttr shared) {
-    constexpr int64_t kMaxBoxRows = 256;
     int64_t rowBytes = type.getDimSize(1) * (type.getElementTypeBitWidth() / 8);
     return type.getElementTypeBitWidth() >= 8 && rowBytes >= 32 &&
            shared.getSwizzleBytes() == std::min<int64_t>(128, rowBytes) &&
-           type.getDimSize(0) <= kMaxBoxRows;
+           type.getDimSize(0) <= kMaxTMABoxExtent;
   }
 
   bool hasTMAStreams() const {
@@ -463,8 +462,10 @@ private:
     // until the wait that follows the other's wgmma. (Without this, the next operand's loads
     // overwrote registers of the wgmma in flight, and tf32 results came out wrong now and then
     // once nothing else in the loop delayed those loads.)
+    // Where the loop cannot be unrolled, each wgmma finishes within its iteration instead:
+    // slower, still correct.
     if (registerOperand && failed(unrollLoop(pipelined, 2)))
-      pipelined.emitWarning("could not unroll a loop whose wgmma has a register operand");
+      pipelined.walk([](WarpGroupDotWaitOp wait) { wait.setPending(0); });
   }
 
   scf::ForOp loop;

@@ -229,9 +229,6 @@ LogicalResult MBarriersType::verify(function_ref<InFlightDiagnostic()> emitError
   return success();
 }
 
-// TMA boxes have at most 256 elements along each dimension.
-static constexpr int64_t kMaxTmaBoxExtent = 256;
-
 LogicalResult AsyncTMALoadOp::verify() {
   auto dst = cast<MemDescType>(getDst().getType());
   if (failed(verifyMemDesc(*this, dst, "destination")))
@@ -249,8 +246,8 @@ LogicalResult AsyncTMALoadOp::verify() {
     return emitOpError() << "destination rows of " << rowBytes
                          << " bytes are not a whole number of " << shared.getSwizzleBytes()
                          << "-byte swizzle runs";
-  if (dst.getShape()[0] > kMaxTmaBoxExtent)
-    return emitOpError() << "a TMA box has at most " << kMaxTmaBoxExtent << " rows, got "
+  if (dst.getShape()[0] > kMaxTMABoxExtent)
+    return emitOpError() << "a TMA box has at most " << kMaxTMABoxExtent << " rows, got "
                          << dst.getShape()[0];
   return success();
 }

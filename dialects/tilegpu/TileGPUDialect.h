@@ -15,4 +15,9 @@
 #define GET_OP_CLASSES
 #include "dialects/tilegpu/TileGPUOps.h.inc"
 
+namespace mlir::tilegpu {
+// TMA boxes have at most this many elements along each dimension (tilegpu.async_tma_load).
+constexpr int64_t kMaxTMABoxExtent = 256;
+} // namespace mlir::tilegpu
+
 #endif
