@@ -62,7 +62,6 @@ tessera_compile_options make_options(const std::string &target, int num_warps, i
   return options;
 }
 
-// A compiled kernel's stages and metadata (tessera_compile).
 // A bundle being built, or one read from a file (runtime/bundle.h).
 class Bundle {
 public:
@@ -127,6 +126,7 @@ private:
   tessera_bundle_t handle_;
 };
 
+// A compiled kernel's stages and metadata (tessera_compile).
 class Compiled {
 public:
   explicit Compiled(tessera_compiled_t handle) : handle_(handle) {}

@@ -18,8 +18,7 @@ from typing import Any, Dict, List, Mapping, Optional, Union
 from .. import _C
 from ..errors import CompilationError
 from ..language.core import unwrap
-from ..language.dtypes import str_to_ty
-from ..language.tensor_descriptor import tensor_descriptor_type
+from ..language.tensor_descriptor import parse_runtime_type
 from .function import KernelFunction
 from .specialization import ArgSpec, generate_tile_ir
 
@@ -63,8 +62,7 @@ def _parse_signature(name: str, text: str) -> ArgSpec:
         text = text[:-3]
     if text == "constexpr":
         raise ValueError(f"parameter {name} is a constexpr: give its value in `constants`")
-    descriptor = tensor_descriptor_type.parse(text)
-    return ArgSpec(dtype=descriptor or str_to_ty(text), divisible_by_16=divisible)
+    return ArgSpec(dtype=parse_runtime_type(text), divisible_by_16=divisible)
 
 
 def specs_from_signature(function: KernelFunction, signature: Mapping[str, str],

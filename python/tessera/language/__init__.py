@@ -36,6 +36,6 @@ __all__ = [
     "int16", "int32", "int64", "load", "log", "log2", "make_block_ptr", "math", "max",
     "max_contiguous", "maximum", "min", "minimum", "multiple_of", "num_programs", "permute",
     "pointer_type", "program_id", "range", "reshape", "rsqrt", "sigmoid", "sin", "sqrt",
-    "static_assert", "static_range", "store", "sum", "tensor", "tensor_descriptor", "trans", "uint8", "uint16",
-    "uint32", "uint64", "where", "zeros", "zeros_like",
+    "static_assert", "static_range", "store", "sum", "tensor", "tensor_descriptor", "trans",
+    "uint8", "uint16", "uint32", "uint64", "where", "zeros", "zeros_like",
 ]

@@ -32,7 +32,7 @@ from .core import builtin, tensor, unwrap
 from .dtypes import dtype, int64, str_to_ty, ty_to_str
 from .memory import emit_load, store as _store
 
-__all__ = ["tensor_descriptor", "tensor_descriptor_type", "tensormap_type"]
+__all__ = ["parse_runtime_type", "tensor_descriptor", "tensor_descriptor_type", "tensormap_type"]
 
 _SIGNATURE = re.compile(r"^tensordesc<\s*([a-z0-9]+)\s*\[([0-9,\s]+)\]\s*>$")
 
@@ -78,6 +78,12 @@ class tensor_descriptor_type:
 
     def __str__(self) -> str:
         return self.signature
+
+
+def parse_runtime_type(text: str) -> Any:
+    """The run-time type a signature string names: a tensor descriptor type
+    (``tensordesc<bf16[128,64]>``) or a scalar or pointer type (``"*fp32"``, ``"i32"``)."""
+    return tensor_descriptor_type.parse(text) or str_to_ty(text)
 
 
 class tensor_descriptor:

@@ -24,8 +24,7 @@ from ..compiler.function import KernelFunction
 from ..compiler.specialization import ArgSpec, generate_tile_ir
 from ..errors import CompilationError
 from ..language.core import constexpr
-from ..language.dtypes import str_to_ty
-from ..language.tensor_descriptor import tensor_descriptor_type
+from ..language.tensor_descriptor import parse_runtime_type
 from .arguments import HANDLERS, handler_for, plan_kind, torch_argument
 
 __all__ = ["JITFunction", "LoadedKernel", "jit"]
@@ -91,10 +90,7 @@ def {name}({parameters}*, grid, num_warps=4, num_stages=3):
         _t_kernel = _t_load(_t_key)
     if callable(grid):
         grid = grid({{{meta}"num_warps": num_warps, "num_stages": num_stages}})
-    if type(grid) is tuple and len(grid) == 1:
-        _t_x, _t_y, _t_z = int(grid[0]), 1, 1
-    else:
-        _t_x, _t_y, _t_z = _t_grid_dims(grid)
+    _t_x, _t_y, _t_z = _t_grid_dims(grid)
     if _t_x and _t_y and _t_z:
         _t_stream = _t_torch_stream(_t_device) if _t_device_handler is _t_torch_handler else 0
         _t_kernel.launch(_t_x, _t_y, _t_z, _t_stream, ({values}))
@@ -203,8 +199,8 @@ class JITFunction(KernelFunction):
             elif part[0] == "c":
                 specs.append(ArgSpec(value=part[1]))
             else:
-                ty = tensor_descriptor_type.parse(part[0]) or str_to_ty(part[0])
-                specs.append(ArgSpec(dtype=ty, divisible_by_16=part[1]))
+                specs.append(ArgSpec(dtype=parse_runtime_type(part[0]),
+                                     divisible_by_16=part[1]))
         return specs
 
     def _load(self, key: Tuple[Any, ...]) -> LoadedKernel:

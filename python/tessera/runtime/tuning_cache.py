@@ -118,6 +118,27 @@ def preload(kernel: str, key: str, config: str, milliseconds: float) -> None:
     _preloaded.setdefault((kernel, key), {})[config] = TunedResult(milliseconds=milliseconds)
 
 
+def _checksum(entry: Dict[str, Any]) -> str:
+    body = {name: value for name, value in entry.items() if name != "checksum"}
+    return _digest(json.dumps(body, sort_keys=True))
+
+
+def _read_entry(path: str) -> Optional[Dict[str, Any]]:
+    """The entry in the file ``path`` when it is whole (its format and checksum right); None when
+    it is damaged or unreadable. A missing file raises FileNotFoundError."""
+    try:
+        with open(path, encoding="utf-8") as entry_file:
+            entry = json.load(entry_file)
+    except FileNotFoundError:
+        raise
+    except (OSError, ValueError, UnicodeDecodeError):
+        return None
+    if isinstance(entry, dict) and entry.get("format") == _FORMAT and \
+            entry.get("checksum") == _checksum(entry):
+        return entry
+    return None
+
+
 def stored_records(root: Optional[str] = None) -> List[Tuple[str, str, str, float]]:
     """Every timed result in the tuning cache under ``root`` (default ``cache_root()``), as
     ``(kernel identity, key JSON, config JSON, milliseconds)``: what a bundle carries. Damaged
@@ -126,13 +147,10 @@ def stored_records(root: Optional[str] = None) -> List[Tuple[str, str, str, floa
     records = []
     for path in sorted(glob.glob(os.path.join(root, "tuning", "*", "*", "*.json"))):
         try:
-            with open(path, encoding="utf-8") as entry_file:
-                entry = json.load(entry_file)
-        except (OSError, ValueError, UnicodeDecodeError):
+            entry = _read_entry(path)
+        except FileNotFoundError:  # removed since the listing
             continue
-        if (not isinstance(entry, dict) or entry.get("format") != _FORMAT
-                or entry.get("checksum") != TuningCache._checksum(entry)
-                or entry.get("milliseconds") is None):
+        if entry is None or entry.get("milliseconds") is None:
             continue
         kernel = os.path.basename(os.path.dirname(os.path.dirname(path)))
         records.append((kernel, json.dumps(entry["key"]),
@@ -148,10 +166,10 @@ class TuningCache:
         self.identity = kernel_identity(kernel)
         self.directory = os.path.join(root, "tuning", self.identity) if root else None
 
-    def _key_directory(self, key: Sequence[Any]) -> Optional[str]:
+    def _key_directory(self, key_text: str) -> Optional[str]:
         if self.directory is None:
             return None
-        return os.path.join(self.directory, _digest(key_json(key))[:32])
+        return os.path.join(self.directory, _digest(key_text)[:32])
 
     @staticmethod
     def _entry_name(config: Any) -> str:
@@ -161,13 +179,14 @@ class TuningCache:
         """The stored results of those of ``configs`` that have one for ``key``: from a loaded
         bundle, else from the disk."""
         configs = list(configs)
-        preloaded = _preloaded.get((self.identity, key_json(key)), {})
+        key_text = key_json(key)
+        preloaded = _preloaded.get((self.identity, key_text), {})
         results: Dict[Any, TunedResult] = {}
         for config in configs:
             result = preloaded.get(config_json(config))
             if result is not None:
                 results[config] = result
-        directory = self._key_directory(key)
+        directory = self._key_directory(key_text)
         if directory is None or not os.path.isdir(directory):
             return results
         for config in configs:
@@ -181,15 +200,10 @@ class TuningCache:
 
     def _read(self, path: str, config: Any) -> Optional[TunedResult]:
         try:
-            with open(path, encoding="utf-8") as entry_file:
-                entry = json.load(entry_file)
+            entry = _read_entry(path)
         except FileNotFoundError:
             return None
-        except (OSError, ValueError, UnicodeDecodeError):
-            entry = None
-        if (isinstance(entry, dict) and entry.get("format") == _FORMAT
-                and entry.get("checksum") == self._checksum(entry)
-                and entry.get("config") == _config_record(config)):
+        if entry is not None and entry.get("config") == _config_record(config):
             return TunedResult(entry.get("milliseconds"), entry.get("skipped"))
         logger.warning("tessera.autotune: discarding the corrupt tuning entry %s", path)
         try:
@@ -198,21 +212,16 @@ class TuningCache:
             pass
         return None
 
-    @staticmethod
-    def _checksum(entry: Dict[str, Any]) -> str:
-        body = {name: value for name, value in entry.items() if name != "checksum"}
-        return _digest(json.dumps(body, sort_keys=True))
-
     def store(self, key: Sequence[Any], config: Any, result: TunedResult) -> None:
         """Writes ``config``'s result for ``key`` (atomically; nothing on failure but a warning,
         once)."""
-        directory = self._key_directory(key)
+        directory = self._key_directory(key_json(key))
         if directory is None:
             return
         entry: Dict[str, Any] = {"format": _FORMAT, "config": _config_record(config),
                                  "key": _portable(list(key)),
                                  "milliseconds": result.milliseconds, "skipped": result.skipped}
-        entry["checksum"] = self._checksum(entry)
+        entry["checksum"] = _checksum(entry)
         try:
             os.makedirs(directory, exist_ok=True)
             handle, temporary = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=".json")
