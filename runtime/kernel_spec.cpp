@@ -2,13 +2,46 @@
 
 #include "runtime/sha256.h"
 
+#include <algorithm>
+#include <cctype>
+
 namespace tessera::runtime {
 namespace {
 
 constexpr std::string_view kKnownTargets[] = {"sm_80", "sm_86", "sm_89", "sm_90", "sm_90a"};
 
 // Bumped whenever the encoding below changes, so old and new keys can never coincide.
-constexpr std::string_view kKeyEncodingTag = "tessera-kernel-key/1";
+constexpr std::string_view kKeyEncodingTag = "tessera-kernel-key/2";
+
+// Index one past the string literal that starts at ir[start] (a '"'), escapes included.
+size_t skipStringLiteral(std::string_view ir, size_t start) {
+  size_t i = start + 1;
+  while (i < ir.size() && ir[i] != '"')
+    i += ir[i] == '\\' ? 2 : 1;
+  return std::min(i + 1, ir.size());
+}
+
+// Index one past the `loc(...)` that starts at ir[start], nested parentheses and strings included.
+size_t skipLocation(std::string_view ir, size_t start) {
+  size_t i = start + 3, depth = 0;
+  while (i < ir.size()) {
+    char c = ir[i];
+    if (c == '"') {
+      i = skipStringLiteral(ir, i);
+      continue;
+    }
+    ++i;
+    if (c == '(')
+      ++depth;
+    else if (c == ')' && --depth == 0)
+      break;
+  }
+  return i;
+}
+
+bool isIdentifierChar(char c) {
+  return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == '$';
+}
 
 void hashField(Sha256 &hash, std::string_view name, std::string_view value) {
   hash.update(name);
@@ -35,6 +68,24 @@ Status validateOptionsOtherThanTarget(const KernelSpec &spec) {
 }
 
 } // namespace
+
+std::string withoutLocations(std::string_view ir) {
+  std::string out;
+  out.reserve(ir.size());
+  size_t i = 0;
+  while (i < ir.size()) {
+    if (ir[i] == '"') {
+      size_t end = skipStringLiteral(ir, i);
+      out.append(ir.substr(i, end - i));
+      i = end;
+    } else if (ir.compare(i, 4, "loc(") == 0 && (i == 0 || !isIdentifierChar(ir[i - 1]))) {
+      i = skipLocation(ir, i);
+    } else {
+      out.push_back(ir[i++]);
+    }
+  }
+  return out;
+}
 
 bool isKnownTarget(std::string_view target) {
   for (std::string_view known : kKnownTargets)
@@ -88,7 +139,7 @@ StatusOr<KernelSpec> kernelSpecFromC(const char *tileIR, size_t tileIRSize,
 std::string kernelKey(const KernelSpec &spec, std::string_view compilerVersion) {
   Sha256 hash;
   hash.update(kKeyEncodingTag);
-  hashField(hash, "tile_ir", spec.tileIR);
+  hashField(hash, "tile_ir", withoutLocations(spec.tileIR));
   hashField(hash, "num_warps", std::to_string(spec.numWarps));
   hashField(hash, "num_stages", std::to_string(spec.numStages));
   hashField(hash, "target", spec.target);

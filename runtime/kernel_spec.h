@@ -39,8 +39,14 @@ Status validateKernelSpec(const KernelSpec &spec);
 StatusOr<KernelSpec> kernelSpecFromC(const char *tileIR, size_t tileIRSize,
                                      const tessera_compile_options *options, bool requireTarget);
 
-// The variant's identity: the lower-case hex SHA-256 of every field of `spec` and the compiler
-// version. Fields are length-prefixed, so no two different specs encode to the same bytes.
+// `ir` without its source locations (every `loc(...)` outside string literals): what the kernel
+// key hashes, so that the same kernel built from files at different paths (a bundle built on one
+// machine and loaded on another) has one key.
+std::string withoutLocations(std::string_view ir);
+
+// The variant's identity: the lower-case hex SHA-256 of every field of `spec` (the tile IR without
+// its locations) and the compiler version. Fields are length-prefixed, so no two different specs
+// encode to the same bytes.
 std::string kernelKey(const KernelSpec &spec, std::string_view compilerVersion);
 
 } // namespace tessera::runtime

@@ -22,7 +22,7 @@ KernelSpec baseSpec() {
 // over the documented encoding; if this changes, every existing cache entry is orphaned.
 TEST(KernelKey, MatchesIndependentlyComputedValue) {
   EXPECT_EQ(kernelKey(baseSpec(), "0.1.0"),
-            "0a4c832da764b1d90a7e5a0bf45bab01a3fbe78ec013719ffb688d45a192e5b9");
+            "ee12d24c3dbe77b52186cdaad62b790a1a308b0e6cb35d51b35a0f433e98de5f");
 }
 
 TEST(KernelKey, IsLowerCaseHexOf64Characters) {
@@ -69,6 +69,30 @@ TEST(KernelKey, FieldBoundariesAreUnambiguous) {
   KernelSpec c = baseSpec();
   c.tileIR = irWithVersion;
   EXPECT_NE(kernelKey(c, ""), kernelKey(baseSpec(), "0.1.0"));
+}
+
+// Tests that source locations (which name the file a kernel was written in) leave the key alone,
+// so a bundle built at one path serves a process whose kernels live at another.
+TEST(KernelKey, IgnoresSourceLocations) {
+  std::string here = "%0 = \"arith.constant\"() {value = 1 : i32} : () -> i32 loc(\"/a/k.py\":3:4)\n"
+                     "tile.func @k() {} loc(fused[\"/a/k.py\":1:0, callsite(\"x\"(\"y\":1:2))])";
+  std::string there = "%0 = \"arith.constant\"() {value = 1 : i32} : () -> i32 loc(\"/b/k.py\":3:4)\n"
+                      "tile.func @k() {} loc(\"/b/k.py\":1:0)";
+  EXPECT_EQ(withoutLocations(here), withoutLocations(there));
+  KernelSpec a = baseSpec(), b = baseSpec();
+  a.tileIR = here;
+  b.tileIR = there;
+  EXPECT_EQ(kernelKey(a, "0.1.0"), kernelKey(b, "0.1.0"));
+}
+
+// Tests that only locations go: "loc(" inside a string literal, or ending a longer name, stays.
+TEST(KernelKey, KeepsLocationTextThatIsNotALocation) {
+  EXPECT_EQ(withoutLocations("{name = \"loc(\\\"x\\\")\"} alloc(%0)"),
+            "{name = \"loc(\\\"x\\\")\"} alloc(%0)");
+  KernelSpec a = baseSpec(), b = baseSpec();
+  a.tileIR = "{name = \"loc(1)\"}";
+  b.tileIR = "{name = \"loc(2)\"}";
+  EXPECT_NE(kernelKey(a, "0.1.0"), kernelKey(b, "0.1.0"));
 }
 
 TEST(Targets, FromComputeCapability) {
