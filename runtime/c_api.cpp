@@ -20,6 +20,7 @@
 
 using tessera::runtime::BinaryKind;
 using tessera::runtime::Bundle;
+using tessera::runtime::BundledKernel;
 using tessera::runtime::BundleKernel;
 using tessera::runtime::BundleTuning;
 using tessera::runtime::CompilerHooks;
@@ -194,6 +195,10 @@ const char *tessera_status_message(tessera_status_t status) {
 void tessera_status_free(tessera_status_t status) {
   if (status != &outOfMemoryStatus)
     delete status;
+}
+
+const char *tessera_status_code_name(tessera_status_code code) {
+  return tessera::runtime::statusCodeName(code);
 }
 
 const char *tessera_version(void) { return tessera::compiler::compilerVersion(); }
@@ -516,6 +521,47 @@ tessera_status_t tessera_runtime_load_bundle(tessera_runtime_t runtime, tessera_
     if (!runtime || !bundle)
       return invalidArgument("runtime and bundle must not be NULL");
     runtime->runtime.loadBundle(bundle->bundle);
+    return Status();
+  });
+}
+
+tessera_status_t tessera_runtime_get_bundled_kernel(tessera_runtime_t runtime, const char *name,
+                                                    int32_t device, tessera_kernel_t *out_kernel) {
+  return guarded([&]() -> Status {
+    if (!out_kernel)
+      return invalidArgument("out_kernel must not be NULL");
+    *out_kernel = nullptr;
+    if (!runtime)
+      return invalidArgument("runtime must not be NULL");
+    if (!name || !*name)
+      return invalidArgument("name must be a non-empty string");
+    StatusOr<Kernel *> kernel = runtime->runtime.getBundledKernel(name, device);
+    if (!kernel.ok())
+      return kernel.status();
+    *out_kernel = wrap(*kernel);
+    return Status();
+  });
+}
+
+int64_t tessera_runtime_num_bundled_kernels(tessera_runtime_t runtime) {
+  return runtime ? int64_t(runtime->runtime.numBundledKernels()) : -1;
+}
+
+tessera_status_t tessera_runtime_bundled_kernel(tessera_runtime_t runtime, int64_t index,
+                                                const char **out_name, const char **out_target) {
+  return guarded([&]() -> Status {
+    if (!runtime)
+      return invalidArgument("runtime must not be NULL");
+    const BundledKernel *kernel =
+        index < 0 ? nullptr : runtime->runtime.bundledKernel(uint64_t(index));
+    if (!kernel)
+      return invalidArgument("bundled kernel index " + std::to_string(index) +
+                             " is out of range (the runtime has " +
+                             std::to_string(runtime->runtime.numBundledKernels()) + ")");
+    if (out_name)
+      *out_name = kernel->name.c_str();
+    if (out_target)
+      *out_target = kernel->target.c_str();
     return Status();
   });
 }

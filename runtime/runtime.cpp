@@ -1,7 +1,9 @@
 #include "runtime/runtime.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
+#include <utility>
 #include <vector>
 
 namespace tessera::runtime {
@@ -50,6 +52,23 @@ private:
   CUcontext context_;
   bool pushed_ = false;
 };
+
+// The Levenshtein distance between a and b: how a mistyped kernel name ranks the bundled ones.
+size_t editDistance(const std::string &a, const std::string &b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j)
+    row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diagonal = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      size_t above = row[j];
+      row[j] = std::min({above + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = above;
+    }
+  }
+  return row[b.size()];
+}
 
 std::string kernelDescription(const KernelBinary &binary, int32_t device) {
   return "kernel '" + binary.kernelName + "' (" + binaryKindName(binary.kind) + ") on device " +
@@ -201,6 +220,87 @@ void Runtime::loadBundle(const Bundle &bundle) {
   std::lock_guard<std::mutex> lock(mutex_);
   for (size_t i = 0; i < keys.size(); ++i)
     bundled_.insert_or_assign(std::move(keys[i]), bundle.kernels[i].binary);
+
+  for (const BundleKernel &kernel : bundle.kernels) {
+    auto entry = std::make_unique<const BundledKernel>(BundledKernel{
+        kernel.name, kernel.target, kernel.tileIR, kernel.numWarps, kernel.numStages});
+    std::vector<size_t> &named = bundledByName_[kernel.name];
+    auto same = std::find_if(named.begin(), named.end(), [&](size_t index) {
+      return bundledKernels_[index]->target == kernel.target;
+    });
+    if (same == named.end()) {
+      named.push_back(bundledKernels_.size());
+      bundledKernels_.push_back(std::move(entry));
+      continue;
+    }
+    std::unique_ptr<const BundledKernel> &slot = bundledKernels_[*same];
+    // Loading a bundle again changes nothing and keeps nothing more.
+    if (slot->tileIR == entry->tileIR && slot->numWarps == entry->numWarps &&
+        slot->numStages == entry->numStages)
+      continue;
+    replacedBundledKernels_.push_back(std::exchange(slot, std::move(entry)));
+  }
+}
+
+Status Runtime::bundledNameNotFound(const std::string &name) const {
+  std::string message = "no loaded bundle has a kernel named '" + name + "'";
+  if (bundledByName_.empty())
+    return notFound(message + " (no bundle with kernels is loaded)");
+  std::vector<std::pair<size_t, const std::string *>> ranked;
+  for (const auto &entry : bundledByName_)
+    ranked.emplace_back(editDistance(name, entry.first), &entry.first);
+  size_t shown = std::min<size_t>(ranked.size(), 3);
+  std::partial_sort(ranked.begin(), ranked.begin() + shown, ranked.end(),
+                    [](const auto &a, const auto &b) {
+                      return a.first != b.first ? a.first < b.first : *a.second < *b.second;
+                    });
+  message += " (the loaded bundles name " + std::to_string(ranked.size()) + " kernel" +
+             (ranked.size() == 1 ? "" : "s") + "; nearest: ";
+  for (size_t i = 0; i < shown; ++i)
+    message += (i ? ", '" : "'") + *ranked[i].second + "'";
+  return notFound(message + ")");
+}
+
+StatusOr<KernelSpec> Runtime::bundledKernelSpec(const std::string &name,
+                                                const std::string &target) const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto named = bundledByName_.find(name);
+  if (named == bundledByName_.end())
+    return bundledNameNotFound(name);
+  const BundledKernel *chosen = bundledKernels_[named->second.front()].get();
+  for (size_t index : named->second)
+    if (bundledKernels_[index]->target == target) {
+      chosen = bundledKernels_[index].get();
+      break;
+    }
+  // For another target's kernel this is a new spec: findOrCompile misses the bundles and
+  // compiles it (or finds it in the disk cache).
+  return KernelSpec{chosen->tileIR, target, chosen->numWarps, chosen->numStages, 0};
+}
+
+StatusOr<Kernel *> Runtime::getBundledKernel(const std::string &name, int32_t device) {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (bundledByName_.count(name) == 0)
+      return bundledNameNotFound(name);
+  }
+  StatusOr<std::string> target = deviceTarget(device);
+  if (!target.ok())
+    return target.status();
+  StatusOr<KernelSpec> spec = bundledKernelSpec(name, *target);
+  if (!spec.ok())
+    return spec.status();
+  return getKernel(std::move(*spec), device);
+}
+
+size_t Runtime::numBundledKernels() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return bundledKernels_.size();
+}
+
+const BundledKernel *Runtime::bundledKernel(size_t index) const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return index < bundledKernels_.size() ? bundledKernels_[index].get() : nullptr;
 }
 
 StatusOr<KernelBinary> Runtime::findOrCompile(const KernelSpec &spec, const std::string &key,

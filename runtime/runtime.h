@@ -33,6 +33,16 @@ struct CompilerHooks {
   std::function<StatusOr<KernelBinary>(const KernelSpec &)> compile;
 };
 
+// A kernel of a loaded bundle as the runtime keeps it: the name it is looked up by, the target of
+// its binary, and the tile IR and options that compile it again for a target the bundles lack.
+struct BundledKernel {
+  std::string name;
+  std::string target;
+  std::string tileIR;
+  int32_t numWarps = 4;
+  int32_t numStages = 3;
+};
+
 // A kernel loaded on one device. Owned by its Runtime and valid until the Runtime is destroyed.
 class Kernel {
 public:
@@ -90,8 +100,23 @@ public:
   StatusOr<Kernel *> getKernel(KernelSpec spec, int32_t device);
 
   // Makes the bundle's kernels available to getKernel and findOrCompile, which then neither read
-  // the disk cache nor compile for them (they count as bundle hits).
+  // the disk cache nor compile for them (they count as bundle hits), and to getBundledKernel by
+  // name. A kernel of the same name and target as one loaded before replaces it.
   void loadBundle(const Bundle &bundle);
+
+  // The kernel that loaded bundles list as `name`, on `device`: the bundled binary for the
+  // device's target, else (JIT fallback) the tile IR and options of the first-loaded kernel of
+  // that name compiled for the device's target, cached like any kernel. NOT_FOUND, with the
+  // nearest bundled names, when no loaded bundle has `name` (checked before the device, so that
+  // it needs no driver).
+  StatusOr<Kernel *> getBundledKernel(const std::string &name, int32_t device);
+  // The spec that getBundledKernel uses for `name` on `target`. Its tile IR lives as long as the
+  // runtime. Needs no driver.
+  StatusOr<KernelSpec> bundledKernelSpec(const std::string &name, const std::string &target) const;
+  // The bundled kernels, one per (name, target), in the order they were first loaded; index past
+  // the end gives null. They stay valid until the runtime is destroyed.
+  size_t numBundledKernels() const;
+  const BundledKernel *bundledKernel(size_t index) const;
 
   // The identity of `spec` under this runtime's compiler.
   std::string kernelKey(const KernelSpec &spec) const;
@@ -125,15 +150,24 @@ private:
   StatusOr<Device *> device(int32_t index);
   StatusOr<std::unique_ptr<Kernel>> load(Device &device, const std::string &key,
                                          KernelBinary binary);
+  // NOT_FOUND for a name no loaded bundle has, naming the nearest ones. Called with mutex_ held.
+  Status bundledNameNotFound(const std::string &name) const;
 
   const CudaDriver *driver_ = nullptr; // set by device() once the driver loaded
   CompilerHooks compiler_;
   DiskCache diskCache_;
 
-  std::mutex mutex_; // guards devices_, every Device::kernels and bundled_
+  mutable std::mutex mutex_; // guards devices_, every Device::kernels and the bundle tables
   bool devicesCounted_ = false;
   std::vector<std::unique_ptr<Device>> devices_; // one slot per device, filled on first use
   std::unordered_map<std::string, KernelBinary> bundled_; // from loadBundle, by kernel key
+  // From loadBundle, for lookups by name: one entry per (name, target) in first-load order, and
+  // each name's entries (indices into bundledKernels_) in that order. Entries are never freed
+  // before the runtime, because names and tile IR handed out point into them: one replaced by a
+  // later bundle moves to replacedBundledKernels_.
+  std::vector<std::unique_ptr<const BundledKernel>> bundledKernels_;
+  std::unordered_map<std::string, std::vector<size_t>> bundledByName_;
+  std::vector<std::unique_ptr<const BundledKernel>> replacedBundledKernels_;
 
   std::atomic<uint64_t> compiles_{0};
   std::atomic<uint64_t> diskHits_{0};

@@ -36,6 +36,8 @@ typedef struct tessera_status* tessera_status_t;
 TESSERA_API tessera_status_code tessera_status_get_code(tessera_status_t status);
 TESSERA_API const char* tessera_status_message(tessera_status_t status); /* "" for NULL */
 TESSERA_API void tessera_status_free(tessera_status_t status);
+/* "OK", "INVALID_ARGUMENT", "NOT_FOUND", ...: the code's name, for messages. */
+TESSERA_API const char* tessera_status_code_name(tessera_status_code code);
 
 /* Version of the compiler; part of every kernel's cache identity. */
 TESSERA_API const char* tessera_version(void);
@@ -166,6 +168,26 @@ TESSERA_API tessera_status_t tessera_bundle_write(tessera_bundle_t bundle, const
  * tessera_kernel_precompile take them from it). The bundle may be freed afterwards. */
 TESSERA_API tessera_status_t tessera_runtime_load_bundle(tessera_runtime_t runtime,
                                                          tessera_bundle_t bundle);
+
+/* The kernel that the bundles loaded into `runtime` list under `name` (tessera_bundle_kernel's
+ * name), loaded on `device`: the bundle's binary for the device's target (a bundle hit: nothing is
+ * compiled); when the bundles have `name` only for other targets, the tile IR and options of the
+ * first loaded of them compiled for the device's target (JIT fallback: counted in compiles, cached
+ * in memory and on disk like any kernel). NOT_FOUND naming `name` and the nearest bundled names
+ * when no loaded bundle has it. A lookup hashes the kernel's tile IR: look a kernel up once and
+ * keep the handle. */
+TESSERA_API tessera_status_t tessera_runtime_get_bundled_kernel(tessera_runtime_t runtime,
+                                                                const char* name, int32_t device,
+                                                                tessera_kernel_t* out_kernel);
+/* The kernels of the bundles loaded into `runtime`, one per (name, target), in the order they were
+ * first loaded (a later bundle's kernel of the same name and target replaces the earlier one in
+ * place); -1 for NULL. */
+TESSERA_API int64_t tessera_runtime_num_bundled_kernels(tessera_runtime_t runtime);
+/* Bundled kernel `index`'s name and target; the strings stay owned by the runtime and valid until
+ * it is destroyed. */
+TESSERA_API tessera_status_t tessera_runtime_bundled_kernel(tessera_runtime_t runtime,
+                                                            int64_t index, const char** out_name,
+                                                            const char** out_target);
 
 /* Device memory, for callers without a framework. */
 TESSERA_API tessera_status_t tessera_malloc(tessera_runtime_t runtime, int32_t device, size_t bytes,

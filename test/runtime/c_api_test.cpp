@@ -188,6 +188,77 @@ TEST_F(CApiTest, BundleBuiltWithoutADeviceServesAnotherRuntime) {
             "bundle, kernel, key and config must not be NULL");
 }
 
+// Writes a bundle of add_one compiled for each of `targets` under the lookup name `name` to `path`,
+// with `runtime` (whose disk cache then holds those kernels).
+void writeAddOneBundle(tessera_runtime_t runtime, const std::string &path, const char *name,
+                       const std::vector<const char *> &targets) {
+  tessera_bundle_t bundle = nullptr;
+  ASSERT_EQ(Result(tessera_bundle_create("add_one", &bundle)).code, TESSERA_OK);
+  for (const char *target : targets) {
+    const tessera_compile_options options{target, 4, 3, 0};
+    Result added(tessera_bundle_add_kernel(runtime, bundle, name, kAddOnePtx,
+                                           std::strlen(kAddOnePtx), &options));
+    ASSERT_EQ(added.code, TESSERA_OK) << added.message;
+  }
+  ASSERT_EQ(Result(tessera_bundle_write(bundle, path.c_str())).code, TESSERA_OK);
+  tessera_bundle_free(bundle);
+}
+
+// Reads the bundle at `path` and loads it into `runtime`.
+void loadBundleFile(tessera_runtime_t runtime, const std::string &path) {
+  tessera_bundle_t bundle = nullptr;
+  Result read(tessera_bundle_read(path.c_str(), &bundle));
+  ASSERT_EQ(read.code, TESSERA_OK) << read.message;
+  ASSERT_EQ(Result(tessera_runtime_load_bundle(runtime, bundle)).code, TESSERA_OK);
+  tessera_bundle_free(bundle);
+}
+
+TEST_F(CApiTest, BundledKernelsByName) {
+  EXPECT_EQ(tessera_runtime_num_bundled_kernels(runtime), 0);
+  std::string path = dir.path() + "/add.tbundle";
+  writeAddOneBundle(runtime, path, "add_one", {"sm_90a", "sm_80"});
+  loadBundleFile(runtime, path);
+
+  ASSERT_EQ(tessera_runtime_num_bundled_kernels(runtime), 2);
+  const char *name = nullptr, *target = nullptr;
+  ASSERT_EQ(Result(tessera_runtime_bundled_kernel(runtime, 1, &name, &target)).code, TESSERA_OK);
+  EXPECT_STREQ(name, "add_one");
+  EXPECT_STREQ(target, "sm_80");
+  EXPECT_EQ(Result(tessera_runtime_bundled_kernel(runtime, 2, &name, &target)).message,
+            "bundled kernel index 2 is out of range (the runtime has 2)");
+  EXPECT_EQ(Result(tessera_runtime_bundled_kernel(runtime, -1, &name, &target)).code,
+            TESSERA_INVALID_ARGUMENT);
+
+  // Asked before the device, so the answer needs no driver.
+  tessera_kernel_t kernel = reinterpret_cast<tessera_kernel_t>(&name); // must be reset to NULL
+  Result missing(tessera_runtime_get_bundled_kernel(runtime, "add_two", 0, &kernel));
+  EXPECT_EQ(missing.code, TESSERA_NOT_FOUND);
+  EXPECT_EQ(missing.message, "no loaded bundle has a kernel named 'add_two' (the loaded bundles "
+                             "name 1 kernel; nearest: 'add_one')");
+  EXPECT_EQ(kernel, nullptr);
+
+  if (!runtime::loadCudaDriver().ok()) {
+    Result found(tessera_runtime_get_bundled_kernel(runtime, "add_one", 0, &kernel));
+    EXPECT_EQ(found.code, TESSERA_UNAVAILABLE) << found.message;
+  }
+}
+
+TEST_F(CApiTest, BundledKernelNullArguments) {
+  tessera_kernel_t kernel = nullptr;
+  EXPECT_EQ(Result(tessera_runtime_get_bundled_kernel(runtime, "k", 0, nullptr)).message,
+            "out_kernel must not be NULL");
+  EXPECT_EQ(Result(tessera_runtime_get_bundled_kernel(nullptr, "k", 0, &kernel)).message,
+            "runtime must not be NULL");
+  EXPECT_EQ(Result(tessera_runtime_get_bundled_kernel(runtime, nullptr, 0, &kernel)).message,
+            "name must be a non-empty string");
+  Result empty(tessera_runtime_get_bundled_kernel(runtime, "", 0, &kernel));
+  EXPECT_EQ(empty.code, TESSERA_INVALID_ARGUMENT);
+  EXPECT_EQ(empty.message, "name must be a non-empty string");
+  EXPECT_EQ(tessera_runtime_num_bundled_kernels(nullptr), -1);
+  EXPECT_EQ(Result(tessera_runtime_bundled_kernel(nullptr, 0, nullptr, nullptr)).message,
+            "runtime must not be NULL");
+}
+
 TEST_F(CApiTest, StatsStartAtZero) {
   tessera_stats stats{1, 2, 3, 4, 5};
   tessera_runtime_get_stats(runtime, &stats);
@@ -197,6 +268,12 @@ TEST_F(CApiTest, StatsStartAtZero) {
   EXPECT_EQ(stats.launches, 0u);
   EXPECT_EQ(stats.bundle_hits, 0u);
   tessera_runtime_get_stats(runtime, nullptr); // allowed
+}
+
+TEST(CApiStatus, CodeNames) {
+  EXPECT_STREQ(tessera_status_code_name(TESSERA_OK), "OK");
+  EXPECT_STREQ(tessera_status_code_name(TESSERA_NOT_FOUND), "NOT_FOUND");
+  EXPECT_STREQ(tessera_status_code_name(static_cast<tessera_status_code>(99)), "UNKNOWN");
 }
 
 TEST(CApiCompile, ProducesStages) {
@@ -305,6 +382,60 @@ TEST_F(CApiTest, LaunchOnGpu) {
   EXPECT_EQ(stats.compiles, 1u);
   EXPECT_EQ(stats.memory_hits, 1u);
   EXPECT_EQ(stats.launches, 1u);
+}
+
+// A bundled kernel on a GPU: for the device's target straight from the bundle, for another target
+// compiled from its tile IR (JIT fallback); either one launches.
+TEST_F(CApiTest, BundledKernelOnGpu) {
+  if (!runtime::loadCudaDriver().ok())
+    GTEST_SKIP() << "no GPU";
+  char target[16];
+  Result targetResult(tessera_device_target(runtime, 0, target, sizeof(target)));
+  ASSERT_EQ(targetResult.code, TESSERA_OK) << targetResult.message;
+  const char *other = std::string(target) == "sm_80" ? "sm_86" : "sm_80";
+  std::string path = dir.path() + "/add.tbundle";
+  writeAddOneBundle(runtime, path, "add_one", {target});
+  std::string otherPath = dir.path() + "/add-other.tbundle";
+  writeAddOneBundle(runtime, otherPath, "add_one_elsewhere", {other});
+
+  TempDir loaderDir; // as a fresh process with an empty cache
+  ScopedEnv loaderCache{"TESSERA_CACHE_DIR", loaderDir.path()};
+  tessera_runtime_t loader = nullptr;
+  ASSERT_EQ(Result(tessera_runtime_create(&loader)).code, TESSERA_OK);
+  loadBundleFile(loader, path);
+  loadBundleFile(loader, otherPath);
+
+  tessera_kernel_t bundled = nullptr, compiled = nullptr;
+  Result hit(tessera_runtime_get_bundled_kernel(loader, "add_one", 0, &bundled));
+  ASSERT_EQ(hit.code, TESSERA_OK) << hit.message;
+  tessera_stats stats{};
+  tessera_runtime_get_stats(loader, &stats);
+  EXPECT_EQ(stats.bundle_hits, 1u);
+  EXPECT_EQ(stats.compiles, 0u);
+  Result fallback(tessera_runtime_get_bundled_kernel(loader, "add_one_elsewhere", 0, &compiled));
+  ASSERT_EQ(fallback.code, TESSERA_OK) << fallback.message;
+  tessera_runtime_get_stats(loader, &stats);
+  EXPECT_EQ(stats.compiles, 1u);
+  EXPECT_EQ(stats.bundle_hits, 1u);
+
+  constexpr int kCount = 1000;
+  std::vector<float> host(kCount, 0.5f);
+  uint64_t data = 0;
+  ASSERT_EQ(Result(tessera_malloc(loader, 0, sizeof(float) * kCount, &data)).code, TESSERA_OK);
+  ASSERT_EQ(Result(tessera_memcpy_htod(loader, 0, data, host.data(), sizeof(float) * kCount)).code,
+            TESSERA_OK);
+  int32_t n = kCount;
+  void *args[] = {&data, &n};
+  for (tessera_kernel_t kernel : {bundled, compiled})
+    ASSERT_EQ(Result(tessera_kernel_launch(kernel, (kCount + 127) / 128, 1, 1, nullptr, args, 2))
+                  .code,
+              TESSERA_OK);
+  ASSERT_EQ(Result(tessera_memcpy_dtoh(loader, 0, host.data(), data, sizeof(float) * kCount)).code,
+            TESSERA_OK);
+  for (float value : host)
+    ASSERT_EQ(value, 2.5f);
+  ASSERT_EQ(Result(tessera_free(loader, 0, data)).code, TESSERA_OK);
+  tessera_runtime_destroy(loader);
 }
 
 } // namespace
