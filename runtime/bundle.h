@@ -34,7 +34,8 @@ struct BundleTuning {
   std::string kernel; // the autotuned kernel's identity
   std::string key;    // the tuning key, JSON
   std::string config; // the config, JSON
-  double milliseconds = 0;
+  double milliseconds = 0; // the config's median time; +infinity: chosen without timing (a bundle
+                           // built without a GPU), which the autotuner takes for the key as is
 };
 
 struct Bundle {

@@ -3,6 +3,8 @@
 # g++, gzip; no LLVM, no CMake guarantees, no network) into .stage/ (git-ignored):
 #   libtessera.so.gz    the runtime with the compiler and LLVM/MLIR inside, stripped, gzip -9
 #   libdevice.10.bc.gz  libdevice, for a host whose CUDA install lacks nvvm/
+#   ops-sm_90a.tbundle  the op library for sm_90a, built here without a GPU (tessera-aot
+#                       --library), which test_gpu_aot.py loads on the GPU
 #   MANIFEST            commit, date, checksums and the library's dynamic dependencies
 # The sources travel with the working tree; on the host, scripts/gpu_run.sh unpacks the library,
 # builds the small pybind11 module against the host's Python and runs the GPU tier and benchmarks.
@@ -50,6 +52,13 @@ if [ -f "$libdevice" ]; then
   gzip -9 -c "$libdevice" >"$stage/libdevice.10.bc.gz"
 fi
 
+# The package as built here (python/tessera with _C for this machine's Python), with a kernel
+# and tuning cache of its own, so the bundle holds only what aot planned.
+PYTHONPATH="$root/python${PYTHONPATH:+:$PYTHONPATH}" TESSERA_CACHE_DIR="$tmp/cache" \
+  python3 -c 'import sys; from tessera.runtime.precompile import main; sys.exit(main(sys.argv[1:]))' \
+  --library --target sm_90a -o "$stage/ops-sm_90a.tbundle" ||
+  die "tessera-aot --library failed"
+
 {
   echo "commit: $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo none)$(
     [ -z "$(git -C "$root" status --porcelain 2>/dev/null)" ] || echo ' (with local changes)')"
@@ -57,7 +66,7 @@ fi
   echo "needed: ${needed[*]}"
   echo "newest glibc symbol: ${glibc:-none}"
   (cd "$tmp" && sha256sum libtessera.so)
-  (cd "$stage" && sha256sum ./*.gz)
+  (cd "$stage" && sha256sum ./*.gz ./*.tbundle)
 } >"$stage/MANIFEST"
 
 size_kib="$(du -sk "$stage" | cut -f1)"

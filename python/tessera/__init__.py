@@ -19,6 +19,7 @@ from .compiler.aot import CompiledKernel, compile
 from .errors import CompilationError, TesseraError
 from .runtime.autotuner import Config, autotune, heuristics
 from .runtime.bundles import BundleCase, build_bundle, load_bundle
+from .runtime.precompile import AotReport, aot
 from .runtime.buffer import DeviceBuffer, empty, from_numpy
 from .runtime.jit_function import JITFunction, LoadedKernel, jit
 from .runtime.tensor_descriptor import TensorDescriptor
@@ -27,8 +28,8 @@ from .utils import cdiv, next_power_of_2
 __version__ = "0.1.0"
 
 __all__ = [
-    "BundleCase", "CompilationError", "CompiledKernel", "Config", "DeviceBuffer", "JITFunction",
-    "LoadedKernel", "TensorDescriptor", "TesseraError", "autotune", "build_bundle", "cdiv",
+    "AotReport", "BundleCase", "CompilationError", "CompiledKernel", "Config", "DeviceBuffer", "JITFunction",
+    "LoadedKernel", "TensorDescriptor", "TesseraError", "aot", "autotune", "build_bundle", "cdiv",
     "compile", "empty", "errors", "from_numpy", "heuristics", "jit", "language", "load_bundle",
     "next_power_of_2", "stats",
 ]

@@ -166,14 +166,15 @@ def _fold_batch_into_rows(views: List["torch.Tensor"]) -> List["torch.Tensor"]:
             else b[:1] for t in views]
 
 
-def _descriptor(matrix: "torch.Tensor") -> Optional[TensorDescriptor]:
+def _descriptor(matrix: "torch.Tensor", descriptor_type: type = TensorDescriptor
+                ) -> Optional[TensorDescriptor]:
     """A descriptor of a row-major 2-D matrix whose tiles TMA can copy on this device (its block
     shape is set per config by the kernel's pre_hook), or None."""
     rows, cols = matrix.shape
     if cols > 1 and matrix.stride(1) != 1:
         return None
     row_stride = matrix.stride(0) if rows > 1 else cols
-    desc = TensorDescriptor(matrix, (rows, cols), (row_stride, 1), [1, 1])
+    desc = descriptor_type(matrix, (rows, cols), (row_stride, 1), [1, 1])
     return desc if desc.supports_tma() else None
 
 
@@ -202,20 +203,29 @@ def _gemm(a: "torch.Tensor", b: "torch.Tensor", c: "torch.Tensor",
         launch = functools.partial(_kernel.run, **_EMPTY_K_CONFIG.all_kwargs())
     else:
         launch = tuned_kernel().run
-    # 1 stays an int: an argument equal to 1 is folded into the kernel
-    alpha, beta = (1 if x == 1 else float(x) for x in (alpha, beta))
     tensors = [a, b, c] + ([bias] if bias is not None else [])
     for views in _launch_views(tensors):
         a3, b3, c3, *rest = _fold_batch_into_rows(views)
-        bias3 = rest[0] if rest else None
-        bias_strides = [_stride(bias3, d) for d in range(3)] if bias3 is not None else [0, 0, 0]
-        # TMA reads the operands of a single product through descriptors.
-        single = c3.shape[0] == 1 and k > 0
-        a_desc = _descriptor(a3[0]) if single else None
-        b_desc = _descriptor(b3[0]) if single else None
-        launch(a3, b3, c3, bias3, a_desc, b_desc, c3.shape[1], c3.shape[2], k,
-               *(_stride(t, d) for t in (a3, b3, c3) for d in range(3)), *bias_strides,
-               alpha, beta, grid=_grid(*c3.shape), INPUT_PRECISION=precision)
+        launch(*kernel_arguments(a3, b3, c3, rest[0] if rest else None, alpha, beta),
+               grid=_grid(*c3.shape), INPUT_PRECISION=precision)
+
+
+def kernel_arguments(a3: Any, b3: Any, c3: Any, bias3: Any, alpha: Number, beta: Number,
+                     descriptor_type: type = TensorDescriptor) -> Tuple[Any, ...]:
+    """The matmul kernel's run-time arguments for the 3-D views ``(batch, rows, cols)`` of one
+    launch (``tessera.ops.aot`` passes stand-ins of tensors and descriptors, to plan the same
+    launch without a GPU)."""
+    k = a3.shape[2]
+    # 1 stays an int: an argument equal to 1 is folded into the kernel
+    alpha, beta = (1 if x == 1 else float(x) for x in (alpha, beta))
+    bias_strides = [_stride(bias3, d) for d in range(3)] if bias3 is not None else [0, 0, 0]
+    # TMA reads the operands of a single product through descriptors.
+    single = c3.shape[0] == 1 and k > 0
+    a_desc = _descriptor(a3[0], descriptor_type) if single else None
+    b_desc = _descriptor(b3[0], descriptor_type) if single else None
+    return (a3, b3, c3, bias3, a_desc, b_desc, c3.shape[1], c3.shape[2], k,
+            *(_stride(t, d) for t in (a3, b3, c3) for d in range(3)), *bias_strides,
+            alpha, beta)
 
 
 def _shape(t: "torch.Tensor") -> Tuple[int, ...]:

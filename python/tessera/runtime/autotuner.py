@@ -41,7 +41,7 @@ import time
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 from ..errors import CompilationError, TesseraError
-from .tuning_cache import TunedResult, TuningCache
+from .tuning_cache import TunedResult, TuningCache, bundled_choice, config_json
 
 __all__ = ["Autotuner", "Config", "Heuristics", "autotune", "do_bench", "heuristics"]
 
@@ -383,8 +383,26 @@ class Autotuner(KernelInterface):
         _counters["tuning_cache_hits"] += len(stored)
         return stored
 
+    def _bundled_choice(self, key: Tuple[Any, ...], configs: Sequence[Config]
+                        ) -> Optional[Config]:
+        """The config a loaded bundle chose for ``key`` without timing, if it is among
+        ``configs``."""
+        if not self.cache_results:
+            return None
+        if self._tuning_cache is None:
+            self._tuning_cache = TuningCache(self.fn)
+        chosen = bundled_choice(self._tuning_cache.identity, key)
+        for config in configs if chosen is not None else ():
+            if config_json(config) == chosen:
+                _counters["tuning_cache_hits"] += 1
+                return config
+        return None
+
     def _tune(self, key: Tuple[Any, ...], args: Sequence[Any], kwargs: Mapping[str, Any],
               named: Mapping[str, Any], configs: Sequence[Config]) -> Config:
+        chosen = self._bundled_choice(key, configs)
+        if chosen is not None:
+            return chosen
         started = time.perf_counter()
         stored = self._stored_results(key, configs)
         timings = {c: r.milliseconds for c, r in stored.items() if r.milliseconds is not None}

@@ -114,12 +114,16 @@ class TensorDescriptor:
         """Whether kernels on the tensor's device read it through a TMA tensor map (whatever the
         block shape): an sm_90a GPU, a base address and strides that are multiples of 16
         bytes."""
-        from .jit_function import device_target
         e = self._element_bytes
-        return (self._device is not None and device_target(self._device) == "sm_90a"
+        return (self._target() == "sm_90a"
                 and self._pointer % 16 == 0
                 and all(s * e % 16 == 0 for s in self.strides[:-1])
                 and all(1 <= d <= 2 ** 32 for d in self.shape))
+
+    def _target(self) -> Optional[str]:
+        """The compile target of the tensor's device, None off the GPU."""
+        from .jit_function import device_target
+        return device_target(self._device) if self._device is not None else None
 
     def _tma_ready(self) -> bool:
         """Whether a TMA tensor map can describe the tensor and its blocks."""
@@ -130,14 +134,18 @@ class TensorDescriptor:
     def launch_argument(self) -> Tuple[Any, Any, Optional[int]]:
         """``(key, value, device)`` for the kernel launcher (see ``runtime.arguments``)."""
         if self._launch is None:
-            ready = self._tma_ready()
-            signature = (f"tensordesc<{self._element}"
-                         f"[{','.join(str(b) for b in self._block_shape)}]>")
+            key = self.key()
             value: List[Any] = [self._pointer, *self.shape, *self.strides[:-1]]
-            if ready:
+            if key[1]:
                 value.insert(0, self._tensor_map())
-            self._launch = ((signature, ready), tuple(value), self._device)
+            self._launch = (key, tuple(value), self._device)
         return self._launch
+
+    def key(self) -> Tuple[str, bool]:
+        """The descriptor's part of a specialisation key: its signature and whether it is
+        TMA-ready."""
+        signature = f"tensordesc<{self._element}[{','.join(str(b) for b in self._block_shape)}]>"
+        return signature, self._tma_ready()
 
     def _tensor_map(self) -> bytes:
         e = self._element_bytes

@@ -8,7 +8,8 @@ Layout, under the runtime's cache directory (``$TESSERA_CACHE_DIR``, default ``~
 - the kernel hash covers the compiler version (which hashes the compiler's own sources) and the
   text of the file defining the kernel, so that editing either forgets old timings;
 - the key hash covers the tuning key: the values of the ``key`` arguments, the dtypes, and the
-  device's compile target and name (timings from another GPU model do not count);
+  device's compile target (its architecture: "sm_90a"), so that a bundle built for an
+  architecture serves every GPU of it;
 - each entry holds the config, its time in milliseconds or the reason it was skipped, and a
   SHA-256 of the rest, so that a truncated or altered file is recognised, removed and timed again.
 
@@ -24,19 +25,22 @@ import inspect
 import json
 import logging
 import os
-import sys
 import tempfile
 from dataclasses import dataclass
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
 from .. import _C
 
-__all__ = ["TunedResult", "TuningCache", "cache_root", "config_json", "kernel_identity", "key_json",
-           "preload", "stored_records"]
+__all__ = ["AotDevice", "TunedResult", "TuningCache", "UNTIMED", "bundled_choice", "cache_root",
+           "config_json", "kernel_identity", "key_json", "preload", "stored_records"]
 
 logger = logging.getLogger("tessera.autotune")
 
 _FORMAT = 1
+
+# The time a bundle records for a config chosen without timing it (a bundle built without a GPU):
+# the autotuner takes that config for its key and times nothing.
+UNTIMED = float("inf")
 
 
 @dataclass(frozen=True)
@@ -72,17 +76,25 @@ def kernel_identity(kernel: Any) -> str:
     return f"{name}-{_digest(_C.version() + chr(0) + qualified + chr(0) + source)[:16]}"
 
 
+@dataclass(frozen=True)
+class AotDevice:
+    """A device that is not there: the compile target a bundle is built for, standing in for the
+    device part of tuning keys (``tessera.aot``)."""
+
+    target: str
+
+
 def _portable(value: Any) -> Any:
-    """A JSON-friendly stand-in for a key part (devices become their target and name)."""
+    """A JSON-friendly stand-in for a key part (devices become their compile target)."""
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
     if isinstance(value, (tuple, list)):
         return [_portable(v) for v in value]
+    if isinstance(value, AotDevice):
+        return {"target": value.target}
     if getattr(value, "type", None) == "cuda" and hasattr(value, "index"):
         index = value.index if value.index is not None else 0
-        torch = sys.modules.get("torch")
-        device_name = torch.cuda.get_device_name(index) if torch is not None else ""
-        return {"target": _C.device_target(index), "device": device_name}
+        return {"target": _C.device_target(index)}
     return repr(value)
 
 
@@ -100,6 +112,8 @@ _warned = False  # an unwritable directory is reported once per process
 # Results from loaded bundles (tessera.load_bundle), consulted before the disk:
 # {(kernel identity, key JSON): {config JSON: TunedResult}}.
 _preloaded: Dict[Tuple[str, str], Dict[str, TunedResult]] = {}
+# Configs that loaded bundles chose without timing: {(kernel identity, key JSON): config JSON}.
+_choices: Dict[Tuple[str, str], str] = {}
 
 
 def key_json(key: Sequence[Any]) -> str:
@@ -114,8 +128,17 @@ def config_json(config: Any) -> str:
 
 def preload(kernel: str, key: str, config: str, milliseconds: float) -> None:
     """Records a bundle's result for ``config`` (``config_json``) of ``kernel``
-    (``kernel_identity``) under ``key`` (``key_json``)."""
-    _preloaded.setdefault((kernel, key), {})[config] = TunedResult(milliseconds=milliseconds)
+    (``kernel_identity``) under ``key`` (``key_json``); ``UNTIMED`` makes it the key's choice."""
+    if milliseconds == UNTIMED:
+        _choices[(kernel, key)] = config
+    else:
+        _preloaded.setdefault((kernel, key), {})[config] = TunedResult(milliseconds=milliseconds)
+
+
+def bundled_choice(kernel: str, key: Sequence[Any]) -> Optional[str]:
+    """The config (``config_json``) that a loaded bundle chose for ``kernel`` under ``key``
+    without timing, or None."""
+    return _choices.get((kernel, key_json(key)))
 
 
 def _checksum(entry: Dict[str, Any]) -> str:

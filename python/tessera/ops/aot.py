@@ -1,0 +1,187 @@
+"""The op library ahead of time: the kernel specialisations and config choices that op calls
+make, planned without a GPU or PyTorch, for bundles (``tessera.aot``).
+
+A case is an op, the shapes and dtype of its operands (contiguous, as PyTorch allocates them)
+and a compile target. Planning runs the ops' own code on stand-ins of the tensors (shape,
+strides, dtype, an aligned address) and of the device (its target): the argument list, the
+autotuner's key and pruned configs, the heuristics and descriptor block shapes, and the JIT's
+specialisation key, so that a process running the same call on a GPU derives the same kernel
+key and tuning key and finds both in the bundle.
+
+    >>> [case.name for case in plan("matmul", [4096, 4096, 4096], "fp16", "sm_90a")]
+    ['matmul_kernel/matmul/4096x4096x4096/fp16/ieee/sm_90a']
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+
+from ..compiler.specialization import generate_tile_ir
+from ..language.dtypes import str_to_ty
+from ..runtime import arguments
+from ..runtime.tensor_descriptor import TensorDescriptor
+from ..runtime.tuning_cache import AotDevice, TuningCache, config_json, key_json
+from . import blas
+from .kernels.matmul import HEURISTICS, prune_configs
+
+__all__ = ["LIBRARY", "OpCase", "plan"]
+
+# Shared memory per block (opt-in) of each target's GPUs, as the driver reports it: what the
+# autotuner's pruning sees on the device.
+SHARED_MEMORY_BYTES = {"sm_80": 166912, "sm_86": 101376, "sm_89": 101376, "sm_90": 232448,
+                       "sm_90a": 232448}
+_ALIGNMENT = 256  # bytes: every PyTorch CUDA allocation starts at such an address
+
+
+@dataclass(frozen=True)
+class OpCase:
+    """One kernel launch of an op call, planned: its specialisation's tile IR and options, and
+    the autotuner's key and candidate configs (``tuning_key``/``configs`` as JSON) with the one
+    chosen without timing (the first that fits, as the op does with ``max_num_configs=1``)."""
+
+    name: str
+    tile_ir: str
+    target: str
+    num_warps: int
+    num_stages: int
+    tuner: Any  # the autotuner the op launches through
+    tuning_key: Tuple[Any, ...]
+    configs: Tuple[Any, ...]
+    chosen: Any
+
+    @property
+    def tuning_identity(self) -> str:
+        return TuningCache(self.tuner.fn).identity
+
+    def choice_record(self) -> Tuple[str, str, str]:
+        """``(kernel identity, key JSON, config JSON)`` of the chosen config."""
+        return self.tuning_identity, key_json(self.tuning_key), config_json(self.chosen)
+
+
+class PlannedTensor:
+    """A contiguous CUDA tensor that is not there: what the ops read of one (shape, strides,
+    dtype, address, device)."""
+
+    def __init__(self, shape: Sequence[int], signature: str, target: str,
+                 strides: Optional[Sequence[int]] = None, pointer: int = _ALIGNMENT) -> None:
+        self.shape = tuple(shape)
+        if strides is None:
+            strides, size = [], 1
+            for extent in reversed(self.shape):
+                strides.insert(0, size)
+                size *= extent
+        self._strides = tuple(strides)
+        self.signature = signature
+        self.dtype = _TORCH_DTYPE_NAMES[signature]  # str(dtype) of the PyTorch tensor
+        self.device = AotDevice(target)
+        self.pointer = pointer
+        self._element_bytes = str_to_ty(signature).primitive_bitwidth // 8
+
+    def stride(self, dim: Optional[int] = None) -> Any:
+        return self._strides if dim is None else self._strides[dim]
+
+    def element_size(self) -> int:
+        return self._element_bytes
+
+    def dim(self) -> int:
+        return len(self.shape)
+
+    def __getitem__(self, index: int) -> "PlannedTensor":
+        if not isinstance(index, int) or not 0 <= index < self.shape[0]:
+            raise IndexError(f"planned tensor index {index!r} out of range")
+        return PlannedTensor(self.shape[1:], self.signature, self.device.target, self._strides[1:],
+                             self.pointer + index * self._strides[0] * self._element_bytes)
+
+
+_TORCH_DTYPE_NAMES = {"fp16": "torch.float16", "bf16": "torch.bfloat16", "fp32": "torch.float32"}
+
+
+def _planned_argument(arg: PlannedTensor, specialize: bool
+                      ) -> Tuple[Tuple[Any, Any], Any, Optional[int]]:
+    return ("*" + arg.signature, specialize and arg.pointer % 16 == 0), arg.pointer, None
+
+
+arguments.HANDLERS[PlannedTensor] = _planned_argument
+
+
+class PlannedDescriptor(TensorDescriptor):
+    """A tensor descriptor of a planned tensor, on a device of the planned tensor's target."""
+
+    def _target(self) -> Optional[str]:
+        return self.base.device.target
+
+
+def _specialisation_key(kernel: Any, named: Dict[str, Any]) -> List[Any]:
+    """The JIT launcher's key parts for the launch ``named`` (see ``jit_function``)."""
+    parts: List[Any] = []
+    for name in kernel.arg_names:
+        value = named[name]
+        if name in kernel.constexpr_names:
+            parts.append(value)
+        elif isinstance(value, TensorDescriptor):
+            parts.append(value.key())
+        else:
+            parts.append(arguments.classify(value, True)[0])
+    return parts
+
+
+def _matmul_cases(shape: Sequence[int], dtype: str, target: str,
+                  input_precision: Optional[str], config: Any = None) -> List[OpCase]:
+    """``matmul(a, b)`` of a contiguous ``a (M, K)`` and ``b (K, N)`` (a 1-D launch: no batch)."""
+    if len(shape) != 3 or any(not isinstance(v, int) or v < 1 for v in shape):
+        raise ValueError(f"matmul: a shape is [M, N, K] of positive ints, got {shape!r}")
+    if dtype not in _TORCH_DTYPE_NAMES:
+        raise ValueError(f"matmul: dtype must be one of {sorted(_TORCH_DTYPE_NAMES)}, got "
+                         f"{dtype!r}")
+    m, n, k = shape
+    precision = input_precision or "ieee"
+    if precision not in ("ieee", "tf32") or (precision == "tf32" and dtype != "fp32"):
+        raise ValueError(f"matmul: input_precision must be 'ieee', or 'tf32' for fp32, got "
+                         f"{input_precision!r} for {dtype}")
+    a = PlannedTensor((1, m, k), dtype, target)
+    b = PlannedTensor((1, k, n), dtype, target)
+    c = PlannedTensor((1, m, n), dtype, target)
+    tuner = blas.tuned_kernel()
+    kernel = tuner.fn.fn  # under the heuristics
+    args = blas.kernel_arguments(a, b, c, None, 1, 0, descriptor_type=PlannedDescriptor)
+    named = tuner.named_arguments(args, {"INPUT_PRECISION": precision})
+    tuning_key = tuner.tuning_key(named)
+    configs = prune_configs(tuner.configs, named, SHARED_MEMORY_BYTES[target],
+                            blas.settings.get_default_max_num_configs())
+    if config is not None and config not in configs:
+        raise ValueError(f"matmul: config ({config}) is not among the candidates for {shape}")
+    chosen = configs[0] if config is None else config
+    named.update(chosen.all_kwargs())
+    chosen.run_pre_hook(named)
+    for heuristic_name, heuristic in HEURISTICS.items():
+        named[heuristic_name] = heuristic(named)
+    specs = kernel.specialization(_specialisation_key(kernel, named))
+    name = f"{kernel.__name__}/matmul/{m}x{n}x{k}/{dtype}/{precision}/{target}"
+    return [OpCase(name, generate_tile_ir(kernel, specs), target, chosen.num_warps,
+                   chosen.num_stages, tuner, tuning_key, tuple(configs), chosen)]
+
+
+# op name -> planner(shape, dtype, target, input_precision, config); mm is matmul of two
+# matrices.
+LIBRARY: Dict[str, Callable[..., List[OpCase]]] = {"matmul": _matmul_cases, "mm": _matmul_cases}
+
+# The cases of a bundle of the whole library (``tessera-aot --library``): every op and dtype at
+# the shapes of the benchmarks and of common transformer layers.
+LIBRARY_CASES: Dict[str, Dict[str, Any]] = {
+    "matmul": {"shapes": [[4096, 4096, 4096], [8192, 8192, 8192], [16, 8192, 8192],
+                          [64, 8192, 8192], [128, 8192, 8192], [4095, 4097, 1023],
+                          [2048, 2048, 2048], [1024, 1024, 1024]],
+               "dtypes": ["fp16", "bf16", "fp32"]},
+}
+
+
+def plan(op: str, shape: Sequence[int], dtype: str, target: str,
+         input_precision: Optional[str] = None, config: Any = None) -> List[OpCase]:
+    """The launches of one op call, planned for ``target`` (see the module docstring), with
+    ``config`` (one of the candidates: a tuned choice) in place of the first that fits."""
+    planner = LIBRARY.get(op)
+    if planner is None:
+        raise ValueError(f"unknown op {op!r}: bundles can hold {sorted(LIBRARY)}")
+    if target not in SHARED_MEMORY_BYTES:
+        raise ValueError(f"unknown target {target!r}: one of {sorted(SHARED_MEMORY_BYTES)}")
+    return planner(shape, dtype, target, input_precision, config)

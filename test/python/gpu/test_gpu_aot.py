@@ -1,0 +1,85 @@
+"""The op library's bundle on a GPU: built without a GPU (by scripts/stage_gpu.sh on the build
+machine, or here with the GPU hidden), loaded by a fresh process with empty caches, which then
+runs every library call of the bundle with zero compiles and zero tuning runs and the right
+results."""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from gpu_helpers import require_torch_gpu
+
+torch = require_torch_gpu()
+
+import tessera  # noqa: E402
+from tessera.runtime.jit_function import device_target  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[3]
+STAGED = REPO / ".stage" / "ops-sm_90a.tbundle"
+
+CHILD = r"""
+import json, sys
+import torch
+import tessera, tessera.ops
+from tessera.ops.aot import LIBRARY_CASES
+loaded = tessera.load_bundle(sys.argv[1])
+dtypes = {"fp16": torch.float16, "bf16": torch.bfloat16, "fp32": torch.float32}
+worst, calls = 0.0, []
+torch.manual_seed(0)
+for op, cases in LIBRARY_CASES.items():
+    for m, n, k in cases["shapes"]:
+        for dtype in cases["dtypes"]:
+            for precision in (["highest", "high"] if dtype == "fp32" else ["highest"]):
+                torch.set_float32_matmul_precision(precision)
+                a = torch.randn(m, k, device="cuda", dtype=dtypes[dtype])
+                b = torch.randn(k, n, device="cuda", dtype=dtypes[dtype])
+                c = getattr(tessera.ops, op)(a, b)
+                # against float64 at the spot-checked rows (the product is exact there)
+                rows = torch.arange(0, m, max(1, m // 8), device="cuda")
+                want = a[rows].double() @ b.double()
+                error = ((c[rows].double() - want).abs().max() / (want.abs().max() + 1e-9)).item()
+                worst = max(worst, error)
+                calls.append([op, m, n, k, dtype, precision, error])
+torch.cuda.synchronize()
+print("CHILD " + json.dumps({"loaded": loaded, "stats": tessera.stats(), "worst": worst,
+                             "calls": calls}))
+"""
+
+
+def _bundle(tmp_path):
+    """The staged bundle, or one built here by a process that sees no GPU."""
+    if STAGED.is_file():
+        return STAGED
+    path = tmp_path / "ops.tbundle"
+    env = dict(os.environ, CUDA_VISIBLE_DEVICES="", TESSERA_CACHE_DIR=str(tmp_path / "build"))
+    env["PYTHONPATH"] = str(Path(tessera.__file__).resolve().parents[1])
+    subprocess.run([sys.executable, "-c", "import sys; from tessera.runtime.precompile import "
+                    "main; sys.exit(main(sys.argv[1:]))", "--library", "--target", "sm_90a",
+                    "-o", str(path)], env=env, check=True, timeout=900)
+    return path
+
+
+def test_library_bundle_runs_with_no_compile_and_no_tuning(tmp_path):
+    if device_target(0) != "sm_90a":
+        import pytest
+        pytest.skip(f"the library bundle is for sm_90a; this GPU is {device_target(0)}")
+    bundle = _bundle(tmp_path)
+    env = dict(os.environ, TESSERA_CACHE_DIR=str(tmp_path / "empty-cache"), TESSERA_QUIET="1")
+    env["PYTHONPATH"] = os.pathsep.join(
+        p for p in (str(Path(tessera.__file__).resolve().parents[1]), env.get("PYTHONPATH")) if p)
+    proc = subprocess.run([sys.executable, "-c", CHILD, str(bundle)], env=env,
+                          capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, f"child failed:\n{proc.stdout}\n{proc.stderr}"
+    child = json.loads([s for s in proc.stdout.splitlines() if s.startswith("CHILD ")][-1][6:])
+    print(json.dumps({"bundle": str(bundle), "loaded": child["loaded"],
+                      "stats": child["stats"], "worst relative error": child["worst"]}))
+    calls = len(child["calls"])
+    assert child["loaded"]["tuning"] == calls
+    stats = child["stats"]
+    assert stats["compiles"] == 0, stats
+    assert stats["tuning_runs"] == 0, stats
+    assert stats["bundle_hits"] == child["loaded"]["kernels"], stats
+    for op, m, n, k, dtype, precision, error in child["calls"]:
+        tolerance = {"fp16": 2e-3, "bf16": 1e-2}.get(dtype, 5e-3 if precision == "high" else 1e-5)
+        assert error < tolerance, (op, m, n, k, dtype, precision, error)
