@@ -54,8 +54,9 @@ ext="$("$python" -c 'import sysconfig; print(sysconfig.get_config_var("EXT_SUFFI
 read -ra pybind_includes <<<"$("$python" -m pybind11 --includes)"
 rm -f python/tessera/_C*.so "$out/results.md" "$out/results.json"
 # shellcheck disable=SC2016  # $ORIGIN is for the linker, not the shell
-if ! g++ -O2 -std=c++17 -shared -fPIC -fvisibility=hidden "${pybind_includes[@]}" \
-    python/src/tessera_module.cpp -I. -Lpython/tessera -ltessera -Wl,-rpath,'$ORIGIN' \
+if ! g++ -O2 -DNDEBUG -std=c++17 -shared -fPIC -fvisibility=hidden "${pybind_includes[@]}" \
+    python/src/tessera_module.cpp python/src/fast_launch.cpp -I. -Lpython/tessera -ltessera \
+    -Wl,-rpath,'$ORIGIN' \
     -o "python/tessera/_C$ext" >"$out/build.log" 2>&1; then
   note "build of _C: FAILED (see build.log)"
   tail -n 30 "$out/build.log"

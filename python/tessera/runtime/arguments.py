@@ -24,7 +24,8 @@ from typing import Any, Callable, Dict, Optional, Tuple
 
 from .. import _C
 
-__all__ = ["HANDLERS", "Handler", "classify", "handler_for", "plan_kind", "torch_argument"]
+__all__ = ["FAST_PATH_KINDS", "HANDLERS", "Handler", "KEY_PARTS", "classify", "handler_for",
+           "plan_kind", "torch_argument", "torch_signatures"]
 
 Key = Tuple[Any, Any]
 Handler = Callable[[Any, bool], Tuple[Key, Any, Optional[int]]]
@@ -41,6 +42,9 @@ _DLPACK_TYPES = {(0, 8): "i8", (0, 16): "i16", (0, 32): "i32", (0, 64): "i64", (
                  (2, 32): "fp32", (2, 64): "fp64", (4, 16): "bf16", (6, 8): "i1"}
 _DLPACK_CUDA_DEVICES = (2, 13)  # kDLCUDA, kDLCUDAManaged
 _TORCH_SIGNATURES: Dict[Any, str] = {}
+# The canonical object of each key part ({part: part}): the keys JITFunction stores and those
+# tessera._C's launcher builds use these, so that cache lookups compare parts by identity.
+KEY_PARTS: Dict[Key, Key] = {}
 
 
 def plan_kind(signature: str, divisible_by_16: bool = False) -> str:
@@ -87,7 +91,8 @@ def _none_argument(arg: None, specialize: bool) -> Tuple[Key, Any, Optional[int]
     return ("c", None), None, None
 
 
-def _torch_signatures() -> Dict[Any, str]:
+def torch_signatures() -> Dict[Any, str]:
+    """torch dtype -> signature ("fp32"...), of the dtypes this torch has."""
     if not _TORCH_SIGNATURES:
         import torch
         names = {"float16": "fp16", "bfloat16": "bf16", "float32": "fp32", "float64": "fp64",
@@ -103,7 +108,7 @@ def torch_argument(arg: Any, specialize: bool) -> Tuple[Key, Any, Optional[int]]
     if not arg.is_cuda:
         raise ValueError(f"a tensor on {arg.device} was passed; kernels need CUDA tensors")
     pointer = arg.data_ptr()
-    signature = _TORCH_SIGNATURES.get(arg.dtype) or _torch_signatures().get(arg.dtype)
+    signature = _TORCH_SIGNATURES.get(arg.dtype) or torch_signatures().get(arg.dtype)
     if signature is None:
         raise TypeError(f"unsupported tensor dtype {arg.dtype}")
     return _pointer_key(signature, pointer, specialize), pointer, arg.get_device()
@@ -137,6 +142,15 @@ def _dlpack_argument(arg: Any, specialize: bool) -> Tuple[Key, Any, Optional[int
 HANDLERS: Dict[type, Handler] = {
     int: _int_argument, bool: _bool_argument, float: _float_argument,
     type(None): _none_argument,
+}
+
+
+# The handlers that tessera._C.Launcher replicates in C++ (python/src/fast_launch.cpp), by the
+# kind it knows them as: it classifies arguments of the types these handle (per handler_for)
+# itself, so a change to one of them must be made there too (test_fast_launch.py compares).
+FAST_PATH_KINDS: Dict[Handler, str] = {
+    _int_argument: "int", _bool_argument: "bool", _float_argument: "float",
+    _none_argument: "none", torch_argument: "torch", _buffer_argument: "buffer",
 }
 
 

@@ -11,6 +11,11 @@ Each launch computes a specialisation key (argument dtypes, constexpr values, in
 equal to 1, integers and pointers divisible by 16, num_warps, num_stages, device). The
 first launch with a key generates tile IR and loads the kernel through the runtime; later
 launches find it in a dict and only pack arguments.
+
+Two launchers share that work. ``tessera._C.Launcher`` (python/src/fast_launch.cpp) launches
+in one C++ call for the common arguments (torch tensors, DeviceBuffers, ints, floats, bools,
+None); anything else goes to the Python launcher generated here, which is the reference: both
+compute the same keys and load missing ones with ``JITFunction._load``.
 """
 from __future__ import annotations
 
@@ -19,13 +24,15 @@ import sys
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 from .. import _C
+from .._C import Launcher, configure_fast_launch
 from ..compiler.aot import CompiledKernel, compile_tile_ir
 from ..compiler.function import KernelFunction
 from ..compiler.specialization import ArgSpec, generate_tile_ir
 from ..errors import CompilationError
 from ..language.core import constexpr
 from ..language.tensor_descriptor import parse_runtime_type
-from .arguments import HANDLERS, handler_for, plan_kind, torch_argument
+from .arguments import (FAST_PATH_KINDS, HANDLERS, KEY_PARTS, handler_for, plan_kind,
+                        torch_argument, torch_signatures)
 
 __all__ = ["JITFunction", "LoadedKernel", "jit"]
 
@@ -77,7 +84,7 @@ class LoadedKernel:
                 f"num_warps={self.num_warps}, num_stages={self.num_stages})")
 
 
-# The generated launcher; its own names start with _t_ so that they never shadow a parameter.
+# The Python launcher; its own names start with _t_ so that they never shadow a parameter.
 _LAUNCHER = """\
 def {name}({parameters}*, grid, num_warps=4, num_stages=3):
     _t_device = None
@@ -110,20 +117,24 @@ _RESERVED = {"grid", "num_warps", "num_stages"}
 _MAX_BOUND_GRIDS = 64  # tuple grids whose launchers a kernel keeps
 
 
-def _make_launcher(function: "JITFunction", modes: Sequence[int]) -> Callable[..., LoadedKernel]:
-    """Generates the launch function of a kernel: its parameters (with their defaults) plus
-    ``grid``, ``num_warps`` and ``num_stages``; one classification per argument, unrolled.
+def _defaults(function: "JITFunction") -> Dict[str, Any]:
+    return {name: p.default for name, p in function.signature.parameters.items()
+            if p.default is not p.empty}
 
-    Generated code lets Python bind the arguments and keeps the cached path free of loops,
-    so that a repeated launch costs a few microseconds.
+
+def _make_launcher(function: "JITFunction", modes: Sequence[int]) -> Callable[..., LoadedKernel]:
+    """Generates the Python launch function of a kernel: its parameters (with their defaults)
+    plus ``grid``, ``num_warps`` and ``num_stages``; one classification per argument, unrolled.
+
+    Generated code lets Python bind the arguments and report binding errors as for any
+    function; it launches what ``tessera._C.Launcher`` leaves to it.
     """
     names = function.arg_names
     reserved = [n for n in names if n in _RESERVED or n.startswith("_t_")]
     if reserved:
         raise TypeError(f"kernel parameters cannot be named {reserved} (grid, num_warps, "
                         "num_stages and names starting with _t_ are reserved)")
-    defaults = {name: p.default for name, p in function.signature.parameters.items()
-                if p.default is not p.empty}
+    defaults = _defaults(function)
     classify = []
     for name, mode in zip(names, modes):
         if mode == _CONSTEXPR:
@@ -155,7 +166,8 @@ class JITFunction(KernelFunction):
 
     Calls from other kernels are inlined. ``grid`` is a tuple of 1 to 3 ints or a callable
     taking the dict of bound arguments (plus num_warps, num_stages) and returning one.
-    ``cache`` maps specialisation keys to loaded kernels.
+    ``cache`` maps specialisation keys to loaded kernels. ``run(*args, grid=..., **kwargs)``
+    launches as ``kernel[grid](*args, **kwargs)`` does.
     """
 
     def __init__(self, fn: Callable[..., Any],
@@ -168,23 +180,25 @@ class JITFunction(KernelFunction):
             for name in self.arg_names
         ]
         self.cache: Dict[tuple, LoadedKernel] = {}
-        self.run: Callable[..., LoadedKernel] = _make_launcher(self, self._modes)
+        self._python_launcher = _make_launcher(self, self._modes)
+        self.run: Callable[..., LoadedKernel] = Launcher(
+            tuple(self.arg_names), tuple(self._modes), _defaults(self), self.cache, self._load,
+            self._python_launcher)
         self._bound: Dict[tuple, Callable[..., LoadedKernel]] = {}
 
     def __getitem__(self, grid: Grid) -> Callable[..., LoadedKernel]:
-        # kernel[grid] runs at every launch: the launchers of tuple grids are kept (a few
-        # hundred nanoseconds of functools.partial per launch otherwise).
+        # kernel[grid] runs at every launch: the launchers of tuple grids are kept.
         if type(grid) is not tuple:
-            return functools.partial(self.run, grid=grid)
+            return self.run.bind(grid)
         try:
             return self._bound[grid]
         except KeyError:
-            launcher = functools.partial(self.run, grid=grid)
+            launcher = self.run.bind(grid)
             if len(self._bound) < _MAX_BOUND_GRIDS:
                 self._bound[grid] = launcher
             return launcher
         except TypeError:  # an unhashable grid entry: the launch reports it
-            return functools.partial(self.run, grid=grid)
+            return self.run.bind(grid)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         raise RuntimeError(f"{self.__name__} is a @tessera.jit kernel: launch it with "
@@ -212,7 +226,9 @@ class JITFunction(KernelFunction):
                        for part, mode in zip(arguments, self._modes) if mode != _CONSTEXPR)
         kernel = LoadedKernel(self.__name__, tile_ir, device_target(device), num_warps,
                               num_stages, device, plan)
-        self.cache[key] = kernel
+        canonical = tuple(part if mode == _CONSTEXPR else KEY_PARTS.setdefault(part, part)
+                          for part, mode in zip(arguments, self._modes))
+        self.cache[canonical + (num_warps, num_stages, device)] = kernel
         return kernel
 
 
@@ -225,6 +241,10 @@ def _grid_dims(grid: Sequence[int]) -> Tuple[int, int, int]:
     if size == 3:
         return int(grid[0]), int(grid[1]), int(grid[2])
     raise ValueError(f"a grid has 1 to 3 dimensions, got {grid!r}")
+
+
+configure_fast_launch(handler_for, FAST_PATH_KINDS, torch_signatures, KEY_PARTS, constexpr,
+                      _grid_dims)
 
 
 def jit(fn: Optional[Callable[..., Any]] = None, *,
