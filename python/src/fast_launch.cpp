@@ -31,10 +31,6 @@
 
 #include "kernel.h"
 
-#ifndef Py_TPFLAGS_HAVE_VECTORCALL // named so from Python 3.12
-#define Py_TPFLAGS_HAVE_VECTORCALL _Py_TPFLAGS_HAVE_VECTORCALL
-#endif
-
 namespace tessera_python {
 namespace {
 
@@ -240,8 +236,9 @@ struct Value {
 // The result of classifying a launch's arguments.
 struct Classified {
   // The items of the key (argument keys..., num_warps, num_stages, device), as the Python
-  // launcher's; borrowed from the arguments, `device` and the canonical key parts.
+  // launcher's; borrowed from the arguments, `unwrapped`, `device` and the canonical key parts.
   PyObject *items[kMaxParams + 3];
+  Ref unwrapped[kMaxParams]; // the values of tl.constexpr(...) arguments, owned for the launch
   Py_ssize_t num_items = 0;
   Ref device; // the device index object; null when no argument set it (device 0)
   bool torch_stream = false; // the device came from a torch tensor: launch on torch's stream
@@ -260,13 +257,14 @@ struct Classified {
 };
 
 // Sets `value` and its key part (borrowed) for one run-time argument; false (no Python error)
-// where the Python launcher must classify it. (The type checks of scalars guard against entries
-// of arguments.HANDLERS that give other types the scalar handlers.)
+// where the Python launcher must classify it. (The exact type checks of scalars guard against
+// entries of arguments.HANDLERS that give other types, subclasses among them, the scalar
+// handlers: those types' own arithmetic is the Python launcher's to use.)
 bool classify_argument(PyObject *arg, bool specialize, Classified &out, Value &value,
                        PyObject **key) {
   switch (kind_of(Py_TYPE(arg))) {
   case Kind::kInt: { // arguments._int_argument
-    if (!PyLong_Check(arg))
+    if (!PyLong_CheckExact(arg))
       return false;
     int overflow = 0;
     const long long number = PyLong_AsLongLongAndOverflow(arg, &overflow);
@@ -299,7 +297,7 @@ bool classify_argument(PyObject *arg, bool specialize, Classified &out, Value &v
     value.bits = arg == Py_True;
     return true;
   case Kind::kFloat:
-    if (!PyFloat_Check(arg))
+    if (!PyFloat_CheckExact(arg))
       return false;
     *key = state->key_float;
     value.kind = 'f';
@@ -468,14 +466,14 @@ bool classify(const LauncherObject *self, const Bound &bound, Classified &out) {
     PyObject *arg = bound.values[i];
     if (self->modes[i] == kConstexpr) {
       if (reinterpret_cast<PyObject *>(Py_TYPE(arg)) == state->constexpr_type) {
-        // As the Python launcher, unwrap tl.constexpr(...); its `value` attribute keeps the
-        // value alive for the launch, so the item can be borrowed.
-        Ref value(PyObject_GetAttr(arg, state->value));
-        if (!value) {
+        // As the Python launcher, unwrap tl.constexpr(...). The value is owned here: Python code
+        // that runs later in the launch (handlers, tensor methods) may rebind `value`.
+        out.unwrapped[i] = Ref(PyObject_GetAttr(arg, state->value));
+        if (!out.unwrapped[i]) {
           PyErr_Clear();
           return false;
         }
-        arg = value.get();
+        arg = out.unwrapped[i].get();
       }
       out.items[i] = arg;
       continue;
@@ -538,9 +536,10 @@ PyObject *kernel_handle(PyObject *loaded) {
   return handle;
 }
 
-// Remembers that the cache maps `key` to `loaded` (whose handle is `handle`). The memo is whole
-// before the old references go, whose release may run Python code.
-void remember(LauncherObject *self, PyObject *key, PyObject *loaded, PyObject *handle) {
+// Remembers that the cache, at `version`, maps `key` to `loaded` (whose handle is `handle`). The
+// memo is whole before the old references go, whose release may run Python code.
+void remember(LauncherObject *self, PyObject *key, PyObject *loaded, PyObject *handle,
+              uint64_t version) {
   const Kernel *kernel = py::handle(handle).cast<Kernel *>();
   Py_INCREF(key);
   Py_INCREF(loaded);
@@ -550,7 +549,7 @@ void remember(LauncherObject *self, PyObject *key, PyObject *loaded, PyObject *h
   self->memo_loaded = loaded;
   self->memo_handle = handle;
   self->memo_kernel = kernel;
-  self->memo_version = cache_version(self->cache);
+  self->memo_version = version;
 }
 
 // Whether the kernel's plan packs the classified values: one kind per value, the same kinds.
@@ -577,7 +576,7 @@ PyObject *grid_meta(const LauncherObject *self, const Bound &bound, const Classi
 }
 
 // The dimensions of a tuple or list of 1 to 3 ints; false for any other grid. `fits`: each is
-// from 0 to 2**32 - 1 (one beyond 64 bits is read as -1).
+// from 0 to 2**32 - 1 (one outside the range of a long long is read as -1).
 bool int_grid(PyObject *grid, long long values[3], bool *fits) {
   if (!PyTuple_CheckExact(grid) && !PyList_CheckExact(grid))
     return false;
@@ -736,6 +735,8 @@ PyObject *launch(LauncherObject *self, PyObject *grid, PyObject *const *args, si
     Ref key(classified.key());
     if (!key)
       return nullptr;
+    // The version the lookup sees: Python code may run (and change the cache) before remember.
+    const uint64_t version = cache_version(self->cache);
     loaded = Ref::borrowed(PyDict_GetItemWithError(self->cache, key.get()));
     if (!loaded && PyErr_Occurred()) { // an unhashable constexpr: the Python launcher reports it
       PyErr_Clear();
@@ -751,7 +752,7 @@ PyObject *launch(LauncherObject *self, PyObject *grid, PyObject *const *args, si
     if (!handle)
       return call_python_launcher(self, grid, args, nargsf, kwnames);
     if (found) // after a load, the next launch finds the key and remembers it
-      remember(self, key.get(), loaded.get(), handle.get());
+      remember(self, key.get(), loaded.get(), handle.get(), version);
   }
   const Kernel *kernel = handle.get() == self->memo_handle
                              ? self->memo_kernel

@@ -74,9 +74,16 @@ public:
   // for 'm', a tuple for a group; anything for 'x').
   void launch(uint32_t grid_x, uint32_t grid_y, uint32_t grid_z, uint64_t stream,
               py::handle values) const {
-    PyObject *sequence = values.ptr();
-    if (!PyList_Check(sequence) && !PyTuple_Check(sequence))
+    if (!PyList_Check(values.ptr()) && !PyTuple_Check(values.ptr()))
       throw py::type_error("launch values must be a list or a tuple");
+    // A tuple keeps its items alive for the whole launch; a list could be changed by the
+    // __index__ or __float__ that packing calls, so it is copied into one.
+    py::tuple owned = PyTuple_Check(values.ptr())
+                          ? py::reinterpret_borrow<py::tuple>(values)
+                          : py::reinterpret_steal<py::tuple>(PySequence_Tuple(values.ptr()));
+    if (!owned)
+      throw py::error_already_set();
+    PyObject *sequence = owned.ptr();
     const Py_ssize_t count = PySequence_Fast_GET_SIZE(sequence);
     if (count != static_cast<Py_ssize_t>(groups_.size()))
       throw py::value_error("expected " + std::to_string(groups_.size()) + " launch values, got " +

@@ -391,6 +391,27 @@ uint64_t stub_launch(uint64_t index, uint32_t *grid, uint64_t *stream, uint64_t 
 """
 
 
+@tessera.jit
+def constexpr_first(B: tl.constexpr, X):
+    pass
+
+
+# Tests that an unwrapped tl.constexpr value stays alive while Python code that runs later in the
+# launch (a tensor's data_ptr here) drops its last other reference.
+def test_unwrapped_constexpr_values_are_owned_by_the_launch(python_launches):
+    wrapped = tl.constexpr(None)
+
+    class Rebinding(Tensor):
+        def data_ptr(self) -> int:
+            wrapped.value = None
+            return self.pointer
+
+    wrapped.value = ("only referenced by the constexpr", object())
+    expected = wrapped.value
+    key = constexpr_first.run.classify(wrapped, Rebinding(0x1000))[0]
+    assert key[0] == expected and key[1] == ("*fp32", True)
+
+
 @pytest.fixture(scope="module")
 def recording_libtessera(tmp_path_factory):
     """The LD_PRELOAD library (built with g++ against python/tessera/libtessera.so)."""
@@ -420,7 +441,8 @@ print("SCENARIO PASSED")
 
 
 @pytest.mark.parametrize("scenario", ["scenario_torch_tensors", "scenario_buffers_and_scalars",
-                                      "scenario_fallbacks_and_errors", "scenario_cache_changes"])
+                                      "scenario_fallbacks_and_errors", "scenario_cache_changes",
+                                      "scenario_list_changed_while_packing"])
 def test_launches_through_kernels_match_the_python_launcher(recording_libtessera, tmp_path,
                                                             scenario):
     env = dict(os.environ, LD_PRELOAD=str(recording_libtessera),
@@ -555,6 +577,22 @@ def scenario_buffers_and_scalars() -> None:
                      lambda: mixed._python_launcher(tensor, x, 1, 1, True, 1.0, None, BLOCK=64,
                                                     grid=(1,)))
     assert recorder.launches()[-1][1] == 0x5000
+
+
+def scenario_list_changed_while_packing() -> None:
+    x = tessera.empty(1024, "fp32")
+    loaded = defaults[(1,)](x, 7)
+    values: List[Any] = []
+
+    class Clearing:
+        def __index__(self) -> int:
+            values.clear()
+            values.extend([0] * 1000)
+            return 7
+
+    values[:] = [x.ptr, Clearing(), 2.5]
+    loaded.handle.launch(1, 1, 1, 0, values)
+    assert Recorder().launches()[-1][2] == [x.ptr, 7, fp32_bits(2.5)]
 
 
 def scenario_fallbacks_and_errors() -> None:
