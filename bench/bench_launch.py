@@ -10,7 +10,8 @@ synchronised once at the end, side by side in one process:
   beside it a bare ``cuLaunchKernel`` loop on the same kernel's PTX: the floor. Both on the
   legacy default stream (as the Python contenders) and on a non-blocking stream.
 
-Two figures per contender, medians over repeats of ``calls`` launches:
+Two figures per contender, medians over repeats of ``calls`` launches (the Python contenders
+interleaved repeat by repeat):
 - "one sync": the calls and the one synchronisation after them, per call. A tiny kernel still
   takes a few microseconds on its stream, so once the launch queue fills this is the GPU's pace
   (the bare cuLaunchKernel loop shows it) rather than the host's cost;
@@ -24,7 +25,6 @@ import os
 import shutil
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 
@@ -38,27 +38,36 @@ N = 1024
 BURST = 256
 
 
-def time_calls(torch, launch, calls, repeats):
-    """(host us, one-sync us) per call, medians over repeats: see the module docstring."""
-    for _ in range(100):
+def _one_repeat(torch, launch, calls):
+    """(host us, one-sync us) per call of one repeat: see the module docstring."""
+    enqueueing = 0.0
+    for done in range(0, calls, BURST):
+        start = time.perf_counter()
+        for _ in range(min(BURST, calls - done)):
+            launch()
+        enqueueing += time.perf_counter() - start
+        torch.cuda.synchronize()
+    start = time.perf_counter()
+    for _ in range(calls):
         launch()
     torch.cuda.synchronize()
-    host, one_sync = [], []
-    for _ in range(repeats):
-        enqueueing = 0.0
-        for done in range(0, calls, BURST):
-            start = time.perf_counter()
-            for _ in range(min(BURST, calls - done)):
-                launch()
-            enqueueing += time.perf_counter() - start
-            torch.cuda.synchronize()
-        host.append(enqueueing * 1e6 / calls)
-        start = time.perf_counter()
-        for _ in range(calls):
+    return enqueueing * 1e6 / calls, (time.perf_counter() - start) * 1e6 / calls
+
+
+def time_interleaved(torch, launches, calls, repeats):
+    """{name: (host us, one-sync us)} per call, medians over repeats. Each repeat times every
+    contender in turn: the host's speed drifts by tens of percent over a run (clock and
+    placement), and interleaving lets the drift touch all contenders alike."""
+    for launch in launches.values():
+        for _ in range(100):
             launch()
-        torch.cuda.synchronize()
-        one_sync.append((time.perf_counter() - start) * 1e6 / calls)
-    return statistics.median(host), statistics.median(one_sync)
+    torch.cuda.synchronize()
+    samples = {name: [] for name in launches}
+    for _ in range(repeats):
+        for name, launch in launches.items():
+            samples[name].append(_one_repeat(torch, launch, calls))
+    return {name: (statistics.median(h for h, _ in runs), statistics.median(s for _, s in runs))
+            for name, runs in samples.items()}
 
 
 def triton_add():
@@ -106,7 +115,7 @@ def cpp_launch(tile_ir, num_warps, calls, repeats):
         return json.loads(lines[-1].split(" ", 1)[1])
 
 
-def run(calls=5000, repeats=7):
+def run(calls=5000, repeats=15):
     torch = harness.gpu_or_exit()
     import tessera
     import vector_add
@@ -135,8 +144,10 @@ def run(calls=5000, repeats=7):
     if triton_kernel is not None:
         contenders.append(("triton (Python)", lambda: triton_kernel[(1,)](
             x, y, out, N, BLOCK=N, num_warps=num_warps), None))
-    for case, launch, target in contenders:
-        add_row(case, *time_calls(torch, launch, calls, repeats), target)
+    timings = time_interleaved(torch, {case: launch for case, launch, _ in contenders}, calls,
+                               repeats)
+    for case, _, target in contenders:
+        add_row(case, *timings[case], target)
     if triton_kernel is None:
         rows.append({"benchmark": "launch", "case": "triton (Python)",
                      "note": "Triton is not installed"})
@@ -162,7 +173,7 @@ def run(calls=5000, repeats=7):
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--calls", type=int, default=5000)
-    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--repeats", type=int, default=15)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     rows = run(args.calls, args.repeats)

@@ -89,9 +89,10 @@ def markdown(report):
                          f"{fmt(row.get('warm_disk_hits'))} | {row.get('targets', '-')} | "
                          f"{fmt(row.get('meets_target'))} |")
     if report["launch"]:
-        lines += ["", "Time per launch of a small cached kernel (us, medians; host: calls "
-                  "enqueued in bursts of 256, the enqueueing timed; one sync: thousands of calls "
-                  "and one synchronisation, which the GPU's pace bounds):", "",
+        lines += ["", "Time per launch of a small cached kernel (us, medians over repeats that "
+                  "interleave the Python contenders; host: calls enqueued in bursts of 256, the "
+                  "enqueueing timed; one sync: thousands of calls and one synchronisation, which "
+                  "the GPU's pace bounds):", "",
                   "| launch | host | one sync | target (host) | met |", "|---|---|---|---|---|"]
         for row in report["launch"]:
             if "note" in row:
@@ -129,7 +130,7 @@ def main():
              ("matmul", "throughput", lambda: bench_matmul.run(reps=reps)),
              ("first_launch", "first_launch",
               lambda: bench_first_launch.run(repeats=2 if args.quick else 3)),
-             ("launch", "launch", lambda: bench_launch.run(repeats=3 if args.quick else 7))]
+             ("launch", "launch", lambda: bench_launch.run(repeats=5 if args.quick else 15))]
     for name, section, step in steps:
         print(f"running {name} ...", flush=True)
         try:
