@@ -98,7 +98,7 @@ _TORCH_DTYPE_NAMES = {"fp16": "torch.float16", "bf16": "torch.bfloat16", "fp32":
 
 def _planned_argument(arg: PlannedTensor, specialize: bool
                       ) -> Tuple[Tuple[Any, Any], Any, Optional[int]]:
-    return ("*" + arg.signature, specialize and arg.pointer % 16 == 0), arg.pointer, None
+    return arguments.pointer_key(arg.signature, arg.pointer, specialize), arg.pointer, None
 
 
 arguments.HANDLERS[PlannedTensor] = _planned_argument
@@ -109,20 +109,6 @@ class PlannedDescriptor(TensorDescriptor):
 
     def _target(self) -> Optional[str]:
         return self.base.device.target
-
-
-def _specialisation_key(kernel: Any, named: Dict[str, Any]) -> List[Any]:
-    """The JIT launcher's key parts for the launch ``named`` (see ``jit_function``)."""
-    parts: List[Any] = []
-    for name in kernel.arg_names:
-        value = named[name]
-        if name in kernel.constexpr_names:
-            parts.append(value)
-        elif isinstance(value, TensorDescriptor):
-            parts.append(value.key())
-        else:
-            parts.append(arguments.classify(value, True)[0])
-    return parts
 
 
 def _matmul_cases(shape: Sequence[int], dtype: str, target: str,
@@ -155,7 +141,7 @@ def _matmul_cases(shape: Sequence[int], dtype: str, target: str,
     chosen.run_pre_hook(named)
     for heuristic_name, heuristic in HEURISTICS.items():
         named[heuristic_name] = heuristic(named)
-    specs = kernel.specialization(_specialisation_key(kernel, named))
+    specs = kernel.specialization(kernel.argument_key(named))
     name = f"{kernel.__name__}/matmul/{m}x{n}x{k}/{dtype}/{precision}/{target}"
     return [OpCase(name, generate_tile_ir(kernel, specs), target, chosen.num_warps,
                    chosen.num_stages, tuner, tuning_key, tuple(configs), chosen)]

@@ -25,7 +25,7 @@ from typing import Any, Callable, Dict, Optional, Tuple
 from .. import _C
 
 __all__ = ["FAST_PATH_KINDS", "HANDLERS", "Handler", "KEY_PARTS", "classify", "handler_for",
-           "plan_kind", "torch_argument", "torch_signatures"]
+           "plan_kind", "pointer_key", "torch_argument", "torch_signatures"]
 
 Key = Tuple[Any, Any]
 Handler = Callable[[Any, bool], Tuple[Key, Any, Optional[int]]]
@@ -61,7 +61,8 @@ def _descriptor_argument(arg: Any, specialize: bool) -> Tuple[Key, Any, Optional
     return arg.launch_argument()
 
 
-def _pointer_key(signature: str, pointer: int, specialize: bool) -> Key:
+def pointer_key(signature: str, pointer: int, specialize: bool) -> Key:
+    """The key part of a pointer to ``signature`` elements (``"fp32"``) at ``pointer``."""
     return ("*" + signature, specialize and pointer % 16 == 0)
 
 
@@ -111,11 +112,11 @@ def torch_argument(arg: Any, specialize: bool) -> Tuple[Key, Any, Optional[int]]
     signature = _TORCH_SIGNATURES.get(arg.dtype) or torch_signatures().get(arg.dtype)
     if signature is None:
         raise TypeError(f"unsupported tensor dtype {arg.dtype}")
-    return _pointer_key(signature, pointer, specialize), pointer, arg.get_device()
+    return pointer_key(signature, pointer, specialize), pointer, arg.get_device()
 
 
 def _buffer_argument(arg: Any, specialize: bool) -> Tuple[Key, Any, Optional[int]]:
-    return _pointer_key(arg.signature, arg.ptr, specialize), arg.ptr, arg.device
+    return pointer_key(arg.signature, arg.ptr, specialize), arg.ptr, arg.device
 
 
 def _cai_argument(arg: Any, specialize: bool) -> Tuple[Key, Any, Optional[int]]:
@@ -125,7 +126,7 @@ def _cai_argument(arg: Any, specialize: bool) -> Tuple[Key, Any, Optional[int]]:
     if signature is None:
         raise TypeError(f"unsupported __cuda_array_interface__ typestr {interface['typestr']!r}")
     device = arg.__dlpack_device__()[1] if hasattr(arg, "__dlpack_device__") else 0
-    return _pointer_key(signature, pointer, specialize), pointer, device
+    return pointer_key(signature, pointer, specialize), pointer, device
 
 
 def _dlpack_argument(arg: Any, specialize: bool) -> Tuple[Key, Any, Optional[int]]:
@@ -136,7 +137,7 @@ def _dlpack_argument(arg: Any, specialize: bool) -> Tuple[Key, Any, Optional[int
     signature = _DLPACK_TYPES.get((code, bits)) if lanes == 1 else None
     if signature is None:
         raise TypeError(f"unsupported DLPack dtype (code {code}, bits {bits}, lanes {lanes})")
-    return _pointer_key(signature, pointer, specialize), pointer, device_id
+    return pointer_key(signature, pointer, specialize), pointer, device_id
 
 
 HANDLERS: Dict[type, Handler] = {

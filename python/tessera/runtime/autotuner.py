@@ -41,7 +41,7 @@ import time
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 from ..errors import CompilationError, TesseraError
-from .tuning_cache import TunedResult, TuningCache, bundled_choice, config_json
+from .tuning_cache import TunedResult, TuningCache
 
 __all__ = ["Autotuner", "Config", "Heuristics", "autotune", "do_bench", "heuristics"]
 
@@ -373,13 +373,18 @@ class Autotuner(KernelInterface):
             if named.get(name) is not None:
                 named[name].zero_()
 
+    def _open_tuning_cache(self) -> Optional[TuningCache]:
+        """The kernel's tuning cache, opened on first use; None when results are not kept."""
+        if self.cache_results and self._tuning_cache is None:
+            self._tuning_cache = TuningCache(self.fn)
+        return self._tuning_cache
+
     def _stored_results(self, key: Tuple[Any, ...], configs: Sequence[Config]
                         ) -> Dict[Config, TunedResult]:
-        if not self.cache_results:
+        cache = self._open_tuning_cache()
+        if cache is None:
             return {}
-        if self._tuning_cache is None:
-            self._tuning_cache = TuningCache(self.fn)
-        stored = self._tuning_cache.load(key, configs)
+        stored = cache.load(key, configs)
         _counters["tuning_cache_hits"] += len(stored)
         return stored
 
@@ -387,16 +392,11 @@ class Autotuner(KernelInterface):
                         ) -> Optional[Config]:
         """The config a loaded bundle chose for ``key`` without timing, if it is among
         ``configs``."""
-        if not self.cache_results:
-            return None
-        if self._tuning_cache is None:
-            self._tuning_cache = TuningCache(self.fn)
-        chosen = bundled_choice(self._tuning_cache.identity, key)
-        for config in configs if chosen is not None else ():
-            if config_json(config) == chosen:
-                _counters["tuning_cache_hits"] += 1
-                return config
-        return None
+        cache = self._open_tuning_cache()
+        chosen = cache.bundled_choice(key, configs) if cache is not None else None
+        if chosen is not None:
+            _counters["tuning_cache_hits"] += 1
+        return chosen
 
     def _tune(self, key: Tuple[Any, ...], args: Sequence[Any], kwargs: Mapping[str, Any],
               named: Mapping[str, Any], configs: Sequence[Config]) -> Config:

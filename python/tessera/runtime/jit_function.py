@@ -21,7 +21,8 @@ from __future__ import annotations
 
 import functools
 import sys
-from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple, Union
+from typing import (Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple,
+                    Union)
 
 from .. import _C
 from .._C import Launcher, configure_fast_launch
@@ -31,8 +32,9 @@ from ..compiler.specialization import ArgSpec, generate_tile_ir
 from ..errors import CompilationError
 from ..language.core import constexpr
 from ..language.tensor_descriptor import parse_runtime_type
-from .arguments import (FAST_PATH_KINDS, HANDLERS, KEY_PARTS, handler_for, plan_kind,
-                        torch_argument, torch_signatures)
+from .arguments import (FAST_PATH_KINDS, HANDLERS, KEY_PARTS, classify, handler_for,
+                        plan_kind, torch_argument, torch_signatures)
+from .tensor_descriptor import TensorDescriptor
 
 __all__ = ["JITFunction", "LoadedKernel", "jit"]
 
@@ -203,6 +205,21 @@ class JITFunction(KernelFunction):
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         raise RuntimeError(f"{self.__name__} is a @tessera.jit kernel: launch it with "
                            f"{self.__name__}[grid](...), or call it from another kernel")
+
+    def argument_key(self, named: Mapping[str, Any]) -> List[Any]:
+        """The argument part of the specialisation key that a launch with the arguments
+        ``named`` (by parameter name, constexprs unwrapped) computes, as the launchers do;
+        ``tessera.ops.aot`` plans launches with it."""
+        parts: List[Any] = []
+        for name, mode in zip(self.arg_names, self._modes):
+            value = named[name]
+            if mode == _CONSTEXPR:
+                parts.append(value)
+            elif isinstance(value, TensorDescriptor):  # its key, without encoding a tensor map
+                parts.append(value.key())
+            else:
+                parts.append(classify(value, mode == _SPECIALIZED)[0])
+        return parts
 
     def specialization(self, key: Sequence[Any]) -> List[ArgSpec]:
         """The ``ArgSpec`` of each parameter for a launch's specialisation key."""

@@ -194,6 +194,7 @@ def aot(spec: Union[str, Mapping[str, Any]], output: str, *, tune: Optional[bool
     records: Dict[tuple, float] = {}
     variants = set()
     from ..ops import aot as ops_aot
+    calls = []
     for case in _op_cases(spec, targets):
         try:
             planned = ops_aot.plan(case["op"], case["shape"], case["dtype"], case["target"],
@@ -203,21 +204,25 @@ def aot(spec: Union[str, Mapping[str, Any]], output: str, *, tune: Optional[bool
         if gpu_target == case["target"]:
             _tune_on_gpu(case["op"], case["shape"], case["dtype"], case["precision"])
             tuned += 1
+        calls.append((case, planned))
+    # The tuning cache's times, read once after all the tuning: {(kernel, key): {config: ms}}.
+    times: Dict[tuple, Dict[str, float]] = {}
+    for kernel, key, config, milliseconds in tuning_cache.stored_records() if tuned else []:
+        times.setdefault((kernel, key), {})[config] = milliseconds
+
+    for case, planned in calls:
         for launch in planned:
             identity, key, chosen = launch.choice_record()
-            timed = {config: ms for kernel, record_key, config, ms
-                     in tuning_cache.stored_records()
-                     if kernel == identity and record_key == key}
+            timed = times.get((identity, key), {})
             configs = [tuning_cache.config_json(c) for c in launch.configs]
             if gpu_target == case["target"] and all(c in timed for c in configs):
                 for config in configs:
                     records[(identity, key, config)] = timed[config]
                 best = min(configs, key=timed.__getitem__)
-                kernel_plan = next(c for c in launch.configs
-                                   if tuning_cache.config_json(c) == best)
-                if kernel_plan is not launch.chosen:
+                tuned_config = launch.configs[configs.index(best)]
+                if tuned_config != launch.chosen:
                     launch = ops_aot.plan(case["op"], case["shape"], case["dtype"],
-                                          case["target"], case["precision"], kernel_plan)[0]
+                                          case["target"], case["precision"], tuned_config)[0]
             else:
                 records[(identity, key, chosen)] = UNTIMED
             # Calls whose launches specialise alike (sizes all multiples of 16, say) share one

@@ -31,8 +31,8 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
 from .. import _C
 
-__all__ = ["AotDevice", "TunedResult", "TuningCache", "UNTIMED", "bundled_choice", "cache_root",
-           "config_json", "kernel_identity", "key_json", "preload", "stored_records"]
+__all__ = ["AotDevice", "TunedResult", "TuningCache", "UNTIMED", "cache_root", "config_json",
+           "kernel_identity", "key_json", "preload", "stored_records"]
 
 logger = logging.getLogger("tessera.autotune")
 
@@ -135,12 +135,6 @@ def preload(kernel: str, key: str, config: str, milliseconds: float) -> None:
         _preloaded.setdefault((kernel, key), {})[config] = TunedResult(milliseconds=milliseconds)
 
 
-def bundled_choice(kernel: str, key: Sequence[Any]) -> Optional[str]:
-    """The config (``config_json``) that a loaded bundle chose for ``kernel`` under ``key``
-    without timing, or None."""
-    return _choices.get((kernel, key_json(key)))
-
-
 def _checksum(entry: Dict[str, Any]) -> str:
     body = {name: value for name, value in entry.items() if name != "checksum"}
     return _digest(json.dumps(body, sort_keys=True))
@@ -220,6 +214,12 @@ class TuningCache:
             if result is not None:
                 results[config] = result
         return results
+
+    def bundled_choice(self, key: Sequence[Any], configs: Iterable[Any]) -> Optional[Any]:
+        """The one of ``configs`` that a loaded bundle chose for ``key`` without timing, or
+        None."""
+        chosen = _choices.get((self.identity, key_json(key)))
+        return next((c for c in configs if config_json(c) == chosen), None) if chosen else None
 
     def _read(self, path: str, config: Any) -> Optional[TunedResult]:
         try:
