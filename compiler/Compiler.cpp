@@ -210,6 +210,18 @@ uint64_t fnv1a(llvm::StringRef text) {
   return hash;
 }
 
+// The dialects of every stage, from tile IR to the LLVM dialect.
+mlir::DialectRegistry makeRegistry() {
+  mlir::DialectRegistry registry;
+  registry.insert<mlir::tile::TileDialect, mlir::tilegpu::TileGPUDialect,
+                  mlir::arith::ArithDialect, mlir::math::MathDialect, mlir::scf::SCFDialect,
+                  mlir::cf::ControlFlowDialect, mlir::func::FuncDialect, mlir::LLVM::LLVMDialect,
+                  mlir::NVVM::NVVMDialect>();
+  mlir::func::registerInlinerExtension(registry);
+  registerPTXEmitterTranslations(registry);
+  return registry;
+}
+
 // One compilation: the context, its diagnostics, the options and the output being filled.
 class Driver {
 public:
@@ -228,17 +240,6 @@ public:
   bool run();
 
 private:
-  static mlir::DialectRegistry makeRegistry() {
-    mlir::DialectRegistry registry;
-    registry.insert<mlir::tile::TileDialect, mlir::tilegpu::TileGPUDialect,
-                    mlir::arith::ArithDialect, mlir::math::MathDialect, mlir::scf::SCFDialect,
-                    mlir::cf::ControlFlowDialect, mlir::func::FuncDialect,
-                    mlir::LLVM::LLVMDialect, mlir::NVVM::NVVMDialect>();
-    mlir::func::registerInlinerExtension(registry);
-    registerPTXEmitterTranslations(registry);
-    return registry;
-  }
-
   bool fail(const std::string &message) {
     std::string text = diagnostics.text();
     if (!message.empty())
@@ -490,6 +491,46 @@ bool compile(const std::string &tileIR, const CompileOptions &options, CompiledK
     return false;
   Driver driver(tileIR, options, out, error);
   return driver.run();
+}
+
+bool specializeArguments(const std::string &tileIR, const std::vector<ArgumentFacts> &facts,
+                         std::string *out, std::string *error) {
+  mlir::MLIRContext context(makeRegistry(), mlir::MLIRContext::Threading::DISABLED);
+  context.loadAllAvailableDialects();
+  DiagnosticCollector diagnostics(&context, tileIR);
+  mlir::ParserConfig config(&context);
+  OwningOpRef<ModuleOp> module = mlir::parseSourceString<ModuleOp>(tileIR, config, "tile IR");
+  mlir::FunctionOpInterface kernel = module ? findKernel(*module) : mlir::FunctionOpInterface();
+  if (!kernel) {
+    *error = module ? "error: the tile IR has no kernel function"
+                    : trimTrailingNewlines(diagnostics.text());
+    return false;
+  }
+  if (kernel.getNumArguments() != facts.size()) {
+    *error = "error: the kernel has " + std::to_string(kernel.getNumArguments()) +
+             " parameters, not " + std::to_string(facts.size());
+    return false;
+  }
+  mlir::Block &entry = kernel.getFunctionBody().front();
+  mlir::OpBuilder builder = mlir::OpBuilder::atBlockBegin(&entry);
+  for (unsigned i = 0; i < facts.size(); ++i) {
+    mlir::BlockArgument argument = entry.getArgument(i);
+    if (facts[i].equalsOne) {
+      auto type = llvm::dyn_cast<mlir::IntegerType>(argument.getType());
+      if (!type) {
+        *error = "error: parameter " + std::to_string(i) + " is not an integer, so cannot be 1";
+        return false;
+      }
+      auto one = builder.create<mlir::arith::ConstantOp>(argument.getLoc(),
+                                                         builder.getIntegerAttr(type, 1));
+      argument.replaceAllUsesWith(one);
+    } else if (facts[i].divisibility > 1) {
+      kernel.setArgAttr(i, mlir::tile::kDivisibilityAttr,
+                        builder.getI32IntegerAttr(facts[i].divisibility));
+    }
+  }
+  *out = printModule(*module);
+  return true;
 }
 
 const char *compilerVersion() {

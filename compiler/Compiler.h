@@ -5,6 +5,7 @@
 
 #include <map>
 #include <string>
+#include <vector>
 
 namespace tessera::compiler {
 
@@ -28,6 +29,19 @@ struct CompiledKernel {
 // lines carry the source locations ("file:line:col: error: ...") of the diagnostics.
 bool compile(const std::string &tileIR, const CompileOptions &options, CompiledKernel *out,
              std::string *error);
+
+// What a specialisation knows of the value of one kernel parameter.
+struct ArgumentFacts {
+  int divisibility = 1;   // a multiple of this (pointers: an address aligned to it)
+  bool equalsOne = false; // an integer equal to 1
+};
+
+// `tileIR` specialised for `facts`, one per kernel parameter, as the Python JIT specialises: a
+// parameter known divisible by d > 1 gets the tile.divisibility attribute (which the compiler uses
+// to vectorise memory accesses), an integer equal to 1 is replaced by the constant 1 in the body
+// (the parameter stays, unused). On failure returns false and sets *error.
+bool specializeArguments(const std::string &tileIR, const std::vector<ArgumentFacts> &facts,
+                         std::string *out, std::string *error);
 
 // "0.1.0+" and a hash of what decides the generated code: the LLVM version, libdevice, the PTX
 // version and the compiler's and dialects' sources (cmake/SourceHash.cmake). Part of every

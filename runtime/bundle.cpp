@@ -21,6 +21,8 @@ constexpr size_t kHeaderSize = sizeof(kMagic) + 4 + 4 + 8 + kDigestSize;
 // refused before anything is allocated for it.
 constexpr uint64_t kMinKernelBytes = 5 * 8 + 2 * 4;
 constexpr uint64_t kMinTuningBytes = 3 * 8 + 8;
+constexpr uint64_t kMinOpBytes = 2 * 8;
+constexpr uint32_t kFirstFormatWithOps = 2;
 
 Sha256::Digest digestOf(std::string_view bytes) {
   Sha256 hash;
@@ -93,6 +95,11 @@ std::string serializeBundle(const Bundle &bundle) {
     putString(payload, record.config);
     putU64(payload, bitsOf(record.milliseconds));
   }
+  putU64(payload, bundle.ops.size());
+  for (const BundleOp &op : bundle.ops) {
+    putString(payload, op.op);
+    putString(payload, op.record);
+  }
 
   std::string bytes(kMagic, sizeof(kMagic));
   putU32(bytes, kBundleFormatVersion);
@@ -114,9 +121,9 @@ StatusOr<Bundle> parseBundle(std::string_view bytes) {
   uint32_t version = 0, reserved = 0;
   uint64_t payloadSize = 0;
   (void)(header.u32(version) && header.u32(reserved) && header.u64(payloadSize));
-  if (version != kBundleFormatVersion)
+  if (version < 1 || version > kBundleFormatVersion)
     return ioError("bundle format version " + std::to_string(version) + " is not supported (this "
-                   "runtime reads version " + std::to_string(kBundleFormatVersion) + ")");
+                   "runtime reads versions 1 to " + std::to_string(kBundleFormatVersion) + ")");
   if (reserved != 0)
     return malformed("reserved header field is " + std::to_string(reserved) + ", not 0");
   std::string_view payload = bytes.substr(kHeaderSize);
@@ -165,8 +172,25 @@ StatusOr<Bundle> parseBundle(std::string_view bytes) {
                        std::to_string(record.milliseconds));
     bundle.tuning.push_back(std::move(record));
   }
+  if (version >= kFirstFormatWithOps) {
+    if (!reader.u64(count))
+      return malformed("the op records are missing");
+    if (count > reader.remaining() / kMinOpBytes)
+      return malformed("it announces " + std::to_string(count) + " op records in " +
+                       std::to_string(reader.remaining()) + " bytes");
+    bundle.ops.reserve(size_t(count));
+    for (uint64_t i = 0; i < count; ++i) {
+      BundleOp op;
+      if (!(reader.string(op.op) && reader.string(op.record)))
+        return malformed("op record " + std::to_string(i) + " is truncated");
+      if (op.op.empty())
+        return malformed("op record " + std::to_string(i) + " has an empty op name");
+      bundle.ops.push_back(std::move(op));
+    }
+  }
   if (!reader.empty())
-    return malformed(std::to_string(reader.remaining()) + " bytes follow the tuning table");
+    return malformed(std::to_string(reader.remaining()) + " bytes follow the " +
+                     (version >= kFirstFormatWithOps ? "op records" : "tuning table"));
   return bundle;
 }
 

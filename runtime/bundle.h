@@ -5,7 +5,8 @@
 // A bundle holds, per kernel: the name it is looked up by, its specialised tile IR and compile
 // options (so that the kernel can be compiled again for a target the bundle lacks), its cache key
 // and its binary; and per tuned case: the kernel identity, the tuning key and config (JSON text,
-// as the Python autotuner stores them) and the measured time. Parsing never trusts the input:
+// as the Python autotuner stores them) and the measured time; and op records, which let C and C++
+// programs call ops (docs/op-records.md). Parsing never trusts the input:
 // every length is checked against the bytes that remain, the payload's SHA-256 must match, and
 // every kernel's binary entry is checked as the disk cache checks its own.
 #ifndef TESSERA_RUNTIME_BUNDLE_H
@@ -38,11 +39,18 @@ struct BundleTuning {
                            // built without a GPU), which the autotuner takes for the key as is
 };
 
+// How calls of an op map onto bundled kernels (docs/op-records.md); the op layer parses the record.
+struct BundleOp {
+  std::string op;     // "matmul"
+  std::string record; // JSON
+};
+
 struct Bundle {
   std::string compilerVersion; // of the compiler that made the binaries
   std::string description;     // free text: what the bundle was built from
   std::vector<BundleKernel> kernels;
   std::vector<BundleTuning> tuning;
+  std::vector<BundleOp> ops;
 };
 
 // The file format. Integers little-endian, strings as u64 size then bytes:
@@ -52,7 +60,9 @@ struct Bundle {
 //                                    i32 num stages | str key | str binary (a disk-cache entry)
 //            u64 tuning count, each: str kernel | str key | str config | u64 milliseconds (the
 //                                    bits of an IEEE double)
-constexpr uint32_t kBundleFormatVersion = 1;
+//            u64 op record count, each: str op | str record     (from version 2 on)
+// Version 1 files (no op records) are still read.
+constexpr uint32_t kBundleFormatVersion = 2;
 
 std::string serializeBundle(const Bundle &bundle);
 // The bundle in `bytes`, or IO_ERROR saying what is wrong with them.

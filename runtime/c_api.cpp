@@ -9,12 +9,15 @@
 #include "compiler/Compiler.h"
 #include "runtime/disk_cache.h"
 #include "runtime/kernel_spec.h"
+#include "runtime/op.h"
 #include "runtime/runtime.h"
 #include "runtime/status.h"
 #include "runtime/tensor_map.h"
 
 #include <cstring>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <new>
 #include <string>
 
@@ -22,12 +25,14 @@ using tessera::runtime::BinaryKind;
 using tessera::runtime::Bundle;
 using tessera::runtime::BundledKernel;
 using tessera::runtime::BundleKernel;
+using tessera::runtime::BundleOp;
 using tessera::runtime::BundleTuning;
 using tessera::runtime::CompilerHooks;
 using tessera::runtime::DiskCache;
 using tessera::runtime::Kernel;
 using tessera::runtime::KernelBinary;
 using tessera::runtime::KernelSpec;
+using tessera::runtime::Op;
 using tessera::runtime::Runtime;
 using tessera::runtime::Status;
 using tessera::runtime::StatusOr;
@@ -46,6 +51,8 @@ struct tessera_runtime {
   tessera_runtime(CompilerHooks compiler, std::string cacheDirectory)
       : runtime(std::move(compiler), std::move(cacheDirectory)) {}
   Runtime runtime;
+  std::mutex opsMutex;
+  std::map<std::string, std::unique_ptr<Op>> ops; // created on first lookup; under opsMutex
 };
 
 struct tessera_compiled {
@@ -60,6 +67,9 @@ struct tessera_bundle {
 // and needs no wrapper object of its own.
 static Kernel *unwrap(tessera_kernel_t kernel) { return reinterpret_cast<Kernel *>(kernel); }
 static tessera_kernel_t wrap(Kernel *kernel) { return reinterpret_cast<tessera_kernel_t>(kernel); }
+// tessera_op_t is an Op* owned by its runtime, in the same way.
+static Op *unwrap(tessera_op_t op) { return reinterpret_cast<Op *>(op); }
+static tessera_op_t wrap(Op *op) { return reinterpret_cast<tessera_op_t>(op); }
 
 namespace {
 
@@ -422,6 +432,14 @@ tessera_status_t tessera_bundle_read(const char *path, tessera_bundle_t *out_bun
     StatusOr<Bundle> bundle = readBundleFile(path);
     if (!bundle.ok())
       return bundle.status();
+    for (size_t i = 0; i < bundle->ops.size(); ++i) {
+      const BundleOp &op = bundle->ops[i];
+      Status valid = tessera::runtime::checkOpRecord(op.op, op.record);
+      if (!valid.ok())
+        return tessera::runtime::ioError("bundle " + std::string(path) + ": op record " +
+                                         std::to_string(i) + " ('" + op.op +
+                                         "') is malformed: " + valid.message());
+    }
     *out_bundle = new tessera_bundle{std::move(bundle).value()};
     return Status();
   });
@@ -508,6 +526,41 @@ tessera_status_t tessera_bundle_add_tuning(tessera_bundle_t bundle, const char *
   });
 }
 
+tessera_status_t tessera_bundle_add_op(tessera_bundle_t bundle, const char *op,
+                                       const char *record) {
+  return guarded([&]() -> Status {
+    if (!bundle || !record)
+      return invalidArgument("bundle and record must not be NULL");
+    if (!op || !*op)
+      return invalidArgument("op must be a non-empty string");
+    Status valid = tessera::runtime::checkOpRecord(op, record);
+    if (!valid.ok())
+      return invalidArgument("op record for '" + std::string(op) + "': " + valid.message());
+    bundle->bundle.ops.push_back({op, record});
+    return Status();
+  });
+}
+
+int64_t tessera_bundle_num_ops(tessera_bundle_t bundle) {
+  return bundle ? int64_t(bundle->bundle.ops.size()) : -1;
+}
+
+tessera_status_t tessera_bundle_op(tessera_bundle_t bundle, int64_t index, const char **out_op,
+                                   const char **out_record) {
+  return guarded([&]() -> Status {
+    if (!bundle)
+      return invalidArgument("bundle must not be NULL");
+    StatusOr<const BundleOp *> op = element(bundle->bundle.ops, index, "op record");
+    if (!op.ok())
+      return op.status();
+    if (out_op)
+      *out_op = (*op)->op.c_str();
+    if (out_record)
+      *out_record = (*op)->record.c_str();
+    return Status();
+  });
+}
+
 tessera_status_t tessera_bundle_write(tessera_bundle_t bundle, const char *path) {
   return guarded([&]() -> Status {
     if (!bundle || !path)
@@ -539,6 +592,80 @@ tessera_status_t tessera_runtime_get_bundled_kernel(tessera_runtime_t runtime, c
     if (!kernel.ok())
       return kernel.status();
     *out_kernel = wrap(*kernel);
+    return Status();
+  });
+}
+
+tessera_status_t tessera_runtime_get_op(tessera_runtime_t runtime, const char *name,
+                                        tessera_op_t *out_op) {
+  return guarded([&]() -> Status {
+    if (!out_op)
+      return invalidArgument("out_op must not be NULL");
+    *out_op = nullptr;
+    if (!runtime)
+      return invalidArgument("runtime must not be NULL");
+    if (!name || !*name)
+      return invalidArgument("name must be a non-empty string");
+    std::lock_guard<std::mutex> lock(runtime->opsMutex);
+    std::unique_ptr<Op> &slot = runtime->ops[name];
+    if (!slot) {
+      StatusOr<std::unique_ptr<Op>> created = tessera::runtime::createOp(runtime->runtime, name);
+      if (!created.ok()) {
+        runtime->ops.erase(name);
+        return created.status();
+      }
+      slot = std::move(created).value();
+    }
+    *out_op = wrap(slot.get());
+    return Status();
+  });
+}
+
+tessera_status_t tessera_op_launch(tessera_op_t op, int32_t device, void *stream,
+                                   const tessera_tensor *tensors, size_t num_tensors,
+                                   const tessera_op_options *options) {
+  return guarded([&]() -> Status {
+    if (!op)
+      return invalidArgument("op must not be NULL");
+    return unwrap(op)->launch(device, static_cast<CUstream>(stream), tensors, num_tensors,
+                              options);
+  });
+}
+
+tessera_status_t tessera_op_describe(tessera_op_t op, const char *target,
+                                     const tessera_tensor *tensors, size_t num_tensors,
+                                     const tessera_op_options *options, char *buf,
+                                     size_t buf_size) {
+  return guarded([&]() -> Status {
+    if (!op)
+      return invalidArgument("op must not be NULL");
+    if (!target)
+      return invalidArgument("target must not be NULL");
+    if (!buf)
+      return invalidArgument("buf must not be NULL");
+    StatusOr<std::string> description =
+        unwrap(op)->describe(target, tensors, num_tensors, options);
+    if (!description.ok())
+      return description.status();
+    return copyOut(*description, buf, buf_size);
+  });
+}
+
+tessera_status_t tessera_op_precompile(tessera_op_t op, const char *target,
+                                       const tessera_tensor *tensors, size_t num_tensors,
+                                       const tessera_op_options *options, int32_t *out_compiled) {
+  return guarded([&]() -> Status {
+    if (out_compiled)
+      *out_compiled = 0;
+    if (!op)
+      return invalidArgument("op must not be NULL");
+    if (!target)
+      return invalidArgument("target must not be NULL");
+    StatusOr<bool> compiled = unwrap(op)->precompile(target, tensors, num_tensors, options);
+    if (!compiled.ok())
+      return compiled.status();
+    if (out_compiled)
+      *out_compiled = *compiled ? 1 : 0;
     return Status();
   });
 }

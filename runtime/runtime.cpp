@@ -240,6 +240,30 @@ void Runtime::loadBundle(const Bundle &bundle) {
       continue;
     replacedBundledKernels_.push_back(std::exchange(slot, std::move(entry)));
   }
+  for (const BundleOp &op : bundle.ops) {
+    bool known = std::any_of(bundledOps_.begin(), bundledOps_.end(), [&](const BundleOp &seen) {
+      return seen.op == op.op && seen.record == op.record;
+    });
+    if (!known)
+      bundledOps_.push_back(op);
+  }
+  ++bundleGeneration_;
+}
+
+std::vector<std::string> Runtime::bundledOpRecords(const std::string &op) const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  std::vector<std::string> records;
+  for (const BundleOp &entry : bundledOps_)
+    if (entry.op == op)
+      records.push_back(entry.record);
+  return records;
+}
+
+StatusOr<int32_t> Runtime::maxSharedBytes(int32_t index) {
+  StatusOr<Device *> found = device(index);
+  if (!found.ok())
+    return found.status();
+  return (*found)->maxSharedBytesPerBlock;
 }
 
 Status Runtime::bundledNameNotFound(const std::string &name) const {

@@ -118,6 +118,14 @@ public:
   size_t numBundledKernels() const;
   const BundledKernel *bundledKernel(size_t index) const;
 
+  // The op records (JSON) that loaded bundles hold for `op`, in the order they were first loaded;
+  // a record loaded again is listed once. Needs no driver.
+  std::vector<std::string> bundledOpRecords(const std::string &op) const;
+  // Increases with every loadBundle: ops re-read their records when it moved.
+  uint64_t bundleGeneration() const { return bundleGeneration_.load(); }
+  // The most shared memory a kernel may request on `device` (with opt-in), in bytes.
+  StatusOr<int32_t> maxSharedBytes(int32_t device);
+
   // The identity of `spec` under this runtime's compiler.
   std::string kernelKey(const KernelSpec &spec) const;
   // The binary for `spec` (whose key is `key`): from a loaded bundle, else the disk cache, else
@@ -168,6 +176,8 @@ private:
   std::vector<std::unique_ptr<const BundledKernel>> bundledKernels_;
   std::unordered_map<std::string, std::vector<size_t>> bundledByName_;
   std::vector<std::unique_ptr<const BundledKernel>> replacedBundledKernels_;
+  std::vector<BundleOp> bundledOps_; // from loadBundle, without repeats
+  std::atomic<uint64_t> bundleGeneration_{0};
 
   std::atomic<uint64_t> compiles_{0};
   std::atomic<uint64_t> diskHits_{0};

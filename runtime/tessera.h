@@ -138,7 +138,8 @@ typedef struct tessera_bundle* tessera_bundle_t;
 /* A new, empty bundle to fill and write; `description` (may be NULL) says what it holds. */
 TESSERA_API tessera_status_t tessera_bundle_create(const char* description,
                                                    tessera_bundle_t* out_bundle);
-/* Reads and checks a bundle file: NOT_FOUND without one, IO_ERROR naming what is wrong. */
+/* Reads and checks a bundle file (its op records included): NOT_FOUND without one, IO_ERROR naming
+ * what is wrong. */
 TESSERA_API tessera_status_t tessera_bundle_read(const char* path, tessera_bundle_t* out_bundle);
 TESSERA_API void tessera_bundle_free(tessera_bundle_t bundle);
 TESSERA_API int64_t tessera_bundle_num_kernels(tessera_bundle_t bundle); /* -1 for NULL */
@@ -162,6 +163,15 @@ TESSERA_API tessera_status_t tessera_bundle_add_kernel(tessera_runtime_t runtime
 TESSERA_API tessera_status_t tessera_bundle_add_tuning(tessera_bundle_t bundle, const char* kernel,
                                                        const char* key, const char* config,
                                                        double milliseconds);
+/* Adds an op record: how calls of op `op` ("matmul") map onto a bundled kernel (JSON, as
+ * tessera.aot writes it; docs/op-records.md gives the format). INVALID_ARGUMENT saying what is
+ * wrong with a malformed record. */
+TESSERA_API tessera_status_t tessera_bundle_add_op(tessera_bundle_t bundle, const char* op,
+                                                   const char* record);
+TESSERA_API int64_t tessera_bundle_num_ops(tessera_bundle_t bundle); /* -1 for NULL */
+/* Op record `index`: its op and JSON text; strings owned by the bundle. */
+TESSERA_API tessera_status_t tessera_bundle_op(tessera_bundle_t bundle, int64_t index,
+                                               const char** out_op, const char** out_record);
 /* Writes the bundle to `path` (complete or not at all). */
 TESSERA_API tessera_status_t tessera_bundle_write(tessera_bundle_t bundle, const char* path);
 /* Makes the bundle's kernels available to `runtime` (tessera_kernel_get and
@@ -188,6 +198,78 @@ TESSERA_API int64_t tessera_runtime_num_bundled_kernels(tessera_runtime_t runtim
 TESSERA_API tessera_status_t tessera_runtime_bundled_kernel(tessera_runtime_t runtime,
                                                             int64_t index, const char** out_name,
                                                             const char** out_target);
+
+/* ---- ops ------------------------------------------------------------------------------------
+ * Ops of tessera.ops called from C and C++ on device memory: "matmul" and "mm" (C = A @ B of
+ * matrices). Their kernels and tuned configs come from loaded bundles, which tessera.aot writes
+ * from an "ops" spec (or `tessera-aot --library`): for each op case it bundles the kernel, the
+ * config its autotuner chose and an op record saying how a call maps onto the kernel's parameters,
+ * and for each config a generic kernel. A call the bundles list (same dtype, input precision,
+ * target, sizes and strides) runs their kernel with their config: nothing is compiled or tuned.
+ * Any other call (another shape, other strides, another GPU) is JIT-compiled in the process: the
+ * generic kernel of the config of the nearest bundled case, specialised for the call's sizes and
+ * strides that are multiples of 16, compiled once per specialisation and cached like any kernel
+ * (the compiles stat counts it). */
+typedef enum tessera_dtype {
+  TESSERA_FLOAT16 = 1,
+  TESSERA_BFLOAT16 = 2,
+  TESSERA_FLOAT32 = 3,
+} tessera_dtype;
+
+#define TESSERA_MAX_RANK 8
+/* A tensor in device memory, as PyTorch describes one: element [i0, i1, ...] lives at
+ * data + (i0 * strides[0] + i1 * strides[1] + ...) * element size. */
+typedef struct tessera_tensor {
+  uint64_t data;  /* device address (of the device the op runs on); 0 only for an empty tensor */
+  int32_t dtype;  /* a tessera_dtype */
+  int32_t rank;   /* 0..TESSERA_MAX_RANK */
+  int64_t sizes[TESSERA_MAX_RANK];
+  int64_t strides[TESSERA_MAX_RANK]; /* in elements; >= 0 */
+} tessera_tensor;
+
+typedef struct tessera_op_options {
+  /* fp32 matmuls: "ieee" (exact fp32 products, PyTorch's default) or "tf32" (TF32 tensor cores,
+   * torch.set_float32_matmul_precision("high")); NULL means "ieee". Other dtypes: "ieee". */
+  const char* input_precision;
+} tessera_op_options;
+
+typedef struct tessera_op* tessera_op_t; /* owned by its runtime; valid until destroy */
+
+/* The op `name` ("matmul", "mm"). NOT_FOUND for a name that is not an op, naming the ops; a known
+ * op whose kernels no loaded bundle holds is found, and its launches say what is missing. */
+TESSERA_API tessera_status_t tessera_runtime_get_op(tessera_runtime_t runtime, const char* name,
+                                                    tessera_op_t* out_op);
+/* Runs the op on `device`'s `stream` (a CUstream, NULL: the legacy default stream). matmul and mm
+ * take three tensors, input (M, K), mat2 (K, N) and out (M, N), all of one dtype, and write
+ * out = input @ mat2 (fp32 accumulation); strides are free (transposed and sliced views run as
+ * they are), out must not overlap the inputs. `options` may be NULL. INVALID_ARGUMENT names the
+ * argument and what was expected. Asynchronous, like any launch. */
+TESSERA_API tessera_status_t tessera_op_launch(tessera_op_t op, int32_t device, void* stream,
+                                               const tessera_tensor* tensors, size_t num_tensors,
+                                               const tessera_op_options* options);
+/* What tessera_op_launch would run for the same arguments on a GPU of `target`, as JSON, into buf
+ * (NUL-terminated; INVALID_ARGUMENT when it does not fit): {"kernel": the kernel's name in the
+ * bundle, "path": "bundled" (a case the bundle lists) or "jit" (a generic kernel specialised for
+ * the call), "config": {...}, "grid": [x, y, z], "params": [[name, value], ...] (the values the
+ * kernel's parameters take, tensor maps as null), "divisibility": [what the kernel assumes each
+ * parameter a multiple of], "ones": [parameters the kernel takes to be 1]}. Needs no GPU,
+ * compiles nothing. */
+TESSERA_API tessera_status_t tessera_op_describe(tessera_op_t op, const char* target,
+                                                 const tessera_tensor* tensors,
+                                                 size_t num_tensors,
+                                                 const tessera_op_options* options, char* buf,
+                                                 size_t buf_size);
+
+/* Compiles the kernel that tessera_op_launch would run for the same arguments on a GPU of
+ * `target` (a call the bundles do not list: its specialised generic kernel) into the disk cache,
+ * without a GPU, so that a later launch in any process with the same cache directory compiles
+ * nothing. *out_compiled (may be NULL) is 1 when this call compiled, 0 when the kernel was bundled
+ * or cached already. Data pointers are only looked at, never read: their alignment matters. */
+TESSERA_API tessera_status_t tessera_op_precompile(tessera_op_t op, const char* target,
+                                                   const tessera_tensor* tensors,
+                                                   size_t num_tensors,
+                                                   const tessera_op_options* options,
+                                                   int32_t* out_compiled);
 
 /* Device memory, for callers without a framework. */
 TESSERA_API tessera_status_t tessera_malloc(tessera_runtime_t runtime, int32_t device, size_t bytes,

@@ -31,13 +31,30 @@
 //   i1                                   bool
 // Arguments that the kernel's specialisation folded away (constexprs, integers given as constants
 // when the bundle was built) are not passed. An argument of any other type fails to compile.
+//
+// Ops of tessera.ops run on tensors in device memory, planned from the op records of a bundle that
+// tessera.aot wrote from an "ops" spec (see tessera_runtime_get_op): a call the bundle lists runs
+// its kernel, any other call (shape, strides, GPU) a kernel compiled in the process.
+//
+//   runtime.load_bundle("ops.tbundle");              // tessera.aot({"ops": [{"op": "mm", ...}]})
+//   tessera::Op mm = runtime.op("mm");
+//   tessera::Tensor a(da, TESSERA_FLOAT16, {M, K});  // DeviceBuffers, pointers or addresses;
+//   tessera::Tensor b(db, TESSERA_FLOAT16, {K, N});  // contiguous unless strides are given
+//   tessera::Tensor c(dc, TESSERA_FLOAT16, {M, N});
+//   mm.launch(/*device=*/0, /*stream=*/nullptr, {a, b, c});    // c = a @ b
+//   tessera::Tensor bt(dbt, TESSERA_FLOAT16, {N, K});           // an (N, K) row-major matrix
+//   mm.launch(0, nullptr, {a, bt.transposed(), c});             // c = a @ bt^T: views run as is
+//   std::string plan = mm.describe("sm_90a", {a, b, c});        // what runs, as JSON (no GPU)
 #ifndef TESSERA_HPP
 #define TESSERA_HPP
 
 #include "tessera.h"
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
+#include <initializer_list>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -144,6 +161,57 @@ private:
   uint64_t pointer_ = 0;
 };
 
+// A tensor in device memory, as ops take it: a tessera_tensor with constructors, so that a Tensor
+// passes wherever tessera.h takes a tessera_tensor. A view: it neither owns nor checks the memory.
+struct Tensor : tessera_tensor {
+  // `element_strides` in elements, one per size; none: contiguous, row-major (PyTorch's strides
+  // of a new tensor of that shape).
+  Tensor(uint64_t address, tessera_dtype type, std::initializer_list<int64_t> shape,
+         std::initializer_list<int64_t> element_strides = {})
+      : tessera_tensor{} {
+    if (shape.size() > TESSERA_MAX_RANK ||
+        (element_strides.size() != 0 && element_strides.size() != shape.size()))
+      throw Error(TESSERA_INVALID_ARGUMENT,
+                  "a tensor takes at most " + std::to_string(TESSERA_MAX_RANK) +
+                      " sizes and as many strides (or none), got " + std::to_string(shape.size()) +
+                      " sizes and " + std::to_string(element_strides.size()) + " strides");
+    data = address;
+    dtype = type;
+    rank = int32_t(shape.size());
+    std::copy(shape.begin(), shape.end(), sizes);
+    if (element_strides.size() != 0) {
+      std::copy(element_strides.begin(), element_strides.end(), strides);
+    } else {
+      int64_t stride = 1;
+      for (int32_t i = rank - 1; i >= 0; --i) {
+        strides[i] = stride;
+        stride *= std::max<int64_t>(sizes[i], 1);
+      }
+    }
+  }
+  Tensor(const DeviceBuffer &buffer, tessera_dtype type, std::initializer_list<int64_t> shape,
+         std::initializer_list<int64_t> element_strides = {})
+      : Tensor(buffer.pointer(), type, shape, element_strides) {}
+  template <typename T>
+  Tensor(T *pointer, tessera_dtype type, std::initializer_list<int64_t> shape,
+         std::initializer_list<int64_t> element_strides = {})
+      : Tensor(uint64_t(reinterpret_cast<uintptr_t>(pointer)), type, shape, element_strides) {}
+
+  // The same memory with dimensions `a` and `b` swapped: of a matrix, its transpose.
+  Tensor transposed(int32_t a = 0, int32_t b = 1) const {
+    if (a < 0 || a >= rank || b < 0 || b >= rank)
+      throw Error(TESSERA_INVALID_ARGUMENT, "cannot swap dimensions " + std::to_string(a) +
+                                                " and " + std::to_string(b) +
+                                                " of a tensor of rank " + std::to_string(rank));
+    Tensor view = *this;
+    std::swap(view.sizes[a], view.sizes[b]);
+    std::swap(view.strides[a], view.strides[b]);
+    return view;
+  }
+};
+// Tensor adds no members, so that an array of Tensors is one of tessera_tensors (Op::launch).
+static_assert(sizeof(Tensor) == sizeof(tessera_tensor));
+
 namespace detail {
 
 // The value that a kernel parameter slot holds for an argument of type T (see the table above).
@@ -214,10 +282,61 @@ private:
   tessera_kernel_t handle_ = nullptr;
 };
 
+// An op of tessera.ops ("mm", "matmul"; see tessera_runtime_get_op). A view, like Kernel: valid
+// until its runtime is destroyed.
+class Op {
+public:
+  Op() = default;
+  explicit Op(tessera_op_t handle) : handle_(handle) {}
+
+  // Runs the op on `device`'s `stream` (nullptr: the legacy default stream) with its tensors (mm:
+  // input, mat2, out), given as a list or as `count` Tensors or tessera_tensors at `tensors`;
+  // `input_precision` "tf32" or "ieee" for fp32 (nullptr: "ieee"). See tessera_op_launch.
+  // Asynchronous, like any launch.
+  void launch(int32_t device, void *stream, std::initializer_list<tessera_tensor> tensors,
+              const char *input_precision = nullptr) const {
+    launch(device, stream, tensors.begin(), tensors.size(), input_precision);
+  }
+  void launch(int32_t device, void *stream, const tessera_tensor *tensors, size_t count,
+              const char *input_precision = nullptr) const {
+    const tessera_op_options options{input_precision};
+    detail::check(tessera_op_launch(handle_, device, stream, tensors, count, &options));
+  }
+
+  // What launch would run for these tensors on a GPU of `target` ("sm_90a"), as JSON: the kernel,
+  // "path" ("bundled" or "jit"), config, grid and parameters (see tessera_op_describe). Needs no
+  // GPU; the tensors' addresses matter only by their alignment and overlap. A plan longer than
+  // 64 KiB (a matmul's takes under 1 KiB) throws INVALID_ARGUMENT.
+  std::string describe(const std::string &target, std::initializer_list<tessera_tensor> tensors,
+                       const char *input_precision = nullptr) const {
+    return describe(target, tensors.begin(), tensors.size(), input_precision);
+  }
+  std::string describe(const std::string &target, const tessera_tensor *tensors, size_t count,
+                       const char *input_precision = nullptr) const {
+    const tessera_op_options options{input_precision};
+    std::string json(64 * 1024, '\0');
+    detail::check(tessera_op_describe(handle_, target.c_str(), tensors, count, &options,
+                                      json.data(), json.size()));
+    json.resize(std::strlen(json.c_str()));
+    return json;
+  }
+
+  tessera_op_t get() const { return handle_; }
+
+private:
+  tessera_op_t handle_ = nullptr;
+};
+
 // A kernel of a bundle or runtime: its lookup name and the target of its binary.
 struct BundledKernelInfo {
   std::string name;
   std::string target;
+};
+
+// An op record of a bundle: the op it serves ("matmul") and its JSON (docs/op-records.md).
+struct BundledOpRecord {
+  std::string op;
+  std::string record;
 };
 
 // A bundle file, read and checked.
@@ -251,6 +370,15 @@ public:
     return kernels;
   }
   int64_t num_tuning() const { return tessera_bundle_num_tuning(handle_); }
+  std::vector<BundledOpRecord> ops() const {
+    std::vector<BundledOpRecord> records;
+    for (int64_t i = 0, n = tessera_bundle_num_ops(handle_); i < n; ++i) {
+      const char *op = nullptr, *record = nullptr;
+      detail::check(tessera_bundle_op(handle_, i, &op, &record));
+      records.push_back({op, record});
+    }
+    return records;
+  }
 
   tessera_bundle_t get() const { return handle_; }
 
@@ -307,6 +435,14 @@ public:
     tessera_kernel_t kernel = nullptr;
     detail::check(tessera_runtime_get_bundled_kernel(handle_, name.c_str(), device, &kernel));
     return Kernel(kernel);
+  }
+
+  // The op `name` ("mm", "matmul"); NOT_FOUND for a name that is no op. Its kernels come from the
+  // op records of loaded bundles: without any, its launches say what is missing.
+  Op op(const std::string &name) {
+    tessera_op_t op = nullptr;
+    detail::check(tessera_runtime_get_op(handle_, name.c_str(), &op));
+    return Op(op);
   }
 
   DeviceBuffer allocate(size_t bytes, int32_t device = 0) {

@@ -15,10 +15,13 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "fast_launch.h"
@@ -87,6 +90,9 @@ public:
     check(tessera_bundle_add_tuning(handle_, kernel.c_str(), key.c_str(), config.c_str(),
                                     milliseconds));
   }
+  void add_op(const std::string &op, const std::string &record) {
+    check(tessera_bundle_add_op(handle_, op.c_str(), record.c_str()));
+  }
   void write(const std::string &path) const { check(tessera_bundle_write(handle_, path.c_str())); }
   void load() const { check(tessera_runtime_load_bundle(runtime(), handle_)); }
 
@@ -112,9 +118,46 @@ public:
     return result;
   }
 
+  // [(op, record)] of the op records.
+  py::list ops() const {
+    py::list result;
+    for (int64_t i = 0, n = tessera_bundle_num_ops(handle_); i < n; ++i) {
+      const char *op = nullptr, *record = nullptr;
+      check(tessera_bundle_op(handle_, i, &op, &record));
+      result.append(py::make_tuple(op, record));
+    }
+    return result;
+  }
+
 private:
   tessera_bundle_t handle_;
 };
+
+// The C API's tensors from [(data, dtype, sizes, strides)] (dtype a tessera_dtype value).
+std::vector<tessera_tensor> c_tensors(const std::vector<std::tuple<uint64_t, int32_t,
+                                                                   std::vector<int64_t>,
+                                                                   std::vector<int64_t>>> &given) {
+  std::vector<tessera_tensor> tensors;
+  for (const auto &[data, dtype, sizes, strides] : given) {
+    if (sizes.size() != strides.size() || sizes.size() > TESSERA_MAX_RANK)
+      throw py::value_error("a tensor needs as many strides as sizes, at most " +
+                            std::to_string(TESSERA_MAX_RANK));
+    tessera_tensor tensor{};
+    tensor.data = data;
+    tensor.dtype = dtype;
+    tensor.rank = int32_t(sizes.size());
+    std::copy(sizes.begin(), sizes.end(), tensor.sizes);
+    std::copy(strides.begin(), strides.end(), tensor.strides);
+    tensors.push_back(tensor);
+  }
+  return tensors;
+}
+
+tessera_op_t find_op(const std::string &name) {
+  tessera_op_t op = nullptr;
+  check(tessera_runtime_get_op(runtime(), name.c_str(), &op));
+  return op;
+}
 
 // A compiled kernel's stages and metadata (tessera_compile).
 class Compiled {
@@ -234,8 +277,64 @@ PYBIND11_MODULE(_C, m) {
            py::arg("config"), py::arg("milliseconds"))
       .def("write", &Bundle::write, py::arg("path"))
       .def("load", &Bundle::load, "Makes the kernels available to this process's runtime.")
+      .def("add_op", &Bundle::add_op, py::arg("op"), py::arg("record"),
+           "Adds an op record (JSON; docs/op-records.md).")
       .def_property_readonly("kernels", &Bundle::kernels)
-      .def_property_readonly("tuning", &Bundle::tuning);
+      .def_property_readonly("tuning", &Bundle::tuning)
+      .def_property_readonly("ops", &Bundle::ops);
+
+  using TensorTuple = std::tuple<uint64_t, int32_t, std::vector<int64_t>, std::vector<int64_t>>;
+  m.def(
+      "op_describe",
+      [](const std::string &name, const std::string &target,
+         const std::vector<TensorTuple> &tensors, std::optional<std::string> precision) {
+        tessera_op_t op = find_op(name);
+        std::vector<tessera_tensor> c = c_tensors(tensors);
+        tessera_op_options options{precision ? precision->c_str() : nullptr};
+        std::string buf(1 << 16, '\0');
+        check(tessera_op_describe(op, target.c_str(), c.data(), c.size(), &options, buf.data(),
+                                  buf.size()));
+        return std::string(buf.c_str());
+      },
+      py::arg("name"), py::arg("target"), py::arg("tensors"), py::arg("input_precision"),
+      "What the C API's op launch would run on `target` (JSON), as tessera_op_describe.");
+  m.def(
+      "op_precompile",
+      [](const std::string &name, const std::string &target,
+         const std::vector<TensorTuple> &tensors, std::optional<std::string> precision) {
+        tessera_op_t op = find_op(name);
+        std::vector<tessera_tensor> c = c_tensors(tensors);
+        tessera_op_options options{precision ? precision->c_str() : nullptr};
+        int32_t compiled = 0;
+        tessera_status_t status;
+        {
+          py::gil_scoped_release release;
+          status = tessera_op_precompile(op, target.c_str(), c.data(), c.size(), &options,
+                                         &compiled);
+        }
+        check(status);
+        return compiled != 0;
+      },
+      py::arg("name"), py::arg("target"), py::arg("tensors"), py::arg("input_precision"),
+      "Compiles what the C API's op launch would run on `target` (tessera_op_precompile).");
+  m.def(
+      "op_launch",
+      [](const std::string &name, int device, uint64_t stream,
+         const std::vector<TensorTuple> &tensors, std::optional<std::string> precision) {
+        tessera_op_t op = find_op(name);
+        std::vector<tessera_tensor> c = c_tensors(tensors);
+        tessera_op_options options{precision ? precision->c_str() : nullptr};
+        tessera_status_t status;
+        {
+          py::gil_scoped_release release;
+          status = tessera_op_launch(op, device, reinterpret_cast<void *>(stream), c.data(),
+                                     c.size(), &options);
+        }
+        check(status);
+      },
+      py::arg("name"), py::arg("device"), py::arg("stream"), py::arg("tensors"),
+      py::arg("input_precision"),
+      "Runs an op through the C API (tessera_op_launch), as a C++ program would.");
 
   py::class_<Kernel>(m, "Kernel")
       .def("launch", &Kernel::launch, py::arg("grid_x"), py::arg("grid_y"), py::arg("grid_z"),

@@ -1,6 +1,7 @@
 // The bundle file format: round trips, and every kind of damage refused with a message that says
 // what is wrong (truncation at any length, any flipped bit, another version, bad contents).
 #include "runtime/bundle.h"
+#include "runtime/encoding.h"
 #include "runtime/sha256.h"
 #include "test_util.h"
 
@@ -37,7 +38,21 @@ Bundle sampleBundle() {
   bundle.kernels.push_back(ptx);
   bundle.tuning.push_back({"matmul_kernel-0123456789abcdef", "[4096, 4096, \"bf16\"]",
                            "{\"BLOCK_M\": 128, \"num_warps\": 8}", 0.1789});
+  bundle.ops.push_back({"matmul", "{\"kind\": \"case\", \"kernel\": \"matmul_kernel\"}"});
   return bundle;
+}
+
+// `bytes` (a serialized bundle) with its payload replaced by `payload` and the header's size and
+// checksum made to match: contents that only the content checks stand against.
+std::string withPayload(const std::string &bytes, const std::string &payload, uint32_t version) {
+  std::string header = bytes.substr(0, 8);
+  putU32(header, version);
+  putU32(header, 0);
+  putU64(header, payload.size());
+  Sha256 hash;
+  hash.update(payload);
+  Sha256::Digest digest = hash.finish();
+  return header + std::string(reinterpret_cast<const char *>(digest.data()), 32) + payload;
 }
 
 void expectSame(const Bundle &a, const Bundle &b) {
@@ -64,6 +79,11 @@ void expectSame(const Bundle &a, const Bundle &b) {
     EXPECT_EQ(a.tuning[i].key, b.tuning[i].key);
     EXPECT_EQ(a.tuning[i].config, b.tuning[i].config);
     EXPECT_EQ(a.tuning[i].milliseconds, b.tuning[i].milliseconds);
+  }
+  ASSERT_EQ(a.ops.size(), b.ops.size());
+  for (size_t i = 0; i < a.ops.size(); ++i) {
+    EXPECT_EQ(a.ops[i].op, b.ops[i].op);
+    EXPECT_EQ(a.ops[i].record, b.ops[i].record);
   }
 }
 
@@ -118,9 +138,9 @@ TEST(Bundle, HeaderErrorsAreNamed) {
   std::string bytes = serializeBundle(sampleBundle());
   EXPECT_EQ(errorOf("GIF89a..."), "not a tessera bundle (it does not start with \"TSRBUNDL\")");
   std::string otherVersion = bytes;
-  otherVersion[8] = 2;
+  otherVersion[8] = 3;
   EXPECT_EQ(errorOf(otherVersion),
-            "bundle format version 2 is not supported (this runtime reads version 1)");
+            "bundle format version 3 is not supported (this runtime reads versions 1 to 2)");
   EXPECT_NE(errorOf(bytes + "x").find("trailing bytes"), std::string::npos);
 }
 
@@ -144,6 +164,22 @@ TEST(Bundle, BadContentsAreRefused) {
             std::string::npos);
 }
 
+// Version 1 bundles (before op records) are still read; a version 2 bundle must have its op
+// records' count.
+TEST(Bundle, VersionOneHasNoOpRecords) {
+  Bundle bundle = sampleBundle();
+  bundle.ops.clear();
+  std::string bytes = serializeBundle(bundle);
+  std::string payload = bytes.substr(kHeader, bytes.size() - kHeader - 8); // less the op count
+  StatusOr<Bundle> parsed = parseBundle(withPayload(bytes, payload, 1));
+  ASSERT_TRUE(parsed.ok()) << parsed.status().toString();
+  expectSame(bundle, *parsed);
+  EXPECT_EQ(errorOf(withPayload(bytes, payload, 2)), "malformed bundle: the op records are missing");
+  Bundle unnamed = sampleBundle();
+  unnamed.ops[0].op.clear();
+  EXPECT_EQ(errorOf(serializeBundle(unnamed)), "malformed bundle: op record 0 has an empty op name");
+}
+
 TEST(Bundle, HugeCountsAreRefusedBeforeAllocating) {
   Bundle bundle;
   std::string bytes = serializeBundle(bundle);
@@ -152,12 +188,8 @@ TEST(Bundle, HugeCountsAreRefusedBeforeAllocating) {
   std::string payload = bytes.substr(kHeader);
   for (int i = 0; i < 8; ++i)
     payload[16 + i] = char(i == 7 ? 0x10 : 0);
-  Sha256 hash;
-  hash.update(payload);
-  Sha256::Digest digest = hash.finish();
-  std::string patched = bytes.substr(0, kHeader - 32) +
-                        std::string(reinterpret_cast<const char *>(digest.data()), 32) + payload;
-  EXPECT_NE(errorOf(patched).find("announces 1152921504606846976 kernels in 8 bytes"),
+  EXPECT_NE(errorOf(withPayload(bytes, payload, kBundleFormatVersion))
+                .find("announces 1152921504606846976 kernels in 16 bytes"),
             std::string::npos);
 }
 

@@ -1,4 +1,5 @@
-// The fake compiler: defines tessera::compiler::compile and compilerVersion for the test binary.
+// The fake compiler: defines tessera::compiler::compile, specializeArguments and compilerVersion
+// for the test binary.
 // Its "tile IR" is PTX text whose comment lines give the metadata a real compile would produce:
 //   // name: <kernel name>    // params: <count>    // shared: <bytes>    // cubin (optional)
 // The PTX passes through as the "ptx" stage. IR containing FAIL is rejected with a diagnostic in
@@ -43,6 +44,20 @@ bool compile(const std::string &tileIR, const CompileOptions &options, CompiledK
   if (cubin)
     kernel.stages["cubin"] = std::string("\x7f" "ELF fake cubin\0bytes", 20);
   *out = std::move(kernel);
+  return true;
+}
+
+// Appends a "// specialised: ..." line (a divisibility per parameter, "=1" for a unit one), so
+// that a test can see what was asked.
+bool specializeArguments(const std::string &tileIR, const std::vector<ArgumentFacts> &facts,
+                         std::string *out, std::string *error) {
+  if (tileIR.find("FAIL") != std::string::npos) {
+    *error = "error: fake compiler cannot parse this kernel";
+    return false;
+  }
+  *out = tileIR + "\n// specialised:";
+  for (const ArgumentFacts &f : facts)
+    *out += f.equalsOne ? std::string(" =1") : " " + std::to_string(f.divisibility);
   return true;
 }
 

@@ -13,18 +13,20 @@ key and tuning key and finds both in the bundle.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
-from ..compiler.specialization import generate_tile_ir
-from ..language.dtypes import str_to_ty
+from ..compiler.specialization import ArgSpec, generate_tile_ir
+from ..language.dtypes import str_to_ty, ty_to_str
+from ..language.tensor_descriptor import tensor_descriptor_type
 from ..runtime import arguments
 from ..runtime.tensor_descriptor import TensorDescriptor
 from ..runtime.tuning_cache import AotDevice, TuningCache, config_json, key_json
 from . import blas
-from .kernels.matmul import HEURISTICS, prune_configs
+from .kernels.matmul import HEURISTICS, prune_configs, shared_memory_bytes
 
-__all__ = ["LIBRARY", "OpCase", "plan"]
+__all__ = ["LIBRARY", "OpCase", "generic_kernel", "plan", "smallest_config"]
 
 # Shared memory per block (opt-in) of each target's GPUs, as the driver reports it: what the
 # autotuner's pruning sees on the device.
@@ -48,6 +50,10 @@ class OpCase:
     tuning_key: Tuple[Any, ...]
     configs: Tuple[Any, ...]
     chosen: Any
+    # The op record (docs/op-records.md) without its "kernel" and "timed", which the bundle's
+    # writer knows: the op family it is stored under, and the record.
+    op_family: str
+    op_record: Dict[str, Any]
 
     @property
     def tuning_identity(self) -> str:
@@ -143,8 +149,86 @@ def _matmul_cases(shape: Sequence[int], dtype: str, target: str,
         named[heuristic_name] = heuristic(named)
     specs = kernel.specialization(kernel.argument_key(named))
     name = f"{kernel.__name__}/matmul/{m}x{n}x{k}/{dtype}/{precision}/{target}"
+    record = {"kind": "case", "dtype": dtype, "input_precision": precision, "target": target,
+              "config": _config_fields(chosen), "call": {v: named[v] for v in _CALL_VALUES},
+              "params": _parameters(kernel, specs)}
     return [OpCase(name, generate_tile_ir(kernel, specs), target, chosen.num_warps,
-                   chosen.num_stages, tuner, tuning_key, tuple(configs), chosen)]
+                   chosen.num_stages, tuner, tuning_key, tuple(configs), chosen, "matmul",
+                   record)]
+
+
+# What a case record's "call" fixes (the C++ op matches calls on them).
+_CALL_VALUES = ["M", "N", "K", "stride_ab", "stride_am", "stride_ak", "stride_bb", "stride_bk",
+                "stride_bn", "stride_cb", "stride_cm", "stride_cn"]
+
+
+def _config_fields(config: Any) -> Dict[str, int]:
+    return {**config.kwargs, "num_warps": config.num_warps, "num_stages": config.num_stages}
+
+
+def _divisibility(attributes: str) -> int:
+    """The ``tile.divisibility`` value in a parameter's attribute text, 1 without one."""
+    match = re.search(r"tile\.divisibility = (\d+)", attributes)
+    return int(match.group(1)) if match else 1
+
+
+def _parameters(kernel: Any, specs: Sequence[ArgSpec]) -> List[List[Any]]:
+    """The kernel parameters of a specialisation as op records list them: ``[name, type,
+    divisibility]``, and ``[name, "tensormap", block shape]`` for a descriptor's TMA map; a
+    descriptor ``d`` is its parts ``d.tensormap``, ``d.base``, ``d.shape<i>``, ``d.stride<i>``."""
+    params: List[List[Any]] = []
+    for name, spec in zip(kernel.arg_names, specs):
+        if spec.is_constant:
+            continue
+        ty = spec.runtime_type
+        types = spec.parameter_types()
+        divisibility = [_divisibility(attributes) for _, attributes in spec.parameters()]
+        if not isinstance(ty, tensor_descriptor_type):
+            params.append([name, ty_to_str(ty), divisibility[0]])
+            continue
+        parts = (["tensormap"] if spec.divisible_by_16 else []) + ["base"] + \
+            [f"shape{i}" for i in range(ty.rank)] + [f"stride{i}" for i in range(ty.rank - 1)]
+        for part, part_type, part_divisibility in zip(parts, types, divisibility):
+            params.append([f"{name}.{part}", "tensormap", list(ty.block_shape)]
+                          if part == "tensormap"
+                          else [f"{name}.{part}", ty_to_str(part_type), part_divisibility])
+    return params
+
+
+def smallest_config(family: str) -> Any:
+    """The config of ``family``'s kernel (``"matmul"``) that takes the least shared memory."""
+    if family != "matmul":
+        raise ValueError(f"unknown op family {family!r}")
+    return min(blas.tuned_kernel().configs, key=lambda c: shared_memory_bytes(c, 4))
+
+
+def generic_kernel(dtype: str, input_precision: str, target: str, config: Any
+                   ) -> Tuple[str, str, Dict[str, Any]]:
+    """The matmul kernel of ``config`` for any call (the C++ op's JIT fallback specialises it):
+    pointer loads, every edge masked, 64-bit offsets, no assumption on any argument. Returns its
+    bundle name, its tile IR and its op record (without "kernel")."""
+    kernel = blas.tuned_kernel().fn.fn
+    folded = {"bias_ptr": None, "a_desc": None, "b_desc": None, "alpha": 1}
+    constexprs = {**config.kwargs, "EVEN_M": False, "EVEN_N": False, "EVEN_K": False,
+                  "INDEX_64": True, "INPUT_PRECISION": input_precision}
+    key: List[Any] = []
+    for name in kernel.arg_names:
+        if name in constexprs:
+            key.append(constexprs[name])
+        elif name in folded:
+            key.append(("c", folded[name]))
+        elif name.endswith("_ptr"):
+            key.append((f"*{dtype}", False))
+        else:
+            key.append(("fp32" if name == "beta" else "i32", False))
+    specs = kernel.specialization(key)
+    kw = config.kwargs
+    name = (f"{kernel.__name__}/generic/{dtype}/{input_precision}/{kw['BLOCK_M']}x"
+            f"{kw['BLOCK_N']}x{kw['BLOCK_K']}w{config.num_warps}s{config.num_stages}/{target}")
+    record = {"kind": "generic", "dtype": dtype, "input_precision": input_precision,
+              "target": target, "config": _config_fields(config),
+              "params": _parameters(kernel, specs)}
+    return name, generate_tile_ir(kernel, specs), record
 
 
 # op name -> planner(shape, dtype, target, input_precision, config); mm is matmul of two

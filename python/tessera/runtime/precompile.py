@@ -22,7 +22,7 @@ config's time; elsewhere the bundle names the config chosen without timing (the 
 fits, as with ``max_num_configs=1``) and the loading process takes it as is.
 
     >>> tessera.aot("spec.json", "serving.tbundle")          # doctest: +SKIP
-    AotReport(kernels=7, tuning=6, compiled=7, tuned=0, path='serving.tbundle')
+    AotReport(kernels=9, tuning=6, compiled=9, tuned=0, path='serving.tbundle', op_records=10)
 
     $ tessera-aot spec.json -o serving.tbundle
     $ tessera-aot --library --target sm_90a -o ops-sm_90a.tbundle
@@ -57,6 +57,7 @@ class AotReport(NamedTuple):
     compiled: int
     tuned: int
     path: str
+    op_records: int = 0  # how C and C++ programs call the ops (docs/op-records.md)
 
 
 class _SpecError(ValueError):
@@ -192,7 +193,7 @@ def aot(spec: Union[str, Mapping[str, Any]], output: str, *, tune: Optional[bool
     bundle = _C.Bundle.create(description)
     kernels = tuned = 0
     records: Dict[tuple, float] = {}
-    variants = set()
+    variants: Dict[tuple, str] = {}  # kernel variant -> its name in the bundle
     from ..ops import aot as ops_aot
     calls = []
     for case in _op_cases(spec, targets):
@@ -210,12 +211,15 @@ def aot(spec: Union[str, Mapping[str, Any]], output: str, *, tune: Optional[bool
     for kernel, key, config, milliseconds in tuning_cache.stored_records() if tuned else []:
         times.setdefault((kernel, key), {})[config] = milliseconds
 
+    op_records: Dict[str, str] = {}  # record JSON -> op family, in order, without repeats
+    generic: Dict[tuple, Any] = {}  # (dtype, precision, target, config) of the chosen configs
     for case, planned in calls:
         for launch in planned:
             identity, key, chosen = launch.choice_record()
             timed = times.get((identity, key), {})
             configs = [tuning_cache.config_json(c) for c in launch.configs]
-            if gpu_target == case["target"] and all(c in timed for c in configs):
+            was_timed = gpu_target == case["target"] and all(c in timed for c in configs)
+            if was_timed:
                 for config in configs:
                     records[(identity, key, config)] = timed[config]
                 best = min(configs, key=timed.__getitem__)
@@ -229,10 +233,26 @@ def aot(spec: Union[str, Mapping[str, Any]], output: str, *, tune: Optional[bool
             # kernel: the bundle holds it once, under the first call's name.
             variant = (launch.tile_ir, launch.target, launch.num_warps, launch.num_stages)
             if variant not in variants:
-                variants.add(variant)
+                variants[variant] = launch.name
                 bundle.add_kernel(launch.name, launch.tile_ir, launch.target, launch.num_warps,
                                   launch.num_stages)
                 kernels += 1
+            record = dict(launch.op_record, kernel=variants[variant], timed=was_timed)
+            op_records.setdefault(json.dumps(record), launch.op_family)
+            generic.setdefault((case["dtype"], case["precision"], case["target"],
+                                tuning_cache.config_json(launch.chosen)),
+                               (launch.op_family, launch.chosen))
+    # C and C++ programs run calls that no case lists through the generic kernel of a bundled
+    # config (docs/op-records.md), or of the smallest config, which fits every GPU.
+    for (dtype, precision, target, _), (family, _) in list(generic.items()):
+        smallest = ops_aot.smallest_config(family)
+        generic.setdefault((dtype, precision, target, tuning_cache.config_json(smallest)),
+                           (family, smallest))
+    for (dtype, precision, target, _), (family, config) in generic.items():
+        name, tile_ir, record = ops_aot.generic_kernel(dtype, precision, target, config)
+        bundle.add_kernel(name, tile_ir, target, config.num_warps, config.num_stages)
+        kernels += 1
+        op_records.setdefault(json.dumps(dict(record, kernel=name)), family)
 
     for index, entry in enumerate(spec.get("kernels", [])):
         where = f"kernels[{index}]"
@@ -252,9 +272,11 @@ def aot(spec: Union[str, Mapping[str, Any]], output: str, *, tune: Optional[bool
 
     for (identity, key, config), milliseconds in records.items():
         bundle.add_tuning(identity, key, config, milliseconds)
+    for record, family in op_records.items():
+        bundle.add_op(family, record)
     bundle.write(output)
     return AotReport(kernels, len(records), _C.stats()["compiles"] - compiles_before, tuned,
-                     output)
+                     output, len(op_records))
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -285,6 +307,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(f"tessera-aot: {error}", file=sys.stderr)
         return 2
     print(f"tessera-aot: wrote {report.path}: {report.kernels} kernels ({report.compiled} "
-          f"compiled), {report.tuning} tuning records, {report.tuned} op cases tuned on a GPU")
+          f"compiled), {report.tuning} tuning records, {report.op_records} op records, "
+          f"{report.tuned} op cases tuned on a GPU")
     return 0
 

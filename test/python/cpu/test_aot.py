@@ -72,10 +72,13 @@ def test_aot_writes_ops_and_kernels(tmp_path, monkeypatch):
     assert report.tuned == 0
     kernels, tuning = bundle_contents(tmp_path / "b.tbundle")
     names = [k[0] for k in kernels]
-    # both matmul calls specialise alike (sizes multiples of 16, the same first config)
-    assert names == ["matmul_kernel/matmul/256x256x256/fp16/ieee/sm_90a", "add", "add"]
-    assert report.kernels == 3 and report.tuning == 2
-    assert [k[1] for k in kernels] == ["sm_90a", "sm_80", "sm_90a"]
+    # Both matmul calls specialise alike (sizes multiples of 16, the same first config); the
+    # generic kernels of that config and of the smallest one are for C/C++ calls no case lists.
+    assert names == ["matmul_kernel/matmul/256x256x256/fp16/ieee/sm_90a",
+                     "matmul_kernel/generic/fp16/ieee/128x256x64w8s4/sm_90a",
+                     "matmul_kernel/generic/fp16/ieee/64x64x32w4s3/sm_90a", "add", "add"]
+    assert report.kernels == 5 and report.tuning == 2 and report.op_records == 4
+    assert [k[1] for k in kernels] == ["sm_90a"] * 3 + ["sm_80", "sm_90a"]
     assert len(tuning) == 2
     assert all(record[3] == tuning_cache.UNTIMED for record in tuning)
     assert {json.loads(record[1])[0] for record in tuning} == {256, 512}
@@ -87,7 +90,8 @@ def test_loaded_choices_reach_the_autotuner(tmp_path, monkeypatch):
     monkeypatch.setattr(tuning_cache, "_choices", {})
     spec = {"ops": [{"op": "mm", "shapes": [[128, 128, 64]], "dtypes": ["bf16"]}]}
     tessera.aot(spec, str(tmp_path / "b.tbundle"))
-    assert tessera.load_bundle(str(tmp_path / "b.tbundle")) == {"kernels": 1, "tuning": 1}
+    # the case's kernel and two generic ones
+    assert tessera.load_bundle(str(tmp_path / "b.tbundle")) == {"kernels": 3, "tuning": 1}
     case = ops_aot.plan("mm", [128, 128, 64], "bf16", "sm_90a")[0]
     assert case.tuner._bundled_choice(case.tuning_key, case.configs) == case.chosen
     others = [c for c in case.configs if c != case.chosen]

@@ -81,11 +81,17 @@ def _run_child(bundle, calls, cache):
     stats = child["stats"]
     assert stats["compiles"] == 0, stats
     assert stats["tuning_runs"] == 0, stats
-    assert stats["bundle_hits"] == child["loaded"]["kernels"], stats
+    # every kernel of a case; the generic kernels are for C and C++ calls that no case lists
+    assert stats["bundle_hits"] == len(_case_kernels(bundle)), stats
     for op, m, n, k, dtype, precision, error in child["calls"]:
         tolerance = {"fp16": 2e-3, "bf16": 1e-2}.get(dtype, 5e-3 if precision == "high" else 1e-5)
         assert error < tolerance, (op, m, n, k, dtype, precision, error)
     return child
+
+
+def _case_kernels(bundle):
+    return [name for name, _ in tessera._C.Bundle.read(str(bundle)).kernels
+            if "/generic/" not in name]
 
 
 def _require_sm_90a():
@@ -114,7 +120,8 @@ def test_bundle_tuned_on_the_gpu(tmp_path):
                           capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, f"build failed:\n{proc.stdout}\n{proc.stderr}"
     report = json.loads([s for s in proc.stdout.splitlines() if s.startswith("REPORT ")][-1][7:])
-    assert report["tuned"] == 1 and report["kernels"] == 1 and report["tuning"] > 1, report
+    assert report["tuned"] == 1 and report["tuning"] > 1, report
+    assert len(_case_kernels(path)) == 1
     records = tessera._C.Bundle.read(str(path)).tuning
     assert all(0 < ms < float("inf") for *_, ms in records), records
     child = _run_child(path, [["matmul", [512, 384, 256], "bf16", "highest"]],

@@ -1,0 +1,17 @@
+#include "runtime/op.h"
+
+namespace tessera::runtime {
+
+StatusOr<std::unique_ptr<Op>> createOp(Runtime &runtime, const std::string &name) {
+  if (name == "matmul" || name == "mm")
+    return makeMatmulOp(runtime, name);
+  return notFound("no op named '" + name + "' (the ops callable from C and C++: matmul, mm)");
+}
+
+Status checkOpRecord(const std::string &op, const std::string &record) {
+  if (op == "matmul")
+    return checkMatmulRecord(record);
+  return invalidArgument("no op records for '" + op + "' (this runtime reads records of: matmul)");
+}
+
+} // namespace tessera::runtime
