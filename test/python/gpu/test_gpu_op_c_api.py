@@ -25,8 +25,8 @@ torch.manual_seed(0)
 report = []
 for m, n, k, dtype, precision, layout in json.loads(sys.argv[2]):
     torch_dtype, code = dtypes[dtype]
-    a = torch.randn(m, k + 1, device="cuda", dtype=torch_dtype)
-    a = a[:, 1:] if layout == "misaligned" else a[:, :k]  # 2 or 4 bytes off 16-byte alignment
+    a = torch.randn(m, k + 1, device="cuda", dtype=torch_dtype)[:, 1:] if layout == "misaligned" \
+        else torch.randn(m, k, device="cuda", dtype=torch_dtype)  # misaligned: 2 or 4 bytes off
     b = torch.randn(n, k, device="cuda", dtype=torch_dtype).t() if layout == "transposed" else \
         torch.randn(k, n, device="cuda", dtype=torch_dtype)
     c = torch.full((m, n), float("nan"), device="cuda", dtype=torch_dtype)
