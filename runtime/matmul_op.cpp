@@ -455,11 +455,15 @@ private:
 
   // Whether the elements of `out` and `in` may share bytes (their address ranges meet).
   static bool overlaps(const tessera_tensor &out, const tessera_tensor &in, int64_t elementBytes) {
+    // In 128 bits: the sizes and strides are checked, but an address plus an extent of up to
+    // 2^64 bytes is not.
+    using Span = std::pair<unsigned __int128, unsigned __int128>;
     auto span = [&](const tessera_tensor &t) {
       if (t.sizes[0] == 0 || t.sizes[1] == 0)
-        return std::pair<uint64_t, uint64_t>(0, 0);
-      uint64_t last = uint64_t((t.sizes[0] - 1) * t.strides[0] + (t.sizes[1] - 1) * t.strides[1]);
-      return std::pair<uint64_t, uint64_t>(t.data, t.data + (last + 1) * uint64_t(elementBytes));
+        return Span(0, 0);
+      unsigned __int128 last = (unsigned __int128)((t.sizes[0] - 1) * t.strides[0]) +
+                               (unsigned __int128)((t.sizes[1] - 1) * t.strides[1]);
+      return Span(t.data, t.data + (last + 1) * (unsigned __int128)elementBytes);
     };
     auto [outBegin, outEnd] = span(out);
     auto [inBegin, inEnd] = span(in);
@@ -588,6 +592,14 @@ private:
     StatusOr<KernelSpec> spec = runtime_.bundledKernelSpec(record.kernel, record.target);
     if (!spec.ok())
       return spec.status();
+    // A later bundle may have replaced the kernel of this name with another one.
+    if (spec->numWarps != record.config.numWarps || spec->numStages != record.config.numStages)
+      return invalidArgument(name_ + ": bundled kernel '" + record.kernel + "' has " +
+                             std::to_string(spec->numWarps) + " warps and " +
+                             std::to_string(spec->numStages) + " stages, its op record " +
+                             std::to_string(record.config.numWarps) + " and " +
+                             std::to_string(record.config.numStages) +
+                             ": two loaded bundles disagree about it");
     spec->target = target;
     std::vector<compiler::ArgumentFacts> facts;
     for (size_t i = 0; i < plan.divisibility.size(); ++i)

@@ -169,7 +169,8 @@ TESSERA_API tessera_status_t tessera_bundle_add_tuning(tessera_bundle_t bundle, 
 TESSERA_API tessera_status_t tessera_bundle_add_op(tessera_bundle_t bundle, const char* op,
                                                    const char* record);
 TESSERA_API int64_t tessera_bundle_num_ops(tessera_bundle_t bundle); /* -1 for NULL */
-/* Op record `index`: its op and JSON text; strings owned by the bundle. */
+/* Op record `index`: its op and JSON text; strings owned by the bundle, valid until its next
+ * tessera_bundle_add_op or tessera_bundle_free. */
 TESSERA_API tessera_status_t tessera_bundle_op(tessera_bundle_t bundle, int64_t index,
                                                const char** out_op, const char** out_record);
 /* Writes the bundle to `path` (complete or not at all). */

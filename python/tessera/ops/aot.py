@@ -9,7 +9,7 @@ specialisation key, so that a process running the same call on a GPU derives the
 key and tuning key and finds both in the bundle.
 
     >>> [case.name for case in plan("matmul", [4096, 4096, 4096], "fp16", "sm_90a")]
-    ['matmul_kernel/matmul/4096x4096x4096/fp16/ieee/sm_90a']
+    ['matmul_kernel/matmul/4096x4096x4096/fp16/ieee/128x256x64w8s4/sm_90a']
 """
 from __future__ import annotations
 
@@ -148,7 +148,9 @@ def _matmul_cases(shape: Sequence[int], dtype: str, target: str,
     for heuristic_name, heuristic in HEURISTICS.items():
         named[heuristic_name] = heuristic(named)
     specs = kernel.specialization(kernel.argument_key(named))
-    name = f"{kernel.__name__}/matmul/{m}x{n}x{k}/{dtype}/{precision}/{target}"
+    # The config is part of the name: bundles tuned apart can choose differently for one call,
+    # and a runtime that loads both must not take one's kernel for the other's record.
+    name = f"{kernel.__name__}/matmul/{m}x{n}x{k}/{dtype}/{precision}/{_config_name(chosen)}/{target}"
     record = {"kind": "case", "dtype": dtype, "input_precision": precision, "target": target,
               "config": _config_fields(chosen), "call": {v: named[v] for v in _CALL_VALUES},
               "params": _parameters(kernel, specs)}
@@ -160,6 +162,13 @@ def _matmul_cases(shape: Sequence[int], dtype: str, target: str,
 # What a case record's "call" fixes (the C++ op matches calls on them).
 _CALL_VALUES = ["M", "N", "K", "stride_ab", "stride_am", "stride_ak", "stride_bb", "stride_bk",
                 "stride_bn", "stride_cb", "stride_cm", "stride_cn"]
+
+
+def _config_name(config: Any) -> str:
+    """``128x256x64w8s4``: a matmul config's blocks, warps and stages, for kernel names."""
+    kw = config.kwargs
+    return (f"{kw['BLOCK_M']}x{kw['BLOCK_N']}x{kw['BLOCK_K']}w{config.num_warps}"
+            f"s{config.num_stages}")
 
 
 def _config_fields(config: Any) -> Dict[str, int]:
@@ -222,9 +231,7 @@ def generic_kernel(dtype: str, input_precision: str, target: str, config: Any
         else:
             key.append(("fp32" if name == "beta" else "i32", False))
     specs = kernel.specialization(key)
-    kw = config.kwargs
-    name = (f"{kernel.__name__}/generic/{dtype}/{input_precision}/{kw['BLOCK_M']}x"
-            f"{kw['BLOCK_N']}x{kw['BLOCK_K']}w{config.num_warps}s{config.num_stages}/{target}")
+    name = f"{kernel.__name__}/generic/{dtype}/{input_precision}/{_config_name(config)}/{target}"
     record = {"kind": "generic", "dtype": dtype, "input_precision": input_precision,
               "target": target, "config": _config_fields(config),
               "params": _parameters(kernel, specs)}

@@ -26,7 +26,8 @@ def bundle_contents(path):
 # the first fitting config, and a tuning key naming the architecture.
 def test_matmul_plan_matches_the_op():
     aligned = ops_aot.plan("matmul", [4096, 4096, 4096], "fp16", "sm_90a")[0]
-    assert aligned.name == "matmul_kernel/matmul/4096x4096x4096/fp16/ieee/sm_90a"
+    assert aligned.name == \
+        "matmul_kernel/matmul/4096x4096x4096/fp16/ieee/128x256x64w8s4/sm_90a"
     assert "!tile.tensormap" in aligned.tile_ir
     assert aligned.chosen == aligned.configs[0]
     assert (aligned.num_warps, aligned.num_stages) == (aligned.chosen.num_warps,
@@ -74,7 +75,7 @@ def test_aot_writes_ops_and_kernels(tmp_path, monkeypatch):
     names = [k[0] for k in kernels]
     # Both matmul calls specialise alike (sizes multiples of 16, the same first config); the
     # generic kernels of that config and of the smallest one are for C/C++ calls no case lists.
-    assert names == ["matmul_kernel/matmul/256x256x256/fp16/ieee/sm_90a",
+    assert names == ["matmul_kernel/matmul/256x256x256/fp16/ieee/128x256x64w8s4/sm_90a",
                      "matmul_kernel/generic/fp16/ieee/128x256x64w8s4/sm_90a",
                      "matmul_kernel/generic/fp16/ieee/64x64x32w4s3/sm_90a", "add", "add"]
     assert report.kernels == 5 and report.tuning == 2 and report.op_records == 4

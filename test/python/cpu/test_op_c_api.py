@@ -38,7 +38,8 @@ _RUNNER = r"""
 import json, sys
 from tessera import _C
 bundle, actions = sys.argv[1], json.loads(sys.stdin.read())
-_C.Bundle.read(bundle).load()
+for path in bundle.split(","):
+    _C.Bundle.read(path).load()
 results = []
 for kind, name, target, tensors, precision in actions:
     try:
@@ -54,7 +55,7 @@ print(json.dumps(results))
 
 def run_actions(bundle, actions, cache_dir):
     """The results of ``actions`` ([kind, op, target, tensors, precision]) in a fresh process
-    that loaded ``bundle``."""
+    that loaded ``bundle`` (paths separated by commas: loaded in that order)."""
     env = dict(os.environ, TESSERA_CACHE_DIR=str(cache_dir))
     done = subprocess.run([sys.executable, "-c", _RUNNER, str(bundle)], input=json.dumps(actions),
                           capture_output=True, text=True, env=env, timeout=600)
@@ -223,3 +224,37 @@ def test_malformed_op_records_are_refused(op_bundle, tmp_path):
     with pytest.raises(tessera.TesseraError,
                        match=r"op record 0 \('matmul'\) is malformed: kind 'cake'"):
         tessera._C.Bundle.read(str(damaged))
+
+
+# Tests that bundles whose records choose different configs for one call keep apart: each case
+# names its own kernel (the config is in the name), the first-loaded record wins with its own
+# kernel and grid, and a record whose kernel was replaced by one of other options is refused
+# rather than launched with a grid for other blocks.
+def test_bundles_with_other_configs_for_one_call(op_bundle, tmp_path):
+    first = json.loads(tessera._C.Bundle.read(str(op_bundle)).ops[0][1])
+    planned = ops_aot.plan("mm", BUNDLED, "fp16", "sm_90a")[0]
+    other = next(c for c in planned.configs if c.num_warps != planned.chosen.num_warps)
+    case = ops_aot.plan("mm", BUNDLED, "fp16", "sm_90a", config=other)[0]
+    assert case.name != first["kernel"]
+    second = tmp_path / "other.tbundle"
+    bundle = tessera._C.Bundle.create("another tuning")
+    bundle.add_kernel(case.name, case.tile_ir, "sm_90a", case.num_warps, case.num_stages)
+    bundle.add_op("matmul", json.dumps(dict(case.op_record, kernel=case.name, timed=True)))
+    bundle.write(str(second))
+
+    action = ["describe", "mm", "sm_90a", mm_call(*BUNDLED), None]
+    for order, expected in [((op_bundle, second), first["kernel"]), ((second, op_bundle),
+                                                                     case.name)]:
+        (described,) = run_actions(",".join(map(str, order)), [action], tmp_path)
+        assert described["kernel"] == expected, described
+        blocks = described["config"]["BLOCK_M"] * described["config"]["BLOCK_N"]
+        assert described["grid"][0] * blocks == 512 * 512
+
+    # the case's record under the other bundle's kernel name: its kernel has other warps
+    clash = tmp_path / "clash.tbundle"
+    bundle = tessera._C.Bundle.create("a clash")
+    bundle.add_kernel(first["kernel"], case.tile_ir, "sm_90a", case.num_warps, case.num_stages)
+    bundle.write(str(clash))
+    (result,) = run_actions(f"{op_bundle},{clash}", [["precompile", "mm", "sm_90a",
+                                                      mm_call(*BUNDLED), None]], tmp_path)
+    assert "two loaded bundles disagree" in result.get("error", ""), result
