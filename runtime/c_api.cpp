@@ -607,16 +607,14 @@ tessera_status_t tessera_runtime_get_op(tessera_runtime_t runtime, const char *n
     if (!name || !*name)
       return invalidArgument("name must be a non-empty string");
     std::lock_guard<std::mutex> lock(runtime->opsMutex);
-    std::unique_ptr<Op> &slot = runtime->ops[name];
-    if (!slot) {
+    auto found = runtime->ops.find(name);
+    if (found == runtime->ops.end()) {
       StatusOr<std::unique_ptr<Op>> created = tessera::runtime::createOp(runtime->runtime, name);
-      if (!created.ok()) {
-        runtime->ops.erase(name);
+      if (!created.ok())
         return created.status();
-      }
-      slot = std::move(created).value();
+      found = runtime->ops.emplace(name, std::move(created).value()).first;
     }
-    *out_op = wrap(slot.get());
+    *out_op = wrap(found->second.get());
     return Status();
   });
 }

@@ -10,6 +10,7 @@
 #include "llvm/Support/JSON.h"
 
 #include <algorithm>
+#include <array>
 #include <climits>
 #include <cmath>
 #include <cstring>
@@ -22,7 +23,9 @@
 namespace tessera::runtime {
 namespace {
 
-// The values of a call, by the kernel's parameter names. Pointers and sizes alike are int64.
+// The values of a call, by the kernel's parameter names. Pointers and sizes alike are int64. (The
+// tables keep the parameters' grouping.)
+// clang-format off
 enum Value : int {
   kAPtr, kBPtr, kCPtr, kM, kN, kK,
   kStrideAB, kStrideAM, kStrideAK, kStrideBB, kStrideBK, kStrideBN, kStrideCB, kStrideCM,
@@ -44,12 +47,12 @@ constexpr const char *kValueNames[kNumValues] = {
 // What a case record's "call" fixes: the sizes and the operands' strides.
 constexpr Value kCallValues[] = {kM,        kN,        kK,        kStrideAB, kStrideAM, kStrideAK,
                                  kStrideBB, kStrideBK, kStrideBN, kStrideCB, kStrideCM, kStrideCN};
+// clang-format on
 
 // Shared memory per block (opt-in) of each target's GPUs, for describe() (a launch asks the
 // device); the values tessera.ops.aot plans with.
 const std::map<std::string, int32_t> kSharedBytesByTarget = {
-    {"sm_80", 166912}, {"sm_86", 101376}, {"sm_89", 101376}, {"sm_90", 232448},
-    {"sm_90a", 232448}};
+    {"sm_80", 166912}, {"sm_86", 101376}, {"sm_89", 101376}, {"sm_90", 232448}, {"sm_90a", 232448}};
 constexpr int32_t kEpilogueBytesPerWarp = 2048; // kernels/matmul.py's shared_memory_bytes
 
 struct Config {
@@ -76,7 +79,6 @@ struct Record {
   bool isCase = false;
   std::string dtype, precision, target, kernel;
   Config config;
-  bool timed = false;
   int64_t call[std::size(kCallValues)] = {};
   std::vector<Param> params;
 };
@@ -90,19 +92,28 @@ struct Call {
 
 // The kernel and parameters one call runs with.
 struct Plan {
-  const Record *record = nullptr;
-  size_t recordIndex = 0;
-  bool bundled = false;          // a case record as is; else its generic kernel, specialised
-  std::vector<int> divisibility; // per parameter: what the kernel assumes of it
-  std::vector<bool> ones;        // per parameter: an integer the kernel takes to be 1
+  const Record *record = nullptr; // in MatmulOp::records_
+  bool bundled = false;           // a case record as is; else its generic kernel, specialised
+  std::vector<int> divisibility;  // per parameter: what the kernel assumes of it
+  std::vector<bool> ones;         // per parameter: an integer the kernel takes to be 1
+};
+
+// A kind of call ready to launch: its plan and its kernel, loaded.
+struct Launch {
+  Plan plan;
+  Kernel *kernel = nullptr;
 };
 
 const char *dtypeName(int32_t dtype) {
   switch (dtype) {
-  case TESSERA_FLOAT16: return "fp16";
-  case TESSERA_BFLOAT16: return "bf16";
-  case TESSERA_FLOAT32: return "fp32";
-  default: return nullptr;
+  case TESSERA_FLOAT16:
+    return "fp16";
+  case TESSERA_BFLOAT16:
+    return "bf16";
+  case TESSERA_FLOAT32:
+    return "fp32";
+  default:
+    return nullptr;
   }
 }
 
@@ -118,8 +129,6 @@ void tmaBox(const uint32_t block[2], int64_t elementBytes, uint32_t box[2], uint
 
 // ---- op records --------------------------------------------------------------------------------
 
-Status malformedRecord(const std::string &what) { return invalidArgument(what); }
-
 int valueIndex(llvm::StringRef name) {
   for (int i = 0; i < kNumValues; ++i)
     if (name == kValueNames[i])
@@ -131,33 +140,33 @@ int valueIndex(llvm::StringRef name) {
 StatusOr<Record> parseRecord(const std::string &text) {
   llvm::Expected<llvm::json::Value> parsed = llvm::json::parse(text);
   if (!parsed)
-    return malformedRecord("not JSON (" + llvm::toString(parsed.takeError()) + ")");
+    return invalidArgument("not JSON (" + llvm::toString(parsed.takeError()) + ")");
   const llvm::json::Object *object = parsed->getAsObject();
   if (!object)
-    return malformedRecord("not a JSON object");
+    return invalidArgument("not a JSON object");
   Record record;
   auto string = [&](const char *field, std::string *out) -> Status {
     std::optional<llvm::StringRef> value = object->getString(field);
     if (!value)
-      return malformedRecord(std::string("no string '") + field + "'");
+      return invalidArgument(std::string("no string '") + field + "'");
     *out = value->str();
     return Status();
   };
   std::string kind;
   TESSERA_RETURN_IF_ERROR(string("kind", &kind));
   if (kind != "case" && kind != "generic")
-    return malformedRecord("kind '" + kind + "' is neither 'case' nor 'generic'");
+    return invalidArgument("kind '" + kind + "' is neither 'case' nor 'generic'");
   record.isCase = kind == "case";
   TESSERA_RETURN_IF_ERROR(string("dtype", &record.dtype));
   TESSERA_RETURN_IF_ERROR(string("input_precision", &record.precision));
   TESSERA_RETURN_IF_ERROR(string("target", &record.target));
   TESSERA_RETURN_IF_ERROR(string("kernel", &record.kernel));
   if (!isKnownTarget(record.target))
-    return malformedRecord("unknown target '" + record.target + "'");
+    return invalidArgument("unknown target '" + record.target + "'");
 
   const llvm::json::Object *config = object->getObject("config");
   if (!config)
-    return malformedRecord("no object 'config'");
+    return invalidArgument("no object 'config'");
   std::pair<const char *, int64_t *> fields[] = {
       {"BLOCK_M", &record.config.blockM},     {"BLOCK_N", &record.config.blockN},
       {"BLOCK_K", &record.config.blockK},     {"GROUP_M", &record.config.groupM},
@@ -165,28 +174,25 @@ StatusOr<Record> parseRecord(const std::string &text) {
   for (auto [field, out] : fields) {
     std::optional<int64_t> value = config->getInteger(field);
     if (!value || *value < 1 || *value > 1024)
-      return malformedRecord(std::string("config field '") + field +
-                                        "' is not an integer from 1 to 1024");
+      return invalidArgument(std::string("config field '") + field +
+                             "' is not an integer from 1 to 1024");
     *out = *value;
   }
-  record.timed = object->getBoolean("timed").value_or(false);
-
   if (record.isCase) {
     const llvm::json::Object *call = object->getObject("call");
     if (!call)
-      return malformedRecord("a case without an object 'call'");
+      return invalidArgument("a case without an object 'call'");
     for (size_t i = 0; i < std::size(kCallValues); ++i) {
       std::optional<int64_t> value = call->getInteger(kValueNames[kCallValues[i]]);
       if (!value)
-        return malformedRecord(std::string("'call' lacks '") +
-                                          kValueNames[kCallValues[i]] + "'");
+        return invalidArgument(std::string("'call' lacks '") + kValueNames[kCallValues[i]] + "'");
       record.call[i] = *value;
     }
   }
 
   const llvm::json::Array *params = object->getArray("params");
   if (!params)
-    return malformedRecord("no array 'params'");
+    return invalidArgument("no array 'params'");
   for (const llvm::json::Value &entry : *params) {
     const llvm::json::Array *fieldsOf = entry.getAsArray();
     std::optional<llvm::StringRef> name, type;
@@ -195,21 +201,21 @@ StatusOr<Record> parseRecord(const std::string &text) {
       type = (*fieldsOf)[1].getAsString();
     }
     if (!name || !type)
-      return malformedRecord("a parameter is not [name, type, divisibility or block]");
+      return invalidArgument("a parameter is not [name, type, divisibility or block]");
     int value = valueIndex(*name);
     if (value < 0)
-      return malformedRecord("unknown parameter '" + name->str() + "'");
+      return invalidArgument("unknown parameter '" + name->str() + "'");
     Param param{Value(value), ParamType::I32};
     if (*type == "tensormap") {
       const llvm::json::Array *block = (*fieldsOf)[2].getAsArray();
-      std::optional<int64_t> rows = block && block->size() == 2 ? (*block)[0].getAsInteger()
-                                                               : std::nullopt;
-      std::optional<int64_t> columns = block && block->size() == 2 ? (*block)[1].getAsInteger()
-                                                                  : std::nullopt;
+      std::optional<int64_t> rows =
+          block && block->size() == 2 ? (*block)[0].getAsInteger() : std::nullopt;
+      std::optional<int64_t> columns =
+          block && block->size() == 2 ? (*block)[1].getAsInteger() : std::nullopt;
       if (!rows || !columns || *rows < 1 || *rows > 256 || *columns < 1 || *columns > 1024 ||
           (value != kADescMap && value != kBDescMap))
-        return malformedRecord("tensor map '" + name->str() + "' needs a [rows, columns] "
-                                      "block and a descriptor");
+        return invalidArgument("tensor map '" + name->str() +
+                               "' needs a [rows, columns] block and a descriptor");
       param.type = ParamType::TensorMap;
       param.block[0] = uint32_t(*rows);
       param.block[1] = uint32_t(*columns);
@@ -217,8 +223,8 @@ StatusOr<Record> parseRecord(const std::string &text) {
       std::optional<int64_t> divisibility = (*fieldsOf)[2].getAsInteger();
       if (!divisibility || (*divisibility != 1 && *divisibility != 2 && *divisibility != 4 &&
                             *divisibility != 8 && *divisibility != 16))
-        return malformedRecord("parameter '" + name->str() +
-                                          "' has a divisibility other than 1, 2, 4, 8 or 16");
+        return invalidArgument("parameter '" + name->str() +
+                               "' has a divisibility other than 1, 2, 4, 8 or 16");
       param.divisibility = *divisibility;
       if (type->starts_with("*"))
         param.type = ParamType::Pointer;
@@ -229,10 +235,10 @@ StatusOr<Record> parseRecord(const std::string &text) {
       else if (*type == "fp32")
         param.type = ParamType::F32;
       else
-        return malformedRecord("parameter '" + name->str() + "' has type '" + type->str() +
-                                          "' (expected a pointer, i32, i64, fp32 or tensormap)");
+        return invalidArgument("parameter '" + name->str() + "' has type '" + type->str() +
+                               "' (expected a pointer, i32, i64, fp32 or tensormap)");
       if (value == kADescMap || value == kBDescMap)
-        return malformedRecord("'" + name->str() + "' must have type tensormap");
+        return invalidArgument("'" + name->str() + "' must have type tensormap");
     }
     record.params.push_back(param);
   }
@@ -252,20 +258,26 @@ public:
       return call.status();
     if (call->values[kM] == 0 || call->values[kN] == 0)
       return Status(); // an empty product: nothing to write
-    StatusOr<std::string> target = runtime_.deviceTarget(device);
-    if (!target.ok())
-      return target.status();
-    StatusOr<int32_t> sharedBytes = runtime_.maxSharedBytes(device);
-    if (!sharedBytes.ok())
-      return sharedBytes.status();
     std::lock_guard<std::mutex> lock(mutex_);
-    StatusOr<Plan> plan = planFor(*call, *target, *sharedBytes);
-    if (!plan.ok())
-      return plan.status();
-    StatusOr<Kernel *> kernel = kernelFor(*plan, device, *target);
-    if (!kernel.ok())
-      return kernel.status();
-    const Record &record = *plan->record;
+    TESSERA_RETURN_IF_ERROR(refresh());
+    std::string key = launchKey(*call, device);
+    auto prepared = launches_.find(key);
+    if (prepared == launches_.end()) {
+      StatusOr<std::string> target = runtime_.deviceTarget(device);
+      if (!target.ok())
+        return target.status();
+      StatusOr<int32_t> sharedBytes = runtime_.maxSharedBytes(device);
+      if (!sharedBytes.ok())
+        return sharedBytes.status();
+      StatusOr<Plan> plan = planFor(*call, *target, *sharedBytes);
+      if (!plan.ok())
+        return plan.status();
+      StatusOr<Kernel *> kernel = kernelFor(*plan, device, *target);
+      if (!kernel.ok())
+        return kernel.status();
+      prepared = launches_.emplace(std::move(key), Launch{*plan, *kernel}).first;
+    }
+    const Record &record = *prepared->second.plan.record;
     std::vector<std::array<uint64_t, TESSERA_TENSOR_MAP_BYTES / 8>> storage(record.params.size());
     std::vector<void *> args(record.params.size());
     for (size_t i = 0; i < record.params.size(); ++i) {
@@ -277,7 +289,7 @@ public:
       return invalid("the product needs " + std::to_string(grid) + " programs of " +
                      std::to_string(record.config.blockM) + "x" +
                      std::to_string(record.config.blockN) + " outputs, more than a grid holds");
-    return (*kernel)->launch(uint32_t(grid), 1, 1, stream, args.data(), args.size());
+    return prepared->second.kernel->launch(uint32_t(grid), 1, 1, stream, args.data(), args.size());
   }
 
   StatusOr<std::string> describe(const std::string &target, const tessera_tensor *tensors,
@@ -287,6 +299,7 @@ public:
     if (!call.ok())
       return call.status();
     std::lock_guard<std::mutex> lock(mutex_);
+    TESSERA_RETURN_IF_ERROR(refresh());
     StatusOr<Plan> plan = planFor(*call, target, sharedBytes);
     if (!plan.ok())
       return plan.status();
@@ -332,6 +345,7 @@ public:
     if (call->values[kM] == 0 || call->values[kN] == 0)
       return false;
     std::lock_guard<std::mutex> lock(mutex_);
+    TESSERA_RETURN_IF_ERROR(refresh());
     StatusOr<Plan> plan = planFor(*call, target, sharedBytes);
     if (!plan.ok())
       return plan.status();
@@ -416,8 +430,7 @@ private:
         return invalid(std::string("out overlaps ") + names[i] +
                        " (the output must not share memory with an input)");
 
-    const char *precision = options && options->input_precision ? options->input_precision
-                                                                : "ieee";
+    const char *precision = options && options->input_precision ? options->input_precision : "ieee";
     if (std::strcmp(precision, "ieee") != 0 && std::strcmp(precision, "tf32") != 0)
       return invalid(std::string("options.input_precision must be \"ieee\" or \"tf32\", got \"") +
                      precision + "\"");
@@ -481,7 +494,7 @@ private:
   // Re-reads the op records when a bundle was loaded since the last call. Called with mutex_.
   Status refresh() {
     uint64_t generation = runtime_.bundleGeneration();
-    if (generation == generation_ && indexed_)
+    if (generation == generation_) // generation 0: no bundle loaded, no records
       return Status();
     std::vector<std::string> texts = runtime_.bundledOpRecords("matmul");
     std::vector<Record> records;
@@ -500,11 +513,21 @@ private:
                              records_[i].call)]
             .push_back(i);
     kernels_.clear();
+    launches_.clear();
     generation_ = generation;
-    indexed_ = true;
     return Status();
   }
 
+  using CallValues = std::array<int64_t, std::size(kCallValues)>;
+
+  static CallValues callValues(const Call &call) {
+    CallValues values;
+    for (size_t i = 0; i < values.size(); ++i)
+      values[i] = call.values[kCallValues[i]];
+    return values;
+  }
+
+  // What a case record matches: the dtype, precision, target, sizes and strides.
   static std::string callKey(const std::string &dtype, const std::string &precision,
                              const std::string &target, const int64_t *values) {
     std::string key = dtype + "|" + precision + "|" + target;
@@ -513,19 +536,28 @@ private:
     return key;
   }
 
-  // The plan for `call` on `target`, whose blocks may take `sharedBytes`. Called with mutex_.
+  // What decides a launch's plan: the call key on the device's target (the device stands for
+  // it, and for its shared memory) and the pointers' alignment. The other parameter values
+  // derive from the sizes and strides.
+  static std::string launchKey(const Call &call, int32_t device) {
+    std::string key = callKey(call.dtype, call.precision, "device " + std::to_string(device),
+                              callValues(call).data());
+    for (Value pointer : {kAPtr, kBPtr, kCPtr})
+      key += call.values[pointer] % 16 == 0 ? "|aligned" : "|unaligned";
+    return key;
+  }
+
+  // The plan for `call` on `target`, whose blocks may take `sharedBytes`. Called with mutex_,
+  // after refresh().
   StatusOr<Plan> planFor(const Call &call, const std::string &target, int64_t sharedBytes) {
-    TESSERA_RETURN_IF_ERROR(refresh());
-    int64_t callValues[std::size(kCallValues)];
-    for (size_t i = 0; i < std::size(kCallValues); ++i)
-      callValues[i] = call.values[kCallValues[i]];
-    auto cases = casesByCall_.find(callKey(call.dtype, call.precision, target, callValues));
+    const CallValues values = callValues(call);
+    auto cases = casesByCall_.find(callKey(call.dtype, call.precision, target, values.data()));
     if (cases != casesByCall_.end())
       for (size_t index : cases->second) {
         const Record &record = records_[index];
         if (std::all_of(record.params.begin(), record.params.end(),
                         [&](const Param &p) { return divides(p, call); })) {
-          Plan plan{&record, index, true, {}, std::vector<bool>(record.params.size())};
+          Plan plan{&record, true, {}, std::vector<bool>(record.params.size())};
           for (const Param &param : record.params)
             plan.divisibility.push_back(int(param.divisibility));
           return plan;
@@ -538,16 +570,15 @@ private:
       double d = 0;
       for (int i = 0; i < 3; ++i)
         d += std::abs(std::log(double(std::max<int64_t>(1, r.call[i]))) -
-                      std::log(double(std::max<int64_t>(1, callValues[i]))));
+                      std::log(double(std::max<int64_t>(1, values[i]))));
       return d;
     };
     std::vector<const Record *> sameKind, generic;
     for (const Record &record : records_)
       if (record.dtype == call.dtype && record.precision == call.precision)
         (record.isCase ? sameKind : generic).push_back(&record);
-    std::stable_sort(sameKind.begin(), sameKind.end(), [&](const Record *x, const Record *y) {
-      return distance(*x) < distance(*y);
-    });
+    std::stable_sort(sameKind.begin(), sameKind.end(),
+                     [&](const Record *x, const Record *y) { return distance(*x) < distance(*y); });
     std::vector<Config> configs;
     for (const Record *record : sameKind)
       configs.push_back(record->config);
@@ -564,7 +595,7 @@ private:
         continue;
       // As the Python JIT specialises: integers equal to 1 and multiples of 16, and addresses
       // aligned to 16 bytes.
-      Plan plan{chosen, size_t(chosen - records_.data()), false, {}, {}};
+      Plan plan{chosen, false, {}, {}};
       for (const Param &param : chosen->params) {
         int64_t value = call.values[param.value];
         bool integer = param.type == ParamType::I32 || param.type == ParamType::I64;
@@ -594,12 +625,11 @@ private:
       return spec.status();
     // A later bundle may have replaced the kernel of this name with another one.
     if (spec->numWarps != record.config.numWarps || spec->numStages != record.config.numStages)
-      return invalidArgument(name_ + ": bundled kernel '" + record.kernel + "' has " +
-                             std::to_string(spec->numWarps) + " warps and " +
-                             std::to_string(spec->numStages) + " stages, its op record " +
-                             std::to_string(record.config.numWarps) + " and " +
-                             std::to_string(record.config.numStages) +
-                             ": two loaded bundles disagree about it");
+      return invalidArgument(
+          name_ + ": bundled kernel '" + record.kernel + "' has " + std::to_string(spec->numWarps) +
+          " warps and " + std::to_string(spec->numStages) + " stages, its op record " +
+          std::to_string(record.config.numWarps) + " and " +
+          std::to_string(record.config.numStages) + ": two loaded bundles disagree about it");
     spec->target = target;
     std::vector<compiler::ArgumentFacts> facts;
     for (size_t i = 0; i < plan.divisibility.size(); ++i)
@@ -621,7 +651,8 @@ private:
   // a bundle hit for the bundled kernel on its own target, else compiled (and cached) here.
   // Called with mutex_.
   StatusOr<Kernel *> kernelFor(const Plan &plan, int32_t device, const std::string &target) {
-    auto key = std::make_tuple(plan.recordIndex, device, plan.divisibility, plan.ones);
+    auto key = std::make_tuple(size_t(plan.record - records_.data()), device, plan.divisibility,
+                               plan.ones);
     auto found = kernels_.find(key);
     if (found != kernels_.end())
       return found->second;
@@ -683,11 +714,12 @@ private:
   Runtime &runtime_;
   const std::string name_;
   std::mutex mutex_; // guards everything below
-  bool indexed_ = false;
   uint64_t generation_ = 0;
   std::vector<Record> records_;
   std::unordered_map<std::string, std::vector<size_t>> casesByCall_;
   std::map<std::tuple<size_t, int32_t, std::vector<int>, std::vector<bool>>, Kernel *> kernels_;
+  // What launch() runs, by launchKey: planned and looked up once per kind of call.
+  std::unordered_map<std::string, Launch> launches_;
 };
 
 } // namespace

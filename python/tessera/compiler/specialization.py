@@ -26,8 +26,6 @@ from .ir_builder import IRBuilder, building
 
 __all__ = ["ArgSpec", "generate_tile_ir"]
 
-DIVISIBILITY_ATTRIBUTE = "{tile.divisibility = 16 : i32}"
-
 
 @dataclass(frozen=True)
 class ArgSpec:
@@ -55,20 +53,25 @@ class ArgSpec:
             return parameter_types(ty, with_tensor_map=self.divisible_by_16)
         return [ty]
 
-    def parameters(self) -> List[Tuple[str, str]]:
-        """The kernel parameters of a run-time argument: (MLIR type, attributes) each."""
+    def parameter_divisibility(self) -> List[int]:
+        """What each kernel parameter of a run-time argument is known a multiple of (1:
+        nothing); for a pointer, its address in bytes."""
         ty = self.runtime_type
         if not isinstance(ty, tensor_descriptor_type):
-            return [(ty.mlir, DIVISIBILITY_ATTRIBUTE if self.divisible_by_16 else "{}")]
-        types = self.parameter_types()
-        attributes = ["{}"] * len(types)
+            return [16 if self.divisible_by_16 else 1]
+        divisibility = [1] * len(self.parameter_types())
         if self.divisible_by_16:
             # The base address and the strides (in elements) span multiples of 16 bytes.
             element_bytes = max(1, ty.element_ty.primitive_bitwidth // 8)
-            attributes[1] = DIVISIBILITY_ATTRIBUTE
-            for i in range(len(types) - (ty.rank - 1), len(types)):
-                attributes[i] = f"{{tile.divisibility = {max(1, 16 // element_bytes)} : i32}}"
-        return list(zip((t.mlir for t in types), attributes))
+            divisibility[1] = 16
+            for i in range(len(divisibility) - (ty.rank - 1), len(divisibility)):
+                divisibility[i] = max(1, 16 // element_bytes)
+        return divisibility
+
+    def parameters(self) -> List[Tuple[str, str]]:
+        """The kernel parameters of a run-time argument: (MLIR type, attributes) each."""
+        return [(ty.mlir, f"{{tile.divisibility = {d} : i32}}" if d > 1 else "{}")
+                for ty, d in zip(self.parameter_types(), self.parameter_divisibility())]
 
     def bind(self, values: Sequence[tensor]) -> Any:
         """The kernel-side value of a run-time argument made of its parameters' values."""

@@ -13,7 +13,6 @@ key and tuning key and finds both in the bundle.
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
@@ -150,7 +149,8 @@ def _matmul_cases(shape: Sequence[int], dtype: str, target: str,
     specs = kernel.specialization(kernel.argument_key(named))
     # The config is part of the name: bundles tuned apart can choose differently for one call,
     # and a runtime that loads both must not take one's kernel for the other's record.
-    name = f"{kernel.__name__}/matmul/{m}x{n}x{k}/{dtype}/{precision}/{_config_name(chosen)}/{target}"
+    name = (f"{kernel.__name__}/matmul/{m}x{n}x{k}/{dtype}/{precision}/{_config_name(chosen)}/"
+            f"{target}")
     record = {"kind": "case", "dtype": dtype, "input_precision": precision, "target": target,
               "config": _config_fields(chosen), "call": {v: named[v] for v in _CALL_VALUES},
               "params": _parameters(kernel, specs)}
@@ -175,12 +175,6 @@ def _config_fields(config: Any) -> Dict[str, int]:
     return {**config.kwargs, "num_warps": config.num_warps, "num_stages": config.num_stages}
 
 
-def _divisibility(attributes: str) -> int:
-    """The ``tile.divisibility`` value in a parameter's attribute text, 1 without one."""
-    match = re.search(r"tile\.divisibility = (\d+)", attributes)
-    return int(match.group(1)) if match else 1
-
-
 def _parameters(kernel: Any, specs: Sequence[ArgSpec]) -> List[List[Any]]:
     """The kernel parameters of a specialisation as op records list them: ``[name, type,
     divisibility]``, and ``[name, "tensormap", block shape]`` for a descriptor's TMA map; a
@@ -191,7 +185,7 @@ def _parameters(kernel: Any, specs: Sequence[ArgSpec]) -> List[List[Any]]:
             continue
         ty = spec.runtime_type
         types = spec.parameter_types()
-        divisibility = [_divisibility(attributes) for _, attributes in spec.parameters()]
+        divisibility = spec.parameter_divisibility()
         if not isinstance(ty, tensor_descriptor_type):
             params.append([name, ty_to_str(ty), divisibility[0]])
             continue
