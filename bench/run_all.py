@@ -118,6 +118,9 @@ def main():
     import bench_first_launch
     import bench_launch
     import bench_matmul
+    import bench_ops_elementwise
+    import bench_ops_normalization
+    import bench_ops_rope
     import bench_softmax
     import bench_vector_add
 
@@ -127,6 +130,9 @@ def main():
               "throughput": [], "first_launch": [], "launch": [], "errors": {}}
     steps = [("vector_add", "throughput", lambda: bench_vector_add.run(reps=reps)),
              ("softmax", "throughput", lambda: bench_softmax.run(reps=reps)),
+             ("normalization", "throughput", lambda: bench_ops_normalization.run(reps=reps)),
+             ("ops_elementwise", "throughput", lambda: bench_ops_elementwise.run(reps=reps)),
+             ("rope", "throughput", lambda: bench_ops_rope.run(reps=reps)),
              ("matmul", "throughput", lambda: bench_matmul.run(reps=reps)),
              ("first_launch", "first_launch",
               lambda: bench_first_launch.run(repeats=2 if args.quick else 3)),

@@ -23,8 +23,9 @@ from .dtypes import (bfloat16, block_type, dtype, float16, float32, float64, int
 from .hints import max_contiguous, multiple_of
 from .linalg import dot
 from .math import (PropagateNan, abs, cdiv, ceil, cos, erf, exp, exp2, floor, fma, log, log2,
-                   maximum, minimum, rsqrt, sigmoid, sin, sqrt, where)
+                   maximum, minimum, rsqrt, sigmoid, sin, sqrt, tanh, where)
 from .memory import load, store
+from .random import rand, rand4x, randint, randint4x, randn, randn4x
 from .reductions import argmax, argmin, max, min, sum
 from .shapes import broadcast_to, expand_dims, permute, reshape, trans
 from .tensor_descriptor import tensor_descriptor
@@ -35,7 +36,8 @@ __all__ = [
     "expand_dims", "float16", "float32", "float64", "floor", "fma", "full", "int1", "int8",
     "int16", "int32", "int64", "load", "log", "log2", "make_block_ptr", "math", "max",
     "max_contiguous", "maximum", "min", "minimum", "multiple_of", "num_programs", "permute",
-    "pointer_type", "program_id", "range", "reshape", "rsqrt", "sigmoid", "sin", "sqrt",
-    "static_assert", "static_range", "store", "sum", "tensor", "tensor_descriptor", "trans",
+    "pointer_type", "program_id", "rand", "rand4x", "randint", "randint4x",
+    "randn", "randn4x", "range", "reshape", "rsqrt", "sigmoid", "sin", "sqrt",
+    "static_assert", "static_range", "store", "sum", "tanh", "tensor", "tensor_descriptor", "trans",
     "uint8", "uint16", "uint32", "uint64", "where", "zeros", "zeros_like",
 ]

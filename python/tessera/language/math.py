@@ -14,10 +14,11 @@ from typing import Any, Callable
 
 from . import semantic
 from .core import builtin, tensor, tensor_member, unwrap
-from .dtypes import bfloat16, float32
+from .dtypes import bfloat16, float16, float32
 
 __all__ = ["PropagateNan", "where", "minimum", "maximum", "exp", "exp2", "log", "log2", "sqrt",
-           "rsqrt", "sin", "cos", "erf", "floor", "ceil", "abs", "sigmoid", "fma", "cdiv"]
+           "rsqrt", "sin", "cos", "erf", "tanh", "trunc", "floor", "ceil", "abs", "sigmoid", "pow",
+           "fmod", "fma", "cdiv"]
 
 
 class PropagateNan(Enum):
@@ -69,6 +70,8 @@ rsqrt = _float_function("rsqrt", "math.rsqrt", "inverse square root")
 sin = _float_function("sin", "math.sin", "sine")
 cos = _float_function("cos", "math.cos", "cosine")
 erf = _float_function("erf", "math.erf", "error function")
+tanh = _float_function("tanh", "math.tanh", "hyperbolic tangent")
+trunc = _float_function("trunc", "math.trunc", "rounding toward zero")
 floor = _float_function("floor", "math.floor", "floor")
 ceil = _float_function("ceil", "math.ceil", "ceiling")
 
@@ -92,6 +95,30 @@ def abs(x: Any) -> tensor:
 def sigmoid(x: Any) -> tensor:
     """``1 / (1 + exp(-x))``."""
     return semantic.truediv(1, semantic.add(1, exp(semantic.minus(x))))
+
+
+@builtin
+def pow(x: Any, y: Any) -> tensor:
+    """``x ** y`` on floats (C's ``powf``: exact for integral exponents of negative bases)."""
+    return _binary_float_function("math.powf", x, y, "pow")
+
+
+@builtin
+def fmod(x: Any, y: Any) -> tensor:
+    """C's ``fmod``: ``x - trunc(x / y) * y`` with the sign of ``x``, on floats."""
+    return _binary_float_function("arith.remf", x, y, "fmod")
+
+
+def _binary_float_function(op: str, x: Any, y: Any, name: str) -> tensor:
+    x, y = semantic.binary_operands(x, y)
+    ty = x.dtype
+    if not ty.is_floating():
+        raise TypeError(f"{name} expects floating-point arguments, got {ty}")
+    if ty in (float16, bfloat16):
+        wide = semantic.with_element(x.type, float32)
+        result = semantic.emit(op, [semantic.cast(x, float32), semantic.cast(y, float32)], wide)
+        return semantic.cast(result, ty)
+    return semantic.emit(op, [x, y], x.type)
 
 
 @builtin

@@ -4,6 +4,7 @@
 
     c = tessera.ops.matmul(a, b)                 # torch.matmul semantics, autotuned
     y = tessera.ops.addmm(bias, x, w.t())        # beta * input + alpha * (mat1 @ mat2)
+    z = tessera.ops.gelu(tessera.ops.add(x, b))  # element-wise, broadcasting as in PyTorch
     tessera.ops.set_default_max_num_configs(1)   # no tuning: each op's first fitting config
 
 The ops take PyTorch tensors (or objects exposing ``__dlpack__`` / ``__cuda_array_interface__``)
@@ -11,12 +12,21 @@ and return PyTorch tensors; PyTorch allocates outputs but never computes a resul
 this package works without PyTorch (the kernels compile anywhere); calling an op needs it.
 """
 from .blas import addmm, bmm, matmul, mm
+from .elementwise import (abs, add, bitwise_and, bitwise_not, bitwise_or, clamp, cos, div,
+                          dropout, eq, exp, ge, gelu, gt, isinf, isnan, le, lt, mul, ne, neg, pow,
+                          relu, rsqrt, sigmoid, silu, sin, sub, tanh)
+from .normalization import layer_norm, rms_norm, softmax
+from .rope import rotary_position_embedding
 from .settings import (get_default_max_num_configs, get_default_num_stages,
                        get_default_num_warps, set_default_max_num_configs,
                        set_default_num_stages, set_default_num_warps)
 
 __all__ = [
-    "addmm", "bmm", "get_default_max_num_configs", "get_default_num_stages",
-    "get_default_num_warps", "matmul", "mm", "set_default_max_num_configs",
-    "set_default_num_stages", "set_default_num_warps",
+    "abs", "add", "addmm", "bitwise_and", "bitwise_not", "bitwise_or", "bmm", "clamp", "cos",
+    "div", "dropout", "eq", "exp", "ge", "gelu", "get_default_max_num_configs",
+    "get_default_num_stages", "get_default_num_warps", "gt", "isinf", "isnan", "layer_norm",
+    "le", "lt", "matmul", "mm", "mul", "ne", "neg", "pow", "relu", "rms_norm",
+    "rotary_position_embedding", "rsqrt", "set_default_max_num_configs",
+    "set_default_num_stages", "set_default_num_warps", "sigmoid", "silu", "sin", "softmax",
+    "sub", "tanh",
 ]

@@ -26,27 +26,10 @@ import tessera
 import tessera.language as tl
 from tessera.runtime.autotuner import Config
 
+from .masks import both, masked_load
+
 __all__ = ["CONFIGS", "GROUP_M", "HEURISTICS", "KEY", "descriptor_pre_hook", "matmul_kernel",
            "prune_configs", "shared_memory_bytes"]
-
-
-@tessera.jit
-def _load(pointers, mask):
-    """The values at ``pointers``; ``mask`` is None (every element inside) or the elements to
-    load, the others being 0."""
-    if mask is None:
-        return tl.load(pointers)
-    return tl.load(pointers, mask=mask, other=0.0)
-
-
-@tessera.jit
-def _both(mask, other):
-    """``mask & other``, either of which may be None for "everything"."""
-    if mask is None:
-        return other
-    if other is None:
-        return mask
-    return mask & other
 
 
 @tessera.jit
@@ -101,15 +84,15 @@ def matmul_kernel(a_ptr, b_ptr, c_ptr, bias_ptr, a_desc, b_desc, M, N, K,
         if a_desc is not None:
             a = a_desc.load([pid_m * BLOCK_M, k * BLOCK_K])
         elif EVEN_K:
-            a = _load(a_ptrs, mask_m)
+            a = masked_load(a_ptrs, mask_m)
         else:
-            a = _load(a_ptrs, _both(mask_m, offs_k[None, :] < K - k * BLOCK_K))
+            a = masked_load(a_ptrs, both(mask_m, offs_k[None, :] < K - k * BLOCK_K))
         if b_desc is not None:
             b = b_desc.load([k * BLOCK_K, pid_n * BLOCK_N])
         elif EVEN_K:
-            b = _load(b_ptrs, mask_n)
+            b = masked_load(b_ptrs, mask_n)
         else:
-            b = _load(b_ptrs, _both(mask_n, offs_k[:, None] < K - k * BLOCK_K))
+            b = masked_load(b_ptrs, both(mask_n, offs_k[:, None] < K - k * BLOCK_K))
         acc = tl.dot(a, b, acc, input_precision=INPUT_PRECISION)
         if a_desc is None:
             a_ptrs += BLOCK_K * stride_ak
@@ -117,11 +100,11 @@ def matmul_kernel(a_ptr, b_ptr, c_ptr, bias_ptr, a_desc, b_desc, M, N, K,
             b_ptrs += BLOCK_K * stride_bk
 
     acc = acc * alpha
-    mask_c = _both(mask_m, mask_n)
+    mask_c = both(mask_m, mask_n)
     if bias_ptr is not None:
         bias_ptrs = (bias_ptr + batch * stride_biasb + rows * stride_biasm
                      + cols * stride_biasn)
-        acc += _load(bias_ptrs, mask_c).to(tl.float32) * beta
+        acc += masked_load(bias_ptrs, mask_c).to(tl.float32) * beta
     c_ptrs = c_ptr + batch * stride_cb + rows * stride_cm + cols * stride_cn
     tl.store(c_ptrs, acc.to(c_ptr.dtype.element_ty), mask=mask_c)
 

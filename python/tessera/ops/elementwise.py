@@ -1,0 +1,590 @@
+"""Element-wise ops with PyTorch's semantics (``specs/ops.md``, "Element-wise" and the
+activations), all computed by the one kernel of ``kernels/elementwise.py``.
+
+Every op here goes through ``_launch``: operands (tensors of any strides, 0-d CPU tensors and
+Python scalars) are broadcast to one shape and promoted to one dtype by PyTorch's rules, the
+dimensions that every operand's strides allow are merged, and the kernel runs once (or once per
+slice, past four merged dimensions). fp16 and bf16 compute in fp32, as PyTorch does; a Python
+scalar is first rounded to the result dtype, as PyTorch's wrapped scalars are.
+
+    >>> import tessera.ops as ops
+    >>> y = ops.add(x, bias, alpha=0.5)        # broadcasting, x + 0.5 * bias   # doctest: +SKIP
+    >>> m = ops.gt(x, 0)                       # torch.bool                     # doctest: +SKIP
+    >>> ops.clamp(x, min=-1.0, out=x)          # in place through out=          # doctest: +SKIP
+"""
+from __future__ import annotations
+
+import struct
+from numbers import Number
+from typing import Any, List, Optional, Sequence, Tuple, Union
+
+try:
+    import torch
+except ImportError:  # pragma: no cover - the CPU tier has no PyTorch (as_tensor says so)
+    torch = None
+
+import tessera.language as tl
+
+from ..utils import cdiv
+from . import settings
+from .arguments import as_tensor, check_cuda, memory_range
+from .kernels.elementwise import (ABSENT, DROPOUT_BLOCK, MAX_RANK, SCALAR, TENSOR,
+                                  dropout_kernel, elementwise_kernel)
+
+__all__ = ["abs", "add", "bitwise_and", "bitwise_not", "bitwise_or", "clamp", "cos", "div",
+           "dropout",
+           "eq", "exp", "ge", "gelu", "gt", "isinf", "isnan", "le", "lt", "mul", "ne", "neg",
+           "pow", "relu", "rsqrt", "sigmoid", "silu", "sin", "sub", "tanh"]
+
+Operand = Union["torch.Tensor", bool, int, float]
+_INDEX_32_LIMIT = 2 ** 31
+_DEFAULT_NUM_WARPS = 4
+_BYTES_PER_THREAD = 32  # two 16-byte accesses per operand in flight
+_SLICE_SEED_STEP = 0x9E3779B97F4A7C15  # odd: successive slices of a dropout get distinct seeds
+
+
+def _language_dtype(dtype: "torch.dtype") -> tl.dtype:
+    return {torch.float16: tl.float16, torch.bfloat16: tl.bfloat16, torch.float32: tl.float32,
+            torch.float64: tl.float64, torch.int8: tl.int8, torch.int16: tl.int16,
+            torch.int32: tl.int32, torch.int64: tl.int64, torch.uint8: tl.uint8,
+            torch.bool: tl.int1}[dtype]
+
+
+def _compute_dtype(dtype: "torch.dtype") -> tl.dtype:
+    """The dtype the kernel computes in: fp32 for fp16 and bf16 (PyTorch's opmath type)."""
+    if dtype in (torch.float16, torch.bfloat16):
+        return tl.float32
+    return _language_dtype(dtype)
+
+
+_SUPPORTED = None
+
+
+def _supported() -> Tuple["torch.dtype", ...]:
+    global _SUPPORTED
+    if _SUPPORTED is None:
+        _SUPPORTED = (torch.float16, torch.bfloat16, torch.float32, torch.float64, torch.int8,
+                      torch.int16, torch.int32, torch.int64, torch.uint8, torch.bool)
+    return _SUPPORTED
+
+
+def _dtype_name(dtype: "torch.dtype") -> str:
+    return str(dtype).replace("torch.", "")
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, Number) and not isinstance(value, complex)
+
+
+def _tensor_operand(value: Any, name: str, op: str) -> Operand:
+    """``value`` as a CUDA tensor, or as a Python number (numbers, 0-d CPU tensors)."""
+    if _is_number(value):
+        return value
+    tensor = as_tensor(value, name, op)
+    if tensor.dtype not in _supported():
+        raise TypeError(f"{op}: {name} has dtype {_dtype_name(tensor.dtype)}; expected one of "
+                        + ", ".join(_dtype_name(d) for d in _supported()))
+    if tensor.device.type == "cpu" and tensor.dim() == 0:
+        return tensor  # a CPU scalar: promoted like a 0-d tensor, passed by value
+    check_cuda(tensor, name, op)
+    return tensor
+
+
+def _result_type(op: str, operands: Sequence[Tuple[str, Operand]]) -> "torch.dtype":
+    """PyTorch's type promotion over tensors and numbers (dimensioned tensors first, then 0-d
+    tensors, then numbers, each within its category)."""
+    values = [value for _, value in operands]
+    if not any(isinstance(v, torch.Tensor) for v in values):
+        raise TypeError(f"{op}: {operands[0][0]} must be a tensor, got "
+                        f"{type(values[0]).__name__}")
+    result = values[0]
+    for value in values[1:]:
+        dtype = torch.result_type(result, value)
+        # Keep what the later steps need of the promoted operands: their dtype and whether a
+        # dimensioned tensor took part (a meta tensor costs nothing).
+        dimensioned = any(isinstance(v, torch.Tensor) and v.dim() > 0 for v in (result, value))
+        result = torch.empty((1,) if dimensioned else (), dtype=dtype, device="meta")
+    return result.dtype
+
+
+def _round_scalar(value: Any, dtype: "torch.dtype") -> Any:
+    """A Python number as the kernel's scalar argument, rounded to ``dtype`` first (PyTorch
+    converts a wrapped scalar to the common dtype before computing)."""
+    if isinstance(value, torch.Tensor):
+        value = value.item()
+    if dtype == torch.bool:
+        return bool(value)
+    if not dtype.is_floating_point:
+        return int(value)
+    value = float(value)
+    if dtype == torch.float16:
+        try:
+            return struct.unpack("<e", struct.pack("<e", value))[0]
+        except OverflowError:
+            return value * float("inf")
+    if dtype == torch.bfloat16:
+        return _round_to_bfloat16(value)
+    if dtype == torch.float32:
+        try:
+            return struct.unpack("<f", struct.pack("<f", value))[0]
+        except OverflowError:
+            return value * float("inf")
+    return value
+
+
+def _round_to_bfloat16(value: float) -> float:
+    try:
+        (bits,) = struct.unpack("<I", struct.pack("<f", value))
+    except OverflowError:
+        return value * float("inf")
+    if value != value:
+        return value
+    bits += 0x7FFF + ((bits >> 16) & 1)  # round to nearest even on the upper 16 bits
+    return struct.unpack("<f", struct.pack("<I", (bits >> 16) << 16 & 0xFFFFFFFF))[0]
+
+
+def _check_out(op: str, out: Any, shape: Sequence[int], result_dtype: "torch.dtype",
+               device: "torch.device", inputs: Sequence[Tuple[str, "torch.Tensor"]]
+               ) -> "torch.Tensor":
+    if not isinstance(out, torch.Tensor):
+        raise TypeError(f"{op}: out must be a torch.Tensor, got {type(out).__name__}")
+    if out.dtype not in _supported():
+        raise TypeError(f"{op}: out has dtype {_dtype_name(out.dtype)}, which tessera.ops "
+                        "does not support")
+    if not torch.can_cast(result_dtype, out.dtype):
+        raise TypeError(f"{op}: out has dtype {_dtype_name(out.dtype)}, but the result has "
+                        f"dtype {_dtype_name(result_dtype)}, which cannot be cast to it")
+    if out.device != device:
+        raise ValueError(f"{op}: out is on {out.device}; expected {device}")
+    if tuple(out.shape) != tuple(shape):
+        raise ValueError(f"{op}: out has shape {tuple(out.shape)}; expected {tuple(shape)} "
+                         "(the broadcast shape of the inputs)")
+    if any(stride == 0 and size > 1 for stride, size in zip(out.stride(), out.shape)):
+        raise ValueError(f"{op}: out has elements that share memory (a 0 stride); expected "
+                         "a tensor whose elements are distinct")
+    for name, tensor in inputs:
+        _check_overlap(op, out, name, tensor)
+    return out
+
+
+def _check_overlap(op: str, out: "torch.Tensor", name: str, tensor: "torch.Tensor") -> None:
+    """``out`` either is ``tensor`` element for element (in place) or shares no memory with it
+    (checked where both are dense)."""
+    if tensor.dim() > 0 and tuple(tensor.shape) == tuple(out.shape) and \
+            tensor.data_ptr() == out.data_ptr() and tensor.stride() == out.stride():
+        return
+    a, b = memory_range(out), memory_range(tensor)
+    if a is not None and b is not None and a[0] < b[1] and b[0] < a[1]:
+        raise ValueError(f"{op}: out partially overlaps {name} in memory; expected out to be "
+                         f"{name} itself or separate from it")
+
+
+def _merged_dims(shape: Sequence[int], strides: Sequence[Sequence[int]]
+                 ) -> List[Tuple[int, List[int]]]:
+    """The dims of ``shape`` as ``(size, [stride of each operand])``, innermost first, with
+    size-1 dims dropped and adjacent dims merged where every operand's strides allow."""
+    merged: List[Tuple[int, List[int]]] = []
+    for d in reversed(range(len(shape))):
+        size = shape[d]
+        if size == 1:
+            continue
+        dim_strides = [s[d] for s in strides]
+        if merged:
+            inner_size, inner_strides = merged[-1]
+            if all(st == ist * inner_size for st, ist in zip(dim_strides, inner_strides)):
+                merged[-1] = (inner_size * size, inner_strides)
+                continue
+        merged.append((size, dim_strides))
+    return merged or [(1, [1] * len(strides))]
+
+
+def _launch(op: str, kernel_op: str, operands: Sequence[Tuple[str, Operand]],
+            compute: "torch.dtype", result_dtype: "torch.dtype", out: Optional[Any] = None,
+            alpha: Any = 1) -> "torch.Tensor":
+    """Runs ``kernel_op`` over broadcast ``operands`` (name, tensor or number), computing in
+    ``compute`` (a torch dtype; fp16/bf16 widen to fp32) into ``out`` or a new tensor of
+    ``result_dtype``; ``alpha`` is add's and sub's multiplier (1 is folded into the kernel).
+    ``kernel_op`` "dropout" runs dropout_kernel with ``alpha`` = (p, scale, seed)."""
+    tensors = [(name, v) for name, v in operands
+               if isinstance(v, torch.Tensor) and v.device.type != "cpu"]
+    if not tensors:
+        raise ValueError(f"{op}: {operands[0][0]} must be a CUDA tensor")
+    device = tensors[0][1].device
+    for name, tensor in tensors[1:]:
+        if tensor.device != device:
+            raise ValueError(f"{op}: {name} is on {tensor.device} but {tensors[0][0]} is on "
+                             f"{device}; expected tensors on one device")
+    try:
+        shape = torch.broadcast_shapes(*(t.shape for _, t in tensors))
+    except RuntimeError:
+        shapes = ", ".join(f"{name} {tuple(t.shape)}" for name, t in tensors)
+        raise ValueError(f"{op}: the shapes of {shapes} do not broadcast together") from None
+    if out is None:
+        out = torch.empty(shape, dtype=result_dtype, device=device)
+    else:
+        out = _check_out(op, out, shape, result_dtype, device, tensors)
+    if out.numel() == 0:
+        return out
+    args = [(v.expand(shape) if isinstance(v, torch.Tensor) and v.device.type != "cpu"
+             else _round_scalar(v, compute)) for _, v in operands]
+    _launch_slices(kernel_op, args, out, compute, alpha)
+    return out
+
+
+def _launch_slices(kernel_op: str, args: List[Any], out: "torch.Tensor",
+                   compute: "torch.dtype", alpha: Any) -> None:
+    """Launches over ``out``, slicing its outermost dim while more than MAX_RANK merged dims
+    remain."""
+    tensors = [a for a in args if isinstance(a, torch.Tensor)] + [out]
+    dims = _merged_dims(out.shape, [t.stride() for t in tensors])
+    if len(dims) > MAX_RANK:
+        for i in range(out.shape[0]):
+            if kernel_op == "dropout":  # each slice its own random stream
+                p, scale, seed = alpha
+                alpha = (p, scale, (seed + _SLICE_SEED_STEP) % 2 ** 62)
+            _launch_slices(kernel_op, [a[i] if isinstance(a, torch.Tensor) else a for a in args],
+                           out[i], compute, alpha)
+        return
+    n = out.numel()
+    extents = [sum((size - 1) * strides[k] for size, strides in dims)
+               for k in range(len(tensors))]
+    index_64 = n >= _INDEX_32_LIMIT or max(extents) >= _INDEX_32_LIMIT
+    rank = len(dims)
+    padding = [1] * (MAX_RANK - rank)  # unused sizes and strides are 1, which the JIT folds
+    sizes = [size for size, _ in dims[:-1]] + padding  # the outermost size is never needed
+    strides = [[s[k] for _, s in dims] + padding for k in range(len(tensors))]
+    num_warps = settings.get_default_num_warps() or _DEFAULT_NUM_WARPS
+    if kernel_op == "dropout":
+        dropout_kernel[(cdiv(n, DROPOUT_BLOCK),)](
+            args[0], out, n, *alpha, *sizes, *strides[0], *strides[-1],
+            RANK=rank, INDEX_64=index_64, BLOCK=DROPOUT_BLOCK, num_warps=num_warps)
+        return
+    kinds: List[int] = []
+    kernel_strides: List[int] = []
+    operand_strides = iter(strides)
+    padded_args = list(args) + [None] * (3 - len(args))
+    for arg in padded_args:
+        if isinstance(arg, torch.Tensor):
+            kinds.append(TENSOR)
+            kernel_strides += next(operand_strides)
+        else:
+            kinds.append(ABSENT if arg is None else SCALAR)
+            kernel_strides += [1] * MAX_RANK
+    kernel_strides += strides[-1]
+    widest = max(t.element_size() for t in tensors)
+    block = num_warps * 32 * max(1, _BYTES_PER_THREAD // widest)
+    elementwise_kernel[(cdiv(n, block),)](
+        *padded_args, out, n, alpha, *sizes, *kernel_strides, OP=kernel_op, A_KIND=kinds[0],
+        B_KIND=kinds[1], C_KIND=kinds[2], COMPUTE=_compute_dtype(compute), RANK=rank,
+        INDEX_64=index_64, BLOCK=block, num_warps=num_warps)
+
+
+# ==== public ops ===============================================================================
+def _input(value: Any, op: str, name: str = "input") -> "torch.Tensor":
+    """The op's main operand: a CUDA tensor of a supported dtype."""
+    tensor = _tensor_operand(value, name, op)
+    if not isinstance(tensor, torch.Tensor):
+        raise TypeError(f"{op}: {name} must be a tensor, got {type(value).__name__}")
+    check_cuda(tensor, name, op)
+    return tensor
+
+
+def _reject(op: str, name: str, dtype: "torch.dtype", expected: str) -> None:
+    raise TypeError(f"{op}: {name} has dtype {_dtype_name(dtype)}; expected {expected}")
+
+
+def _float_result(dtype: "torch.dtype") -> "torch.dtype":
+    """The dtype of a floating-point function of ``dtype`` (integers give the default float)."""
+    return dtype if dtype.is_floating_point else torch.get_default_dtype()
+
+
+def _float_function(name: str, kernel_op: str, doc: str):
+    def function(input: Any, *, out: Optional["torch.Tensor"] = None) -> "torch.Tensor":
+        x = _input(input, name)
+        result = _float_result(x.dtype)
+        return _launch(name, kernel_op, [("input", x)], result, result, out)
+    function.__name__ = function.__qualname__ = name
+    function.__doc__ = (f"{doc}, element-wise, as ``torch.{name}``: floats keep their dtype "
+                        "(fp16/bf16 computed in fp32), integers and bools give the default "
+                        f"float dtype.\n\n    >>> y = tessera.ops.{name}(x)   # doctest: +SKIP\n")
+    return function
+
+
+exp = _float_function("exp", "exp", "The exponential")
+rsqrt = _float_function("rsqrt", "rsqrt", "The reciprocal square root")
+sin = _float_function("sin", "sin", "The sine")
+cos = _float_function("cos", "cos", "The cosine")
+sigmoid = _float_function("sigmoid", "sigmoid", "The logistic sigmoid ``1 / (1 + exp(-x))``")
+tanh = _float_function("tanh", "tanh", "The hyperbolic tangent (+-1 for large ``|x|``, never "
+                       "NaN)")
+
+
+def abs(input: Any, *, out: Optional["torch.Tensor"] = None) -> "torch.Tensor":
+    """``|input|`` element-wise, as ``torch.abs`` (any numeric dtype but bool).
+
+    >>> tessera.ops.abs(x)   # doctest: +SKIP
+    """
+    x = _input(input, "abs")
+    if x.dtype == torch.bool:
+        _reject("abs", "input", x.dtype, "a number type (abs of bool is not supported)")
+    return _launch("abs", "abs", [("input", x)], x.dtype, x.dtype, out)
+
+
+def neg(input: Any, *, out: Optional["torch.Tensor"] = None) -> "torch.Tensor":
+    """``-input`` element-wise, as ``torch.neg`` (any numeric dtype but bool).
+
+    >>> tessera.ops.neg(x)   # doctest: +SKIP
+    """
+    x = _input(input, "neg")
+    if x.dtype == torch.bool:
+        _reject("neg", "input", x.dtype, "a number type (use bitwise_not to negate bools)")
+    return _launch("neg", "neg", [("input", x)], x.dtype, x.dtype, out)
+
+
+def bitwise_not(input: Any, *, out: Optional["torch.Tensor"] = None) -> "torch.Tensor":
+    """``~input`` on integers, logical not on bools, as ``torch.bitwise_not``.
+
+    >>> tessera.ops.bitwise_not(mask)   # doctest: +SKIP
+    """
+    x = _input(input, "bitwise_not")
+    if x.dtype.is_floating_point:
+        _reject("bitwise_not", "input", x.dtype, "an integer or bool dtype")
+    return _launch("bitwise_not", "bitwise_not", [("input", x)], x.dtype, x.dtype, out)
+
+
+def _classify(name: str, kernel_op: str, doc: str):
+    def function(input: Any) -> "torch.Tensor":
+        x = _input(input, name)
+        return _launch(name, kernel_op, [("input", x)], _float_result(x.dtype), torch.bool)
+    function.__name__ = function.__qualname__ = name
+    function.__doc__ = (f"{doc} (a ``torch.bool`` tensor; integers and bools are never "
+                        f"{name[2:]}), as ``torch.{name}``.\n\n"
+                        f"    >>> tessera.ops.{name}(x).any()   # doctest: +SKIP\n")
+    return function
+
+
+isnan = _classify("isnan", "isnan", "Which elements are NaN")
+isinf = _classify("isinf", "isinf", "Which elements are +inf or -inf")
+
+
+def _activation_input(op: str, input: Any, floats_only: bool) -> "torch.Tensor":
+    x = _input(input, op)
+    if x.dtype == torch.bool or (floats_only and not x.dtype.is_floating_point):
+        _reject(op, "input", x.dtype, "a floating-point dtype" if floats_only else
+                "a number type")
+    return x
+
+
+def relu(input: Any, inplace: bool = False) -> "torch.Tensor":
+    """``max(input, 0)``, as ``torch.nn.functional.relu`` (NaN stays NaN); ``inplace=True``
+    writes into ``input`` and returns it.
+
+    >>> tessera.ops.relu(x, inplace=True)   # doctest: +SKIP
+    """
+    x = _activation_input("relu", input, floats_only=False)
+    return _launch("relu", "relu", [("input", x)], x.dtype, x.dtype, x if inplace else None)
+
+
+def silu(input: Any, inplace: bool = False) -> "torch.Tensor":
+    """``input * sigmoid(input)``, as ``torch.nn.functional.silu``; floats only.
+
+    >>> tessera.ops.silu(x)   # doctest: +SKIP
+    """
+    x = _activation_input("silu", input, floats_only=True)
+    return _launch("silu", "silu", [("input", x)], x.dtype, x.dtype, x if inplace else None)
+
+
+def gelu(input: Any, approximate: str = "none") -> "torch.Tensor":
+    """``x * Phi(x)`` with the normal CDF through ``erf`` (``approximate="none"``) or PyTorch's
+    ``tanh`` approximation (``"tanh"``), as ``torch.nn.functional.gelu``; floats only.
+
+    >>> tessera.ops.gelu(x, approximate="tanh")   # doctest: +SKIP
+    """
+    if approximate not in ("none", "tanh"):
+        raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+    x = _activation_input("gelu", input, floats_only=True)
+    kernel_op = "gelu" if approximate == "none" else "gelu_tanh"
+    return _launch("gelu", kernel_op, [("input", x)], x.dtype, x.dtype)
+
+
+def dropout(input: Any, p: float = 0.5, training: bool = True, inplace: bool = False
+            ) -> "torch.Tensor":
+    """Zeroes each element with probability ``p`` and scales the others by ``1 / (1 - p)``, as
+    ``torch.nn.functional.dropout``; with ``training=False`` or ``p == 0`` returns ``input``
+    (``inplace=True``) or a copy. Floats only.
+
+    The random stream is Philox keyed by a seed drawn from PyTorch's default (CPU) generator
+    and the element's index in ``input``'s logical order, so ``torch.manual_seed`` makes the
+    result reproducible whatever ``input``'s strides.
+
+    >>> torch.manual_seed(0); y = tessera.ops.dropout(x, p=0.1)   # doctest: +SKIP
+    """
+    x = _activation_input("dropout", input, floats_only=True)
+    if isinstance(p, bool) or not _is_number(p) or not 0 <= p <= 1:
+        raise ValueError(f"dropout: p must be a number in [0, 1], got {p!r}")
+    out = x if inplace else None
+    if not training or p == 0:
+        return x if inplace else _launch("dropout", "identity", [("input", x)], x.dtype,
+                                         x.dtype)
+    seed = int(torch.randint(0, 2 ** 62, (), dtype=torch.int64))
+    scale = 0.0 if p == 1 else 1.0 / (1.0 - p)
+    return _launch("dropout", "dropout", [("input", x)], x.dtype, x.dtype, out,
+                   alpha=(float(p), scale, seed))
+
+
+def _binary_operands(op: str, input: Any, other: Any, other_name: str = "other"
+                     ) -> Tuple[List[Tuple[str, Operand]], "torch.dtype"]:
+    operands = [("input", _input(input, op)), (other_name, _tensor_operand(other, other_name, op))]
+    return operands, _result_type(op, operands)
+
+
+def _check_alpha(op: str, alpha: Any, result: "torch.dtype") -> Any:
+    if not _is_number(alpha):
+        raise TypeError(f"{op}: alpha must be a real number, got {type(alpha).__name__}")
+    if not result.is_floating_point and isinstance(alpha, float):
+        raise TypeError(f"{op}: alpha is a float but the result has the integral dtype "
+                        f"{_dtype_name(result)}; expected an integer alpha")
+    if result == torch.bool and alpha != 1:
+        raise TypeError(f"{op}: alpha must be 1 (or True) for bool tensors, got {alpha!r}")
+    return int(alpha) if isinstance(alpha, bool) else alpha
+
+
+def add(input: Any, other: Any, *, alpha: Any = 1, out: Optional["torch.Tensor"] = None
+        ) -> "torch.Tensor":
+    """``input + alpha * other`` with broadcasting and type promotion, as ``torch.add``
+    (bools: logical or).
+
+    >>> tessera.ops.add(x, 1.5)                  # doctest: +SKIP
+    >>> tessera.ops.add(x, bias, alpha=-1)       # doctest: +SKIP
+    """
+    operands, result = _binary_operands("add", input, other)
+    alpha = _check_alpha("add", alpha, result)
+    kernel_op = "logical_or" if result == torch.bool else "add"
+    return _launch("add", kernel_op, operands, result, result, out, alpha=alpha)
+
+
+def sub(input: Any, other: Any, *, alpha: Any = 1, out: Optional["torch.Tensor"] = None
+        ) -> "torch.Tensor":
+    """``input - alpha * other`` with broadcasting and type promotion, as ``torch.sub``.
+
+    >>> tessera.ops.sub(x, y, alpha=2)   # doctest: +SKIP
+    """
+    operands, result = _binary_operands("sub", input, other)
+    if result == torch.bool:
+        raise TypeError("sub: subtracting bool tensors is not supported (PyTorch refuses it "
+                        "too); use bitwise_not or a logical op")
+    alpha = _check_alpha("sub", alpha, result)
+    return _launch("sub", "sub", operands, result, result, out, alpha=alpha)
+
+
+def mul(input: Any, other: Any, *, out: Optional["torch.Tensor"] = None) -> "torch.Tensor":
+    """``input * other`` with broadcasting and type promotion, as ``torch.mul`` (bools:
+    logical and).
+
+    >>> tessera.ops.mul(x, 0.5)   # doctest: +SKIP
+    """
+    operands, result = _binary_operands("mul", input, other)
+    kernel_op = "bitwise_and" if result == torch.bool else "mul"
+    return _launch("mul", kernel_op, operands, result, result, out)
+
+
+def div(input: Any, other: Any, *, rounding_mode: Optional[str] = None,
+        out: Optional["torch.Tensor"] = None) -> "torch.Tensor":
+    """``input / other`` as ``torch.div``: true division (integers give the default float
+    dtype) with ``rounding_mode=None``, the quotient rounded toward zero with ``"trunc"`` or
+    toward negative infinity with ``"floor"`` (integer division for integer dtypes).
+
+    >>> tessera.ops.div(a, b, rounding_mode="floor")   # doctest: +SKIP
+    """
+    if rounding_mode not in (None, "trunc", "floor"):
+        raise ValueError("div: rounding_mode must be None, 'trunc' or 'floor', got "
+                         f"{rounding_mode!r}")
+    operands, result = _binary_operands("div", input, other)
+    if rounding_mode is None:
+        result = _float_result(result)
+        return _launch("div", "div", operands, result, result, out)
+    if result == torch.bool:
+        _reject("div", "input", result, f"numbers for rounding_mode={rounding_mode!r}")
+    return _launch("div", "div_" + rounding_mode, operands, result, result, out)
+
+
+def pow(input: Any, exponent: Any, *, out: Optional["torch.Tensor"] = None) -> "torch.Tensor":
+    """``input ** exponent`` as ``torch.pow``; either may be a Python number (not both).
+    Integer powers are exact; a negative integer exponent of an integer base gives 1, -1 or 0
+    as in PyTorch, except that a Python number as that exponent is an error, as in PyTorch.
+
+    >>> tessera.ops.pow(x, 2)     # doctest: +SKIP
+    >>> tessera.ops.pow(2.0, x)   # doctest: +SKIP
+    """
+    operands = [("input", _tensor_operand(input, "input", "pow")),
+                ("exponent", _tensor_operand(exponent, "exponent", "pow"))]
+    result = _result_type("pow", operands)
+    if result == torch.bool:
+        _reject("pow", "input", result, "numbers (pow of bools is not supported)")
+    if not result.is_floating_point and _is_number(exponent) and exponent < 0:
+        raise ValueError(f"pow: exponent is {exponent}; integers to negative integer powers "
+                         "are not allowed")
+    return _launch("pow", "pow", operands, result, result, out)
+
+
+def _comparison(name: str, symbol: str):
+    def function(input: Any, other: Any, *, out: Optional["torch.Tensor"] = None
+                 ) -> "torch.Tensor":
+        operands, common = _binary_operands(name, input, other)
+        # Bools compare as 0 and 1 (an i1 compares as signed: True would be -1).
+        compute = torch.uint8 if common == torch.bool else common
+        return _launch(name, name, operands, compute, torch.bool, out)
+    function.__name__ = function.__qualname__ = name
+    function.__doc__ = (f"``input {symbol} other`` element-wise with broadcasting, as "
+                        f"``torch.{name}``: a ``torch.bool`` tensor, both operands first "
+                        "promoted to their common dtype.\n\n"
+                        f"    >>> tessera.ops.{name}(x, 0)   # doctest: +SKIP\n")
+    return function
+
+
+eq = _comparison("eq", "==")
+ne = _comparison("ne", "!=")
+lt = _comparison("lt", "<")
+le = _comparison("le", "<=")
+gt = _comparison("gt", ">")
+ge = _comparison("ge", ">=")
+
+
+def _bitwise(name: str, symbol: str):
+    def function(input: Any, other: Any, *, out: Optional["torch.Tensor"] = None
+                 ) -> "torch.Tensor":
+        operands, result = _binary_operands(name, input, other)
+        if result.is_floating_point:
+            _reject(name, "input", result, "integer or bool operands")
+        return _launch(name, name, operands, result, result, out)
+    function.__name__ = function.__qualname__ = name
+    function.__doc__ = (f"``input {symbol} other`` on integers and bools with broadcasting, as "
+                        f"``torch.{name}``.\n\n"
+                        f"    >>> tessera.ops.{name}(mask, other_mask)   # doctest: +SKIP\n")
+    return function
+
+
+bitwise_and = _bitwise("bitwise_and", "&")
+bitwise_or = _bitwise("bitwise_or", "|")
+
+
+def clamp(input: Any, min: Any = None, max: Any = None, *,
+          out: Optional["torch.Tensor"] = None) -> "torch.Tensor":
+    """``min(max(input, min), max)`` as ``torch.clamp``: bounds are tensors (broadcast) or
+    numbers, either may be None (not both); NaN in any operand gives NaN; ``min > max`` gives
+    ``max``.
+
+    >>> tessera.ops.clamp(x, min=0.0)            # doctest: +SKIP
+    >>> tessera.ops.clamp(x, lo, hi, out=x)      # doctest: +SKIP
+    """
+    if min is None and max is None:
+        raise ValueError("clamp: at least one of min and max must not be None")
+    operands = [("input", _input(input, "clamp"))]
+    for name, bound in (("min", min), ("max", max)):
+        if bound is not None:
+            operands.append((name, _tensor_operand(bound, name, "clamp")))
+    result = _result_type("clamp", operands)
+    if result == torch.bool:
+        _reject("clamp", "input", result, "numbers (clamp of bools is not supported)")
+    kernel_op = "clamp" if len(operands) == 3 else "clamp_min" if max is None else "clamp_max"
+    return _launch("clamp", kernel_op, operands, result, result, out)

@@ -1,0 +1,289 @@
+"""``softmax``, ``layer_norm`` and ``rms_norm`` with PyTorch's semantics (``specs/ops.md``,
+"Normalisation, softmax, activations, dropout"), computed by the kernels of
+``kernels/normalization.py``.
+
+fp16, bf16 and fp32 inputs (weights of the norms in any of them), fp32 statistics, outputs
+in the input's dtype (softmax: in ``dtype`` when given). Inputs of any strides are read where
+they are, never copied: the reduced dims of a row, and the dims that enumerate the rows, are
+merged where the strides allow and passed to the kernel as strides; outputs are allocated
+contiguous. Rows up to 16384 elements are normalised from registers in one pass, longer ones
+in two passes over memory.
+
+    >>> import tessera.ops
+    >>> p = tessera.ops.softmax(scores, dim=-1)                         # doctest: +SKIP
+    >>> h = tessera.ops.layer_norm(x, (4096,), weight, bias, eps=1e-5)  # doctest: +SKIP
+    >>> h = tessera.ops.rms_norm(x, x.shape[-1:], weight)               # doctest: +SKIP
+"""
+from __future__ import annotations
+
+import functools
+from numbers import Number
+from typing import Any, List, Optional, Sequence, Tuple, Union
+
+try:
+    import torch
+except ImportError:  # pragma: no cover - the CPU tier has no PyTorch (as_tensor says so)
+    torch = None
+
+from ..utils import cdiv
+from . import settings
+from .arguments import as_tensor, check_cuda, check_dtype
+from .kernels.normalization import (Block, Launch, choose_block, merge_dims, needs_int64,
+                                    norm_kernel, softmax_kernel, split_rows)
+
+__all__ = ["layer_norm", "rms_norm", "softmax"]
+
+Shape = Tuple[int, ...]
+# One launch: each tensor's element offset, the kernel's run-time arguments after the
+# pointers, and its row dims / int64 / row-mask constexprs and grid.
+Plan = Tuple[Block, List[Tuple[Tuple[int, ...], Tuple[Any, ...], int, bool, bool, int]]]
+
+
+def _floats() -> Tuple[Any, ...]:
+    return (torch.float16, torch.bfloat16, torch.float32)
+
+
+def _contiguous_strides(shape: Shape) -> Shape:
+    strides, step = [], 1
+    for size in reversed(shape):
+        strides.append(step)
+        step *= max(size, 1)
+    return tuple(reversed(strides))
+
+
+def _row_arguments(launch: Launch, tensors: int) -> Tuple[int, Tuple[int, ...], int]:
+    """(number of rows, (M1, M2, then each tensor's three row strides), ROW_DIMS) of a launch;
+    unused dims get size and stride 1, which the JIT folds into the kernel."""
+    dims = list(launch.dims) or [(1, (1,) * tensors)]
+    row_dims = len(dims)
+    dims += [(1, (1,) * tensors)] * (3 - row_dims)
+    n_rows = dims[0][0] * dims[1][0] * dims[2][0]
+    strides = tuple(dims[d][1][t] for t in range(tensors) for d in range(3))
+    return n_rows, (dims[1][0], dims[2][0]) + strides, row_dims
+
+
+def _plan(row_groups: List[Tuple[int, Tuple[int, ...]]],
+          columns: List[Tuple[int, Tuple[int, ...]]], n_cols: int, row_strided: bool,
+          num_warps: Optional[int]) -> Tuple[Block, List[Launch]]:
+    n_rows = 1
+    for size, _ in row_groups:
+        n_rows *= size
+    # Rows whose starts are adjacent while their columns are not: several per program.
+    strided = row_strided and bool(row_groups) and row_groups[-1][1][0] == 1
+    block = choose_block(n_cols, n_rows, strided, num_warps)
+    return block, split_rows(row_groups, block.rows)
+
+
+@functools.lru_cache(maxsize=1024)
+def _softmax_plan(shape: Shape, x_strides: Shape, dim: int, num_warps: Optional[int]) -> Plan:
+    y_strides = _contiguous_strides(shape)
+    outer = [d for d in range(len(shape)) if d != dim]
+    row_groups = merge_dims([shape[d] for d in outer],
+                            [[x_strides[d] for d in outer], [y_strides[d] for d in outer]])
+    n_cols = shape[dim]
+    col_strides = (x_strides[dim], y_strides[dim])
+    block, launches = _plan(row_groups, [(n_cols, col_strides)], n_cols,
+                            x_strides[dim] != 1 and n_cols > 1, num_warps)
+    steps = []
+    for launch in launches:
+        n_rows, rows, row_dims = _row_arguments(launch, 2)
+        index_64 = needs_int64(launch.dims, [(n_cols, col_strides)], block.rows,
+                               block.block_n)
+        args = (n_rows, n_cols, *rows[:2], *rows[2:5], col_strides[0], *rows[5:8],
+                col_strides[1])
+        steps.append((launch.offsets, args, row_dims, index_64, n_rows % block.rows == 0,
+                      cdiv(n_rows, block.rows)))
+    return block, steps
+
+
+def _num_stages() -> int:
+    """The kernels' loops stream each element once and are not pipelined: one stage unless
+    ``tessera.ops.set_default_num_stages`` says otherwise. (There is no autotuning here, so
+    ``max_num_configs`` does not apply; ``num_warps`` overrides the heuristic's warps.)"""
+    return settings.get_default_num_stages() or 1
+
+
+def _pointer(tensor: "torch.Tensor", offset: int) -> "torch.Tensor":
+    """A tensor whose first element is element ``offset`` of ``tensor`` (for the kernel's
+    pointer: its shape and strides do not matter)."""
+    if offset == 0:
+        return tensor
+    return tensor.as_strided((1,), (1,), tensor.storage_offset() + offset)
+
+
+def _check_dim(op: str, dim: Any, ndim: int) -> int:
+    if isinstance(dim, bool) or not isinstance(dim, int):
+        raise TypeError(f"{op}: dim must be an int, got {type(dim).__name__}")
+    rank = max(ndim, 1)  # a 0-d tensor has one dim for this purpose, as in PyTorch
+    if not -rank <= dim < rank:
+        raise ValueError(f"{op}: dim {dim} is out of range for input with {ndim} dimensions; "
+                         f"expected {-rank} <= dim < {rank}")
+    return dim % rank
+
+
+def softmax(input: Any, dim: int, dtype: Optional["torch.dtype"] = None) -> "torch.Tensor":
+    """``exp(x - max) / sum(exp(x - max))`` along ``dim``, as ``torch.softmax``.
+
+    ``dtype``: the result's dtype; the input is converted to it before the op (the kernel
+    reads the input's dtype and rounds each element to ``dtype``). Sums and maxima are fp32.
+    A row holding +inf or NaN, or only -inf, gives NaN, as in PyTorch.
+
+    >>> tessera.ops.softmax(torch.randn(8, 1000, device="cuda"), dim=-1)   # doctest: +SKIP
+    """
+    x = as_tensor(input, "input", "softmax")
+    check_cuda(x, "input", "softmax")
+    check_dtype(x, "input", "softmax", _floats())
+    dim = _check_dim("softmax", dim, x.dim())
+    if dtype is None:
+        dtype = x.dtype
+    elif dtype not in _floats():
+        raise TypeError(f"softmax: dtype is {dtype}; expected one of torch.float16, "
+                        "torch.bfloat16, torch.float32 or None")
+    y = torch.empty(x.shape, dtype=dtype, device=x.device)
+    if y.numel() == 0:
+        return y
+    shape, strides = (tuple(x.shape), x.stride()) if x.dim() else ((1,), (1,))
+    block, steps = _softmax_plan(shape, tuple(strides), dim, settings.get_default_num_warps())
+    for offsets, args, row_dims, index_64, even_m, programs in steps:
+        softmax_kernel[(programs,)](
+            _pointer(x, offsets[0]), _pointer(y, offsets[1]), *args, ROW_DIMS=row_dims,
+            ROWS=block.rows, BLOCK_N=block.block_n, ONE_PASS=block.one_pass, EVEN_M=even_m,
+            EVEN_N=args[1] % block.block_n == 0, INDEX_64=index_64,
+            num_warps=block.num_warps, num_stages=_num_stages())
+    return y
+
+
+@functools.lru_cache(maxsize=1024)
+def _norm_plan(op: str, shape: Shape, x_strides: Shape, w_strides: Optional[Shape],
+               b_strides: Optional[Shape], k: int, num_warps: Optional[int]) -> Plan:
+    """The launches of a norm over the last ``k`` dims of ``shape``; the weight and bias,
+    when given, have those dims' shape and strides ``w_strides`` / ``b_strides``."""
+    y_strides = _contiguous_strides(shape)
+    lead = len(shape) - k
+    params = [s for s in (w_strides, b_strides) if s is not None]
+    columns = merge_dims(shape[lead:], [x_strides[lead:], y_strides[lead:], *params])
+    if len(columns) > 2:
+        raise ValueError(f"{op}: the normalized dims of input (strides {x_strides[lead:]}) and "
+                         "of weight/bias merge into more than two strided groups; expected "
+                         "at most two (make one of them contiguous)")
+    n_cols = 1
+    for size in shape[lead:]:
+        n_cols *= size
+    # Column strides of x, weight and bias: (outer, inner) groups, n_inner None for one group.
+    cols = columns or [(1, (1,) * (2 + len(params)))]
+    inner = cols[-1][1]
+    outer = cols[0][1] if len(cols) == 2 else (1,) * len(inner)
+    n_inner = cols[-1][0] if len(cols) == 2 else None
+    col_args: List[Any] = [n_inner, outer[0], inner[0]]
+    t = 2  # weight's, then bias's, index in the merged groups' strides
+    for strides in (w_strides, b_strides):
+        if strides is None:
+            col_args += [1, 1]
+        else:
+            col_args += [outer[t], inner[t]]
+            t += 1
+    row_groups = merge_dims(shape[:lead], [x_strides[:lead], y_strides[:lead]])
+    block, launches = _plan(row_groups, cols, n_cols, inner[0] != 1 and n_cols > 1, num_warps)
+    steps = []
+    for launch in launches:
+        n_rows, rows, row_dims = _row_arguments(launch, 2)
+        index_64 = needs_int64(launch.dims, cols, block.rows, block.block_n)
+        args = (n_rows, n_cols, *rows, *col_args)
+        steps.append((launch.offsets, args, row_dims, index_64, n_rows % block.rows == 0,
+                      cdiv(n_rows, block.rows)))
+    return block, steps
+
+
+def _normalized_shape(op: str, normalized_shape: Any, x: "torch.Tensor") -> Shape:
+    """``normalized_shape`` as a tuple, checked against ``x``'s trailing dims."""
+    if isinstance(normalized_shape, int) and not isinstance(normalized_shape, bool):
+        normalized_shape = (normalized_shape,)
+    try:
+        shape = tuple(normalized_shape)
+    except TypeError:
+        raise TypeError(f"{op}: normalized_shape must be an int or a sequence of ints, got "
+                        f"{type(normalized_shape).__name__}") from None
+    if any(isinstance(s, bool) or not isinstance(s, int) for s in shape):
+        raise TypeError(f"{op}: normalized_shape must be an int or a sequence of ints, got "
+                        f"{normalized_shape!r}")
+    if not shape:
+        raise ValueError(f"{op}: normalized_shape is empty; expected at least one dim")
+    if x.dim() < len(shape) or tuple(x.shape[x.dim() - len(shape):]) != shape:
+        raise ValueError(f"{op}: normalized_shape {shape} does not match the trailing dims "
+                         f"of input of shape {tuple(x.shape)}; expected input of shape "
+                         f"(*, {', '.join(map(str, shape))})")
+    return shape
+
+
+def _parameter(op: str, name: str, value: Any, x: "torch.Tensor",
+               shape: Shape) -> Optional["torch.Tensor"]:
+    """The weight or bias (None stays None), checked: on x's device, a float dtype, of
+    exactly ``normalized_shape``."""
+    if value is None:
+        return None
+    t = as_tensor(value, name, op)
+    check_cuda(t, name, op)
+    if t.device != x.device:
+        raise ValueError(f"{op}: {name} is on {t.device} but input is on {x.device}; expected "
+                         "tensors on one device")
+    check_dtype(t, name, op, _floats())
+    if tuple(t.shape) != shape:
+        raise ValueError(f"{op}: {name} has shape {tuple(t.shape)}; expected normalized_shape "
+                         f"{shape}")
+    return t
+
+
+def _check_eps(op: str, eps: Any) -> float:
+    if isinstance(eps, bool) or not isinstance(eps, Number) or isinstance(eps, complex):
+        raise TypeError(f"{op}: eps must be a real number, got {type(eps).__name__}")
+    return float(eps)
+
+
+def _norm(op: str, input: Any, normalized_shape: Union[int, Sequence[int]], weight: Any,
+          bias: Any, eps: Optional[float], rms: bool) -> "torch.Tensor":
+    x = as_tensor(input, "input", op)
+    check_cuda(x, "input", op)
+    check_dtype(x, "input", op, _floats())
+    shape = _normalized_shape(op, normalized_shape, x)
+    w = _parameter(op, "weight", weight, x, shape)
+    b = _parameter(op, "bias", bias, x, shape)
+    if eps is None:  # rms_norm's default (specs/ops.md)
+        eps = torch.finfo(x.dtype).eps
+    eps = _check_eps(op, eps)
+    y = torch.empty(x.shape, dtype=x.dtype, device=x.device)
+    if y.numel() == 0:
+        return y
+    block, steps = _norm_plan(op, tuple(x.shape), tuple(x.stride()),
+                              None if w is None else tuple(w.stride()),
+                              None if b is None else tuple(b.stride()), len(shape),
+                              settings.get_default_num_warps())
+    for offsets, args, row_dims, index_64, even_m, programs in steps:
+        norm_kernel[(programs,)](
+            _pointer(x, offsets[0]), _pointer(y, offsets[1]), w, b, *args, eps, RMS=rms,
+            ROW_DIMS=row_dims, ROWS=block.rows, BLOCK_N=block.block_n,
+            ONE_PASS=block.one_pass, EVEN_M=even_m, EVEN_N=args[1] % block.block_n == 0,
+            INDEX_64=index_64, num_warps=block.num_warps, num_stages=_num_stages())
+    return y
+
+
+def layer_norm(input: Any, normalized_shape: Union[int, Sequence[int]], weight: Any = None,
+               bias: Any = None, eps: float = 1e-5) -> "torch.Tensor":
+    """Layer normalisation over the trailing ``normalized_shape`` dims, as
+    ``torch.nn.functional.layer_norm``: ``(x - mean) / sqrt(var + eps) * weight + bias`` with
+    the biased variance, in fp32; the result has the input's dtype. ``weight`` and ``bias``
+    (optional) have exactly ``normalized_shape``, any strides and any float dtype.
+
+    >>> tessera.ops.layer_norm(x, x.shape[-1:], w, b)   # doctest: +SKIP
+    """
+    return _norm("layer_norm", input, normalized_shape, weight, bias, eps, rms=False)
+
+
+def rms_norm(input: Any, normalized_shape: Union[int, Sequence[int]], weight: Any = None,
+             eps: Optional[float] = None) -> "torch.Tensor":
+    """Root-mean-square normalisation over the trailing ``normalized_shape`` dims, as
+    ``torch.nn.functional.rms_norm``: ``x * rsqrt(mean(x^2) + eps) * weight`` in fp32; the
+    result has the input's dtype. ``eps`` None is ``torch.finfo(input.dtype).eps``.
+
+    >>> tessera.ops.rms_norm(x, (4096,), w, eps=1e-6)   # doctest: +SKIP
+    """
+    return _norm("rms_norm", input, normalized_shape, weight, None, eps, rms=True)
