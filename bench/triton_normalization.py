@@ -12,9 +12,10 @@ except ImportError:  # pragma: no cover - Triton is only on GPU hosts
 
 available = triton is not None
 
-LOG2E = 1.4426950408889634
-
 if available:
+    # A Triton kernel reads only globals that are constexpr instances.
+    LOG2E = tl.constexpr(1.4426950408889634)
+
     @triton.jit
     def _softmax_kernel(x_ptr, y_ptr, n_rows, N, stride_x, stride_y,
                         ROWS: tl.constexpr, BLOCK_N: tl.constexpr, ONE_PASS: tl.constexpr,
@@ -82,7 +83,9 @@ if available:
             else:
                 x = tl.load(x_ptr + x_rows + cols[None, :], mask=mask, other=0.0).to(tl.float32)
             if RMS:
-                y = x * tl.rsqrt(tl.sum(x * x, axis=1) / N + eps)[:, None]
+                ms = tl.sum(x * x, axis=1) / N  # an inf mean square: a NaN row, as tessera's
+                rstd = tl.where(ms == float("inf"), float("nan"), tl.rsqrt(ms + eps))
+                y = x * rstd[:, None]
             else:
                 diff = x - shift
                 if not EVEN:
@@ -118,7 +121,11 @@ if available:
                     mean += delta * (count / total)
                     m2 += tl.sum(diff * diff, axis=1) + delta * delta * (
                         start.to(tl.float32) * count / total)
-            rstd = tl.rsqrt(m2 / N + eps)[:, None]
+            if RMS:
+                rstd = tl.where(m2 == float("inf"), float("nan"), tl.rsqrt(m2 / N + eps))
+                rstd = rstd[:, None]
+            else:
+                rstd = tl.rsqrt(m2 / N + eps)[:, None]
             for start in tl.range(0, N, BLOCK_N):
                 cols = start + tl.arange(0, BLOCK_N)
                 mask = row_ok & (cols[None, :] < N)

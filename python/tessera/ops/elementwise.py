@@ -4,8 +4,9 @@ activations), all computed by the one kernel of ``kernels/elementwise.py``.
 Every op here goes through ``_launch``: operands (tensors of any strides, 0-d CPU tensors and
 Python scalars) are broadcast to one shape and promoted to one dtype by PyTorch's rules, the
 dimensions that every operand's strides allow are merged, and the kernel runs once (or once per
-slice, past four merged dimensions). fp16 and bf16 compute in fp32, as PyTorch does; a Python
-scalar is first rounded to the result dtype, as PyTorch's wrapped scalars are.
+slice, past four merged dimensions). As in PyTorch, tensors convert to the promoted dtype and
+fp16 and bf16 then compute in fp32, Python scalars convert straight to the compute dtype, and
+the result is rounded to the op's dtype before an ``out=`` of another dtype receives it.
 
     >>> import tessera.ops as ops
     >>> y = ops.add(x, bias, alpha=0.5)        # broadcasting, x + 0.5 * bias   # doctest: +SKIP
@@ -14,7 +15,6 @@ scalar is first rounded to the result dtype, as PyTorch's wrapped scalars are.
 """
 from __future__ import annotations
 
-import struct
 from numbers import Number
 from typing import Any, List, Optional, Sequence, Tuple, Union
 
@@ -107,40 +107,15 @@ def _result_type(op: str, operands: Sequence[Tuple[str, Operand]]) -> "torch.dty
     return result.dtype
 
 
-def _round_scalar(value: Any, dtype: "torch.dtype") -> Any:
-    """A Python number as the kernel's scalar argument, rounded to ``dtype`` first (PyTorch
-    converts a wrapped scalar to the common dtype before computing)."""
+def _scalar_argument(value: Any, common: "torch.dtype") -> Any:
+    """A number (or 0-d CPU tensor) as the kernel's scalar argument. As in PyTorch, it is not
+    rounded to the common dtype: it converts straight to the compute dtype (fp32 for fp16 and
+    bf16 operands) in the kernel."""
     if isinstance(value, torch.Tensor):
         value = value.item()
-    if dtype == torch.bool:
+    if common == torch.bool:
         return bool(value)
-    if not dtype.is_floating_point:
-        return int(value)
-    value = float(value)
-    if dtype == torch.float16:
-        try:
-            return struct.unpack("<e", struct.pack("<e", value))[0]
-        except OverflowError:
-            return value * float("inf")
-    if dtype == torch.bfloat16:
-        return _round_to_bfloat16(value)
-    if dtype == torch.float32:
-        try:
-            return struct.unpack("<f", struct.pack("<f", value))[0]
-        except OverflowError:
-            return value * float("inf")
-    return value
-
-
-def _round_to_bfloat16(value: float) -> float:
-    try:
-        (bits,) = struct.unpack("<I", struct.pack("<f", value))
-    except OverflowError:
-        return value * float("inf")
-    if value != value:
-        return value
-    bits += 0x7FFF + ((bits >> 16) & 1)  # round to nearest even on the upper 16 bits
-    return struct.unpack("<f", struct.pack("<I", (bits >> 16) << 16 & 0xFFFFFFFF))[0]
+    return float(value) if common.is_floating_point else int(value)
 
 
 def _check_out(op: str, out: Any, shape: Sequence[int], result_dtype: "torch.dtype",
@@ -199,10 +174,10 @@ def _merged_dims(shape: Sequence[int], strides: Sequence[Sequence[int]]
 
 
 def _launch(op: str, kernel_op: str, operands: Sequence[Tuple[str, Operand]],
-            compute: "torch.dtype", result_dtype: "torch.dtype", out: Optional[Any] = None,
+            common: "torch.dtype", result_dtype: "torch.dtype", out: Optional[Any] = None,
             alpha: Any = 1) -> "torch.Tensor":
-    """Runs ``kernel_op`` over broadcast ``operands`` (name, tensor or number), computing in
-    ``compute`` (a torch dtype; fp16/bf16 widen to fp32) into ``out`` or a new tensor of
+    """Runs ``kernel_op`` over broadcast ``operands`` (name, tensor or number) converted to
+    ``common`` (computing in fp32 for fp16/bf16) into ``out`` or a new tensor of
     ``result_dtype``; ``alpha`` is add's and sub's multiplier (1 is folded into the kernel).
     ``kernel_op`` "dropout" runs dropout_kernel with ``alpha`` = (p, scale, seed)."""
     tensors = [(name, v) for name, v in operands
@@ -226,13 +201,13 @@ def _launch(op: str, kernel_op: str, operands: Sequence[Tuple[str, Operand]],
     if out.numel() == 0:
         return out
     args = [(v.expand(shape) if isinstance(v, torch.Tensor) and v.device.type != "cpu"
-             else _round_scalar(v, compute)) for _, v in operands]
-    _launch_slices(kernel_op, args, out, compute, alpha)
+             else _scalar_argument(v, common)) for _, v in operands]
+    _launch_slices(kernel_op, args, out, (common, result_dtype), alpha)
     return out
 
 
 def _launch_slices(kernel_op: str, args: List[Any], out: "torch.Tensor",
-                   compute: "torch.dtype", alpha: Any) -> None:
+                   dtypes: Tuple["torch.dtype", "torch.dtype"], alpha: Any) -> None:
     """Launches over ``out``, slicing its outermost dim while more than MAX_RANK merged dims
     remain."""
     tensors = [a for a in args if isinstance(a, torch.Tensor)] + [out]
@@ -243,7 +218,7 @@ def _launch_slices(kernel_op: str, args: List[Any], out: "torch.Tensor",
                 p, scale, seed = alpha
                 alpha = (p, scale, (seed + _SLICE_SEED_STEP) % 2 ** 62)
             _launch_slices(kernel_op, [a[i] if isinstance(a, torch.Tensor) else a for a in args],
-                           out[i], compute, alpha)
+                           out[i], dtypes, alpha)
         return
     n = out.numel()
     extents = [sum((size - 1) * strides[k] for size, strides in dims)
@@ -275,7 +250,8 @@ def _launch_slices(kernel_op: str, args: List[Any], out: "torch.Tensor",
     block = num_warps * 32 * max(1, _BYTES_PER_THREAD // widest)
     elementwise_kernel[(cdiv(n, block),)](
         *padded_args, out, n, alpha, *sizes, *kernel_strides, OP=kernel_op, A_KIND=kinds[0],
-        B_KIND=kinds[1], C_KIND=kinds[2], COMPUTE=_compute_dtype(compute), RANK=rank,
+        B_KIND=kinds[1], C_KIND=kinds[2], COMMON=_language_dtype(dtypes[0]),
+        COMPUTE=_compute_dtype(dtypes[0]), RESULT=_language_dtype(dtypes[1]), RANK=rank,
         INDEX_64=index_64, BLOCK=block, num_warps=num_warps)
 
 

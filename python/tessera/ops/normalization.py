@@ -282,7 +282,8 @@ def rms_norm(input: Any, normalized_shape: Union[int, Sequence[int]], weight: An
              eps: Optional[float] = None) -> "torch.Tensor":
     """Root-mean-square normalisation over the trailing ``normalized_shape`` dims, as
     ``torch.nn.functional.rms_norm``: ``x * rsqrt(mean(x^2) + eps) * weight`` in fp32; the
-    result has the input's dtype. ``eps`` None is ``torch.finfo(input.dtype).eps``.
+    result has the input's dtype. ``eps`` None is ``torch.finfo(input.dtype).eps``. A row
+    holding NaN or +-inf (a mean square of inf) is NaN throughout, as in PyTorch.
 
     >>> tessera.ops.rms_norm(x, (4096,), w, eps=1e-6)   # doctest: +SKIP
     """

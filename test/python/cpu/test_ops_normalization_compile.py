@@ -295,7 +295,8 @@ def test_split_rows():
     assert len(launches) == 2
     assert launches[0] == Launch((0, 0), tuple(groups[1:]))
     assert launches[1] == Launch((100, 1000), tuple(groups[1:]))
-    assert split_rows([], 4) == [Launch((), ())]
+    assert split_rows([], 4) == [Launch((0, 0), ())]  # one row: offsets of x and y
+    assert split_rows([], 4, tensors=3) == [Launch((0, 0, 0), ())]
     # the kernel's outermost dim is cut where a launch would need too many programs
     cut = split_rows([(10, (7,)), (3, (1,))], 2, max_programs=4)
     assert [launch.dims[0][0] for launch in cut] == [2, 2, 2, 2, 2]
@@ -340,6 +341,11 @@ def test_softmax_plan():
     # a transposed, step-sliced input: rows 2 apart, columns 128 apart
     _, steps = ops_norm._softmax_plan((64, 32), (2, 128), 1, 4)
     assert steps[0][1][4] == 2 and steps[0][1][7] == 128
+    # one row (a 1-D input, or a 0-d one as softmax passes it): offsets for x and y still
+    for shape in ((5,), (1,), (1, 1, 7)):
+        _, steps = ops_norm._softmax_plan(shape, contiguous(shape), len(shape) - 1, None)
+        (offsets, args, row_dims, _, _, programs), = steps
+        assert offsets == (0, 0) and args[0] == 1 and row_dims == 1 and programs == 1
 
 
 def test_norm_plan():
@@ -358,6 +364,13 @@ def test_norm_plan():
     # a weight that merges where x does not still splits the columns
     _, steps = ops_norm._norm_plan("rms_norm", (8, 4, 16), (64, 16, 1), (1, 4), None, 2, None)
     assert steps[0][1][10:15] == (16, 16, 1, 1, 4)
+    # every dim normalised, or a 1-D input: one row, offsets for x and y still
+    for shape in ((2, 3, 4, 5), (3000,)):
+        param = contiguous(shape)
+        _, steps = ops_norm._norm_plan("layer_norm", shape, param, param, param, len(shape),
+                                       None)
+        (offsets, args, row_dims, _, _, programs), = steps
+        assert offsets == (0, 0) and args[0] == 1 and row_dims == 1 and programs == 1
     with pytest.raises(ValueError, match="layer_norm: the normalized dims of input"):
         ops_norm._norm_plan("layer_norm", (2, 3, 4, 5), (240, 80, 10, 1), None, None, 3, None)
 

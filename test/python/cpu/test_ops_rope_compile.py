@@ -13,7 +13,7 @@ from tessera.ops.kernels.rope import rope_kernel
 from tessera.ops.rope import launch_config
 
 TARGETS = ("sm_80", "sm_90a")
-WORD = {"fp32": "u64", "bf16": "u32", "fp16": "u32"}
+WORD = {"fp32": "i64", "bf16": "i32", "fp16": "i32"}  # the op views pairs as torch int words
 VEC16 = r"\.v4\.(?:b32|f32|u32|s32)|\.v2\.(?:b64|f64|u64|s64)"
 
 

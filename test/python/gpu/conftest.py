@@ -22,7 +22,7 @@ def randn(gen):
     def make(*shape, dtype, scale=1.0, shift=0.0, device="cuda"):
         g = gen if torch.device(device) == torch.device("cuda") else \
             torch.Generator(device=device).manual_seed(gen.initial_seed())
-        x = torch.randn(*shape, device=device, dtype=torch.float32, generator=g)
+        x = torch.randn(tuple(shape), device=device, dtype=torch.float32, generator=g)
         return (x * scale + shift).to(dtype)
 
     return make

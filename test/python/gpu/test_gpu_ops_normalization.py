@@ -31,16 +31,17 @@ def dtype_id(dtype):
     return str(dtype).replace("torch.", "")
 
 
-def poisoned_call(shape, dtype, fn, *args, **kwargs):
+def poisoned_call(out_shape, out_dtype, fn, /, *args, **kwargs):
     """``fn(*args, **kwargs)`` after filling with NaN the block of the caching allocator that
-    the op's output (``shape``, ``dtype``) will take: the cache is emptied, then a NaN tensor
-    of the output's size is allocated and freed."""
+    the op's output (``out_shape``, ``out_dtype``) will take: the cache is emptied, then a NaN
+    tensor of the output's size is allocated and freed. (Its own parameters are
+    positional-only, so that ``kwargs`` may hold the op's ``dtype=``.)"""
     torch.cuda.synchronize()
     torch.cuda.empty_cache()
     numel = 1
-    for size in shape:
+    for size in out_shape:
         numel *= size
-    poison = torch.full((numel,), float("nan"), dtype=dtype, device="cuda")
+    poison = torch.full((numel,), float("nan"), dtype=out_dtype, device="cuda")
     del poison
     out = fn(*args, **kwargs)
     torch.cuda.synchronize()
@@ -325,11 +326,19 @@ def test_rms_norm_shapes_strides_and_dtypes(randn):
 
 
 def test_rms_norm_special_values(randn):
+    """NaN in a row makes the row NaN; so does +-inf: PyTorch's CUDA rms_norm takes the mean
+    of squares as a Welford mean (inf - inf is NaN), not 0 for the finite elements (x * rsqrt
+    of inf) and NaN for the infinite one. Which elements PyTorch's reduction order turns NaN
+    is its implementation's; the op makes the whole row NaN, as PyTorch did in the H200 run."""
     for n in (100, 70000):
         x = randn(3, n, dtype=torch.float32)
-        x[0, 7] = float("inf")   # rstd 0: inf * 0 is NaN, the others 0
+        x[0, 7] = float("inf")
         x[1, 9] = float("nan")
-        run_rms_norm(x, n, eps=1e-6)
+        y = poisoned_call(tuple(x.shape), x.dtype, rms_norm, x, n, None, eps=1e-6)
+        ref = F.rms_norm(x.double(), (n,), None, 1e-6)
+        ref[0] = float("nan")
+        check(y, ref, x.dtype)
+        assert bool(torch.isnan(y[:2]).all()) and not bool(torch.isnan(y[2]).any())
 
 
 # ---- all three ---------------------------------------------------------------------------

@@ -1,8 +1,11 @@
 """The element-wise kernel of the op library: one kernel for every arity and every scalar function.
 
 ``elementwise_kernel`` reads up to three operands A, B, C (each a tensor of any strides or a
-scalar argument), applies the scalar function named by the constexpr ``OP`` in the constexpr
-``COMPUTE`` dtype, and stores into ``Out`` (``tl.store`` converts to the output's dtype). The
+scalar argument), applies the scalar function named by the constexpr ``OP`` and stores into
+``Out``. As in PyTorch, tensor operands are first converted to the operands' promoted dtype
+``COMMON``, the function computes in ``COMPUTE`` (fp32 for fp16 and bf16) and its result is
+rounded to the op's dtype ``RESULT`` before ``tl.store`` converts it to the output's dtype (an
+``out=`` may have another); scalars convert straight to ``COMPUTE``. The
 host (``ops/elementwise.py``) broadcasts the operands to the output's shape and collapses
 dimensions, so the kernel sees at most ``MAX_RANK`` dimensions, innermost first: program
 ``pid`` covers linear indices ``[pid * BLOCK, (pid + 1) * BLOCK)`` of the output in row-major
@@ -60,14 +63,15 @@ def _offset(i0, i1, i2, i3, s0, s1, s2, s3, RANK: tl.constexpr):
 
 
 @tessera.jit
-def _operand(P, KIND: tl.constexpr, i0, i1, i2, i3, s0, s1, s2, s3, mask,
-             RANK: tl.constexpr, COMPUTE: tl.constexpr, BLOCK: tl.constexpr):
+def _operand(P, KIND: tl.constexpr, i0, i1, i2, i3, s0, s1, s2, s3, mask, RANK: tl.constexpr,
+             COMMON: tl.constexpr, COMPUTE: tl.constexpr, BLOCK: tl.constexpr):
     """Operand P as a block of COMPUTE values (None when absent)."""
     if KIND == SCALAR:
         return tl.full([BLOCK], P, COMPUTE)
     if KIND == ABSENT:
         return None
-    return tl.load(P + _offset(i0, i1, i2, i3, s0, s1, s2, s3, RANK), mask=mask).to(COMPUTE)
+    value = tl.load(P + _offset(i0, i1, i2, i3, s0, s1, s2, s3, RANK), mask=mask)
+    return value.to(COMMON).to(COMPUTE)
 
 
 @tessera.jit
@@ -118,7 +122,7 @@ def _gelu(x, APPROXIMATE: tl.constexpr):
 
 
 @tessera.jit
-def _apply(OP: tl.constexpr, a, b, c, alpha):
+def _apply(OP: tl.constexpr, a, b, c, alpha, COMMON: tl.constexpr):
     """The scalar function OP of the operands (blocks of the compute dtype); ``alpha`` is the
     op's scalar parameter (add's and sub's multiplier)."""
     if OP == "identity":
@@ -165,7 +169,8 @@ def _apply(OP: tl.constexpr, a, b, c, alpha):
         return a / b
     if OP == "div_trunc":
         if a.dtype.is_floating():
-            return tl.math.trunc(a / b)
+            # PyTorch truncates the quotient rounded to the operands' dtype (fp16 and bf16).
+            return tl.math.trunc((a / b).to(COMMON).to(a.dtype))
         return a // b
     if OP == "div_floor":
         return _floor_divide(a, b)
@@ -204,8 +209,9 @@ def elementwise_kernel(A, B, C, Out, n, alpha, size0, size1, size2,
                        a_s0, a_s1, a_s2, a_s3, b_s0, b_s1, b_s2, b_s3,
                        c_s0, c_s1, c_s2, c_s3, o_s0, o_s1, o_s2, o_s3,
                        OP: tl.constexpr, A_KIND: tl.constexpr, B_KIND: tl.constexpr,
-                       C_KIND: tl.constexpr, COMPUTE: tl.constexpr, RANK: tl.constexpr,
-                       INDEX_64: tl.constexpr, BLOCK: tl.constexpr):
+                       C_KIND: tl.constexpr, COMMON: tl.constexpr, COMPUTE: tl.constexpr,
+                       RESULT: tl.constexpr, RANK: tl.constexpr, INDEX_64: tl.constexpr,
+                       BLOCK: tl.constexpr):
     pid = tl.program_id(0)
     if INDEX_64:
         lin = pid.to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
@@ -213,10 +219,13 @@ def elementwise_kernel(A, B, C, Out, n, alpha, size0, size1, size2,
         lin = pid * BLOCK + tl.arange(0, BLOCK)
     mask = lin < n
     i0, i1, i2, i3 = _unravel(lin, size0, size1, size2, RANK)
-    a = _operand(A, A_KIND, i0, i1, i2, i3, a_s0, a_s1, a_s2, a_s3, mask, RANK, COMPUTE, BLOCK)
-    b = _operand(B, B_KIND, i0, i1, i2, i3, b_s0, b_s1, b_s2, b_s3, mask, RANK, COMPUTE, BLOCK)
-    c = _operand(C, C_KIND, i0, i1, i2, i3, c_s0, c_s1, c_s2, c_s3, mask, RANK, COMPUTE, BLOCK)
-    result = _apply(OP, a, b, c, alpha)
+    a = _operand(A, A_KIND, i0, i1, i2, i3, a_s0, a_s1, a_s2, a_s3, mask, RANK, COMMON, COMPUTE,
+                 BLOCK)
+    b = _operand(B, B_KIND, i0, i1, i2, i3, b_s0, b_s1, b_s2, b_s3, mask, RANK, COMMON, COMPUTE,
+                 BLOCK)
+    c = _operand(C, C_KIND, i0, i1, i2, i3, c_s0, c_s1, c_s2, c_s3, mask, RANK, COMMON, COMPUTE,
+                 BLOCK)
+    result = _apply(OP, a, b, c, alpha, COMMON).to(RESULT)
     tl.store(Out + _offset(i0, i1, i2, i3, o_s0, o_s1, o_s2, o_s3, RANK), result, mask=mask)
 
 

@@ -153,6 +153,15 @@ def _affine(y, w_ptr, b_ptr, cols, col_mask, n_inner, w_stride_outer, w_stride_c
 
 
 @tessera.jit
+def _rms_rstd(mean_square, eps):
+    """``rsqrt(mean_square + eps)``, NaN where the mean square is +inf (a row holding +-inf,
+    or squares past fp32's range): the whole row is then NaN, as PyTorch's rms_norm gives it
+    (its mean of squares is a Welford mean, in which inf - inf is NaN), rather than 0 for
+    the finite elements and NaN for the infinite ones."""
+    return tl.where(mean_square == float("inf"), float("nan"), tl.rsqrt(mean_square + eps))
+
+
+@tessera.jit
 def norm_kernel(x_ptr, y_ptr, w_ptr, b_ptr, n_rows, N, M1, M2,
                 x_stride0, x_stride1, x_stride2, y_stride0, y_stride1, y_stride2,
                 n_inner, x_stride_outer, x_stride_col, w_stride_outer, w_stride_col,
@@ -180,7 +189,7 @@ def norm_kernel(x_ptr, y_ptr, w_ptr, b_ptr, n_rows, N, M1, M2,
         x_cols = _column_offsets(cols, n_inner, x_stride_outer, x_stride_col)
         x = masked_load(x_ptr + x_rows + x_cols[None, :], mask, 0.0).to(tl.float32)
         if RMS:
-            rstd = tl.rsqrt(tl.sum(x * x, axis=1) / N + eps)
+            rstd = _rms_rstd(tl.sum(x * x, axis=1) / N, eps)
             y = x * rstd[:, None]
         else:
             diff = _masked(x - shift, col_mask)
@@ -211,7 +220,10 @@ def norm_kernel(x_ptr, y_ptr, w_ptr, b_ptr, n_rows, N, M1, M2,
                 mean += delta * (count / total)
                 m2 += tl.sum(diff * diff, axis=1) + delta * delta * (
                     start.to(tl.float32) * count / total)
-        rstd = tl.rsqrt(m2 / N + eps)[:, None]
+        if RMS:
+            rstd = _rms_rstd(m2 / N, eps)[:, None]
+        else:
+            rstd = tl.rsqrt(m2 / N + eps)[:, None]
         for start in tl.range(0, N, BLOCK_N):
             cols, col_mask = _columns(start, N, BLOCK_N, EVEN_N, INDEX_64)
             mask = both(row_mask, None if col_mask is None else col_mask[None, :])
@@ -345,18 +357,20 @@ class Launch(NamedTuple):
 
 
 def split_rows(groups: Sequence[Tuple[int, Sequence[int]]], rows_per_program: int,
-               max_programs: int = MAX_PROGRAMS) -> List[Launch]:
+               max_programs: int = MAX_PROGRAMS, tensors: int = 2) -> List[Launch]:
     """The launches that cover the row groups ``groups`` (outer to inner, from
     ``merge_dims``): the innermost MAX_KERNEL_DIMS groups are the kernel's, the outer ones are
     iterated here, and the kernel's outermost group is cut where a launch would need more
     than ``max_programs`` programs (inner groups that alone need more move outside).
+    ``tensors``: how many tensors' offsets a launch carries when ``groups`` is empty (one row:
+    a 1-D input, a 0-d softmax); otherwise each group's strides say.
 
     >>> split_rows([(2, (100,)), (3, (10,)), (4, (5,)), (5, (1,))], 1)[1]
     Launch(offsets=(100,), dims=((3, (10,)), (4, (5,)), (5, (1,))))
     """
-    tensors = len(groups[0][1]) if groups else 0
     if not groups:
         return [Launch((0,) * tensors, ())]
+    tensors = len(groups[0][1])
     kernel = list(groups[-MAX_KERNEL_DIMS:])
     outer = list(groups[:-MAX_KERNEL_DIMS])
     max_rows = max_programs * rows_per_program

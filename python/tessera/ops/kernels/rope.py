@@ -35,7 +35,7 @@ def _unpack(words, ELEMENT: tl.constexpr):
         second = (words >> 32).to(tl.uint32).to(tl.float32, bitcast=True)
     elif ELEMENT == "bf16":  # a bf16 is the high half of the fp32 of the same value
         first = (words << 16).to(tl.float32, bitcast=True)
-        second = (words & 0xFFFF0000).to(tl.float32, bitcast=True)
+        second = ((words >> 16) << 16).to(tl.float32, bitcast=True)
     else:
         first = words.to(tl.uint16).to(tl.float16, bitcast=True).to(tl.float32)
         second = (words >> 16).to(tl.uint16).to(tl.float16, bitcast=True).to(tl.float32)
