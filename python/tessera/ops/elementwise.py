@@ -175,11 +175,13 @@ def _merged_dims(shape: Sequence[int], strides: Sequence[Sequence[int]]
 
 def _launch(op: str, kernel_op: str, operands: Sequence[Tuple[str, Operand]],
             common: "torch.dtype", result_dtype: "torch.dtype", out: Optional[Any] = None,
-            alpha: Any = 1) -> "torch.Tensor":
+            alpha: Any = 1, round_scalars: bool = False) -> "torch.Tensor":
     """Runs ``kernel_op`` over broadcast ``operands`` (name, tensor or number) converted to
     ``common`` (computing in fp32 for fp16/bf16) into ``out`` or a new tensor of
     ``result_dtype``; ``alpha`` is add's and sub's multiplier (1 is folded into the kernel).
-    ``kernel_op`` "dropout" runs dropout_kernel with ``alpha`` = (p, scale, seed)."""
+    ``kernel_op`` "dropout" runs dropout_kernel with ``alpha`` = (p, scale, seed). Scalars
+    convert to the compute dtype, or with ``round_scalars`` first to ``common`` (PyTorch's
+    comparisons compare in the common dtype; its arithmetic takes scalars at fp32)."""
     tensors = [(name, v) for name, v in operands
                if isinstance(v, torch.Tensor) and v.device.type != "cpu"]
     if not tensors:
@@ -202,12 +204,13 @@ def _launch(op: str, kernel_op: str, operands: Sequence[Tuple[str, Operand]],
         return out
     args = [(v.expand(shape) if isinstance(v, torch.Tensor) and v.device.type != "cpu"
              else _scalar_argument(v, common)) for _, v in operands]
-    _launch_slices(kernel_op, args, out, (common, result_dtype), alpha)
+    scalar_dtype = _language_dtype(common) if round_scalars else _compute_dtype(common)
+    _launch_slices(kernel_op, args, out, (common, result_dtype, scalar_dtype), alpha)
     return out
 
 
 def _launch_slices(kernel_op: str, args: List[Any], out: "torch.Tensor",
-                   dtypes: Tuple["torch.dtype", "torch.dtype"], alpha: Any) -> None:
+                   dtypes: Tuple["torch.dtype", "torch.dtype", tl.dtype], alpha: Any) -> None:
     """Launches over ``out``, slicing its outermost dim while more than MAX_RANK merged dims
     remain."""
     tensors = [a for a in args if isinstance(a, torch.Tensor)] + [out]
@@ -251,8 +254,8 @@ def _launch_slices(kernel_op: str, args: List[Any], out: "torch.Tensor",
     elementwise_kernel[(cdiv(n, block),)](
         *padded_args, out, n, alpha, *sizes, *kernel_strides, OP=kernel_op, A_KIND=kinds[0],
         B_KIND=kinds[1], C_KIND=kinds[2], COMMON=_language_dtype(dtypes[0]),
-        COMPUTE=_compute_dtype(dtypes[0]), RESULT=_language_dtype(dtypes[1]), RANK=rank,
-        INDEX_64=index_64, BLOCK=block, num_warps=num_warps)
+        COMPUTE=_compute_dtype(dtypes[0]), RESULT=_language_dtype(dtypes[1]),
+        SCALAR_DTYPE=dtypes[2], RANK=rank, INDEX_64=index_64, BLOCK=block, num_warps=num_warps)
 
 
 # ==== public ops ===============================================================================
@@ -446,9 +449,10 @@ def sub(input: Any, other: Any, *, alpha: Any = 1, out: Optional["torch.Tensor"]
     >>> tessera.ops.sub(x, y, alpha=2)   # doctest: +SKIP
     """
     operands, result = _binary_operands("sub", input, other)
-    if result == torch.bool:
-        raise TypeError("sub: subtracting bool tensors is not supported (PyTorch refuses it "
-                        "too); use bitwise_not or a logical op")
+    if any(isinstance(v, bool) or (isinstance(v, torch.Tensor) and v.dtype == torch.bool)
+           for _, v in operands):
+        raise TypeError("sub: subtracting bools is not supported (PyTorch refuses it too); use "
+                        "bitwise_not or a logical op")
     alpha = _check_alpha("sub", alpha, result)
     return _launch("sub", "sub", operands, result, result, out, alpha=alpha)
 
@@ -509,7 +513,7 @@ def _comparison(name: str, symbol: str):
         operands, common = _binary_operands(name, input, other)
         # Bools compare as 0 and 1 (an i1 compares as signed: True would be -1).
         compute = torch.uint8 if common == torch.bool else common
-        return _launch(name, name, operands, compute, torch.bool, out)
+        return _launch(name, name, operands, compute, torch.bool, out, round_scalars=True)
     function.__name__ = function.__qualname__ = name
     function.__doc__ = (f"``input {symbol} other`` element-wise with broadcasting, as "
                         f"``torch.{name}``: a ``torch.bool`` tensor, both operands first "

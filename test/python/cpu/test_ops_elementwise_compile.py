@@ -37,6 +37,7 @@ def launch(op, dtype, kinds, rank=1, aligned=True, index_64=False, out=None, blo
     common = LANGUAGE[dtype]
     compute = tl.float32 if dtype in ("fp16", "bf16") else common
     constants = {"OP": op, "COMMON": common, "COMPUTE": compute, "RESULT": LANGUAGE[out],
+                 "SCALAR_DTYPE": common if op in BOOL_RESULT else compute,
                  "RANK": rank, "INDEX_64": index_64, "BLOCK": block, "alpha": 1}
     for name, kind in zip("ABC", kinds):
         constants[f"{name}_KIND"] = kind

@@ -18,6 +18,9 @@ from tessera.ops import rope  # noqa: E402
 
 DTYPES = [torch.float16, torch.bfloat16, torch.float32]
 # Relative rounding of one output element (an ulp of the output dtype: twice the bound).
+# Half the spacing of each dtype's subnormals: the rounding error of a tiny output.
+SUBNORMAL_ROUNDING = {torch.float16: 2.0 ** -25, torch.bfloat16: 2.0 ** -134,
+                      torch.float32: 2.0 ** -150}
 OUT_ULP = {torch.float32: 2.0 ** -23, torch.float16: 2.0 ** -10, torch.bfloat16: 2.0 ** -7}
 SHAPES = [(2, 16, 4, 64), (1, 1, 1, 2), (3, 5, 3, 130), (2, 7, 5, 6), (1, 3, 2, 2048),
           (1, 9, 40, 128)]
@@ -56,10 +59,11 @@ def reference(x, sin, cos, interleaved):
 
 def check(out, x, sin, cos, interleaved):
     """|out - ref| <= ulp(out dtype) * |ref| + fp32 rounding of two products and a sum
-    (2**-22 relative to |x0 cos| + |x1 sin|), element-wise; NaN (unwritten) fails."""
+    (2**-22 relative to |x0 cos| + |x1 sin|) + half the spacing of the output dtype's
+    subnormals, element-wise; NaN (unwritten) fails."""
     ref, scale = reference(x, sin, cos, interleaved)
     assert out.shape == x.shape and out.dtype == x.dtype
-    bound = OUT_ULP[out.dtype] * ref.abs() + 2.0 ** -22 * scale + 1e-30
+    bound = OUT_ULP[out.dtype] * ref.abs() + 2.0 ** -22 * scale + SUBNORMAL_ROUNDING[out.dtype]
     err = (out.double() - ref).abs()
     bad = ~(err <= bound)
     if bool(bad.any()):

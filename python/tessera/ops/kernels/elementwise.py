@@ -5,7 +5,8 @@ scalar argument), applies the scalar function named by the constexpr ``OP`` and 
 ``Out``. As in PyTorch, tensor operands are first converted to the operands' promoted dtype
 ``COMMON``, the function computes in ``COMPUTE`` (fp32 for fp16 and bf16) and its result is
 rounded to the op's dtype ``RESULT`` before ``tl.store`` converts it to the output's dtype (an
-``out=`` may have another); scalars convert straight to ``COMPUTE``. The
+``out=`` may have another); scalars are rounded to ``SCALAR_DTYPE`` (``COMMON`` for the
+comparisons, ``COMPUTE`` for arithmetic). The
 host (``ops/elementwise.py``) broadcasts the operands to the output's shape and collapses
 dimensions, so the kernel sees at most ``MAX_RANK`` dimensions, innermost first: program
 ``pid`` covers linear indices ``[pid * BLOCK, (pid + 1) * BLOCK)`` of the output in row-major
@@ -64,10 +65,12 @@ def _offset(i0, i1, i2, i3, s0, s1, s2, s3, RANK: tl.constexpr):
 
 @tessera.jit
 def _operand(P, KIND: tl.constexpr, i0, i1, i2, i3, s0, s1, s2, s3, mask, RANK: tl.constexpr,
-             COMMON: tl.constexpr, COMPUTE: tl.constexpr, BLOCK: tl.constexpr):
-    """Operand P as a block of COMPUTE values (None when absent)."""
+             COMMON: tl.constexpr, COMPUTE: tl.constexpr, SCALAR_DTYPE: tl.constexpr,
+             BLOCK: tl.constexpr):
+    """Operand P as a block of COMPUTE values (None when absent); a scalar is first rounded to
+    SCALAR_DTYPE."""
     if KIND == SCALAR:
-        return tl.full([BLOCK], P, COMPUTE)
+        return tl.full([BLOCK], P, SCALAR_DTYPE).to(COMPUTE)
     if KIND == ABSENT:
         return None
     value = tl.load(P + _offset(i0, i1, i2, i3, s0, s1, s2, s3, RANK), mask=mask)
@@ -210,8 +213,8 @@ def elementwise_kernel(A, B, C, Out, n, alpha, size0, size1, size2,
                        c_s0, c_s1, c_s2, c_s3, o_s0, o_s1, o_s2, o_s3,
                        OP: tl.constexpr, A_KIND: tl.constexpr, B_KIND: tl.constexpr,
                        C_KIND: tl.constexpr, COMMON: tl.constexpr, COMPUTE: tl.constexpr,
-                       RESULT: tl.constexpr, RANK: tl.constexpr, INDEX_64: tl.constexpr,
-                       BLOCK: tl.constexpr):
+                       RESULT: tl.constexpr, SCALAR_DTYPE: tl.constexpr, RANK: tl.constexpr,
+                       INDEX_64: tl.constexpr, BLOCK: tl.constexpr):
     pid = tl.program_id(0)
     if INDEX_64:
         lin = pid.to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
@@ -219,12 +222,12 @@ def elementwise_kernel(A, B, C, Out, n, alpha, size0, size1, size2,
         lin = pid * BLOCK + tl.arange(0, BLOCK)
     mask = lin < n
     i0, i1, i2, i3 = _unravel(lin, size0, size1, size2, RANK)
-    a = _operand(A, A_KIND, i0, i1, i2, i3, a_s0, a_s1, a_s2, a_s3, mask, RANK, COMMON, COMPUTE,
-                 BLOCK)
-    b = _operand(B, B_KIND, i0, i1, i2, i3, b_s0, b_s1, b_s2, b_s3, mask, RANK, COMMON, COMPUTE,
-                 BLOCK)
-    c = _operand(C, C_KIND, i0, i1, i2, i3, c_s0, c_s1, c_s2, c_s3, mask, RANK, COMMON, COMPUTE,
-                 BLOCK)
+    a = _operand(A, A_KIND, i0, i1, i2, i3, a_s0, a_s1, a_s2, a_s3, mask, RANK, COMMON,
+                 COMPUTE, SCALAR_DTYPE, BLOCK)
+    b = _operand(B, B_KIND, i0, i1, i2, i3, b_s0, b_s1, b_s2, b_s3, mask, RANK, COMMON,
+                 COMPUTE, SCALAR_DTYPE, BLOCK)
+    c = _operand(C, C_KIND, i0, i1, i2, i3, c_s0, c_s1, c_s2, c_s3, mask, RANK, COMMON,
+                 COMPUTE, SCALAR_DTYPE, BLOCK)
     result = _apply(OP, a, b, c, alpha, COMMON).to(RESULT)
     tl.store(Out + _offset(i0, i1, i2, i3, o_s0, o_s1, o_s2, o_s3, RANK), result, mask=mask)
 
