@@ -24,33 +24,36 @@ bool isElementwise(Operation *op) {
           isa<tile::AddPtrOp, tile::HintOp>(op));
 }
 
-// Whether `value` can be recomputed in any layout from ranges, splats, constants and
-// element-wise arithmetic over them.
-bool canRematerialise(Value value, unsigned depth) {
-  if (!isa<RankedTensorType>(value.getType()))
-    return true; // scalars are shared by all threads
-  Operation *def = value.getDefiningOp();
-  if (!def || depth > kMaxRematerialisationDepth)
-    return false;
-  if (isa<tile::MakeRangeOp, tile::SplatOp, arith::ConstantOp>(def))
-    return true;
-  if (auto expand = dyn_cast<tile::ExpandDimsOp>(def))
-    return canRematerialise(expand.getSrc(), depth + 1);
-  if (auto broadcast = dyn_cast<tile::BroadcastOp>(def))
-    return canRematerialise(broadcast.getSrc(), depth + 1);
-  if (auto convert = dyn_cast<ConvertLayoutOp>(def))
-    return canRematerialise(convert.getSrc(), depth + 1);
-  if (!isElementwise(def))
-    return false;
-  return llvm::all_of(def->getOperands(),
-                      [&](Value operand) { return canRematerialise(operand, depth + 1); });
-}
-
 // The layout a producer's operand needs so that the producer yields `layout`.
 Attribute operandLayout(Operation *def, Attribute layout) {
   if (auto expand = dyn_cast<tile::ExpandDimsOp>(def))
     return SliceAttr::get(def->getContext(), expand.getAxis(), layout);
   return layout;
+}
+
+// Whether `value` can be recomputed in `layout` (what `rematerialise` does): values already in
+// it, and ranges, splats, constants, shape ops and element-wise arithmetic over such values.
+// A chain may end in a value of another op (a reduction) that already has the layout it needs,
+// and a broadcast of any value can be recomputed from its source converted: a row statistic
+// broadcast over a tile is converted before the broadcast, a few elements instead of the tile.
+bool canRematerialise(Value value, Attribute layout, unsigned depth) {
+  auto type = dyn_cast<RankedTensorType>(value.getType());
+  if (!type || type.getEncoding() == layout)
+    return true; // scalars are shared by all threads
+  Operation *def = value.getDefiningOp();
+  if (!def || depth > kMaxRematerialisationDepth)
+    return false;
+  if (auto convert = dyn_cast<ConvertLayoutOp>(def))
+    return canRematerialise(convert.getSrc(), layout, depth + 1);
+  if (isa<tile::BroadcastOp>(def))
+    return !isa<SliceAttr>(layout); // a broadcast computes in a blocked layout
+  if (!isa<tile::MakeRangeOp, tile::SplatOp, arith::ConstantOp, tile::ExpandDimsOp,
+           tile::BroadcastOp>(def) &&
+      !isElementwise(def))
+    return false;
+  return llvm::all_of(def->getOperands(), [&](Value operand) {
+    return canRematerialise(operand, operandLayout(def, layout), depth + 1);
+  });
 }
 
 Value rematerialise(OpBuilder &builder, Value value, Attribute layout) {
@@ -60,8 +63,22 @@ Value rematerialise(OpBuilder &builder, Value value, Attribute layout) {
   Operation *def = value.getDefiningOp();
   if (auto convert = dyn_cast<ConvertLayoutOp>(def))
     return rematerialise(builder, convert.getSrc(), layout);
-  if (isa<tile::BroadcastOp>(def) && isa<SliceAttr>(layout))
-    return {}; // a broadcast computes in a blocked layout
+  if (auto broadcast = dyn_cast<tile::BroadcastOp>(def)) {
+    if (isa<SliceAttr>(layout))
+      return {}; // a broadcast computes in a blocked layout
+    Value source = broadcast.getSrc();
+    Value remade = canRematerialise(source, layout, 0)
+                       ? rematerialise(builder, source, layout)
+                       : builder.create<ConvertLayoutOp>(
+                             source.getLoc(),
+                             withLayout(cast<RankedTensorType>(source.getType()), layout), source);
+    if (!remade)
+      return {};
+    Operation *clone = builder.clone(*def);
+    clone->setOperand(0, remade);
+    clone->getResult(0).setType(withLayout(type, layout));
+    return clone->getResult(0);
+  }
   IRMapping mapping;
   for (Value operand : def->getOperands()) {
     Value remade = rematerialise(builder, operand, operandLayout(def, layout));
@@ -83,7 +100,7 @@ struct RemoveLayoutConversionsPass
     SmallVector<ConvertLayoutOp> converts;
     getOperation().walk([&](ConvertLayoutOp op) { converts.push_back(op); });
     for (ConvertLayoutOp convert : converts) {
-      if (!canRematerialise(convert.getSrc(), 0))
+      if (!canRematerialise(convert.getSrc(), convert.getType().getEncoding(), 0))
         continue;
       OpBuilder builder(convert);
       Value remade = rematerialise(builder, convert.getSrc(), convert.getType().getEncoding());

@@ -141,14 +141,20 @@ def _masked(x, col_mask):
 
 @tessera.jit
 def _affine(y, w_ptr, b_ptr, cols, col_mask, n_inner, w_stride_outer, w_stride_col,
-            b_stride_outer, b_stride_col):
-    """``y * w + b`` with the weight and bias (either may be None) of columns ``cols``."""
+            b_stride_outer, b_stride_col, rows_zero):
+    """``y * w + b`` with the weight and bias (either may be None) of columns ``cols``.
+
+    The weights are addressed for every row of the tile (``rows_zero``: a [ROWS, 1] block of
+    zeros), so that each thread loads the entries its own elements need (repeats hit L1) in the
+    tile's layout: loading one row and broadcasting it would move the whole tile through
+    shared memory."""
+    mask = None if col_mask is None else col_mask[None, :]
     if w_ptr is not None:
-        w_ptrs = w_ptr + _column_offsets(cols, n_inner, w_stride_outer, w_stride_col)
-        y = y * masked_load(w_ptrs, col_mask, 0.0).to(tl.float32)[None, :]
+        w_ptrs = w_ptr + _column_offsets(cols, n_inner, w_stride_outer, w_stride_col)[None, :]
+        y = y * masked_load(w_ptrs + rows_zero, mask, 0.0).to(tl.float32)
     if b_ptr is not None:
-        b_ptrs = b_ptr + _column_offsets(cols, n_inner, b_stride_outer, b_stride_col)
-        y = y + masked_load(b_ptrs, col_mask, 0.0).to(tl.float32)[None, :]
+        b_ptrs = b_ptr + _column_offsets(cols, n_inner, b_stride_outer, b_stride_col)[None, :]
+        y = y + masked_load(b_ptrs + rows_zero, mask, 0.0).to(tl.float32)
     return y
 
 
@@ -197,7 +203,7 @@ def norm_kernel(x_ptr, y_ptr, w_ptr, b_ptr, n_rows, N, M1, M2,
             rstd = tl.rsqrt(tl.sum(diff * diff, axis=1) / N + eps)
             y = diff * rstd[:, None]
         y = _affine(y, w_ptr, b_ptr, cols, col_mask, n_inner, w_stride_outer, w_stride_col,
-                    b_stride_outer, b_stride_col)
+                    b_stride_outer, b_stride_col, x_rows * 0)
         tl.store(y_ptr + y_rows + cols[None, :], y.to(out_ty), mask=mask)
     else:
         mean = tl.zeros((ROWS,), dtype=tl.float32)  # of x - shift
@@ -234,7 +240,7 @@ def norm_kernel(x_ptr, y_ptr, w_ptr, b_ptr, n_rows, N, M1, M2,
             else:
                 y = ((x - shift) - mean[:, None]) * rstd
             y = _affine(y, w_ptr, b_ptr, cols, col_mask, n_inner, w_stride_outer,
-                        w_stride_col, b_stride_outer, b_stride_col)
+                        w_stride_col, b_stride_outer, b_stride_col, x_rows * 0)
             tl.store(y_ptr + y_rows + cols[None, :], y.to(out_ty), mask=mask)
 
 
