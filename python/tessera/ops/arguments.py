@@ -74,24 +74,35 @@ def memory_range(tensor: "torch.Tensor") -> Optional[Tuple[int, int]]:
     return start, start + tensor.numel() * tensor.element_size()
 
 
-def check_no_overlap(op: str, out: "torch.Tensor", name: str, tensor: "torch.Tensor") -> None:
+def check_no_overlap(op: str, out: "torch.Tensor", name: str, tensor: "torch.Tensor",
+                     allow_same: bool = False) -> None:
     """``out`` shares no memory with ``tensor`` (checked, as PyTorch does, where both are dense;
-    other layouts are not checked)."""
+    other layouts are not checked). With ``allow_same``, ``out`` may also be ``tensor`` itself,
+    element for element (an element-wise op in place)."""
+    if allow_same and tensor.dim() > 0 and tuple(tensor.shape) == tuple(out.shape) and \
+            tensor.data_ptr() == out.data_ptr() and tensor.stride() == out.stride():
+        return
     a, b = memory_range(out), memory_range(tensor)
     if a is not None and b is not None and a[0] < b[1] and b[0] < a[1]:
-        raise ValueError(f"{op}: out overlaps {name} in memory; expected a separate output")
+        expected = f"{name} itself or separate from it" if allow_same else "a separate output"
+        raise ValueError(f"{op}: out overlaps {name} in memory; expected {expected}")
 
 
-def check_out(op: str, out: Any, shape: Sequence[int], like: "torch.Tensor") -> "torch.Tensor":
-    """``out`` as the result of ``op``: a tensor of exactly ``shape`` with ``like``'s dtype and
-    device, no two of whose elements share memory."""
+def check_out(op: str, out: Any, shape: Sequence[int], dtype: "torch.dtype",
+              device: "torch.device", castable: bool = False) -> "torch.Tensor":
+    """``out`` as the result of ``op``: a tensor of exactly ``shape`` on ``device``, no two of
+    whose elements share memory, of ``dtype`` (with ``castable``: of any dtype that ``dtype``
+    casts to, as PyTorch's element-wise ops allow)."""
     if not isinstance(out, torch.Tensor):
         raise TypeError(f"{op}: out must be a torch.Tensor, got {type(out).__name__}")
-    if out.dtype != like.dtype:
-        raise TypeError(f"{op}: out has dtype {out.dtype}; expected {like.dtype} (the result's "
+    if castable and not torch.can_cast(dtype, out.dtype):
+        raise TypeError(f"{op}: out has dtype {out.dtype}, but the result has dtype {dtype}, "
+                        "which cannot be cast to it")
+    if not castable and out.dtype != dtype:
+        raise TypeError(f"{op}: out has dtype {out.dtype}; expected {dtype} (the result's "
                         "dtype)")
-    if out.device != like.device:
-        raise ValueError(f"{op}: out is on {out.device}; expected {like.device}")
+    if out.device != device:
+        raise ValueError(f"{op}: out is on {out.device}; expected {device}")
     if tuple(out.shape) != tuple(shape):
         raise ValueError(f"{op}: out has shape {tuple(out.shape)}; expected {tuple(shape)}")
     if any(stride == 0 and size > 1 for stride, size in zip(out.stride(), out.shape)):

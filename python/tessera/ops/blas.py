@@ -107,7 +107,7 @@ def _output(op: str, out: Any, shape: Sequence[int], like: "torch.Tensor",
             inputs: Sequence[Tuple[str, "torch.Tensor"]]) -> "torch.Tensor":
     if out is None:
         return torch.empty(tuple(shape), dtype=like.dtype, device=like.device)
-    out = check_out(op, out, shape, like)
+    out = check_out(op, out, shape, like.dtype, like.device)
     for name, tensor in inputs:
         check_no_overlap(op, out, name, tensor)
     return out

@@ -16,7 +16,7 @@ the result is rounded to the op's dtype before an ``out=`` of another dtype rece
 from __future__ import annotations
 
 from numbers import Number
-from typing import Any, List, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 try:
     import torch
@@ -27,7 +27,7 @@ import tessera.language as tl
 
 from ..utils import cdiv
 from . import settings
-from .arguments import as_tensor, check_cuda, memory_range
+from .arguments import as_tensor, check_cuda, check_no_overlap, check_out
 from .kernels.elementwise import (ABSENT, DROPOUT_BLOCK, MAX_RANK, SCALAR, TENSOR,
                                   dropout_kernel, elementwise_kernel)
 
@@ -43,29 +43,25 @@ _BYTES_PER_THREAD = 32  # two 16-byte accesses per operand in flight
 _SLICE_SEED_STEP = 0x9E3779B97F4A7C15  # odd: successive slices of a dropout get distinct seeds
 
 
-def _language_dtype(dtype: "torch.dtype") -> tl.dtype:
-    return {torch.float16: tl.float16, torch.bfloat16: tl.bfloat16, torch.float32: tl.float32,
+_LANGUAGE_DTYPES: Dict["torch.dtype", tl.dtype] = {}
+
+
+def _language_dtypes() -> Dict["torch.dtype", tl.dtype]:
+    """The torch dtypes the element-wise ops take, each with its kernel-language dtype."""
+    if not _LANGUAGE_DTYPES:
+        _LANGUAGE_DTYPES.update({
+            torch.float16: tl.float16, torch.bfloat16: tl.bfloat16, torch.float32: tl.float32,
             torch.float64: tl.float64, torch.int8: tl.int8, torch.int16: tl.int16,
             torch.int32: tl.int32, torch.int64: tl.int64, torch.uint8: tl.uint8,
-            torch.bool: tl.int1}[dtype]
+            torch.bool: tl.int1})
+    return _LANGUAGE_DTYPES
 
 
 def _compute_dtype(dtype: "torch.dtype") -> tl.dtype:
     """The dtype the kernel computes in: fp32 for fp16 and bf16 (PyTorch's opmath type)."""
     if dtype in (torch.float16, torch.bfloat16):
         return tl.float32
-    return _language_dtype(dtype)
-
-
-_SUPPORTED = None
-
-
-def _supported() -> Tuple["torch.dtype", ...]:
-    global _SUPPORTED
-    if _SUPPORTED is None:
-        _SUPPORTED = (torch.float16, torch.bfloat16, torch.float32, torch.float64, torch.int8,
-                      torch.int16, torch.int32, torch.int64, torch.uint8, torch.bool)
-    return _SUPPORTED
+    return _language_dtypes()[dtype]
 
 
 def _dtype_name(dtype: "torch.dtype") -> str:
@@ -81,9 +77,9 @@ def _tensor_operand(value: Any, name: str, op: str) -> Operand:
     if _is_number(value):
         return value
     tensor = as_tensor(value, name, op)
-    if tensor.dtype not in _supported():
+    if tensor.dtype not in _language_dtypes():
         raise TypeError(f"{op}: {name} has dtype {_dtype_name(tensor.dtype)}; expected one of "
-                        + ", ".join(_dtype_name(d) for d in _supported()))
+                        + ", ".join(_dtype_name(d) for d in _language_dtypes()))
     if tensor.device.type == "cpu" and tensor.dim() == 0:
         return tensor  # a CPU scalar: promoted like a 0-d tensor, passed by value
     check_cuda(tensor, name, op)
@@ -98,9 +94,11 @@ def _result_type(op: str, operands: Sequence[Tuple[str, Operand]]) -> "torch.dty
         raise TypeError(f"{op}: {operands[0][0]} must be a tensor, got "
                         f"{type(values[0]).__name__}")
     result = values[0]
-    for value in values[1:]:
+    for i, value in enumerate(values[1:], 2):
         dtype = torch.result_type(result, value)
-        # Keep what the later steps need of the promoted operands: their dtype and whether a
+        if i == len(values):
+            return dtype
+        # Keep what the next step needs of the promoted operands: their dtype and whether a
         # dimensioned tensor took part (a meta tensor costs nothing).
         dimensioned = any(isinstance(v, torch.Tensor) and v.dim() > 0 for v in (result, value))
         result = torch.empty((1,) if dimensioned else (), dtype=dtype, device="meta")
@@ -116,42 +114,6 @@ def _scalar_argument(value: Any, common: "torch.dtype") -> Any:
     if common == torch.bool:
         return bool(value)
     return float(value) if common.is_floating_point else int(value)
-
-
-def _check_out(op: str, out: Any, shape: Sequence[int], result_dtype: "torch.dtype",
-               device: "torch.device", inputs: Sequence[Tuple[str, "torch.Tensor"]]
-               ) -> "torch.Tensor":
-    if not isinstance(out, torch.Tensor):
-        raise TypeError(f"{op}: out must be a torch.Tensor, got {type(out).__name__}")
-    if out.dtype not in _supported():
-        raise TypeError(f"{op}: out has dtype {_dtype_name(out.dtype)}, which tessera.ops "
-                        "does not support")
-    if not torch.can_cast(result_dtype, out.dtype):
-        raise TypeError(f"{op}: out has dtype {_dtype_name(out.dtype)}, but the result has "
-                        f"dtype {_dtype_name(result_dtype)}, which cannot be cast to it")
-    if out.device != device:
-        raise ValueError(f"{op}: out is on {out.device}; expected {device}")
-    if tuple(out.shape) != tuple(shape):
-        raise ValueError(f"{op}: out has shape {tuple(out.shape)}; expected {tuple(shape)} "
-                         "(the broadcast shape of the inputs)")
-    if any(stride == 0 and size > 1 for stride, size in zip(out.stride(), out.shape)):
-        raise ValueError(f"{op}: out has elements that share memory (a 0 stride); expected "
-                         "a tensor whose elements are distinct")
-    for name, tensor in inputs:
-        _check_overlap(op, out, name, tensor)
-    return out
-
-
-def _check_overlap(op: str, out: "torch.Tensor", name: str, tensor: "torch.Tensor") -> None:
-    """``out`` either is ``tensor`` element for element (in place) or shares no memory with it
-    (checked where both are dense)."""
-    if tensor.dim() > 0 and tuple(tensor.shape) == tuple(out.shape) and \
-            tensor.data_ptr() == out.data_ptr() and tensor.stride() == out.stride():
-        return
-    a, b = memory_range(out), memory_range(tensor)
-    if a is not None and b is not None and a[0] < b[1] and b[0] < a[1]:
-        raise ValueError(f"{op}: out partially overlaps {name} in memory; expected out to be "
-                         f"{name} itself or separate from it")
 
 
 def _merged_dims(shape: Sequence[int], strides: Sequence[Sequence[int]]
@@ -199,12 +161,17 @@ def _launch(op: str, kernel_op: str, operands: Sequence[Tuple[str, Operand]],
     if out is None:
         out = torch.empty(shape, dtype=result_dtype, device=device)
     else:
-        out = _check_out(op, out, shape, result_dtype, device, tensors)
+        out = check_out(op, out, shape, result_dtype, device, castable=True)
+        if out.dtype not in _language_dtypes():
+            raise TypeError(f"{op}: out has dtype {_dtype_name(out.dtype)}, which tessera.ops "
+                            "does not support")
+        for name, tensor in tensors:
+            check_no_overlap(op, out, name, tensor, allow_same=True)
     if out.numel() == 0:
         return out
     args = [(v.expand(shape) if isinstance(v, torch.Tensor) and v.device.type != "cpu"
              else _scalar_argument(v, common)) for _, v in operands]
-    scalar_dtype = _language_dtype(common) if round_scalars else _compute_dtype(common)
+    scalar_dtype = _language_dtypes()[common] if round_scalars else _compute_dtype(common)
     _launch_slices(kernel_op, args, out, (common, result_dtype, scalar_dtype), alpha)
     return out
 
@@ -253,8 +220,8 @@ def _launch_slices(kernel_op: str, args: List[Any], out: "torch.Tensor",
     block = num_warps * 32 * max(1, _BYTES_PER_THREAD // widest)
     elementwise_kernel[(cdiv(n, block),)](
         *padded_args, out, n, alpha, *sizes, *kernel_strides, OP=kernel_op, A_KIND=kinds[0],
-        B_KIND=kinds[1], C_KIND=kinds[2], COMMON=_language_dtype(dtypes[0]),
-        COMPUTE=_compute_dtype(dtypes[0]), RESULT=_language_dtype(dtypes[1]),
+        B_KIND=kinds[1], C_KIND=kinds[2], COMMON=_language_dtypes()[dtypes[0]],
+        COMPUTE=_compute_dtype(dtypes[0]), RESULT=_language_dtypes()[dtypes[1]],
         SCALAR_DTYPE=dtypes[2], RANK=rank, INDEX_64=index_64, BLOCK=block, num_warps=num_warps)
 
 
@@ -438,7 +405,7 @@ def add(input: Any, other: Any, *, alpha: Any = 1, out: Optional["torch.Tensor"]
     """
     operands, result = _binary_operands("add", input, other)
     alpha = _check_alpha("add", alpha, result)
-    kernel_op = "logical_or" if result == torch.bool else "add"
+    kernel_op = "bitwise_or" if result == torch.bool else "add"
     return _launch("add", kernel_op, operands, result, result, out, alpha=alpha)
 
 

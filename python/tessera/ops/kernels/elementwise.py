@@ -164,8 +164,6 @@ def _apply(OP: tl.constexpr, a, b, c, alpha, COMMON: tl.constexpr):
         return a + b * alpha
     if OP == "sub":
         return a - b * alpha
-    if OP == "logical_or":
-        return a | b
     if OP == "mul":
         return a * b
     if OP == "div":
