@@ -58,14 +58,6 @@ bool isSupportedTarget(const std::string &target) {
          target == "sm_90a";
 }
 
-int64_t maxSharedBytesPerBlock(const std::string &target) {
-  if (target == "sm_90" || target == "sm_90a")
-    return 227 * 1024;
-  if (target == "sm_80")
-    return 163 * 1024;
-  return 99 * 1024; // sm_86, sm_89
-}
-
 void registerPTXEmitterTranslations(mlir::DialectRegistry &registry) {
   mlir::registerBuiltinDialectTranslation(registry);
   mlir::registerLLVMDialectTranslation(registry);

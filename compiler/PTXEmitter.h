@@ -17,8 +17,15 @@ namespace tessera::compiler {
 extern const char *const kSupportedTargets;
 bool isSupportedTarget(const std::string &target);
 
-// The most shared memory one CTA may use on `target` (the opt-in limit), in bytes.
-int64_t maxSharedBytesPerBlock(const std::string &target);
+// The most shared memory one CTA may use on `target` (the opt-in limit), in bytes. Inline, so
+// that the runtime's op planning shares it without linking the compiler.
+inline int64_t maxSharedBytesPerBlock(const std::string &target) {
+  if (target == "sm_90" || target == "sm_90a")
+    return 227 * 1024;
+  if (target == "sm_80")
+    return 163 * 1024;
+  return 99 * 1024; // sm_86, sm_89
+}
 
 // The PTX ISA version the emitter asks NVPTX for (80 = PTX 8.0, CUDA 12.0 drivers and newer): the
 // minimum that sm_90a needs, and enough for every Hopper feature LLVM's NVVM intrinsics gate on

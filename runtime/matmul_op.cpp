@@ -4,6 +4,7 @@
 // specialised for the call and compiled here). The parameter values mirror
 // tessera.ops.blas.kernel_arguments for one (batch 1) product without bias.
 #include "compiler/Compiler.h"
+#include "compiler/PTXEmitter.h"
 #include "runtime/op.h"
 #include "runtime/tensor_map.h"
 
@@ -49,10 +50,6 @@ constexpr Value kCallValues[] = {kM,        kN,        kK,        kStrideAB, kSt
                                  kStrideBB, kStrideBK, kStrideBN, kStrideCB, kStrideCM, kStrideCN};
 // clang-format on
 
-// Shared memory per block (opt-in) of each target's GPUs, for describe() (a launch asks the
-// device); the values tessera.ops.aot plans with.
-const std::map<std::string, int32_t> kSharedBytesByTarget = {
-    {"sm_80", 166912}, {"sm_86", 101376}, {"sm_89", 101376}, {"sm_90", 232448}, {"sm_90a", 232448}};
 constexpr int32_t kEpilogueBytesPerWarp = 2048; // kernels/matmul.py's shared_memory_bytes
 
 struct Config {
@@ -98,11 +95,15 @@ struct Plan {
   std::vector<bool> ones;         // per parameter: an integer the kernel takes to be 1
 };
 
-// A kind of call ready to launch: its plan and its kernel, loaded.
+// A kind of call ready to launch: the record whose parameters it packs and its kernel, loaded
+// (owned by the runtime, which outlives the op).
 struct Launch {
-  Plan plan;
+  const Record *record = nullptr;
   Kernel *kernel = nullptr;
 };
+
+// The most parameters a record may list: launches pack them on the stack.
+constexpr size_t kMaxParams = 32;
 
 const char *dtypeName(int32_t dtype) {
   switch (dtype) {
@@ -193,6 +194,8 @@ StatusOr<Record> parseRecord(const std::string &text) {
   const llvm::json::Array *params = object->getArray("params");
   if (!params)
     return invalidArgument("no array 'params'");
+  if (params->size() > kMaxParams)
+    return invalidArgument("more than " + std::to_string(kMaxParams) + " parameters");
   for (const llvm::json::Value &entry : *params) {
     const llvm::json::Array *fieldsOf = entry.getAsArray();
     std::optional<llvm::StringRef> name, type;
@@ -258,7 +261,7 @@ public:
       return call.status();
     if (call->values[kM] == 0 || call->values[kN] == 0)
       return Status(); // an empty product: nothing to write
-    std::lock_guard<std::mutex> lock(mutex_);
+    std::unique_lock<std::mutex> lock(mutex_);
     TESSERA_RETURN_IF_ERROR(refresh());
     std::string key = launchKey(*call, device);
     auto prepared = launches_.find(key);
@@ -275,11 +278,12 @@ public:
       StatusOr<Kernel *> kernel = kernelFor(*plan, device, *target);
       if (!kernel.ok())
         return kernel.status();
-      prepared = launches_.emplace(std::move(key), Launch{*plan, *kernel}).first;
+      prepared = launches_.emplace(std::move(key), Launch{plan->record, *kernel}).first;
     }
-    const Record &record = *prepared->second.plan.record;
-    std::vector<std::array<uint64_t, TESSERA_TENSOR_MAP_BYTES / 8>> storage(record.params.size());
-    std::vector<void *> args(record.params.size());
+    // Packed under the lock (refresh() may replace the records), launched after it.
+    const Record &record = *prepared->second.record;
+    std::array<uint64_t, TESSERA_TENSOR_MAP_BYTES / 8> storage[kMaxParams];
+    void *args[kMaxParams];
     for (size_t i = 0; i < record.params.size(); ++i) {
       TESSERA_RETURN_IF_ERROR(pack(record.params[i], *call, storage[i].data()));
       args[i] = storage[i].data();
@@ -289,7 +293,10 @@ public:
       return invalid("the product needs " + std::to_string(grid) + " programs of " +
                      std::to_string(record.config.blockM) + "x" +
                      std::to_string(record.config.blockN) + " outputs, more than a grid holds");
-    return prepared->second.kernel->launch(uint32_t(grid), 1, 1, stream, args.data(), args.size());
+    Kernel *kernel = prepared->second.kernel;
+    size_t numParams = record.params.size();
+    lock.unlock();
+    return kernel->launch(uint32_t(grid), 1, 1, stream, args, numParams);
   }
 
   StatusOr<std::string> describe(const std::string &target, const tessera_tensor *tensors,
@@ -371,10 +378,9 @@ private:
   StatusOr<Call> readCallForTarget(const std::string &target, const tessera_tensor *tensors,
                                    size_t numTensors, const tessera_op_options *options,
                                    int32_t *sharedBytes) const {
-    auto shared = kSharedBytesByTarget.find(target);
-    if (shared == kSharedBytesByTarget.end())
+    if (!isKnownTarget(target))
       return invalidArgument("target '" + target + "' is not one of " + knownTargetList());
-    *sharedBytes = shared->second;
+    *sharedBytes = int32_t(compiler::maxSharedBytesPerBlock(target));
     return readCall(tensors, numTensors, options);
   }
 

@@ -220,6 +220,8 @@ void Runtime::loadBundle(const Bundle &bundle) {
   std::lock_guard<std::mutex> lock(mutex_);
   for (size_t i = 0; i < keys.size(); ++i)
     bundled_.insert_or_assign(std::move(keys[i]), bundle.kernels[i].binary);
+  // The ops plan again only when what they plan from changes: kernels or records new or replaced.
+  bool changed = false;
 
   for (const BundleKernel &kernel : bundle.kernels) {
     auto entry = std::make_unique<const BundledKernel>(BundledKernel{
@@ -231,6 +233,7 @@ void Runtime::loadBundle(const Bundle &bundle) {
     if (same == named.end()) {
       named.push_back(bundledKernels_.size());
       bundledKernels_.push_back(std::move(entry));
+      changed = true;
       continue;
     }
     std::unique_ptr<const BundledKernel> &slot = bundledKernels_[*same];
@@ -239,15 +242,19 @@ void Runtime::loadBundle(const Bundle &bundle) {
         slot->numStages == entry->numStages)
       continue;
     replacedBundledKernels_.push_back(std::exchange(slot, std::move(entry)));
+    changed = true;
   }
   for (const BundleOp &op : bundle.ops) {
     bool known = std::any_of(bundledOps_.begin(), bundledOps_.end(), [&](const BundleOp &seen) {
       return seen.op == op.op && seen.record == op.record;
     });
-    if (!known)
+    if (!known) {
       bundledOps_.push_back(op);
+      changed = true;
+    }
   }
-  ++bundleGeneration_;
+  if (changed)
+    ++bundleGeneration_;
 }
 
 std::vector<std::string> Runtime::bundledOpRecords(const std::string &op) const {
