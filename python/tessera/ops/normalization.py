@@ -62,7 +62,7 @@ def _row_arguments(launch: Launch, tensors: int) -> Tuple[int, Tuple[int, ...], 
     return n_rows, (dims[1][0], dims[2][0]) + strides, row_dims
 
 
-def _plan(row_groups: List[Tuple[int, Tuple[int, ...]]],
+def _plan(op: str, row_groups: List[Tuple[int, Tuple[int, ...]]],
           columns: List[Tuple[int, Tuple[int, ...]]], n_cols: int, row_strided: bool,
           num_warps: Optional[int]) -> Tuple[Block, List[Launch]]:
     n_rows = 1
@@ -70,7 +70,7 @@ def _plan(row_groups: List[Tuple[int, Tuple[int, ...]]],
         n_rows *= size
     # Rows whose starts are adjacent while their columns are not: several per program.
     strided = row_strided and bool(row_groups) and row_groups[-1][1][0] == 1
-    block = choose_block(n_cols, n_rows, strided, num_warps)
+    block = choose_block(op, n_cols, n_rows, strided, num_warps)
     return block, split_rows(row_groups, block.rows)
 
 
@@ -82,7 +82,7 @@ def _softmax_plan(shape: Shape, x_strides: Shape, dim: int, num_warps: Optional[
                             [[x_strides[d] for d in outer], [y_strides[d] for d in outer]])
     n_cols = shape[dim]
     col_strides = (x_strides[dim], y_strides[dim])
-    block, launches = _plan(row_groups, [(n_cols, col_strides)], n_cols,
+    block, launches = _plan("softmax", row_groups, [(n_cols, col_strides)], n_cols,
                             x_strides[dim] != 1 and n_cols > 1, num_warps)
     steps = []
     for launch in launches:
@@ -183,7 +183,8 @@ def _norm_plan(op: str, shape: Shape, x_strides: Shape, w_strides: Optional[Shap
             col_args += [outer[t], inner[t]]
             t += 1
     row_groups = merge_dims(shape[:lead], [x_strides[:lead], y_strides[:lead]])
-    block, launches = _plan(row_groups, cols, n_cols, inner[0] != 1 and n_cols > 1, num_warps)
+    block, launches = _plan(op, row_groups, cols, n_cols, inner[0] != 1 and n_cols > 1,
+                            num_warps)
     steps = []
     for launch in launches:
         n_rows, rows, row_dims = _row_arguments(launch, 2)

@@ -126,7 +126,8 @@ def softmax_compiled(case, target):
 def norm_compiled(case, target):
     _, rms, shape, strides, k, weight, bias, ty, w_ty, aligned = case
     param = contiguous(shape[len(shape) - k:])
-    block, steps = ops_norm._norm_plan("op", shape, strides or contiguous(shape),
+    op = "rms_norm" if rms else "layer_norm"
+    block, steps = ops_norm._norm_plan(op, shape, strides or contiguous(shape),
                                        param if weight else None, param if bias else None, k,
                                        None)
     signature, constants = specialise(NORM_ARGS, steps[0][1])
@@ -270,23 +271,26 @@ def test_merge_dims():
 
 def test_block_by_row_length():
     # one pass up to MAX_ONE_PASS elements, warps growing with the row
-    assert choose_block(1, 1, False) == Block(True, 1, 1, 1)
-    assert choose_block(1000, 1, False) == Block(True, 1, 1024, 2)
-    assert choose_block(4096, 4096, False) == Block(True, 1, 4096, 8)
-    assert choose_block(16384, 4096, False) == Block(True, 1, 16384, 16)
-    assert choose_block(MAX_ONE_PASS, 10, False) == Block(True, 1, MAX_ONE_PASS, 16)
-    assert choose_block(MAX_ONE_PASS + 1, 10, False) == Block(False, 1, 8192, 16)
-    assert choose_block(70000, 10, False).one_pass is False
+    assert choose_block("layer_norm", 1, 1, False) == Block(True, 1, 1, 1)
+    assert choose_block("layer_norm", 1000, 1, False) == Block(True, 1, 1024, 2)
+    assert choose_block("layer_norm", 4096, 4096, False) == Block(True, 1, 4096, 8)
+    assert choose_block("layer_norm", 16384, 4096, False) == Block(True, 1, 16384, 16)
+    assert choose_block("softmax", 16384, 4096, False) == Block(True, 1, 16384, 8)
+    assert choose_block("rms_norm", 16384, 4096, False) == Block(True, 1, 16384, 8)
+    assert choose_block("rms_norm", 70000, 4096, False) == Block(False, 1, 8192, 16)
+    assert choose_block("layer_norm", MAX_ONE_PASS, 10, False) == Block(True, 1, MAX_ONE_PASS, 16)
+    assert choose_block("layer_norm", MAX_ONE_PASS + 1, 10, False) == Block(False, 1, 8192, 16)
+    assert choose_block("layer_norm", 70000, 10, False).one_pass is False
     # short rows are packed, up to about 4096 elements a program, never beyond the rows
-    assert choose_block(17, 1000, False) == Block(True, 128, 32, 8)
-    assert choose_block(3, 5, False) == Block(True, 8, 4, 1)
-    assert choose_block(1000, 300, False) == Block(True, 4, 1024, 8)
+    assert choose_block("layer_norm", 17, 1000, False) == Block(True, 128, 32, 8)
+    assert choose_block("layer_norm", 3, 5, False) == Block(True, 8, 4, 1)
+    assert choose_block("layer_norm", 1000, 300, False) == Block(True, 4, 1024, 8)
     # rows adjacent in memory: at least 64 per program, multi-pass once that is too large
-    assert choose_block(100, 4096, True) == Block(True, 64, 128, 16)
-    assert choose_block(1000, 64, True) == Block(False, 64, 128, 16)
-    assert choose_block(1000, 8, True) == Block(True, 8, 1024, 16)
+    assert choose_block("layer_norm", 100, 4096, True) == Block(True, 64, 128, 16)
+    assert choose_block("layer_norm", 1000, 64, True) == Block(False, 64, 128, 16)
+    assert choose_block("layer_norm", 1000, 8, True) == Block(True, 8, 1024, 16)
     # the tessera.ops num_warps setting overrides the heuristic's warps only
-    assert choose_block(4096, 4096, False, num_warps=4) == Block(True, 1, 4096, 4)
+    assert choose_block("layer_norm", 4096, 4096, False, num_warps=4) == Block(True, 1, 4096, 4)
 
 
 def test_split_rows():

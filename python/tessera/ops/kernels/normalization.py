@@ -33,8 +33,9 @@ import tessera.language as tl
 
 from .masks import both, masked_load
 
-__all__ = ["Block", "Launch", "MAX_KERNEL_DIMS", "MAX_PROGRAMS", "choose_block", "merge_dims",
-           "needs_int64", "norm_kernel", "softmax_kernel", "split_rows"]
+__all__ = ["Block", "Launch", "MAX_KERNEL_DIMS", "MAX_ONE_PASS_WARPS", "MAX_PROGRAMS",
+           "choose_block", "merge_dims", "needs_int64", "norm_kernel", "softmax_kernel",
+           "split_rows"]
 
 # exp(x) == exp2(x * LOG2E), and exp2 is one instruction (ex2.approx). The scaling follows the
 # max subtraction so that no finite x overflows.
@@ -259,6 +260,9 @@ ROWS_TARGET = 4096
 # per program, so that a block's columns are read as whole cache lines.
 STRIDED_ROWS = 64
 ELEMENTS_PER_THREAD = 16  # of a block: num_warps = block / (32 * this), in [1, 16]
+# The most warps of a one-pass block, by op: softmax's and rms_norm's rows of 16384 bf16 ran
+# faster at 8 warps than at 16 on an H200, layer_norm's at 16 (bench_ops_normalization.py).
+MAX_ONE_PASS_WARPS = {"softmax": 8, "layer_norm": 16, "rms_norm": 8}
 
 
 def merge_dims(sizes: Sequence[int], strides: Sequence[Sequence[int]]
@@ -292,15 +296,18 @@ class Block(NamedTuple):
     num_warps: int
 
 
-def choose_block(n_cols: int, n_rows: int, strided_rows: bool,
+def choose_block(op: str, n_cols: int, n_rows: int, strided_rows: bool,
                  num_warps: Optional[int] = None) -> Block:
-    """The block for rows of ``n_cols`` elements, ``n_rows`` of them; ``strided_rows``: the
-    rows' first elements are adjacent in memory and their columns are not (so more rows per
-    program make the loads coalesce). ``num_warps`` overrides the heuristic's warps.
+    """The block of ``op`` ("softmax", "layer_norm", "rms_norm") for rows of ``n_cols``
+    elements, ``n_rows`` of them; ``strided_rows``: the rows' first elements are adjacent in
+    memory and their columns are not (so more rows per program make the loads coalesce).
+    ``num_warps`` overrides the heuristic's warps.
 
-    >>> choose_block(4096, 4096, False)
+    >>> choose_block("softmax", 4096, 4096, False)
     Block(one_pass=True, rows=1, block_n=4096, num_warps=8)
-    >>> choose_block(70000, 8, False)
+    >>> choose_block("softmax", 16384, 4096, False)
+    Block(one_pass=True, rows=1, block_n=16384, num_warps=8)
+    >>> choose_block("layer_norm", 70000, 8, False)
     Block(one_pass=False, rows=1, block_n=8192, num_warps=16)
     """
     rows_cap = tessera.next_power_of_2(max(n_rows, 1))
@@ -313,7 +320,8 @@ def choose_block(n_cols: int, n_rows: int, strided_rows: bool,
         one_pass, rows = False, min_rows
         block_n = max(MULTI_PASS_BLOCK // rows, 1)
     if num_warps is None:
-        num_warps = min(max(rows * block_n // (32 * ELEMENTS_PER_THREAD), 1), 16)
+        most = MAX_ONE_PASS_WARPS[op] if one_pass else 16
+        num_warps = min(max(rows * block_n // (32 * ELEMENTS_PER_THREAD), 1), most)
     return Block(one_pass, rows, block_n, num_warps)
 
 
