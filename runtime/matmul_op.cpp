@@ -6,6 +6,7 @@
 #include "compiler/Compiler.h"
 #include "compiler/PTXEmitter.h"
 #include "runtime/op.h"
+#include "runtime/op_kernels.h"
 #include "runtime/tensor_map.h"
 
 #include "llvm/Support/JSON.h"
@@ -62,8 +63,6 @@ struct Config {
     return numStages * (blockM + blockN) * blockK * elementBytes + numWarps * kEpilogueBytesPerWarp;
   }
 };
-
-enum class ParamType { Pointer, I32, I64, F32, TensorMap };
 
 struct Param {
   Value value;
@@ -139,31 +138,19 @@ int valueIndex(llvm::StringRef name) {
 
 // The record in `text`, or INVALID_ARGUMENT saying what is wrong with it.
 StatusOr<Record> parseRecord(const std::string &text) {
-  llvm::Expected<llvm::json::Value> parsed = llvm::json::parse(text);
-  if (!parsed)
-    return invalidArgument("not JSON (" + llvm::toString(parsed.takeError()) + ")");
-  const llvm::json::Object *object = parsed->getAsObject();
-  if (!object)
-    return invalidArgument("not a JSON object");
+  StatusOr<llvm::json::Object> parsed = parseRecordObject(text);
+  if (!parsed.ok())
+    return parsed.status();
+  const llvm::json::Object *object = &*parsed;
+  StatusOr<RecordHeader> header = parseRecordHeader(*object);
+  if (!header.ok())
+    return header.status();
   Record record;
-  auto string = [&](const char *field, std::string *out) -> Status {
-    std::optional<llvm::StringRef> value = object->getString(field);
-    if (!value)
-      return invalidArgument(std::string("no string '") + field + "'");
-    *out = value->str();
-    return Status();
-  };
-  std::string kind;
-  TESSERA_RETURN_IF_ERROR(string("kind", &kind));
-  if (kind != "case" && kind != "generic")
-    return invalidArgument("kind '" + kind + "' is neither 'case' nor 'generic'");
-  record.isCase = kind == "case";
-  TESSERA_RETURN_IF_ERROR(string("dtype", &record.dtype));
-  TESSERA_RETURN_IF_ERROR(string("input_precision", &record.precision));
-  TESSERA_RETURN_IF_ERROR(string("target", &record.target));
-  TESSERA_RETURN_IF_ERROR(string("kernel", &record.kernel));
-  if (!isKnownTarget(record.target))
-    return invalidArgument("unknown target '" + record.target + "'");
+  record.isCase = header->isCase;
+  record.target = header->target;
+  record.kernel = header->kernel;
+  TESSERA_RETURN_IF_ERROR(recordString(*object, "dtype", &record.dtype));
+  TESSERA_RETURN_IF_ERROR(recordString(*object, "input_precision", &record.precision));
 
   const llvm::json::Object *config = object->getObject("config");
   if (!config)
@@ -224,22 +211,15 @@ StatusOr<Record> parseRecord(const std::string &text) {
       param.block[1] = uint32_t(*columns);
     } else {
       std::optional<int64_t> divisibility = (*fieldsOf)[2].getAsInteger();
-      if (!divisibility || (*divisibility != 1 && *divisibility != 2 && *divisibility != 4 &&
-                            *divisibility != 8 && *divisibility != 16))
+      if (!divisibility || !isRecordDivisibility(*divisibility))
         return invalidArgument("parameter '" + name->str() +
                                "' has a divisibility other than 1, 2, 4, 8 or 16");
       param.divisibility = *divisibility;
-      if (type->starts_with("*"))
-        param.type = ParamType::Pointer;
-      else if (*type == "i32")
-        param.type = ParamType::I32;
-      else if (*type == "i64")
-        param.type = ParamType::I64;
-      else if (*type == "fp32")
-        param.type = ParamType::F32;
-      else
+      std::optional<ParamType> scalarType = parseScalarParamType(*type);
+      if (!scalarType)
         return invalidArgument("parameter '" + name->str() + "' has type '" + type->str() +
                                "' (expected a pointer, i32, i64, fp32 or tensormap)");
+      param.type = *scalarType;
       if (value == kADescMap || value == kBDescMap)
         return invalidArgument("'" + name->str() + "' must have type tensormap");
     }
@@ -603,11 +583,9 @@ private:
       // aligned to 16 bytes.
       Plan plan{chosen, false, {}, {}};
       for (const Param &param : chosen->params) {
-        int64_t value = call.values[param.value];
-        bool integer = param.type == ParamType::I32 || param.type == ParamType::I64;
-        bool aligned = (integer || param.type == ParamType::Pointer) && value % 16 == 0;
-        plan.ones.push_back(integer && value == 1);
-        plan.divisibility.push_back(aligned ? 16 : 1);
+        compiler::ArgumentFacts facts = jitFacts(param.type, call.values[param.value]);
+        plan.ones.push_back(facts.equalsOne);
+        plan.divisibility.push_back(facts.divisibility);
       }
       return plan;
     }
@@ -626,31 +604,11 @@ private:
   StatusOr<KernelSpec> kernelSpec(const Plan &plan, const std::string &target,
                                   std::string *tileIR) const {
     const Record &record = *plan.record;
-    StatusOr<KernelSpec> spec = runtime_.bundledKernelSpec(record.kernel, record.target);
-    if (!spec.ok())
-      return spec.status();
-    // A later bundle may have replaced the kernel of this name with another one.
-    if (spec->numWarps != record.config.numWarps || spec->numStages != record.config.numStages)
-      return invalidArgument(
-          name_ + ": bundled kernel '" + record.kernel + "' has " + std::to_string(spec->numWarps) +
-          " warps and " + std::to_string(spec->numStages) + " stages, its op record " +
-          std::to_string(record.config.numWarps) + " and " +
-          std::to_string(record.config.numStages) + ": two loaded bundles disagree about it");
-    spec->target = target;
     std::vector<compiler::ArgumentFacts> facts;
     for (size_t i = 0; i < plan.divisibility.size(); ++i)
       facts.push_back({plan.divisibility[i], bool(plan.ones[i])});
-    bool specialise = !plan.bundled && std::any_of(facts.begin(), facts.end(), [](const auto &f) {
-      return f.divisibility > 1 || f.equalsOne;
-    });
-    if (specialise) {
-      std::string error;
-      if (!compiler::specializeArguments(std::string(spec->tileIR), facts, tileIR, &error))
-        return compileError(name_ + ": cannot specialise bundled kernel '" + record.kernel +
-                            "': " + error);
-      spec->tileIR = *tileIR;
-    }
-    return spec;
+    return opKernelSpec(runtime_, name_, record.kernel, record.target, record.config.numWarps,
+                        record.config.numStages, target, !plan.bundled, facts, tileIR);
   }
 
   // The loaded kernel of `plan` on `device`, looked up once per (record, device, specialisation):
@@ -666,14 +624,10 @@ private:
     StatusOr<KernelSpec> spec = kernelSpec(plan, target, &tileIR);
     if (!spec.ok())
       return spec.status();
-    StatusOr<Kernel *> kernel = runtime_.getKernel(*spec, device);
+    StatusOr<Kernel *> kernel = loadOpKernel(runtime_, *spec, device, plan.record->params.size(),
+                                             name_, plan.record->kernel);
     if (!kernel.ok())
       return kernel.status();
-    const Record &record = *plan.record;
-    if ((*kernel)->numParams() != int32_t(record.params.size()))
-      return internalError(name_ + ": bundled kernel '" + record.kernel + "' has " +
-                           std::to_string((*kernel)->numParams()) + " parameters, its op record " +
-                           std::to_string(record.params.size()));
     kernels_.emplace(std::move(key), *kernel);
     return kernel;
   }
@@ -683,21 +637,11 @@ private:
     int64_t value = call.values[param.value];
     switch (param.type) {
     case ParamType::Pointer:
+    case ParamType::I32:
     case ParamType::I64:
-      std::memcpy(out, &value, sizeof value);
-      return Status();
-    case ParamType::I32: {
-      if (value < INT32_MIN || value > INT32_MAX)
-        return invalid(std::string(kValueNames[param.value]) + " = " + std::to_string(value) +
-                       " does not fit the kernel's 32-bit parameter");
-      int32_t narrow = int32_t(value);
-      std::memcpy(out, &narrow, sizeof narrow);
-      return Status();
-    }
     case ParamType::F32: {
-      float real = float(value);
-      std::memcpy(out, &real, sizeof real);
-      return Status();
+      Status packed = packScalar(param.type, value, double(value), kValueNames[param.value], out);
+      return packed.ok() ? packed : invalid(packed.message());
     }
     case ParamType::TensorMap: {
       bool isA = param.value == kADescMap;

@@ -5,13 +5,19 @@ namespace tessera::runtime {
 StatusOr<std::unique_ptr<Op>> createOp(Runtime &runtime, const std::string &name) {
   if (name == "matmul" || name == "mm")
     return makeMatmulOp(runtime, name);
-  return notFound("no op named '" + name + "' (the ops callable from C and C++: matmul, mm)");
+  if (isElementwiseOp(name))
+    return makeElementwiseOp(runtime, name);
+  return notFound("no op named '" + name + "' (the ops callable from C and C++: matmul, mm, " +
+                  elementwiseOpNames() + ")");
 }
 
 Status checkOpRecord(const std::string &op, const std::string &record) {
   if (op == "matmul")
     return checkMatmulRecord(record);
-  return invalidArgument("no op records for '" + op + "' (this runtime reads records of: matmul)");
+  if (op == "elementwise")
+    return checkElementwiseRecord(record);
+  return invalidArgument("no op records for '" + op +
+                         "' (this runtime reads records of: matmul, elementwise)");
 }
 
 } // namespace tessera::runtime

@@ -40,6 +40,12 @@ Status checkOpRecord(const std::string &op, const std::string &record);
 // The ops, by family (createOp picks one by name), and their records' checks.
 std::unique_ptr<Op> makeMatmulOp(Runtime &runtime, const std::string &name); // matmul, mm
 Status checkMatmulRecord(const std::string &record);
+// add, gelu, clamp, dropout, ... (elementwiseOpNames lists them); records of family
+// "elementwise".
+bool isElementwiseOp(const std::string &name);
+std::string elementwiseOpNames();
+std::unique_ptr<Op> makeElementwiseOp(Runtime &runtime, const std::string &name);
+Status checkElementwiseRecord(const std::string &record);
 
 } // namespace tessera::runtime
 

@@ -201,25 +201,40 @@ TESSERA_API tessera_status_t tessera_runtime_bundled_kernel(tessera_runtime_t ru
                                                             const char** out_target);
 
 /* ---- ops ------------------------------------------------------------------------------------
- * Ops of tessera.ops called from C and C++ on device memory: "matmul" and "mm" (C = A @ B of
- * matrices). Their kernels and tuned configs come from loaded bundles, which tessera.aot writes
- * from an "ops" spec (or `tessera-aot --library`): for each op case it bundles the kernel, the
- * config its autotuner chose and an op record saying how a call maps onto the kernel's parameters,
- * and for each config a generic kernel. A call the bundles list (same dtype, input precision,
- * target, sizes and strides) runs their kernel with their config: nothing is compiled or tuned.
- * Any other call (another shape, other strides, another GPU) is JIT-compiled in the process: the
- * generic kernel of the config of the nearest bundled case, specialised for the call's sizes and
- * strides that are multiples of 16, compiled once per specialisation and cached like any kernel
- * (the compiles stat counts it). */
+ * Ops of tessera.ops called from C and C++ on device memory, by name: "matmul" and "mm" (C = A @ B
+ * of matrices) and the element-wise ops (add, sub, mul, div, pow, the comparisons, the bitwise
+ * ops, clamp, the activations, dropout, ...). Their kernels come from loaded bundles, which
+ * tessera.aot writes from an "ops" spec (or `tessera-aot --library`), with op records saying how a
+ * call maps onto each kernel's parameters (docs/op-records.md).
+ *
+ * matmul: for each op case the bundle holds the kernel, the config its autotuner chose and an op
+ * record, and for each config a generic kernel. A call the bundles list (same dtype, input
+ * precision, target, sizes and strides) runs their kernel with their config: nothing is compiled
+ * or tuned. Any other call (another shape, other strides, another GPU) is JIT-compiled in the
+ * process: the generic kernel of the config of the nearest bundled case, specialised for the
+ * call's sizes and strides that are multiples of 16, compiled once per specialisation and cached
+ * like any kernel (the compiles stat counts it).
+ *
+ * Element-wise ops: for each function and dtype the bundle holds a kernel for contiguous tensors
+ * (run as is: no compile) and generic kernels for any strides and broadcasting (32- and 64-bit
+ * offsets), which a call specialises and compiles once, like matmul's. */
 typedef enum tessera_dtype {
+  TESSERA_NONE = 0, /* no tensor: an optional tensor argument left out (None in tessera.ops) */
   TESSERA_FLOAT16 = 1,
   TESSERA_BFLOAT16 = 2,
   TESSERA_FLOAT32 = 3,
+  TESSERA_BOOL = 4, /* one byte holding 0 or 1 */
+  TESSERA_UINT8 = 5,
+  TESSERA_INT8 = 6,
+  TESSERA_INT16 = 7,
+  TESSERA_INT32 = 8,
+  TESSERA_INT64 = 9,
 } tessera_dtype;
 
 #define TESSERA_MAX_RANK 8
 /* A tensor in device memory, as PyTorch describes one: element [i0, i1, ...] lives at
- * data + (i0 * strides[0] + i1 * strides[1] + ...) * element size. */
+ * data + (i0 * strides[0] + i1 * strides[1] + ...) * element size. A scalar operand is a 0-d
+ * tensor (rank 0): PyTorch's type promotion treats it as such. */
 typedef struct tessera_tensor {
   uint64_t data;  /* device address (of the device the op runs on); 0 only for an empty tensor */
   int32_t dtype;  /* a tessera_dtype */
@@ -228,23 +243,54 @@ typedef struct tessera_tensor {
   int64_t strides[TESSERA_MAX_RANK]; /* in elements; >= 0 */
 } tessera_tensor;
 
+/* A keyword argument of an op, named as in tessera.ops ("alpha", "rounding_mode", "p", ...). */
+typedef enum tessera_attribute_kind {
+  TESSERA_ATTRIBUTE_INT = 1,    /* int_value; a bool is 0 or 1 */
+  TESSERA_ATTRIBUTE_FLOAT = 2,  /* float_value */
+  TESSERA_ATTRIBUTE_STRING = 3, /* string_value */
+} tessera_attribute_kind;
+
+typedef struct tessera_op_attribute {
+  const char* name;
+  int32_t kind; /* a tessera_attribute_kind */
+  int64_t int_value;
+  double float_value;
+  const char* string_value;
+} tessera_op_attribute;
+
 typedef struct tessera_op_options {
   /* fp32 matmuls: "ieee" (exact fp32 products, PyTorch's default) or "tf32" (TF32 tensor cores,
-   * torch.set_float32_matmul_precision("high")); NULL means "ieee". Other dtypes: "ieee". */
+   * torch.set_float32_matmul_precision("high")); NULL means "ieee". Other ops: NULL or "ieee". */
   const char* input_precision;
+  /* The op's keyword arguments (NULL when num_attributes is 0); one left out takes its default. */
+  const tessera_op_attribute* attributes;
+  size_t num_attributes;
 } tessera_op_options;
 
 typedef struct tessera_op* tessera_op_t; /* owned by its runtime; valid until destroy */
 
-/* The op `name` ("matmul", "mm"). NOT_FOUND for a name that is not an op, naming the ops; a known
- * op whose kernels no loaded bundle holds is found, and its launches say what is missing. */
+/* The op `name` ("matmul", "add", "gelu", ...). NOT_FOUND for a name that is not an op, naming the
+ * ops; a known op whose kernels no loaded bundle holds is found, and its launches say what is
+ * missing. */
 TESSERA_API tessera_status_t tessera_runtime_get_op(tessera_runtime_t runtime, const char* name,
                                                     tessera_op_t* out_op);
-/* Runs the op on `device`'s `stream` (a CUstream, NULL: the legacy default stream). matmul and mm
- * take three tensors, input (M, K), mat2 (K, N) and out (M, N), all of one dtype, and write
- * out = input @ mat2 (fp32 accumulation); strides are free (transposed and sliced views run as
- * they are), out must not overlap the inputs. `options` may be NULL. INVALID_ARGUMENT names the
- * argument and what was expected. Asynchronous, like any launch. */
+/* Runs the op on `device`'s `stream` (a CUstream, NULL: the legacy default stream). The tensors
+ * are the op's tensor arguments in tessera.ops' order, then out, which the caller allocates:
+ *  - matmul, mm: input (M, K), mat2 (K, N), out (M, N), all of one floating dtype; out = input @
+ *    mat2 (fp32 accumulation); strides are free (transposed and sliced views run as they are),
+ *    out must not overlap the inputs.
+ *  - unary ops (abs, neg, exp, rsqrt, sin, cos, sigmoid, tanh, relu, silu, gelu, isnan, isinf,
+ *    bitwise_not, dropout): input, out. Binary ops (add, sub, mul, div, pow, eq, ne, lt, le, gt,
+ *    ge, bitwise_and, bitwise_or): input, other (pow: exponent), out. clamp: input, min, max, out,
+ *    one bound possibly TESSERA_NONE. Operands broadcast and promote as in PyTorch; out has the
+ *    broadcast shape and the result's dtype or one it casts to; out may be an input itself (in
+ *    place) but must not otherwise overlap one. Attributes: add, sub: "alpha" (int or float);
+ *    div: "rounding_mode" ("trunc", "floor"; left out: true division); gelu: "approximate"
+ *    ("none", "tanh"); dropout: "p" (float, default 0.5), "training" (int, default 1) and "seed"
+ *    (int in [0, 2^62), required when dropping: the random stream is Philox keyed by it and by
+ *    each element's index in input's logical order, as tessera.ops.dropout's).
+ * `options` may be NULL. INVALID_ARGUMENT names the argument and what was expected; NOT_FOUND says
+ * which kernel no loaded bundle holds. Asynchronous, like any launch. */
 TESSERA_API tessera_status_t tessera_op_launch(tessera_op_t op, int32_t device, void* stream,
                                                const tessera_tensor* tensors, size_t num_tensors,
                                                const tessera_op_options* options);
@@ -253,8 +299,9 @@ TESSERA_API tessera_status_t tessera_op_launch(tessera_op_t op, int32_t device, 
  * bundle, "path": "bundled" (a case the bundle lists) or "jit" (a generic kernel specialised for
  * the call), "config": {...}, "grid": [x, y, z], "params": [[name, value], ...] (the values the
  * kernel's parameters take, tensor maps as null), "divisibility": [what the kernel assumes each
- * parameter a multiple of], "ones": [parameters the kernel takes to be 1]}. Needs no GPU,
- * compiles nothing. */
+ * parameter a multiple of], "ones": [parameters the kernel takes to be 1]}; element-wise ops also
+ * give "launches" (the kernel launches of the call: more than one past four merged dims) and
+ * describe the first. Needs no GPU, compiles nothing. */
 TESSERA_API tessera_status_t tessera_op_describe(tessera_op_t op, const char* target,
                                                  const tessera_tensor* tensors,
                                                  size_t num_tensors,

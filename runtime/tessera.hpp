@@ -45,6 +45,7 @@
 //   tessera::Tensor bt(dbt, TESSERA_FLOAT16, {N, K});           // an (N, K) row-major matrix
 //   mm.launch(0, nullptr, {a, bt.transposed(), c});             // c = a @ bt^T: views run as is
 //   std::string plan = mm.describe("sm_90a", {a, b, c});        // what runs, as JSON (no GPU)
+//   runtime.op("add").launch(0, nullptr, {c, c, c}, {tessera::Attribute("alpha", 0.5)});
 #ifndef TESSERA_HPP
 #define TESSERA_HPP
 
@@ -282,25 +283,56 @@ private:
   tessera_kernel_t handle_ = nullptr;
 };
 
-// An op of tessera.ops ("mm", "matmul"; see tessera_runtime_get_op). A view, like Kernel: valid
-// until its runtime is destroyed.
+// A keyword argument of an op (see tessera_op_launch), named as in tessera.ops:
+// Attribute("alpha", 0.5), Attribute("rounding_mode", "floor"), Attribute("seed", int64_t(7)).
+// A view: a string value must outlive the call it is passed to.
+struct Attribute : tessera_op_attribute {
+  Attribute(const char *attribute_name, int64_t value) : tessera_op_attribute{} {
+    name = attribute_name;
+    kind = TESSERA_ATTRIBUTE_INT;
+    int_value = value;
+  }
+  Attribute(const char *attribute_name, int value) : Attribute(attribute_name, int64_t(value)) {}
+  Attribute(const char *attribute_name, bool value) : Attribute(attribute_name, int64_t(value)) {}
+  Attribute(const char *attribute_name, double value) : tessera_op_attribute{} {
+    name = attribute_name;
+    kind = TESSERA_ATTRIBUTE_FLOAT;
+    float_value = value;
+  }
+  Attribute(const char *attribute_name, const char *value) : tessera_op_attribute{} {
+    name = attribute_name;
+    kind = TESSERA_ATTRIBUTE_STRING;
+    string_value = value;
+  }
+};
+static_assert(sizeof(Attribute) == sizeof(tessera_op_attribute));
+
+// An op of tessera.ops ("mm", "add", "gelu", ...; see tessera_runtime_get_op). A view, like
+// Kernel: valid until its runtime is destroyed.
 class Op {
 public:
   Op() = default;
   explicit Op(tessera_op_t handle) : handle_(handle) {}
 
   // Runs the op on `device`'s `stream` (nullptr: the legacy default stream) with its tensors (mm:
-  // input, mat2, out), given as a list or as `count` Tensors or tessera_tensors at `tensors`;
-  // `input_precision` "tf32" or "ieee" for fp32 (nullptr: "ieee"). See tessera_op_launch.
-  // Asynchronous, like any launch.
+  // input, mat2, out; add: input, other, out; ...), given as a list or as `count` Tensors or
+  // tessera_tensors at `tensors`; `input_precision` "tf32" or "ieee" for fp32 matmuls (nullptr:
+  // "ieee"), or the op's keyword arguments. See tessera_op_launch. Asynchronous, like any launch.
+  //   add.launch(0, stream, {x, y, out}, {tessera::Attribute("alpha", 0.5)});
   void launch(int32_t device, void *stream, std::initializer_list<tessera_tensor> tensors,
               const char *input_precision = nullptr) const {
     launch(device, stream, tensors.begin(), tensors.size(), input_precision);
   }
   void launch(int32_t device, void *stream, const tessera_tensor *tensors, size_t count,
               const char *input_precision = nullptr) const {
-    const tessera_op_options options{input_precision};
+    const tessera_op_options options{input_precision, nullptr, 0};
     detail::check(tessera_op_launch(handle_, device, stream, tensors, count, &options));
+  }
+  void launch(int32_t device, void *stream, std::initializer_list<tessera_tensor> tensors,
+              std::initializer_list<Attribute> attributes) const {
+    const tessera_op_options options{nullptr, attributes.begin(), attributes.size()};
+    detail::check(
+        tessera_op_launch(handle_, device, stream, tensors.begin(), tensors.size(), &options));
   }
 
   // What launch would run for these tensors on a GPU of `target` ("sm_90a"), as JSON: the kernel,
@@ -313,7 +345,20 @@ public:
   }
   std::string describe(const std::string &target, const tessera_tensor *tensors, size_t count,
                        const char *input_precision = nullptr) const {
-    const tessera_op_options options{input_precision};
+    const tessera_op_options options{input_precision, nullptr, 0};
+    return describe(target, tensors, count, options);
+  }
+  std::string describe(const std::string &target, std::initializer_list<tessera_tensor> tensors,
+                       std::initializer_list<Attribute> attributes) const {
+    const tessera_op_options options{nullptr, attributes.begin(), attributes.size()};
+    return describe(target, tensors.begin(), tensors.size(), options);
+  }
+
+  tessera_op_t get() const { return handle_; }
+
+private:
+  std::string describe(const std::string &target, const tessera_tensor *tensors, size_t count,
+                       const tessera_op_options &options) const {
     std::string json(64 * 1024, '\0');
     detail::check(tessera_op_describe(handle_, target.c_str(), tensors, count, &options,
                                       json.data(), json.size()));
@@ -321,9 +366,6 @@ public:
     return json;
   }
 
-  tessera_op_t get() const { return handle_; }
-
-private:
   tessera_op_t handle_ = nullptr;
 };
 

@@ -38,6 +38,11 @@ void TileDialect::initialize() {
       >();
 }
 
+Operation *TileDialect::materializeConstant(OpBuilder &builder, Attribute value, Type type,
+                                            Location loc) {
+  return arith::ConstantOp::materialize(builder, value, type, loc);
+}
+
 // "4x16" for a block, "scalar" otherwise: the shape as diagnostics print it.
 static std::string shapeString(Type type) {
   auto tensor = dyn_cast<RankedTensorType>(type);
@@ -77,6 +82,13 @@ LogicalResult SplatOp::verify() {
            << getType().getElementType() << " differs from the scalar's type "
            << getSrc().getType();
   return success();
+}
+
+OpFoldResult SplatOp::fold(FoldAdaptor adaptor) {
+  Attribute value = adaptor.getSrc();
+  if (!isa_and_nonnull<IntegerAttr, FloatAttr>(value))
+    return {};
+  return SplatElementsAttr::get(getType(), value);
 }
 
 LogicalResult BroadcastOp::verify() {

@@ -15,6 +15,7 @@ def Tile_Dialect : Dialect {
     `math` element-wise; control flow uses `scf`.
   }];
   let useDefaultTypePrinterParser = 1;
+  let hasConstantMaterializer = 1; // folded splats become arith.constant
   let dependentDialects = ["::mlir::arith::ArithDialect", "::mlir::math::MathDialect",
                            "::mlir::scf::SCFDialect", "::mlir::func::FuncDialect"];
 }

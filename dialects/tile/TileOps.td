@@ -72,11 +72,16 @@ def Tile_SplatOp : Tile_Op<"splat", [Pure]> {
     ```mlir
     %b = tile.splat %x : f32 -> tensor<64x64xf32>
     ```
+
+    A splat of a constant folds to a constant block (`arith.constant dense<...>`), so that
+    arith's folders see through it: an index computed `% 1` or `* 1` of a folded unit size or
+    stride disappears.
   }];
   let arguments = (ins Tile_Elem:$src);
   let results = (outs Tile_Tensor:$result);
   let assemblyFormat = "$src attr-dict `:` type($src) `->` type($result)";
   let hasVerifier = 1;
+  let hasFolder = 1;
 }
 
 def Tile_BroadcastOp : Tile_Op<"broadcast", [Pure, SameOperandsAndResultElementType]> {

@@ -133,25 +133,75 @@ private:
   tessera_bundle_t handle_;
 };
 
-// The C API's tensors from [(data, dtype, sizes, strides)] (dtype a tessera_dtype value).
-std::vector<tessera_tensor> c_tensors(const std::vector<std::tuple<uint64_t, int32_t,
-                                                                   std::vector<int64_t>,
-                                                                   std::vector<int64_t>>> &given) {
+using TensorTuple = std::tuple<uint64_t, int32_t, std::vector<int64_t>, std::vector<int64_t>>;
+
+// The C API's tensors from [(data, dtype, sizes, strides) or None] (dtype a tessera_dtype value;
+// None: TESSERA_NONE, an optional tensor left out).
+std::vector<tessera_tensor> c_tensors(const std::vector<std::optional<TensorTuple>> &given) {
   std::vector<tessera_tensor> tensors;
-  for (const auto &[data, dtype, sizes, strides] : given) {
-    if (sizes.size() != strides.size() || sizes.size() > TESSERA_MAX_RANK)
-      throw py::value_error("a tensor needs as many strides as sizes, at most " +
-                            std::to_string(TESSERA_MAX_RANK));
+  for (const std::optional<TensorTuple> &entry : given) {
     tessera_tensor tensor{};
-    tensor.data = data;
-    tensor.dtype = dtype;
-    tensor.rank = int32_t(sizes.size());
-    std::copy(sizes.begin(), sizes.end(), tensor.sizes);
-    std::copy(strides.begin(), strides.end(), tensor.strides);
+    if (entry) {
+      const auto &[data, dtype, sizes, strides] = *entry;
+      if (sizes.size() != strides.size() || sizes.size() > TESSERA_MAX_RANK)
+        throw py::value_error("a tensor needs as many strides as sizes, at most " +
+                              std::to_string(TESSERA_MAX_RANK));
+      tensor.data = data;
+      tensor.dtype = dtype;
+      tensor.rank = int32_t(sizes.size());
+      std::copy(sizes.begin(), sizes.end(), tensor.sizes);
+      std::copy(strides.begin(), strides.end(), tensor.strides);
+    }
     tensors.push_back(tensor);
   }
   return tensors;
 }
+
+// tessera_op_options from an input precision and {name: bool, int, float or str} attributes;
+// owns the strings the options point at.
+class OpOptions {
+public:
+  OpOptions(const std::optional<std::string> &precision, const py::dict &attributes)
+      : precision_(precision) {
+    for (const auto &[key, value] : attributes) {
+      names_.push_back(py::cast<std::string>(key));
+      tessera_op_attribute attribute{};
+      if (py::isinstance<py::bool_>(value) || py::isinstance<py::int_>(value)) {
+        attribute.kind = TESSERA_ATTRIBUTE_INT;
+        attribute.int_value = py::cast<int64_t>(value);
+      } else if (py::isinstance<py::float_>(value)) {
+        attribute.kind = TESSERA_ATTRIBUTE_FLOAT;
+        attribute.float_value = py::cast<double>(value);
+      } else if (py::isinstance<py::str>(value)) {
+        attribute.kind = TESSERA_ATTRIBUTE_STRING;
+        strings_.push_back(py::cast<std::string>(value));
+      } else {
+        throw py::type_error("attribute '" + names_.back() +
+                             "' must be a bool, int, float or str");
+      }
+      attributes_.push_back(attribute);
+    }
+    // Pointers are taken once every string is in place (the lists no longer grow).
+    for (size_t i = 0, string = 0; i < attributes_.size(); ++i) {
+      attributes_[i].name = names_[i].c_str();
+      if (attributes_[i].kind == TESSERA_ATTRIBUTE_STRING)
+        attributes_[i].string_value = strings_[string++].c_str();
+    }
+    options_.input_precision = precision_ ? precision_->c_str() : nullptr;
+    options_.attributes = attributes_.empty() ? nullptr : attributes_.data();
+    options_.num_attributes = attributes_.size();
+  }
+  OpOptions(const OpOptions &) = delete;
+  OpOptions &operator=(const OpOptions &) = delete;
+
+  const tessera_op_options *get() const { return &options_; }
+
+private:
+  std::optional<std::string> precision_;
+  std::vector<std::string> names_, strings_;
+  std::vector<tessera_op_attribute> attributes_;
+  tessera_op_options options_{};
+};
 
 tessera_op_t find_op(const std::string &name) {
   tessera_op_t op = nullptr;
@@ -283,57 +333,61 @@ PYBIND11_MODULE(_C, m) {
       .def_property_readonly("tuning", &Bundle::tuning)
       .def_property_readonly("ops", &Bundle::ops);
 
-  using TensorTuple = std::tuple<uint64_t, int32_t, std::vector<int64_t>, std::vector<int64_t>>;
   m.def(
       "op_describe",
       [](const std::string &name, const std::string &target,
-         const std::vector<TensorTuple> &tensors, std::optional<std::string> precision) {
+         const std::vector<std::optional<TensorTuple>> &tensors,
+         std::optional<std::string> precision, const py::dict &attributes) {
         tessera_op_t op = find_op(name);
         std::vector<tessera_tensor> c = c_tensors(tensors);
-        tessera_op_options options{precision ? precision->c_str() : nullptr};
+        OpOptions options(precision, attributes);
         std::string buf(1 << 16, '\0');
-        check(tessera_op_describe(op, target.c_str(), c.data(), c.size(), &options, buf.data(),
-                                  buf.size()));
+        check(tessera_op_describe(op, target.c_str(), c.data(), c.size(), options.get(),
+                                  buf.data(), buf.size()));
         return std::string(buf.c_str());
       },
-      py::arg("name"), py::arg("target"), py::arg("tensors"), py::arg("input_precision"),
+      py::arg("name"), py::arg("target"), py::arg("tensors"),
+      py::arg("input_precision") = py::none(), py::arg("attributes") = py::dict(),
       "What the C API's op launch would run on `target` (JSON), as tessera_op_describe.");
   m.def(
       "op_precompile",
       [](const std::string &name, const std::string &target,
-         const std::vector<TensorTuple> &tensors, std::optional<std::string> precision) {
+         const std::vector<std::optional<TensorTuple>> &tensors,
+         std::optional<std::string> precision, const py::dict &attributes) {
         tessera_op_t op = find_op(name);
         std::vector<tessera_tensor> c = c_tensors(tensors);
-        tessera_op_options options{precision ? precision->c_str() : nullptr};
+        OpOptions options(precision, attributes);
         int32_t compiled = 0;
         tessera_status_t status;
         {
           py::gil_scoped_release release;
-          status = tessera_op_precompile(op, target.c_str(), c.data(), c.size(), &options,
+          status = tessera_op_precompile(op, target.c_str(), c.data(), c.size(), options.get(),
                                          &compiled);
         }
         check(status);
         return compiled != 0;
       },
-      py::arg("name"), py::arg("target"), py::arg("tensors"), py::arg("input_precision"),
+      py::arg("name"), py::arg("target"), py::arg("tensors"),
+      py::arg("input_precision") = py::none(), py::arg("attributes") = py::dict(),
       "Compiles what the C API's op launch would run on `target` (tessera_op_precompile).");
   m.def(
       "op_launch",
       [](const std::string &name, int device, uint64_t stream,
-         const std::vector<TensorTuple> &tensors, std::optional<std::string> precision) {
+         const std::vector<std::optional<TensorTuple>> &tensors,
+         std::optional<std::string> precision, const py::dict &attributes) {
         tessera_op_t op = find_op(name);
         std::vector<tessera_tensor> c = c_tensors(tensors);
-        tessera_op_options options{precision ? precision->c_str() : nullptr};
+        OpOptions options(precision, attributes);
         tessera_status_t status;
         {
           py::gil_scoped_release release;
           status = tessera_op_launch(op, device, reinterpret_cast<void *>(stream), c.data(),
-                                     c.size(), &options);
+                                     c.size(), options.get());
         }
         check(status);
       },
       py::arg("name"), py::arg("device"), py::arg("stream"), py::arg("tensors"),
-      py::arg("input_precision"),
+      py::arg("input_precision") = py::none(), py::arg("attributes") = py::dict(),
       "Runs an op through the C API (tessera_op_launch), as a C++ program would.");
 
   py::class_<Kernel>(m, "Kernel")

@@ -6,7 +6,8 @@ and a compile target. Planning runs the ops' own code on stand-ins of the tensor
 strides, dtype, an aligned address) and of the device (its target): the argument list, the
 autotuner's key and pruned configs, the heuristics and descriptor block shapes, and the JIT's
 specialisation key, so that a process running the same call on a GPU derives the same kernel
-key and tuning key and finds both in the bundle.
+key and tuning key and finds both in the bundle. The element-wise ops, whose kernels serve every
+shape, are planned by ``aot_elementwise``.
 
     >>> [case.name for case in plan("matmul", [4096, 4096, 4096], "fp16", "sm_90a")]
     ['matmul_kernel/matmul/4096x4096x4096/fp16/ieee/128x256x64w8s4/sm_90a']
@@ -236,13 +237,24 @@ def generic_kernel(dtype: str, input_precision: str, target: str, config: Any
 # matrices.
 LIBRARY: Dict[str, Callable[..., List[OpCase]]] = {"matmul": _matmul_cases, "mm": _matmul_cases}
 
-# The cases of a bundle of the whole library (``tessera-aot --library``): every op and dtype at
-# the shapes of the benchmarks and of common transformer layers.
+_FLOATS = ["fp16", "bf16", "fp32"]
+
+# The cases of a bundle of the whole library (``tessera-aot --library``): matmul at the shapes
+# of the benchmarks and of common transformer layers; the element-wise ops (``aot_elementwise``:
+# kernels for every shape) at the float dtypes, and the comparisons and bitwise ops also at the
+# dtypes of masks and indices.
 LIBRARY_CASES: Dict[str, Dict[str, Any]] = {
     "matmul": {"shapes": [[4096, 4096, 4096], [8192, 8192, 8192], [16, 8192, 8192],
                           [64, 8192, 8192], [128, 8192, 8192], [4095, 4097, 1023],
                           [2048, 2048, 2048], [1024, 1024, 1024]],
-               "dtypes": ["fp16", "bf16", "fp32"]},
+               "dtypes": _FLOATS},
+    **{op: {"dtypes": _FLOATS} for op in [
+        "abs", "add", "clamp", "cos", "div", "dropout", "exp", "gelu", "isinf", "isnan", "mul",
+        "neg", "pow", "relu", "rsqrt", "sigmoid", "silu", "sin", "sub", "tanh"]},
+    **{op: {"dtypes": _FLOATS + ["bool", "int32", "int64"]}
+       for op in ["eq", "ge", "gt", "le", "lt", "ne"]},
+    **{op: {"dtypes": ["bool", "uint8", "int8", "int16", "int32", "int64"]}
+       for op in ["bitwise_and", "bitwise_not", "bitwise_or"]},
 }
 
 

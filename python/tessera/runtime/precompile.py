@@ -8,18 +8,22 @@ format) with the tile IR, the binaries and the config table, so that a process t
     {
       "description": "serving kernels",
       "targets": ["sm_90a"],
-      "ops": [{"op": "matmul", "shapes": [[4096, 4096, 4096]], "dtypes": ["fp16", "bf16"]}],
+      "ops": [{"op": "matmul", "shapes": [[4096, 4096, 4096]], "dtypes": ["fp16", "bf16"]},
+              {"op": "add", "dtypes": ["bf16", "bool"]}],
       "kernels": [{"kernel": "examples.vector_add:add_kernel", "name": "add",
                    "signature": {"x_ptr": "*fp32:16", "y_ptr": "*fp32:16",
                                  "out_ptr": "*fp32:16", "n_elements": "i32"},
                    "constants": {"BLOCK": 1024}, "num_warps": 4, "num_stages": 3}]
     }
 
-``"ops": "library"`` stands for every op of ``tessera.ops`` at its ``LIBRARY_CASES``. An op
-case's config is the autotuner's: where a GPU of the case's target is present (and ``tune`` is
-not False) the op runs once on random inputs, which tunes it, and the bundle carries every
-config's time; elsewhere the bundle names the config chosen without timing (the first that
-fits, as with ``max_num_configs=1``) and the loading process takes it as is.
+``"ops": "library"`` stands for every op of ``tessera.ops`` at its ``LIBRARY_CASES``. An
+element-wise op's entry (``add``, ``exp``, ``clamp``...: ``ops.aot_elementwise``) has dtypes
+(fp16, bf16, fp32, bool, uint8, int8, int16, int32, int64) but no shapes: its kernels serve every
+shape (docs/op-records.md, "The element-wise family"). A matmul case's config is the
+autotuner's: where a GPU of the case's target is present (and ``tune`` is not False) the op runs
+once on random inputs, which tunes it, and the bundle carries every config's time; elsewhere
+the bundle names the config chosen without timing (the first that fits, as with
+``max_num_configs=1``) and the loading process takes it as is.
 
     >>> tessera.aot("spec.json", "serving.tbundle")          # doctest: +SKIP
     AotReport(kernels=9, tuning=6, compiled=9, tuned=0, path='serving.tbundle', op_records=10)
@@ -32,8 +36,11 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import os
 import sys
-from typing import Any, Dict, Iterator, List, Mapping, NamedTuple, Optional, Sequence, Union
+from concurrent.futures import ThreadPoolExecutor
+from typing import (Any, Dict, Iterator, List, Mapping, NamedTuple, Optional, Sequence,
+                    Tuple, Union)
 
 from .. import _C
 from ..compiler.aot import specs_from_signature
@@ -45,6 +52,7 @@ __all__ = ["AotReport", "aot", "main"]
 
 _SPEC_FIELDS = {"description", "targets", "ops", "kernels"}
 _OP_FIELDS = {"op", "shapes", "dtypes", "input_precision", "targets"}
+_ELEMENTWISE_FIELDS = {"op", "dtypes", "targets"}  # their kernels serve every shape
 _KERNEL_FIELDS = {"kernel", "name", "signature", "constants", "num_warps", "num_stages", "targets"}
 
 
@@ -129,16 +137,40 @@ def _gpu_target() -> Optional[str]:
     return _C.device_target(torch.cuda.current_device())
 
 
-def _op_cases(spec: Mapping[str, Any], targets: List[str]) -> Iterator[Dict[str, Any]]:
-    """Each op call of the spec: ``{"where", "op", "shape", "dtype", "precision", "target"}``."""
+def _op_entries(spec: Mapping[str, Any]) -> List[Tuple[str, Mapping[str, Any]]]:
+    """``(where, entry)`` of each op entry of the spec (``"library"``: the library's), each an
+    object naming an op that bundles can hold."""
     from ..ops import aot as ops_aot
+    from ..ops import aot_elementwise
     ops = spec.get("ops", [])
     if ops == "library":
         ops = [{"op": name, **cases} for name, cases in ops_aot.LIBRARY_CASES.items()]
     if not isinstance(ops, list):
         raise _fail("ops", f"expected a list of op entries or \"library\", got {ops!r}")
+    known = sorted(set(ops_aot.LIBRARY) | aot_elementwise.OPS)
+    entries = []
     for index, entry in enumerate(ops):
         where = f"ops[{index}]"
+        if not isinstance(entry, Mapping) or "op" not in entry:
+            _check_fields(where, entry, _OP_FIELDS, ["op"])  # raises, saying which
+        if entry["op"] not in known:
+            raise _fail(where, f"unknown op {entry['op']!r}: bundles can hold {known}")
+        entries.append((where, entry))
+    return entries
+
+
+def _is_elementwise(entry: Mapping[str, Any]) -> bool:
+    from ..ops import aot_elementwise
+    return entry["op"] in aot_elementwise.OPS
+
+
+def _op_cases(entries: Sequence[Tuple[str, Mapping[str, Any]]], targets: List[str]
+              ) -> Iterator[Dict[str, Any]]:
+    """Each op call of the entries that are not element-wise: ``{"where", "op", "shape",
+    "dtype", "precision", "target"}``."""
+    for where, entry in entries:
+        if _is_elementwise(entry):
+            continue
         _check_fields(where, entry, _OP_FIELDS, ["op", "shapes", "dtypes"])
         shapes = entry["shapes"]
         if not isinstance(shapes, list) or not shapes:
@@ -154,6 +186,41 @@ def _op_cases(spec: Mapping[str, Any], targets: List[str]) -> Iterator[Dict[str,
                                                     else ["ieee"]):
                         yield {"where": where, "op": entry["op"], "shape": shape, "dtype": dtype,
                                "precision": precision, "target": target}
+
+
+def _elementwise_kernels(entries: Sequence[Tuple[str, Mapping[str, Any]]], targets: List[str]
+                         ) -> List[Any]:
+    """The kernels (``aot_elementwise.BundledKernel``) of the element-wise entries."""
+    from ..ops import aot_elementwise
+    planned = []
+    for where, entry in entries:
+        if not _is_elementwise(entry):
+            continue
+        per_shape = sorted({"shapes", "input_precision"} & set(entry))
+        if per_shape:
+            raise _fail(where, f"{entry['op']} is element-wise: its kernels serve every shape "
+                               f"and take no {' or '.join(per_shape)}")
+        _check_fields(where, entry, _ELEMENTWISE_FIELDS, ["op", "dtypes"])
+        dtypes = _string_list(f"{where}.dtypes", entry["dtypes"])
+        for target in _string_list(f"{where}.targets", entry.get("targets", targets)):
+            for dtype in dtypes:
+                try:
+                    planned += aot_elementwise.kernels(entry["op"], dtype, target)
+                except ValueError as error:
+                    raise _fail(where, str(error)) from None
+    return planned
+
+
+def _compile_in_parallel(planned: Sequence[Any]) -> None:
+    """Compiles the planned kernels (anything with ``tile_ir``, ``target``, ``num_warps`` and
+    ``num_stages``) into the disk cache on every core: compiling is most of a bundle's build
+    time, and the bundle, which takes its kernels one at a time, then finds them there."""
+    unique = list(dict.fromkeys((k.tile_ir, k.target, k.num_warps, k.num_stages)
+                                for k in planned))
+    if len(unique) < 2:
+        return
+    with ThreadPoolExecutor(min(len(unique), os.cpu_count() or 1)) as pool:
+        list(pool.map(lambda kernel: _C.precompile(*kernel), unique))  # raises the first error
 
 
 def _tune_on_gpu(op: str, shape: Sequence[int], dtype: str, precision: str) -> None:
@@ -195,8 +262,11 @@ def aot(spec: Union[str, Mapping[str, Any]], output: str, *, tune: Optional[bool
     records: Dict[tuple, float] = {}
     variants: Dict[tuple, str] = {}  # kernel variant -> its name in the bundle
     from ..ops import aot as ops_aot
+    entries = _op_entries(spec)
+    # planned before any tuning, which takes long: the spec's mistakes come first
+    elementwise = _elementwise_kernels(entries, targets)
     calls = []
-    for case in _op_cases(spec, targets):
+    for case in _op_cases(entries, targets):
         try:
             planned = ops_aot.plan(case["op"], case["shape"], case["dtype"], case["target"],
                                    case["precision"])
@@ -206,10 +276,24 @@ def aot(spec: Union[str, Mapping[str, Any]], output: str, *, tune: Optional[bool
             _tune_on_gpu(case["op"], case["shape"], case["dtype"], case["precision"])
             tuned += 1
         calls.append((case, planned))
+    _compile_in_parallel([launch for _, planned in calls for launch in planned] + elementwise)
     # The tuning cache's times, read once after all the tuning: {(kernel, key): {config: ms}}.
     times: Dict[tuple, Dict[str, float]] = {}
     for kernel, key, config, milliseconds in tuning_cache.stored_records() if tuned else []:
         times.setdefault((kernel, key), {})[config] = milliseconds
+
+    def add_once(planned: Any) -> str:
+        """The bundle's name for ``planned``'s kernel (a launch or element-wise kernel), which
+        is added the first time: launches that specialise alike (sizes all multiples of 16,
+        say) share one kernel, under the first one's name."""
+        nonlocal kernels
+        variant = (planned.tile_ir, planned.target, planned.num_warps, planned.num_stages)
+        if variant not in variants:
+            variants[variant] = planned.name
+            bundle.add_kernel(planned.name, planned.tile_ir, planned.target, planned.num_warps,
+                              planned.num_stages)
+            kernels += 1
+        return variants[variant]
 
     op_records: Dict[str, str] = {}  # record JSON -> op family, in order, without repeats
     generic: Dict[tuple, Any] = {}  # (dtype, precision, target, config) of the chosen configs
@@ -229,15 +313,7 @@ def aot(spec: Union[str, Mapping[str, Any]], output: str, *, tune: Optional[bool
                                           case["target"], case["precision"], tuned_config)[0]
             else:
                 records[(identity, key, chosen)] = UNTIMED
-            # Calls whose launches specialise alike (sizes all multiples of 16, say) share one
-            # kernel: the bundle holds it once, under the first call's name.
-            variant = (launch.tile_ir, launch.target, launch.num_warps, launch.num_stages)
-            if variant not in variants:
-                variants[variant] = launch.name
-                bundle.add_kernel(launch.name, launch.tile_ir, launch.target, launch.num_warps,
-                                  launch.num_stages)
-                kernels += 1
-            record = dict(launch.op_record, kernel=variants[variant], timed=was_timed)
+            record = dict(launch.op_record, kernel=add_once(launch), timed=was_timed)
             op_records.setdefault(json.dumps(record), launch.op_family)
             generic.setdefault((case["dtype"], case["precision"], case["target"],
                                 tuning_cache.config_json(launch.chosen)),
@@ -253,6 +329,9 @@ def aot(spec: Union[str, Mapping[str, Any]], output: str, *, tune: Optional[bool
         bundle.add_kernel(name, tile_ir, target, config.num_warps, config.num_stages)
         kernels += 1
         op_records.setdefault(json.dumps(dict(record, kernel=name)), family)
+    for bundled in elementwise:
+        op_records.setdefault(json.dumps(dict(bundled.op_record, kernel=add_once(bundled))),
+                              bundled.op_family)
 
     for index, entry in enumerate(spec.get("kernels", [])):
         where = f"kernels[{index}]"

@@ -8,6 +8,7 @@ import pytest
 from test_frontend_support import tessera
 
 from tessera.ops import aot as ops_aot  # noqa: E402
+from tessera.ops import aot_elementwise  # noqa: E402
 from tessera.runtime import precompile, tuning_cache  # noqa: E402
 
 ADD = {"kernel": "vector_add:add_kernel", "name": "add",
@@ -132,13 +133,21 @@ def test_command_line(tmp_path, monkeypatch, capsys):
     assert "not valid JSON" in capsys.readouterr().err
 
 
-# Tests that the whole op library builds for sm_90a without a GPU, every call with a choice.
+# Tests that the whole op library builds for sm_90a without a GPU, every matmul call with a
+# choice and every element-wise variant with its three kernels' records.
 def test_library_bundle_for_sm_90a(tmp_path, monkeypatch):
     monkeypatch.setenv("TESSERA_CACHE_DIR", str(tmp_path / "cache"))
     out = tmp_path / "ops.tbundle"
     assert precompile.main(["--library", "--target", "sm_90a", "-o", str(out)]) == 0
     kernels, tuning = bundle_contents(out)
     calls = sum(len(c["shapes"]) * (len(c["dtypes"]) + ("fp32" in c["dtypes"]))
-                for c in ops_aot.LIBRARY_CASES.values())
+                for c in ops_aot.LIBRARY_CASES.values() if "shapes" in c)
     assert len(tuning) == calls
     assert all(k[1] == "sm_90a" for k in kernels) and kernels
+    variants = sum(len(aot_elementwise.variants(op, dtype))
+                   for op, c in ops_aot.LIBRARY_CASES.items() if "shapes" not in c
+                   for dtype in c["dtypes"])
+    records = [json.loads(text) for family, text in tessera._C.Bundle.read(str(out)).ops
+               if family == "elementwise"]
+    assert len(records) == 3 * variants
+    assert {record["kernel"] for record in records} <= {k[0] for k in kernels}

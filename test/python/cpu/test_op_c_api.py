@@ -41,12 +41,15 @@ bundle, actions = sys.argv[1], json.loads(sys.stdin.read())
 for path in bundle.split(","):
     _C.Bundle.read(path).load()
 results = []
-for kind, name, target, tensors, precision in actions:
+for kind, name, target, tensors, precision, *attributes in actions:
+    attributes = attributes[0] if attributes else {}
     try:
         if kind == "describe":
-            results.append(json.loads(_C.op_describe(name, target, tensors, precision)))
+            results.append(json.loads(_C.op_describe(name, target, tensors, precision,
+                                                     attributes)))
         else:
-            results.append({"compiled": _C.op_precompile(name, target, tensors, precision)})
+            results.append({"compiled": _C.op_precompile(name, target, tensors, precision,
+                                                         attributes)})
     except Exception as error:
         results.append({"error": str(error)})
 print(json.dumps(results))
@@ -54,8 +57,9 @@ print(json.dumps(results))
 
 
 def run_actions(bundle, actions, cache_dir):
-    """The results of ``actions`` ([kind, op, target, tensors, precision]) in a fresh process
-    that loaded ``bundle`` (paths separated by commas: loaded in that order)."""
+    """The results of ``actions`` ([kind, op, target, tensors, precision, optional attributes])
+    in a fresh process that loaded ``bundle`` (paths separated by commas: loaded in that
+    order)."""
     env = dict(os.environ, TESSERA_CACHE_DIR=str(cache_dir))
     done = subprocess.run([sys.executable, "-c", _RUNNER, str(bundle)], input=json.dumps(actions),
                           capture_output=True, text=True, env=env, timeout=600)
@@ -192,7 +196,7 @@ def test_precompile_compiles_the_fallback_once(op_bundle, tmp_path):
      "mm: the loaded bundles hold no generic matmul kernel for bf16"),
     ("mm", mm_call(*BUNDLED, dtype=7), None, "mm: input has dtype 7 (expected TESSERA_FLOAT16"),
     ("conv2d", mm_call(*BUNDLED), None,
-     "no op named 'conv2d' (the ops callable from C and C++: matmul, mm)"),
+     "no op named 'conv2d' (the ops callable from C and C++: matmul, mm, abs, "),
 ])
 def test_bad_calls_are_named(op_bundle, tmp_path, op, tensors, precision, message):
     (result,) = run_actions(op_bundle, [["describe", op, "sm_90a", tensors, precision]],

@@ -63,14 +63,20 @@ CALLS = [
 ]
 
 
-def test_mm_through_the_c_api(tmp_path):
+def run_child(child, calls, tmp_path):
+    """The report of ``child`` (a script printing "CHILD <json>") run on the op library's bundle
+    and ``calls`` in a fresh process with an empty cache."""
     _require_sm_90a()
-    proc = subprocess.run([sys.executable, "-c", CHILD, str(_bundle(tmp_path)),
-                           json.dumps(CALLS)],
+    proc = subprocess.run([sys.executable, "-c", child, str(_bundle(tmp_path)),
+                           json.dumps(calls)],
                           env=_package_env(TESSERA_CACHE_DIR=str(tmp_path / "empty-cache")),
                           capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, f"child failed:\n{proc.stdout}\n{proc.stderr}"
-    report = json.loads([s for s in proc.stdout.splitlines() if s.startswith("CHILD ")][-1][6:])
+    return json.loads([s for s in proc.stdout.splitlines() if s.startswith("CHILD ")][-1][6:])
+
+
+def test_mm_through_the_c_api(tmp_path):
+    report = run_child(CHILD, CALLS, tmp_path)
     for entry in report:
         print(json.dumps(entry))
     for entry in report[:4]:

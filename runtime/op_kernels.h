@@ -1,0 +1,72 @@
+// What the C++ ops (runtime/op.h) share: the scalar parameter types of op records, a call's value
+// packed into a kernel parameter, and a bundled kernel specialised for a call as the Python JIT
+// would specialise it.
+#ifndef TESSERA_RUNTIME_OP_KERNELS_H
+#define TESSERA_RUNTIME_OP_KERNELS_H
+
+#include "compiler/Compiler.h"
+#include "runtime/kernel_spec.h"
+#include "runtime/runtime.h"
+#include "runtime/status.h"
+
+#include "llvm/Support/JSON.h"
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace tessera::runtime {
+
+enum class ParamType { Pointer, I32, I64, F32, TensorMap };
+
+// What every op record holds: its kind ("case": one planned call, "generic": a kernel for any
+// call) and the bundled kernel's name and target.
+struct RecordHeader {
+  bool isCase = false;
+  std::string kernel, target;
+};
+
+// The JSON object of an op record, or INVALID_ARGUMENT ("not JSON (...)", "not a JSON object").
+StatusOr<llvm::json::Object> parseRecordObject(const std::string &text);
+
+// The string field `field` of a record, or INVALID_ARGUMENT "no string '<field>'".
+Status recordString(const llvm::json::Object &record, const char *field, std::string *out);
+
+// The kind, kernel and (known) target of a record, or INVALID_ARGUMENT saying what is wrong.
+StatusOr<RecordHeader> parseRecordHeader(const llvm::json::Object &record);
+
+// The type of an op record's parameter: "*<dtype>", "i32", "i64" or "fp32"; nullopt for another.
+std::optional<ParamType> parseScalarParamType(std::string_view type);
+
+// Whether `divisibility` is one an op record may give a parameter: 1, 2, 4, 8 or 16.
+bool isRecordDivisibility(int64_t divisibility);
+
+// Writes a parameter of `type` (not a tensor map) at `out`: `integer` for pointers and integers,
+// `real` for fp32. INVALID_ARGUMENT naming `name` when an integer does not fit an i32.
+Status packScalar(ParamType type, int64_t integer, double real, std::string_view name, void *out);
+
+// What the Python JIT specialises a parameter on: an integer equal to 1, and a multiple of 16 (an
+// address aligned to 16 bytes).
+compiler::ArgumentFacts jitFacts(ParamType type, int64_t value);
+
+// The spec of bundled kernel `kernel` (compiled for `bundledTarget`, with the warps and stages
+// its op record gives) for `target`, its tile IR specialised for `facts` (one per parameter)
+// when `specialise` and some fact says something; *tileIR holds the specialised text the spec
+// points at. `op` names the op in messages. INVALID_ARGUMENT when a later bundle replaced the
+// kernel of that name with one of other options.
+StatusOr<KernelSpec> opKernelSpec(const Runtime &runtime, const std::string &op,
+                                  const std::string &kernel, const std::string &bundledTarget,
+                                  int64_t numWarps, int64_t numStages, const std::string &target,
+                                  bool specialise,
+                                  const std::vector<compiler::ArgumentFacts> &facts,
+                                  std::string *tileIR);
+
+// The kernel of `spec` loaded on `device`, checked to take `numParams` parameters (its op
+// record's); `op` and `kernel` name it in messages.
+StatusOr<Kernel *> loadOpKernel(Runtime &runtime, KernelSpec spec, int32_t device, size_t numParams,
+                                const std::string &op, const std::string &kernel);
+
+} // namespace tessera::runtime
+
+#endif // TESSERA_RUNTIME_OP_KERNELS_H
