@@ -184,18 +184,14 @@ int valueIndex(llvm::StringRef name) {
   return -1;
 }
 
-constexpr size_t kMaxParams = 32; // launches pack them on the stack
-
 struct Param {
   Value value;
   ParamType type;
   int64_t divisibility = 1;
 };
 
-struct Record {
-  bool isCase = false;
+struct Record : RecordHeader {
   Variant variant;
-  std::string target, kernel;
   bool index64 = false;
   int64_t block = 0, numWarps = 0, numStages = 0;
   std::vector<Param> params;
@@ -215,13 +211,8 @@ StatusOr<Record> parseRecord(const std::string &text) {
   if (!parsed.ok())
     return parsed.status();
   const llvm::json::Object *object = &*parsed;
-  StatusOr<RecordHeader> header = parseRecordHeader(*object);
-  if (!header.ok())
-    return header.status();
   Record record;
-  record.isCase = header->isCase;
-  record.target = header->target;
-  record.kernel = header->kernel;
+  TESSERA_RETURN_IF_ERROR(parseRecordHeader(*object, &record));
   auto dtype = [&](const char *field, int32_t *out) -> Status {
     std::optional<llvm::StringRef> value = object->getString(field);
     *out = value ? dtypeOfRecordName(*value) : TESSERA_NONE;
@@ -264,33 +255,16 @@ StatusOr<Record> parseRecord(const std::string &text) {
   if (object->get("num_stages"))
     TESSERA_RETURN_IF_ERROR(integer("num_stages", 1, 16, &record.numStages));
 
-  const llvm::json::Array *params = object->getArray("params");
-  if (!params)
-    return invalidArgument("no array 'params'");
-  if (params->size() > kMaxParams)
-    return invalidArgument("more than " + std::to_string(kMaxParams) + " parameters");
-  for (const llvm::json::Value &entry : *params) {
-    const llvm::json::Array *fields = entry.getAsArray();
-    std::optional<llvm::StringRef> name, type;
-    std::optional<int64_t> divisibility;
-    if (fields && fields->size() == 3) {
-      name = (*fields)[0].getAsString();
-      type = (*fields)[1].getAsString();
-      divisibility = (*fields)[2].getAsInteger();
-    }
-    if (!name || !type || !divisibility)
-      return invalidArgument("a parameter is not [name, type, divisibility]");
-    int value = valueIndex(*name);
+  StatusOr<std::vector<ParamEntry>> entries = parseParamEntries(*object);
+  if (!entries.ok())
+    return entries.status();
+  for (const ParamEntry &entry : *entries) {
+    int value = valueIndex(entry.name);
     if (value < 0)
-      return invalidArgument("unknown parameter '" + name->str() + "'");
-    std::optional<ParamType> paramType = parseScalarParamType(*type);
-    if (!paramType)
-      return invalidArgument("parameter '" + name->str() + "' has type '" + type->str() +
-                             "' (expected a pointer, i32, i64 or fp32)");
-    if (!isRecordDivisibility(*divisibility))
-      return invalidArgument("parameter '" + name->str() +
-                             "' has a divisibility other than 1, 2, 4, 8 or 16");
-    record.params.push_back({Value(value), *paramType, *divisibility});
+      return invalidArgument("unknown parameter '" + entry.name.str() + "'");
+    Param param{Value(value), ParamType::I32};
+    TESSERA_RETURN_IF_ERROR(parseScalarParam(entry, &param.type, &param.divisibility));
+    record.params.push_back(param);
   }
   const llvm::json::Array *ones = object->getArray("ones");
   if (!ones)
@@ -347,8 +321,6 @@ constexpr int64_t kIndex32Limit = int64_t(1) << 31;
 constexpr uint64_t kSliceSeedStep = 0x9E3779B97F4A7C15ull;
 constexpr int64_t kSeedLimit = int64_t(1) << 62;
 
-int64_t cdiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
-
 // The byte range [start, end) of a tensor whose elements tile their memory exactly (in any order
 // of dims), as tessera.ops.arguments.memory_range; nullopt for other layouts and empty tensors.
 std::optional<std::pair<uint64_t, uint64_t>> memoryRange(const tessera_tensor &t,
@@ -390,18 +362,18 @@ public:
     StatusOr<Call> call = readCall(tensors, numTensors, options);
     if (!call.ok())
       return call.status();
-    std::vector<Launch> launches;
+    std::vector<Values> launches;
     TESSERA_RETURN_IF_ERROR(slices(*call, &launches));
-    for (Launch &launch : launches) {
+    for (const Values &values : launches) {
       std::unique_lock<std::mutex> lock(mutex_);
       TESSERA_RETURN_IF_ERROR(refresh());
-      LaunchKey key = launchKey(*call, launch.values, device);
+      LaunchKey key = launchKey(*call, values, device);
       auto prepared = prepared_.find(key);
       if (prepared == prepared_.end()) {
         StatusOr<std::string> target = runtime_.deviceTarget(device);
         if (!target.ok())
           return target.status();
-        StatusOr<Plan> plan = planFor(*call, launch.values, *target);
+        StatusOr<Plan> plan = planFor(*call, values, *target);
         if (!plan.ok())
           return plan.status();
         StatusOr<Kernel *> kernel = kernelFor(*plan, device, *target);
@@ -411,13 +383,13 @@ public:
       }
       // Packed under the lock (refresh() may replace the records), launched after it.
       const Record &record = *prepared->second.record;
-      uint64_t storage[kMaxParams];
-      void *args[kMaxParams];
+      uint64_t storage[kMaxOpParams];
+      void *args[kMaxOpParams];
       for (size_t i = 0; i < record.params.size(); ++i) {
-        TESSERA_RETURN_IF_ERROR(pack(record.params[i], launch.values, &storage[i]));
+        TESSERA_RETURN_IF_ERROR(pack(record.params[i], values, &storage[i]));
         args[i] = &storage[i];
       }
-      int64_t grid = cdiv(launch.values.integers[kN], record.block);
+      int64_t grid = cdiv(values.integers[kN], record.block);
       Kernel *kernel = prepared->second.kernel;
       size_t numParams = record.params.size();
       lock.unlock();
@@ -433,13 +405,13 @@ public:
   StatusOr<std::string> describe(const std::string &target, const tessera_tensor *tensors,
                                  size_t numTensors, const tessera_op_options *options) override {
     Call call;
-    std::vector<Launch> launches;
+    std::vector<Values> launches;
     TESSERA_RETURN_IF_ERROR(readForTarget(target, tensors, numTensors, options, &call, &launches));
     llvm::json::Object description{{"launches", int64_t(launches.size())}};
     if (!launches.empty()) {
       std::lock_guard<std::mutex> lock(mutex_);
       TESSERA_RETURN_IF_ERROR(refresh());
-      const Values &values = launches[0].values;
+      const Values &values = launches[0];
       StatusOr<Plan> plan = planFor(call, values, target);
       if (!plan.ok())
         return plan.status();
@@ -476,13 +448,13 @@ public:
   StatusOr<bool> precompile(const std::string &target, const tessera_tensor *tensors,
                             size_t numTensors, const tessera_op_options *options) override {
     Call call;
-    std::vector<Launch> launches;
+    std::vector<Values> launches;
     TESSERA_RETURN_IF_ERROR(readForTarget(target, tensors, numTensors, options, &call, &launches));
     bool compiledAny = false;
     std::lock_guard<std::mutex> lock(mutex_);
     TESSERA_RETURN_IF_ERROR(refresh());
-    for (const Launch &launch : launches) {
-      StatusOr<Plan> plan = planFor(call, launch.values, target);
+    for (const Values &values : launches) {
+      StatusOr<Plan> plan = planFor(call, values, target);
       if (!plan.ok())
         return plan.status();
       std::string tileIR;
@@ -500,9 +472,6 @@ public:
   }
 
 private:
-  struct Launch {
-    Values values;
-  };
   // What decides a launch's plan besides the variant: the device, whether it needs 64-bit
   // offsets, and per value whether it is 1 and whether a multiple of 16.
   using LaunchKey =
@@ -521,7 +490,7 @@ private:
   // The call and its launches, for a GPU of `target` that need not be here.
   Status readForTarget(const std::string &target, const tessera_tensor *tensors, size_t numTensors,
                        const tessera_op_options *options, Call *call,
-                       std::vector<Launch> *launches) const {
+                       std::vector<Values> *launches) const {
     if (!isKnownTarget(target))
       return invalidArgument("target '" + target + "' is not one of " + knownTargetList());
     StatusOr<Call> read = readCall(tensors, numTensors, options);
@@ -845,7 +814,7 @@ private:
 
   // The launches of `call`: one, or one per slice of the outermost dim (recursively) while the
   // views merge into more than four dims, as tessera.ops.elementwise slices.
-  Status slices(const Call &call, std::vector<Launch> *launches) const {
+  Status slices(const Call &call, std::vector<Values> *launches) const {
     int64_t numel = 1;
     for (int64_t size : call.shape)
       numel *= size;
@@ -855,7 +824,7 @@ private:
   }
 
   Status slice(const Call &call, const std::vector<int64_t> &shape, const std::vector<View> &views,
-               int64_t seed, std::vector<Launch> *launches) const {
+               int64_t seed, std::vector<Values> *launches) const {
     // Merged dims, innermost first: (size, per view stride); size-1 dims dropped.
     std::vector<std::pair<int64_t, std::vector<int64_t>>> dims;
     for (size_t d = shape.size(); d-- > 0;) {
@@ -893,8 +862,7 @@ private:
       return Status();
     }
 
-    Launch launch;
-    Values &values = launch.values;
+    Values values;
     std::fill(std::begin(values.integers), std::end(values.integers), 1);
     std::fill(std::begin(values.reals), std::end(values.reals), 1.0);
     int64_t n = 1;
@@ -924,7 +892,7 @@ private:
     values.reals[kP] = call.p;
     values.reals[kScale] = call.scale;
     values.integers[kSeed] = seed;
-    launches->push_back(launch);
+    launches->push_back(values);
     return Status();
   }
 
@@ -974,16 +942,11 @@ private:
     uint64_t generation = runtime_.bundleGeneration();
     if (generation == generation_)
       return Status();
-    std::vector<std::string> texts = runtime_.bundledOpRecords("elementwise");
-    std::vector<Record> records;
-    for (size_t i = 0; i < texts.size(); ++i) {
-      StatusOr<Record> record = parseRecord(texts[i]);
-      if (!record.ok()) // loaded bundles were checked: only a bug gets here
-        return internalError("elementwise op record " + std::to_string(i) + ": " +
-                             record.status().message());
-      records.push_back(std::move(record).value());
-    }
-    records_ = std::move(records);
+    StatusOr<std::vector<Record>> records =
+        parseBundledRecords(runtime_, "elementwise", parseRecord);
+    if (!records.ok())
+      return records.status();
+    records_ = std::move(records).value();
     byVariant_.clear();
     for (size_t i = 0; i < records_.size(); ++i) {
       byVariant_[variantKey(records_[i].variant, records_[i].target)].push_back(i);

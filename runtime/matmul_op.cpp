@@ -71,9 +71,8 @@ struct Param {
   uint32_t block[2] = {0, 0}; // tensor maps: the descriptor's block shape
 };
 
-struct Record {
-  bool isCase = false;
-  std::string dtype, precision, target, kernel;
+struct Record : RecordHeader {
+  std::string dtype, precision;
   Config config;
   int64_t call[std::size(kCallValues)] = {};
   std::vector<Param> params;
@@ -101,9 +100,6 @@ struct Launch {
   Kernel *kernel = nullptr;
 };
 
-// The most parameters a record may list: launches pack them on the stack.
-constexpr size_t kMaxParams = 32;
-
 const char *dtypeName(int32_t dtype) {
   switch (dtype) {
   case TESSERA_FLOAT16:
@@ -116,8 +112,6 @@ const char *dtypeName(int32_t dtype) {
     return nullptr;
   }
 }
-
-int64_t cdiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
 // The TMA box of a descriptor block and its swizzle width (tensor_descriptor.tma_box).
 void tmaBox(const uint32_t block[2], int64_t elementBytes, uint32_t box[2], uint32_t *swizzle) {
@@ -142,13 +136,8 @@ StatusOr<Record> parseRecord(const std::string &text) {
   if (!parsed.ok())
     return parsed.status();
   const llvm::json::Object *object = &*parsed;
-  StatusOr<RecordHeader> header = parseRecordHeader(*object);
-  if (!header.ok())
-    return header.status();
   Record record;
-  record.isCase = header->isCase;
-  record.target = header->target;
-  record.kernel = header->kernel;
+  TESSERA_RETURN_IF_ERROR(parseRecordHeader(*object, &record));
   TESSERA_RETURN_IF_ERROR(recordString(*object, "dtype", &record.dtype));
   TESSERA_RETURN_IF_ERROR(recordString(*object, "input_precision", &record.precision));
 
@@ -178,50 +167,32 @@ StatusOr<Record> parseRecord(const std::string &text) {
     }
   }
 
-  const llvm::json::Array *params = object->getArray("params");
-  if (!params)
-    return invalidArgument("no array 'params'");
-  if (params->size() > kMaxParams)
-    return invalidArgument("more than " + std::to_string(kMaxParams) + " parameters");
-  for (const llvm::json::Value &entry : *params) {
-    const llvm::json::Array *fieldsOf = entry.getAsArray();
-    std::optional<llvm::StringRef> name, type;
-    if (fieldsOf && fieldsOf->size() == 3) {
-      name = (*fieldsOf)[0].getAsString();
-      type = (*fieldsOf)[1].getAsString();
-    }
-    if (!name || !type)
-      return invalidArgument("a parameter is not [name, type, divisibility or block]");
-    int value = valueIndex(*name);
+  StatusOr<std::vector<ParamEntry>> entries = parseParamEntries(*object);
+  if (!entries.ok())
+    return entries.status();
+  for (const ParamEntry &entry : *entries) {
+    int value = valueIndex(entry.name);
     if (value < 0)
-      return invalidArgument("unknown parameter '" + name->str() + "'");
+      return invalidArgument("unknown parameter '" + entry.name.str() + "'");
     Param param{Value(value), ParamType::I32};
-    if (*type == "tensormap") {
-      const llvm::json::Array *block = (*fieldsOf)[2].getAsArray();
+    bool isMap = value == kADescMap || value == kBDescMap;
+    if (entry.type == "tensormap") {
+      const llvm::json::Array *block = entry.detail->getAsArray();
       std::optional<int64_t> rows =
           block && block->size() == 2 ? (*block)[0].getAsInteger() : std::nullopt;
       std::optional<int64_t> columns =
           block && block->size() == 2 ? (*block)[1].getAsInteger() : std::nullopt;
       if (!rows || !columns || *rows < 1 || *rows > 256 || *columns < 1 || *columns > 1024 ||
-          (value != kADescMap && value != kBDescMap))
-        return invalidArgument("tensor map '" + name->str() +
+          !isMap)
+        return invalidArgument("tensor map '" + entry.name.str() +
                                "' needs a [rows, columns] block and a descriptor");
       param.type = ParamType::TensorMap;
       param.block[0] = uint32_t(*rows);
       param.block[1] = uint32_t(*columns);
     } else {
-      std::optional<int64_t> divisibility = (*fieldsOf)[2].getAsInteger();
-      if (!divisibility || !isRecordDivisibility(*divisibility))
-        return invalidArgument("parameter '" + name->str() +
-                               "' has a divisibility other than 1, 2, 4, 8 or 16");
-      param.divisibility = *divisibility;
-      std::optional<ParamType> scalarType = parseScalarParamType(*type);
-      if (!scalarType)
-        return invalidArgument("parameter '" + name->str() + "' has type '" + type->str() +
-                               "' (expected a pointer, i32, i64, fp32 or tensormap)");
-      param.type = *scalarType;
-      if (value == kADescMap || value == kBDescMap)
-        return invalidArgument("'" + name->str() + "' must have type tensormap");
+      TESSERA_RETURN_IF_ERROR(parseScalarParam(entry, &param.type, &param.divisibility));
+      if (isMap)
+        return invalidArgument("'" + entry.name.str() + "' must have type tensormap");
     }
     record.params.push_back(param);
   }
@@ -262,8 +233,8 @@ public:
     }
     // Packed under the lock (refresh() may replace the records), launched after it.
     const Record &record = *prepared->second.record;
-    std::array<uint64_t, TESSERA_TENSOR_MAP_BYTES / 8> storage[kMaxParams];
-    void *args[kMaxParams];
+    std::array<uint64_t, TESSERA_TENSOR_MAP_BYTES / 8> storage[kMaxOpParams];
+    void *args[kMaxOpParams];
     for (size_t i = 0; i < record.params.size(); ++i) {
       TESSERA_RETURN_IF_ERROR(pack(record.params[i], *call, storage[i].data()));
       args[i] = storage[i].data();
@@ -482,16 +453,10 @@ private:
     uint64_t generation = runtime_.bundleGeneration();
     if (generation == generation_) // generation 0: no bundle loaded, no records
       return Status();
-    std::vector<std::string> texts = runtime_.bundledOpRecords("matmul");
-    std::vector<Record> records;
-    for (size_t i = 0; i < texts.size(); ++i) {
-      StatusOr<Record> record = parseRecord(texts[i]);
-      if (!record.ok()) // loaded bundles were checked: only a bug gets here
-        return internalError("matmul op record " + std::to_string(i) + ": " +
-                             record.status().message());
-      records.push_back(std::move(record).value());
-    }
-    records_ = std::move(records);
+    StatusOr<std::vector<Record>> records = parseBundledRecords(runtime_, "matmul", parseRecord);
+    if (!records.ok())
+      return records.status();
+    records_ = std::move(records).value();
     casesByCall_.clear();
     for (size_t i = 0; i < records_.size(); ++i)
       if (records_[i].isCase)

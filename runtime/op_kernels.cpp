@@ -5,6 +5,28 @@
 #include <cstring>
 
 namespace tessera::runtime {
+namespace {
+
+// The type of a scalar parameter: "*<dtype>", "i32", "i64" or "fp32"; nullopt for another.
+std::optional<ParamType> parseScalarParamType(std::string_view type) {
+  if (type.size() > 1 && type[0] == '*')
+    return ParamType::Pointer;
+  if (type == "i32")
+    return ParamType::I32;
+  if (type == "i64")
+    return ParamType::I64;
+  if (type == "fp32")
+    return ParamType::F32;
+  return std::nullopt;
+}
+
+// Whether `divisibility` is one a record may give a parameter: 1, 2, 4, 8 or 16.
+bool isRecordDivisibility(int64_t divisibility) {
+  return divisibility == 1 || divisibility == 2 || divisibility == 4 || divisibility == 8 ||
+         divisibility == 16;
+}
+
+} // namespace
 
 StatusOr<llvm::json::Object> parseRecordObject(const std::string &text) {
   llvm::Expected<llvm::json::Value> parsed = llvm::json::parse(text);
@@ -24,35 +46,52 @@ Status recordString(const llvm::json::Object &record, const char *field, std::st
   return Status();
 }
 
-StatusOr<RecordHeader> parseRecordHeader(const llvm::json::Object &record) {
-  RecordHeader header;
+Status parseRecordHeader(const llvm::json::Object &record, RecordHeader *header) {
   std::string kind;
   TESSERA_RETURN_IF_ERROR(recordString(record, "kind", &kind));
   if (kind != "case" && kind != "generic")
     return invalidArgument("kind '" + kind + "' is neither 'case' nor 'generic'");
-  header.isCase = kind == "case";
-  TESSERA_RETURN_IF_ERROR(recordString(record, "target", &header.target));
-  TESSERA_RETURN_IF_ERROR(recordString(record, "kernel", &header.kernel));
-  if (!isKnownTarget(header.target))
-    return invalidArgument("unknown target '" + header.target + "'");
-  return header;
+  header->isCase = kind == "case";
+  TESSERA_RETURN_IF_ERROR(recordString(record, "target", &header->target));
+  TESSERA_RETURN_IF_ERROR(recordString(record, "kernel", &header->kernel));
+  if (!isKnownTarget(header->target))
+    return invalidArgument("unknown target '" + header->target + "'");
+  return Status();
 }
 
-std::optional<ParamType> parseScalarParamType(std::string_view type) {
-  if (type.size() > 1 && type[0] == '*')
-    return ParamType::Pointer;
-  if (type == "i32")
-    return ParamType::I32;
-  if (type == "i64")
-    return ParamType::I64;
-  if (type == "fp32")
-    return ParamType::F32;
-  return std::nullopt;
+StatusOr<std::vector<ParamEntry>> parseParamEntries(const llvm::json::Object &record) {
+  const llvm::json::Array *params = record.getArray("params");
+  if (!params)
+    return invalidArgument("no array 'params'");
+  if (params->size() > kMaxOpParams)
+    return invalidArgument("more than " + std::to_string(kMaxOpParams) + " parameters");
+  std::vector<ParamEntry> entries;
+  for (const llvm::json::Value &param : *params) {
+    const llvm::json::Array *fields = param.getAsArray();
+    std::optional<llvm::StringRef> name, type;
+    if (fields && fields->size() == 3) {
+      name = (*fields)[0].getAsString();
+      type = (*fields)[1].getAsString();
+    }
+    if (!name || !type)
+      return invalidArgument("a parameter is not [name, type, divisibility or block]");
+    entries.push_back({*name, *type, &(*fields)[2]});
+  }
+  return entries;
 }
 
-bool isRecordDivisibility(int64_t divisibility) {
-  return divisibility == 1 || divisibility == 2 || divisibility == 4 || divisibility == 8 ||
-         divisibility == 16;
+Status parseScalarParam(const ParamEntry &entry, ParamType *type, int64_t *divisibility) {
+  std::optional<int64_t> value = entry.detail->getAsInteger();
+  if (!value || !isRecordDivisibility(*value))
+    return invalidArgument("parameter '" + entry.name.str() +
+                           "' has a divisibility other than 1, 2, 4, 8 or 16");
+  std::optional<ParamType> scalar = parseScalarParamType(entry.type);
+  if (!scalar)
+    return invalidArgument("parameter '" + entry.name.str() + "' has type '" + entry.type.str() +
+                           "' (expected a pointer, i32, i64 or fp32)");
+  *type = *scalar;
+  *divisibility = *value;
+  return Status();
 }
 
 Status packScalar(ParamType type, int64_t integer, double real, std::string_view name, void *out) {

@@ -20,8 +20,13 @@ namespace tessera::runtime {
 
 enum class ParamType { Pointer, I32, I64, F32, TensorMap };
 
+// The most parameters an op record may list: launches pack them on the stack.
+constexpr size_t kMaxOpParams = 32;
+
+inline int64_t cdiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
 // What every op record holds: its kind ("case": one planned call, "generic": a kernel for any
-// call) and the bundled kernel's name and target.
+// call) and the bundled kernel's name and target. The ops' records derive from it.
 struct RecordHeader {
   bool isCase = false;
   std::string kernel, target;
@@ -33,14 +38,38 @@ StatusOr<llvm::json::Object> parseRecordObject(const std::string &text);
 // The string field `field` of a record, or INVALID_ARGUMENT "no string '<field>'".
 Status recordString(const llvm::json::Object &record, const char *field, std::string *out);
 
-// The kind, kernel and (known) target of a record, or INVALID_ARGUMENT saying what is wrong.
-StatusOr<RecordHeader> parseRecordHeader(const llvm::json::Object &record);
+// Reads the kind, kernel and (known) target of `record` into `header`, or INVALID_ARGUMENT.
+Status parseRecordHeader(const llvm::json::Object &record, RecordHeader *header);
 
-// The type of an op record's parameter: "*<dtype>", "i32", "i64" or "fp32"; nullopt for another.
-std::optional<ParamType> parseScalarParamType(std::string_view type);
+// One entry [name, type, detail] of a record's "params": detail is the divisibility, or a tensor
+// map's block.
+struct ParamEntry {
+  llvm::StringRef name, type;
+  const llvm::json::Value *detail = nullptr;
+};
 
-// Whether `divisibility` is one an op record may give a parameter: 1, 2, 4, 8 or 16.
-bool isRecordDivisibility(int64_t divisibility);
+// The entries of the record's "params" (at most kMaxOpParams), or INVALID_ARGUMENT.
+StatusOr<std::vector<ParamEntry>> parseParamEntries(const llvm::json::Object &record);
+
+// The type and divisibility of a scalar parameter's entry, or INVALID_ARGUMENT naming it.
+Status parseScalarParam(const ParamEntry &entry, ParamType *type, int64_t *divisibility);
+
+// The op records of `family` in the loaded bundles of `runtime`, each parsed by `parse`. The
+// bundles were checked when they were loaded, so a malformed record is an INTERNAL error.
+template <typename Record>
+StatusOr<std::vector<Record>> parseBundledRecords(const Runtime &runtime, const std::string &family,
+                                                  StatusOr<Record> (*parse)(const std::string &)) {
+  std::vector<std::string> texts = runtime.bundledOpRecords(family);
+  std::vector<Record> records;
+  for (size_t i = 0; i < texts.size(); ++i) {
+    StatusOr<Record> record = parse(texts[i]);
+    if (!record.ok())
+      return internalError(family + " op record " + std::to_string(i) + ": " +
+                           record.status().message());
+    records.push_back(std::move(record).value());
+  }
+  return records;
+}
 
 // Writes a parameter of `type` (not a tensor map) at `out`: `integer` for pointers and integers,
 // `real` for fp32. INVALID_ARGUMENT naming `name` when an integer does not fit an i32.
