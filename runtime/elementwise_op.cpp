@@ -461,12 +461,10 @@ public:
       StatusOr<KernelSpec> spec = kernelSpec(*plan, target, &tileIR);
       if (!spec.ok())
         return spec.status();
-      bool compiled = false;
-      StatusOr<KernelBinary> binary =
-          runtime_.findOrCompile(*spec, runtime_.kernelKey(*spec), &compiled);
-      if (!binary.ok())
-        return binary.status();
-      compiledAny = compiledAny || compiled;
+      StatusOr<bool> compiled = precompileOpKernel(runtime_, *spec);
+      if (!compiled.ok())
+        return compiled.status();
+      compiledAny = compiledAny || *compiled;
     }
     return compiledAny;
   }

@@ -311,12 +311,7 @@ public:
     StatusOr<KernelSpec> spec = kernelSpec(*plan, target, &tileIR);
     if (!spec.ok())
       return spec.status();
-    bool compiled = false;
-    StatusOr<KernelBinary> binary =
-        runtime_.findOrCompile(*spec, runtime_.kernelKey(*spec), &compiled);
-    if (!binary.ok())
-      return binary.status();
-    return compiled;
+    return precompileOpKernel(runtime_, *spec);
   }
 
 private:

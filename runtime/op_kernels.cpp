@@ -165,4 +165,12 @@ StatusOr<Kernel *> loadOpKernel(Runtime &runtime, KernelSpec spec, int32_t devic
   return loaded;
 }
 
+StatusOr<bool> precompileOpKernel(Runtime &runtime, const KernelSpec &spec) {
+  bool compiled = false;
+  StatusOr<KernelBinary> binary = runtime.findOrCompile(spec, runtime.kernelKey(spec), &compiled);
+  if (!binary.ok())
+    return binary.status();
+  return compiled;
+}
+
 } // namespace tessera::runtime

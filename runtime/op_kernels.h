@@ -96,6 +96,10 @@ StatusOr<KernelSpec> opKernelSpec(const Runtime &runtime, const std::string &op,
 StatusOr<Kernel *> loadOpKernel(Runtime &runtime, KernelSpec spec, int32_t device, size_t numParams,
                                 const std::string &op, const std::string &kernel);
 
+// Puts the binary of `spec` into the disk cache (found there or in a bundle, else compiled, with
+// no GPU needed); true when this call compiled it.
+StatusOr<bool> precompileOpKernel(Runtime &runtime, const KernelSpec &spec);
+
 } // namespace tessera::runtime
 
 #endif // TESSERA_RUNTIME_OP_KERNELS_H
