@@ -62,7 +62,8 @@ def _float_function(name: str, op: str, doc: str) -> Callable[[Any], tensor]:
 
 
 exp = _float_function("exp", "math.exp", "exponential")
-exp2 = _float_function("exp2", "math.exp2", "base-2 exponential")
+exp2 = _float_function("exp2", "math.exp2", "base-2 exponential (fp32: one ex2.approx.ftz, "
+                       "which flushes subnormal inputs and results to 0, as Triton's)")
 log = _float_function("log", "math.log", "natural logarithm")
 log2 = _float_function("log2", "math.log2", "base-2 logarithm")
 sqrt = _float_function("sqrt", "math.sqrt", "square root")

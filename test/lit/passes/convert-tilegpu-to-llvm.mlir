@@ -23,11 +23,15 @@ func.func @masked_copy(%x: !tile.ptr<f32> {tile.divisibility = 16 : i32}, %n: i3
 
 // -----
 
-// Tests that a full reduction shuffles across lanes, then combines warps through shared memory,
-// and that the kernel records the scratch it needs.
+// Tests that a full reduction combines each thread's four elements as a tree ((e0 + e1) +
+// (e2 + e3)), shuffles across lanes, then combines warps through shared memory, and that the
+// kernel records the scratch it needs.
 // CHECK: tilegpu.shared = 16 : i32
 // CHECK: llvm.mlir.global external @tessera_smem() {addr_space = 3 : i32
 // CHECK-LABEL: llvm.func @total
+// CHECK: %[[LEFT:[0-9]+]] = llvm.fadd
+// CHECK-NEXT: %[[RIGHT:[0-9]+]] = llvm.fadd
+// CHECK-NEXT: llvm.fadd %[[LEFT]], %[[RIGHT]]
 // CHECK-COUNT-5: nvvm.shfl.sync bfly
 // CHECK: nvvm.barrier0
 // CHECK: llvm.store {{.*}} : f32, !llvm.ptr<3>
@@ -51,16 +55,19 @@ func.func @total(%x: !tile.ptr<f32> {tile.divisibility = 16 : i32}) attributes {
 
 // -----
 
-// Tests that fp32 division and exp follow Triton: div.full.f32 and ex2.approx.f32 of x*log2(e).
+// Tests that fp32 division, exp and exp2 follow Triton: div.full.f32, ex2.approx.f32 of
+// x*log2(e), and ex2.approx.ftz.f32 (subnormals flushed: no fix-up around MUFU.EX2).
 // CHECK-LABEL: llvm.func @fast_math
 // CHECK: llvm.fmul {{.*}} : f32
 // CHECK: llvm.inline_asm "ex2.approx.f32 $0, $1;", "=f,f"
+// CHECK: llvm.inline_asm "ex2.approx.ftz.f32 $0, $1;", "=f,f"
 // CHECK: llvm.inline_asm "div.full.f32 $0, $1, $2;", "=f,f,f"
 module {
 func.func @fast_math(%x: !tile.ptr<f32>, %y: f32) attributes {tile.kernel} {
   %v = tile.load %x : (!tile.ptr<f32>) -> f32
   %e = math.exp %v : f32
-  %d = arith.divf %e, %y : f32
+  %e2 = math.exp2 %e : f32
+  %d = arith.divf %e2, %y : f32
   tile.store %x, %d : (!tile.ptr<f32>, f32) -> ()
   return
 }
