@@ -321,38 +321,6 @@ constexpr int64_t kIndex32Limit = int64_t(1) << 31;
 constexpr uint64_t kSliceSeedStep = 0x9E3779B97F4A7C15ull;
 constexpr int64_t kSeedLimit = int64_t(1) << 62;
 
-// The byte range [start, end) of a tensor whose elements tile their memory exactly (in any order
-// of dims), as tessera.ops.arguments.memory_range; nullopt for other layouts and empty tensors.
-std::optional<std::pair<uint64_t, uint64_t>> memoryRange(const tessera_tensor &t,
-                                                         int64_t elementBytes) {
-  std::vector<std::pair<int64_t, int64_t>> dims; // (stride, size)
-  int64_t numel = 1;
-  for (int32_t d = 0; d < t.rank; ++d) {
-    numel *= t.sizes[d];
-    if (t.sizes[d] != 1)
-      dims.push_back({t.strides[d], t.sizes[d]});
-  }
-  if (numel == 0)
-    return std::nullopt;
-  std::sort(dims.begin(), dims.end());
-  int64_t expected = 1;
-  for (auto [stride, size] : dims) {
-    if (stride != expected)
-      return std::nullopt;
-    expected *= size;
-  }
-  return std::make_pair(t.data, t.data + uint64_t(numel * elementBytes));
-}
-
-bool sameTensor(const tessera_tensor &a, const tessera_tensor &b) {
-  if (a.rank != b.rank || a.data != b.data || a.rank == 0)
-    return false;
-  for (int32_t d = 0; d < a.rank; ++d)
-    if (a.sizes[d] != b.sizes[d] || a.strides[d] != b.strides[d])
-      return false;
-  return true;
-}
-
 class ElementwiseOp final : public Op {
 public:
   ElementwiseOp(Runtime &runtime, const OpInfo &info) : runtime_(runtime), info_(info) {}
@@ -591,34 +559,8 @@ private:
   }
 
   Status checkTensor(const tessera_tensor &t, const char *name, bool optional) const {
-    if (t.dtype == TESSERA_NONE) {
-      if (optional)
-        return Status();
-      return invalid(std::string(name) + " is TESSERA_NONE; expected a tensor");
-    }
-    if (!dtypeInfo(t.dtype))
-      return invalid(std::string(name) + " has dtype " + std::to_string(t.dtype) +
-                     " (expected a tessera_dtype: TESSERA_FLOAT16 ... TESSERA_INT64)");
-    if (t.rank < 0 || t.rank > TESSERA_MAX_RANK)
-      return invalid(std::string(name) + " has rank " + std::to_string(t.rank) +
-                     " (expected 0 to " + std::to_string(TESSERA_MAX_RANK) + ")");
-    bool empty = false;
-    for (int32_t d = 0; d < t.rank; ++d) {
-      if (t.sizes[d] < 0 || t.strides[d] < 0)
-        return invalid(std::string(name) + " has a negative size or stride in dim " +
-                       std::to_string(d) + " (sizes and strides must be >= 0)");
-      empty = empty || t.sizes[d] == 0;
-    }
-    if (t.data == 0 && !empty)
-      return invalid(std::string(name) + " has a NULL data pointer but is not empty");
-    return Status();
-  }
-
-  static std::string shapeText(const tessera_tensor &t) {
-    std::string text = "(";
-    for (int32_t d = 0; d < t.rank; ++d)
-      text += (d ? ", " : "") + std::to_string(t.sizes[d]);
-    return text + (t.rank == 1 ? ",)" : ")");
+    Status checked = checkOpTensor(t, name, optional);
+    return checked.ok() ? checked : invalid(checked.message());
   }
 
   // `t` broadcast to `rank` dims of the call's shape: its strides, 0 where it broadcasts.
@@ -629,43 +571,16 @@ private:
     return v;
   }
 
-  // An attribute of the call by name (nullptr when left out), after checking that every
-  // attribute given is one the op takes, given once, of a known kind.
-  StatusOr<std::map<std::string, const tessera_op_attribute *>>
-  readAttributes(const tessera_op_options *options) const {
-    std::map<std::string, const tessera_op_attribute *> attributes;
-    size_t count = options ? options->num_attributes : 0;
-    if (count && !options->attributes)
-      return invalid("options.attributes is NULL but num_attributes is " + std::to_string(count));
-    for (size_t i = 0; i < count; ++i) {
-      const tessera_op_attribute &attribute = options->attributes[i];
-      if (!attribute.name)
-        return invalid("attribute " + std::to_string(i) + " has a NULL name");
-      bool known =
-          std::any_of(info_.attributes.begin(), info_.attributes.end(),
-                      [&](const char *name) { return attribute.name == std::string(name); });
-      if (!known) {
-        std::string list;
-        for (const char *name : info_.attributes)
-          list += (list.empty() ? "" : ", ") + std::string(name);
-        return invalid(std::string("takes no attribute '") + attribute.name + "' (" +
-                       (list.empty() ? "it takes none" : "it takes " + list) + ")");
-      }
-      if (attribute.kind < TESSERA_ATTRIBUTE_INT || attribute.kind > TESSERA_ATTRIBUTE_STRING)
-        return invalid(std::string("attribute '") + attribute.name + "' has kind " +
-                       std::to_string(attribute.kind) + " (expected a tessera_attribute_kind)");
-      if (attribute.kind == TESSERA_ATTRIBUTE_STRING && !attribute.string_value)
-        return invalid(std::string("attribute '") + attribute.name +
-                       "' is a string attribute with a NULL string_value");
-      if (!attributes.emplace(attribute.name, &attribute).second)
-        return invalid(std::string("attribute '") + attribute.name + "' is given twice");
-    }
+  // The call's attributes by name, checked (readOpAttributes).
+  StatusOr<OpAttributes> readAttributes(const tessera_op_options *options) const {
+    StatusOr<OpAttributes> attributes = readOpAttributes(options, info_.attributes);
+    if (!attributes.ok())
+      return invalid(attributes.status().message());
     return attributes;
   }
 
-  Status stringAttribute(const std::map<std::string, const tessera_op_attribute *> &attributes,
-                         const char *name, std::vector<std::string> allowed,
-                         std::string *value) const {
+  Status stringAttribute(const OpAttributes &attributes, const char *name,
+                         std::vector<std::string> allowed, std::string *value) const {
     auto found = attributes.find(name);
     if (found == attributes.end())
       return Status();
@@ -686,8 +601,7 @@ private:
   Status readVariant(const tessera_tensor *tensors,
                      const std::vector<const tessera_tensor *> &operands,
                      const tessera_op_options *options, Call *call) const {
-    StatusOr<std::map<std::string, const tessera_op_attribute *>> attributes =
-        readAttributes(options);
+    StatusOr<OpAttributes> attributes = readAttributes(options);
     if (!attributes.ok())
       return attributes.status();
     const std::string op = info_.name;
@@ -755,8 +669,7 @@ private:
     return Status();
   }
 
-  Status readAlpha(const std::map<std::string, const tessera_op_attribute *> &attributes,
-                   int32_t result, Call *call) const {
+  Status readAlpha(const OpAttributes &attributes, int32_t result, Call *call) const {
     auto found = attributes.find("alpha");
     if (found == attributes.end())
       return Status();
@@ -776,8 +689,7 @@ private:
     return Status();
   }
 
-  Status readDropout(const std::map<std::string, const tessera_op_attribute *> &attributes,
-                     Call *call) const {
+  Status readDropout(const OpAttributes &attributes, Call *call) const {
     double p = 0.5;
     if (auto found = attributes.find("p"); found != attributes.end()) {
       const tessera_op_attribute &a = *found->second;
@@ -1028,23 +940,14 @@ private:
   // The loaded kernel of `plan` on `device`, looked up once per (record, device, facts). Called
   // with mutex_.
   StatusOr<Kernel *> kernelFor(const Plan &plan, int32_t device, const std::string &target) {
-    std::vector<int> facts;
-    for (const compiler::ArgumentFacts &fact : plan.facts)
-      facts.push_back(fact.divisibility * 2 + int(fact.equalsOne));
-    auto key = std::make_tuple(plan.record, device, facts);
-    auto found = kernels_.find(key);
-    if (found != kernels_.end())
-      return found->second;
-    std::string tileIR;
-    StatusOr<KernelSpec> spec = kernelSpec(plan, target, &tileIR);
-    if (!spec.ok())
-      return spec.status();
-    StatusOr<Kernel *> kernel = loadOpKernel(runtime_, *spec, device, plan.record->params.size(),
-                                             info_.name, plan.record->kernel);
-    if (!kernel.ok())
-      return kernel.status();
-    kernels_.emplace(std::move(key), *kernel);
-    return kernel;
+    return kernels_.get(plan.record, device, plan.facts, [&]() -> StatusOr<Kernel *> {
+      std::string tileIR;
+      StatusOr<KernelSpec> spec = kernelSpec(plan, target, &tileIR);
+      if (!spec.ok())
+        return spec.status();
+      return loadOpKernel(runtime_, *spec, device, plan.record->params.size(), info_.name,
+                          plan.record->kernel);
+    });
   }
 
   Status pack(const Param &param, const Values &values, uint64_t *out) const {
@@ -1060,7 +963,7 @@ private:
   std::vector<Record> records_;
   // Record indices by variantKey, on their target and under "any".
   std::unordered_map<std::string, std::vector<size_t>> byVariant_;
-  std::map<std::tuple<const Record *, int32_t, std::vector<int>>, Kernel *> kernels_;
+  OpKernelCache kernels_;
   std::map<LaunchKey, Prepared> prepared_;
 };
 

@@ -100,19 +100,6 @@ struct Launch {
   Kernel *kernel = nullptr;
 };
 
-const char *dtypeName(int32_t dtype) {
-  switch (dtype) {
-  case TESSERA_FLOAT16:
-    return "fp16";
-  case TESSERA_BFLOAT16:
-    return "bf16";
-  case TESSERA_FLOAT32:
-    return "fp32";
-  default:
-    return nullptr;
-  }
-}
-
 // The TMA box of a descriptor block and its swizzle width (tensor_descriptor.tma_box).
 void tmaBox(const uint32_t block[2], int64_t elementBytes, uint32_t box[2], uint32_t *swizzle) {
   int64_t rowBytes = block[1] * elementBytes;
@@ -340,7 +327,7 @@ private:
     Call call;
     for (int i = 0; i < 3; ++i) {
       const tessera_tensor &t = tensors[i];
-      const char *dtype = dtypeName(t.dtype);
+      const char *dtype = floatRecordName(t.dtype);
       if (!dtype)
         return invalid(std::string(names[i]) + " has dtype " + std::to_string(t.dtype) +
                        " (expected TESSERA_FLOAT16, TESSERA_BFLOAT16 or TESSERA_FLOAT32)");

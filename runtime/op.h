@@ -46,6 +46,13 @@ bool isElementwiseOp(const std::string &name);
 std::string elementwiseOpNames();
 std::unique_ptr<Op> makeElementwiseOp(Runtime &runtime, const std::string &name);
 Status checkElementwiseRecord(const std::string &record);
+// softmax, layer_norm, rms_norm; records of family "normalization".
+bool isNormalizationOp(const std::string &name);
+std::unique_ptr<Op> makeNormalizationOp(Runtime &runtime, const std::string &name);
+Status checkNormalizationRecord(const std::string &record);
+// rotary_position_embedding; records of family "rope".
+std::unique_ptr<Op> makeRopeOp(Runtime &runtime);
+Status checkRopeRecord(const std::string &record);
 
 } // namespace tessera::runtime
 

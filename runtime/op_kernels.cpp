@@ -94,6 +94,174 @@ Status parseScalarParam(const ParamEntry &entry, ParamType *type, int64_t *divis
   return Status();
 }
 
+const char *floatRecordName(int32_t dtype) {
+  switch (dtype) {
+  case TESSERA_FLOAT16:
+    return "fp16";
+  case TESSERA_BFLOAT16:
+    return "bf16";
+  case TESSERA_FLOAT32:
+    return "fp32";
+  default:
+    return nullptr;
+  }
+}
+
+int32_t floatOfRecordName(llvm::StringRef name) {
+  for (int32_t dtype : {TESSERA_FLOAT16, TESSERA_BFLOAT16, TESSERA_FLOAT32})
+    if (name == floatRecordName(dtype))
+      return dtype;
+  return TESSERA_NONE;
+}
+
+const char *dtypeApiName(int32_t dtype) {
+  static const char *const names[] = {
+      "TESSERA_NONE",  "TESSERA_FLOAT16", "TESSERA_BFLOAT16", "TESSERA_FLOAT32", "TESSERA_BOOL",
+      "TESSERA_UINT8", "TESSERA_INT8",    "TESSERA_INT16",    "TESSERA_INT32",   "TESSERA_INT64"};
+  return dtype >= TESSERA_NONE && dtype <= TESSERA_INT64 ? names[dtype] : "an unknown dtype";
+}
+
+int64_t nextPowerOf2(int64_t n) {
+  int64_t power = 1;
+  while (power < n)
+    power *= 2;
+  return power;
+}
+
+int64_t dtypeBytes(int32_t dtype) {
+  switch (dtype) {
+  case TESSERA_BOOL:
+  case TESSERA_UINT8:
+  case TESSERA_INT8:
+    return 1;
+  case TESSERA_FLOAT16:
+  case TESSERA_BFLOAT16:
+  case TESSERA_INT16:
+    return 2;
+  case TESSERA_FLOAT32:
+  case TESSERA_INT32:
+    return 4;
+  case TESSERA_INT64:
+    return 8;
+  default:
+    return 0;
+  }
+}
+
+Status checkOpTensor(const tessera_tensor &t, const char *name, bool optional) {
+  std::string what = name;
+  if (t.dtype == TESSERA_NONE) {
+    if (optional)
+      return Status();
+    return invalidArgument(what + " is TESSERA_NONE; expected a tensor");
+  }
+  if (!dtypeBytes(t.dtype))
+    return invalidArgument(what + " has dtype " + std::to_string(t.dtype) +
+                           " (expected a tessera_dtype: TESSERA_FLOAT16 ... TESSERA_INT64)");
+  if (t.rank < 0 || t.rank > TESSERA_MAX_RANK)
+    return invalidArgument(what + " has rank " + std::to_string(t.rank) + " (expected 0 to " +
+                           std::to_string(TESSERA_MAX_RANK) + ")");
+  bool empty = false;
+  for (int32_t d = 0; d < t.rank; ++d) {
+    if (t.sizes[d] < 0 || t.strides[d] < 0)
+      return invalidArgument(what + " has a negative size or stride in dim " + std::to_string(d) +
+                             " (sizes and strides must be >= 0)");
+    empty = empty || t.sizes[d] == 0;
+  }
+  if (t.data == 0 && !empty)
+    return invalidArgument(what + " has a NULL data pointer but is not empty");
+  return Status();
+}
+
+std::string shapeText(const tessera_tensor &t) {
+  std::string text = "(";
+  for (int32_t d = 0; d < t.rank; ++d)
+    text += (d ? ", " : "") + std::to_string(t.sizes[d]);
+  return text + (t.rank == 1 ? ",)" : ")");
+}
+
+std::optional<std::pair<uint64_t, uint64_t>> memoryRange(const tessera_tensor &t,
+                                                         int64_t elementBytes) {
+  std::vector<std::pair<int64_t, int64_t>> dims; // (stride, size)
+  int64_t numel = 1;
+  for (int32_t d = 0; d < t.rank; ++d) {
+    numel *= t.sizes[d];
+    if (t.sizes[d] != 1)
+      dims.push_back({t.strides[d], t.sizes[d]});
+  }
+  if (numel == 0)
+    return std::nullopt;
+  std::sort(dims.begin(), dims.end());
+  int64_t expected = 1;
+  for (auto [stride, size] : dims) {
+    if (stride != expected)
+      return std::nullopt;
+    expected *= size;
+  }
+  return std::make_pair(t.data, t.data + uint64_t(numel * elementBytes));
+}
+
+bool sameTensor(const tessera_tensor &a, const tessera_tensor &b) {
+  if (a.rank != b.rank || a.data != b.data || a.rank == 0)
+    return false;
+  for (int32_t d = 0; d < a.rank; ++d)
+    if (a.sizes[d] != b.sizes[d] || a.strides[d] != b.strides[d])
+      return false;
+  return true;
+}
+
+StatusOr<OpAttributes> readOpAttributes(const tessera_op_options *options,
+                                        const std::vector<const char *> &accepted) {
+  OpAttributes attributes;
+  size_t count = options ? options->num_attributes : 0;
+  if (count && !options->attributes)
+    return invalidArgument("options.attributes is NULL but num_attributes is " +
+                           std::to_string(count));
+  for (size_t i = 0; i < count; ++i) {
+    const tessera_op_attribute &attribute = options->attributes[i];
+    if (!attribute.name)
+      return invalidArgument("attribute " + std::to_string(i) + " has a NULL name");
+    std::string name = attribute.name;
+    if (std::find(accepted.begin(), accepted.end(), name) == accepted.end()) {
+      std::string list;
+      for (const char *known : accepted)
+        list += (list.empty() ? "" : ", ") + std::string(known);
+      return invalidArgument("takes no attribute '" + name + "' (" +
+                             (list.empty() ? "it takes none" : "it takes " + list) + ")");
+    }
+    if (attribute.kind < TESSERA_ATTRIBUTE_INT || attribute.kind > TESSERA_ATTRIBUTE_INTS)
+      return invalidArgument("attribute '" + name + "' has kind " + std::to_string(attribute.kind) +
+                             " (expected a tessera_attribute_kind)");
+    if (attribute.kind == TESSERA_ATTRIBUTE_STRING && !attribute.string_value)
+      return invalidArgument("attribute '" + name +
+                             "' is a string attribute with a NULL string_value");
+    if (attribute.kind == TESSERA_ATTRIBUTE_INTS && attribute.num_int_values &&
+        !attribute.int_values)
+      return invalidArgument("attribute '" + name + "' is a list of " +
+                             std::to_string(attribute.num_int_values) +
+                             " ints with a NULL int_values");
+    if (!attributes.emplace(name, &attribute).second)
+      return invalidArgument("attribute '" + name + "' is given twice");
+  }
+  return attributes;
+}
+
+StatusOr<Kernel *> OpKernelCache::get(const void *record, int32_t device,
+                                      const std::vector<compiler::ArgumentFacts> &facts,
+                                      llvm::function_ref<StatusOr<Kernel *>()> load) {
+  std::vector<int> factKey;
+  for (const compiler::ArgumentFacts &fact : facts)
+    factKey.push_back(fact.divisibility * 2 + int(fact.equalsOne));
+  auto key = std::make_tuple(record, device, std::move(factKey));
+  auto found = kernels_.find(key);
+  if (found != kernels_.end())
+    return found->second;
+  StatusOr<Kernel *> kernel = load();
+  if (kernel.ok())
+    kernels_.emplace(std::move(key), *kernel);
+  return kernel;
+}
+
 Status packScalar(ParamType type, int64_t integer, double real, std::string_view name, void *out) {
   switch (type) {
   case ParamType::Pointer:

@@ -8,12 +8,17 @@
 #include "runtime/kernel_spec.h"
 #include "runtime/runtime.h"
 #include "runtime/status.h"
+#include "runtime/tessera.h"
 
+#include "llvm/ADT/STLFunctionalExtras.h"
 #include "llvm/Support/JSON.h"
 
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <tuple>
+#include <utility>
 #include <vector>
 
 namespace tessera::runtime {
@@ -70,6 +75,60 @@ StatusOr<std::vector<Record>> parseBundledRecords(const Runtime &runtime, const 
   }
   return records;
 }
+
+// The record name of a floating dtype ("fp16", "bf16", "fp32"); nullptr for other dtypes.
+const char *floatRecordName(int32_t dtype);
+
+// The floating dtype a record names ("fp16", "bf16", "fp32"); TESSERA_NONE for other names.
+int32_t floatOfRecordName(llvm::StringRef name);
+
+// A dtype as the C API names it ("TESSERA_FLOAT16", ...), for messages.
+const char *dtypeApiName(int32_t dtype);
+
+// The smallest power of two >= n (n up to 2^62).
+int64_t nextPowerOf2(int64_t n);
+
+// The size in bytes of an element of `dtype` (a tessera_dtype; bools take a byte), 0 for
+// TESSERA_NONE and unknown values.
+int64_t dtypeBytes(int32_t dtype);
+
+// Checks a tensor argument named `name`: a known dtype (TESSERA_NONE only where `optional`), a
+// rank of 0 to TESSERA_MAX_RANK, sizes and strides >= 0, data non-NULL unless empty. The message
+// of an INVALID_ARGUMENT does not name the op (callers prefix it).
+Status checkOpTensor(const tessera_tensor &t, const char *name, bool optional);
+
+// "(2, 3)", "(4,)", "()": a tensor's shape as PyTorch prints it.
+std::string shapeText(const tessera_tensor &t);
+
+// The byte range [start, end) of a tensor whose elements tile their memory exactly (in any order
+// of dims), as tessera.ops.arguments.memory_range; nullopt for other layouts and empty tensors.
+std::optional<std::pair<uint64_t, uint64_t>> memoryRange(const tessera_tensor &t,
+                                                         int64_t elementBytes);
+
+// Whether `a` and `b` are the same (non-0-d) tensor: same address, sizes and strides.
+bool sameTensor(const tessera_tensor &a, const tessera_tensor &b);
+
+// The attributes of a call by name (absent: left out), checked: each named, one of `accepted`,
+// given once, of a known kind with its value present. The message of an INVALID_ARGUMENT does not
+// name the op (callers prefix it).
+using OpAttributes = std::map<std::string, const tessera_op_attribute *>;
+StatusOr<OpAttributes> readOpAttributes(const tessera_op_options *options,
+                                        const std::vector<const char *> &accepted);
+
+// Kernels loaded for an op's records, once per (record, device, the facts of the specialisation).
+// Not thread-safe: the op guards it with its mutex.
+class OpKernelCache {
+public:
+  // The kernel cached under the key, else the one `load` gives, cached when it succeeds.
+  StatusOr<Kernel *> get(const void *record, int32_t device,
+                         const std::vector<compiler::ArgumentFacts> &facts,
+                         llvm::function_ref<StatusOr<Kernel *>()> load);
+  // Forgets every kernel (their records are being replaced).
+  void clear() { kernels_.clear(); }
+
+private:
+  std::map<std::tuple<const void *, int32_t, std::vector<int>>, Kernel *> kernels_;
+};
 
 // Writes a parameter of `type` (not a tensor map) at `out`: `integer` for pointers and integers,
 // `real` for fp32. INVALID_ARGUMENT naming `name` when an integer does not fit an i32.

@@ -248,6 +248,7 @@ typedef enum tessera_attribute_kind {
   TESSERA_ATTRIBUTE_INT = 1,    /* int_value; a bool is 0 or 1 */
   TESSERA_ATTRIBUTE_FLOAT = 2,  /* float_value */
   TESSERA_ATTRIBUTE_STRING = 3, /* string_value */
+  TESSERA_ATTRIBUTE_INTS = 4,   /* int_values[0 .. num_int_values) (layer_norm's normalized_shape) */
 } tessera_attribute_kind;
 
 typedef struct tessera_op_attribute {
@@ -256,6 +257,8 @@ typedef struct tessera_op_attribute {
   int64_t int_value;
   double float_value;
   const char* string_value;
+  const int64_t* int_values;
+  size_t num_int_values;
 } tessera_op_attribute;
 
 typedef struct tessera_op_options {
@@ -269,7 +272,7 @@ typedef struct tessera_op_options {
 
 typedef struct tessera_op* tessera_op_t; /* owned by its runtime; valid until destroy */
 
-/* The op `name` ("matmul", "add", "gelu", ...). NOT_FOUND for a name that is not an op, naming the
+/* The op `name` ("matmul", "add", "gelu", "softmax", ...). NOT_FOUND for a name that is not an op, naming the
  * ops; a known op whose kernels no loaded bundle holds is found, and its launches say what is
  * missing. */
 TESSERA_API tessera_status_t tessera_runtime_get_op(tessera_runtime_t runtime, const char* name,
@@ -289,6 +292,14 @@ TESSERA_API tessera_status_t tessera_runtime_get_op(tessera_runtime_t runtime, c
  *    ("none", "tanh"); dropout: "p" (float, default 0.5), "training" (int, default 1) and "seed"
  *    (int in [0, 2^62), required when dropping: the random stream is Philox keyed by it and by
  *    each element's index in input's logical order, as tessera.ops.dropout's).
+ *  - softmax: input, out (contiguous, of input's shape and any floating dtype: softmax's dtype);
+ *    attribute "dim" (int, required). layer_norm: input, weight, bias, out; rms_norm: input,
+ *    weight, out; weight and bias of normalized_shape or TESSERA_NONE, out contiguous of input's
+ *    shape and dtype; attributes "normalized_shape" (int or ints, required) and "eps" (float;
+ *    defaults 1e-5, and for rms_norm the input dtype's machine epsilon). Inputs of any strides;
+ *    the normalised dims must merge into one strided group.
+ *  - rotary_position_embedding: input (B, S, H, D), sin_table, cos_table (S, D/2), out (input's
+ *    shape and dtype, or input itself: in place); attribute "interleaved" (int, default 1).
  * `options` may be NULL. INVALID_ARGUMENT names the argument and what was expected; NOT_FOUND says
  * which kernel no loaded bundle holds. Asynchronous, like any launch. */
 TESSERA_API tessera_status_t tessera_op_launch(tessera_op_t op, int32_t device, void* stream,
@@ -299,9 +310,10 @@ TESSERA_API tessera_status_t tessera_op_launch(tessera_op_t op, int32_t device, 
  * bundle, "path": "bundled" (a case the bundle lists) or "jit" (a generic kernel specialised for
  * the call), "config": {...}, "grid": [x, y, z], "params": [[name, value], ...] (the values the
  * kernel's parameters take, tensor maps as null), "divisibility": [what the kernel assumes each
- * parameter a multiple of], "ones": [parameters the kernel takes to be 1]}; element-wise ops also
- * give "launches" (the kernel launches of the call: more than one past four merged dims) and
- * describe the first. Needs no GPU, compiles nothing. */
+ * parameter a multiple of], "ones": [parameters the kernel takes to be 1]}; element-wise ops and
+ * the norms also give "launches" (the kernel launches of the call: more than one past four merged
+ * dims, or grids past 2^31 programs) and describe the first; the norms list every launch in
+ * "all". Needs no GPU, compiles nothing. */
 TESSERA_API tessera_status_t tessera_op_describe(tessera_op_t op, const char* target,
                                                  const tessera_tensor* tensors,
                                                  size_t num_tensors,

@@ -284,8 +284,9 @@ private:
 };
 
 // A keyword argument of an op (see tessera_op_launch), named as in tessera.ops:
-// Attribute("alpha", 0.5), Attribute("rounding_mode", "floor"), Attribute("seed", int64_t(7)).
-// A view: a string value must outlive the call it is passed to.
+// Attribute("alpha", 0.5), Attribute("rounding_mode", "floor"), Attribute("seed", int64_t(7)),
+// Attribute("normalized_shape", shape) with a std::vector<int64_t> shape.
+// A view: a string or list value must outlive the call it is passed to.
 struct Attribute : tessera_op_attribute {
   Attribute(const char *attribute_name, int64_t value) : tessera_op_attribute{} {
     name = attribute_name;
@@ -303,6 +304,13 @@ struct Attribute : tessera_op_attribute {
     name = attribute_name;
     kind = TESSERA_ATTRIBUTE_STRING;
     string_value = value;
+  }
+  Attribute(const char *attribute_name, const std::vector<int64_t> &values)
+      : tessera_op_attribute{} {
+    name = attribute_name;
+    kind = TESSERA_ATTRIBUTE_INTS;
+    int_values = values.data();
+    num_int_values = values.size();
   }
 };
 static_assert(sizeof(Attribute) == sizeof(tessera_op_attribute));

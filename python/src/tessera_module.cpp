@@ -157,8 +157,8 @@ std::vector<tessera_tensor> c_tensors(const std::vector<std::optional<TensorTupl
   return tensors;
 }
 
-// tessera_op_options from an input precision and {name: bool, int, float or str} attributes;
-// owns the strings the options point at.
+// tessera_op_options from an input precision and {name: bool, int, float, str or a tuple or list
+// of ints} attributes; owns the strings and lists the options point at.
 class OpOptions {
 public:
   OpOptions(const std::optional<std::string> &precision, const py::dict &attributes)
@@ -175,17 +175,24 @@ public:
       } else if (py::isinstance<py::str>(value)) {
         attribute.kind = TESSERA_ATTRIBUTE_STRING;
         strings_.push_back(py::cast<std::string>(value));
+      } else if (py::isinstance<py::tuple>(value) || py::isinstance<py::list>(value)) {
+        attribute.kind = TESSERA_ATTRIBUTE_INTS;
+        ints_.push_back(py::cast<std::vector<int64_t>>(value));
       } else {
         throw py::type_error("attribute '" + names_.back() +
-                             "' must be a bool, int, float or str");
+                             "' must be a bool, int, float, str or a tuple of ints");
       }
       attributes_.push_back(attribute);
     }
     // Pointers are taken once every string is in place (the lists no longer grow).
-    for (size_t i = 0, string = 0; i < attributes_.size(); ++i) {
+    for (size_t i = 0, string = 0, list = 0; i < attributes_.size(); ++i) {
       attributes_[i].name = names_[i].c_str();
       if (attributes_[i].kind == TESSERA_ATTRIBUTE_STRING)
         attributes_[i].string_value = strings_[string++].c_str();
+      if (attributes_[i].kind == TESSERA_ATTRIBUTE_INTS) {
+        attributes_[i].int_values = ints_[list].data();
+        attributes_[i].num_int_values = ints_[list++].size();
+      }
     }
     options_.input_precision = precision_ ? precision_->c_str() : nullptr;
     options_.attributes = attributes_.empty() ? nullptr : attributes_.data();
@@ -199,6 +206,7 @@ public:
 private:
   std::optional<std::string> precision_;
   std::vector<std::string> names_, strings_;
+  std::vector<std::vector<int64_t>> ints_;
   std::vector<tessera_op_attribute> attributes_;
   tessera_op_options options_{};
 };

@@ -7,7 +7,8 @@ strides, dtype, an aligned address) and of the device (its target): the argument
 autotuner's key and pruned configs, the heuristics and descriptor block shapes, and the JIT's
 specialisation key, so that a process running the same call on a GPU derives the same kernel
 key and tuning key and finds both in the bundle. The element-wise ops, whose kernels serve every
-shape, are planned by ``aot_elementwise``.
+shape, are planned by ``aot_elementwise``; softmax and the norms by ``aot_normalization``, and
+rotary embeddings by ``aot_rope`` (no tuning: their kernels' blocks follow from the shape).
 
     >>> [case.name for case in plan("matmul", [4096, 4096, 4096], "fp16", "sm_90a")]
     ['matmul_kernel/matmul/4096x4096x4096/fp16/ieee/128x256x64w8s4/sm_90a']
@@ -242,12 +243,20 @@ _FLOATS = ["fp16", "bf16", "fp32"]
 # The cases of a bundle of the whole library (``tessera-aot --library``): matmul at the shapes
 # of the benchmarks and of common transformer layers; the element-wise ops (``aot_elementwise``:
 # kernels for every shape) at the float dtypes, and the comparisons and bitwise ops also at the
-# dtypes of masks and indices.
+# dtypes of masks and indices; the norms and softmax (``aot_normalization``: fallbacks for every
+# shape, and a case per shape) at rows of common hidden sizes, one per block the ops choose (the
+# one-pass blocks of 1024, 4096 and 16384 columns); rotary embeddings (``aot_rope``) at the head
+# counts and dims of common models (the tiles of 32 and 8 heads of 64 pairs, 32 of 32 pairs).
 LIBRARY_CASES: Dict[str, Dict[str, Any]] = {
     "matmul": {"shapes": [[4096, 4096, 4096], [8192, 8192, 8192], [16, 8192, 8192],
                           [64, 8192, 8192], [128, 8192, 8192], [4095, 4097, 1023],
                           [2048, 2048, 2048], [1024, 1024, 1024]],
                "dtypes": _FLOATS},
+    **{op: {"shapes": [[4096, 1024], [4096, 4096], [4096, 16384]], "dtypes": _FLOATS}
+       for op in ["softmax", "layer_norm", "rms_norm"]},
+    "rotary_position_embedding": {"shapes": [[1, 4096, 32, 128], [1, 4096, 8, 128],
+                                             [1, 4096, 32, 64]],
+                                  "dtypes": _FLOATS},
     **{op: {"dtypes": _FLOATS} for op in [
         "abs", "add", "clamp", "cos", "div", "dropout", "exp", "gelu", "isinf", "isnan", "mul",
         "neg", "pow", "relu", "rsqrt", "sigmoid", "silu", "sin", "sub", "tanh"]},

@@ -19,7 +19,13 @@ format) with the tile IR, the binaries and the config table, so that a process t
 ``"ops": "library"`` stands for every op of ``tessera.ops`` at its ``LIBRARY_CASES``. An
 element-wise op's entry (``add``, ``exp``, ``clamp``...: ``ops.aot_elementwise``) has dtypes
 (fp16, bf16, fp32, bool, uint8, int8, int16, int32, int64) but no shapes: its kernels serve every
-shape (docs/op-records.md, "The element-wise family"). A matmul case's config is the
+shape (docs/op-records.md, "The element-wise family"). ``softmax``, ``layer_norm`` and
+``rms_norm`` (``ops.aot_normalization``) take dtypes (fp16, bf16, fp32) and optional shapes of
+the input (``[4096, 4096]``): fallback kernels serve every call, and each shape adds the
+kernel the Python op compiles for it and a generic twin ("The normalization family").
+``rotary_position_embedding`` (``ops.aot_rope``) needs shapes ``[B, S, H, D]`` (D even), its
+kernels being specialised to the head dim ("The rope family"). These kernels are planned
+without tuning. A matmul case's config is the
 autotuner's: where a GPU of the case's target is present (and ``tune`` is not False) the op runs
 once on random inputs, which tunes it, and the bundle carries every config's time; elsewhere
 the bundle names the config chosen without timing (the first that fits, as with
@@ -52,7 +58,14 @@ __all__ = ["AotReport", "aot", "main"]
 
 _SPEC_FIELDS = {"description", "targets", "ops", "kernels"}
 _OP_FIELDS = {"op", "shapes", "dtypes", "input_precision", "targets"}
-_ELEMENTWISE_FIELDS = {"op", "dtypes", "targets"}  # their kernels serve every shape
+# The entries of ops whose kernels are planned without tuning, by the module that plans them:
+# (allowed fields, required fields). Element-wise kernels serve every shape; norm entries may
+# name shapes (each adds a case), rope entries must (its kernel is specialised to D).
+_FAMILY_FIELDS = {
+    "aot_elementwise": ({"op", "dtypes", "targets"}, ["op", "dtypes"]),
+    "aot_normalization": ({"op", "dtypes", "shapes", "targets"}, ["op", "dtypes"]),
+    "aot_rope": ({"op", "dtypes", "shapes", "targets"}, ["op", "dtypes", "shapes"]),
+}
 _KERNEL_FIELDS = {"kernel", "name", "signature", "constants", "num_warps", "num_stages", "targets"}
 
 
@@ -141,13 +154,12 @@ def _op_entries(spec: Mapping[str, Any]) -> List[Tuple[str, Mapping[str, Any]]]:
     """``(where, entry)`` of each op entry of the spec (``"library"``: the library's), each an
     object naming an op that bundles can hold."""
     from ..ops import aot as ops_aot
-    from ..ops import aot_elementwise
     ops = spec.get("ops", [])
     if ops == "library":
         ops = [{"op": name, **cases} for name, cases in ops_aot.LIBRARY_CASES.items()]
     if not isinstance(ops, list):
         raise _fail("ops", f"expected a list of op entries or \"library\", got {ops!r}")
-    known = sorted(set(ops_aot.LIBRARY) | aot_elementwise.OPS)
+    known = sorted(set(ops_aot.LIBRARY).union(*(m.OPS for m in _family_modules())))
     entries = []
     for index, entry in enumerate(ops):
         where = f"ops[{index}]"
@@ -159,17 +171,24 @@ def _op_entries(spec: Mapping[str, Any]) -> List[Tuple[str, Mapping[str, Any]]]:
     return entries
 
 
-def _is_elementwise(entry: Mapping[str, Any]) -> bool:
-    from ..ops import aot_elementwise
-    return entry["op"] in aot_elementwise.OPS
+def _family_modules() -> List[Any]:
+    """The modules that plan the kernels of op families without tuning (by op: ``OPS``)."""
+    from ..ops import aot_elementwise, aot_normalization, aot_rope
+    return [aot_elementwise, aot_normalization, aot_rope]
+
+
+def _family_module(entry: Mapping[str, Any]) -> Optional[Any]:
+    """The module of ``_family_modules`` that plans the entry's op; None for matmul and mm
+    (planned per call, and tuned)."""
+    return next((m for m in _family_modules() if entry["op"] in m.OPS), None)
 
 
 def _op_cases(entries: Sequence[Tuple[str, Mapping[str, Any]]], targets: List[str]
               ) -> Iterator[Dict[str, Any]]:
-    """Each op call of the entries that are not element-wise: ``{"where", "op", "shape",
-    "dtype", "precision", "target"}``."""
+    """Each op call of the entries that ``_family_kernels`` does not plan (matmul, mm):
+    ``{"where", "op", "shape", "dtype", "precision", "target"}``."""
     for where, entry in entries:
-        if _is_elementwise(entry):
+        if _family_module(entry) is not None:
             continue
         _check_fields(where, entry, _OP_FIELDS, ["op", "shapes", "dtypes"])
         shapes = entry["shapes"]
@@ -188,24 +207,33 @@ def _op_cases(entries: Sequence[Tuple[str, Mapping[str, Any]]], targets: List[st
                                "precision": precision, "target": target}
 
 
-def _elementwise_kernels(entries: Sequence[Tuple[str, Mapping[str, Any]]], targets: List[str]
-                         ) -> List[Any]:
-    """The kernels (``aot_elementwise.BundledKernel``) of the element-wise entries."""
-    from ..ops import aot_elementwise
+def _family_kernels(entries: Sequence[Tuple[str, Mapping[str, Any]]], targets: List[str]
+                    ) -> List[Any]:
+    """The kernels (``aot_elementwise.BundledKernel``, with their op records) of the entries
+    of the element-wise, normalization and rope ops, in entry order."""
     planned = []
     for where, entry in entries:
-        if not _is_elementwise(entry):
+        module = _family_module(entry)
+        if module is None:
             continue
+        planner = module.__name__.rpartition(".")[2]
+        allowed, required = _FAMILY_FIELDS[planner]
         per_shape = sorted({"shapes", "input_precision"} & set(entry))
-        if per_shape:
+        if planner == "aot_elementwise" and per_shape:
             raise _fail(where, f"{entry['op']} is element-wise: its kernels serve every shape "
                                f"and take no {' or '.join(per_shape)}")
-        _check_fields(where, entry, _ELEMENTWISE_FIELDS, ["op", "dtypes"])
+        _check_fields(where, entry, allowed, required)
         dtypes = _string_list(f"{where}.dtypes", entry["dtypes"])
+        shapes = entry.get("shapes")
+        if "shapes" in entry and (not isinstance(shapes, list) or not shapes):
+            raise _fail(where, f"shapes must be a non-empty list, got {shapes!r}")
         for target in _string_list(f"{where}.targets", entry.get("targets", targets)):
             for dtype in dtypes:
                 try:
-                    planned += aot_elementwise.kernels(entry["op"], dtype, target)
+                    if planner == "aot_elementwise":
+                        planned += module.kernels(entry["op"], dtype, target)
+                    else:
+                        planned += module.kernels(entry["op"], dtype, shapes, target)
                 except ValueError as error:
                     raise _fail(where, str(error)) from None
     return planned
@@ -264,7 +292,7 @@ def aot(spec: Union[str, Mapping[str, Any]], output: str, *, tune: Optional[bool
     from ..ops import aot as ops_aot
     entries = _op_entries(spec)
     # planned before any tuning, which takes long: the spec's mistakes come first
-    elementwise = _elementwise_kernels(entries, targets)
+    families = _family_kernels(entries, targets)
     calls = []
     for case in _op_cases(entries, targets):
         try:
@@ -276,14 +304,14 @@ def aot(spec: Union[str, Mapping[str, Any]], output: str, *, tune: Optional[bool
             _tune_on_gpu(case["op"], case["shape"], case["dtype"], case["precision"])
             tuned += 1
         calls.append((case, planned))
-    _compile_in_parallel([launch for _, planned in calls for launch in planned] + elementwise)
+    _compile_in_parallel([launch for _, planned in calls for launch in planned] + families)
     # The tuning cache's times, read once after all the tuning: {(kernel, key): {config: ms}}.
     times: Dict[tuple, Dict[str, float]] = {}
     for kernel, key, config, milliseconds in tuning_cache.stored_records() if tuned else []:
         times.setdefault((kernel, key), {})[config] = milliseconds
 
     def add_once(planned: Any) -> str:
-        """The bundle's name for ``planned``'s kernel (a launch or element-wise kernel), which
+        """The bundle's name for ``planned``'s kernel (a launch or a family's kernel), which
         is added the first time: launches that specialise alike (sizes all multiples of 16,
         say) share one kernel, under the first one's name."""
         nonlocal kernels
@@ -329,7 +357,7 @@ def aot(spec: Union[str, Mapping[str, Any]], output: str, *, tune: Optional[bool
         bundle.add_kernel(name, tile_ir, target, config.num_warps, config.num_stages)
         kernels += 1
         op_records.setdefault(json.dumps(dict(record, kernel=name)), family)
-    for bundled in elementwise:
+    for bundled in families:
         op_records.setdefault(json.dumps(dict(bundled.op_record, kernel=add_once(bundled))),
                               bundled.op_family)
 
