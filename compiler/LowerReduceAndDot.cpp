@@ -49,7 +49,7 @@ struct ReduceLowering : public OpConversionPattern<tile::ReduceOp> {
     std::map<SmallVector<int64_t>, unsigned> groupOf;
     SmallVector<SmallVector<int64_t>> groupKeys;
     SmallVector<unsigned> groupFirstElement;
-    SmallVector<SmallVector<SmallVector<Value>>> groupElements; // [group][element][operand]
+    SmallVector<SmallVector<Value>> accumulators; // [group][operand]
     for (auto [i, offset] : llvm::enumerate(offsets)) {
       SmallVector<int64_t> key(offset);
       key.erase(key.begin() + axis);
@@ -60,24 +60,10 @@ struct ReduceLowering : public OpConversionPattern<tile::ReduceOp> {
       if (inserted) {
         groupKeys.push_back(key);
         groupFirstElement.push_back(i);
-        groupElements.emplace_back();
+        accumulators.push_back(element);
+      } else {
+        accumulators[it->second] = combine(rewriter, op, accumulators[it->second], element);
       }
-      groupElements[it->second].push_back(element);
-    }
-    // Each group's elements combine as a balanced tree of neighbours (left before right, so
-    // order-sensitive combiners see their operands in axis order): its depth is log2 of a running
-    // accumulator's, which shortens the dependent chain between a thread's loads and its results.
-    SmallVector<SmallVector<Value>> accumulators; // [group][operand]
-    for (auto &elements : groupElements) {
-      while (elements.size() > 1) {
-        SmallVector<SmallVector<Value>> next;
-        for (size_t i = 0; i + 1 < elements.size(); i += 2)
-          next.push_back(combine(rewriter, op, elements[i], elements[i + 1]));
-        if (elements.size() % 2)
-          next.push_back(elements.back());
-        elements = std::move(next);
-      }
-      accumulators.push_back(elements.front());
     }
 
     // Across the lanes that hold distinct coordinates along the axis.
