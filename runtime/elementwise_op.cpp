@@ -184,18 +184,12 @@ int valueIndex(llvm::StringRef name) {
   return -1;
 }
 
-struct Param {
-  Value value;
-  ParamType type;
-  int64_t divisibility = 1;
-};
-
 struct Record : RecordHeader {
   Variant variant;
   bool index64 = false;
   int64_t block = 0, numWarps = 0, numStages = 0;
-  std::vector<Param> params;
-  std::vector<Value> ones; // integer arguments the kernel takes to be 1
+  std::vector<OpParam> params;
+  std::vector<int> ones; // values the kernel takes to be 1
 };
 
 int32_t dtypeOfRecordName(llvm::StringRef name) {
@@ -255,27 +249,7 @@ StatusOr<Record> parseRecord(const std::string &text) {
   if (object->get("num_stages"))
     TESSERA_RETURN_IF_ERROR(integer("num_stages", 1, 16, &record.numStages));
 
-  StatusOr<std::vector<ParamEntry>> entries = parseParamEntries(*object);
-  if (!entries.ok())
-    return entries.status();
-  for (const ParamEntry &entry : *entries) {
-    int value = valueIndex(entry.name);
-    if (value < 0)
-      return invalidArgument("unknown parameter '" + entry.name.str() + "'");
-    Param param{Value(value), ParamType::I32};
-    TESSERA_RETURN_IF_ERROR(parseScalarParam(entry, &param.type, &param.divisibility));
-    record.params.push_back(param);
-  }
-  const llvm::json::Array *ones = object->getArray("ones");
-  if (!ones)
-    return invalidArgument("no array 'ones'");
-  for (const llvm::json::Value &entry : *ones) {
-    std::optional<llvm::StringRef> name = entry.getAsString();
-    int value = name ? valueIndex(*name) : -1;
-    if (value < 0)
-      return invalidArgument("'ones' holds something other than a parameter name");
-    record.ones.push_back(Value(value));
-  }
+  TESSERA_RETURN_IF_ERROR(parseOpParams(*object, valueIndex, &record.params, &record.ones));
   return record;
 }
 
@@ -353,10 +327,10 @@ public:
       const Record &record = *prepared->second.record;
       uint64_t storage[kMaxOpParams];
       void *args[kMaxOpParams];
-      for (size_t i = 0; i < record.params.size(); ++i) {
-        TESSERA_RETURN_IF_ERROR(pack(record.params[i], values, &storage[i]));
-        args[i] = &storage[i];
-      }
+      Status packed =
+          packOpParams(record.params, kValueNames, values.integers, values.reals, storage, args);
+      if (!packed.ok())
+        return invalid(packed.message());
       int64_t grid = cdiv(values.integers[kN], record.block);
       Kernel *kernel = prepared->second.kernel;
       size_t numParams = record.params.size();
@@ -384,33 +358,16 @@ public:
       if (!plan.ok())
         return plan.status();
       const Record &record = *plan->record;
-      llvm::json::Array params, divisibility, ones;
-      for (size_t i = 0; i < record.params.size(); ++i) {
-        const Param &param = record.params[i];
-        llvm::json::Value value = param.type == ParamType::F32
-                                      ? llvm::json::Value(values.reals[param.value])
-                                      : llvm::json::Value(values.integers[param.value]);
-        params.push_back(llvm::json::Array{kValueNames[param.value], std::move(value)});
-        divisibility.push_back(plan->facts[i].divisibility);
-        if (plan->facts[i].equalsOne)
-          ones.push_back(kValueNames[param.value]);
-      }
-      for (Value one : record.ones)
-        ones.push_back(kValueNames[one]);
       description["kernel"] = record.kernel;
       description["path"] = plan->bundled ? "bundled" : "jit";
       description["function"] = record.variant.function;
       description["config"] =
           llvm::json::Object{{"BLOCK", record.block}, {"num_warps", record.numWarps}};
       description["grid"] = llvm::json::Array{cdiv(values.integers[kN], record.block), 1, 1};
-      description["params"] = std::move(params);
-      description["divisibility"] = std::move(divisibility);
-      description["ones"] = std::move(ones);
+      describeOpParams(record.params, record.ones, plan->facts, kValueNames, values.integers,
+                       values.reals, &description);
     }
-    std::string text;
-    llvm::raw_string_ostream os(text);
-    os << llvm::json::Value(std::move(description));
-    return text;
+    return jsonText(std::move(description));
   }
 
   StatusOr<bool> precompile(const std::string &target, const tessera_tensor *tensors,
@@ -874,24 +831,14 @@ private:
   StatusOr<Plan> planFor(const Call &call, const Values &values, const std::string &target) {
     bool wide = needs64(values);
     auto holds = [&](const Record &record) {
-      if (record.index64 < wide)
-        return false;
-      for (Value one : record.ones)
-        if (values.integers[one] != 1)
-          return false;
-      return std::all_of(record.params.begin(), record.params.end(), [&](const Param &p) {
-        return p.type == ParamType::F32 || values.integers[p.value] % p.divisibility == 0;
-      });
+      return record.index64 >= wide && opParamsHold(record.params, record.ones, values.integers);
     };
     auto local = byVariant_.find(variantKey(call.variant, target));
     if (local != byVariant_.end())
       for (size_t index : local->second)
-        if (records_[index].isCase && holds(records_[index])) {
-          Plan plan{&records_[index], true, {}};
-          for (const Param &param : plan.record->params)
-            plan.facts.push_back({int(param.divisibility), false});
-          return plan;
-        }
+        if (records_[index].isCase && holds(records_[index]))
+          return Plan{&records_[index], true,
+                      opParamFacts(records_[index].params, values.integers, true)};
     const Record *generic = nullptr;
     for (const std::string &where : {target, std::string("any")}) {
       auto found = byVariant_.find(variantKey(call.variant, where));
@@ -908,10 +855,7 @@ private:
     }
     if (!generic)
       return notFound(missing(call.variant, target, wide));
-    Plan plan{generic, false, {}};
-    for (const Param &param : generic->params)
-      plan.facts.push_back(jitFacts(param.type, values.integers[param.value]));
-    return plan;
+    return Plan{generic, false, opParamFacts(generic->params, values.integers, false)};
   }
 
   std::string missing(const Variant &v, const std::string &target, bool wide) const {
@@ -948,12 +892,6 @@ private:
       return loadOpKernel(runtime_, *spec, device, plan.record->params.size(), info_.name,
                           plan.record->kernel);
     });
-  }
-
-  Status pack(const Param &param, const Values &values, uint64_t *out) const {
-    Status packed = packScalar(param.type, values.integers[param.value], values.reals[param.value],
-                               kValueNames[param.value], out);
-    return packed.ok() ? packed : invalid(packed.message());
   }
 
   Runtime &runtime_;

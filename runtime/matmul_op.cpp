@@ -275,10 +275,7 @@ public:
         {"params", std::move(params)},
         {"divisibility", std::move(divisibility)},
         {"ones", std::move(ones)}};
-    std::string text;
-    llvm::raw_string_ostream os(text);
-    os << llvm::json::Value(std::move(description));
-    return text;
+    return jsonText(std::move(description));
   }
 
   StatusOr<bool> precompile(const std::string &target, const tessera_tensor *tensors,

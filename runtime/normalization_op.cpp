@@ -51,9 +51,7 @@ const OpInfo *findOp(const std::string &name) {
 
 // ---- dtypes ----------------------------------------------------------------------------------
 
-bool isFloat(int32_t dtype) {
-  return dtype == TESSERA_FLOAT16 || dtype == TESSERA_BFLOAT16 || dtype == TESSERA_FLOAT32;
-}
+bool isFloat(int32_t dtype) { return floatRecordName(dtype) != nullptr; }
 
 // torch.finfo(dtype).eps: rms_norm's default eps.
 double machineEpsilon(int32_t dtype) {
@@ -117,19 +115,13 @@ struct Layout {
   bool evenM = false, evenN = false, index64 = false;
 };
 
-struct Param {
-  Value value;
-  ParamType type;
-  int64_t divisibility = 1;
-};
-
 struct Record : RecordHeader {
   Variant variant;
   Block block;
   Layout layout;
   int64_t numStages = 1;
-  std::vector<Param> params;
-  std::vector<Value> ones; // integer arguments the kernel takes to be 1
+  std::vector<OpParam> params;
+  std::vector<int> ones; // values the kernel takes to be 1
 };
 
 // The record in `text`, or INVALID_ARGUMENT saying what is wrong with it.
@@ -184,27 +176,7 @@ StatusOr<Record> parseRecord(const std::string &text) {
   TESSERA_RETURN_IF_ERROR(boolean("even_n", &record.layout.evenN));
   TESSERA_RETURN_IF_ERROR(boolean("index_64", &record.layout.index64));
 
-  StatusOr<std::vector<ParamEntry>> entries = parseParamEntries(object);
-  if (!entries.ok())
-    return entries.status();
-  for (const ParamEntry &entry : *entries) {
-    int value = valueIndex(entry.name);
-    if (value < 0)
-      return invalidArgument("unknown parameter '" + entry.name.str() + "'");
-    Param param{Value(value), ParamType::I32};
-    TESSERA_RETURN_IF_ERROR(parseScalarParam(entry, &param.type, &param.divisibility));
-    record.params.push_back(param);
-  }
-  const llvm::json::Array *ones = object.getArray("ones");
-  if (!ones)
-    return invalidArgument("no array 'ones'");
-  for (const llvm::json::Value &entry : *ones) {
-    std::optional<llvm::StringRef> name = entry.getAsString();
-    int value = name ? valueIndex(*name) : -1;
-    if (value < 0)
-      return invalidArgument("'ones' holds something other than a parameter name");
-    record.ones.push_back(Value(value));
-  }
+  TESSERA_RETURN_IF_ERROR(parseOpParams(object, valueIndex, &record.params, &record.ones));
   return record;
 }
 
@@ -513,20 +485,21 @@ public:
       kernels.push_back(*kernel);
     }
     // Packed under the lock (refresh() may replace the records), launched after it.
-    std::vector<std::vector<uint64_t>> storage(launches.size());
-    for (size_t i = 0; i < launches.size(); ++i)
-      for (const Param &param : plans[i].record->params) {
-        storage[i].push_back(0);
-        TESSERA_RETURN_IF_ERROR(pack(param, launches[i], &storage[i].back()));
-      }
-    lock.unlock();
-    for (size_t i = 0; i < launches.size(); ++i) {
+    struct Packed {
+      uint64_t storage[kMaxOpParams];
       void *args[kMaxOpParams];
-      for (size_t p = 0; p < storage[i].size(); ++p)
-        args[p] = &storage[i][p];
-      TESSERA_RETURN_IF_ERROR(kernels[i]->launch(uint32_t(launches[i].programs), 1, 1, stream, args,
-                                                 storage[i].size()));
+    };
+    std::vector<Packed> packed(launches.size());
+    for (size_t i = 0; i < launches.size(); ++i) {
+      Status status = packOpParams(plans[i].record->params, kValueNames, launches[i].integers,
+                                   launches[i].reals, packed[i].storage, packed[i].args);
+      if (!status.ok())
+        return invalid(status.message());
     }
+    lock.unlock();
+    for (size_t i = 0; i < launches.size(); ++i)
+      TESSERA_RETURN_IF_ERROR(kernels[i]->launch(uint32_t(launches[i].programs), 1, 1, stream,
+                                                 packed[i].args, plans[i].record->params.size()));
     return Status();
   }
 
@@ -551,10 +524,7 @@ public:
         description[entry.first] = entry.second;
       description["all"] = std::move(described);
     }
-    std::string text;
-    llvm::raw_string_ostream os(text);
-    os << llvm::json::Value(std::move(description));
-    return text;
+    return jsonText(std::move(description));
   }
 
   StatusOr<bool> precompile(const std::string &target, const tessera_tensor *tensors,
@@ -836,24 +806,15 @@ private:
   static std::optional<Plan> planLaunch(const std::vector<const Record *> &records,
                                         const Block &block, const Launch &launch) {
     auto holds = [&](const Record &record) {
-      for (Value one : record.ones)
-        if (launch.integers[one] != 1)
-          return false;
-      return std::all_of(record.params.begin(), record.params.end(), [&](const Param &p) {
-        return p.type == ParamType::F32 || launch.integers[p.value] % p.divisibility == 0;
-      });
+      return opParamsHold(record.params, record.ones, launch.integers);
     };
     const Layout &want = launch.layout;
     for (const Record *record : records) {
       const Layout &has = record->layout;
       if (record->isCase && record->block == block && has.rowDims == want.rowDims &&
           has.evenM == want.evenM && has.evenN == want.evenN && has.index64 == want.index64 &&
-          holds(*record)) {
-        Plan plan{record, true, {}};
-        for (const Param &param : record->params)
-          plan.facts.push_back({int(param.divisibility), false});
-        return plan;
-      }
+          holds(*record))
+        return Plan{record, true, opParamFacts(record->params, launch.integers, true)};
     }
     const Record *generic = nullptr;
     for (const Record *record : records) {
@@ -866,10 +827,7 @@ private:
     }
     if (!generic)
       return std::nullopt;
-    Plan plan{generic, false, {}};
-    for (const Param &param : generic->params)
-      plan.facts.push_back(jitFacts(param.type, launch.integers[param.value]));
-    return plan;
+    return Plan{generic, false, opParamFacts(generic->params, launch.integers, false)};
   }
 
   std::string missing(const Call &call, const std::string &target) const {
@@ -891,34 +849,22 @@ private:
 
   llvm::json::Object describeLaunch(const Launch &launch, const Plan &plan) const {
     const Record &record = *plan.record;
-    llvm::json::Array params, divisibility, ones;
-    for (size_t i = 0; i < record.params.size(); ++i) {
-      const Param &param = record.params[i];
-      llvm::json::Value value = param.type == ParamType::F32
-                                    ? llvm::json::Value(launch.reals[param.value])
-                                    : llvm::json::Value(launch.integers[param.value]);
-      params.push_back(llvm::json::Array{kValueNames[param.value], std::move(value)});
-      divisibility.push_back(plan.facts[i].divisibility);
-      if (plan.facts[i].equalsOne)
-        ones.push_back(kValueNames[param.value]);
-    }
-    for (Value one : record.ones)
-      ones.push_back(kValueNames[one]);
     const Layout &layout = record.layout;
-    return llvm::json::Object{{"kernel", record.kernel},
-                              {"path", plan.bundled ? "bundled" : "jit"},
-                              {"config", llvm::json::Object{{"ONE_PASS", record.block.onePass},
-                                                            {"ROWS", record.block.rows},
-                                                            {"BLOCK_N", record.block.blockN},
-                                                            {"num_warps", record.block.numWarps},
-                                                            {"ROW_DIMS", layout.rowDims},
-                                                            {"EVEN_M", layout.evenM},
-                                                            {"EVEN_N", layout.evenN},
-                                                            {"INDEX_64", layout.index64}}},
-                              {"grid", llvm::json::Array{launch.programs, 1, 1}},
-                              {"params", std::move(params)},
-                              {"divisibility", std::move(divisibility)},
-                              {"ones", std::move(ones)}};
+    llvm::json::Object description{
+        {"kernel", record.kernel},
+        {"path", plan.bundled ? "bundled" : "jit"},
+        {"config", llvm::json::Object{{"ONE_PASS", record.block.onePass},
+                                      {"ROWS", record.block.rows},
+                                      {"BLOCK_N", record.block.blockN},
+                                      {"num_warps", record.block.numWarps},
+                                      {"ROW_DIMS", layout.rowDims},
+                                      {"EVEN_M", layout.evenM},
+                                      {"EVEN_N", layout.evenN},
+                                      {"INDEX_64", layout.index64}}},
+        {"grid", llvm::json::Array{launch.programs, 1, 1}}};
+    describeOpParams(record.params, record.ones, plan.facts, kValueNames, launch.integers,
+                     launch.reals, &description);
+    return description;
   }
 
   // Re-reads the op records when a bundle was loaded since the last call. Called with mutex_.
@@ -955,12 +901,6 @@ private:
       return loadOpKernel(runtime_, *spec, device, plan.record->params.size(), info_.name,
                           plan.record->kernel);
     });
-  }
-
-  Status pack(const Param &param, const Launch &launch, uint64_t *out) const {
-    Status packed = packScalar(param.type, launch.integers[param.value], launch.reals[param.value],
-                               kValueNames[param.value], out);
-    return packed.ok() ? packed : invalid(packed.message());
   }
 
   Runtime &runtime_;

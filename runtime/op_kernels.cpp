@@ -128,6 +128,108 @@ int64_t nextPowerOf2(int64_t n) {
   return power;
 }
 
+Status parseOpParams(const llvm::json::Object &record,
+                     llvm::function_ref<int(llvm::StringRef)> valueIndex,
+                     std::vector<OpParam> *params, std::vector<int> *ones) {
+  std::vector<bool> listed;
+  auto see = [&](llvm::StringRef name, int *value) -> Status {
+    *value = valueIndex(name);
+    if (*value < 0)
+      return invalidArgument("unknown parameter '" + name.str() + "'");
+    if (size_t(*value) >= listed.size())
+      listed.resize(*value + 1);
+    if (listed[*value])
+      return invalidArgument("parameter '" + name.str() + "' is listed twice");
+    listed[*value] = true;
+    return Status();
+  };
+  StatusOr<std::vector<ParamEntry>> entries = parseParamEntries(record);
+  if (!entries.ok())
+    return entries.status();
+  for (const ParamEntry &entry : *entries) {
+    OpParam param;
+    TESSERA_RETURN_IF_ERROR(see(entry.name, &param.value));
+    TESSERA_RETURN_IF_ERROR(parseScalarParam(entry, &param.type, &param.divisibility));
+    params->push_back(param);
+  }
+  const llvm::json::Array *folded = record.getArray("ones");
+  if (!folded)
+    return invalidArgument("no array 'ones'");
+  for (const llvm::json::Value &entry : *folded) {
+    std::optional<llvm::StringRef> name = entry.getAsString();
+    if (!name)
+      return invalidArgument("'ones' holds something other than a parameter name");
+    int value = 0;
+    TESSERA_RETURN_IF_ERROR(see(*name, &value));
+    ones->push_back(value);
+  }
+  return Status();
+}
+
+bool opParamsHold(const std::vector<OpParam> &params, const std::vector<int> &ones,
+                  const int64_t *integers) {
+  for (int one : ones)
+    if (integers[one] != 1)
+      return false;
+  return std::all_of(params.begin(), params.end(), [&](const OpParam &param) {
+    if (param.type == ParamType::F32)
+      return true;
+    int64_t value = integers[param.value];
+    return value % param.divisibility == 0 &&
+           (param.type != ParamType::I32 || (value >= INT32_MIN && value <= INT32_MAX));
+  });
+}
+
+std::vector<compiler::ArgumentFacts> opParamFacts(const std::vector<OpParam> &params,
+                                                  const int64_t *integers, bool bundled) {
+  std::vector<compiler::ArgumentFacts> facts;
+  for (const OpParam &param : params)
+    facts.push_back(bundled ? compiler::ArgumentFacts{int(param.divisibility), false}
+                            : jitFacts(param.type, integers[param.value]));
+  return facts;
+}
+
+void describeOpParams(const std::vector<OpParam> &params, const std::vector<int> &ones,
+                      const std::vector<compiler::ArgumentFacts> &facts, const char *const *names,
+                      const int64_t *integers, const double *reals,
+                      llvm::json::Object *description) {
+  llvm::json::Array values, divisibility, folded;
+  for (size_t i = 0; i < params.size(); ++i) {
+    const OpParam &param = params[i];
+    llvm::json::Value value = param.type == ParamType::F32
+                                  ? llvm::json::Value(reals ? reals[param.value] : 0.0)
+                                  : llvm::json::Value(integers[param.value]);
+    values.push_back(llvm::json::Array{names[param.value], std::move(value)});
+    divisibility.push_back(facts[i].divisibility);
+    if (facts[i].equalsOne)
+      folded.push_back(names[param.value]);
+  }
+  for (int one : ones)
+    folded.push_back(names[one]);
+  (*description)["params"] = std::move(values);
+  (*description)["divisibility"] = std::move(divisibility);
+  (*description)["ones"] = std::move(folded);
+}
+
+Status packOpParams(const std::vector<OpParam> &params, const char *const *names,
+                    const int64_t *integers, const double *reals, uint64_t *storage, void **args) {
+  for (size_t i = 0; i < params.size(); ++i) {
+    const OpParam &param = params[i];
+    TESSERA_RETURN_IF_ERROR(packScalar(param.type, integers[param.value],
+                                       reals ? reals[param.value] : 0.0, names[param.value],
+                                       &storage[i]));
+    args[i] = &storage[i];
+  }
+  return Status();
+}
+
+std::string jsonText(llvm::json::Object object) {
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  os << llvm::json::Value(std::move(object));
+  return text;
+}
+
 int64_t dtypeBytes(int32_t dtype) {
   switch (dtype) {
   case TESSERA_BOOL:

@@ -59,6 +59,48 @@ StatusOr<std::vector<ParamEntry>> parseParamEntries(const llvm::json::Object &re
 // The type and divisibility of a scalar parameter's entry, or INVALID_ARGUMENT naming it.
 Status parseScalarParam(const ParamEntry &entry, ParamType *type, int64_t *divisibility);
 
+// A scalar parameter of an op record's kernel: which of the op's values it takes (an index into
+// the op's value names), its type, and the divisibility the kernel assumes of the value.
+struct OpParam {
+  int value = 0;
+  ParamType type = ParamType::I32;
+  int64_t divisibility = 1;
+};
+
+// Reads a record's scalar "params" and its "ones" (the values the kernel takes to be 1), naming
+// values through `valueIndex` (-1: not a value of the op); each value listed at most once.
+// INVALID_ARGUMENT saying what is wrong.
+Status parseOpParams(const llvm::json::Object &record,
+                     llvm::function_ref<int(llvm::StringRef)> valueIndex,
+                     std::vector<OpParam> *params, std::vector<int> *ones);
+
+// Whether a launch's values (`integers`, by value index) meet a kernel's assumptions: each of
+// `ones` is 1, each integer parameter a multiple of its divisibility and within an i32 where the
+// parameter is one.
+bool opParamsHold(const std::vector<OpParam> &params, const std::vector<int> &ones,
+                  const int64_t *integers);
+
+// What a kernel assumes of each parameter: a bundled kernel run as is, its record's
+// divisibility; one specialised for the launch, the JIT's facts of its values.
+std::vector<compiler::ArgumentFacts> opParamFacts(const std::vector<OpParam> &params,
+                                                  const int64_t *integers, bool bundled);
+
+// Sets a launch's "params" ([name, value] each), "divisibility" and "ones" (the kernel's and those
+// its specialisation folds) in a tessera_op_describe description. `names` are the op's value
+// names; `reals` (fp32 parameters' values) may be null where the op has none.
+void describeOpParams(const std::vector<OpParam> &params, const std::vector<int> &ones,
+                      const std::vector<compiler::ArgumentFacts> &facts, const char *const *names,
+                      const int64_t *integers, const double *reals,
+                      llvm::json::Object *description);
+
+// Packs each parameter's value into storage[i] (args[i] points at it), as packScalar; the message
+// of an INVALID_ARGUMENT does not name the op.
+Status packOpParams(const std::vector<OpParam> &params, const char *const *names,
+                    const int64_t *integers, const double *reals, uint64_t *storage, void **args);
+
+// The text of a JSON object (tessera_op_describe's result).
+std::string jsonText(llvm::json::Object object);
+
 // The op records of `family` in the loaded bundles of `runtime`, each parsed by `parse`. The
 // bundles were checked when they were loaded, so a malformed record is an INTERNAL error.
 template <typename Record>

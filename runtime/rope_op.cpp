@@ -52,18 +52,12 @@ bool isPowerOf2(int64_t n) { return n > 0 && (n & (n - 1)) == 0; }
 
 // ---- op records ---------------------------------------------------------------------------------
 
-struct Param {
-  Value value;
-  ParamType type;
-  int64_t divisibility = 1;
-};
-
 struct Record : RecordHeader {
   int32_t input = TESSERA_NONE, table = TESSERA_NONE;
   int64_t half = 0, blockH = 0, blockHalf = 0, numWarps = 0, numStages = 0;
   bool evenH = false, interleaved = false, paired = false, index64 = false;
-  std::vector<Param> params;
-  std::vector<Value> ones; // integer arguments the kernel takes to be 1
+  std::vector<OpParam> params;
+  std::vector<int> ones; // values the kernel takes to be 1
 };
 
 int valueIndex(llvm::StringRef name) {
@@ -119,43 +113,20 @@ StatusOr<Record> parseRecord(const std::string &text) {
     return invalidArgument("'paired' is true but 'interleaved' is false (only interleaved pairs "
                            "are words)");
 
+  TESSERA_RETURN_IF_ERROR(parseOpParams(*object, valueIndex, &record.params, &record.ones));
   // Every argument is a parameter or folded to 1: the launch knows nothing else to pass.
   bool seen[kNumValues] = {};
-  auto see = [&](llvm::StringRef name, Value *out) -> Status {
-    int value = valueIndex(name);
-    if (value < 0)
-      return invalidArgument("unknown parameter '" + name.str() + "'");
-    if (seen[value])
-      return invalidArgument("parameter '" + name.str() + "' is listed twice");
-    seen[value] = true;
-    *out = Value(value);
-    return Status();
-  };
-  StatusOr<std::vector<ParamEntry>> entries = parseParamEntries(*object);
-  if (!entries.ok())
-    return entries.status();
-  for (const ParamEntry &entry : *entries) {
-    Param param{kX, ParamType::I32};
-    TESSERA_RETURN_IF_ERROR(see(entry.name, &param.value));
-    TESSERA_RETURN_IF_ERROR(parseScalarParam(entry, &param.type, &param.divisibility));
+  for (const OpParam &param : record.params) {
+    seen[param.value] = true;
     bool pointer = param.value <= kCos;
     if (pointer != (param.type == ParamType::Pointer) || param.type == ParamType::F32)
-      return invalidArgument("parameter '" + entry.name.str() + "' has type '" + entry.type.str() +
-                             "' (expected " + (pointer ? "a pointer" : "i32 or i64") + ")");
-    record.params.push_back(param);
+      return invalidArgument(std::string("parameter '") + kValueNames[param.value] +
+                             "' has a type other than " + (pointer ? "a pointer" : "i32 or i64"));
   }
-  const llvm::json::Array *ones = object->getArray("ones");
-  if (!ones)
-    return invalidArgument("no array 'ones'");
-  for (const llvm::json::Value &entry : *ones) {
-    std::optional<llvm::StringRef> name = entry.getAsString();
-    if (!name)
-      return invalidArgument("'ones' holds something other than a parameter name");
-    Value value;
-    TESSERA_RETURN_IF_ERROR(see(*name, &value));
-    if (value <= kCos)
-      return invalidArgument("'ones' names the pointer '" + name->str() + "'");
-    record.ones.push_back(value);
+  for (int one : record.ones) {
+    seen[one] = true;
+    if (one <= kCos)
+      return invalidArgument(std::string("'ones' names the pointer '") + kValueNames[one] + "'");
   }
   for (int value = 0; value < kNumValues; ++value)
     if (!seen[value])
@@ -283,14 +254,9 @@ public:
     const Values &values = call->valuesFor(record);
     uint64_t storage[kMaxOpParams];
     void *args[kMaxOpParams];
-    for (size_t i = 0; i < record.params.size(); ++i) {
-      const Param &param = record.params[i];
-      Status packed =
-          packScalar(param.type, values[param.value], 0.0, kValueNames[param.value], &storage[i]);
-      if (!packed.ok())
-        return invalid(packed.message());
-      args[i] = &storage[i];
-    }
+    Status packed = packOpParams(record.params, kValueNames, values.data(), nullptr, storage, args);
+    if (!packed.ok())
+      return invalid(packed.message());
     // planFor took a record whose grid fits in a launch.
     uint32_t grid = uint32_t(programCount(*call, record.blockH, record.blockHalf));
     Kernel *kernel = prepared->second.kernel;
@@ -313,10 +279,7 @@ public:
         return plan.status();
       describePlan(*call, *plan, &description);
     }
-    std::string text;
-    llvm::raw_string_ostream os(text);
-    os << llvm::json::Value(std::move(description));
-    return text;
+    return jsonText(std::move(description));
   }
 
   StatusOr<bool> precompile(const std::string &target, const tessera_tensor *tensors,
@@ -567,15 +530,7 @@ private:
         (!record.index64 && needs64(call, record.blockH, record.blockHalf)) ||
         programCount(call, record.blockH, record.blockHalf) >= kIndex32Limit)
       return false;
-    const Values &values = call.valuesFor(record);
-    for (Value one : record.ones)
-      if (values[one] != 1)
-        return false;
-    return std::all_of(record.params.begin(), record.params.end(), [&](const Param &p) {
-      int64_t value = values[p.value];
-      return value % p.divisibility == 0 &&
-             (p.type != ParamType::I32 || (value >= INT32_MIN && value <= INT32_MAX));
-    });
+    return opParamsHold(record.params, record.ones, call.valuesFor(record).data());
   }
 
   // The plan of `call` on `target`: a bundled case of the planned tile whose assumptions hold,
@@ -590,12 +545,8 @@ private:
         const Record &record = records_[index];
         if (record.isCase && record.blockHalf == planned.blockHalf &&
             record.blockH == planned.blockH && record.evenH == planned.evenH &&
-            record.paired == planned.paired && holds(record, call)) {
-          Plan plan{&record, true, {}};
-          for (const Param &param : record.params)
-            plan.facts.push_back({int(param.divisibility), false});
-          return plan;
-        }
+            record.paired == planned.paired && holds(record, call))
+          return Plan{&record, true, opParamFacts(record.params, nullptr, true)};
       }
     // Generic kernels: the planned BLOCK_H first, then the one that masks the fewest heads
     // (ties: the larger tile, fewer programs); words where the call has them (a bundle may hold
@@ -622,11 +573,8 @@ private:
     }
     if (!generic)
       return notFound(missing(call, target));
-    Plan plan{generic, false, {}};
-    const Values &values = call.valuesFor(*generic);
-    for (const Param &param : generic->params)
-      plan.facts.push_back(jitFacts(param.type, values[param.value]));
-    return plan;
+    return Plan{generic, false,
+                opParamFacts(generic->params, call.valuesFor(*generic).data(), false)};
   }
 
   static std::string missing(const Call &call, const std::string &target) {
@@ -668,17 +616,6 @@ private:
   // constexprs and argument values, _arguments'), which a generic kernel may differ from.
   static void describePlan(const Call &call, const Plan &plan, llvm::json::Object *description) {
     const Record &record = *plan.record;
-    const Values &values = call.valuesFor(record);
-    llvm::json::Array params, divisibility, ones;
-    for (size_t i = 0; i < record.params.size(); ++i) {
-      const Param &param = record.params[i];
-      params.push_back(llvm::json::Array{kValueNames[param.value], values[param.value]});
-      divisibility.push_back(plan.facts[i].divisibility);
-      if (plan.facts[i].equalsOne)
-        ones.push_back(kValueNames[param.value]);
-    }
-    for (Value one : record.ones)
-      ones.push_back(kValueNames[one]);
     auto constexprs = [&](int64_t blockH, int64_t blockHalf, bool evenH, bool paired,
                           bool index64) {
       return llvm::json::Object{{"HALF", call.half},
@@ -706,9 +643,8 @@ private:
         constexprs(record.blockH, record.blockHalf, record.evenH, record.paired, record.index64);
     (*description)["grid"] =
         llvm::json::Array{programCount(call, record.blockH, record.blockHalf), 1, 1};
-    (*description)["params"] = std::move(params);
-    (*description)["divisibility"] = std::move(divisibility);
-    (*description)["ones"] = std::move(ones);
+    describeOpParams(record.params, record.ones, plan.facts, kValueNames,
+                     call.valuesFor(record).data(), nullptr, description);
     (*description)["planned"] = constexprs(p.blockH, p.blockHalf, p.evenH, p.paired, p.index64);
     (*description)["planned_values"] = std::move(plannedValues);
   }

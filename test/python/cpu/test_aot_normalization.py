@@ -9,13 +9,13 @@ import re
 import pytest
 
 from test_frontend_support import tessera
+from test_ops_normalization_compile import specialise
 
 from tessera.compiler.aot import compile_tile_ir, specs_from_signature  # noqa: E402
 from tessera.compiler.specialization import generate_tile_ir  # noqa: E402
 from tessera.ops import aot_normalization  # noqa: E402
 from tessera.ops import normalization as ops_norm  # noqa: E402
 from tessera.ops.kernels.normalization import norm_kernel, softmax_kernel  # noqa: E402
-from tessera.runtime.arguments import classify  # noqa: E402
 
 SOFTMAX_INTS = ["n_rows", "N", "M1", "M2", "x_stride0", "x_stride1", "x_stride2",
                 "x_stride_col", "y_stride0", "y_stride1", "y_stride2", "y_stride_col"]
@@ -117,15 +117,9 @@ def python_launch(op, shape, dtype, out_dtype, weight, bias):
                 signature[name] = f"*{element}:16"
             else:
                 constants[name] = None
-    for name, value in zip(names, args):
-        if value is None:
-            constants[name] = None
-            continue
-        (kind, divisible), _, _ = classify(value, True)
-        if kind == "c":
-            constants[name] = divisible
-        else:
-            signature[name] = kind + (":16" if divisible else "")
+    call_signature, call_constants = specialise(names, args)
+    signature.update(call_signature)
+    constants.update(call_constants)
     tile_ir = generate_tile_ir(kernel, specs_from_signature(kernel, signature, constants))
     return tile_ir, block.num_warps, constants
 
