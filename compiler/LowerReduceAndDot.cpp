@@ -33,6 +33,38 @@ struct ReduceLowering : public OpConversionPattern<tile::ReduceOp> {
     return results;
   }
 
+  // Whether the combiner is one max or min. These are exact, so the order in which elements
+  // combine does not change the result (beyond which of two equal zeros wins).
+  static bool isExtremum(tile::ReduceOp op) {
+    Block &body = op.getCombiner().front();
+    if (!llvm::hasSingleElement(body.without_terminator()))
+      return false;
+    return isa<arith::MaximumFOp, arith::MinimumFOp, arith::MaxNumFOp, arith::MinNumFOp,
+               arith::MaxSIOp, arith::MinSIOp, arith::MaxUIOp, arith::MinUIOp>(body.front());
+  }
+
+  // Combines `values` in order: a running accumulator, or, for an extremum, a balanced tree of
+  // neighbours, whose dependent chain is log2 as deep. A sum keeps its running order, in which
+  // LLVM contracts products into fused multiply-adds.
+  static SmallVector<Value> combineAll(ConversionPatternRewriter &rewriter, tile::ReduceOp op,
+                                       SmallVector<SmallVector<Value>> values) {
+    if (!isExtremum(op)) {
+      SmallVector<Value> accumulator = values.front();
+      for (auto &value : llvm::drop_begin(values))
+        accumulator = combine(rewriter, op, accumulator, value);
+      return accumulator;
+    }
+    while (values.size() > 1) {
+      SmallVector<SmallVector<Value>> next;
+      for (size_t i = 0; i + 1 < values.size(); i += 2)
+        next.push_back(combine(rewriter, op, values[i], values[i + 1]));
+      if (values.size() % 2)
+        next.push_back(values.back());
+      values = std::move(next);
+    }
+    return values.front();
+  }
+
   LogicalResult matchAndRewrite(tile::ReduceOp op, OpAdaptor adaptor,
                                 ConversionPatternRewriter &rewriter) const override {
     Location loc = op.getLoc();
@@ -49,7 +81,7 @@ struct ReduceLowering : public OpConversionPattern<tile::ReduceOp> {
     std::map<SmallVector<int64_t>, unsigned> groupOf;
     SmallVector<SmallVector<int64_t>> groupKeys;
     SmallVector<unsigned> groupFirstElement;
-    SmallVector<SmallVector<Value>> accumulators; // [group][operand]
+    SmallVector<SmallVector<SmallVector<Value>>> groupElements; // [group][element][operand]
     for (auto [i, offset] : llvm::enumerate(offsets)) {
       SmallVector<int64_t> key(offset);
       key.erase(key.begin() + axis);
@@ -60,11 +92,13 @@ struct ReduceLowering : public OpConversionPattern<tile::ReduceOp> {
       if (inserted) {
         groupKeys.push_back(key);
         groupFirstElement.push_back(i);
-        accumulators.push_back(element);
-      } else {
-        accumulators[it->second] = combine(rewriter, op, accumulators[it->second], element);
+        groupElements.emplace_back();
       }
+      groupElements[it->second].push_back(element);
     }
+    SmallVector<SmallVector<Value>> accumulators; // [group][operand]
+    for (auto &elements : groupElements)
+      accumulators.push_back(combineAll(rewriter, op, std::move(elements)));
 
     // Across the lanes that hold distinct coordinates along the axis.
     BlockedAttr blocked = getRootBlocked(layout);
@@ -130,7 +164,7 @@ struct ReduceLowering : public OpConversionPattern<tile::ReduceOp> {
         }
       emitBarrier(rewriter, loc);
       for (unsigned g = 0; g < groupKeys.size(); ++g) {
-        SmallVector<Value> combined;
+        SmallVector<SmallVector<Value>> partials;
         for (unsigned w = 0; w < warps; ++w) {
           SmallVector<Value> partial;
           for (auto [k, value] : llvm::enumerate(accumulators[g])) {
@@ -142,9 +176,9 @@ struct ReduceLowering : public OpConversionPattern<tile::ReduceOp> {
             Value stored = LLVM::LoadOp::create(rewriter, loc, sharedStorageType(type), address);
             partial.push_back(fromSharedStorage(rewriter, loc, stored, type));
           }
-          combined = w == 0 ? partial : combine(rewriter, op, combined, partial);
+          partials.push_back(partial);
         }
-        accumulators[g] = combined;
+        accumulators[g] = combineAll(rewriter, op, std::move(partials));
       }
     }
 

@@ -51,6 +51,42 @@ func.func @total(%x: !tile.ptr<f32> {tile.divisibility = 16 : i32}) attributes {
 
 // -----
 
+// Tests that a max combines a thread's elements, and the warps' partials, as a balanced tree
+// (pairs first), which is exact for max.
+// CHECK-LABEL: llvm.func @row_max
+// CHECK: %[[E0:.*]] = llvm.extractvalue %[[V:.*]][0] : !llvm.struct<(f32, f32, f32, f32)>
+// CHECK: %[[E1:.*]] = llvm.extractvalue %[[V]][1] : !llvm.struct<(f32, f32, f32, f32)>
+// CHECK: %[[E2:.*]] = llvm.extractvalue %[[V]][2] : !llvm.struct<(f32, f32, f32, f32)>
+// CHECK: %[[E3:.*]] = llvm.extractvalue %[[V]][3] : !llvm.struct<(f32, f32, f32, f32)>
+// CHECK: %[[M01:.*]] = llvm.call @__nv_fmaxf(%[[E0]], %[[E1]])
+// CHECK: %[[M23:.*]] = llvm.call @__nv_fmaxf(%[[E2]], %[[E3]])
+// CHECK: llvm.call @__nv_fmaxf(%[[M01]], %[[M23]])
+// CHECK: nvvm.barrier0
+// CHECK: %[[W0:.*]] = llvm.load {{.*}} : !llvm.ptr<3> -> f32
+// CHECK: %[[W1:.*]] = llvm.load {{.*}} : !llvm.ptr<3> -> f32
+// CHECK: %[[W2:.*]] = llvm.load {{.*}} : !llvm.ptr<3> -> f32
+// CHECK: %[[W3:.*]] = llvm.load {{.*}} : !llvm.ptr<3> -> f32
+// CHECK: %[[P01:.*]] = llvm.call @__nv_fmaxf(%[[W0]], %[[W1]])
+// CHECK: %[[P23:.*]] = llvm.call @__nv_fmaxf(%[[W2]], %[[W3]])
+// CHECK: llvm.call @__nv_fmaxf(%[[P01]], %[[P23]])
+module {
+func.func @row_max(%x: !tile.ptr<f32> {tile.divisibility = 16 : i32}) attributes {tile.kernel} {
+  %r = tile.make_range {start = 0 : i32, end = 512 : i32} : tensor<512xi32>
+  %xs = tile.splat %x : !tile.ptr<f32> -> tensor<512x!tile.ptr<f32>>
+  %p = tile.addptr %xs, %r : tensor<512x!tile.ptr<f32>>, tensor<512xi32>
+  %v = tile.load %p : (tensor<512x!tile.ptr<f32>>) -> tensor<512xf32>
+  %m = tile.reduce(%v) {axis = 0 : i32} : (tensor<512xf32>) -> f32 {
+  ^bb0(%a: f32, %b: f32):
+    %c = arith.maxnumf %a, %b : f32
+    tile.reduce.return %c : f32
+  }
+  tile.store %x, %m : (!tile.ptr<f32>, f32) -> ()
+  return
+}
+}
+
+// -----
+
 // Tests that fp32 division, exp and exp2 follow Triton: div.full.f32, ex2.approx.f32 of
 // x*log2(e), and ex2.approx.ftz.f32 (subnormals flushed: no fix-up around MUFU.EX2).
 // CHECK-LABEL: llvm.func @fast_math
