@@ -115,6 +115,7 @@ def main():
     args = parser.parse_args()
     torch = harness.gpu_or_exit()
 
+    import bench_attention
     import bench_first_launch
     import bench_launch
     import bench_matmul
@@ -134,6 +135,7 @@ def main():
              ("ops_elementwise", "throughput", lambda: bench_ops_elementwise.run(reps=reps)),
              ("rope", "throughput", lambda: bench_ops_rope.run(reps=reps)),
              ("matmul", "throughput", lambda: bench_matmul.run(reps=reps)),
+             ("attention", "throughput", lambda: bench_attention.run(reps=reps)),
              ("first_launch", "first_launch",
               lambda: bench_first_launch.run(repeats=2 if args.quick else 3)),
              ("launch", "launch", lambda: bench_launch.run(repeats=5 if args.quick else 15))]

@@ -272,6 +272,22 @@ struct RegisterRemapLowering : public TilePattern<Op> {
   }
 };
 
+// A convert_layout between layouts with the same distribution moves nothing.
+struct NoOpConvertLowering : public TilePattern<ConvertLayoutOp> {
+  NoOpConvertLowering(TileTypeConverter &converter, LoweringState &state)
+      : TilePattern(converter, state, kBlockPatternBenefit + 2) {}
+  LogicalResult matchAndRewrite(ConvertLayoutOp op, OpAdaptor adaptor,
+                                ConversionPatternRewriter &rewriter) const override {
+    RankedTensorType srcType = op.getSrc().getType(), dstType = op.getType();
+    if (!haveSameDistribution(srcType.getEncoding(), dstType.getEncoding(), srcType.getShape()))
+      return failure();
+    SmallVector<Value> values = unpack(rewriter, op.getLoc(), adaptor.getSrc());
+    rewriter.replaceOp(op, pack(rewriter, op.getLoc(),
+                                getTypeConverter()->convertType(dstType), values));
+    return success();
+  }
+};
+
 // convert_layout, trans and reshape move elements between threads through shared memory.
 template <typename Op>
 struct SharedExchangeLowering : public TilePattern<Op> {
@@ -332,7 +348,8 @@ struct ConvertTileGPUToLLVMPass
                                    NVVM::GridDimZOp>,
                  RegisterRemapLowering<tile::BroadcastOp>,
                  RegisterRemapLowering<tile::ExpandDimsOp>,
-                 SharedExchangeLowering<ConvertLayoutOp>, SharedExchangeLowering<tile::TransOp>,
+                 NoOpConvertLowering, SharedExchangeLowering<ConvertLayoutOp>,
+                 SharedExchangeLowering<tile::TransOp>,
                  SharedExchangeLowering<tile::ReshapeOp>>(converter, state);
     patterns.add<ElementwiseLowering>(converter);
     populateMemoryOpPatterns(converter, patterns, state);

@@ -5,6 +5,7 @@
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinAttributes.h"
 #include "llvm/ADT/TypeSwitch.h"
+#include <functional>
 #include <map>
 
 namespace mlir::tessera {
@@ -66,8 +67,9 @@ private:
         require(operand, layout);
   }
 
-  // The layout an element-wise op computes in: its operands' common one; else an mma layout
-  // one of them has (results of dots stay where the tensor cores left them); else the default.
+  // The layout an element-wise op computes in: its operands' common one; else the first mma
+  // layout (or slice of one) among them: results of dots, and their row statistics, stay where
+  // the tensor cores left them; else the default.
   Attribute elementwiseLayout(Operation *op, RankedTensorType resultType) {
     Attribute common, mma;
     bool mixed = false;
@@ -75,7 +77,7 @@ private:
       auto type = dyn_cast<RankedTensorType>(operand.getType());
       if (!type)
         continue;
-      if (isa<MmaAttr>(type.getEncoding()))
+      if (!mma && isa<MmaAttr>(getRootLayout(type.getEncoding())))
         mma = type.getEncoding();
       if (!common)
         common = type.getEncoding();
@@ -189,6 +191,18 @@ private:
     return SharedAttr::get(context, unsigned(swizzle), order);
   }
 
+  // The shared layout that `trans`'s source is stored in so that its transposed view has
+  // `shared`: the order swapped. Null unless the source is a 2-D block whose registers run along
+  // the dimension the view needs contiguous (so that the stores stay wide).
+  Attribute transposedShared(tile::TransOp trans, Attribute shared) {
+    auto layout = dyn_cast_or_null<SharedAttr>(shared);
+    RankedTensorType srcType = trans.getSrc().getType();
+    if (!layout || srcType.getRank() != 2 || contiguousDim(srcType) != layout.getOrder()[1])
+      return {};
+    return SharedAttr::get(context, layout.getSwizzleBytes(),
+                           {layout.getOrder()[1], layout.getOrder()[0]});
+  }
+
   void assignDot(tile::DotOp dot) {
     DotPlan plan = planDot(dot);
     if (plan.kind == DotPlan::Fma) {
@@ -206,12 +220,41 @@ private:
     }
     OpBuilder builder(dot);
     Location loc = dot.getLoc();
-    auto allocate = [&](Value operand, Attribute shared) {
+    // An operand is stored once, before the loops it does not change in; the transpose of a
+    // block (a K-major wgmma operand read from a row-major tile) is the transposed view of the
+    // block stored as it is.
+    std::function<Value(Value, Attribute)> allocate = [&](Value operand,
+                                                          Attribute shared) -> Value {
+      OpBuilder::InsertionGuard guard(builder);
+      if (auto trans = operand.getDefiningOp<tile::TransOp>())
+        if (Attribute untransposed = transposedShared(trans, shared)) {
+          Value stored = allocate(trans.getSrc(), untransposed);
+          builder.setInsertionPointAfterValue(stored);
+          auto viewType = MemDescType::get(context, cast<RankedTensorType>(operand.getType())
+                                                        .getShape(),
+                                           cast<MemDescType>(stored.getType()).getElementType(),
+                                           shared);
+          return MemDescTransOp::create(builder, loc, viewType, stored);
+        }
+      auto loop = dyn_cast<scf::ForOp>(builder.getInsertionBlock()->getParentOp());
+      while (loop && loop.isDefinedOutsideOfLoop(operand)) {
+        builder.setInsertionPoint(loop);
+        loop = dyn_cast<scf::ForOp>(loop->getParentOp());
+      }
       auto type = cast<RankedTensorType>(operand.getType());
       auto memType = MemDescType::get(context, type.getShape(), type.getElementType(), shared);
       return LocalAllocOp::create(builder, loc, memType, operand).getResult();
     };
-    Value a = allocate(dot.getA(), plan.sharedA), b;
+    Value a, b;
+    // A block computed in an mma layout (attention probabilities) is the wgmma's register
+    // operand, in place.
+    if (isa<MmaAttr>(getRootLayout(layoutOf(dot.getA()))) && plan.mma.getWarpsPerCTA()[1] == 1 &&
+        plan.kWidth == 2) {
+      require(dot.getAMutable(), DotOperandAttr::get(context, 0, plan.mma, plan.kWidth));
+      a = dot.getA();
+    } else {
+      a = allocate(dot.getA(), plan.sharedA);
+    }
     if (plan.sharedB) {
       b = allocate(dot.getB(), plan.sharedB);
     } else {
@@ -290,7 +333,9 @@ private:
     if (auto reduce = dyn_cast<tile::ReduceOp>(op)) {
       Attribute layout = layoutOf(reduce.getSrcs().front());
       auto srcType = cast<RankedTensorType>(reduce.getSrcs().front().getType());
-      if (!isa<BlockedAttr>(getRootLayout(layout)))
+      // Dot results reduce where the tensor cores left them (a row's lanes are a quad).
+      Attribute root = getRootLayout(layout);
+      if (!getAxisThreads(root, getRootShape(layout, srcType.getShape()), 0))
         layout = defaultLayout(srcType);
       requireAllTensors(op, layout);
       for (Value result : reduce.getResults())
@@ -329,7 +374,24 @@ private:
               require(broadcast.getSrcMutable(), blocked);
               return blocked;
             })
-            .Case<tile::TransOp, tile::ReshapeOp, tile::SplatOp, tile::MakeRangeOp>(
+            .Case([&](tile::TransOp trans) -> Attribute {
+              // The source's threads keep their elements: the layout's dimensions permute.
+              auto blocked = dyn_cast<BlockedAttr>(layoutOf(trans.getSrc()));
+              if (!blocked)
+                return defaultLayout(resultType);
+              ArrayRef<int32_t> order = trans.getOrder();
+              SmallVector<unsigned> spt, tpw, wpc, inverse(order.size()), fastest;
+              for (auto [i, d] : llvm::enumerate(order)) {
+                spt.push_back(blocked.getSizePerThread()[d]);
+                tpw.push_back(blocked.getThreadsPerWarp()[d]);
+                wpc.push_back(blocked.getWarpsPerCTA()[d]);
+                inverse[d] = i;
+              }
+              for (unsigned d : blocked.getOrder())
+                fastest.push_back(inverse[d]);
+              return BlockedAttr::get(context, spt, tpw, wpc, fastest);
+            })
+            .Case<tile::ReshapeOp, tile::SplatOp, tile::MakeRangeOp>(
                 [&](Operation *) { return defaultLayout(resultType); })
             .Default([&](Operation *) {
               Attribute layout = elementwiseLayout(op, resultType);

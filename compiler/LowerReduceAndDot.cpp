@@ -1,5 +1,6 @@
-// tile.reduce: combine in registers, then across lanes with butterfly shuffles, then across
-// warps through shared memory. tile.dot (the portable path): operands staged in shared memory,
+// tile.reduce (blocked layouts, and the mma layouts of dot results): combine in registers, then
+// across lanes with butterfly shuffles, then across warps through shared memory.
+// tile.dot (the portable path): operands staged in shared memory,
 // each thread accumulating its own elements of the result with FMAs in a loop over K.
 #include "compiler/LoweringUtils.h"
 
@@ -101,27 +102,27 @@ struct ReduceLowering : public OpConversionPattern<tile::ReduceOp> {
       accumulators.push_back(combineAll(rewriter, op, std::move(elements)));
 
     // Across the lanes that hold distinct coordinates along the axis.
-    BlockedAttr blocked = getRootBlocked(layout);
     SmallVector<unsigned> sliced = getSlicedDims(layout);
     SmallVector<unsigned> remaining;
-    for (unsigned d = 0, rank = blocked.getOrder().size(); d < rank; ++d)
+    for (unsigned d = 0, rank = getRootRank(layout); d < rank; ++d)
       if (!llvm::is_contained(sliced, d))
         remaining.push_back(d);
     unsigned rootAxis = remaining[axis];
     SmallVector<int64_t> rootShape = getRootShape(layout, srcType.getShape());
-    ThreadBaseFactors factors = getThreadBaseFactors(blocked);
-    unsigned lanes = getDistinctLanes(blocked, rootShape, rootAxis);
-    for (unsigned step = 1; step < lanes; step *= 2)
+    std::optional<AxisThreads> threads =
+        getAxisThreads(getRootLayout(layout), rootShape, rootAxis);
+    if (!threads)
+      return rewriter.notifyMatchFailure(op, "a layout the reduction cannot walk");
+    for (unsigned step = 1; step < threads->lanes; step *= 2)
       for (auto &accumulator : accumulators) {
         SmallVector<Value> partner;
         for (Value value : accumulator)
-          partner.push_back(
-              emitShuffleXor(rewriter, loc, value, step * factors.laneStride[rootAxis]));
+          partner.push_back(emitShuffleXor(rewriter, loc, value, step * threads->laneStride));
         accumulator = combine(rewriter, op, accumulator, partner);
       }
 
     // Across warps, through shared memory: slot [result index][warp along the axis].
-    unsigned warps = getDistinctWarps(blocked, rootShape, rootAxis);
+    unsigned warps = threads->warps;
     if (warps > 1) {
       SmallVector<int64_t> resultShape(srcType.getShape());
       resultShape.erase(resultShape.begin() + axis);
@@ -139,8 +140,7 @@ struct ReduceLowering : public OpConversionPattern<tile::ReduceOp> {
       auto [lane, warp] = emitLaneAndWarp(rewriter, loc);
       Value warpCoord = LLVM::URemOp::create(
           rewriter, loc,
-          LLVM::UDivOp::create(rewriter, loc, warp,
-                               constI32(rewriter, loc, factors.warpStride[rootAxis])),
+          LLVM::UDivOp::create(rewriter, loc, warp, constI32(rewriter, loc, threads->warpStride)),
           constI32(rewriter, loc, warps));
       SmallVector<SmallVector<Value>> coords = emitCoordinates(rewriter, loc, srcType);
       SmallVector<Value> resultIndex;

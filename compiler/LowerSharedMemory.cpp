@@ -111,6 +111,16 @@ struct MemDescIndexLowering : public TilePattern<MemDescIndexOp> {
   }
 };
 
+// The transposed view has the same address.
+struct MemDescTransLowering : public TilePattern<MemDescTransOp> {
+  using TilePattern::TilePattern;
+  LogicalResult matchAndRewrite(MemDescTransOp op, OpAdaptor adaptor,
+                                ConversionPatternRewriter &rewriter) const override {
+    rewriter.replaceOp(op, adaptor.getSrc());
+    return success();
+  }
+};
+
 struct LocalLoadLowering : public TilePattern<LocalLoadOp> {
   using TilePattern::TilePattern;
   LogicalResult matchAndRewrite(LocalLoadOp op, OpAdaptor adaptor,
@@ -323,15 +333,90 @@ struct WarpLocalConvertLowering : public TilePattern<ConvertLayoutOp> {
 
 } // namespace
 
+namespace {
+
+// A block of shared memory and the span of the function body's ops during which it is live.
+struct SharedBlock {
+  LocalAllocOp alloc;
+  int64_t bytes;
+  Operation *first, *last; // ops of the function body
+  int64_t offset = 0;
+};
+
+// The op of `block` that contains `op`.
+Operation *ancestorIn(Block *block, Operation *op) {
+  while (op && op->getBlock() != block)
+    op = op->getParentOp();
+  return op;
+}
+
+// The span of `alloc`'s block: from the body op holding the alloc to the last body op holding
+// a use of it or of a view of it (a ring's buffer, a transposed view). A block used inside a
+// loop is live for the whole loop.
+void findSpan(SharedBlock &shared, Block *body) {
+  shared.first = shared.last = ancestorIn(body, shared.alloc);
+  SmallVector<Value> values = {shared.alloc.getResult()};
+  while (!values.empty()) {
+    Value value = values.pop_back_val();
+    for (Operation *user : value.getUsers()) {
+      Operation *holder = ancestorIn(body, user);
+      if (holder && shared.last->isBeforeInBlock(holder))
+        shared.last = holder;
+      if (isa<MemDescIndexOp, MemDescTransOp>(user))
+        values.push_back(user->getResult(0));
+    }
+  }
+}
+
+} // namespace
+
 int64_t mlir::tessera::allocateSharedBlocks(ModuleOp module) {
   int64_t end = 0;
-  module.walk([&](LocalAllocOp alloc) {
-    auto type = cast<MemDescType>(alloc.getType());
-    int64_t buffers = type.getShape().size() == 3 ? type.getShape()[0] : 1;
-    int64_t offset = llvm::alignTo(end, 1024);
-    alloc->setAttr(kAllocOffsetAttr,
-                   IntegerAttr::get(IntegerType::get(module.getContext(), 32), offset));
-    end = offset + buffers * ringStride(type);
+  // Blocks whose spans are disjoint share memory (first fit): a kernel with two pipelined loops
+  // (an attention kernel's unmasked and masked key blocks) needs one set of rings, not two. A
+  // barrier ahead of a block that takes over memory keeps its first writes after every thread's
+  // last reads of the block that had it.
+  module.walk([&](func::FuncOp func) {
+    if (func.getBody().empty())
+      return;
+    Block *body = &func.getBody().front();
+    SmallVector<SharedBlock> blocks;
+    func.walk([&](LocalAllocOp alloc) {
+      auto type = cast<MemDescType>(alloc.getType());
+      int64_t buffers = type.getShape().size() == 3 ? type.getShape()[0] : 1;
+      blocks.push_back({alloc, buffers * ringStride(type), nullptr, nullptr});
+      findSpan(blocks.back(), body);
+    });
+    for (unsigned i = 0; i < blocks.size(); ++i) {
+      SharedBlock &block = blocks[i];
+      auto overlaps = [](const SharedBlock &a, const SharedBlock &b) {
+        return !a.last->isBeforeInBlock(b.first) && !b.last->isBeforeInBlock(a.first);
+      };
+      // The lowest offset clear of every live block placed so far.
+      int64_t offset = 0;
+      bool moved = true;
+      while (moved) {
+        moved = false;
+        for (unsigned j = 0; j < i; ++j)
+          if (overlaps(block, blocks[j]) && offset < blocks[j].offset + blocks[j].bytes &&
+              blocks[j].offset < offset + block.bytes) {
+            offset = llvm::alignTo(blocks[j].offset + blocks[j].bytes, 1024);
+            moved = true;
+          }
+      }
+      block.offset = offset;
+      bool reuses = llvm::any_of(ArrayRef(blocks).take_front(i), [&](const SharedBlock &other) {
+        return !overlaps(block, other) && offset < other.offset + other.bytes &&
+               other.offset < offset + block.bytes;
+      });
+      if (reuses) {
+        OpBuilder builder(block.first);
+        BarrierOp::create(builder, block.alloc.getLoc());
+      }
+      block.alloc->setAttr(kAllocOffsetAttr,
+                           IntegerAttr::get(IntegerType::get(module.getContext(), 32), offset));
+      end = std::max(end, offset + block.bytes);
+    }
   });
   module.walk([&](InitBarriersOp init) {
     int64_t offset = llvm::alignTo(end, 8);
@@ -345,7 +430,8 @@ int64_t mlir::tessera::allocateSharedBlocks(ModuleOp module) {
 void mlir::tessera::populateSharedMemoryPatterns(TileTypeConverter &converter,
                                                  RewritePatternSet &patterns,
                                                  LoweringState &state) {
-  patterns.add<LocalAllocLowering, MemDescIndexLowering, LocalLoadLowering, AsyncCopyLowering,
+  patterns.add<LocalAllocLowering, MemDescIndexLowering, MemDescTransLowering, LocalLoadLowering,
+               AsyncCopyLowering,
                AsyncCommitLowering, AsyncWaitLowering, BarrierLowering,
                WarpLocalConvertLowering>(converter, state);
 }

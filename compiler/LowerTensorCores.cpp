@@ -185,10 +185,10 @@ struct WgmmaOperand {
   }
 };
 
-// One wgmma group. With both operands in shared memory the instruction computes acc + a @ b.
-// With b in registers (a transposed accumulator) it computes the transpose, C^T = B^T A^T: its
-// M runs along C's columns with b^T as the register operand, its N along C's rows with `a` as
-// the shared-memory operand (K-major, as wgmma's B).
+// One wgmma group. With both operands in shared memory, or `a` in registers, the instruction
+// computes acc + a @ b. With b in registers (a transposed accumulator) it computes the
+// transpose, C^T = B^T A^T: its M runs along C's columns with b^T as the register operand, its N
+// along C's rows with `a` as the shared-memory operand (K-major, as wgmma's B).
 struct WarpGroupDotLowering : public OpConversionPattern<WarpGroupDotOp> {
   using OpConversionPattern::OpConversionPattern;
 
@@ -196,14 +196,14 @@ struct WarpGroupDotLowering : public OpConversionPattern<WarpGroupDotOp> {
                                 ConversionPatternRewriter &rewriter) const override {
     Location loc = op.getLoc();
     auto accType = cast<RankedTensorType>(op.getAcc().getType());
+    auto aInRegisters = dyn_cast<RankedTensorType>(op.getA().getType());
     auto bRegisters = dyn_cast<RankedTensorType>(op.getB().getType());
-    // wgmma's operands: A in shared memory (none when it is b^T, in registers), B in shared
-    // memory (the op's `a` when b is in registers).
-    auto aType = cast<MemDescType>(op.getA().getType());
+    // wgmma's operands: A in shared memory (none when it is `a` or b^T, in registers), B in
+    // shared memory (the op's `a` when b is in registers).
     std::optional<WgmmaOperand> a;
-    if (!bRegisters)
-      a = WgmmaOperand{aType, 1};
-    WgmmaOperand b = bRegisters ? WgmmaOperand{aType, 1}
+    if (!aInRegisters && !bRegisters)
+      a = WgmmaOperand{cast<MemDescType>(op.getA().getType()), 1};
+    WgmmaOperand b = bRegisters ? WgmmaOperand{cast<MemDescType>(op.getA().getType()), 1}
                                 : WgmmaOperand{cast<MemDescType>(op.getB().getType()), 0};
     auto mma = cast<MmaAttr>(bRegisters ? getUntransposedLayout(accType.getEncoding())
                                         : accType.getEncoding());
@@ -214,7 +214,7 @@ struct WarpGroupDotLowering : public OpConversionPattern<WarpGroupDotOp> {
     if (bRegisters && !b.kMajor())
       return op.emitOpError("a wgmma with a register operand needs `a` K-major");
     int64_t instrK = tf32 ? 8 : 16, instrN = mma.getInstrN();
-    int64_t blockK = aType.getShape()[1];
+    int64_t blockK = b.type.getShape()[b.kDim];
     // The accumulator as the instruction sees it: rows x cols.
     int64_t rows = accType.getDimSize(bRegisters ? 1 : 0);
     int64_t cols = accType.getDimSize(bRegisters ? 0 : 1);
@@ -250,10 +250,11 @@ struct WarpGroupDotLowering : public OpConversionPattern<WarpGroupDotOp> {
     SmallVector<StringRef> constraints(aRegisters, a ? "l" : "r");
     constraints.append({"l", "r"});
 
-    // b's registers are in the order of the untransposed A operand: [rep][k step][h][i][e].
+    // The register operand (`a`, or b in the order of the untransposed A operand) holds
+    // [rep][k step][h][i][e].
     SmallVector<Value> aValues;
-    if (bRegisters)
-      aValues = unpack(rewriter, loc, adaptor.getB());
+    if (aInRegisters || bRegisters)
+      aValues = unpack(rewriter, loc, aInRegisters ? adaptor.getA() : adaptor.getB());
     int64_t kWidth = instrK / 8;
     SmallVector<Value> acc = unpack(rewriter, loc, adaptor.getAcc());
     Value baseA = a ? emitDescriptor(rewriter, loc, adaptor.getA(), a->layout()) : Value();

@@ -214,7 +214,9 @@ private:
         continue;
       BlockArgument arg = loop.getRegionIterArgs()[use.getOperandNumber()];
       auto dot = wait.getAcc().getDefiningOp<WarpGroupDotOp>();
-      if (dot && arg.hasOneUse() && *arg.getUsers().begin() == dot.getOperation())
+      // (A register `a` is not carried to the next iteration's wait: such a dot waits.)
+      if (dot && !isa<RankedTensorType>(dot.getA().getType()) && arg.hasOneUse() &&
+          *arg.getUsers().begin() == dot.getOperation())
         return wait;
     }
     return {};

@@ -38,8 +38,8 @@ Attribute operandLayout(Operation *def, Attribute layout) {
 // broadcast over a tile is converted before the broadcast, a few elements instead of the tile.
 bool canRematerialise(Value value, Attribute layout, unsigned depth) {
   auto type = dyn_cast<RankedTensorType>(value.getType());
-  if (!type || type.getEncoding() == layout)
-    return true; // scalars are shared by all threads
+  if (!type || haveSameDistribution(type.getEncoding(), layout, type.getShape()))
+    return true; // scalars are shared by all threads; the rest converts for free
   Operation *def = value.getDefiningOp();
   if (!def || depth > kMaxRematerialisationDepth)
     return false;
@@ -60,6 +60,8 @@ Value rematerialise(OpBuilder &builder, Value value, Attribute layout) {
   auto type = dyn_cast<RankedTensorType>(value.getType());
   if (!type || type.getEncoding() == layout)
     return value;
+  if (haveSameDistribution(type.getEncoding(), layout, type.getShape()))
+    return ConvertLayoutOp::create(builder, value.getLoc(), withLayout(type, layout), value);
   Operation *def = value.getDefiningOp();
   if (auto convert = dyn_cast<ConvertLayoutOp>(def))
     return rematerialise(builder, convert.getSrc(), layout);
@@ -94,14 +96,56 @@ Value rematerialise(OpBuilder &builder, Value value, Attribute layout) {
   return clone->getResult(0);
 }
 
+// A value carried around `loop` that the body reads only through conversions to one layout, and
+// yields from a conversion out of that layout, is carried in that layout instead: the
+// conversions move to the loop's entry and exit (a row statistic of a dot's result, initialised
+// in a default layout, then stays in the dot's layout for the whole loop).
+void carryInUsedLayouts(scf::ForOp loop) {
+  Operation *yield = loop.getBody()->getTerminator();
+  for (auto [i, arg] : llvm::enumerate(loop.getRegionIterArgs())) {
+    auto yielded = yield->getOperand(i).getDefiningOp<ConvertLayoutOp>();
+    if (!yielded || arg.use_empty())
+      continue;
+    RankedTensorType carried = yielded.getSrc().getType();
+    bool onlyConverted = llvm::all_of(arg.getUsers(), [&](Operation *user) {
+      auto convert = dyn_cast<ConvertLayoutOp>(user);
+      return convert && convert.getType() == carried;
+    });
+    if (!onlyConverted)
+      continue;
+    auto original = cast<RankedTensorType>(arg.getType());
+    Location loc = loop.getLoc();
+    OpBuilder builder(loop);
+    OpOperand &init = loop.getInitArgsMutable()[i];
+    init.set(ConvertLayoutOp::create(builder, loc, carried, init.get()));
+    arg.setType(carried);
+    for (Operation *user : llvm::make_early_inc_range(arg.getUsers())) {
+      user->getResult(0).replaceAllUsesWith(arg);
+      user->erase();
+    }
+    yield->setOperand(i, yielded.getSrc());
+    if (yielded->use_empty())
+      yielded->erase();
+    Value result = loop.getResult(i);
+    result.setType(carried);
+    builder.setInsertionPointAfter(loop);
+    auto back = ConvertLayoutOp::create(builder, loc, original, result);
+    result.replaceAllUsesExcept(back, back);
+  }
+}
+
 struct RemoveLayoutConversionsPass
     : public mlir::tessera::impl::TileGPURemoveLayoutConversionsBase<RemoveLayoutConversionsPass> {
   void runOnOperation() override {
+    getOperation().walk([](scf::ForOp loop) { carryInUsedLayouts(loop); });
     SmallVector<ConvertLayoutOp> converts;
     getOperation().walk([&](ConvertLayoutOp op) { converts.push_back(op); });
     for (ConvertLayoutOp convert : converts) {
-      if (!canRematerialise(convert.getSrc(), convert.getType().getEncoding(), 0))
-        continue;
+      RankedTensorType srcType = convert.getSrc().getType();
+      Attribute layout = convert.getType().getEncoding();
+      if (haveSameDistribution(srcType.getEncoding(), layout, srcType.getShape()) ||
+          !canRematerialise(convert.getSrc(), layout, 0))
+        continue; // free already, or kept
       OpBuilder builder(convert);
       Value remade = rematerialise(builder, convert.getSrc(), convert.getType().getEncoding());
       if (!remade)

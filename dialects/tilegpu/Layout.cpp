@@ -210,6 +210,55 @@ unsigned mlir::tilegpu::getDistinctWarps(BlockedAttr blocked, ArrayRef<int64_t> 
   return std::min<int64_t>(blocked.getWarpsPerCTA()[dim], groups);
 }
 
+std::optional<AxisThreads> mlir::tilegpu::getAxisThreads(Attribute root,
+                                                         ArrayRef<int64_t> rootShape,
+                                                         unsigned dim) {
+  if (auto blocked = dyn_cast<BlockedAttr>(root)) {
+    ThreadBaseFactors factors = getThreadBaseFactors(blocked);
+    return AxisThreads{getDistinctLanes(blocked, rootShape, dim), factors.laneStride[dim],
+                       getDistinctWarps(blocked, rootShape, dim), factors.warpStride[dim]};
+  }
+  auto mma = dyn_cast<MmaAttr>(root);
+  if (!mma || mma.getTransposed())
+    return std::nullopt;
+  MmaTile tile = getMmaTile(mma);
+  if (rootShape.size() != 2 || rootShape[0] % tile.rows != 0 || rootShape[1] % tile.cols != 0)
+    return std::nullopt;
+  // A thread's base is (16 warpM + lane / 4, instrN warpN + 2 (lane mod 4)), warpM = w mod warpsM.
+  if (dim == 0)
+    return AxisThreads{8, 4, tile.warpsM, 1};
+  return AxisThreads{4, 1, tile.warpsN, tile.warpsM};
+}
+
+// The mma layout whose threads hold a block in `root` at the bases of an accumulator: an
+// untransposed mma layout, or the dot_op layout of a 16-bit A operand (base column 2 (lane mod 4),
+// as the accumulator's, within one warp column). Null otherwise.
+static MmaAttr getAccumulatorLike(Attribute root) {
+  if (auto operand = dyn_cast<DotOperandAttr>(root)) {
+    auto parent = dyn_cast<MmaAttr>(operand.getParent());
+    if (operand.getOpIdx() != 0 || operand.getKWidth() != 2 || !parent ||
+        parent.getWarpsPerCTA()[1] != 1)
+      return {};
+    root = parent;
+  }
+  auto mma = dyn_cast<MmaAttr>(root);
+  return mma && !mma.getTransposed() ? mma : MmaAttr();
+}
+
+bool mlir::tilegpu::haveSameDistribution(Attribute a, Attribute b, ArrayRef<int64_t> shape) {
+  if (a == b)
+    return true;
+  Attribute rootA = getRootLayout(a), rootB = getRootLayout(b);
+  MmaAttr mmaA = getAccumulatorLike(rootA), mmaB = getAccumulatorLike(rootB);
+  if (!mmaA || !mmaB || mmaA.getWarpsPerCTA() != mmaB.getWarpsPerCTA() ||
+      getSlicedDims(a) != getSlicedDims(b))
+    return false;
+  // The instruction width moves a thread's base only through the warp's column.
+  if ((rootA != rootB) && mmaA.getWarpsPerCTA()[1] != 1)
+    return false;
+  return getElementOffsets(a, shape) == getElementOffsets(b, shape);
+}
+
 BlockedAttr mlir::tilegpu::getDefaultBlocked(MLIRContext *context, ArrayRef<int64_t> shape,
                                              unsigned numWarps, unsigned vector) {
   unsigned rank = shape.size();

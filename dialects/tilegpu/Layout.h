@@ -5,6 +5,7 @@
 
 #include "dialects/tilegpu/TileGPUDialect.h"
 #include "llvm/ADT/SmallVector.h"
+#include <optional>
 
 namespace mlir::tilegpu {
 
@@ -61,6 +62,25 @@ ThreadBaseFactors getThreadBaseFactors(BlockedAttr blocked);
 // block of the given root shape hold; the others are replicas.
 unsigned getDistinctLanes(BlockedAttr blocked, ArrayRef<int64_t> rootShape, unsigned dim);
 unsigned getDistinctWarps(BlockedAttr blocked, ArrayRef<int64_t> rootShape, unsigned dim);
+
+// How the threads of a block in layout `root` (blocked, or an untransposed mma layout whose CTA
+// tile divides `rootShape`) spread along root dimension `dim`: `lanes` distinct lane coordinates
+// whose lane indices differ by multiples of `laneStride` (the xor masks of a butterfly over them
+// are laneStride, 2 laneStride, ...), and `warps` distinct warp coordinates, warp index
+// (w / warpStride) mod warps. Null for any other layout.
+struct AxisThreads {
+  unsigned lanes, laneStride, warps, warpStride;
+};
+std::optional<AxisThreads> getAxisThreads(Attribute root, ArrayRef<int64_t> rootShape,
+                                          unsigned dim);
+
+// Whether blocks of `shape` in layouts `a` and `b` hold the same elements in the same registers of
+// the same threads, so that a conversion between them moves nothing: equal layouts, and mma
+// layouts (or slices of them) that differ only in an instruction width that the warp grid does
+// not see (one warp column), or a 16-bit A operand's dot_op layout over such a grid, where the
+// blocks have the same register order (a tile of attention probabilities becomes the next
+// dot's register operand in place).
+bool haveSameDistribution(Attribute a, Attribute b, ArrayRef<int64_t> shape);
 
 // The default layout for a block of `shape` over `numWarps` warps: row-major, each thread
 // holding `vector` consecutive elements along the last dimension (clamped to the shape).

@@ -124,9 +124,10 @@ LogicalResult DotOperandAttr::verify(function_ref<InFlightDiagnostic()> emitErro
   if (opIdx > 1)
     return emitError() << "dot_op opIdx must be 0 (A) or 1 (B), got " << opIdx;
   bool registerB = mma && mma.getTransposed() && opIdx == 1;
-  if (!mma || (mma.getVersion() != 2 && !registerB))
-    return emitError() << "dot_op parent must be a version-2 mma layout, or a transposed "
-                          "version-3 one for operand 1";
+  bool registerA = mma && !mma.getTransposed() && opIdx == 0 && kWidth == 2;
+  if (!mma || (mma.getVersion() != 2 && !registerB && !registerA))
+    return emitError() << "dot_op parent must be a version-2 mma layout, a version-3 one for a "
+                          "16-bit operand 0, or a transposed version-3 one for operand 1";
   if (kWidth != 1 && kWidth != 2)
     return emitError() << "dot_op kWidth must be 1 (tf32) or 2 (16-bit types), got " << kWidth;
   return success();
@@ -199,6 +200,27 @@ LogicalResult MemDescIndexOp::verify() {
   return success();
 }
 
+LogicalResult MemDescTransOp::verify() {
+  auto src = cast<MemDescType>(getSrc().getType());
+  auto result = cast<MemDescType>(getType());
+  auto srcLayout = dyn_cast<SharedAttr>(src.getEncoding());
+  auto resultLayout = dyn_cast<SharedAttr>(result.getEncoding());
+  if (src.getShape().size() != 2 || !srcLayout || !resultLayout)
+    return emitOpError() << "transposes a 2-D block in a shared layout; got " << src;
+  bool transposed =
+      result.getShape().size() == 2 && result.getShape()[0] == src.getShape()[1] &&
+      result.getShape()[1] == src.getShape()[0] &&
+      result.getElementType() == src.getElementType() &&
+      resultLayout.getSwizzleBytes() == srcLayout.getSwizzleBytes() &&
+      resultLayout.getOrder()[0] == srcLayout.getOrder()[1] &&
+      resultLayout.getOrder()[1] == srcLayout.getOrder()[0];
+  if (!transposed)
+    return emitOpError() << "result must be the source with its dimensions and its layout's "
+                            "order swapped; got "
+                         << src << " -> " << result;
+  return success();
+}
+
 LogicalResult LocalLoadOp::verify() {
   auto src = cast<MemDescType>(getSrc().getType());
   auto result = cast<RankedTensorType>(getType());
@@ -252,19 +274,25 @@ LogicalResult AsyncTMALoadOp::verify() {
   return success();
 }
 
+// The shape of a wgmma operand (a shared-memory or register block); empty for anything else.
+static ArrayRef<int64_t> operandShape(Type type) {
+  if (auto memory = dyn_cast<MemDescType>(type))
+    return memory.getShape();
+  if (auto registers = dyn_cast<RankedTensorType>(type))
+    return registers.getShape();
+  return {};
+}
+
 LogicalResult WarpGroupDotOp::verify() {
-  auto a = cast<MemDescType>(getA().getType());
-  Type b = getB().getType();
+  Type a = getA().getType(), b = getB().getType();
   auto acc = cast<RankedTensorType>(getAcc().getType());
-  ArrayRef<int64_t> bShape;
-  if (auto memory = dyn_cast<MemDescType>(b))
-    bShape = memory.getShape();
-  else if (auto registers = dyn_cast<RankedTensorType>(b))
-    bShape = registers.getShape();
-  else
+  ArrayRef<int64_t> aShape = operandShape(a), bShape = operandShape(b);
+  if (aShape.empty())
+    return emitOpError() << "a must be a shared-memory block or a register block, got " << a;
+  if (bShape.empty())
     return emitOpError() << "b must be a shared-memory block or a register block, got " << b;
-  if (a.getShape().size() != 2 || bShape.size() != 2 || a.getShape()[1] != bShape[0] ||
-      acc.getShape()[0] != a.getShape()[0] || acc.getShape()[1] != bShape[1])
+  if (aShape.size() != 2 || bShape.size() != 2 || aShape[1] != bShape[0] ||
+      acc.getShape()[0] != aShape[0] || acc.getShape()[1] != bShape[1])
     return emitOpError() << "shapes do not chain: " << a << " @ " << b << " + " << acc;
   auto mma = dyn_cast_or_null<MmaAttr>(acc.getEncoding());
   if (!mma || mma.getVersion() != 3)
@@ -272,6 +300,14 @@ LogicalResult WarpGroupDotOp::verify() {
   if (isa<RankedTensorType>(b) != mma.getTransposed())
     return emitOpError() << "b comes from registers exactly when the accumulator's layout is "
                             "transposed";
+  if (auto registers = dyn_cast<RankedTensorType>(a)) {
+    auto operand = dyn_cast_or_null<DotOperandAttr>(registers.getEncoding());
+    if (isa<RankedTensorType>(b) || !operand || operand.getOpIdx() != 0 ||
+        operand.getParent() != mma)
+      return emitOpError() << "a in registers must have the dot_op layout (opIdx 0) of the "
+                              "accumulator's layout, with b in shared memory; got "
+                           << a;
+  }
   if (auto registers = dyn_cast<RankedTensorType>(b)) {
     auto operand = dyn_cast_or_null<DotOperandAttr>(registers.getEncoding());
     if (!operand || operand.getOpIdx() != 1 || operand.getParent() != mma)

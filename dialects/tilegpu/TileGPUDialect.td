@@ -107,9 +107,12 @@ def TileGPU_DotOperandAttr : TileGPU_Attr<"DotOperand", "dot_op"> {
     elements along K (2 for 16-bit types, 1 for tf32). Warps along the other operand's dimension
     hold replicas.
 
-    With a transposed version-3 parent, operand 1 (B, K x N) is held as the transpose of what
-    wgmma reads from registers for its A operand (B^T, N x K): the A-operand arrangement of the
-    untransposed parent, on B^T.
+    With an untransposed version-3 parent, a 16-bit operand 0 is what wgmma reads from registers
+    for its A operand: per warp, the same arrangement as mma.sync's A over the warp's 16 rows,
+    which is also where the accumulator holds those elements (so a product becomes the next
+    dot's A without moving). With a transposed version-3 parent, operand 1 (B, K x N) is held as
+    the transpose of what wgmma reads from registers for its A operand (B^T, N x K): the
+    A-operand arrangement of the untransposed parent, on B^T.
 
     ```mlir
     #a = #tilegpu.dot_op<opIdx = 0, parent = #mma, kWidth = 2>
@@ -223,6 +226,24 @@ def TileGPU_MemDescIndexOp : Op<TileGPU_Dialect, "memdesc_index", [Pure]> {
   let arguments = (ins TileGPU_AnyMemDesc:$src, I32:$index);
   let results = (outs TileGPU_AnyMemDesc:$result);
   let assemblyFormat = "$src `[` $index `]` attr-dict `:` type($src) `->` type($result)";
+  let hasVerifier = 1;
+}
+
+def TileGPU_MemDescTransOp : Op<TileGPU_Dialect, "memdesc_trans", [Pure]> {
+  let summary = "The transpose of a 2-D shared-memory block, as a view of the same bytes";
+  let description = [{
+    The result has the source's dimensions swapped and its shared layout's order swapped, so that
+    element (i, j) of the result is element (j, i) of the source at the same address: nothing
+    moves. A wgmma reads a block loaded row by row as the K-major transpose it needs this way
+    (`q @ trans(k)`).
+
+    ```mlir
+    %kt = tilegpu.memdesc_trans %k : !tilegpu.memdesc<64x128xbf16, #shared> -> !tilegpu.memdesc<128x64xbf16, #shared_t>
+    ```
+  }];
+  let arguments = (ins TileGPU_AnyMemDesc:$src);
+  let results = (outs TileGPU_AnyMemDesc:$result);
+  let assemblyFormat = "$src attr-dict `:` type($src) `->` type($result)";
   let hasVerifier = 1;
 }
 
@@ -358,17 +379,20 @@ def TileGPU_WarpGroupDotOp : Op<TileGPU_Dialect, "warpgroup_dot", [MemoryEffects
   let summary = "acc + a @ b on the tensor cores with wgmma, asynchronously";
   let description = [{
     Both operands are in shared memory and the accumulator and result have a version-3 mma
-    layout; or the accumulator's layout is transposed and `b` is a register block in its dot_op
-    layout, and the wgmma computes the transposed product with b^T as its register operand.
+    layout; or `a` is a register block in the dot_op layout (opIdx 0) of the accumulator's layout
+    (the wgmma's register operand: an attention kernel's probabilities, never stored); or the
+    accumulator's layout is transposed and `b` is a register block in its dot_op layout, and the
+    wgmma computes the transposed product with b^T as its register operand.
     The op issues the wgmma instructions and commits them as one group: the result may be read
     only through a `tilegpu.warpgroup_dot_wait` that lets the group complete, and the operands'
     buffers must not be overwritten before then. `input_precision` is "tf32" for fp32 operands.
 
     ```mlir
     %d = tilegpu.warpgroup_dot %a, %b, %acc {input_precision = "ieee"} : !tilegpu.memdesc<128x64xbf16, #shared>, !tilegpu.memdesc<64x256xbf16, #shared1>, tensor<128x256xf32, #mma> -> tensor<128x256xf32, #mma>
+    %o = tilegpu.warpgroup_dot %p, %v, %acc : tensor<128x64xbf16, #dot_a>, !tilegpu.memdesc<64x128xbf16, #shared1>, tensor<128x128xf32, #mma> -> tensor<128x128xf32, #mma>
     ```
   }];
-  let arguments = (ins TileGPU_AnyMemDesc:$a, AnyType:$b, AnyRankedTensor:$acc,
+  let arguments = (ins AnyType:$a, AnyType:$b, AnyRankedTensor:$acc,
                        DefaultValuedStrAttr<StrAttr, "ieee">:$input_precision);
   let results = (outs AnyRankedTensor:$result);
   let assemblyFormat = "$a `,` $b `,` $acc attr-dict `:` type($a) `,` type($b) `,` type($acc) `->` type($result)";

@@ -11,6 +11,7 @@ The ops take PyTorch tensors (or objects exposing ``__dlpack__`` / ``__cuda_arra
 and return PyTorch tensors; PyTorch allocates outputs but never computes a result. Importing
 this package works without PyTorch (the kernels compile anywhere); calling an op needs it.
 """
+from .attention import CausalVariant, scaled_dot_product_attention
 from .blas import addmm, bmm, matmul, mm
 from .elementwise import (abs, add, bitwise_and, bitwise_not, bitwise_or, clamp, cos, div,
                           dropout, eq, exp, ge, gelu, gt, isinf, isnan, le, lt, mul, ne, neg, pow,
@@ -22,11 +23,13 @@ from .settings import (get_default_max_num_configs, get_default_num_stages,
                        set_default_num_stages, set_default_num_warps)
 
 __all__ = [
-    "abs", "add", "addmm", "bitwise_and", "bitwise_not", "bitwise_or", "bmm", "clamp", "cos",
+    "CausalVariant", "abs", "add", "addmm", "bitwise_and", "bitwise_not", "bitwise_or", "bmm",
+    "clamp", "cos",
     "div", "dropout", "eq", "exp", "ge", "gelu", "get_default_max_num_configs",
     "get_default_num_stages", "get_default_num_warps", "gt", "isinf", "isnan", "layer_norm",
     "le", "lt", "matmul", "mm", "mul", "ne", "neg", "pow", "relu", "rms_norm",
-    "rotary_position_embedding", "rsqrt", "set_default_max_num_configs",
+    "rotary_position_embedding", "rsqrt", "scaled_dot_product_attention",
+    "set_default_max_num_configs",
     "set_default_num_stages", "set_default_num_warps", "sigmoid", "silu", "sin", "softmax",
     "sub", "tanh",
 ]

@@ -17,7 +17,7 @@ func.func @mma_warpgroups(%x: tensor<64x64xf32, #tilegpu.mma<version = 3, warpsP
 // -----
 
 // Tests that a dot operand layout hangs off an mma.sync layout.
-// expected-error @+1 {{dot_op parent must be a version-2 mma layout, or a transposed version-3 one for operand 1}}
+// expected-error @+1 {{dot_op parent must be a version-2 mma layout, a version-3 one for a 16-bit operand 0, or a transposed version-3 one for operand 1}}
 func.func @dot_op_parent(%x: tensor<64x64xf16, #tilegpu.dot_op<opIdx = 0, parent = #tilegpu.blocked<sizePerThread = [1, 1], threadsPerWarp = [1, 32], warpsPerCTA = [4, 1], order = [1, 0]>, kWidth = 2>>) {
   return
 }
@@ -62,7 +62,7 @@ func.func @mma_transposed_v2(%x: tensor<64x64xf32, #tilegpu.mma<version = 2, war
 // -----
 
 // Tests that a dot operand of a wgmma layout must be the register B of a transposed one.
-// expected-error @+1 {{dot_op parent must be a version-2 mma layout, or a transposed version-3 one for operand 1}}
+// expected-error @+1 {{dot_op parent must be a version-2 mma layout, a version-3 one for a 16-bit operand 0, or a transposed version-3 one for operand 1}}
 func.func @dot_op_wgmma(%x: tensor<64x64xf32, #tilegpu.dot_op<opIdx = 0, parent = #tilegpu.mma<version = 3, warpsPerCTA = [4, 1], instrN = 64, transposed = true>, kWidth = 1>>) {
   return
 }
@@ -147,5 +147,28 @@ func.func @tma_ring(%desc: !tile.tensormap, %dst: !tilegpu.memdesc<4x128x64xbf16
 // Tests that an mbarrier ring is not empty.
 // expected-error @+1 {{an mbarrier ring needs at least one mbarrier, got 0}}
 func.func @no_mbarriers(%bars: !tilegpu.mbarriers<0>) {
+  return
+}
+
+// -----
+
+#sh = #tilegpu.shared<swizzleBytes = 128, order = [1, 0]>
+// Tests that memdesc_trans swaps the layout's order along with the dimensions.
+func.func @trans_order(%k: !tilegpu.memdesc<64x128xbf16, #sh>) {
+  // expected-error @+1 {{result must be the source with its dimensions and its layout's order swapped}}
+  %kt = tilegpu.memdesc_trans %k : !tilegpu.memdesc<64x128xbf16, #sh> -> !tilegpu.memdesc<128x64xbf16, #sh>
+  return
+}
+
+// -----
+
+#sh = #tilegpu.shared<swizzleBytes = 128, order = [1, 0]>
+#mma = #tilegpu.mma<version = 3, warpsPerCTA = [8, 1], instrN = 128>
+#other = #tilegpu.mma<version = 3, warpsPerCTA = [8, 1], instrN = 64>
+#pA = #tilegpu.dot_op<opIdx = 0, parent = #other, kWidth = 2>
+// Tests that a register `a` must be in the dot_op layout of the accumulator's own layout.
+func.func @register_a_parent(%p: tensor<128x64xbf16, #pA>, %v: !tilegpu.memdesc<64x128xbf16, #sh>, %acc: tensor<128x128xf32, #mma>) {
+  // expected-error @+1 {{a in registers must have the dot_op layout (opIdx 0) of the accumulator's layout}}
+  %d = tilegpu.warpgroup_dot %p, %v, %acc : tensor<128x64xbf16, #pA>, !tilegpu.memdesc<64x128xbf16, #sh>, tensor<128x128xf32, #mma> -> tensor<128x128xf32, #mma>
   return
 }

@@ -86,3 +86,16 @@ func.func @tma(%desc: !tile.tensormap, %slot_buf: !tilegpu.memdesc<128x64xbf16, 
   tilegpu.wait_barrier %bars[%slot], %phase : !tilegpu.mbarriers<4>
   return
 }
+
+// Tests that a transposed view of a shared-memory block and a wgmma reading `a` from registers
+// (attention's probabilities times V) round trip.
+// CHECK-LABEL: func.func @attention_operands
+// CHECK: tilegpu.memdesc_trans %{{.*}} : !tilegpu.memdesc<64x128xbf16, #shared> -> !tilegpu.memdesc<128x64xbf16, #shared1>
+// CHECK: tilegpu.warpgroup_dot %{{.*}}, %{{.*}}, %{{.*}} : tensor<128x64xbf16, #dot_op2>, !tilegpu.memdesc<64x128xbf16, #shared>, tensor<128x128xf32, #mma> -> tensor<128x128xf32, #mma>
+#shT = #tilegpu.shared<swizzleBytes = 128, order = [0, 1]>
+#pA = #tilegpu.dot_op<opIdx = 0, parent = #mma3, kWidth = 2>
+func.func @attention_operands(%k: !tilegpu.memdesc<64x128xbf16, #sh>, %p: tensor<128x64xbf16, #pA>, %v: !tilegpu.memdesc<64x128xbf16, #sh>, %acc: tensor<128x128xf32, #mma3>) -> (!tilegpu.memdesc<128x64xbf16, #shT>, tensor<128x128xf32, #mma3>) {
+  %kt = tilegpu.memdesc_trans %k : !tilegpu.memdesc<64x128xbf16, #sh> -> !tilegpu.memdesc<128x64xbf16, #shT>
+  %d = tilegpu.warpgroup_dot %p, %v, %acc : tensor<128x64xbf16, #pA>, !tilegpu.memdesc<64x128xbf16, #sh>, tensor<128x128xf32, #mma3> -> tensor<128x128xf32, #mma3>
+  return %kt, %d : !tilegpu.memdesc<128x64xbf16, #shT>, tensor<128x128xf32, #mma3>
+}

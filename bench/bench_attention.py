@@ -1,0 +1,228 @@
+#!/usr/bin/env python3
+"""Attention forward: tessera.ops.scaled_dot_product_attention vs PyTorch's SDPA with the flash
+backend (SDPBackend.FLASH_ATTENTION), with the cuDNN backend (SDPBackend.CUDNN_ATTENTION) and a
+plain FlashAttention-2-style kernel written for Triton (bench/triton_attention.py, where Triton
+is installed), side by side in one process on one GPU.
+
+Prefill cases: bf16, B=4, H=32, S=4096, D in {64, 128, 256}, non-causal and causal (top-left,
+SDPA's is_causal). TFLOP/s counts the two products, 4*B*H*S*S*D flops, half of that when causal.
+Tessera must reach the flash backend (ratio 1.0) and 0.85 of cuDNN at D=128; the Triton kernel
+and the other head dims are reported only.
+
+Decode cases: one query (Sq=1) against Sk keys in bf16, GQA with 32 query heads and 8 kv heads,
+D=128 (B=4 at Sk=8192, B=1 at Sk=131072), vs SDPA's own backend choice and the flash backend.
+GB/s counts one read of K and V (2*B*Hkv*Sk*D*2 bytes); reported only.
+
+A backend that refuses a shape is reported as "-" (baseline_value and ratio None, the reason in
+baseline_error) instead of failing the benchmark. Tessera's result (and the Triton kernel's) is
+checked against SDPA's before anything is timed: max |difference| <= 2e-2. Every contender runs
+once first (autotuners tune outside the timing) and allocates its output per call; timing is
+harness.measure (CUDA events, contenders interleaved, median of repeats). Decode cases cycle
+through enough K/V sets to exceed L2 four times over; the prefill inputs are far larger than L2.
+"""
+import argparse
+import json
+import warnings
+
+import harness
+import triton_attention
+
+# (name, B, H, S, D, causal)
+PREFILL = [(f"bf16 4x32x4096x{d}{' causal' if causal else ''}", 4, 32, 4096, d, causal)
+           for d in (128, 64, 256) for causal in (False, True)]
+# (name, B, Hq, Hkv, Sk, D)
+DECODE = [("bf16 decode 4x32/8x8192x128", 4, 32, 8, 8192, 128),
+          ("bf16 decode 1x32/8x131072x128", 1, 32, 8, 131072, 128)]
+CASES = [c[0] for c in PREFILL + DECODE]
+
+FLASH, CUDNN, DEFAULT, TRITON = "sdpa flash", "sdpa cudnn", "sdpa (default)", "triton"
+# Targets (ratio tessera / baseline) of the D=128 prefill cases; everything else is reported only.
+TARGETS = {FLASH: 1.0, CUDNN: 0.85, TRITON: None}
+TARGET_HEAD_DIM = 128
+TOLERANCE = 2e-2  # max |tessera - SDPA| on randn inputs, bf16
+
+
+def tflops(b, h, s, d, causal, ms):
+    flops = 4.0 * b * h * s * s * d / (2 if causal else 1)
+    return flops / (ms * 1e-3) / 1e12
+
+
+def sdpa_with(torch, backend):
+    """f(q, k, v, **kwargs): SDPA restricted to one backend (None: PyTorch's own choice)."""
+    import torch.nn.functional as F
+    from torch.nn.attention import sdpa_kernel
+
+    if backend is None:
+        return F.scaled_dot_product_attention
+
+    def call(q, k, v, **kwargs):
+        with sdpa_kernel(backend):
+            return F.scaled_dot_product_attention(q, k, v, **kwargs)
+    return call
+
+
+def probe(torch, fn):
+    """fn() once: (result, None), or (None, reason) where it raises (a backend that refuses the
+    shape, an out-of-memory). The warnings SDPA prints on refusal are silenced."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            out = fn()
+            torch.cuda.synchronize()
+        return out, None
+    except (RuntimeError, ValueError, TypeError) as e:
+        torch.cuda.synchronize()
+        reason = str(e).strip().splitlines()
+        return None, f"{type(e).__name__}: {reason[0] if reason else ''}"[:200]
+
+
+def check(torch, name, who, out, ref):
+    err = (out.float() - ref.float()).abs().max().item()
+    if not err <= TOLERANCE:  # NaN fails too
+        raise AssertionError(f"attention {name}: {who}'s result is off by {err} (SDPA's result "
+                             f"as reference, tolerance {TOLERANCE})")
+
+
+def rows_for(name, metric, ours, times, baselines, errors, value, targets):
+    """One row per baseline: ratio of tessera's value to the baseline's, or '-' if refused."""
+    rows = []
+    for base in baselines:
+        row = {"benchmark": "attention", "case": name, "metric": metric,
+               "tessera": round(ours, 1), "baseline": base, "target": targets.get(base),
+               "tessera_ms": round(times["tessera"]["median_ms"], 4)}
+        if base in times:
+            theirs = value(times[base]["median_ms"])
+            target = targets.get(base)
+            row.update(baseline_value=round(theirs, 1), ratio=round(ours / theirs, 3),
+                       meets_target=None if target is None else ours / theirs >= target,
+                       baseline_ms=round(times[base]["median_ms"], 4))
+        else:
+            row.update(baseline_value=None, ratio=None, meets_target=None, baseline_ms=None,
+                       baseline_error=errors.get(base, "not run"))
+        rows.append(row)
+    return rows
+
+
+def run_prefill(torch, name, b, h, s, d, causal, reps):
+    import tessera.ops
+    from torch.nn.attention import SDPBackend
+
+    g = torch.Generator(device="cuda").manual_seed(0)
+    q, k, v = (torch.randn(b, h, s, d, device="cuda", generator=g).to(torch.bfloat16)
+               for _ in range(3))
+    contenders = {
+        "tessera": lambda i: tessera.ops.scaled_dot_product_attention(q, k, v, is_causal=causal),
+        FLASH: lambda i: sdpa_with(torch, SDPBackend.FLASH_ATTENTION)(q, k, v,
+                                                                       is_causal=causal),
+        CUDNN: lambda i: sdpa_with(torch, SDPBackend.CUDNN_ATTENTION)(q, k, v,
+                                                                       is_causal=causal),
+    }
+    baselines = [FLASH, CUDNN, TRITON]
+    errors = {}
+    if triton_attention.available:
+        contenders[TRITON] = lambda i: triton_attention.triton_attention(q, k, v, causal)
+    else:
+        errors[TRITON] = "Triton is not installed"
+
+    ref = sdpa_with(torch, None)(q, k, v, is_causal=causal)
+    fns = {}
+    for who, fn in contenders.items():
+        out, reason = probe(torch, lambda: fn(0))
+        if who == "tessera" and reason is not None:
+            raise RuntimeError(f"attention {name}: tessera failed: {reason}")
+        if reason is not None:
+            errors[who] = reason
+            continue
+        if who in ("tessera", TRITON):
+            check(torch, name, who, out, ref)
+        fns[who] = fn
+        del out
+    del ref
+    times = harness.measure(fns, reps=reps)
+    ours = tflops(b, h, s, d, causal, times["tessera"]["median_ms"])
+    targets = TARGETS if d == TARGET_HEAD_DIM else {}
+    return rows_for(name, "TFLOP/s", ours, times, baselines, errors,
+                    lambda ms: tflops(b, h, s, d, causal, ms), targets)
+
+
+def run_decode(torch, name, b, hq, hkv, sk, d, reps):
+    import tessera.ops
+    from torch.nn.attention import SDPBackend
+
+    nbytes = 2 * b * hkv * sk * d * 2
+    l2 = getattr(torch.cuda.get_device_properties(0), "L2_cache_size", 64 << 20)
+    count = max(2, -(-4 * l2 // nbytes))
+    g = torch.Generator(device="cuda").manual_seed(0)
+    qs = [torch.randn(b, hq, 1, d, device="cuda", generator=g).to(torch.bfloat16)
+          for _ in range(count)]
+    ks = [torch.randn(b, hkv, sk, d, device="cuda", generator=g).to(torch.bfloat16)
+          for _ in range(count)]
+    vs = [torch.randn(b, hkv, sk, d, device="cuda", generator=g).to(torch.bfloat16)
+          for _ in range(count)]
+    default, flash = sdpa_with(torch, None), sdpa_with(torch, SDPBackend.FLASH_ATTENTION)
+    contenders = {
+        "tessera": lambda i: tessera.ops.scaled_dot_product_attention(
+            qs[i % count], ks[i % count], vs[i % count], enable_gqa=True),
+        DEFAULT: lambda i: default(qs[i % count], ks[i % count], vs[i % count],
+                                   enable_gqa=True),
+        FLASH: lambda i: flash(qs[i % count], ks[i % count], vs[i % count], enable_gqa=True),
+    }
+    baselines = [DEFAULT, FLASH]
+    errors = {}
+    ref, reason = probe(torch, lambda: default(qs[0], ks[0], vs[0], enable_gqa=True))
+    if reason is not None:
+        raise RuntimeError(f"attention {name}: SDPA (the reference) failed: {reason}")
+    fns = {}
+    for who, fn in contenders.items():
+        out, reason = probe(torch, lambda: fn(0))
+        if who == "tessera" and reason is not None:
+            raise RuntimeError(f"attention {name}: tessera failed: {reason}")
+        if reason is not None:
+            errors[who] = reason
+            continue
+        if who == "tessera":
+            check(torch, name, who, out, ref)
+        fns[who] = fn
+        del out
+    del ref
+    times = harness.measure(fns, reps=reps)
+    ours = harness.gbps(nbytes, times["tessera"]["median_ms"])
+    return rows_for(name, "GB/s", ours, times, baselines, errors,
+                    lambda ms: harness.gbps(nbytes, ms), {})
+
+
+def run(reps=25, cases=None):
+    """The benchmark rows (one per case and baseline), as bench/run_all.py reports them."""
+    torch = harness.gpu_or_exit()
+    if not triton_attention.available:
+        print("Triton is not installed: comparing with PyTorch's SDPA only")
+    rows = []
+    for name, b, h, s, d, causal in PREFILL:
+        if not cases or name in cases:
+            rows += run_prefill(torch, name, b, h, s, d, causal, reps)
+            torch.cuda.empty_cache()
+    for name, b, hq, hkv, sk, d in DECODE:
+        if not cases or name in cases:
+            rows += run_decode(torch, name, b, hq, hkv, sk, d, reps)
+            torch.cuda.empty_cache()
+    return rows
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--reps", type=int, default=25)
+    parser.add_argument("--case", action="append", choices=CASES,
+                        help="run only this case (repeatable)")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    rows = run(args.reps, args.case)
+    if args.json:
+        print(json.dumps(rows, indent=1))
+    else:
+        harness.print_rows(rows, ["case", "metric", "baseline", "tessera", "baseline_value",
+                                  "ratio", "meets_target", "baseline_error"])
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,170 @@
+"""``scaled_dot_product_attention`` with PyTorch's semantics (``specs/ops.md``), forward.
+
+    import tessera.ops as ops
+    out = ops.scaled_dot_product_attention(q, k, v, is_causal=True)          # (B, H, L, D)
+    out = ops.scaled_dot_product_attention(q, k, v, enable_gqa=True)         # Hq = 4 Hkv
+    out = ops.scaled_dot_product_attention(q, k, v, is_causal=True,
+                                           causal_variant=ops.CausalVariant.LOWER_RIGHT)
+
+fp16 and bf16 inputs with the last dimension contiguous (any other strides), head dimensions up
+to 256, boolean (True attends) or additive ``attn_mask`` broadcastable to ``(B, Hq, Lq, Lk)``,
+grouped-query attention, and both causal alignments. Rows that see no key give 0. One kernel
+(``kernels/attention.py``) computes every case.
+
+Not supported yet, each refused with an error that says so: ``dropout_p > 0``, the
+``present_*`` KV-cache slot write, fp32 inputs and a value head dimension other than the
+query's.
+"""
+from __future__ import annotations
+
+import enum
+import math
+from typing import Any, Optional
+
+from . import settings
+from .arguments import as_tensor, check_cuda, check_dtype, check_same, torch
+from .kernels.attention import (MASK_ADD, MASK_BOOL, MASK_NONE, attention_fwd_kernel,
+                                choose_config, head_dim_block)
+
+__all__ = ["CausalVariant", "scaled_dot_product_attention"]
+
+_OP = "scaled_dot_product_attention"
+MAX_HEAD_DIM = 256
+
+
+class CausalVariant(enum.IntEnum):
+    """Which keys a causal query sees: ``UPPER_LEFT``, key j visible to query i iff j <= i;
+    ``LOWER_RIGHT``, iff j <= i + Lk - Lq (the last query sees every key)."""
+    UPPER_LEFT = 1
+    LOWER_RIGHT = 2
+
+
+def _mask_view(attn_mask: Any, shape, query: "torch.Tensor") -> "torch.Tensor":
+    """``attn_mask`` as a (B, Hq, Lq, Lk) view (broadcast dims get stride 0), checked."""
+    mask = as_tensor(attn_mask, "attn_mask", _OP)
+    check_cuda(mask, "attn_mask", _OP)
+    if mask.device != query.device:
+        raise ValueError(f"{_OP}: attn_mask is on {mask.device} but query is on "
+                         f"{query.device}; expected tensors on one device")
+    if mask.dtype != torch.bool and not mask.dtype.is_floating_point:
+        raise TypeError(f"{_OP}: attn_mask has dtype {mask.dtype}; expected torch.bool or a "
+                        "floating-point dtype")
+    if mask.dim() > 4:
+        raise ValueError(f"{_OP}: attn_mask has {mask.dim()} dimensions; expected at most 4, "
+                         f"broadcastable to {tuple(shape)}")
+    try:
+        return mask.expand(*shape)
+    except RuntimeError:
+        raise ValueError(f"{_OP}: attn_mask of shape {tuple(mask.shape)} does not broadcast to "
+                         f"(B, Hq, Lq, Lk) = {tuple(shape)}") from None
+
+
+def scaled_dot_product_attention(query: Any, key: Any, value: Any, attn_mask: Any = None,
+                                 dropout_p: float = 0.0, is_causal: bool = False,
+                                 scale: Optional[float] = None, enable_gqa: bool = False,
+                                 causal_variant: Optional[CausalVariant] = None,
+                                 present_key: Any = None, present_value: Any = None,
+                                 present_key_slot: Any = None,
+                                 present_value_slot: Any = None) -> "torch.Tensor":
+    """``softmax(query @ key^T * scale + mask) @ value`` over (B, H, L, D) tensors.
+
+    Args:
+        query: (B, Hq, Lq, D); key, value: (B, Hkv, Lk, D), fp16 or bf16, one dtype, the last
+            dimension contiguous.
+        attn_mask: bool (True = attend) or float (added to the scores, natural-log domain),
+            broadcastable to (B, Hq, Lq, Lk); not together with ``is_causal``.
+        dropout_p: must be 0 for now.
+        is_causal: hide future keys, aligned by ``causal_variant`` (default UPPER_LEFT).
+        scale: the score scale, 1/sqrt(D) by default.
+        enable_gqa: query head h reads kv head h // (Hq / Hkv); without it Hq must equal Hkv.
+
+    Returns:
+        (B, Hq, Lq, D) in value's dtype. A row that sees no key is 0.
+
+    Example:
+        >>> q = torch.randn(2, 8, 128, 64, device="cuda", dtype=torch.bfloat16)  # doctest: +SKIP
+        >>> out = scaled_dot_product_attention(q, q, q, is_causal=True)         # doctest: +SKIP
+    """
+    query = as_tensor(query, "query", _OP)
+    key = as_tensor(key, "key", _OP)
+    value = as_tensor(value, "value", _OP)
+    for name, tensor in (("query", query), ("key", key), ("value", value)):
+        check_cuda(tensor, name, _OP)
+        check_dtype(tensor, name, _OP, (torch.float16, torch.bfloat16))
+        if tensor.dim() != 4:
+            raise ValueError(f"{_OP}: {name} has {tensor.dim()} dimensions; expected 4, "
+                             "(B, H, L, D)")
+        if tensor.stride(-1) != 1 and tensor.shape[-1] > 1:
+            raise ValueError(f"{_OP}: {name}'s last dimension has stride {tensor.stride(-1)}; "
+                             "expected it contiguous (stride 1)")
+    check_same(_OP, ("query", query), ("key", key), ("value", value))
+    if not 0.0 <= dropout_p <= 1.0:
+        raise ValueError(f"{_OP}: dropout_p is {dropout_p}; expected a probability in [0, 1]")
+    if dropout_p > 0.0:
+        raise NotImplementedError(f"{_OP}: dropout_p > 0 is not supported yet")
+    if any(t is not None for t in (present_key, present_value, present_key_slot,
+                                   present_value_slot)):
+        raise NotImplementedError(f"{_OP}: the present_key / present_value slot write is not "
+                                  "supported yet")
+    if attn_mask is not None and is_causal:
+        raise ValueError(f"{_OP}: attn_mask and is_causal are mutually exclusive; give one")
+    if causal_variant is not None and causal_variant not in tuple(CausalVariant):
+        raise ValueError(f"{_OP}: causal_variant is {causal_variant!r}; expected "
+                         "CausalVariant.UPPER_LEFT or CausalVariant.LOWER_RIGHT")
+
+    batch, heads, lq, dim = query.shape
+    kv_batch, kv_heads, lk, key_dim = key.shape
+    if key_dim != dim:
+        raise ValueError(f"{_OP}: key has head dimension {key_dim} but query has {dim}; "
+                         "expected them equal")
+    if tuple(value.shape[:3]) != (kv_batch, kv_heads, lk):
+        raise ValueError(f"{_OP}: value has shape {tuple(value.shape)} but key has "
+                         f"{tuple(key.shape)}; expected the same batch, heads and length")
+    if value.shape[-1] != dim:
+        raise NotImplementedError(f"{_OP}: value's head dimension {value.shape[-1]} differs "
+                                  f"from query's {dim}, which is not supported yet")
+    if kv_batch != batch:
+        raise ValueError(f"{_OP}: key has batch {kv_batch} but query has {batch}; expected "
+                         "them equal")
+    if dim > MAX_HEAD_DIM or dim < 1:
+        raise ValueError(f"{_OP}: query has head dimension {dim}; expected 1 to "
+                         f"{MAX_HEAD_DIM}")
+    if enable_gqa:
+        if kv_heads < 1 or heads % kv_heads != 0:
+            raise ValueError(f"{_OP}: query has {heads} heads and key {kv_heads}; with "
+                             "enable_gqa the query heads must be a multiple of the key heads")
+    elif kv_heads != heads:
+        raise ValueError(f"{_OP}: query has {heads} heads and key {kv_heads}; expected them "
+                         "equal (or enable_gqa=True)")
+    scale = 1.0 / math.sqrt(dim) if scale is None else float(scale)
+
+    out = torch.empty((batch, heads, lq, dim), dtype=value.dtype, device=query.device)
+    if out.numel() == 0:
+        return out
+
+    mask_kind, mask, mask_strides = MASK_NONE, None, (0, 0, 0, 0)
+    if attn_mask is not None:
+        mask = _mask_view(attn_mask, (batch, heads, lq, lk), query)
+        if mask.dtype == torch.bool:
+            mask_kind, mask = MASK_BOOL, mask.view(torch.uint8)
+        else:
+            mask_kind = MASK_ADD
+        mask_strides = mask.stride()
+    causal_offset = 0
+    if is_causal and causal_variant == CausalVariant.LOWER_RIGHT:
+        causal_offset = lk - lq
+
+    config = choose_config(lq, lk, dim, is_causal)
+    num_warps = settings.get_default_num_warps() or config["num_warps"]
+    num_stages = settings.get_default_num_stages() or config["num_stages"]
+    block_m, block_n = config["BLOCK_M"], config["BLOCK_N"]
+    grid = (-(-lq // block_m), batch * heads)
+    attention_fwd_kernel[grid](
+        query, key, value, out, None, mask,
+        *query.stride()[:3], *key.stride()[:3], *value.stride()[:3], *out.stride()[:3],
+        *mask_strides, heads, heads // kv_heads, lq, lk, dim, scale, causal_offset,
+        BLOCK_M=block_m, BLOCK_N=block_n, HEAD_DIM=head_dim_block(dim),
+        EVEN_D=head_dim_block(dim) == dim, IS_CAUSAL=bool(is_causal), MASK_KIND=mask_kind,
+        POSITIVE_SCALE=scale > 0,
+        num_warps=num_warps, num_stages=num_stages)
+    return out
