@@ -103,6 +103,24 @@ def rows_for(name, metric, ours, times, baselines, errors, value, targets):
     return rows
 
 
+def runnable(torch, name, contenders, ref, checked, errors):
+    """The contenders that run once (those in `checked` also match `ref`); a refusal goes to
+    `errors`, except tessera's, which fails the benchmark."""
+    fns = {}
+    for who, fn in contenders.items():
+        out, reason = probe(torch, lambda: fn(0))
+        if who == "tessera" and reason is not None:
+            raise RuntimeError(f"attention {name}: tessera failed: {reason}")
+        if reason is not None:
+            errors[who] = reason
+            continue
+        if who in checked:
+            check(torch, name, who, out, ref)
+        fns[who] = fn
+        del out
+    return fns
+
+
 def run_prefill(torch, name, b, h, s, d, causal, reps):
     import tessera.ops
     from torch.nn.attention import SDPBackend
@@ -110,12 +128,12 @@ def run_prefill(torch, name, b, h, s, d, causal, reps):
     g = torch.Generator(device="cuda").manual_seed(0)
     q, k, v = (torch.randn(b, h, s, d, device="cuda", generator=g).to(torch.bfloat16)
                for _ in range(3))
+    flash, cudnn = (sdpa_with(torch, backend)
+                    for backend in (SDPBackend.FLASH_ATTENTION, SDPBackend.CUDNN_ATTENTION))
     contenders = {
         "tessera": lambda i: tessera.ops.scaled_dot_product_attention(q, k, v, is_causal=causal),
-        FLASH: lambda i: sdpa_with(torch, SDPBackend.FLASH_ATTENTION)(q, k, v,
-                                                                       is_causal=causal),
-        CUDNN: lambda i: sdpa_with(torch, SDPBackend.CUDNN_ATTENTION)(q, k, v,
-                                                                       is_causal=causal),
+        FLASH: lambda i: flash(q, k, v, is_causal=causal),
+        CUDNN: lambda i: cudnn(q, k, v, is_causal=causal),
     }
     baselines = [FLASH, CUDNN, TRITON]
     errors = {}
@@ -125,18 +143,7 @@ def run_prefill(torch, name, b, h, s, d, causal, reps):
         errors[TRITON] = "Triton is not installed"
 
     ref = sdpa_with(torch, None)(q, k, v, is_causal=causal)
-    fns = {}
-    for who, fn in contenders.items():
-        out, reason = probe(torch, lambda: fn(0))
-        if who == "tessera" and reason is not None:
-            raise RuntimeError(f"attention {name}: tessera failed: {reason}")
-        if reason is not None:
-            errors[who] = reason
-            continue
-        if who in ("tessera", TRITON):
-            check(torch, name, who, out, ref)
-        fns[who] = fn
-        del out
+    fns = runnable(torch, name, contenders, ref, ("tessera", TRITON), errors)
     del ref
     times = harness.measure(fns, reps=reps)
     ours = tflops(b, h, s, d, causal, times["tessera"]["median_ms"])
@@ -172,18 +179,7 @@ def run_decode(torch, name, b, hq, hkv, sk, d, reps):
     ref, reason = probe(torch, lambda: default(qs[0], ks[0], vs[0], enable_gqa=True))
     if reason is not None:
         raise RuntimeError(f"attention {name}: SDPA (the reference) failed: {reason}")
-    fns = {}
-    for who, fn in contenders.items():
-        out, reason = probe(torch, lambda: fn(0))
-        if who == "tessera" and reason is not None:
-            raise RuntimeError(f"attention {name}: tessera failed: {reason}")
-        if reason is not None:
-            errors[who] = reason
-            continue
-        if who == "tessera":
-            check(torch, name, who, out, ref)
-        fns[who] = fn
-        del out
+    fns = runnable(torch, name, contenders, ref, ("tessera",), errors)
     del ref
     times = harness.measure(fns, reps=reps)
     ours = harness.gbps(nbytes, times["tessera"]["median_ms"])

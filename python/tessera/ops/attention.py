@@ -154,17 +154,17 @@ def scaled_dot_product_attention(query: Any, key: Any, value: Any, attn_mask: An
     if is_causal and causal_variant == CausalVariant.LOWER_RIGHT:
         causal_offset = lk - lq
 
-    config = choose_config(lq, lk, dim, is_causal)
+    config = choose_config(dim, is_causal)
     num_warps = settings.get_default_num_warps() or config["num_warps"]
     num_stages = settings.get_default_num_stages() or config["num_stages"]
-    block_m, block_n = config["BLOCK_M"], config["BLOCK_N"]
-    grid = (-(-lq // block_m), batch * heads)
+    head_dim = head_dim_block(dim)
+    grid = (-(-lq // config["BLOCK_M"]), batch * heads)
     attention_fwd_kernel[grid](
         query, key, value, out, None, mask,
         *query.stride()[:3], *key.stride()[:3], *value.stride()[:3], *out.stride()[:3],
         *mask_strides, heads, heads // kv_heads, lq, lk, dim, scale, causal_offset,
-        BLOCK_M=block_m, BLOCK_N=block_n, HEAD_DIM=head_dim_block(dim),
-        EVEN_D=head_dim_block(dim) == dim, IS_CAUSAL=bool(is_causal), MASK_KIND=mask_kind,
+        BLOCK_M=config["BLOCK_M"], BLOCK_N=config["BLOCK_N"], HEAD_DIM=head_dim,
+        EVEN_D=head_dim == dim, IS_CAUSAL=bool(is_causal), MASK_KIND=mask_kind,
         POSITIVE_SCALE=scale > 0,
         num_warps=num_warps, num_stages=num_stages)
     return out

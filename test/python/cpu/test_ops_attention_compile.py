@@ -23,7 +23,7 @@ def compiled(target, d=128, causal=False, mask_kind=0, lse=False, ty="bf16"):
     signature = {"Q": ptr, "K": ptr, "V": ptr, "O": ptr, "H": "i32", "GROUP": "i32",
                  "Lq": "i32", "Lk": "i32", "scale": "fp32", "causal_offset": "i32"}
     signature.update({name: "i32:16" for name in STRIDES})
-    config = choose_config(4096, 4096, d, causal)
+    config = choose_config(d, causal)
     constants = {"BLOCK_M": config["BLOCK_M"], "BLOCK_N": config["BLOCK_N"],
                  "HEAD_DIM": head_dim_block(d), "EVEN_D": head_dim_block(d) == d,
                  "IS_CAUSAL": causal, "MASK_KIND": mask_kind, "POSITIVE_SCALE": True, "D": d}

@@ -30,6 +30,19 @@ MASK_NONE, MASK_BOOL, MASK_ADD = 0, 1, 2
 
 
 @tessera.jit
+def _load_kv(ptrs, cols, Lk, d_mask, MASKED: tl.constexpr, EVEN_D: tl.constexpr):
+    """A K or V block of keys `cols`: masked where keys may run past Lk or D is padded."""
+    if MASKED:
+        mask = cols[:, None] < Lk
+        if not EVEN_D:
+            mask = mask & d_mask[None, :]
+        return tl.load(ptrs, mask=mask, other=0.0)
+    if EVEN_D:
+        return tl.load(ptrs)
+    return tl.load(ptrs, mask=d_mask[None, :], other=0.0)
+
+
+@tessera.jit
 def _attend(acc, m_i, l_i, q, k_base, v_base, m_base, stride_kn, stride_vn, stride_mn,
             offs_m, offs_d, lo, hi, Lk, d_mask, qk_scale, causal_offset,
             BLOCK_N: tl.constexpr, MASKED: tl.constexpr, IS_CAUSAL: tl.constexpr,
@@ -43,15 +56,7 @@ def _attend(acc, m_i, l_i, q, k_base, v_base, m_base, stride_kn, stride_vn, stri
         m_ptrs = m_base + offs_n[None, :] * stride_mn
     for start in range(lo, hi, BLOCK_N):
         cols = start + tl.arange(0, BLOCK_N)
-        if MASKED:
-            kv_mask = cols[:, None] < Lk
-            if not EVEN_D:
-                kv_mask = kv_mask & d_mask[None, :]
-            k = tl.load(k_ptrs, mask=kv_mask, other=0.0)
-        elif EVEN_D:
-            k = tl.load(k_ptrs)
-        else:
-            k = tl.load(k_ptrs, mask=d_mask[None, :], other=0.0)
+        k = _load_kv(k_ptrs, cols, Lk, d_mask, MASKED, EVEN_D)
         qk = tl.dot(q, tl.trans(k))
         if MASKED:
             s = qk * qk_scale
@@ -76,15 +81,7 @@ def _attend(acc, m_i, l_i, q, k_base, v_base, m_base, stride_kn, stride_vn, stri
             alpha = tl.exp2(m_i - m_new)
         l_i = l_i * alpha + tl.sum(p, 1)
         acc = acc * alpha[:, None]
-        if MASKED:
-            kv_mask = cols[:, None] < Lk
-            if not EVEN_D:
-                kv_mask = kv_mask & d_mask[None, :]
-            v = tl.load(v_ptrs, mask=kv_mask, other=0.0)
-        elif EVEN_D:
-            v = tl.load(v_ptrs)
-        else:
-            v = tl.load(v_ptrs, mask=d_mask[None, :], other=0.0)
+        v = _load_kv(v_ptrs, cols, Lk, d_mask, MASKED, EVEN_D)
         acc = tl.dot(p.to(v_base.dtype.element_ty), v, acc)
         m_i = m_new
         k_ptrs += BLOCK_N * stride_kn
@@ -165,7 +162,7 @@ def head_dim_block(d: int) -> int:
     return max(16, 1 << (d - 1).bit_length())
 
 
-def choose_config(lq: int, lk: int, head_dim: int, causal: bool) -> Dict[str, int]:
+def choose_config(head_dim: int, causal: bool) -> Dict[str, int]:
     """BLOCK_M, BLOCK_N, num_warps and num_stages for one call (sm_80 and sm_90a alike): the
     fastest of a sweep at B=4, H=32, S=4096 on an H200 (two warpgroups of 64 query rows each,
     K and V double-buffered); the causal kernel's two loops would spill with 128-key blocks."""
