@@ -9,6 +9,12 @@ SDPA's is_causal). TFLOP/s counts the two products, 4*B*H*S*S*D flops, half of t
 Tessera must reach the flash backend (ratio 1.0) and 0.85 of cuDNN at D=128; the Triton kernel
 and the other head dims are reported only.
 
+Backward cases: the same prefill shapes, timing the backward alone (dq, dk, dv from a kept
+graph, torch.autograd.grad with retain_graph) against the flash and cuDNN backends' backward.
+TFLOP/s counts 2.5 times the forward's flops (FlashAttention's convention: five products).
+Tessera must reach the flash backend's backward at D=128. Tessera's gradients are checked
+against the flash backend's first: max |difference| <= 2e-2 * max |gradient|.
+
 Decode cases: one query (Sq=1) against Sk keys in bf16, GQA with 32 query heads and 8 kv heads,
 D=128 (B=4 at Sk=8192, B=1 at Sk=131072), vs SDPA's own backend choice and the flash backend.
 GB/s counts one read of K and V (2*B*Hkv*Sk*D*2 bytes); reported only.
@@ -30,16 +36,20 @@ import triton_attention
 # (name, B, H, S, D, causal)
 PREFILL = [(f"bf16 4x32x4096x{d}{' causal' if causal else ''}", 4, 32, 4096, d, causal)
            for d in (128, 64, 256) for causal in (False, True)]
+BACKWARD = [(f"bf16 4x32x4096x{d}{' causal' if causal else ''} bwd", 4, 32, 4096, d, causal)
+            for d in (128, 64, 256) for causal in (False, True)]
 # (name, B, Hq, Hkv, Sk, D)
 DECODE = [("bf16 decode 4x32/8x8192x128", 4, 32, 8, 8192, 128),
           ("bf16 decode 1x32/8x131072x128", 1, 32, 8, 131072, 128)]
-CASES = [c[0] for c in PREFILL + DECODE]
+CASES = [c[0] for c in PREFILL + BACKWARD + DECODE]
 
 FLASH, CUDNN, DEFAULT, TRITON = "sdpa flash", "sdpa cudnn", "sdpa (default)", "triton"
 # Targets (ratio tessera / baseline) of the D=128 prefill cases; everything else is reported only.
 TARGETS = {FLASH: 1.0, CUDNN: 0.85, TRITON: None}
 TARGET_HEAD_DIM = 128
 TOLERANCE = 2e-2  # max |tessera - SDPA| on randn inputs, bf16
+GRAD_TOLERANCE = 2e-2  # max |tessera - flash| / max |flash| per gradient
+BACKWARD_TARGETS = {FLASH: 1.0, CUDNN: None}
 
 
 def tflops(b, h, s, d, causal, ms):
@@ -152,6 +162,53 @@ def run_prefill(torch, name, b, h, s, d, causal, reps):
                     lambda ms: tflops(b, h, s, d, causal, ms), targets)
 
 
+def run_backward(torch, name, b, h, s, d, causal, reps):
+    import tessera.ops
+    from torch.nn.attention import SDPBackend
+
+    g = torch.Generator(device="cuda").manual_seed(0)
+    q, k, v, grad = (torch.randn(b, h, s, d, device="cuda", generator=g).to(torch.bfloat16)
+                     for _ in range(4))
+    q, k, v = (t.requires_grad_() for t in (q, k, v))
+    flash, cudnn = (sdpa_with(torch, backend)
+                    for backend in (SDPBackend.FLASH_ATTENTION, SDPBackend.CUDNN_ATTENTION))
+    forwards = {
+        "tessera": lambda: tessera.ops.scaled_dot_product_attention(q, k, v, is_causal=causal),
+        FLASH: lambda: flash(q, k, v, is_causal=causal),
+        CUDNN: lambda: cudnn(q, k, v, is_causal=causal),
+    }
+    # Each contender's graph is built once; the timed call is its backward alone.
+    contenders, errors = {}, {}
+    for who, forward in forwards.items():
+        out, reason = probe(torch, forward)
+        if reason is None:
+            contenders[who] = (lambda o: lambda i: torch.autograd.grad(
+                o, (q, k, v), grad, retain_graph=True))(out)
+        else:
+            errors[who] = reason
+    if FLASH not in contenders:
+        raise RuntimeError(f"attention {name}: the flash backend (the reference) failed: "
+                           f"{errors[FLASH]}")
+    reference = contenders[FLASH](0)
+    ours, reason = probe(torch, lambda: contenders["tessera"](0))
+    if reason is not None:
+        raise RuntimeError(f"attention {name}: tessera's backward failed: {reason}")
+    for label, mine, theirs in zip("qkv", ours, reference):
+        err = (mine.float() - theirs.float()).abs().max().item()
+        scale = theirs.float().abs().max().item()
+        if not err <= GRAD_TOLERANCE * scale:
+            raise AssertionError(f"attention {name}: tessera's d{label} is off by {err} (the "
+                                 f"flash backend's, max {scale}, as reference)")
+    del reference, ours
+    times = harness.measure(contenders, reps=reps)
+
+    def bwd_tflops(ms):
+        return 2.5 * tflops(b, h, s, d, causal, ms)
+    targets = BACKWARD_TARGETS if d == TARGET_HEAD_DIM else {}
+    return rows_for(name, "TFLOP/s", bwd_tflops(times["tessera"]["median_ms"]), times,
+                    [FLASH, CUDNN], errors, bwd_tflops, targets)
+
+
 def run_decode(torch, name, b, hq, hkv, sk, d, reps):
     import tessera.ops
     from torch.nn.attention import SDPBackend
@@ -196,6 +253,10 @@ def run(reps=25, cases=None):
     for name, b, h, s, d, causal in PREFILL:
         if not cases or name in cases:
             rows += run_prefill(torch, name, b, h, s, d, causal, reps)
+            torch.cuda.empty_cache()
+    for name, b, h, s, d, causal in BACKWARD:
+        if not cases or name in cases:
+            rows += run_backward(torch, name, b, h, s, d, causal, reps)
             torch.cuda.empty_cache()
     for name, b, hq, hkv, sk, d in DECODE:
         if not cases or name in cases:

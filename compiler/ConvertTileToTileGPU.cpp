@@ -220,9 +220,9 @@ private:
     }
     OpBuilder builder(dot);
     Location loc = dot.getLoc();
-    // An operand is stored once, before the loops it does not change in; the transpose of a
-    // block (a K-major wgmma operand read from a row-major tile) is the transposed view of the
-    // block stored as it is.
+    // An operand is stored once, before the loops it does not change in, and read by every
+    // dot its store dominates; the transpose of a block (a K-major wgmma operand read from a
+    // row-major tile) is the transposed view of the block stored as it is.
     std::function<Value(Value, Attribute)> allocate = [&](Value operand,
                                                           Attribute shared) -> Value {
       OpBuilder::InsertionGuard guard(builder);
@@ -236,6 +236,13 @@ private:
                                            shared);
           return MemDescTransOp::create(builder, loc, viewType, stored);
         }
+      auto [stored, isNew] = storedOperands.try_emplace({operand, shared}, Value());
+      if (!isNew) {
+        Operation *alloc = stored->second.getDefiningOp();
+        Operation *ancestor = alloc->getBlock()->findAncestorOpInBlock(*dot);
+        if (ancestor && alloc->isBeforeInBlock(ancestor))
+          return stored->second;
+      }
       auto loop = dyn_cast<scf::ForOp>(builder.getInsertionBlock()->getParentOp());
       while (loop && loop.isDefinedOutsideOfLoop(operand)) {
         builder.setInsertionPoint(loop);
@@ -243,7 +250,8 @@ private:
       }
       auto type = cast<RankedTensorType>(operand.getType());
       auto memType = MemDescType::get(context, type.getShape(), type.getElementType(), shared);
-      return LocalAllocOp::create(builder, loc, memType, operand).getResult();
+      stored->second = LocalAllocOp::create(builder, loc, memType, operand).getResult();
+      return stored->second;
     };
     Value a, b;
     // A block computed in an mma layout (attention probabilities) is the wgmma's register
@@ -406,6 +414,9 @@ private:
   }
 
   MLIRContext *context;
+  // The shared-memory copy of each block a wgmma reads, by value and layout: one load feeding
+  // two dots (dQ reads K as K^T and as K) stays one store, one stream for the pipeliner.
+  DenseMap<std::pair<Value, Attribute>, Value> storedOperands;
   unsigned numWarps;
   bool hasWgmma;
   std::map<SmallVector<int64_t>, unsigned> vectorWidths;

@@ -335,11 +335,12 @@ struct WarpLocalConvertLowering : public TilePattern<ConvertLayoutOp> {
 
 namespace {
 
-// A block of shared memory and the span of the function body's ops during which it is live.
+// A block of shared memory and the ops during which it is live: a span of the block holding its
+// alloc, and in each enclosing block the op that holds that one.
 struct SharedBlock {
   LocalAllocOp alloc;
   int64_t bytes;
-  Operation *first, *last; // ops of the function body
+  Operation *first, *last; // ops of the alloc's block
   int64_t offset = 0;
 };
 
@@ -350,22 +351,43 @@ Operation *ancestorIn(Block *block, Operation *op) {
   return op;
 }
 
-// The span of `alloc`'s block: from the body op holding the alloc to the last body op holding
-// a use of it or of a view of it (a ring's buffer, a transposed view). A block used inside a
-// loop is live for the whole loop.
-void findSpan(SharedBlock &shared, Block *body) {
-  shared.first = shared.last = ancestorIn(body, shared.alloc);
+// The span of `alloc`'s block: from the alloc to the last op of its block holding a use of it
+// or of a view of it (a ring's buffer, a transposed view). A block used inside a loop is live
+// for the whole loop.
+void findSpan(SharedBlock &shared) {
+  Block *block = shared.alloc->getBlock();
+  shared.first = shared.last = shared.alloc;
   SmallVector<Value> values = {shared.alloc.getResult()};
   while (!values.empty()) {
     Value value = values.pop_back_val();
     for (Operation *user : value.getUsers()) {
-      Operation *holder = ancestorIn(body, user);
+      Operation *holder = ancestorIn(block, user);
       if (holder && shared.last->isBeforeInBlock(holder))
         shared.last = holder;
       if (isa<MemDescIndexOp, MemDescTransOp>(user))
         values.push_back(user->getResult(0));
     }
   }
+}
+
+// Whether two blocks are live at once, compared in the innermost block enclosing both allocs:
+// rings of two loops nested in one outer loop are disjoint there, as at the top level.
+bool overlaps(const SharedBlock &a, const SharedBlock &b) {
+  auto spanIn = [](const SharedBlock &shared, Block *block) -> std::pair<Operation *, Operation *> {
+    if (shared.alloc->getBlock() == block)
+      return {shared.first, shared.last};
+    Operation *holder = ancestorIn(block, shared.alloc);
+    return {holder, holder};
+  };
+  for (Block *block = a.alloc->getBlock(); block;
+       block = block->getParentOp() ? block->getParentOp()->getBlock() : nullptr) {
+    if (!ancestorIn(block, b.alloc))
+      continue;
+    auto [aFirst, aLast] = spanIn(a, block);
+    auto [bFirst, bLast] = spanIn(b, block);
+    return !aLast->isBeforeInBlock(bFirst) && !bLast->isBeforeInBlock(aFirst);
+  }
+  return true;
 }
 
 } // namespace
@@ -379,19 +401,15 @@ int64_t mlir::tessera::allocateSharedBlocks(ModuleOp module) {
   module.walk([&](func::FuncOp func) {
     if (func.getBody().empty())
       return;
-    Block *body = &func.getBody().front();
     SmallVector<SharedBlock> blocks;
     func.walk([&](LocalAllocOp alloc) {
       auto type = cast<MemDescType>(alloc.getType());
       int64_t buffers = type.getShape().size() == 3 ? type.getShape()[0] : 1;
       blocks.push_back({alloc, buffers * ringStride(type), nullptr, nullptr});
-      findSpan(blocks.back(), body);
+      findSpan(blocks.back());
     });
     for (unsigned i = 0; i < blocks.size(); ++i) {
       SharedBlock &block = blocks[i];
-      auto overlaps = [](const SharedBlock &a, const SharedBlock &b) {
-        return !a.last->isBeforeInBlock(b.first) && !b.last->isBeforeInBlock(a.first);
-      };
       // The lowest offset clear of every live block placed so far.
       int64_t offset = 0;
       bool moved = true;
@@ -405,17 +423,23 @@ int64_t mlir::tessera::allocateSharedBlocks(ModuleOp module) {
           }
       }
       block.offset = offset;
-      bool reuses = llvm::any_of(ArrayRef(blocks).take_front(i), [&](const SharedBlock &other) {
-        return !overlaps(block, other) && offset < other.offset + other.bytes &&
-               other.offset < offset + block.bytes;
-      });
-      if (reuses) {
-        OpBuilder builder(block.first);
-        BarrierOp::create(builder, block.alloc.getLoc());
-      }
       block.alloc->setAttr(kAllocOffsetAttr,
                            IntegerAttr::get(IntegerType::get(module.getContext(), 32), offset));
       end = std::max(end, offset + block.bytes);
+    }
+    // Any block sharing memory with another takes it over after a barrier, whichever comes
+    // first in the code: in a loop, the first one also takes over from the last one of the
+    // previous iteration.
+    for (SharedBlock &block : blocks) {
+      bool shares = llvm::any_of(blocks, [&](const SharedBlock &other) {
+        return &other != &block && !overlaps(block, other) &&
+               block.offset < other.offset + other.bytes &&
+               other.offset < block.offset + block.bytes;
+      });
+      if (shares) {
+        OpBuilder builder(block.first);
+        BarrierOp::create(builder, block.alloc.getLoc());
+      }
     }
   });
   module.walk([&](InitBarriersOp init) {

@@ -1,4 +1,4 @@
-"""``scaled_dot_product_attention`` with PyTorch's semantics (``specs/ops.md``), forward.
+"""``scaled_dot_product_attention`` with PyTorch's semantics (``specs/ops.md``), differentiable.
 
     import tessera.ops as ops
     out = ops.scaled_dot_product_attention(q, k, v, is_causal=True)          # (B, H, L, D)
@@ -8,8 +8,9 @@
 
 fp16 and bf16 inputs with the last dimension contiguous (any other strides), head dimensions up
 to 256, boolean (True attends) or additive ``attn_mask`` broadcastable to ``(B, Hq, Lq, Lk)``,
-grouped-query attention, and both causal alignments. Rows that see no key give 0. One kernel
-(``kernels/attention.py``) computes every case.
+grouped-query attention, and both causal alignments. Rows that see no key give 0. One forward
+kernel (``kernels/attention.py``) computes every case; with any input requiring grad, autograd
+runs the backward kernels (deterministic: no atomics), which give ``attn_mask`` no gradient.
 
 Not supported yet, each refused with an error that says so: ``dropout_p > 0``, the
 ``present_*`` KV-cache slot write, fp32 inputs and a value head dimension other than the
@@ -21,10 +22,8 @@ import enum
 import math
 from typing import Any, Optional
 
-from . import settings
 from .arguments import as_tensor, check_cuda, check_dtype, check_same, torch
-from .kernels.attention import (MASK_ADD, MASK_BOOL, MASK_NONE, attention_fwd_kernel,
-                                choose_config, head_dim_block)
+from .attention_core import Scores, attention
 
 __all__ = ["CausalVariant", "scaled_dot_product_attention"]
 
@@ -49,6 +48,9 @@ def _mask_view(attn_mask: Any, shape, query: "torch.Tensor") -> "torch.Tensor":
     if mask.dtype != torch.bool and not mask.dtype.is_floating_point:
         raise TypeError(f"{_OP}: attn_mask has dtype {mask.dtype}; expected torch.bool or a "
                         "floating-point dtype")
+    if mask.requires_grad and torch.is_grad_enabled():
+        raise NotImplementedError(f"{_OP}: attn_mask requires grad; a gradient for the mask is "
+                                  "not supported (detach it)")
     if mask.dim() > 4:
         raise ValueError(f"{_OP}: attn_mask has {mask.dim()} dimensions; expected at most 4, "
                          f"broadcastable to {tuple(shape)}")
@@ -138,33 +140,11 @@ def scaled_dot_product_attention(query: Any, key: Any, value: Any, attn_mask: An
                          "equal (or enable_gqa=True)")
     scale = 1.0 / math.sqrt(dim) if scale is None else float(scale)
 
-    out = torch.empty((batch, heads, lq, dim), dtype=value.dtype, device=query.device)
-    if out.numel() == 0:
-        return out
-
-    mask_kind, mask, mask_strides = MASK_NONE, None, (0, 0, 0, 0)
-    if attn_mask is not None:
-        mask = _mask_view(attn_mask, (batch, heads, lq, lk), query)
-        if mask.dtype == torch.bool:
-            mask_kind, mask = MASK_BOOL, mask.view(torch.uint8)
-        else:
-            mask_kind = MASK_ADD
-        mask_strides = mask.stride()
-    causal_offset = 0
-    if is_causal and causal_variant == CausalVariant.LOWER_RIGHT:
-        causal_offset = lk - lq
-
-    config = choose_config(dim, is_causal)
-    num_warps = settings.get_default_num_warps() or config["num_warps"]
-    num_stages = settings.get_default_num_stages() or config["num_stages"]
-    head_dim = head_dim_block(dim)
-    grid = (-(-lq // config["BLOCK_M"]), batch * heads)
-    attention_fwd_kernel[grid](
-        query, key, value, out, None, mask,
-        *query.stride()[:3], *key.stride()[:3], *value.stride()[:3], *out.stride()[:3],
-        *mask_strides, heads, heads // kv_heads, lq, lk, dim, scale, causal_offset,
-        BLOCK_M=config["BLOCK_M"], BLOCK_N=config["BLOCK_N"], HEAD_DIM=head_dim,
-        EVEN_D=head_dim == dim, IS_CAUSAL=bool(is_causal), MASK_KIND=mask_kind,
-        POSITIVE_SCALE=scale > 0,
-        num_warps=num_warps, num_stages=num_stages)
-    return out
+    mask = None if attn_mask is None else _mask_view(attn_mask, (batch, heads, lq, lk), query)
+    right, off = -1, 0
+    if is_causal:
+        right = 0
+        if causal_variant == CausalVariant.LOWER_RIGHT:
+            off = lk - lq
+    scores = Scores(scale=scale, off=off, right=right, mask=mask)
+    return attention(query, key, value, scores)[0]

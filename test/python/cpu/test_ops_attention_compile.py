@@ -1,8 +1,10 @@
-"""CPU tier for tessera.ops' attention: the forward kernel compiles for sm_80 and sm_90a in each
-variant the op launches (head dims padded or not, causal, boolean and additive masks, a
-log-sum-exp output) and ptxas accepts it; and the machine code its sm_90a fast path relies on
-(read with cuobjdump): both products on wgmma, P @ V with P from registers, K and V streamed by
-cp.async, no spills and no shared-memory round trip for the softmax's row statistics.
+"""CPU tier for tessera.ops' attention: the forward and backward kernels compile for sm_80 and
+sm_90a in each variant the ops launch (head dims padded or not, causal, windows, boolean and
+additive masks, softcap, ALiBi, packed sequences, a log-sum-exp output) and ptxas accepts it;
+and the machine code the sm_90a fast paths rely on (read with cuobjdump): every product on
+wgmma, P @ V (and the backward's P^T @ dO, dS @ Q, dS @ K) with the left operand from
+registers, K and V streamed by cp.async, no spills in the forward and dq kernels and no
+shared-memory round trip for the softmax's row statistics.
 """
 import re
 
@@ -10,41 +12,83 @@ import pytest
 
 from test_frontend_support import tessera
 
-from tessera.ops.kernels.attention import attention_fwd_kernel, choose_config, head_dim_block
+from tessera.ops.kernels.attention import (attention_bwd_dkdv_kernel, attention_bwd_dq_kernel,
+                                          attention_fwd_kernel, choose_bwd_config,
+                                          choose_config, head_dim_block)
 
 TARGETS = ("sm_80", "sm_90a")
-STRIDES = ("stride_qb", "stride_qh", "stride_qm", "stride_kb", "stride_kh", "stride_kn",
-           "stride_vb", "stride_vh", "stride_vn", "stride_ob", "stride_oh", "stride_om")
+KERNELS = {"fwd": attention_fwd_kernel, "dq": attention_bwd_dq_kernel,
+           "dkdv": attention_bwd_dkdv_kernel}
+POINTERS = ("Q", "K", "V", "O", "DO", "DQ", "DK", "DV")
+FP32_POINTERS = ("LSE", "DELTA")
+SCALARS = {"scale": "fp32", "softcap": "fp32"}
 
 
-def compiled(target, d=128, causal=False, mask_kind=0, lse=False, ty="bf16"):
-    """The kernel as the op specialises it for contiguous (B, H, L, D) inputs."""
-    ptr = f"*{ty}:16"
-    signature = {"Q": ptr, "K": ptr, "V": ptr, "O": ptr, "H": "i32", "GROUP": "i32",
-                 "Lq": "i32", "Lk": "i32", "scale": "fp32", "causal_offset": "i32"}
-    signature.update({name: "i32:16" for name in STRIDES})
-    config = choose_config(d, causal)
+def compiled(target, kernel="fwd", d=128, causal=False, left=False, mask_kind=0, lse=False,
+             softcap=False, alibi=False, varlen=False, ty="bf16"):
+    """One of the kernels as the ops specialise it for contiguous inputs."""
+    fn = KERNELS[kernel]
+    if kernel == "fwd":
+        config = choose_config(d, causal or left)
+    else:
+        config = choose_bwd_config(d)[kernel]
     constants = {"BLOCK_M": config["BLOCK_M"], "BLOCK_N": config["BLOCK_N"],
-                 "HEAD_DIM": head_dim_block(d), "EVEN_D": head_dim_block(d) == d,
-                 "IS_CAUSAL": causal, "MASK_KIND": mask_kind, "POSITIVE_SCALE": True, "D": d}
-    if lse:
-        signature["LSE"] = "*fp32:16"
-    else:
-        constants["LSE"] = None
-    mask_strides = ("stride_mb", "stride_mh", "stride_mm", "stride_mn")
-    if mask_kind == 0:
-        constants.update({"MASK": None, **{name: 0 for name in mask_strides}})
-    else:
-        signature["MASK"] = "*u8" if mask_kind == 1 else ptr
-        signature.update({name: "i32" for name in mask_strides})
-    return tessera.compile(attention_fwd_kernel, signature=signature, constants=constants,
-                           target=target, num_warps=config["num_warps"],
-                           num_stages=config["num_stages"])
+                 "HEAD_DIM": head_dim_block(d), "EVEN_D": head_dim_block(d) == d, "D": d,
+                 "HAS_LEFT": left, "HAS_RIGHT": causal, "MASK_KIND": mask_kind,
+                 "SOFTCAP": softcap, "ALIBI": alibi, "VARLEN": varlen}
+    if kernel == "fwd":
+        constants["POSITIVE_SCALE"] = True
+        if not lse:
+            constants["LSE"] = None
+    if not mask_kind:
+        constants["MASK"] = None
+    if not alibi:
+        constants.update(ALIBI_SLOPES=None, stride_ab=0)
+    if not varlen:
+        constants.update(CU_Q=None, CU_K=None)
+    signature = {}
+    for name in fn.arg_names:
+        if name in constants:
+            continue
+        if name in POINTERS:
+            signature[name] = f"*{ty}:16"
+        elif name == "MASK":
+            signature[name] = "*u8" if mask_kind == 1 else f"*{ty}"
+        elif name in FP32_POINTERS or name == "ALIBI_SLOPES":
+            signature[name] = "*fp32:16"
+        elif name in ("CU_Q", "CU_K"):
+            signature[name] = "*i32:16"
+        elif name.startswith("stride_m") or name in ("stride_ab", "stride_lb"):
+            signature[name] = "i32"
+        elif name.startswith("stride"):
+            signature[name] = "i32:16"
+        else:
+            signature[name] = SCALARS.get(name, "i32")
+    if not mask_kind:
+        constants.update({name: 0 for name in signature if name.startswith("stride_m")})
+        signature = {k: v for k, v in signature.items() if not k.startswith("stride_m")}
+    return tessera.compile(fn, signature=signature, constants=constants, target=target,
+                           num_warps=config["num_warps"], num_stages=config["num_stages"])
 
 
 VARIANTS = {"d128": {}, "d64-causal": {"d": 64, "causal": True}, "d80": {"d": 80},
             "d256-causal": {"d": 256, "causal": True}, "bool-mask": {"mask_kind": 1},
-            "additive-mask-lse": {"mask_kind": 2, "lse": True}, "fp16": {"ty": "fp16"}}
+            "additive-mask-lse": {"mask_kind": 2, "lse": True}, "fp16": {"ty": "fp16"},
+            "window": {"d": 64, "left": True, "causal": True},
+            "softcap-alibi": {"d": 96, "softcap": True, "alibi": True},
+            "varlen-causal": {"d": 64, "causal": True, "varlen": True, "lse": True},
+            "dq-d128-causal": {"kernel": "dq", "causal": True},
+            "dq-d59-window": {"kernel": "dq", "d": 59, "left": True},
+            "dq-d256-mask": {"kernel": "dq", "d": 256, "mask_kind": 2},
+            "dq-varlen-window": {"kernel": "dq", "left": True, "varlen": True},
+            "dkdv-d128": {"kernel": "dkdv"},
+            "dkdv-varlen-causal": {"kernel": "dkdv", "d": 96, "causal": True, "varlen": True},
+            "dkdv-d64-causal-softcap": {"kernel": "dkdv", "d": 64, "causal": True,
+                                        "softcap": True},
+            "dkdv-d160-alibi-bool-mask": {"kernel": "dkdv", "d": 160, "alibi": True,
+                                          "mask_kind": 1},
+            "dkdv-d256-window-fp16": {"kernel": "dkdv", "d": 256, "left": True,
+                                      "ty": "fp16"}}
 
 
 @pytest.mark.parametrize("target", TARGETS)
@@ -79,3 +123,17 @@ def test_sass_sm90a_fast_path(causal, cuobjdump):
     loops = 2
     shuffles = re.findall(r"\bSHFL\.BFLY\b", code)
     assert len(shuffles) == loops * 2 * 2 * 2, f"{len(shuffles)} shuffles"
+
+
+@pytest.mark.parametrize("kernel", ["dq", "dkdv"])
+def test_sass_sm90a_backward(kernel, cuobjdump):
+    code = cuobjdump(compiled("sm_90a", kernel=kernel, causal=True).asm["cubin"])
+    # the probabilities (dkdv: P^T for dV) and dS go to wgmma from registers
+    assert len(re.findall(r"\bHGMMA\.64x128x16\.F32\.BF16 R\d+, R\d+, gdesc", code)) >= 2, \
+        "dS (and P^T) are not wgmma register operands"
+    # S and dP (dkdv: their transposes) from shared memory only: the streamed block K-major
+    assert re.search(r"\bHGMMA\.64x(32|64)x16\.F32\.BF16 R\d+, gdesc\[UR\d+\], (R\d+|RZ)\b",
+                     code), "no S = Q K^T wgmma"
+    assert re.search(r"\bLDGSTS\.E\.BYPASS\.128\b", code), "the stream is not cp.async"
+    if kernel == "dq":
+        assert not re.search(r"\b(LDL|STL)\b", code), "the dq kernel spills"

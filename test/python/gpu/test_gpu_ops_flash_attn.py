@@ -1,0 +1,403 @@
+"""tessera.ops.flash_attn_func on the GPU, and the attention backward through both entry points
+(flash_attn_func and scaled_dot_product_attention), against the reference of
+specs/rwkv-and-attention.md C.7 written here: (B, S, H, D) layout, bottom-right causal masks and
+windows (including (0, 0) and windows wider than Sk), softcap, ALiBi slopes of shape (H,) and
+(B, H), GQA / MQA, decode, odd head dims up to 256, ragged lengths, Sq > Sk (rows without keys),
+the returned log-sum-exp, large fp16 logits, deterministic gradients and the argument errors.
+
+Tolerances (C.7): max |out - ref| <= 2 * max |lowprec - ref| and, for gradients, 3 times, where
+ref is the reference from inputs upcast to fp32 and lowprec the same reference in the I/O dtype;
+plus half an ulp of the dtype at the largest |ref| so that the bound is never zero. The
+log-sum-exp: within 1e-3 of the reference's (relative to its magnitude past 1), +inf exactly
+where a query sees no key. Outputs and gradients must be finite; rows without keys give 0.
+
+The caching allocator is handed NaN-filled blocks of the output's and the gradients' sizes
+before each call, so that an element the kernels do not write shows as NaN.
+"""
+import math
+
+import pytest
+from gpu_helpers import require_torch_gpu
+
+torch = require_torch_gpu()
+
+import tessera.ops as ops  # noqa: E402
+
+B = 2
+
+
+@pytest.fixture(autouse=True)
+def exact_fp32_matmul():
+    """The fp32 reference's products in IEEE fp32, not TF32, whatever an earlier test set."""
+    saved = torch.get_float32_matmul_precision()
+    torch.set_float32_matmul_precision("highest")
+    yield
+    torch.set_float32_matmul_precision(saved)
+
+
+def reference(q, k, v, causal=False, window=(-1, -1), softcap=0.0, alibi=None, scale=None,
+              off=None, mask=None, upcast=True):
+    """(out, lse) of C.7 over (B, S, H, D) tensors, in fp32 (upcast) or the inputs' dtype.
+    off: the window's alignment, Sk - Sq (bottom-right) unless given; mask: (B, H, Sq, Sk)
+    bool (True attends) or additive."""
+    dtype = torch.float32 if upcast else q.dtype
+    q, k, v = q.to(dtype), k.to(dtype), v.to(dtype)
+    groups = q.shape[2] // k.shape[2]
+    k, v = k.repeat_interleave(groups, dim=2), v.repeat_interleave(groups, dim=2)
+    sq, sk = q.shape[1], k.shape[1]
+    s = torch.einsum("bihd,bjhd->bhij", q, k) * (scale or q.shape[-1] ** -0.5)
+    if softcap:
+        s = softcap * torch.tanh(s / softcap)
+    i = torch.arange(sq, device=q.device)[:, None]
+    j = torch.arange(sk, device=q.device)[None, :]
+    off = sk - sq if off is None else off
+    left, right = window
+    right = 0 if causal else right
+    visible = torch.ones(sq, sk, dtype=torch.bool, device=q.device)
+    if right >= 0:
+        visible = visible & (j <= i + off + right)
+    if left >= 0:
+        visible = visible & (j >= i + off - left)
+    if alibi is not None:
+        slopes = alibi if alibi.dim() == 2 else alibi[None].expand(q.shape[0], -1)
+        s = s - slopes[:, :, None, None].to(dtype) * (i + off - j).abs().to(dtype)
+    if mask is not None:
+        if mask.dtype == torch.bool:
+            visible = visible & mask
+        else:
+            s = s + mask.to(dtype)
+    s = s.masked_fill(~visible, -math.inf)
+    lse = torch.logsumexp(s.float(), dim=-1)
+    p = torch.where(torch.isfinite(lse)[..., None], torch.exp(s.float() - lse[..., None]), 0.0)
+    return torch.einsum("bhij,bjhd->bihd", p.to(dtype), v), lse
+
+
+def poison_allocator(*shapes, dtype):
+    """Frees NaN-filled blocks of these shapes: the next allocations of those sizes reuse them."""
+    blocks = [torch.full(shape, float("nan"), dtype=dtype, device="cuda") for shape in shapes]
+    del blocks
+
+
+def inputs(sq, sk, hq, hk, d, dtype=torch.bfloat16, grad=True, seed=0, magnitude=1.0):
+    g = torch.Generator(device="cuda").manual_seed(seed)
+    q = torch.randn(B, sq, hq, d, device="cuda", generator=g) * magnitude
+    k = torch.randn(B, sk, hk, d, device="cuda", generator=g) * magnitude
+    v = torch.randn(B, sk, hk, d, device="cuda", generator=g)
+    do = torch.randn(B, sq, hq, d, device="cuda", generator=g)
+    q, k, v, do = (t.to(dtype) for t in (q, k, v, do))
+    if grad:
+        q, k, v = (t.requires_grad_() for t in (q, k, v))
+    return q, k, v, do
+
+
+def bound(low, ref, factor, dtype):
+    low_err = (low.float() - ref).abs().max().item()
+    return factor * low_err + 0.5 * torch.finfo(dtype).eps * ref.abs().max().item(), low_err
+
+
+def check_close(name, got, ref, low, factor):
+    assert got.shape == ref.shape, f"{name}: shape {tuple(got.shape)}, not {tuple(ref.shape)}"
+    finite = torch.isfinite(got)
+    assert bool(finite.all()), f"{name}: {int((~finite).sum())} of {got.numel()} not finite"
+    err = (got.float() - ref.float()).abs().max().item()
+    limit, low_err = bound(low, ref.float(), factor, got.dtype)
+    assert err <= limit, (f"{name}: max |got - ref| = {err:.3e} > {limit:.3e} ({factor} x the "
+                          f"low-precision reference's {low_err:.3e})")
+
+
+def check_lse(lse, ref_lse):
+    assert lse.dtype == torch.float32 and lse.shape == ref_lse.shape
+    dead = torch.isinf(ref_lse)
+    assert bool((torch.isinf(lse) == dead).all()), "+inf LSE rows differ from the reference's"
+    assert bool((lse[dead] > 0).all()), "a row without keys has LSE -inf, not +inf"
+    live = ~dead
+    if bool(live.any()):
+        err = ((lse[live] - ref_lse[live]).abs() / ref_lse[live].abs().clamp(min=1.0)).max()
+        assert err.item() <= 1e-3, f"LSE off by {err.item():.2e}"
+
+
+def run_flash(q, k, v, do, **kwargs):
+    """flash_attn_func forward (out, lse) and the gradients of out . do, poisoned first."""
+    poison_allocator(q.shape, dtype=q.dtype)
+    out, lse, probs = ops.flash_attn_func(q, k, v, return_attn_probs=True, **kwargs)
+    assert probs is None
+    assert out.shape == q.shape and out.dtype == q.dtype
+    poison_allocator(q.shape, k.shape, v.shape, dtype=q.dtype)
+    grads = torch.autograd.grad(out, (q, k, v), do)
+    torch.cuda.synchronize()
+    return out, lse, grads
+
+
+def check_flash(q, k, v, do, gradients=True, **kwargs):
+    """flash_attn_func against the reference: out, lse and (if asked) dq, dk, dv."""
+    out, lse, grads = run_flash(q, k, v, do, **kwargs)
+    ref_kwargs = dict(kwargs)
+    ref_kwargs["window"] = ref_kwargs.pop("window_size", (-1, -1))
+    ref_kwargs["alibi"] = ref_kwargs.pop("alibi_slopes", None)
+    ref_kwargs["scale"] = ref_kwargs.pop("softmax_scale", None)
+    ref, ref_lse = reference(q, k, v, **ref_kwargs)
+    low, _ = reference(q, k, v, upcast=False, **ref_kwargs)
+    check_close("out", out, ref, low, 2)
+    check_lse(lse, ref_lse)
+    dead = torch.isinf(ref_lse).transpose(1, 2)  # (B, Sq, H)
+    if bool(dead.any()):
+        assert bool((out[dead] == 0).all()), "a row with no visible key is not 0"
+    if not gradients:
+        return
+    ref_grads = torch.autograd.grad(ref, (q, k, v), do.float())
+    low_grads = torch.autograd.grad(low, (q, k, v), do)
+    for name, got, r, lo in zip(("dq", "dk", "dv"), grads, ref_grads, low_grads):
+        check_close(name, got, r, lo, 3)
+    if bool(dead.any()):
+        assert bool((grads[0][dead] == 0).all()), "dq of a row with no visible key is not 0"
+
+
+HEAD_DIMS = [32, 40, 59, 64, 80, 96, 111, 128, 160, 192, 224, 256]
+SEQLENS = [(1, 239), (3, 799), (113, 203), (128, 217), (108, 256), (127, 513), (256, 512),
+           (512, 256), (1023, 1024), (1024, 1023), (2048, 2048)]
+
+
+@pytest.mark.parametrize("causal", [False, True], ids=["full", "causal"])
+@pytest.mark.parametrize("d", HEAD_DIMS)
+def test_head_dims(d, causal):
+    check_flash(*inputs(113, 203, 2, 2, d), causal=causal)
+
+
+@pytest.mark.parametrize("causal", [False, True], ids=["full", "causal"])
+@pytest.mark.parametrize("sq,sk", SEQLENS, ids=[f"{a}x{b}" for a, b in SEQLENS])
+def test_seqlens(sq, sk, causal):
+    check_flash(*inputs(sq, sk, 2, 2, 64, dtype=torch.float16), causal=causal)
+
+
+@pytest.mark.parametrize("d", [64, 128, 256])
+@pytest.mark.parametrize("hq,hk", [(6, 2), (4, 1)], ids=["gqa", "mqa"])
+def test_grouped_heads(hq, hk, d):
+    check_flash(*inputs(127, 513, hq, hk, d), causal=True)
+
+
+@pytest.mark.parametrize("sk", [239, 4097])
+def test_decode_gqa(sk):
+    check_flash(*inputs(1, sk, 32, 8, 128), causal=True)
+
+
+WINDOWS = [(0, 0), (16, -1), (-1, 8), (64, 0), (3, 5), (4096, 4096), (100, 100)]
+
+
+@pytest.mark.parametrize("causal", [False, True], ids=["full", "causal"])
+@pytest.mark.parametrize("window", WINDOWS, ids=[f"{a}_{b}" for a, b in WINDOWS])
+@pytest.mark.parametrize("sq,sk", [(300, 400), (512, 256)], ids=["300x400", "512x256"])
+def test_windows(sq, sk, window, causal):
+    check_flash(*inputs(sq, sk, 2, 2, 64), window_size=window, causal=causal)
+
+
+@pytest.mark.parametrize("softcap", [0.0, 50.0, 5.0])
+@pytest.mark.parametrize("d", [64, 128])
+def test_softcap(d, softcap):
+    check_flash(*inputs(200, 300, 2, 2, d, magnitude=2.0), softcap=softcap, causal=True)
+
+
+@pytest.mark.parametrize("causal", [False, True], ids=["full", "causal"])
+@pytest.mark.parametrize("per_batch", [False, True], ids=["heads", "batch-heads"])
+def test_alibi(per_batch, causal):
+    q, k, v, do = inputs(200, 300, 4, 2, 64)
+    shape = (B, 4) if per_batch else (4,)
+    slopes = torch.rand(shape, device="cuda") * 0.5
+    check_flash(q, k, v, do, alibi_slopes=slopes, causal=causal)
+
+
+def test_scale_and_everything():
+    q, k, v, do = inputs(257, 300, 6, 3, 80)
+    check_flash(q, k, v, do, softmax_scale=0.3, causal=True, window_size=(50, -1),
+                softcap=20.0, alibi_slopes=torch.rand(6, device="cuda"))
+
+
+def test_strided_inputs():
+    g = torch.Generator(device="cuda").manual_seed(3)
+    base = torch.randn(B, 200, 3, 4, 64, device="cuda", generator=g, dtype=torch.bfloat16)
+    q, k, v = (base[:, :, i].requires_grad_() for i in range(3))  # (B, S, 4, 64), strided
+    do = torch.randn(B, 200, 4, 64, device="cuda", generator=g, dtype=torch.bfloat16)
+    check_flash(q, k, v, do.transpose(0, 1).contiguous().transpose(0, 1), causal=True)
+
+
+def test_fp16_large_logits():
+    check_flash(*inputs(256, 256, 2, 2, 64, dtype=torch.float16, magnitude=5.0), causal=True)
+
+
+def test_deterministic_backward():
+    q, k, v, do = inputs(1000, 1000, 6, 2, 128)
+    first = torch.autograd.grad(ops.flash_attn_func(q, k, v, causal=True, deterministic=True),
+                                (q, k, v), do)
+    second = torch.autograd.grad(ops.flash_attn_func(q, k, v, causal=True, deterministic=True),
+                                 (q, k, v), do)
+    for a, b in zip(first, second):
+        assert torch.equal(a, b), "two backward runs differ"
+
+
+def test_no_grad_returns_lse_without_graph():
+    q, k, v, _ = inputs(100, 100, 2, 2, 64, grad=False)
+    out, lse, _ = ops.flash_attn_func(q, k, v, return_attn_probs=True)
+    assert not out.requires_grad
+    _, ref_lse = reference(q, k, v)
+    check_lse(lse, ref_lse)
+
+
+# scaled_dot_product_attention's backward: (B, H, L, D), top-left causal and masks.
+SDPA_CASES = {"causal-upper-left": {"is_causal": True},
+              "causal-lower-right": {"is_causal": True, "variant": "LOWER_RIGHT"},
+              "bool-mask": {"mask": "bool"}, "additive-mask": {"mask": "float"},
+              "gqa": {"gqa": True}, "scale": {"scale": 0.2}}
+
+
+@pytest.mark.parametrize("sq,sk", [(113, 203), (300, 150)], ids=["113x203", "300x150"])
+@pytest.mark.parametrize("case", list(SDPA_CASES))
+def test_sdpa_backward(case, sq, sk):
+    spec = SDPA_CASES[case]
+    hk = 2 if spec.get("gqa") else 4
+    q, k, v, do = inputs(sq, sk, 4, hk, 80)
+    g = torch.Generator(device="cuda").manual_seed(5)
+    kwargs, ref_kwargs = {}, {"off": 0}
+    if spec.get("is_causal"):
+        kwargs["is_causal"] = True
+        ref_kwargs["causal"] = True
+        if spec.get("variant"):
+            kwargs["causal_variant"] = ops.CausalVariant.LOWER_RIGHT
+            ref_kwargs["off"] = sk - sq
+    if spec.get("mask") == "bool":
+        mask = torch.rand(B, 1, sq, sk, device="cuda", generator=g) > 0.3
+        kwargs["attn_mask"] = ref_kwargs["mask"] = mask
+    elif spec.get("mask") == "float":
+        mask = torch.randn(sq, sk, device="cuda", generator=g)
+        kwargs["attn_mask"] = ref_kwargs["mask"] = mask
+    if spec.get("scale"):
+        kwargs["scale"] = ref_kwargs["scale"] = spec["scale"]
+    if spec.get("gqa"):
+        kwargs["enable_gqa"] = True
+    qt, kt, vt = (t.transpose(1, 2) for t in (q, k, v))  # SDPA layout views
+    poison_allocator(q.shape, k.shape, v.shape, dtype=q.dtype)
+    out = ops.scaled_dot_product_attention(qt, kt, vt, **kwargs)
+    grads = torch.autograd.grad(out, (q, k, v), do.transpose(1, 2))
+    ref, _ = reference(q, k, v, **ref_kwargs)
+    low, _ = reference(q, k, v, upcast=False, **ref_kwargs)
+    check_close("out", out.transpose(1, 2), ref, low, 2)
+    ref_grads = torch.autograd.grad(ref, (q, k, v), do.float())
+    low_grads = torch.autograd.grad(low, (q, k, v), do)
+    for name, got, r, lo in zip(("dq", "dk", "dv"), grads, ref_grads, low_grads):
+        check_close(name, got, r, lo, 3)
+
+
+def test_sdpa_mask_requiring_grad_is_refused():
+    q, k, v, _ = inputs(16, 16, 2, 2, 64)
+    mask = torch.zeros(16, 16, device="cuda", requires_grad=True)
+    with pytest.raises(NotImplementedError, match="attn_mask"):
+        ops.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+
+
+ERRORS = [
+    ({"q": "3d"}, ValueError, "q has 3 dimensions"),
+    ({"k": "heads"}, ValueError, "multiple of the key/value heads"),
+    ({"v": "short"}, ValueError, "v has shape"),
+    ({"q": "fp32"}, TypeError, "q has dtype float32"),
+    ({"q": "d512"}, ValueError, "head dimension 512"),
+    ({"window_size": (-2, 0)}, ValueError, "window_size"),
+    ({"window_size": 5}, TypeError, "window_size"),
+    ({"softcap": -1.0}, ValueError, "softcap"),
+    ({"alibi_slopes": "shape"}, ValueError, "alibi_slopes has shape"),
+    ({"alibi_slopes": "fp16"}, TypeError, "alibi_slopes has dtype"),
+    ({"dropout_p": 1.5}, ValueError, "dropout_p"),
+]
+
+
+@pytest.mark.parametrize("change,error,message", ERRORS, ids=[str(e[0]) for e in ERRORS])
+def test_errors(change, error, message):
+    q, k, v, _ = inputs(8, 8, 4, 2, 64, grad=False)
+    kwargs = {}
+    for name, what in change.items():
+        if name == "q":
+            q = {"3d": q[0], "fp32": q.float(),
+                 "d512": torch.zeros(B, 8, 4, 512, device="cuda", dtype=q.dtype)}[what]
+        elif name == "k":
+            k = torch.zeros(B, 8, 3, 64, device="cuda", dtype=q.dtype)
+        elif name == "v":
+            v = v[:, :4]
+        elif name == "alibi_slopes":
+            kwargs[name] = {"shape": torch.zeros(3, device="cuda"),
+                            "fp16": torch.zeros(4, device="cuda", dtype=torch.float16)}[what]
+        else:
+            kwargs[name] = what
+    with pytest.raises(error, match=message):
+        ops.flash_attn_func(q, k, v, **kwargs)
+
+
+# flash_attn_varlen_func: packed sequences, each against the dense reference of its own.
+VARLEN_CASES = {"mixed": ([1, 17, 300, 64], [5, 17, 200, 129]),
+                "ones": ([1, 1, 1], [1, 1, 1]),
+                "empty-query": ([0, 40], [30, 40]),
+                "long": ([1000, 3], [1000, 800])}
+
+
+@pytest.mark.parametrize("window", [(-1, -1), (32, 0)], ids=["all", "window"])
+@pytest.mark.parametrize("causal", [False, True], ids=["full", "causal"])
+@pytest.mark.parametrize("case", list(VARLEN_CASES))
+def test_varlen(case, causal, window):
+    lens_q, lens_k = VARLEN_CASES[case]
+    hq, hk, d = 4, 2, 80
+    g = torch.Generator(device="cuda").manual_seed(7)
+    total_q, total_k = sum(lens_q), sum(lens_k)
+    dtype = torch.bfloat16
+
+    def packed(total, heads):
+        return torch.randn(total, heads, d, device="cuda", generator=g).to(dtype)
+    q, k, v = packed(total_q, hq), packed(total_k, hk), packed(total_k, hk)
+    do = packed(total_q, hq)
+    q, k, v = (t.requires_grad_() for t in (q, k, v))
+    cu_q = torch.tensor([0] + lens_q, device="cuda").cumsum(0).to(torch.int32)
+    cu_k = torch.tensor([0] + lens_k, device="cuda").cumsum(0).to(torch.int32)
+    poison_allocator(q.shape, dtype=dtype)
+    out, lse, _ = ops.flash_attn_varlen_func(q, k, v, cu_q, cu_k, max(lens_q), max(lens_k),
+                                             causal=causal, window_size=window,
+                                             return_attn_probs=True)
+    assert out.shape == q.shape and lse.shape == (hq, total_q)
+    grads = torch.autograd.grad(out, (q, k, v), do)
+    for b, (lq, lk) in enumerate(zip(lens_q, lens_k)):
+        rows_q = slice(int(cu_q[b]), int(cu_q[b + 1]))
+        rows_k = slice(int(cu_k[b]), int(cu_k[b + 1]))
+        seq = [t[rows][None] for t, rows in ((q, rows_q), (k, rows_k), (v, rows_k))]
+        ref, ref_lse = reference(*seq, causal=causal, window=window)
+        low, _ = reference(*seq, causal=causal, window=window, upcast=False)
+        check_close(f"sequence {b} out", out[rows_q], ref[0], low[0], 2)
+        check_lse(lse[:, rows_q][None], ref_lse)
+        if lq == 0 or lk == 0:
+            continue
+        seq_do = do[rows_q][None]
+        ref_grads = torch.autograd.grad(ref, seq, seq_do.float())
+        low_grads = torch.autograd.grad(low, seq, seq_do)
+        # a sequence's gradient rows come from that sequence alone
+        for name, got, rows, r, lo in zip(("dq", "dk", "dv"), grads, (rows_q, rows_k, rows_k),
+                                          ref_grads, low_grads):
+            check_close(f"sequence {b} {name}", got[rows], r[0], lo[0], 3)
+
+
+VARLEN_ERRORS = [
+    ({"cu_seqlens_q": [0, 5, 20]}, ValueError, "prefix sums"),
+    ({"cu_seqlens_q": [0, 9, 8]}, ValueError, "prefix sums"),
+    ({"max_seqlen_q": 3}, ValueError, "max_seqlen_q is 3"),
+    ({"cu_seqlens_k": "int64"}, TypeError, "cu_seqlens_k has dtype"),
+    ({"cu_seqlens_k": [0, 4]}, ValueError, "the same batch"),
+    ({"block_table": "any"}, NotImplementedError, "block_table"),
+]
+
+
+@pytest.mark.parametrize("change,error,message", VARLEN_ERRORS,
+                         ids=[str(e[0]) for e in VARLEN_ERRORS])
+def test_varlen_errors(change, error, message):
+    q = torch.randn(10, 2, 64, device="cuda", dtype=torch.float16)
+    args = {"cu_seqlens_q": torch.tensor([0, 4, 10], device="cuda", dtype=torch.int32),
+            "cu_seqlens_k": torch.tensor([0, 4, 10], device="cuda", dtype=torch.int32),
+            "max_seqlen_q": 6, "max_seqlen_k": 6}
+    for name, what in change.items():
+        if name.startswith("cu_seqlens"):
+            what = (args[name].long() if what == "int64"
+                    else torch.tensor(what, device="cuda", dtype=torch.int32))
+        args[name] = what
+    with pytest.raises(error, match=message):
+        ops.flash_attn_varlen_func(q, q, q, **args)
