@@ -379,8 +379,8 @@ bool overlaps(const SharedBlock &a, const SharedBlock &b) {
     Operation *holder = ancestorIn(block, shared.alloc);
     return {holder, holder};
   };
-  for (Block *block = a.alloc->getBlock(); block;
-       block = block->getParentOp() ? block->getParentOp()->getBlock() : nullptr) {
+  for (Operation *holder = a.alloc; holder; holder = holder->getParentOp()) {
+    Block *block = holder->getBlock();
     if (!ancestorIn(block, b.alloc))
       continue;
     auto [aFirst, aLast] = spanIn(a, block);

@@ -22,8 +22,8 @@ import enum
 import math
 from typing import Any, Optional
 
-from .arguments import as_tensor, check_cuda, check_dtype, check_same, torch
-from .attention_core import Scores, attention
+from .arguments import as_tensor, check_cuda, torch
+from .attention_core import Scores, attention, check_inputs
 
 __all__ = ["CausalVariant", "scaled_dot_product_attention"]
 
@@ -87,19 +87,8 @@ def scaled_dot_product_attention(query: Any, key: Any, value: Any, attn_mask: An
         >>> q = torch.randn(2, 8, 128, 64, device="cuda", dtype=torch.bfloat16)  # doctest: +SKIP
         >>> out = scaled_dot_product_attention(q, q, q, is_causal=True)         # doctest: +SKIP
     """
-    query = as_tensor(query, "query", _OP)
-    key = as_tensor(key, "key", _OP)
-    value = as_tensor(value, "value", _OP)
-    for name, tensor in (("query", query), ("key", key), ("value", value)):
-        check_cuda(tensor, name, _OP)
-        check_dtype(tensor, name, _OP, (torch.float16, torch.bfloat16))
-        if tensor.dim() != 4:
-            raise ValueError(f"{_OP}: {name} has {tensor.dim()} dimensions; expected 4, "
-                             "(B, H, L, D)")
-        if tensor.stride(-1) != 1 and tensor.shape[-1] > 1:
-            raise ValueError(f"{_OP}: {name}'s last dimension has stride {tensor.stride(-1)}; "
-                             "expected it contiguous (stride 1)")
-    check_same(_OP, ("query", query), ("key", key), ("value", value))
+    query, key, value = check_inputs(_OP, (("query", query), ("key", key), ("value", value)),
+                                     "(B, H, L, D)")
     if not 0.0 <= dropout_p <= 1.0:
         raise ValueError(f"{_OP}: dropout_p is {dropout_p}; expected a probability in [0, 1]")
     if dropout_p > 0.0:

@@ -13,16 +13,16 @@ backward recomputes the probabilities from it.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional, Tuple
+from typing import Any, List, Optional, Sequence, Tuple
 
 from . import settings
-from .arguments import torch
+from .arguments import as_tensor, check_cuda, check_dtype, check_same, torch
 from .kernels.attention import (MASK_ADD, MASK_BOOL, MASK_NONE, attention_bwd_delta_kernel,
                                 attention_bwd_dkdv_kernel, attention_bwd_dq_kernel,
                                 attention_fwd_kernel, choose_bwd_config, choose_config,
                                 head_dim_block)
 
-__all__ = ["Ragged", "Scores", "attention"]
+__all__ = ["Ragged", "Scores", "attention", "check_inputs"]
 
 _DELTA_BLOCK_M = 64
 
@@ -93,6 +93,26 @@ def _problem(q: "torch.Tensor", k: "torch.Tensor", ragged: Optional[Ragged]) -> 
             "VARLEN": True}
 
 
+def check_inputs(op: str, named: Sequence[Tuple[str, Any]], layout: str
+                 ) -> List["torch.Tensor"]:
+    """The (name, value) inputs as CUDA tensors of rank 4 (``layout`` names the dims), fp16 or
+    bf16, one device and dtype, the last dimension contiguous; errors name the argument."""
+    tensors = []
+    for name, value in named:
+        tensor = as_tensor(value, name, op)
+        check_cuda(tensor, name, op)
+        check_dtype(tensor, name, op, (torch.float16, torch.bfloat16))
+        if tensor.dim() != 4:
+            raise ValueError(f"{op}: {name} has {tensor.dim()} dimensions; expected 4, "
+                             f"{layout}")
+        if tensor.stride(-1) != 1 and tensor.shape[-1] > 1:
+            raise ValueError(f"{op}: {name}'s last dimension has stride {tensor.stride(-1)}; "
+                             "expected it contiguous (stride 1)")
+        tensors.append(tensor)
+    check_same(op, *zip((name for name, _ in named), tensors))
+    return tensors
+
+
 def _launch_options(config: dict) -> dict:
     return {"num_warps": settings.get_default_num_warps() or config["num_warps"],
             "num_stages": settings.get_default_num_stages() or config["num_stages"]}
@@ -104,12 +124,22 @@ def _bhl_strides(tensor: "torch.Tensor", ragged: Optional[Ragged]) -> list:
     return [0 if ragged is not None else tensor.stride(0), tensor.stride(1), tensor.stride(2)]
 
 
-def _forward(q: "torch.Tensor", k: "torch.Tensor", v: "torch.Tensor", out: "torch.Tensor",
-             scores: Scores, need_lse: bool, ragged: Optional[Ragged]
-             ) -> Optional["torch.Tensor"]:
-    """Writes softmax(logits) @ v into ``out``; returns the (B, Hq, Lq) fp32 LSE if asked."""
+def _new_output(q: "torch.Tensor", v: "torch.Tensor", seq_major: bool) -> "torch.Tensor":
+    """The (B, Hq, Lq, D) output, viewing a (B, Lq, Hq, D) tensor when ``seq_major``."""
+    batch, heads, lq, dim = q.shape
+    if seq_major:
+        return torch.empty((batch, lq, heads, dim), dtype=v.dtype,
+                           device=q.device).transpose(1, 2)
+    return torch.empty((batch, heads, lq, dim), dtype=v.dtype, device=q.device)
+
+
+def _forward(q: "torch.Tensor", k: "torch.Tensor", v: "torch.Tensor", scores: Scores,
+             need_lse: bool, seq_major: bool, ragged: Optional[Ragged]
+             ) -> Tuple["torch.Tensor", Optional["torch.Tensor"]]:
+    """softmax(logits) @ v (see :func:`attention`) and the (B, Hq, Lq) fp32 LSE if asked."""
     heads, dim, kv_heads = q.shape[1], q.shape[3], k.shape[1]
     problem = _problem(q, k, ragged)
+    out = _new_output(q, v, seq_major)
     lse = None
     if need_lse:
         lse = torch.empty(q.shape[:3], dtype=torch.float32, device=q.device)
@@ -125,7 +155,7 @@ def _forward(q: "torch.Tensor", k: "torch.Tensor", v: "torch.Tensor", out: "torc
         BLOCK_M=config["BLOCK_M"], BLOCK_N=config["BLOCK_N"], HEAD_DIM=head_dim,
         EVEN_D=head_dim == dim, POSITIVE_SCALE=scores.scale > 0, VARLEN=problem["VARLEN"],
         **constants, **_launch_options(config))
-    return lse
+    return out, lse
 
 
 def _backward(q, k, v, out, lse, grad_out, scores: Scores, ragged: Optional[Ragged]):
@@ -168,15 +198,6 @@ def _backward(q, k, v, out, lse, grad_out, scores: Scores, ragged: Optional[Ragg
     return dq, dk, dv
 
 
-def _new_output(q: "torch.Tensor", v: "torch.Tensor", seq_major: bool) -> "torch.Tensor":
-    """The (B, Hq, Lq, D) output, viewing a (B, Lq, Hq, D) tensor when ``seq_major``."""
-    batch, heads, lq, dim = q.shape
-    if seq_major:
-        return torch.empty((batch, lq, heads, dim), dtype=v.dtype,
-                           device=q.device).transpose(1, 2)
-    return torch.empty((batch, heads, lq, dim), dtype=v.dtype, device=q.device)
-
-
 _function = None
 
 
@@ -187,8 +208,7 @@ def _autograd_function():
         class AttentionFunction(torch.autograd.Function):
             @staticmethod
             def forward(ctx, q, k, v, scores, seq_major, ragged):
-                out = _new_output(q, v, seq_major)
-                lse = _forward(q, k, v, out, scores, True, ragged)
+                out, lse = _forward(q, k, v, scores, True, seq_major, ragged)
                 ctx.scores, ctx.ragged = scores, ragged
                 ctx.save_for_backward(q, k, v, out, lse)
                 ctx.mark_non_differentiable(lse)
@@ -218,5 +238,4 @@ def attention(q: "torch.Tensor", k: "torch.Tensor", v: "torch.Tensor", scores: S
     if torch.is_grad_enabled() and any(t.requires_grad for t in (q, k, v)):
         out, lse = _autograd_function().apply(q, k, v, scores, seq_major, ragged)
         return out, lse if need_lse else None
-    out = _new_output(q, v, seq_major)
-    return out, _forward(q, k, v, out, scores, need_lse, ragged)
+    return _forward(q, k, v, scores, need_lse, seq_major, ragged)

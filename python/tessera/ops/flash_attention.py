@@ -15,8 +15,8 @@ from __future__ import annotations
 import math
 from typing import Any, Optional, Sequence, Tuple, Union
 
-from .arguments import as_tensor, check_cuda, check_dtype, check_same, torch
-from .attention_core import Ragged, Scores, attention
+from .arguments import as_tensor, check_cuda, torch
+from .attention_core import Ragged, Scores, attention, check_inputs
 
 __all__ = ["flash_attn_func", "flash_attn_varlen_func"]
 
@@ -25,17 +25,7 @@ MAX_HEAD_DIM = 256
 
 def _check_qkv(op: str, q: Any, k: Any, v: Any) -> Tuple["torch.Tensor", ...]:
     """q (B, Sq, Hq, D), k and v (B, Sk, Hk, D) checked: device, dtype, rank, layout, heads."""
-    q, k, v = as_tensor(q, "q", op), as_tensor(k, "k", op), as_tensor(v, "v", op)
-    for name, tensor in (("q", q), ("k", k), ("v", v)):
-        check_cuda(tensor, name, op)
-        check_dtype(tensor, name, op, (torch.float16, torch.bfloat16))
-        if tensor.dim() != 4:
-            raise ValueError(f"{op}: {name} has {tensor.dim()} dimensions; expected 4, "
-                             "(batch, seqlen, nheads, headdim)")
-        if tensor.stride(-1) != 1 and tensor.shape[-1] > 1:
-            raise ValueError(f"{op}: {name}'s last dimension has stride {tensor.stride(-1)}; "
-                             "expected it contiguous (stride 1)")
-    check_same(op, ("q", q), ("k", k), ("v", v))
+    q, k, v = check_inputs(op, (("q", q), ("k", k), ("v", v)), "(batch, seqlen, nheads, headdim)")
     batch, _, heads, dim = q.shape
     if not 1 <= dim <= MAX_HEAD_DIM:
         raise ValueError(f"{op}: q has head dimension {dim}; expected 1 to {MAX_HEAD_DIM}")
@@ -183,7 +173,7 @@ def flash_attn_varlen_func(q: Any, k: Any, v: Any, cu_seqlens_q: Any, cu_seqlens
             (``cu_seqlens[0] = 0``, ``cu_seqlens[-1] = total``); sequence b of q is rows
             ``cu_seqlens_q[b]:cu_seqlens_q[b + 1]``.
         max_seqlen_q, max_seqlen_k: the longest sequence of each (sizes the launch). Both
-            are checked against cu_seqlens, which costs one small device-to-host copy.
+            are checked against cu_seqlens, which costs a small device-to-host copy of each.
         block_table: not supported (a paged KV cache goes to flash_attn_with_kvcache).
         The rest as in :func:`flash_attn_func`; each sequence aligns its causal mask, window
         and ALiBi distances bottom-right by its own lengths.

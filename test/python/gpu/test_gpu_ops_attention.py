@@ -45,13 +45,7 @@ def pair_id(pair):
     return "x".join(map(str, pair))
 
 
-@pytest.fixture(autouse=True)
-def exact_fp32_matmul():
-    """The fp32 reference's products in IEEE fp32, not TF32, whatever an earlier test set."""
-    saved = torch.get_float32_matmul_precision()
-    torch.set_float32_matmul_precision("highest")
-    yield
-    torch.set_float32_matmul_precision(saved)
+pytestmark = pytest.mark.usefixtures("exact_fp32_matmul")  # the fp32 reference
 
 
 def reference(q, k, v, attn_mask=None, causal=None, scale=None, upcast=True):

@@ -27,13 +27,7 @@ import tessera.ops as ops  # noqa: E402
 B = 2
 
 
-@pytest.fixture(autouse=True)
-def exact_fp32_matmul():
-    """The fp32 reference's products in IEEE fp32, not TF32, whatever an earlier test set."""
-    saved = torch.get_float32_matmul_precision()
-    torch.set_float32_matmul_precision("highest")
-    yield
-    torch.set_float32_matmul_precision(saved)
+pytestmark = pytest.mark.usefixtures("exact_fp32_matmul")  # the fp32 reference
 
 
 def reference(q, k, v, causal=False, window=(-1, -1), softcap=0.0, alibi=None, scale=None,
