@@ -16,8 +16,10 @@ Tessera must reach the flash backend's backward at D=128. Tessera's gradients ar
 against the flash backend's first: max |difference| <= 2e-2 * max |gradient|.
 
 Decode cases: one query (Sq=1) against Sk keys in bf16, GQA with 32 query heads and 8 kv heads,
-D=128 (B=4 at Sk=8192, B=1 at Sk=131072), vs SDPA's own backend choice and the flash backend.
-GB/s counts one read of K and V (2*B*Hkv*Sk*D*2 bytes); reported only.
+D=128 (B=4 at Sk=8192, B=1 at Sk=131072, B=16 at Sk=4096), vs SDPA's own backend choice and the
+flash backend. The paged case times tessera.ops.flash_attn_with_kvcache over a paged cache
+(pages of 256 rows in a shuffled block table) against SDPA over the same keys stored
+contiguously. GB/s counts one read of K and V (2*B*Hkv*Sk*D*2 bytes); reported only.
 
 A backend that refuses a shape is reported as "-" (baseline_value and ratio None, the reason in
 baseline_error) instead of failing the benchmark. Tessera's result (and the Triton kernel's) is
@@ -38,9 +40,11 @@ PREFILL = [(f"bf16 4x32x4096x{d}{' causal' if causal else ''}", 4, 32, 4096, d, 
            for d in (128, 64, 256) for causal in (False, True)]
 BACKWARD = [(f"bf16 4x32x4096x{d}{' causal' if causal else ''} bwd", 4, 32, 4096, d, causal)
             for d in (128, 64, 256) for causal in (False, True)]
-# (name, B, Hq, Hkv, Sk, D)
-DECODE = [("bf16 decode 4x32/8x8192x128", 4, 32, 8, 8192, 128),
-          ("bf16 decode 1x32/8x131072x128", 1, 32, 8, 131072, 128)]
+# (name, B, Hq, Hkv, Sk, D, page size of tessera's paged KV cache or 0)
+DECODE = [("bf16 decode 4x32/8x8192x128", 4, 32, 8, 8192, 128, 0),
+          ("bf16 decode 1x32/8x131072x128", 1, 32, 8, 131072, 128, 0),
+          ("bf16 decode 16x32/8x4096x128", 16, 32, 8, 4096, 128, 0),
+          ("bf16 kvcache paged decode 4x32/8x8192x128", 4, 32, 8, 8192, 128, 256)]
 CASES = [c[0] for c in PREFILL + BACKWARD + DECODE]
 
 FLASH, CUDNN, DEFAULT, TRITON = "sdpa flash", "sdpa cudnn", "sdpa (default)", "triton"
@@ -209,7 +213,16 @@ def run_backward(torch, name, b, h, s, d, causal, reps):
                     [FLASH, CUDNN], errors, bwd_tflops, targets)
 
 
-def run_decode(torch, name, b, hq, hkv, sk, d, reps):
+def paged_copy(torch, cache, page, table):
+    """(B, Hkv, Sk, D) keys as pages (num_pages, page, Hkv, D) laid out by ``table``."""
+    b, hkv, sk, d = cache.shape
+    pages = torch.empty(b * sk // page, page, hkv, d, dtype=cache.dtype, device=cache.device)
+    blocks = cache.transpose(1, 2).reshape(b, sk // page, page, hkv, d)
+    pages[table.long().flatten()] = blocks.flatten(0, 1)
+    return pages
+
+
+def run_decode(torch, name, b, hq, hkv, sk, d, page, reps):
     import tessera.ops
     from torch.nn.attention import SDPBackend
 
@@ -224,9 +237,23 @@ def run_decode(torch, name, b, hq, hkv, sk, d, reps):
     vs = [torch.randn(b, hkv, sk, d, device="cuda", generator=g).to(torch.bfloat16)
           for _ in range(count)]
     default, flash = sdpa_with(torch, None), sdpa_with(torch, SDPBackend.FLASH_ATTENTION)
+
+    if page:
+        table = torch.randperm(b * sk // page, device="cuda", generator=g).to(
+            torch.int32).view(b, sk // page)
+        k_pages = [paged_copy(torch, k, page, table) for k in ks]
+        v_pages = [paged_copy(torch, v, page, table) for v in vs]
+
+        def tessera_call(i):
+            return tessera.ops.flash_attn_with_kvcache(
+                qs[i % count].transpose(1, 2), k_pages[i % count], v_pages[i % count],
+                block_table=table).transpose(1, 2)
+    else:
+        def tessera_call(i):
+            return tessera.ops.scaled_dot_product_attention(qs[i % count], ks[i % count],
+                                                            vs[i % count], enable_gqa=True)
     contenders = {
-        "tessera": lambda i: tessera.ops.scaled_dot_product_attention(
-            qs[i % count], ks[i % count], vs[i % count], enable_gqa=True),
+        "tessera": tessera_call,
         DEFAULT: lambda i: default(qs[i % count], ks[i % count], vs[i % count],
                                    enable_gqa=True),
         FLASH: lambda i: flash(qs[i % count], ks[i % count], vs[i % count], enable_gqa=True),
@@ -258,9 +285,9 @@ def run(reps=25, cases=None):
         if not cases or name in cases:
             rows += run_backward(torch, name, b, h, s, d, causal, reps)
             torch.cuda.empty_cache()
-    for name, b, hq, hkv, sk, d in DECODE:
+    for name, b, hq, hkv, sk, d, page in DECODE:
         if not cases or name in cases:
-            rows += run_decode(torch, name, b, hq, hkv, sk, d, reps)
+            rows += run_decode(torch, name, b, hq, hkv, sk, d, page, reps)
             torch.cuda.empty_cache()
     return rows
 

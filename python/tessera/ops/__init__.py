@@ -17,7 +17,7 @@ from .blas import addmm, bmm, matmul, mm
 from .elementwise import (abs, add, bitwise_and, bitwise_not, bitwise_or, clamp, cos, div,
                           dropout, eq, exp, ge, gelu, gt, isinf, isnan, le, lt, mul, ne, neg, pow,
                           relu, rsqrt, sigmoid, silu, sin, sub, tanh)
-from .flash_attention import flash_attn_func, flash_attn_varlen_func
+from .flash_attention import flash_attn_func, flash_attn_varlen_func, flash_attn_with_kvcache
 from .normalization import layer_norm, rms_norm, softmax
 from .rope import rotary_position_embedding
 from .settings import (get_default_max_num_configs, get_default_num_stages,
@@ -27,7 +27,8 @@ from .settings import (get_default_max_num_configs, get_default_num_stages,
 __all__ = [
     "CausalVariant", "abs", "add", "addmm", "bitwise_and", "bitwise_not", "bitwise_or", "bmm",
     "clamp", "cos",
-    "div", "dropout", "eq", "exp", "flash_attn_func", "flash_attn_varlen_func", "ge", "gelu",
+    "div", "dropout", "eq", "exp", "flash_attn_func", "flash_attn_varlen_func",
+    "flash_attn_with_kvcache", "ge", "gelu",
     "get_default_max_num_configs",
     "get_default_num_stages", "get_default_num_warps", "gt", "isinf", "isnan", "layer_norm",
     "le", "lt", "matmul", "mm", "mul", "ne", "neg", "pow", "relu", "rms_norm",

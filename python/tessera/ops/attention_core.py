@@ -5,7 +5,8 @@ Both entry points reduce a call to :class:`Scores` (how the logits are formed an
 visible) and four (B, H, L, D)-shaped views: the flash layout (B, S, H, D) is passed as its
 transpose, so the kernels read either layout in place through strides. :func:`attention`
 computes the output and, when asked or when autograd will need it, the log-sum-exp; the
-backward recomputes the probabilities from it.
+backward recomputes the probabilities from it. Without autograd, calls with few queries per kv
+head (decoding) go to the split-KV kernel (``attention_splitkv.py``).
 
     scores = Scores(scale=0.125, off=lk - lq, right=0)            # bottom-right causal
     out, lse = attention(q, k, v, scores, need_lse=True)          # (B, Hq, Lq, D), (B, Hq, Lq)
@@ -22,7 +23,7 @@ from .kernels.attention import (MASK_ADD, MASK_BOOL, MASK_NONE, attention_bwd_de
                                 attention_fwd_kernel, choose_bwd_config, choose_config,
                                 head_dim_block)
 
-__all__ = ["Ragged", "Scores", "attention", "check_inputs"]
+__all__ = ["Ragged", "Scores", "attention", "check_inputs", "dropout_fields"]
 
 _DELTA_BLOCK_M = 64
 
@@ -32,7 +33,8 @@ class Scores:
     """The logits ``scale * q.k``, capped (``softcap > 0``), ALiBi-biased and windowed: key j
     is visible to query i iff ``i + off - left <= j <= i + off + right`` (a negative bound is
     unbounded), and where ``mask`` allows it (bool: True attends; float: added, natural-log
-    domain). ``mask`` is a (B, Hq, Lq, Lk) view; ``alibi_slopes`` fp32 (Hq,) or (B, Hq)."""
+    domain). ``mask`` is a (B, Hq, Lq, Lk) view; ``alibi_slopes`` fp32 (Hq,) or (B, Hq).
+    ``dropout`` > 0 drops probabilities (C.2 step 6) by a Philox mask keyed by ``seed``."""
     scale: float
     softcap: float = 0.0
     off: int = 0
@@ -40,6 +42,8 @@ class Scores:
     right: int = -1
     mask: Optional["torch.Tensor"] = None
     alibi_slopes: Optional["torch.Tensor"] = None
+    dropout: float = 0.0
+    seed: int = 0
 
     def kernel_arguments(self) -> Tuple[list, dict]:
         """The kernels' mask and ALiBi tensors, their strides and the scalars after them, and
@@ -63,6 +67,23 @@ class Scores:
                      "MASK_KIND": mask_kind, "SOFTCAP": self.softcap > 0,
                      "ALIBI": slopes is not None}
         return [tensors, strides, scalars], constants
+
+    def dropout_arguments(self, rows: int, cols: int) -> Tuple[list, dict]:
+        """The kernels' dropout scalars (the mask's counters number the ``rows`` query rows
+        and ``cols`` key rows of each head) and constexpr."""
+        keep = 1.0 - self.dropout
+        return ([self.seed, self.dropout, 1.0 / keep if keep > 0 else 0.0, rows, cols],
+                {"DROPOUT": self.dropout > 0})
+
+
+def dropout_fields(dropout_p: float) -> dict:
+    """Scores' dropout fields for a call with ``dropout_p``: a fresh seed per call from
+    PyTorch's default generator (``torch.manual_seed`` reproduces it), always of 64 bits so
+    that every seed runs the same compiled kernel."""
+    if dropout_p <= 0.0:
+        return {}
+    return {"dropout": float(dropout_p),
+            "seed": int(torch.randint(2 ** 32, 2 ** 62, (), dtype=torch.int64))}
 
 
 @dataclass(frozen=True)
@@ -144,6 +165,7 @@ def _forward(q: "torch.Tensor", k: "torch.Tensor", v: "torch.Tensor", scores: Sc
     if need_lse:
         lse = torch.empty(q.shape[:3], dtype=torch.float32, device=q.device)
     (tensors, strides, scalars), constants = scores.kernel_arguments()
+    random, dropout = scores.dropout_arguments(q.shape[2], k.shape[2])
     config = choose_config(dim, constants["HAS_LEFT"] or constants["HAS_RIGHT"])
     head_dim = head_dim_block(dim)
     grid = (-(-problem["lq"] // config["BLOCK_M"]), problem["batch"] * heads)
@@ -151,10 +173,10 @@ def _forward(q: "torch.Tensor", k: "torch.Tensor", v: "torch.Tensor", scores: Sc
         q, k, v, out, lse, *tensors, *problem["cu"],
         *_bhl_strides(q, ragged), *_bhl_strides(k, ragged), *_bhl_strides(v, ragged),
         *_bhl_strides(out, ragged), *strides, *problem["lse_strides"],
-        heads, heads // kv_heads, problem["lq"], problem["lk"], dim, *scalars,
+        heads, heads // kv_heads, problem["lq"], problem["lk"], dim, *scalars, *random,
         BLOCK_M=config["BLOCK_M"], BLOCK_N=config["BLOCK_N"], HEAD_DIM=head_dim,
         EVEN_D=head_dim == dim, POSITIVE_SCALE=scores.scale > 0, VARLEN=problem["VARLEN"],
-        **constants, **_launch_options(config))
+        **constants, **dropout, **_launch_options(config))
     return out, lse
 
 
@@ -175,7 +197,9 @@ def _backward(q, k, v, out, lse, grad_out, scores: Scores, ragged: Optional[Ragg
             BLOCK_M=_DELTA_BLOCK_M, HEAD_DIM=head_dim, VARLEN=problem["VARLEN"], num_warps=4)
 
     (tensors, strides, scalars), constants = scores.kernel_arguments()
-    constants.update(HEAD_DIM=head_dim, EVEN_D=head_dim == dim, VARLEN=problem["VARLEN"])
+    random, dropout = scores.dropout_arguments(q.shape[2], k.shape[2])
+    constants.update(HEAD_DIM=head_dim, EVEN_D=head_dim == dim, VARLEN=problem["VARLEN"],
+                     **dropout)
     qkv_strides = [*_bhl_strides(q, ragged), *_bhl_strides(k, ragged),
                    *_bhl_strides(v, ragged), *_bhl_strides(grad_out, ragged)]
     config = choose_bwd_config(dim)
@@ -185,14 +209,14 @@ def _backward(q, k, v, out, lse, grad_out, scores: Scores, ragged: Optional[Ragg
             q, k, v, grad_out, lse, delta, dk, dv, *tensors, *problem["cu"], *qkv_strides,
             *_bhl_strides(dk, ragged), *_bhl_strides(dv, ragged), *strides,
             *problem["lse_strides"], heads, kv_heads, heads // kv_heads, lq, lk, dim, *scalars,
-            BLOCK_M=dkdv["BLOCK_M"], BLOCK_N=dkdv["BLOCK_N"], **constants,
+            *random, BLOCK_M=dkdv["BLOCK_M"], BLOCK_N=dkdv["BLOCK_N"], **constants,
             **_launch_options(dkdv))
     dq_config = config["dq"]
     if lq > 0:
         attention_bwd_dq_kernel[(-(-lq // dq_config["BLOCK_M"]), batch * heads)](
             q, k, v, grad_out, lse, delta, dq, *tensors, *problem["cu"], *qkv_strides,
             *_bhl_strides(dq, ragged), *strides, *problem["lse_strides"],
-            heads, heads // kv_heads, lq, lk, dim, *scalars,
+            heads, heads // kv_heads, lq, lk, dim, *scalars, *random,
             BLOCK_M=dq_config["BLOCK_M"], BLOCK_N=dq_config["BLOCK_N"], **constants,
             **_launch_options(dq_config))
     return dq, dk, dv
@@ -238,4 +262,9 @@ def attention(q: "torch.Tensor", k: "torch.Tensor", v: "torch.Tensor", scores: S
     if torch.is_grad_enabled() and any(t.requires_grad for t in (q, k, v)):
         out, lse = _autograd_function().apply(q, k, v, scores, seq_major, ragged)
         return out, lse if need_lse else None
+    # (imported here: the split-KV launcher builds on this module)
+    from .attention_splitkv import SPLITKV_MAX_ROWS, splitkv_attention
+    if (ragged is None and scores.dropout == 0
+            and q.shape[2] * (q.shape[1] // k.shape[1]) <= SPLITKV_MAX_ROWS):
+        return splitkv_attention(q, k, v, scores, need_lse, seq_major)
     return _forward(q, k, v, scores, need_lse, seq_major, ragged)

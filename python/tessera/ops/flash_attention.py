@@ -6,19 +6,24 @@ part C): code using ``flash_attn`` ports by changing the import.
     out, lse, _ = flash_attn_func(q, k, v, window_size=(256, 0), softcap=30.0,
                                   return_attn_probs=True)            # lse: (B, Hq, Sq) fp32
 
+    out = flash_attn_with_kvcache(q, k_cache, v_cache, k_new, v_new,
+                                  cache_seqlens=lengths, causal=True)  # appends, then attends
+
 Tensors are (B, S, H, D), fp16 or bf16, the last dimension contiguous; causal masks and
-windows are aligned bottom-right (the last query sees the last key). Differentiable in q, k and
-v; the backward never uses atomics, so it is always deterministic.
+windows are aligned bottom-right (the last query sees the last key). ``flash_attn_func`` and
+``flash_attn_varlen_func`` are differentiable in q, k and v; the backward never uses atomics,
+so it is always deterministic. ``flash_attn_with_kvcache`` is forward only.
 """
 from __future__ import annotations
 
 import math
 from typing import Any, Optional, Sequence, Tuple, Union
 
-from .arguments import as_tensor, check_cuda, torch
-from .attention_core import Ragged, Scores, attention, check_inputs
+from .arguments import as_tensor, check_cuda, check_dtype, check_same, torch
+from .attention_core import Ragged, Scores, attention, check_inputs, dropout_fields
+from .attention_splitkv import KVCache, splitkv_attention, write_rows
 
-__all__ = ["flash_attn_func", "flash_attn_varlen_func"]
+__all__ = ["flash_attn_func", "flash_attn_varlen_func", "flash_attn_with_kvcache"]
 
 MAX_HEAD_DIM = 256
 
@@ -75,8 +80,6 @@ def _scalars(op: str, dropout_p: float, softmax_scale: Optional[float], softcap:
              dim: int) -> Tuple[float, float]:
     if not 0.0 <= dropout_p <= 1.0:
         raise ValueError(f"{op}: dropout_p is {dropout_p}; expected a probability in [0, 1]")
-    if dropout_p > 0.0:
-        raise NotImplementedError(f"{op}: dropout_p > 0 is not supported yet")
     if softcap < 0.0:
         raise ValueError(f"{op}: softcap is {softcap}; expected >= 0 (0 turns it off)")
     scale = 1.0 / math.sqrt(dim) if softmax_scale is None else float(softmax_scale)
@@ -94,7 +97,10 @@ def flash_attn_func(q: Any, k: Any, v: Any, dropout_p: float = 0.0,
     Args:
         q: (B, Sq, Hq, D); k, v: (B, Sk, Hk, D) with Hq a multiple of Hk (GQA / MQA), fp16 or
             bf16, D <= 256.
-        dropout_p: must be 0 for now.
+        dropout_p: drops each probability with this probability and scales the kept ones by
+            1 / (1 - dropout_p) (C.2 step 6); the mask is Philox, keyed by a seed drawn from
+            PyTorch's default generator (``torch.manual_seed`` reproduces it), and the
+            backward regenerates it.
         softmax_scale: the score scale, 1/sqrt(D) by default.
         causal: query i sees keys j <= i + Sk - Sq (bottom-right aligned).
         window_size: (left, right): query i sees keys in [i + Sk - Sq - left,
@@ -121,11 +127,27 @@ def flash_attn_func(q: Any, k: Any, v: Any, dropout_p: float = 0.0,
     scale, softcap = _scalars(op, dropout_p, softmax_scale, softcap, dim)
     left, right = _window(op, window_size, causal)
     scores = Scores(scale=scale, softcap=softcap, off=seqlen_k - seqlen_q, left=left,
-                    right=right, alibi_slopes=_alibi(op, alibi_slopes, batch, heads, q))
+                    right=right, alibi_slopes=_alibi(op, alibi_slopes, batch, heads, q),
+                    **dropout_fields(dropout_p))
     out, lse = attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2), scores,
                          need_lse=return_attn_probs, seq_major=True)
     out = out.transpose(1, 2)
     return (out, lse, None) if return_attn_probs else out
+
+
+def _int32_tensor(op: str, name: str, value: Any, like: "torch.Tensor",
+                  shape: Optional[Tuple[int, ...]] = None) -> "torch.Tensor":
+    """``value`` as a contiguous int32 tensor (of ``shape``, if given) on ``like``'s device."""
+    tensor = as_tensor(value, name, op)
+    check_cuda(tensor, name, op)
+    if tensor.device != like.device:
+        raise ValueError(f"{op}: {name} is on {tensor.device} but q is on {like.device}; "
+                         "expected one device")
+    if tensor.dtype != torch.int32:
+        raise TypeError(f"{op}: {name} has dtype {tensor.dtype}; expected torch.int32")
+    if shape is not None and tuple(tensor.shape) != shape:
+        raise ValueError(f"{op}: {name} has shape {tuple(tensor.shape)}; expected {shape}")
+    return tensor.contiguous()
 
 
 def _check_cu_seqlens(op: str, name: str, cu_seqlens: Any, total: int, max_seqlen: Any,
@@ -133,13 +155,7 @@ def _check_cu_seqlens(op: str, name: str, cu_seqlens: Any, total: int, max_seqle
     """cu_seqlens checked against the packed length and max_seqlen (one small device-to-host
     copy: a wrong prefix sum would read and write out of bounds, a short max_seqlen would skip
     rows)."""
-    cu = as_tensor(cu_seqlens, name, op)
-    check_cuda(cu, name, op)
-    if cu.device != like.device:
-        raise ValueError(f"{op}: {name} is on {cu.device} but q is on {like.device}; expected "
-                         "one device")
-    if cu.dtype != torch.int32:
-        raise TypeError(f"{op}: {name} has dtype {cu.dtype}; expected torch.int32")
+    cu = _int32_tensor(op, name, cu_seqlens, like)
     if cu.dim() != 1 or cu.numel() < 2:
         raise ValueError(f"{op}: {name} has shape {tuple(cu.shape)}; expected (batch + 1,) "
                          "with batch >= 1")
@@ -154,7 +170,7 @@ def _check_cu_seqlens(op: str, name: str, cu_seqlens: Any, total: int, max_seqle
     if max(lengths) > max_seqlen:
         raise ValueError(f"{op}: {max_name} is {max_seqlen} but {name} has a sequence of "
                          f"{max(lengths)}; expected it at least the longest")
-    return cu.contiguous()
+    return cu
 
 
 def flash_attn_varlen_func(q: Any, k: Any, v: Any, cu_seqlens_q: Any, cu_seqlens_k: Any,
@@ -208,9 +224,192 @@ def flash_attn_varlen_func(q: Any, k: Any, v: Any, cu_seqlens_q: Any, cu_seqlens
     scale, softcap = _scalars(op, dropout_p, softmax_scale, softcap, dim)
     left, right = _window(op, window_size, causal)
     scores = Scores(scale=scale, softcap=softcap, left=left, right=right,
-                    alibi_slopes=_alibi(op, alibi_slopes, batch, heads, q))
+                    alibi_slopes=_alibi(op, alibi_slopes, batch, heads, q),
+                    **dropout_fields(dropout_p))
     ragged = Ragged(cu_q, cu_k, max_seqlen_q, max_seqlen_k)
     out, lse = attention(q4.transpose(1, 2), k4.transpose(1, 2), v4.transpose(1, 2), scores,
                          need_lse=return_attn_probs, seq_major=True, ragged=ragged)
     out = out.transpose(1, 2)[0]
     return (out, lse[0], None) if return_attn_probs else out
+
+
+def _rotary_tables(op: str, rotary_cos: Any, rotary_sin: Any, q: "torch.Tensor",
+                   has_new: bool) -> Optional[Tuple["torch.Tensor", "torch.Tensor"]]:
+    if rotary_cos is None and rotary_sin is None:
+        return None
+    if rotary_cos is None or rotary_sin is None:
+        raise ValueError(f"{op}: got only one of rotary_cos and rotary_sin; expected both or "
+                         "neither")
+    if not has_new:
+        raise ValueError(f"{op}: rotary_cos/rotary_sin rotate the new k; expected k and v "
+                         "given with them")
+    tables = []
+    for name, value in (("rotary_cos", rotary_cos), ("rotary_sin", rotary_sin)):
+        table = as_tensor(value, name, op)
+        check_cuda(table, name, op)
+        check_dtype(table, name, op, (torch.float16, torch.bfloat16, torch.float32))
+        if table.device != q.device:
+            raise ValueError(f"{op}: {name} is on {table.device} but q is on {q.device}; "
+                             "expected one device")
+        if table.dim() != 2:
+            raise ValueError(f"{op}: {name} has {table.dim()} dimensions; expected 2, "
+                             "(seqlen_ro, rotary_dim / 2)")
+        tables.append(table if table.stride(-1) == 1 else table.contiguous())
+    cos, sin = tables
+    if cos.shape != sin.shape:
+        raise ValueError(f"{op}: rotary_cos has shape {tuple(cos.shape)} and rotary_sin "
+                         f"{tuple(sin.shape)}; expected them equal")
+    if not 1 <= 2 * cos.shape[1] <= q.shape[3]:
+        raise ValueError(f"{op}: rotary_cos has {cos.shape[1]} columns, a rotary dimension of "
+                         f"{2 * cos.shape[1]}; expected 1 to headdim / 2 = {q.shape[3] // 2}")
+    return cos, sin
+
+
+def flash_attn_with_kvcache(q: Any, k_cache: Any, v_cache: Any, k: Any = None, v: Any = None,
+                            rotary_cos: Any = None, rotary_sin: Any = None,
+                            cache_seqlens: Any = None, cache_batch_idx: Any = None,
+                            cache_leftpad: Any = None, block_table: Any = None,
+                            softmax_scale: Optional[float] = None, causal: bool = False,
+                            window_size: Sequence[int] = (-1, -1), softcap: float = 0.0,
+                            rotary_interleaved: bool = True, alibi_slopes: Any = None,
+                            num_splits: int = 0, return_softmax_lse: bool = False
+                            ) -> Union["torch.Tensor", Tuple["torch.Tensor", "torch.Tensor"]]:
+    """Attention of new queries over a KV cache, after appending new keys and values in place
+    (``specs/rwkv-and-attention.md`` C.5); forward only.
+
+    For each batch b with ``L = cache_seqlens[b]``: the new k and v rows (rotated, for k) are
+    written into the cache at rows ``L .. L + S_new - 1``; q is rotated at positions ``L + i``;
+    query i then attends over cache rows ``[cache_leftpad[b], L + S_new)``, causal masks and
+    windows aligned bottom-right. ``cache_seqlens`` is not incremented.
+
+    Args:
+        q: (B, Sq, Hq, D), fp16 or bf16, D <= 256.
+        k_cache, v_cache: (B_cache, S_cache, Hk, D), or (num_blocks, page_block_size, Hk, D)
+            pages with ``block_table``; q's dtype, Hq a multiple of Hk. Written in place.
+        k, v: optional new rows (B, S_new, Hk, D), both or neither.
+        rotary_cos, rotary_sin: optional (seqlen_ro, rotary_dim / 2) tables (fp16, bf16 or
+            fp32; needs k and v): the first rotary_dim dims of q and of the new k are rotated,
+            pairs (x[2j], x[2j+1]) if ``rotary_interleaved`` else (x[j], x[j + rotary_dim/2]).
+            Positions past the table are left unrotated.
+        cache_seqlens: int or int32 (B,): the cache rows in use before the new ones; None means
+            every row of the cache (then k and v must be None).
+        cache_batch_idx: int32 (B,): the cache entry of each batch (default b); not with
+            block_table.
+        cache_leftpad: int32 (B,): the first cache row each batch attends to; not with
+            block_table.
+        block_table: int32 (B, max_blocks): cache row j of batch b lives in row
+            ``j % page_block_size`` of page ``block_table[b, j // page_block_size]``;
+            page_block_size a multiple of 16.
+        softmax_scale, causal, window_size, softcap, alibi_slopes: as in
+            :func:`flash_attn_func`, with Sk = L + S_new per batch.
+        num_splits: how many chunks the keys are cut into (0: chosen for the GPU). Results
+            differ only by rounding.
+        return_softmax_lse: also return the log-sum-exp (B, Hq, Sq) fp32.
+
+    Values inside the int32 tensors are not checked (that would synchronise): a length past
+    the cache is clamped to it, a page index out of range reads page 0 and writes nothing.
+
+    Returns:
+        out (B, Sq, Hq, D); or ``(out, softmax_lse)``.
+
+    Example:
+        >>> bf16 = dict(device="cuda", dtype=torch.bfloat16)                     # doctest: +SKIP
+        >>> k_cache = torch.zeros(2, 4096, 8, 128, **bf16)                       # doctest: +SKIP
+        >>> v_cache = torch.zeros(2, 4096, 8, 128, **bf16)                       # doctest: +SKIP
+        >>> lengths = torch.tensor([100, 37], dtype=torch.int32, device="cuda")  # doctest: +SKIP
+        >>> q = torch.randn(2, 1, 32, 128, **bf16)                               # doctest: +SKIP
+        >>> k, v = torch.randn(2, 2, 1, 8, 128, **bf16)                          # doctest: +SKIP
+        >>> out = flash_attn_with_kvcache(q, k_cache, v_cache, k, v, cache_seqlens=lengths,
+        ...                               causal=True)                            # doctest: +SKIP
+    """
+    op = "flash_attn_with_kvcache"
+    q, k_cache, v_cache = check_inputs(op, (("q", q), ("k_cache", k_cache),
+                                            ("v_cache", v_cache)),
+                                       "(batch, seqlen, nheads, headdim)")
+    batch, seqlen_q, heads, dim = q.shape
+    if not 1 <= dim <= MAX_HEAD_DIM:
+        raise ValueError(f"{op}: q has head dimension {dim}; expected 1 to {MAX_HEAD_DIM}")
+    if tuple(v_cache.shape) != tuple(k_cache.shape):
+        raise ValueError(f"{op}: v_cache has shape {tuple(v_cache.shape)} but k_cache has "
+                         f"{tuple(k_cache.shape)}; expected them equal")
+    kv_heads = k_cache.shape[2]
+    if k_cache.shape[3] != dim:
+        raise ValueError(f"{op}: k_cache has head dimension {k_cache.shape[3]} but q has "
+                         f"{dim}; expected them equal")
+    if kv_heads < 1 or heads % kv_heads != 0:
+        raise ValueError(f"{op}: q has {heads} heads and k_cache {kv_heads}; expected the "
+                         "query heads to be a multiple of the key/value heads")
+
+    table, page_size = None, 0
+    if block_table is not None:
+        table = as_tensor(block_table, "block_table", op)
+        if table.dim() != 2:
+            raise ValueError(f"{op}: block_table has {table.dim()} dimensions; expected 2, "
+                             "(batch, max_num_blocks_per_seq)")
+        table = _int32_tensor(op, "block_table", table, q, (batch, table.shape[1]))
+        page_size = k_cache.shape[1]
+        if page_size % 16 != 0:
+            raise ValueError(f"{op}: k_cache has pages of {page_size} rows; expected a "
+                             "multiple of 16")
+        for name, value in (("cache_batch_idx", cache_batch_idx),
+                            ("cache_leftpad", cache_leftpad)):
+            if value is not None:
+                raise NotImplementedError(f"{op}: {name} with block_table is not supported")
+        capacity = table.shape[1] * page_size
+    else:
+        capacity = k_cache.shape[1]
+        if cache_batch_idx is None and k_cache.shape[0] != batch:
+            raise ValueError(f"{op}: k_cache has batch {k_cache.shape[0]} but q has {batch}; "
+                             "expected them equal (or cache_batch_idx)")
+    batch_idx = None if cache_batch_idx is None else _int32_tensor(
+        op, "cache_batch_idx", cache_batch_idx, q, (batch,))
+    leftpad = None if cache_leftpad is None else _int32_tensor(
+        op, "cache_leftpad", cache_leftpad, q, (batch,))
+
+    if (k is None) != (v is None):
+        raise ValueError(f"{op}: got only one of k and v; expected both or neither")
+    new_rows = 0
+    if k is not None:
+        k, v = check_inputs(op, (("k", k), ("v", v)), "(batch, seqlen_new, nheads_k, headdim)")
+        check_same(op, ("q", q), ("k", k))
+        if tuple(k.shape) != tuple(v.shape) or (k.shape[0], k.shape[2], k.shape[3]) != (
+                batch, kv_heads, dim):
+            raise ValueError(f"{op}: k has shape {tuple(k.shape)} and v {tuple(v.shape)}; "
+                             f"expected both ({batch}, seqlen_new, {kv_heads}, {dim})")
+        new_rows = k.shape[1]
+    rotary = _rotary_tables(op, rotary_cos, rotary_sin, q, k is not None)
+
+    if cache_seqlens is None:
+        if k is not None:
+            raise ValueError(f"{op}: k and v need cache_seqlens (where to append them)")
+        seqlens = None
+    elif isinstance(cache_seqlens, int) and not isinstance(cache_seqlens, bool):
+        if not 0 <= cache_seqlens <= capacity - new_rows:
+            raise ValueError(f"{op}: cache_seqlens is {cache_seqlens}; expected 0 to "
+                             f"{capacity - new_rows} (the cache holds {capacity} rows, "
+                             f"{new_rows} new)")
+        seqlens = torch.full((batch,), cache_seqlens, dtype=torch.int32, device=q.device)
+    else:
+        seqlens = _int32_tensor(op, "cache_seqlens", cache_seqlens, q, (batch,))
+    if not isinstance(num_splits, int) or isinstance(num_splits, bool) or num_splits < 0:
+        raise ValueError(f"{op}: num_splits is {num_splits!r}; expected an int >= 0 "
+                         "(0 chooses)")
+    scale, softcap = _scalars(op, 0.0, softmax_scale, softcap, dim)
+    left, right = _window(op, window_size, causal)
+    scores = Scores(scale=scale, softcap=softcap, left=left, right=right,
+                    alibi_slopes=_alibi(op, alibi_slopes, batch, heads, q))
+
+    if k is not None:
+        rotated = None if rotary is None else (*rotary, rotary_interleaved)
+        write_rows(k, k_cache, capacity, seqlens, True, batch_idx, table, page_size, rotated)
+        write_rows(v, v_cache, capacity, seqlens, True, batch_idx, table, page_size)
+    if rotary is not None:
+        rotated_q = torch.empty(q.shape, dtype=q.dtype, device=q.device)
+        write_rows(q, rotated_q, seqlen_q, seqlens, False, rotary=(*rotary, rotary_interleaved))
+        q = rotated_q
+    cache = KVCache(seqlens, new_rows, capacity, leftpad, batch_idx, table, page_size)
+    out, lse = splitkv_attention(q.transpose(1, 2), k_cache.transpose(1, 2),
+                                 v_cache.transpose(1, 2), scores, need_lse=return_softmax_lse,
+                                 seq_major=True, cache=cache, num_splits=num_splits)
+    out = out.transpose(1, 2)
+    return (out, lse) if return_softmax_lse else out

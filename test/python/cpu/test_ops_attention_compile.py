@@ -1,6 +1,7 @@
 """CPU tier for tessera.ops' attention: the forward and backward kernels compile for sm_80 and
 sm_90a in each variant the ops launch (head dims padded or not, causal, windows, boolean and
-additive masks, softcap, ALiBi, packed sequences, a log-sum-exp output) and ptxas accepts it;
+additive masks, softcap, ALiBi, packed sequences, dropout, a log-sum-exp output) and ptxas
+accepts it;
 and the machine code the sm_90a fast paths rely on (read with cuobjdump): every product on
 wgmma, P @ V (and the backward's P^T @ dO, dS @ Q, dS @ K) with the left operand from
 registers, K and V streamed by cp.async, no spills in the forward and dq kernels and no
@@ -21,11 +22,12 @@ KERNELS = {"fwd": attention_fwd_kernel, "dq": attention_bwd_dq_kernel,
            "dkdv": attention_bwd_dkdv_kernel}
 POINTERS = ("Q", "K", "V", "O", "DO", "DQ", "DK", "DV")
 FP32_POINTERS = ("LSE", "DELTA")
-SCALARS = {"scale": "fp32", "softcap": "fp32"}
+SCALARS = {"scale": "fp32", "softcap": "fp32", "seed": "i64", "dropout": "fp32",
+           "drop_scale": "fp32"}
 
 
 def compiled(target, kernel="fwd", d=128, causal=False, left=False, mask_kind=0, lse=False,
-             softcap=False, alibi=False, varlen=False, ty="bf16"):
+             softcap=False, alibi=False, varlen=False, dropout=False, ty="bf16"):
     """One of the kernels as the ops specialise it for contiguous inputs."""
     fn = KERNELS[kernel]
     if kernel == "fwd":
@@ -35,7 +37,7 @@ def compiled(target, kernel="fwd", d=128, causal=False, left=False, mask_kind=0,
     constants = {"BLOCK_M": config["BLOCK_M"], "BLOCK_N": config["BLOCK_N"],
                  "HEAD_DIM": head_dim_block(d), "EVEN_D": head_dim_block(d) == d, "D": d,
                  "HAS_LEFT": left, "HAS_RIGHT": causal, "MASK_KIND": mask_kind,
-                 "SOFTCAP": softcap, "ALIBI": alibi, "VARLEN": varlen}
+                 "SOFTCAP": softcap, "ALIBI": alibi, "VARLEN": varlen, "DROPOUT": dropout}
     if kernel == "fwd":
         constants["POSITIVE_SCALE"] = True
         if not lse:
@@ -88,7 +90,11 @@ VARIANTS = {"d128": {}, "d64-causal": {"d": 64, "causal": True}, "d80": {"d": 80
             "dkdv-d160-alibi-bool-mask": {"kernel": "dkdv", "d": 160, "alibi": True,
                                           "mask_kind": 1},
             "dkdv-d256-window-fp16": {"kernel": "dkdv", "d": 256, "left": True,
-                                      "ty": "fp16"}}
+                                      "ty": "fp16"},
+            "dropout-causal": {"causal": True, "dropout": True, "lse": True},
+            "dq-dropout-d64": {"kernel": "dq", "d": 64, "dropout": True},
+            "dkdv-dropout-varlen": {"kernel": "dkdv", "causal": True, "varlen": True,
+                                    "dropout": True}}
 
 
 @pytest.mark.parametrize("target", TARGETS)

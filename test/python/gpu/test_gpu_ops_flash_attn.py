@@ -15,62 +15,19 @@ where a query sees no key. Outputs and gradients must be finite; rows without ke
 The caching allocator is handed NaN-filled blocks of the output's and the gradients' sizes
 before each call, so that an element the kernels do not write shows as NaN.
 """
-import math
-
 import pytest
 from gpu_helpers import require_torch_gpu
 
 torch = require_torch_gpu()
 
 import tessera.ops as ops  # noqa: E402
+from attention_reference import (check_close, check_lse, poison_allocator,  # noqa: E402
+                                 reference)
 
 B = 2
 
 
 pytestmark = pytest.mark.usefixtures("exact_fp32_matmul")  # the fp32 reference
-
-
-def reference(q, k, v, causal=False, window=(-1, -1), softcap=0.0, alibi=None, scale=None,
-              off=None, mask=None, upcast=True):
-    """(out, lse) of C.7 over (B, S, H, D) tensors, in fp32 (upcast) or the inputs' dtype.
-    off: the window's alignment, Sk - Sq (bottom-right) unless given; mask: (B, H, Sq, Sk)
-    bool (True attends) or additive."""
-    dtype = torch.float32 if upcast else q.dtype
-    q, k, v = q.to(dtype), k.to(dtype), v.to(dtype)
-    groups = q.shape[2] // k.shape[2]
-    k, v = k.repeat_interleave(groups, dim=2), v.repeat_interleave(groups, dim=2)
-    sq, sk = q.shape[1], k.shape[1]
-    s = torch.einsum("bihd,bjhd->bhij", q, k) * (scale or q.shape[-1] ** -0.5)
-    if softcap:
-        s = softcap * torch.tanh(s / softcap)
-    i = torch.arange(sq, device=q.device)[:, None]
-    j = torch.arange(sk, device=q.device)[None, :]
-    off = sk - sq if off is None else off
-    left, right = window
-    right = 0 if causal else right
-    visible = torch.ones(sq, sk, dtype=torch.bool, device=q.device)
-    if right >= 0:
-        visible = visible & (j <= i + off + right)
-    if left >= 0:
-        visible = visible & (j >= i + off - left)
-    if alibi is not None:
-        slopes = alibi if alibi.dim() == 2 else alibi[None].expand(q.shape[0], -1)
-        s = s - slopes[:, :, None, None].to(dtype) * (i + off - j).abs().to(dtype)
-    if mask is not None:
-        if mask.dtype == torch.bool:
-            visible = visible & mask
-        else:
-            s = s + mask.to(dtype)
-    s = s.masked_fill(~visible, -math.inf)
-    lse = torch.logsumexp(s.float(), dim=-1)
-    p = torch.where(torch.isfinite(lse)[..., None], torch.exp(s.float() - lse[..., None]), 0.0)
-    return torch.einsum("bhij,bjhd->bihd", p.to(dtype), v), lse
-
-
-def poison_allocator(*shapes, dtype):
-    """Frees NaN-filled blocks of these shapes: the next allocations of those sizes reuse them."""
-    blocks = [torch.full(shape, float("nan"), dtype=dtype, device="cuda") for shape in shapes]
-    del blocks
 
 
 def inputs(sq, sk, hq, hk, d, dtype=torch.bfloat16, grad=True, seed=0, magnitude=1.0):
@@ -83,36 +40,6 @@ def inputs(sq, sk, hq, hk, d, dtype=torch.bfloat16, grad=True, seed=0, magnitude
     if grad:
         q, k, v = (t.requires_grad_() for t in (q, k, v))
     return q, k, v, do
-
-
-def bound(low, ref, factor, dtype):
-    """factor x the low-precision reference's error, plus half an ulp at the largest |ref|
-    (at least at 1: a gradient that is 0 exactly, as dq where each query sees one key, comes
-    out of the kernels as rounding noise)."""
-    low_err = (low.float() - ref).abs().max().item()
-    ulp = 0.5 * torch.finfo(dtype).eps * max(ref.abs().max().item(), 1.0)
-    return factor * low_err + ulp, low_err
-
-
-def check_close(name, got, ref, low, factor):
-    assert got.shape == ref.shape, f"{name}: shape {tuple(got.shape)}, not {tuple(ref.shape)}"
-    finite = torch.isfinite(got)
-    assert bool(finite.all()), f"{name}: {int((~finite).sum())} of {got.numel()} not finite"
-    err = (got.float() - ref.float()).abs().max().item()
-    limit, low_err = bound(low, ref.float(), factor, got.dtype)
-    assert err <= limit, (f"{name}: max |got - ref| = {err:.3e} > {limit:.3e} ({factor} x the "
-                          f"low-precision reference's {low_err:.3e})")
-
-
-def check_lse(lse, ref_lse):
-    assert lse.dtype == torch.float32 and lse.shape == ref_lse.shape
-    dead = torch.isinf(ref_lse)
-    assert bool((torch.isinf(lse) == dead).all()), "+inf LSE rows differ from the reference's"
-    assert bool((lse[dead] > 0).all()), "a row without keys has LSE -inf, not +inf"
-    live = ~dead
-    if bool(live.any()):
-        err = ((lse[live] - ref_lse[live]).abs() / ref_lse[live].abs().clamp(min=1.0)).max()
-        assert err.item() <= 1e-3, f"LSE off by {err.item():.2e}"
 
 
 def run_flash(q, k, v, do, **kwargs):
@@ -230,6 +157,103 @@ def test_deterministic_backward():
                                  (q, k, v), do)
     for a, b in zip(first, second):
         assert torch.equal(a, b), "two backward runs differ"
+
+
+DROPOUT = 0.17
+
+
+def dropout_mask(seed, b, sq, sk, hq, hk, dropout=DROPOUT):
+    """The keep mask (B, Hq, Sq, Sk) of the flash_attn_func call that follows
+    torch.manual_seed(seed) with these shapes, read back through the op itself: with q = 0
+    every probability is 1/Sk, and v = the identity (D = Sk) copies row i's kept, scaled
+    probabilities into out[:, i]. The mask does not depend on D or on the values."""
+    q = torch.zeros(b, sq, hq, sk, device="cuda", dtype=torch.float16)
+    eye = torch.eye(sk, device="cuda", dtype=torch.float16)
+    v = eye[None, :, None, :].expand(b, sk, hk, sk).contiguous()
+    torch.manual_seed(seed)
+    out = ops.flash_attn_func(q, torch.zeros_like(v), v, dropout_p=dropout)
+    scaled = out.float().transpose(1, 2) * sk * (1 - dropout)
+    keep = scaled.round()
+    assert bool(((keep == 0) | (keep == 1)).all()) and (scaled - keep).abs().max() < 0.01, \
+        "out is not the kept mask times 1 / ((1 - p) Sk)"
+    return keep.bool()
+
+
+def test_dropout_kept_fraction():
+    keep = dropout_mask(1, 2, 1024, 256, 4, 2)
+    fraction = keep.float().mean().item()
+    assert abs(fraction - (1 - DROPOUT)) <= 0.01, f"kept fraction {fraction:.4f}"
+    # independent across heads, batches and rows: no two (b, h) share a mask
+    flat = keep.flatten(0, 1)
+    assert all(not torch.equal(flat[0], flat[i]) for i in range(1, flat.shape[0]))
+    assert not torch.equal(keep[0, 0, 0], keep[0, 0, 1])
+
+
+@pytest.mark.parametrize("case", ["full", "causal", "gqa-window", "softcap-d80"])
+def test_dropout_forward_and_backward(case):
+    """Output and gradients of a dropout call against the reference with the call's own mask
+    (the same seed), and the same mask for the same seed: bitwise equal twice."""
+    hq, hk, d, kwargs = {"full": (2, 2, 64, {}), "causal": (2, 2, 128, {"causal": True}),
+                         "gqa-window": (6, 2, 64, {"window_size": (40, 8)}),
+                         "softcap-d80": (2, 1, 80, {"softcap": 20.0, "causal": True})}[case]
+    sq, sk = 200, 256
+    keep = dropout_mask(5, B, sq, sk, hq, hk)
+    q, k, v, do = inputs(sq, sk, hq, hk, d)
+    torch.manual_seed(5)
+    out, lse, grads = run_flash(q, k, v, do, dropout_p=DROPOUT, **kwargs)
+    ref_kwargs = {"causal": kwargs.get("causal", False), "softcap": kwargs.get("softcap", 0.0),
+                  "window": kwargs.get("window_size", (-1, -1)), "keep": keep,
+                  "dropout": DROPOUT}
+    ref, ref_lse = reference(q, k, v, **ref_kwargs)
+    low, _ = reference(q, k, v, upcast=False, **ref_kwargs)
+    check_close("out", out, ref, low, 2)
+    check_lse(lse, ref_lse)
+    ref_grads = torch.autograd.grad(ref, (q, k, v), do.float())
+    low_grads = torch.autograd.grad(low, (q, k, v), do)
+    for name, got, r, lo in zip(("dq", "dk", "dv"), grads, ref_grads, low_grads):
+        check_close(name, got, r, lo, 3)
+    torch.manual_seed(5)
+    again, _, grads_again = run_flash(q, k, v, do, dropout_p=DROPOUT, **kwargs)
+    assert torch.equal(out, again) and all(torch.equal(a, b) for a, b in zip(grads, grads_again))
+
+
+def test_dropout_sdpa():
+    """SDPA's dropout: the same mask as flash_attn_func's for the same seed and shapes."""
+    keep = dropout_mask(9, B, 64, 128, 4, 4)
+    q, k, v, do = inputs(64, 128, 4, 4, 64)
+    torch.manual_seed(9)
+    out = ops.scaled_dot_product_attention(*(t.transpose(1, 2) for t in (q, k, v)),
+                                           dropout_p=DROPOUT).transpose(1, 2)
+    ref, _ = reference(q, k, v, off=0, keep=keep, dropout=DROPOUT)
+    low, _ = reference(q, k, v, off=0, keep=keep, dropout=DROPOUT, upcast=False)
+    check_close("out", out, ref, low, 2)
+    dq, dk, dv = torch.autograd.grad(out, (q, k, v), do)
+    for name, got, r, lo in zip(("dq", "dk", "dv"), (dq, dk, dv),
+                                torch.autograd.grad(ref, (q, k, v), do.float()),
+                                torch.autograd.grad(low, (q, k, v), do)):
+        check_close(name, got, r, lo, 3)
+
+
+def test_dropout_varlen_kept_fraction():
+    """Packed sequences with dropout: every sequence's mask keeps 1 - p of its scores."""
+    lengths = [1, 200, 57]
+    cu = torch.tensor([0, 1, 201, 258], dtype=torch.int32, device="cuda")
+    total = 258
+    q = torch.zeros(total, 2, total, device="cuda", dtype=torch.float16)
+    v = torch.eye(total, device="cuda", dtype=torch.float16)[:, None, :].expand(
+        total, 2, total).contiguous()
+    total_keep, total_seen = 0.0, 0
+    out = ops.flash_attn_varlen_func(q[..., :256], torch.zeros_like(v)[..., :256],
+                                     v[..., :256], cu, cu, 200, 200, dropout_p=DROPOUT)
+    for b, length in enumerate(lengths):
+        start = int(cu[b])
+        cols = min(start + length, 256)
+        block = out[start:start + length, :, start:cols].float() * length * (1 - DROPOUT)
+        assert bool(((block.round() == 0) | (block.round() == 1)).all())
+        total_keep += block.round().sum().item()
+        total_seen += block.numel()
+    fraction = total_keep / total_seen
+    assert abs(fraction - (1 - DROPOUT)) <= 0.01, f"kept fraction {fraction:.4f}"
 
 
 def test_no_grad_returns_lse_without_graph():

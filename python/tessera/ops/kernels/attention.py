@@ -26,6 +26,10 @@ carried and advanced, loads feeding only ``tl.dot``), so the streamed operands g
 shared-memory rings; on sm_90a ``A @ trans(B)`` reads B's tile K-major in place and a
 register-held left operand goes to wgmma without shared memory.
 
+With ``DROPOUT``, P @ V (and the backward's P^T @ dO and dP) take the kept probabilities scaled
+by ``1 / (1 - dropout)``; the mask is Philox at a counter numbering every (batch, head, query,
+key) of the problem (``_keep``), so the backward kernels regenerate it.
+
 Rows with no visible key give 0, and ``+inf`` as their log-sum-exp.
 """
 from __future__ import annotations
@@ -123,12 +127,47 @@ def _logits(qk, qi, kj, m_ptrs, Lq, Lk, off, left, right, scale, softcap, slope2
 
 
 @tessera.jit
+def _keep(seed, dropout, drop_base, qi, kj, drop_cols):
+    """The dropout of C.2 step 6 for queries qi and keys kj (index tiles that broadcast): True
+    where kept, with probability 1 - dropout; Philox at counter drop_base + qi * drop_cols + kj,
+    so the backward regenerates the forward's mask."""
+    return tl.rand(seed, drop_base + qi.to(tl.int64) * drop_cols + kj) >= dropout
+
+
+@tessera.jit
+def _drop_base(b, h, H, q_start, k_start, drop_rows, drop_cols, DROPOUT: tl.constexpr):
+    """The dropout counter of query 0, key 0 of (b, h): the counters of the whole problem are
+    ((b * H + h) * drop_rows + row) * drop_cols + column, rows and columns counted in the
+    (packed) q and k tensors."""
+    if DROPOUT:
+        return ((b * H + h) * drop_rows + q_start) * drop_cols + k_start
+    return 0
+
+
+@tessera.jit
+def _page_rows(base, table, start, page_size, num_pages, stride_page, stride_n, offs_d,
+               BLOCK_N: tl.constexpr):
+    """Pointers to BLOCK_N rows from position `start` of a paged cache: position j is row
+    j % page_size of page table[j // page_size]; the block lies in one page. A page index out
+    of [0, num_pages) reads page 0 rather than out of bounds."""
+    page = tl.load(table + start // page_size).to(tl.int64)
+    page = tl.where((page >= 0) & (page < num_pages), page, 0)
+    rows = (start % page_size) + tl.arange(0, BLOCK_N)
+    return base + page * stride_page + rows[:, None] * stride_n + offs_d[None, :]
+
+
+@tessera.jit
 def _attend(acc, m_i, l_i, q, k_base, v_base, m_base, stride_kn, stride_vn, stride_mn,
             offs_m, offs_d, lo, hi, Lq, Lk, d_mask, off, left, right, scale, softcap, slope2,
-            BLOCK_N: tl.constexpr, MASKED: tl.constexpr, HAS_LEFT: tl.constexpr,
-            HAS_RIGHT: tl.constexpr, MASK_KIND: tl.constexpr, SOFTCAP: tl.constexpr,
-            ALIBI: tl.constexpr, EVEN_D: tl.constexpr):
-    """Folds keys [lo, hi) into (acc, m_i, l_i)."""
+            table, page_size, num_pages, stride_kpage, stride_vpage, seed, dropout, drop_scale,
+            drop_base, drop_cols, BLOCK_N: tl.constexpr, MASKED: tl.constexpr,
+            HAS_LEFT: tl.constexpr, HAS_RIGHT: tl.constexpr, MASK_KIND: tl.constexpr,
+            SOFTCAP: tl.constexpr, ALIBI: tl.constexpr, EVEN_D: tl.constexpr,
+            PAGED: tl.constexpr, DROPOUT: tl.constexpr):
+    """Folds keys [lo, hi) into (acc, m_i, l_i). PAGED: K and V are paged caches (see
+    _page_rows; k_base and v_base point to the kv head of page 0), `lo` and every block start
+    are multiples of BLOCK_N and page_size of BLOCK_N. DROPOUT: P @ V takes the kept
+    probabilities times drop_scale (the row sum l counts them all)."""
     offs_n = lo + tl.arange(0, BLOCK_N)
     k_ptrs = k_base + offs_n[:, None] * stride_kn + offs_d[None, :]
     v_ptrs = v_base + offs_n[:, None] * stride_vn + offs_d[None, :]
@@ -138,6 +177,11 @@ def _attend(acc, m_i, l_i, q, k_base, v_base, m_base, stride_kn, stride_vn, stri
     qk_scale = scale * LOG2E
     for start in range(lo, hi, BLOCK_N):
         cols = start + tl.arange(0, BLOCK_N)
+        if PAGED:
+            k_ptrs = _page_rows(k_base, table, start, page_size, num_pages, stride_kpage,
+                                stride_kn, offs_d, BLOCK_N)
+            v_ptrs = _page_rows(v_base, table, start, page_size, num_pages, stride_vpage,
+                                stride_vn, offs_d, BLOCK_N)
         k = _load_rows(k_ptrs, cols, Lk, d_mask, MASKED, EVEN_D)
         qk = tl.dot(q, tl.trans(k))
         if MASKED or SOFTCAP:
@@ -157,6 +201,9 @@ def _attend(acc, m_i, l_i, q, k_base, v_base, m_base, stride_kn, stride_vn, stri
         l_i = l_i * alpha + tl.sum(p, 1)
         acc = acc * alpha[:, None]
         v = _load_rows(v_ptrs, cols, Lk, d_mask, MASKED, EVEN_D)
+        if DROPOUT:
+            keep = _keep(seed, dropout, drop_base, offs_m[:, None], cols[None, :], drop_cols)
+            p = tl.where(keep, p * drop_scale, 0.0)
         acc = tl.dot(p.to(v_base.dtype.element_ty), v, acc)
         m_i = m_new
         k_ptrs += BLOCK_N * stride_kn
@@ -166,17 +213,19 @@ def _attend(acc, m_i, l_i, q, k_base, v_base, m_base, stride_kn, stride_vn, stri
     return acc, m_i, l_i
 
 
-@tessera.jit
+@tessera.jit(do_not_specialize=["seed"])
 def attention_fwd_kernel(Q, K, V, O, LSE, MASK, ALIBI_SLOPES, CU_Q, CU_K,
                          stride_qb, stride_qh, stride_qm, stride_kb, stride_kh, stride_kn,
                          stride_vb, stride_vh, stride_vn, stride_ob, stride_oh, stride_om,
                          stride_mb, stride_mh, stride_mm, stride_mn, stride_ab,
                          stride_lb, stride_lh,
                          H, GROUP, Lq, Lk, D, scale, softcap, off, left, right,
+                         seed, dropout, drop_scale, drop_rows, drop_cols,
                          BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, HEAD_DIM: tl.constexpr,
                          EVEN_D: tl.constexpr, HAS_LEFT: tl.constexpr, HAS_RIGHT: tl.constexpr,
                          MASK_KIND: tl.constexpr, SOFTCAP: tl.constexpr, ALIBI: tl.constexpr,
-                         POSITIVE_SCALE: tl.constexpr, VARLEN: tl.constexpr):
+                         POSITIVE_SCALE: tl.constexpr, VARLEN: tl.constexpr,
+                         DROPOUT: tl.constexpr):
     start_m = tl.program_id(0)
     bh = tl.program_id(1)
     b = (bh // H).to(tl.int64)
@@ -203,6 +252,7 @@ def attention_fwd_kernel(Q, K, V, O, LSE, MASK, ALIBI_SLOPES, CU_Q, CU_K,
     slope2 = 0.0
     if ALIBI:
         slope2 = tl.load(ALIBI_SLOPES + b * stride_ab + h) * LOG2E
+    drop_base = _drop_base(b, h, H, q_start, k_start, drop_rows, drop_cols, DROPOUT)
 
     m_i = tl.full((BLOCK_M,), float("-inf"), tl.float32)
     l_i = tl.zeros((BLOCK_M,), tl.float32)
@@ -214,16 +264,19 @@ def attention_fwd_kernel(Q, K, V, O, LSE, MASK, ALIBI_SLOPES, CU_Q, CU_K,
     if HAS_LEFT:
         acc, m_i, l_i = _attend(acc, m_i, l_i, q, k_base, v_base, m_base, stride_kn, stride_vn,
                                 stride_mn, offs_m, offs_d, lo, a, Lq, Lk, d_mask, off, left,
-                                right, scale, softcap, slope2, BLOCK_N, True, HAS_LEFT,
-                                HAS_RIGHT, MASK_KIND, SOFTCAP, ALIBI, EVEN_D)
+                                right, scale, softcap, slope2, None, 0, 0, 0, 0, seed, dropout,
+                                drop_scale, drop_base, drop_cols, BLOCK_N, True, HAS_LEFT,
+                                HAS_RIGHT, MASK_KIND, SOFTCAP, ALIBI, EVEN_D, False, DROPOUT)
     acc, m_i, l_i = _attend(acc, m_i, l_i, q, k_base, v_base, m_base, stride_kn, stride_vn,
                             stride_mn, offs_m, offs_d, a, b_, Lq, Lk, d_mask, off, left, right,
-                            scale, softcap, slope2, BLOCK_N, False, HAS_LEFT, HAS_RIGHT,
-                            MASK_KIND, SOFTCAP, ALIBI, EVEN_D)
+                            scale, softcap, slope2, None, 0, 0, 0, 0, seed, dropout, drop_scale,
+                            drop_base, drop_cols, BLOCK_N, False, HAS_LEFT, HAS_RIGHT,
+                            MASK_KIND, SOFTCAP, ALIBI, EVEN_D, False, DROPOUT)
     acc, m_i, l_i = _attend(acc, m_i, l_i, q, k_base, v_base, m_base, stride_kn, stride_vn,
                             stride_mn, offs_m, offs_d, b_, hi, Lq, Lk, d_mask, off, left,
-                            right, scale, softcap, slope2, BLOCK_N, True, HAS_LEFT, HAS_RIGHT,
-                            MASK_KIND, SOFTCAP, ALIBI, EVEN_D)
+                            right, scale, softcap, slope2, None, 0, 0, 0, 0, seed, dropout,
+                            drop_scale, drop_base, drop_cols, BLOCK_N, True, HAS_LEFT,
+                            HAS_RIGHT, MASK_KIND, SOFTCAP, ALIBI, EVEN_D, False, DROPOUT)
 
     seen = l_i > 0.0
     inv_l = tl.where(seen, 1.0 / l_i, 0.0)
@@ -267,9 +320,10 @@ def attention_bwd_delta_kernel(O, DO, DELTA, CU_Q, stride_ob, stride_oh, stride_
 @tessera.jit
 def _dkdv_rows(dk, dv, k, v, q_base, do_base, lse_base, delta_base, m_base, stride_qm,
                stride_gm, stride_mm, offs_n, offs_d, lo, hi, Lq, Lk, d_mask, off, left, right,
-               scale, softcap, slope2, BLOCK_M: tl.constexpr, MASKED: tl.constexpr,
-               HAS_LEFT: tl.constexpr, HAS_RIGHT: tl.constexpr, MASK_KIND: tl.constexpr,
-               SOFTCAP: tl.constexpr, ALIBI: tl.constexpr, EVEN_D: tl.constexpr):
+               scale, softcap, slope2, seed, dropout, drop_scale, drop_base, drop_cols,
+               BLOCK_M: tl.constexpr, MASKED: tl.constexpr, HAS_LEFT: tl.constexpr,
+               HAS_RIGHT: tl.constexpr, MASK_KIND: tl.constexpr, SOFTCAP: tl.constexpr,
+               ALIBI: tl.constexpr, EVEN_D: tl.constexpr, DROPOUT: tl.constexpr):
     """Adds the contributions of query rows [lo, hi) of one query head to (dk, dv)."""
     offs_m = lo + tl.arange(0, BLOCK_M)
     q_ptrs = q_base + offs_m[:, None] * stride_qm + offs_d[None, :]
@@ -292,8 +346,15 @@ def _dkdv_rows(dk, dv, k, v, q_base, do_base, lse_base, delta_base, m_base, stri
             delta = tl.load(delta_base + rows)
         p_t = tl.exp2(s_t - lse2[None, :])
         do = _load_rows(do_ptrs, rows, Lq, d_mask, MASKED, EVEN_D)
-        dv = tl.dot(p_t.to(q_base.dtype.element_ty), do, dv)
+        if DROPOUT:
+            keep_t = _keep(seed, dropout, drop_base, rows[None, :], offs_n[:, None], drop_cols)
+            dv = tl.dot(tl.where(keep_t, p_t * drop_scale, 0.0).to(q_base.dtype.element_ty),
+                        do, dv)
+        else:
+            dv = tl.dot(p_t.to(q_base.dtype.element_ty), do, dv)
         dp_t = tl.dot(v, tl.trans(do))
+        if DROPOUT:
+            dp_t = tl.where(keep_t, dp_t * drop_scale, 0.0)
         ds_t = p_t * (dp_t - delta[None, :])
         if SOFTCAP:
             t = tl.tanh(qk_t * (scale / softcap))
@@ -306,7 +367,7 @@ def _dkdv_rows(dk, dv, k, v, q_base, do_base, lse_base, delta_base, m_base, stri
     return dk, dv
 
 
-@tessera.jit
+@tessera.jit(do_not_specialize=["seed"])
 def attention_bwd_dkdv_kernel(Q, K, V, DO, LSE, DELTA, DK, DV, MASK, ALIBI_SLOPES, CU_Q, CU_K,
                               stride_qb, stride_qh, stride_qm, stride_kb, stride_kh, stride_kn,
                               stride_vb, stride_vh, stride_vn, stride_gb, stride_gh, stride_gm,
@@ -314,11 +375,13 @@ def attention_bwd_dkdv_kernel(Q, K, V, DO, LSE, DELTA, DK, DV, MASK, ALIBI_SLOPE
                               stride_dvn, stride_mb, stride_mh, stride_mm, stride_mn, stride_ab,
                               stride_lb, stride_lh,
                               H, HKV, GROUP, Lq, Lk, D, scale, softcap, off, left, right,
+                              seed, dropout, drop_scale, drop_rows, drop_cols,
                               BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr,
                               HEAD_DIM: tl.constexpr, EVEN_D: tl.constexpr,
                               HAS_LEFT: tl.constexpr, HAS_RIGHT: tl.constexpr,
                               MASK_KIND: tl.constexpr, SOFTCAP: tl.constexpr,
-                              ALIBI: tl.constexpr, VARLEN: tl.constexpr):
+                              ALIBI: tl.constexpr, VARLEN: tl.constexpr,
+                              DROPOUT: tl.constexpr):
     start_n = tl.program_id(0)
     bhk = tl.program_id(1)
     b = (bhk // HKV).to(tl.int64)
@@ -356,20 +419,24 @@ def attention_bwd_dkdv_kernel(Q, K, V, DO, LSE, DELTA, DK, DV, MASK, ALIBI_SLOPE
         slope2 = 0.0
         if ALIBI:
             slope2 = tl.load(ALIBI_SLOPES + b * stride_ab + h) * LOG2E
+        drop_base = _drop_base(b, h, H, q_start, k_start, drop_rows, drop_cols, DROPOUT)
         if HAS_RIGHT:
             dk, dv = _dkdv_rows(dk, dv, k, v, q_base, do_base, LSE + row_base,
                                 DELTA + row_base, m_base, stride_qm, stride_gm, stride_mm,
                                 offs_n, offs_d, lo, a, Lq, Lk, d_mask, off, left, right, scale,
-                                softcap, slope2, BLOCK_M, True, HAS_LEFT, HAS_RIGHT, MASK_KIND,
-                                SOFTCAP, ALIBI, EVEN_D)
+                                softcap, slope2, seed, dropout, drop_scale, drop_base,
+                                drop_cols, BLOCK_M, True, HAS_LEFT, HAS_RIGHT, MASK_KIND,
+                                SOFTCAP, ALIBI, EVEN_D, DROPOUT)
         dk, dv = _dkdv_rows(dk, dv, k, v, q_base, do_base, LSE + row_base, DELTA + row_base,
                             m_base, stride_qm, stride_gm, stride_mm, offs_n, offs_d, a, b_, Lq,
-                            Lk, d_mask, off, left, right, scale, softcap, slope2, BLOCK_M,
-                            False, HAS_LEFT, HAS_RIGHT, MASK_KIND, SOFTCAP, ALIBI, EVEN_D)
+                            Lk, d_mask, off, left, right, scale, softcap, slope2, seed, dropout,
+                            drop_scale, drop_base, drop_cols, BLOCK_M, False, HAS_LEFT,
+                            HAS_RIGHT, MASK_KIND, SOFTCAP, ALIBI, EVEN_D, DROPOUT)
         dk, dv = _dkdv_rows(dk, dv, k, v, q_base, do_base, LSE + row_base, DELTA + row_base,
                             m_base, stride_qm, stride_gm, stride_mm, offs_n, offs_d, b_, hi, Lq,
-                            Lk, d_mask, off, left, right, scale, softcap, slope2, BLOCK_M,
-                            True, HAS_LEFT, HAS_RIGHT, MASK_KIND, SOFTCAP, ALIBI, EVEN_D)
+                            Lk, d_mask, off, left, right, scale, softcap, slope2, seed, dropout,
+                            drop_scale, drop_base, drop_cols, BLOCK_M, True, HAS_LEFT,
+                            HAS_RIGHT, MASK_KIND, SOFTCAP, ALIBI, EVEN_D, DROPOUT)
 
     store_mask = offs_n[:, None] < Lk
     if not EVEN_D:
@@ -383,9 +450,10 @@ def attention_bwd_dkdv_kernel(Q, K, V, DO, LSE, DELTA, DK, DV, MASK, ALIBI_SLOPE
 @tessera.jit
 def _dq_keys(dq, q, do, lse2, delta, k_base, v_base, m_base, stride_kn, stride_vn, stride_mn,
              offs_m, offs_d, lo, hi, Lq, Lk, d_mask, off, left, right, scale, softcap, slope2,
-             BLOCK_N: tl.constexpr, MASKED: tl.constexpr, HAS_LEFT: tl.constexpr,
-             HAS_RIGHT: tl.constexpr, MASK_KIND: tl.constexpr, SOFTCAP: tl.constexpr,
-             ALIBI: tl.constexpr, EVEN_D: tl.constexpr):
+             seed, dropout, drop_scale, drop_base, drop_cols, BLOCK_N: tl.constexpr,
+             MASKED: tl.constexpr, HAS_LEFT: tl.constexpr, HAS_RIGHT: tl.constexpr,
+             MASK_KIND: tl.constexpr, SOFTCAP: tl.constexpr, ALIBI: tl.constexpr,
+             EVEN_D: tl.constexpr, DROPOUT: tl.constexpr):
     """Adds the contributions of keys [lo, hi) to dq."""
     offs_n = lo + tl.arange(0, BLOCK_N)
     k_ptrs = k_base + offs_n[:, None] * stride_kn + offs_d[None, :]
@@ -403,6 +471,9 @@ def _dq_keys(dq, q, do, lse2, delta, k_base, v_base, m_base, stride_kn, stride_v
         p = tl.exp2(s - lse2[:, None])
         v = _load_rows(v_ptrs, cols, Lk, d_mask, MASKED, EVEN_D)
         dp = tl.dot(do, tl.trans(v))
+        if DROPOUT:
+            keep = _keep(seed, dropout, drop_base, offs_m[:, None], cols[None, :], drop_cols)
+            dp = tl.where(keep, dp * drop_scale, 0.0)
         ds = p * (dp - delta[:, None])
         if SOFTCAP:
             t = tl.tanh(qk * (scale / softcap))
@@ -415,7 +486,7 @@ def _dq_keys(dq, q, do, lse2, delta, k_base, v_base, m_base, stride_kn, stride_v
     return dq
 
 
-@tessera.jit
+@tessera.jit(do_not_specialize=["seed"])
 def attention_bwd_dq_kernel(Q, K, V, DO, LSE, DELTA, DQ, MASK, ALIBI_SLOPES, CU_Q, CU_K,
                             stride_qb, stride_qh, stride_qm, stride_kb, stride_kh, stride_kn,
                             stride_vb, stride_vh, stride_vn, stride_gb, stride_gh, stride_gm,
@@ -423,11 +494,13 @@ def attention_bwd_dq_kernel(Q, K, V, DO, LSE, DELTA, DQ, MASK, ALIBI_SLOPES, CU_
                             stride_mb, stride_mh, stride_mm, stride_mn, stride_ab,
                             stride_lb, stride_lh,
                             H, GROUP, Lq, Lk, D, scale, softcap, off, left, right,
+                            seed, dropout, drop_scale, drop_rows, drop_cols,
                             BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr,
                             HEAD_DIM: tl.constexpr, EVEN_D: tl.constexpr,
                             HAS_LEFT: tl.constexpr, HAS_RIGHT: tl.constexpr,
                             MASK_KIND: tl.constexpr, SOFTCAP: tl.constexpr,
-                            ALIBI: tl.constexpr, VARLEN: tl.constexpr):
+                            ALIBI: tl.constexpr, VARLEN: tl.constexpr,
+                            DROPOUT: tl.constexpr):
     start_m = tl.program_id(0)
     bh = tl.program_id(1)
     b = (bh // H).to(tl.int64)
@@ -459,6 +532,7 @@ def attention_bwd_dq_kernel(Q, K, V, DO, LSE, DELTA, DQ, MASK, ALIBI_SLOPES, CU_
     slope2 = 0.0
     if ALIBI:
         slope2 = tl.load(ALIBI_SLOPES + b * stride_ab + h) * LOG2E
+    drop_base = _drop_base(b, h, H, q_start, k_start, drop_rows, drop_cols, DROPOUT)
     dq = tl.zeros((BLOCK_M, HEAD_DIM), tl.float32)
 
     all_masked: tl.constexpr = MASK_KIND != 0 or ALIBI
@@ -467,16 +541,17 @@ def attention_bwd_dq_kernel(Q, K, V, DO, LSE, DELTA, DQ, MASK, ALIBI_SLOPES, CU_
     if HAS_LEFT:
         dq = _dq_keys(dq, q, do, lse2, delta, k_base, v_base, m_base, stride_kn, stride_vn,
                       stride_mn, offs_m, offs_d, lo, a, Lq, Lk, d_mask, off, left, right,
-                      scale, softcap, slope2, BLOCK_N, True, HAS_LEFT, HAS_RIGHT, MASK_KIND,
-                      SOFTCAP, ALIBI, EVEN_D)
+                      scale, softcap, slope2, seed, dropout, drop_scale, drop_base, drop_cols,
+                      BLOCK_N, True, HAS_LEFT, HAS_RIGHT, MASK_KIND, SOFTCAP, ALIBI, EVEN_D,
+                      DROPOUT)
     dq = _dq_keys(dq, q, do, lse2, delta, k_base, v_base, m_base, stride_kn, stride_vn,
                   stride_mn, offs_m, offs_d, a, b_, Lq, Lk, d_mask, off, left, right, scale,
-                  softcap, slope2, BLOCK_N, False, HAS_LEFT, HAS_RIGHT, MASK_KIND, SOFTCAP,
-                  ALIBI, EVEN_D)
+                  softcap, slope2, seed, dropout, drop_scale, drop_base, drop_cols, BLOCK_N,
+                  False, HAS_LEFT, HAS_RIGHT, MASK_KIND, SOFTCAP, ALIBI, EVEN_D, DROPOUT)
     dq = _dq_keys(dq, q, do, lse2, delta, k_base, v_base, m_base, stride_kn, stride_vn,
                   stride_mn, offs_m, offs_d, b_, hi, Lq, Lk, d_mask, off, left, right, scale,
-                  softcap, slope2, BLOCK_N, True, HAS_LEFT, HAS_RIGHT, MASK_KIND, SOFTCAP,
-                  ALIBI, EVEN_D)
+                  softcap, slope2, seed, dropout, drop_scale, drop_base, drop_cols, BLOCK_N,
+                  True, HAS_LEFT, HAS_RIGHT, MASK_KIND, SOFTCAP, ALIBI, EVEN_D, DROPOUT)
 
     dq_ptrs = (DQ + b * stride_dqb + h * stride_dqh + q_start * stride_dqm
                + offs_m[:, None] * stride_dqm)
