@@ -137,3 +137,41 @@ func.func @tf32_register_b(%a: !tile.ptr<f32> {tile.divisibility = 16 : i32}, %b
   return
 }
 }
+
+// -----
+
+// Tests that a block read by two wgmmas is stored to shared memory once: the second dot reads
+// the first one's local_alloc of each operand.
+// HOPPER-LABEL: func.func @operands_stored_once
+// HOPPER: %[[A:.*]] = tilegpu.local_alloc
+// HOPPER: %[[B:.*]] = tilegpu.local_alloc
+// HOPPER: tilegpu.warpgroup_dot %[[A]], %[[B]],
+// HOPPER-NOT: tilegpu.local_alloc
+// HOPPER: tilegpu.warpgroup_dot %[[A]], %[[B]],
+module {
+func.func @operands_stored_once(%a: !tile.ptr<bf16> {tile.divisibility = 16 : i32}, %b: !tile.ptr<bf16> {tile.divisibility = 16 : i32}, %c: !tile.ptr<f32> {tile.divisibility = 16 : i32}) attributes {tile.kernel} {
+  %r = tile.make_range {start = 0 : i32, end = 64 : i32} : tensor<64xi32>
+  %c64 = arith.constant 64 : i32
+  %rows = tile.expand_dims %r {axis = 1 : i32} : tensor<64xi32> -> tensor<64x1xi32>
+  %s = tile.splat %c64 : i32 -> tensor<64x1xi32>
+  %ro = arith.muli %rows, %s : tensor<64x1xi32>
+  %cols = tile.expand_dims %r {axis = 0 : i32} : tensor<64xi32> -> tensor<1x64xi32>
+  %rob = tile.broadcast %ro : tensor<64x1xi32> -> tensor<64x64xi32>
+  %colb = tile.broadcast %cols : tensor<1x64xi32> -> tensor<64x64xi32>
+  %off = arith.addi %rob, %colb : tensor<64x64xi32>
+  %as = tile.splat %a : !tile.ptr<bf16> -> tensor<64x64x!tile.ptr<bf16>>
+  %ap = tile.addptr %as, %off : tensor<64x64x!tile.ptr<bf16>>, tensor<64x64xi32>
+  %bs = tile.splat %b : !tile.ptr<bf16> -> tensor<64x64x!tile.ptr<bf16>>
+  %bp = tile.addptr %bs, %off : tensor<64x64x!tile.ptr<bf16>>, tensor<64x64xi32>
+  %cs = tile.splat %c : !tile.ptr<f32> -> tensor<64x64x!tile.ptr<f32>>
+  %cp = tile.addptr %cs, %off : tensor<64x64x!tile.ptr<f32>>, tensor<64x64xi32>
+  %x = tile.load %ap : (tensor<64x64x!tile.ptr<bf16>>) -> tensor<64x64xbf16>
+  %y = tile.load %bp : (tensor<64x64x!tile.ptr<bf16>>) -> tensor<64x64xbf16>
+  %zero = arith.constant 0.0 : f32
+  %acc = tile.splat %zero : f32 -> tensor<64x64xf32>
+  %d = tile.dot %x, %y, %acc : tensor<64x64xbf16>, tensor<64x64xbf16> -> tensor<64x64xf32>
+  %e = tile.dot %x, %y, %d : tensor<64x64xbf16>, tensor<64x64xbf16> -> tensor<64x64xf32>
+  tile.store %cp, %e : (tensor<64x64x!tile.ptr<f32>>, tensor<64x64xf32>) -> ()
+  return
+}
+}

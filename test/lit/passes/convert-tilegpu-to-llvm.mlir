@@ -212,3 +212,55 @@ func.func @tma_copy(%desc: !tile.tensormap, %row: i32, %col: i32, %slot: i32, %p
   return
 }
 }
+
+// -----
+
+// Tests that the shared-memory blocks of two loops nested in one outer loop share memory: both
+// start at offset 0, and a block taking memory over does so after a barrier.
+// HOPPER-LABEL: llvm.func @sibling_loops
+// HOPPER: nvvm.barrier0
+// HOPPER-NEXT: %[[FIRST:.*]] = llvm.mlir.addressof @tessera_smem
+// HOPPER-NEXT: llvm.getelementptr %[[FIRST]][0] : (!llvm.ptr<3>) -> !llvm.ptr<3>, i8
+// HOPPER-NOT: [{{[0-9]+}}] : (!llvm.ptr<3>) -> !llvm.ptr<3>, i8
+// HOPPER: %[[SECOND:.*]] = llvm.mlir.addressof @tessera_smem
+// HOPPER-NEXT: llvm.getelementptr %[[SECOND]][0] : (!llvm.ptr<3>) -> !llvm.ptr<3>, i8
+module {
+func.func @sibling_loops(%a: !tile.ptr<bf16> {tile.divisibility = 16 : i32}, %c: !tile.ptr<f32> {tile.divisibility = 16 : i32}, %n: i32) attributes {tile.kernel} {
+  %r = tile.make_range {start = 0 : i32, end = 64 : i32} : tensor<64xi32>
+  %c64 = arith.constant 64 : i32
+  %c0 = arith.constant 0 : i32
+  %c1 = arith.constant 1 : i32
+  %rows = tile.expand_dims %r {axis = 1 : i32} : tensor<64xi32> -> tensor<64x1xi32>
+  %s = tile.splat %c64 : i32 -> tensor<64x1xi32>
+  %ro = arith.muli %rows, %s : tensor<64x1xi32>
+  %cols = tile.expand_dims %r {axis = 0 : i32} : tensor<64xi32> -> tensor<1x64xi32>
+  %rob = tile.broadcast %ro : tensor<64x1xi32> -> tensor<64x64xi32>
+  %colb = tile.broadcast %cols : tensor<1x64xi32> -> tensor<64x64xi32>
+  %off = arith.addi %rob, %colb : tensor<64x64xi32>
+  %as = tile.splat %a : !tile.ptr<bf16> -> tensor<64x64x!tile.ptr<bf16>>
+  %ap = tile.addptr %as, %off : tensor<64x64x!tile.ptr<bf16>>, tensor<64x64xi32>
+  %cs = tile.splat %c : !tile.ptr<f32> -> tensor<64x64x!tile.ptr<f32>>
+  %cp = tile.addptr %cs, %off : tensor<64x64x!tile.ptr<f32>>, tensor<64x64xi32>
+  %zero = arith.constant 0.0 : f32
+  %acc0 = tile.splat %zero : f32 -> tensor<64x64xf32>
+  %out = scf.for %i = %c0 to %n step %c1 iter_args(%acc = %acc0) -> (tensor<64x64xf32>) : i32 {
+    %first = scf.for %j = %c0 to %n step %c1 iter_args(%x_acc = %acc) -> (tensor<64x64xf32>) : i32 {
+      %step = tile.splat %j : i32 -> tensor<64x64xi32>
+      %p = tile.addptr %ap, %step : tensor<64x64x!tile.ptr<bf16>>, tensor<64x64xi32>
+      %x = tile.load %p : (tensor<64x64x!tile.ptr<bf16>>) -> tensor<64x64xbf16>
+      %d = tile.dot %x, %x, %x_acc : tensor<64x64xbf16>, tensor<64x64xbf16> -> tensor<64x64xf32>
+      scf.yield %d : tensor<64x64xf32>
+    }
+    %second = scf.for %j = %c0 to %n step %c1 iter_args(%y_acc = %first) -> (tensor<64x64xf32>) : i32 {
+      %step = tile.splat %j : i32 -> tensor<64x64xi32>
+      %p = tile.addptr %ap, %step : tensor<64x64x!tile.ptr<bf16>>, tensor<64x64xi32>
+      %y = tile.load %p : (tensor<64x64x!tile.ptr<bf16>>) -> tensor<64x64xbf16>
+      %d = tile.dot %y, %y, %y_acc : tensor<64x64xbf16>, tensor<64x64xbf16> -> tensor<64x64xf32>
+      scf.yield %d : tensor<64x64xf32>
+    }
+    scf.yield %second : tensor<64x64xf32>
+  }
+  tile.store %cp, %out : (tensor<64x64x!tile.ptr<f32>>, tensor<64x64xf32>) -> ()
+  return
+}
+}
