@@ -18,6 +18,7 @@ from typing import Any, List, Optional, Sequence, Tuple
 
 from . import settings
 from .arguments import as_tensor, check_cuda, check_dtype, check_same, torch
+from .attention_splitkv import SPLITKV_MAX_ROWS, splitkv_attention
 from .kernels.attention import (MASK_ADD, MASK_BOOL, MASK_NONE, attention_bwd_delta_kernel,
                                 attention_bwd_dkdv_kernel, attention_bwd_dq_kernel,
                                 attention_fwd_kernel, choose_bwd_config, choose_config,
@@ -134,11 +135,6 @@ def check_inputs(op: str, named: Sequence[Tuple[str, Any]], layout: str
     return tensors
 
 
-def _launch_options(config: dict) -> dict:
-    return {"num_warps": settings.get_default_num_warps() or config["num_warps"],
-            "num_stages": settings.get_default_num_stages() or config["num_stages"]}
-
-
 def _bhl_strides(tensor: "torch.Tensor", ragged: Optional[Ragged]) -> list:
     """Batch, head and row strides of a (B, H, L, D) view; no batch stride when ragged (the
     batch index is then the sequence's, and the rows are offset by cu_seqlens instead)."""
@@ -176,7 +172,7 @@ def _forward(q: "torch.Tensor", k: "torch.Tensor", v: "torch.Tensor", scores: Sc
         heads, heads // kv_heads, problem["lq"], problem["lk"], dim, *scalars, *random,
         BLOCK_M=config["BLOCK_M"], BLOCK_N=config["BLOCK_N"], HEAD_DIM=head_dim,
         EVEN_D=head_dim == dim, POSITIVE_SCALE=scores.scale > 0, VARLEN=problem["VARLEN"],
-        **constants, **dropout, **_launch_options(config))
+        **constants, **dropout, **settings.launch_options(config))
     return out, lse
 
 
@@ -210,7 +206,7 @@ def _backward(q, k, v, out, lse, grad_out, scores: Scores, ragged: Optional[Ragg
             *_bhl_strides(dk, ragged), *_bhl_strides(dv, ragged), *strides,
             *problem["lse_strides"], heads, kv_heads, heads // kv_heads, lq, lk, dim, *scalars,
             *random, BLOCK_M=dkdv["BLOCK_M"], BLOCK_N=dkdv["BLOCK_N"], **constants,
-            **_launch_options(dkdv))
+            **settings.launch_options(dkdv))
     dq_config = config["dq"]
     if lq > 0:
         attention_bwd_dq_kernel[(-(-lq // dq_config["BLOCK_M"]), batch * heads)](
@@ -218,7 +214,7 @@ def _backward(q, k, v, out, lse, grad_out, scores: Scores, ragged: Optional[Ragg
             *_bhl_strides(dq, ragged), *strides, *problem["lse_strides"],
             heads, heads // kv_heads, lq, lk, dim, *scalars, *random,
             BLOCK_M=dq_config["BLOCK_M"], BLOCK_N=dq_config["BLOCK_N"], **constants,
-            **_launch_options(dq_config))
+            **settings.launch_options(dq_config))
     return dq, dk, dv
 
 
@@ -262,9 +258,8 @@ def attention(q: "torch.Tensor", k: "torch.Tensor", v: "torch.Tensor", scores: S
     if torch.is_grad_enabled() and any(t.requires_grad for t in (q, k, v)):
         out, lse = _autograd_function().apply(q, k, v, scores, seq_major, ragged)
         return out, lse if need_lse else None
-    # (imported here: the split-KV launcher builds on this module)
-    from .attention_splitkv import SPLITKV_MAX_ROWS, splitkv_attention
     if (ragged is None and scores.dropout == 0
             and q.shape[2] * (q.shape[1] // k.shape[1]) <= SPLITKV_MAX_ROWS):
-        return splitkv_attention(q, k, v, scores, need_lse, seq_major)
+        out = _new_output(q, v, seq_major)
+        return out, splitkv_attention(q, k, v, out, scores, need_lse)
     return _forward(q, k, v, scores, need_lse, seq_major, ragged)

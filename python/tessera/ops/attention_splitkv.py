@@ -2,8 +2,8 @@
 (few queries per kv head against many keys) for ``scaled_dot_product_attention`` and
 ``flash_attn_func``, and every ``flash_attn_with_kvcache`` call.
 
-    out, lse = splitkv_attention(q, k, v, scores, need_lse=True)   # (B, H, L, D) views
-    out, _ = splitkv_attention(q, k_pages, v_pages, scores, cache=KVCache(...))
+    lse = splitkv_attention(q, k, v, out, scores, need_lse=True)   # (B, H, L, D) views
+    splitkv_attention(q, k_pages, v_pages, out, scores, cache=KVCache(...))
 
 The keys are cut into ``num_splits`` chunks (0: about one program per SM) whose
 partial results a second kernel merges by their log-sum-exps; one split needs no merge. The
@@ -13,13 +13,16 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
-from typing import Optional, Tuple
+from typing import TYPE_CHECKING, Optional, Tuple
 
+from . import settings
 from .arguments import torch
-from .attention_core import Scores, _bhl_strides, _launch_options, _new_output
 from .kernels.attention import head_dim_block
 from .kernels.attention_splitkv import (attention_combine_kernel, attention_splitkv_kernel,
                                         choose_splitkv_config, kv_write_kernel)
+
+if TYPE_CHECKING:  # (attention_core builds on this module)
+    from .attention_core import Scores
 
 __all__ = ["KVCache", "SPLITKV_MAX_ROWS", "splitkv_attention", "write_rows"]
 
@@ -32,10 +35,11 @@ _WRITE_BLOCK_S = 16
 
 @dataclass(frozen=True)
 class KVCache:
-    """The keys of a ``flash_attn_with_kvcache`` call: batch b sees ``seqlens[b] + new_keys``
-    keys (all ``capacity`` rows when ``seqlens`` is None), from ``leftpad[b]`` on, in cache
-    entry ``batch_idx[b]`` (or b), or through ``block_table`` (B, max_blocks) pages of
-    ``page_size`` rows. Tensors are int32 on q's device."""
+    """Where the keys of a split-KV call are: batch b sees ``seqlens[b] + new_keys`` keys
+    (all ``capacity`` rows when ``seqlens`` is None), from ``leftpad[b]`` on, in cache entry
+    ``batch_idx[b]`` (or b), or through ``block_table`` (B, max_blocks) pages of
+    ``page_size`` rows. Tensors are int32 on q's device. A call without a cache is
+    ``KVCache(None, 0, Lk)``: every key of k and v."""
     seqlens: Optional["torch.Tensor"]
     new_keys: int
     capacity: int
@@ -59,29 +63,30 @@ def _num_splits(requested: int, programs: int, key_blocks: int, device: "torch.d
     return max(1, min(requested, key_blocks, MAX_SPLITS))
 
 
-def splitkv_attention(q: "torch.Tensor", k: "torch.Tensor", v: "torch.Tensor", scores: Scores,
-                      need_lse: bool = False, seq_major: bool = False,
+def splitkv_attention(q: "torch.Tensor", k: "torch.Tensor", v: "torch.Tensor",
+                      out: "torch.Tensor", scores: "Scores", need_lse: bool = False,
                       cache: Optional[KVCache] = None, num_splits: int = 0
-                      ) -> Tuple["torch.Tensor", Optional["torch.Tensor"]]:
-    """The forward of :func:`attention_core.attention` (no autograd) over (B, H, L, D) views,
-    or over a KV cache: k and v (B_cache, Hkv, S_cache, D) views, or (num_pages, Hkv,
-    page_size, D) when ``cache.block_table`` is given; ``scores.off`` is then ignored (each
-    batch aligns bottom-right by its own length)."""
+                      ) -> Optional["torch.Tensor"]:
+    """The forward of :func:`attention_core.attention` (no autograd) into ``out`` (B, Hq, Lq,
+    D), over (B, H, L, D) views, or over a KV cache: k and v (B_cache, Hkv, S_cache, D) views,
+    or (num_pages, Hkv, page_size, D) when ``cache.block_table`` is given; ``scores.off`` is
+    ignored where ``cache.seqlens`` gives lengths (each batch aligns bottom-right by its own).
+    Returns the (B, Hq, Lq) fp32 LSE if asked."""
     batch, heads, lq, dim = q.shape
     kv_heads = k.shape[1]
     group = heads // kv_heads
-    out = _new_output(q, v, seq_major)
     lse = torch.empty((batch, heads, lq), dtype=torch.float32, device=q.device) \
         if need_lse else None
     if out.numel() == 0:
-        return out, lse
-    page_size = cache.page_size if cache is not None else 0
-    config = choose_splitkv_config(dim, page_size)
+        return lse
+    if cache is None:
+        cache = KVCache(None, 0, k.shape[2])
+    table = cache.block_table
+    config = choose_splitkv_config(dim, cache.page_size)
     head_dim = head_dim_block(dim)
     m_blocks = -(-group * lq // config["BLOCK_M"])
-    lk = cache.capacity if cache is not None else k.shape[2]
     splits = _num_splits(num_splits, m_blocks * batch * kv_heads,
-                         max(1, -(-lk // config["BLOCK_N"])), q.device)
+                         max(1, -(-cache.capacity // config["BLOCK_N"])), q.device)
     part_rows = batch * heads * lq
     o_part = lse_part = None
     if splits > 1:
@@ -90,36 +95,24 @@ def splitkv_attention(q: "torch.Tensor", k: "torch.Tensor", v: "torch.Tensor", s
         lse_part = torch.empty((splits, part_rows), dtype=torch.float32, device=q.device)
 
     (tensors, strides, scalars), constants = scores.kernel_arguments()
-    cache_tensors = [None, None, None, None]
-    cache_scalars = [0, lk, max(page_size, 1), 0]
-    table_stride = 0
-    if cache is not None:
-        table = cache.block_table
-        cache_tensors = [cache.seqlens, cache.leftpad, cache.batch_idx, table]
-        cache_scalars = [cache.new_keys, lk, max(page_size, 1),
-                         k.shape[0] if table is not None else 0]
-        table_stride = table.stride(0) if table is not None else 0
-        constants.update(CACHE=cache.seqlens is not None, HAS_LEFTPAD=cache.leftpad is not None,
-                         HAS_BATCH_IDX=cache.batch_idx is not None, PAGED=table is not None)
-    else:
-        constants.update(CACHE=False, HAS_LEFTPAD=False, HAS_BATCH_IDX=False, PAGED=False)
-    if cache is not None and cache.seqlens is None:
-        # a full cache: every batch sees all its rows, aligned bottom-right
-        scalars[2] = lk - lq
     attention_splitkv_kernel[(m_blocks, batch * kv_heads, splits)](
-        q, k, v, out, lse, o_part, lse_part, *tensors, *cache_tensors,
-        *_bhl_strides(q, None), *_bhl_strides(k, None), *_bhl_strides(v, None),
-        *_bhl_strides(out, None), *strides, heads * lq, lq, table_stride, part_rows,
-        heads, kv_heads, group, lq, lk, dim, *scalars, *cache_scalars, splits,
+        q, k, v, out, lse, o_part, lse_part, *tensors, cache.seqlens, cache.leftpad,
+        cache.batch_idx, table, *q.stride()[:3], *k.stride()[:3], *v.stride()[:3],
+        *out.stride()[:3], *strides, heads * lq, lq,
+        table.stride(0) if table is not None else 0, part_rows,
+        heads, kv_heads, group, lq, cache.capacity, dim, *scalars, cache.new_keys,
+        cache.capacity, max(cache.page_size, 1), k.shape[0] if table is not None else 0, splits,
         BLOCK_M=config["BLOCK_M"], BLOCK_N=config["BLOCK_N"], HEAD_DIM=head_dim,
-        EVEN_D=head_dim == dim, POSITIVE_SCALE=scores.scale > 0, SPLIT=splits > 1,
-        **constants, **_launch_options(config))
+        EVEN_D=head_dim == dim, POSITIVE_SCALE=scores.scale > 0, CACHE=cache.seqlens is not None,
+        HAS_LEFTPAD=cache.leftpad is not None, HAS_BATCH_IDX=cache.batch_idx is not None,
+        PAGED=table is not None, SPLIT=splits > 1, **constants,
+        **settings.launch_options(config))
     if splits > 1:
         attention_combine_kernel[(part_rows,)](
-            o_part, lse_part, out, lse, *_bhl_strides(out, None), heads * lq, lq, part_rows,
-            heads, lq, dim, splits, SPLITS=1 << (splits - 1).bit_length(), HEAD_DIM=head_dim,
+            o_part, lse_part, out, lse, *out.stride()[:3], heads * lq, lq, part_rows, heads,
+            lq, dim, splits, SPLITS=1 << (splits - 1).bit_length(), HEAD_DIM=head_dim,
             num_warps=4)
-    return out, lse
+    return lse
 
 
 def write_rows(src: "torch.Tensor", dst: "torch.Tensor", capacity: int,

@@ -28,22 +28,29 @@ __all__ = ["flash_attn_func", "flash_attn_varlen_func", "flash_attn_with_kvcache
 MAX_HEAD_DIM = 256
 
 
-def _check_qkv(op: str, q: Any, k: Any, v: Any) -> Tuple["torch.Tensor", ...]:
-    """q (B, Sq, Hq, D), k and v (B, Sk, Hk, D) checked: device, dtype, rank, layout, heads."""
-    q, k, v = check_inputs(op, (("q", q), ("k", k), ("v", v)), "(batch, seqlen, nheads, headdim)")
+def _check_qkv(op: str, q: Any, k: Any, v: Any, names: Sequence[str] = ("q", "k", "v"),
+               same_batch: bool = True) -> Tuple["torch.Tensor", ...]:
+    """q (B, Sq, Hq, D), k and v (B', Sk, Hk, D) checked: device, dtype, rank, layout, head
+    dimensions, heads, and B' = B where ``same_batch``. ``names`` name them in errors."""
+    q_name, k_name, v_name = names
+    q, k, v = check_inputs(op, tuple(zip(names, (q, k, v))), "(batch, seqlen, nheads, headdim)")
     batch, _, heads, dim = q.shape
     if not 1 <= dim <= MAX_HEAD_DIM:
-        raise ValueError(f"{op}: q has head dimension {dim}; expected 1 to {MAX_HEAD_DIM}")
-    if k.shape[0] != batch or k.shape[3] != dim:
-        raise ValueError(f"{op}: k has shape {tuple(k.shape)} and q {tuple(q.shape)}; expected "
-                         "the same batch and head dimension")
-    if tuple(v.shape) != tuple(k.shape):
-        raise ValueError(f"{op}: v has shape {tuple(v.shape)} but k has {tuple(k.shape)}; "
+        raise ValueError(f"{op}: {q_name} has head dimension {dim}; expected 1 to "
+                         f"{MAX_HEAD_DIM}")
+    if k.shape[3] != dim:
+        raise ValueError(f"{op}: {k_name} has head dimension {k.shape[3]} but {q_name} has "
+                         f"{dim}; expected them equal")
+    if same_batch and k.shape[0] != batch:
+        raise ValueError(f"{op}: {k_name} has batch {k.shape[0]} but {q_name} has {batch}; "
                          "expected them equal")
+    if tuple(v.shape) != tuple(k.shape):
+        raise ValueError(f"{op}: {v_name} has shape {tuple(v.shape)} but {k_name} has "
+                         f"{tuple(k.shape)}; expected them equal")
     kv_heads = k.shape[2]
     if kv_heads < 1 or heads % kv_heads != 0:
-        raise ValueError(f"{op}: q has {heads} heads and k {kv_heads}; expected the query "
-                         "heads to be a multiple of the key/value heads")
+        raise ValueError(f"{op}: {q_name} has {heads} heads and {k_name} {kv_heads}; expected "
+                         "the query heads to be a multiple of the key/value heads")
     return q, k, v
 
 
@@ -323,30 +330,17 @@ def flash_attn_with_kvcache(q: Any, k_cache: Any, v_cache: Any, k: Any = None, v
         ...                               causal=True)                            # doctest: +SKIP
     """
     op = "flash_attn_with_kvcache"
-    q, k_cache, v_cache = check_inputs(op, (("q", q), ("k_cache", k_cache),
-                                            ("v_cache", v_cache)),
-                                       "(batch, seqlen, nheads, headdim)")
+    q, k_cache, v_cache = _check_qkv(op, q, k_cache, v_cache, ("q", "k_cache", "v_cache"),
+                                     same_batch=False)
     batch, seqlen_q, heads, dim = q.shape
-    if not 1 <= dim <= MAX_HEAD_DIM:
-        raise ValueError(f"{op}: q has head dimension {dim}; expected 1 to {MAX_HEAD_DIM}")
-    if tuple(v_cache.shape) != tuple(k_cache.shape):
-        raise ValueError(f"{op}: v_cache has shape {tuple(v_cache.shape)} but k_cache has "
-                         f"{tuple(k_cache.shape)}; expected them equal")
     kv_heads = k_cache.shape[2]
-    if k_cache.shape[3] != dim:
-        raise ValueError(f"{op}: k_cache has head dimension {k_cache.shape[3]} but q has "
-                         f"{dim}; expected them equal")
-    if kv_heads < 1 or heads % kv_heads != 0:
-        raise ValueError(f"{op}: q has {heads} heads and k_cache {kv_heads}; expected the "
-                         "query heads to be a multiple of the key/value heads")
 
     table, page_size = None, 0
     if block_table is not None:
-        table = as_tensor(block_table, "block_table", op)
-        if table.dim() != 2:
-            raise ValueError(f"{op}: block_table has {table.dim()} dimensions; expected 2, "
-                             "(batch, max_num_blocks_per_seq)")
-        table = _int32_tensor(op, "block_table", table, q, (batch, table.shape[1]))
+        table = _int32_tensor(op, "block_table", block_table, q)
+        if table.dim() != 2 or table.shape[0] != batch:
+            raise ValueError(f"{op}: block_table has shape {tuple(table.shape)}; expected "
+                             f"({batch}, max_num_blocks_per_seq)")
         page_size = k_cache.shape[1]
         if page_size % 16 != 0:
             raise ValueError(f"{op}: k_cache has pages of {page_size} rows; expected a "
@@ -396,20 +390,23 @@ def flash_attn_with_kvcache(q: Any, k_cache: Any, v_cache: Any, k: Any = None, v
                          "(0 chooses)")
     scale, softcap = _scalars(op, 0.0, softmax_scale, softcap, dim)
     left, right = _window(op, window_size, causal)
-    scores = Scores(scale=scale, softcap=softcap, left=left, right=right,
-                    alibi_slopes=_alibi(op, alibi_slopes, batch, heads, q))
+    # (off aligns a full cache, cache_seqlens None, bottom-right; lengths align each batch)
+    scores = Scores(scale=scale, softcap=softcap, off=capacity - seqlen_q, left=left,
+                    right=right, alibi_slopes=_alibi(op, alibi_slopes, batch, heads, q))
 
+    rotated = None if rotary is None else (*rotary, rotary_interleaved)
     if k is not None:
-        rotated = None if rotary is None else (*rotary, rotary_interleaved)
-        write_rows(k, k_cache, capacity, seqlens, True, batch_idx, table, page_size, rotated)
-        write_rows(v, v_cache, capacity, seqlens, True, batch_idx, table, page_size)
+        placement = {"seqlens": seqlens, "batch_idx": batch_idx, "block_table": table,
+                     "page_size": page_size}
+        write_rows(k, k_cache, capacity, rotary=rotated, **placement)
+        write_rows(v, v_cache, capacity, **placement)
     if rotary is not None:
         rotated_q = torch.empty(q.shape, dtype=q.dtype, device=q.device)
-        write_rows(q, rotated_q, seqlen_q, seqlens, False, rotary=(*rotary, rotary_interleaved))
+        write_rows(q, rotated_q, seqlen_q, seqlens=seqlens, at_position=False, rotary=rotated)
         q = rotated_q
+    out = torch.empty(q.shape, dtype=q.dtype, device=q.device)
     cache = KVCache(seqlens, new_rows, capacity, leftpad, batch_idx, table, page_size)
-    out, lse = splitkv_attention(q.transpose(1, 2), k_cache.transpose(1, 2),
-                                 v_cache.transpose(1, 2), scores, need_lse=return_softmax_lse,
-                                 seq_major=True, cache=cache, num_splits=num_splits)
-    out = out.transpose(1, 2)
+    lse = splitkv_attention(q.transpose(1, 2), k_cache.transpose(1, 2), v_cache.transpose(1, 2),
+                            out.transpose(1, 2), scores, need_lse=return_softmax_lse,
+                            cache=cache, num_splits=num_splits)
     return (out, lse) if return_softmax_lse else out

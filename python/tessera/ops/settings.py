@@ -63,6 +63,14 @@ def set_default_max_num_configs(n: Optional[int]) -> None:
     _max_num_configs = _positive_int("n", n)
 
 
+def launch_options(config: dict) -> dict:
+    """``num_warps`` and ``num_stages`` to launch an op's ``config`` with: the library-wide
+    defaults where they are set, else the config's own (for ops that pick a config without
+    tuning)."""
+    return {"num_warps": _num_warps or config["num_warps"],
+            "num_stages": _num_stages or config["num_stages"]}
+
+
 def get_default_max_num_configs() -> Optional[int]:
     """The limit set by ``set_default_max_num_configs`` (None: no limit)."""
     return _max_num_configs

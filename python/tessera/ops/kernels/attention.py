@@ -213,6 +213,41 @@ def _attend(acc, m_i, l_i, q, k_base, v_base, m_base, stride_kn, stride_vn, stri
     return acc, m_i, l_i
 
 
+@tessera.jit
+def _attend_all(q, k_base, v_base, m_base, stride_kn, stride_vn, stride_mn, offs_m, offs_d, lo,
+                a, b, hi, Lq, Lk, d_mask, off, left, right, scale, softcap, slope2, table,
+                page_size, num_pages, stride_kpage, stride_vpage, seed, dropout, drop_scale,
+                drop_base, drop_cols, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr,
+                HEAD_DIM: tl.constexpr, HAS_LEFT: tl.constexpr, HAS_RIGHT: tl.constexpr,
+                MASK_KIND: tl.constexpr, SOFTCAP: tl.constexpr, ALIBI: tl.constexpr,
+                EVEN_D: tl.constexpr, PAGED: tl.constexpr, DROPOUT: tl.constexpr):
+    """(acc, m_i, l_i) of the BLOCK_M query rows over keys [lo, hi) as _block_ranges splits
+    them: [lo, a) and [b, hi) masked, [a, b) whole (see _attend for the other arguments)."""
+    m_i = tl.full((BLOCK_M,), float("-inf"), tl.float32)
+    l_i = tl.zeros((BLOCK_M,), tl.float32)
+    acc = tl.zeros((BLOCK_M, HEAD_DIM), tl.float32)
+    if HAS_LEFT:
+        acc, m_i, l_i = _attend(acc, m_i, l_i, q, k_base, v_base, m_base, stride_kn, stride_vn,
+                                stride_mn, offs_m, offs_d, lo, a, Lq, Lk, d_mask, off, left,
+                                right, scale, softcap, slope2, table, page_size, num_pages,
+                                stride_kpage, stride_vpage, seed, dropout, drop_scale,
+                                drop_base, drop_cols, BLOCK_N, True, HAS_LEFT, HAS_RIGHT,
+                                MASK_KIND, SOFTCAP, ALIBI, EVEN_D, PAGED, DROPOUT)
+    acc, m_i, l_i = _attend(acc, m_i, l_i, q, k_base, v_base, m_base, stride_kn, stride_vn,
+                            stride_mn, offs_m, offs_d, a, b, Lq, Lk, d_mask, off, left, right,
+                            scale, softcap, slope2, table, page_size, num_pages, stride_kpage,
+                            stride_vpage, seed, dropout, drop_scale, drop_base, drop_cols,
+                            BLOCK_N, False, HAS_LEFT, HAS_RIGHT, MASK_KIND, SOFTCAP, ALIBI,
+                            EVEN_D, PAGED, DROPOUT)
+    acc, m_i, l_i = _attend(acc, m_i, l_i, q, k_base, v_base, m_base, stride_kn, stride_vn,
+                            stride_mn, offs_m, offs_d, b, hi, Lq, Lk, d_mask, off, left, right,
+                            scale, softcap, slope2, table, page_size, num_pages, stride_kpage,
+                            stride_vpage, seed, dropout, drop_scale, drop_base, drop_cols,
+                            BLOCK_N, True, HAS_LEFT, HAS_RIGHT, MASK_KIND, SOFTCAP, ALIBI,
+                            EVEN_D, PAGED, DROPOUT)
+    return acc, m_i, l_i
+
+
 @tessera.jit(do_not_specialize=["seed"])
 def attention_fwd_kernel(Q, K, V, O, LSE, MASK, ALIBI_SLOPES, CU_Q, CU_K,
                          stride_qb, stride_qh, stride_qm, stride_kb, stride_kh, stride_kn,
@@ -254,29 +289,15 @@ def attention_fwd_kernel(Q, K, V, O, LSE, MASK, ALIBI_SLOPES, CU_Q, CU_K,
         slope2 = tl.load(ALIBI_SLOPES + b * stride_ab + h) * LOG2E
     drop_base = _drop_base(b, h, H, q_start, k_start, drop_rows, drop_cols, DROPOUT)
 
-    m_i = tl.full((BLOCK_M,), float("-inf"), tl.float32)
-    l_i = tl.zeros((BLOCK_M,), tl.float32)
-    acc = tl.zeros((BLOCK_M, HEAD_DIM), tl.float32)
-
     all_masked: tl.constexpr = MASK_KIND != 0 or ALIBI or not POSITIVE_SCALE
     lo, a, b_, hi = _block_ranges(start_m * BLOCK_M, BLOCK_M, BLOCK_N, Lk, off, left, right,
                                   HAS_LEFT, HAS_RIGHT, all_masked)
-    if HAS_LEFT:
-        acc, m_i, l_i = _attend(acc, m_i, l_i, q, k_base, v_base, m_base, stride_kn, stride_vn,
-                                stride_mn, offs_m, offs_d, lo, a, Lq, Lk, d_mask, off, left,
-                                right, scale, softcap, slope2, None, 0, 0, 0, 0, seed, dropout,
-                                drop_scale, drop_base, drop_cols, BLOCK_N, True, HAS_LEFT,
-                                HAS_RIGHT, MASK_KIND, SOFTCAP, ALIBI, EVEN_D, False, DROPOUT)
-    acc, m_i, l_i = _attend(acc, m_i, l_i, q, k_base, v_base, m_base, stride_kn, stride_vn,
-                            stride_mn, offs_m, offs_d, a, b_, Lq, Lk, d_mask, off, left, right,
-                            scale, softcap, slope2, None, 0, 0, 0, 0, seed, dropout, drop_scale,
-                            drop_base, drop_cols, BLOCK_N, False, HAS_LEFT, HAS_RIGHT,
-                            MASK_KIND, SOFTCAP, ALIBI, EVEN_D, False, DROPOUT)
-    acc, m_i, l_i = _attend(acc, m_i, l_i, q, k_base, v_base, m_base, stride_kn, stride_vn,
-                            stride_mn, offs_m, offs_d, b_, hi, Lq, Lk, d_mask, off, left,
-                            right, scale, softcap, slope2, None, 0, 0, 0, 0, seed, dropout,
-                            drop_scale, drop_base, drop_cols, BLOCK_N, True, HAS_LEFT,
-                            HAS_RIGHT, MASK_KIND, SOFTCAP, ALIBI, EVEN_D, False, DROPOUT)
+    acc, m_i, l_i = _attend_all(q, k_base, v_base, m_base, stride_kn, stride_vn, stride_mn,
+                                offs_m, offs_d, lo, a, b_, hi, Lq, Lk, d_mask, off, left, right,
+                                scale, softcap, slope2, None, 0, 0, 0, 0, seed, dropout,
+                                drop_scale, drop_base, drop_cols, BLOCK_M, BLOCK_N, HEAD_DIM,
+                                HAS_LEFT, HAS_RIGHT, MASK_KIND, SOFTCAP, ALIBI, EVEN_D, False,
+                                DROPOUT)
 
     seen = l_i > 0.0
     inv_l = tl.where(seen, 1.0 / l_i, 0.0)

@@ -29,7 +29,7 @@ from typing import Dict
 import tessera
 import tessera.language as tl
 
-from .attention import LN2, LOG2E, _attend, _block_ranges, _load_rows
+from .attention import LN2, LOG2E, _attend_all, _block_ranges, _load_rows
 
 __all__ = ["attention_combine_kernel", "attention_splitkv_kernel", "choose_splitkv_config",
            "kv_write_kernel"]
@@ -93,10 +93,6 @@ def attention_splitkv_kernel(Q, K, V, O, LSE, O_PART, LSE_PART, MASK, ALIBI_SLOP
         slope2 = (tl.load(ALIBI_SLOPES + b * stride_ab + h, mask=row_mask, other=0.0)
                   * LOG2E)[:, None]
 
-    m_i = tl.full((BLOCK_M,), float("-inf"), tl.float32)
-    l_i = tl.zeros((BLOCK_M,), tl.float32)
-    acc = tl.zeros((BLOCK_M, HEAD_DIM), tl.float32)
-
     # The block's rows hold queries from (start_m * BLOCK_M) // GROUP on, at most BLOCK_M of
     # them: a conservative span for the visible range (rows past it are masked anyway).
     all_masked: tl.constexpr = MASK_KIND != 0 or ALIBI or not POSITIVE_SCALE
@@ -110,22 +106,12 @@ def attention_splitkv_kernel(Q, K, V, O, LSE, O_PART, LSE_PART, MASK, ALIBI_SLOP
         b_ = min(max(b_, split_lo), split_hi)
         lo = split_lo
         hi = split_hi
-    if HAS_LEFT:
-        acc, m_i, l_i = _attend(acc, m_i, l_i, q, k_base, v_base, m_base, stride_kn, stride_vn,
-                                stride_mn, qi, offs_d, lo, a, Lq, Lk, d_mask, off, left, right,
-                                scale, softcap, slope2, table, page_size, num_pages, stride_kb,
-                                stride_vb, 0, 0.0, 1.0, 0, 0, BLOCK_N, True, HAS_LEFT,
-                                HAS_RIGHT, MASK_KIND, SOFTCAP, ALIBI, EVEN_D, PAGED, False)
-    acc, m_i, l_i = _attend(acc, m_i, l_i, q, k_base, v_base, m_base, stride_kn, stride_vn,
-                            stride_mn, qi, offs_d, a, b_, Lq, Lk, d_mask, off, left, right,
-                            scale, softcap, slope2, table, page_size, num_pages, stride_kb,
-                            stride_vb, 0, 0.0, 1.0, 0, 0, BLOCK_N, False, HAS_LEFT, HAS_RIGHT,
-                            MASK_KIND, SOFTCAP, ALIBI, EVEN_D, PAGED, False)
-    acc, m_i, l_i = _attend(acc, m_i, l_i, q, k_base, v_base, m_base, stride_kn, stride_vn,
-                            stride_mn, qi, offs_d, b_, hi, Lq, Lk, d_mask, off, left, right,
-                            scale, softcap, slope2, table, page_size, num_pages, stride_kb,
-                            stride_vb, 0, 0.0, 1.0, 0, 0, BLOCK_N, True, HAS_LEFT, HAS_RIGHT,
-                            MASK_KIND, SOFTCAP, ALIBI, EVEN_D, PAGED, False)
+    acc, m_i, l_i = _attend_all(q, k_base, v_base, m_base, stride_kn, stride_vn, stride_mn, qi,
+                                offs_d, lo, a, b_, hi, Lq, Lk, d_mask, off, left, right, scale,
+                                softcap, slope2, table, page_size, num_pages, stride_kb,
+                                stride_vb, 0, 0.0, 1.0, 0, 0, BLOCK_M, BLOCK_N, HEAD_DIM,
+                                HAS_LEFT, HAS_RIGHT, MASK_KIND, SOFTCAP, ALIBI, EVEN_D, PAGED,
+                                False)
 
     seen = l_i > 0.0
     inv_l = tl.where(seen, 1.0 / l_i, 0.0)
