@@ -21,6 +21,9 @@ flash backend. The paged case times tessera.ops.flash_attn_with_kvcache over a p
 (pages of 256 rows in a shuffled block table) against SDPA over the same keys stored
 contiguously. GB/s counts one read of K and V (2*B*Hkv*Sk*D*2 bytes); reported only.
 
+fp32 cases: B=4, H=16, S=2048, D=64, non-causal and causal, against SDPA's own choice and its
+memory-efficient backend (the flash and cuDNN backends take no fp32); reported only.
+
 A backend that refuses a shape is reported as "-" (baseline_value and ratio None, the reason in
 baseline_error) instead of failing the benchmark. Tessera's result (and the Triton kernel's) is
 checked against SDPA's before anything is timed: max |difference| <= 2e-2. Every contender runs
@@ -45,9 +48,13 @@ DECODE = [("bf16 decode 4x32/8x8192x128", 4, 32, 8, 8192, 128, 0),
           ("bf16 decode 1x32/8x131072x128", 1, 32, 8, 131072, 128, 0),
           ("bf16 decode 16x32/8x4096x128", 16, 32, 8, 4096, 128, 0),
           ("bf16 kvcache paged decode 4x32/8x8192x128", 4, 32, 8, 8192, 128, 256)]
-CASES = [c[0] for c in PREFILL + BACKWARD + DECODE]
+# fp32 inputs, which only SDPA's math and memory-efficient backends take: (name, B, H, S, D, causal)
+FP32 = [(f"fp32 4x16x2048x64{' causal' if causal else ''}", 4, 16, 2048, 64, causal)
+        for causal in (False, True)]
+CASES = [c[0] for c in PREFILL + BACKWARD + DECODE + FP32]
 
 FLASH, CUDNN, DEFAULT, TRITON = "sdpa flash", "sdpa cudnn", "sdpa (default)", "triton"
+EFFICIENT = "sdpa efficient"
 # Targets (ratio tessera / baseline) of the D=128 prefill cases; everything else is reported only.
 TARGETS = {FLASH: 1.0, CUDNN: 0.85, TRITON: None}
 TARGET_HEAD_DIM = 128
@@ -164,6 +171,30 @@ def run_prefill(torch, name, b, h, s, d, causal, reps):
     targets = TARGETS if d == TARGET_HEAD_DIM else {}
     return rows_for(name, "TFLOP/s", ours, times, baselines, errors,
                     lambda ms: tflops(b, h, s, d, causal, ms), targets)
+
+
+def run_fp32(torch, name, b, h, s, d, causal, reps):
+    """fp32 prefill against SDPA's own choice and its memory-efficient backend (full fp32)."""
+    import tessera.ops
+    from torch.nn.attention import SDPBackend
+
+    g = torch.Generator(device="cuda").manual_seed(0)
+    q, k, v = (torch.randn(b, h, s, d, device="cuda", generator=g) for _ in range(3))
+    default, efficient = sdpa_with(torch, None), sdpa_with(torch,
+                                                           SDPBackend.EFFICIENT_ATTENTION)
+    contenders = {
+        "tessera": lambda i: tessera.ops.scaled_dot_product_attention(q, k, v, is_causal=causal),
+        DEFAULT: lambda i: default(q, k, v, is_causal=causal),
+        EFFICIENT: lambda i: efficient(q, k, v, is_causal=causal),
+    }
+    errors = {}
+    ref = efficient(q, k, v, is_causal=causal)
+    fns = runnable(torch, name, contenders, ref, ("tessera",), errors)
+    del ref
+    times = harness.measure(fns, reps=reps)
+    ours = tflops(b, h, s, d, causal, times["tessera"]["median_ms"])
+    return rows_for(name, "TFLOP/s", ours, times, [DEFAULT, EFFICIENT], errors,
+                    lambda ms: tflops(b, h, s, d, causal, ms), {})
 
 
 def run_backward(torch, name, b, h, s, d, causal, reps):
@@ -288,6 +319,10 @@ def run(reps=25, cases=None):
     for name, b, hq, hkv, sk, d, page in DECODE:
         if not cases or name in cases:
             rows += run_decode(torch, name, b, hq, hkv, sk, d, page, reps)
+            torch.cuda.empty_cache()
+    for name, b, h, s, d, causal in FP32:
+        if not cases or name in cases:
+            rows += run_fp32(torch, name, b, h, s, d, causal, reps)
             torch.cuda.empty_cache()
     return rows
 

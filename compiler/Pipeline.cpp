@@ -143,6 +143,8 @@ private:
 
   // The ops in the loop body that compute the streams' pointers and masks. Loop-carried values
   // they read must evolve inside the slice and feed nothing else, so that they can run ahead.
+  // The slice may load (a paged cache's page table, say) when the loop stores nothing: a read
+  // issued iterations early then still sees what the original order would.
   bool collectAddressSlice() {
     Block *body = loop.getBody();
     SmallVector<Value> worklist;
@@ -166,7 +168,9 @@ private:
       Operation *def = value.getDefiningOp();
       if (def->getBlock() != body || slice.contains(def))
         continue;
-      if (!isPure(def) || def->getNumRegions() != 0)
+      if (def->getNumRegions() != 0)
+        return false;
+      if (!isPure(def) && !(isa<tile::LoadOp>(def) && !storesInLoop()))
         return false;
       slice.insert(def);
       for (Value operand : def->getOperands())
@@ -203,6 +207,25 @@ private:
     return true;
   }
 
+  bool storesInLoop() {
+    return loop.getBody()
+        ->walk([](tile::StoreOp) { return WalkResult::interrupt(); })
+        .wasInterrupted();
+  }
+
+  // The mask of a slice load cloned for a later iteration: false past the last iteration, where
+  // its address may lie past the end of what it reads.
+  Value guardedMask(OpBuilder &builder, tile::LoadOp load, IRMapping &mapping, Value valid) {
+    Value mask = valid;
+    if (auto type = dyn_cast<RankedTensorType>(load.getPtr().getType()))
+      mask = tile::SplatOp::create(
+          builder, loop.getLoc(),
+          RankedTensorType::get(type.getShape(), builder.getI1Type(), type.getEncoding()), valid);
+    if (Value original = load.getMask())
+      mask = arith::AndIOp::create(builder, loop.getLoc(), mapping.lookupOrDefault(original), mask);
+    return mask;
+  }
+
   // The wait after an asynchronous wgmma whose result only goes around the loop as the next
   // iteration's accumulator: it may then stay in flight across the iteration boundary.
   WarpGroupDotWaitOp findAsyncDotWait() {
@@ -235,10 +258,15 @@ private:
     mapping.map(loop.getInductionVar(), iv);
     for (auto [index, value] : llvm::zip(carried, state))
       mapping.map(loop.getRegionIterArgs()[index], value);
-    for (Operation *op : slice)
-      builder.clone(*op, mapping);
     Value valid = arith::CmpIOp::create(builder, loc, arith::CmpIPredicate::slt, iv,
                                         loop.getUpperBound());
+    for (Operation *op : slice) {
+      auto load = dyn_cast<tile::LoadOp>(op);
+      Value mask = load ? guardedMask(builder, load, mapping, valid) : Value();
+      Operation *clone = builder.clone(*op, mapping);
+      if (mask)
+        cast<tile::LoadOp>(clone).getMaskMutable().assign(mask);
+    }
     for (Stream &stream : streams) {
       Value buffer = MemDescIndexOp::create(builder, loc, stream.bufferType, stream.ring, slot);
       if (stream.tma) {

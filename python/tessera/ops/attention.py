@@ -6,19 +6,21 @@
     out = ops.scaled_dot_product_attention(q, k, v, is_causal=True,
                                            causal_variant=ops.CausalVariant.LOWER_RIGHT)
 
-fp16 and bf16 inputs with the last dimension contiguous (any other strides), head dimensions up
-to 256, boolean (True attends) or additive ``attn_mask`` broadcastable to ``(B, Hq, Lq, Lk)``,
-grouped-query attention, and both causal alignments. Rows that see no key give 0. One forward
-kernel (``kernels/attention.py``) computes every case; with any input requiring grad, autograd
-runs the backward kernels (deterministic: no atomics), which give ``attn_mask`` no gradient.
+fp16, bf16 and fp32 inputs with the last dimension contiguous (any other strides), head
+dimensions up to 256, boolean (True attends) or additive ``attn_mask`` broadcastable to
+``(B, Hq, Lq, Lk)``, grouped-query attention, and both causal alignments. Rows that see no key
+give 0. One forward kernel (``kernels/attention.py``) computes every case; with any input
+requiring grad, autograd runs the backward kernels (deterministic: no atomics), which give
+``attn_mask`` no gradient. fp32 inputs are computed in fp32 throughout (FMA dots, not tf32), as
+PyTorch's own fp32 attention is.
 
 With ``present_key`` / ``present_value`` (a decode step's new rows) the op first writes them
 into ``present_key_slot`` / ``present_value_slot``, views into ``key`` / ``value``, and then
 attends over all of ``key`` / ``value``. Calls with few query rows per kv head (decoding) run
 the split-KV kernel, which spreads the keys over the whole GPU.
 
-Not supported yet, each refused with an error that says so: fp32 inputs and a value head
-dimension other than the query's.
+Not supported yet, and refused with an error that says so: a value head dimension other than
+the query's.
 """
 from __future__ import annotations
 
@@ -27,12 +29,13 @@ import math
 from typing import Any, List, Optional, Tuple
 
 from .arguments import as_tensor, check_cuda, check_same, torch
-from .attention_core import Scores, attention, check_inputs, dropout_fields
+from .attention_core import HALF_DTYPES, Scores, attention, check_inputs, dropout_fields
 from .attention_splitkv import write_rows
 
 __all__ = ["CausalVariant", "scaled_dot_product_attention"]
 
 _OP = "scaled_dot_product_attention"
+_DTYPES = HALF_DTYPES + ((torch.float32,) if torch is not None else ())
 MAX_HEAD_DIM = 256
 
 
@@ -77,7 +80,7 @@ def _present_writes(key: "torch.Tensor", value: "torch.Tensor", *present: Any
     if missing:
         raise ValueError(f"{_OP}: {', '.join(missing)} missing; expected all four present_* "
                          "arguments together")
-    tensors = check_inputs(_OP, tuple(zip(names, present)), "(B, Hkv, L, D)")
+    tensors = check_inputs(_OP, tuple(zip(names, present)), "(B, Hkv, L, D)", _DTYPES)
     check_same(_OP, ("key", key), ("present_key", tensors[0]))
     key_rows, value_rows, key_slot, value_slot = tensors
     writes = []
@@ -105,8 +108,8 @@ def scaled_dot_product_attention(query: Any, key: Any, value: Any, attn_mask: An
     """``softmax(query @ key^T * scale + mask) @ value`` over (B, H, L, D) tensors.
 
     Args:
-        query: (B, Hq, Lq, D); key, value: (B, Hkv, Lk, D), fp16 or bf16, one dtype, the last
-            dimension contiguous.
+        query: (B, Hq, Lq, D); key, value: (B, Hkv, Lk, D), fp16, bf16 or fp32, one dtype,
+            the last dimension contiguous.
         attn_mask: bool (True = attend) or float (added to the scores, natural-log domain),
             broadcastable to (B, Hq, Lq, Lk); not together with ``is_causal``.
         dropout_p: drops each probability with this probability and scales the kept ones by
@@ -127,7 +130,7 @@ def scaled_dot_product_attention(query: Any, key: Any, value: Any, attn_mask: An
         >>> out = scaled_dot_product_attention(q, q, q, is_causal=True)         # doctest: +SKIP
     """
     query, key, value = check_inputs(_OP, (("query", query), ("key", key), ("value", value)),
-                                     "(B, H, L, D)")
+                                     "(B, H, L, D)", _DTYPES)
     if not 0.0 <= dropout_p <= 1.0:
         raise ValueError(f"{_OP}: dropout_p is {dropout_p}; expected a probability in [0, 1]")
     present = _present_writes(key, value, present_key, present_value, present_key_slot,

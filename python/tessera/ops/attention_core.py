@@ -24,9 +24,10 @@ from .kernels.attention import (MASK_ADD, MASK_BOOL, MASK_NONE, attention_bwd_de
                                 attention_fwd_kernel, choose_bwd_config, choose_config,
                                 head_dim_block)
 
-__all__ = ["Ragged", "Scores", "attention", "check_inputs", "dropout_fields"]
+__all__ = ["HALF_DTYPES", "Ragged", "Scores", "attention", "check_inputs", "dropout_fields"]
 
 _DELTA_BLOCK_M = 64
+HALF_DTYPES = (torch.float16, torch.bfloat16) if torch is not None else ()
 
 
 @dataclass(frozen=True)
@@ -115,15 +116,16 @@ def _problem(q: "torch.Tensor", k: "torch.Tensor", ragged: Optional[Ragged]) -> 
             "VARLEN": True}
 
 
-def check_inputs(op: str, named: Sequence[Tuple[str, Any]], layout: str
-                 ) -> List["torch.Tensor"]:
-    """The (name, value) inputs as CUDA tensors of rank 4 (``layout`` names the dims), fp16 or
-    bf16, one device and dtype, the last dimension contiguous; errors name the argument."""
+def check_inputs(op: str, named: Sequence[Tuple[str, Any]], layout: str,
+                 dtypes: Tuple["torch.dtype", ...] = HALF_DTYPES) -> List["torch.Tensor"]:
+    """The (name, value) inputs as CUDA tensors of rank 4 (``layout`` names the dims), of one
+    of ``dtypes``, one device and dtype, the last dimension contiguous; errors name the
+    argument."""
     tensors = []
     for name, value in named:
         tensor = as_tensor(value, name, op)
         check_cuda(tensor, name, op)
-        check_dtype(tensor, name, op, (torch.float16, torch.bfloat16))
+        check_dtype(tensor, name, op, dtypes)
         if tensor.dim() != 4:
             raise ValueError(f"{op}: {name} has {tensor.dim()} dimensions; expected 4, "
                              f"{layout}")
@@ -162,7 +164,8 @@ def _forward(q: "torch.Tensor", k: "torch.Tensor", v: "torch.Tensor", scores: Sc
         lse = torch.empty(q.shape[:3], dtype=torch.float32, device=q.device)
     (tensors, strides, scalars), constants = scores.kernel_arguments()
     random, dropout = scores.dropout_arguments(q.shape[2], k.shape[2])
-    config = choose_config(dim, constants["HAS_LEFT"] or constants["HAS_RIGHT"])
+    config = choose_config(dim, constants["HAS_LEFT"] or constants["HAS_RIGHT"],
+                           q.dtype == torch.float32)
     head_dim = head_dim_block(dim)
     grid = (-(-problem["lq"] // config["BLOCK_M"]), problem["batch"] * heads)
     attention_fwd_kernel[grid](
@@ -198,7 +201,7 @@ def _backward(q, k, v, out, lse, grad_out, scores: Scores, ragged: Optional[Ragg
                      **dropout)
     qkv_strides = [*_bhl_strides(q, ragged), *_bhl_strides(k, ragged),
                    *_bhl_strides(v, ragged), *_bhl_strides(grad_out, ragged)]
-    config = choose_bwd_config(dim)
+    config = choose_bwd_config(dim, q.dtype == torch.float32)
     dkdv = config["dkdv"]
     if lk > 0:  # (no program to launch otherwise)
         attention_bwd_dkdv_kernel[(-(-lk // dkdv["BLOCK_N"]), batch * kv_heads)](

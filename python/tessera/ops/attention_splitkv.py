@@ -82,7 +82,7 @@ def splitkv_attention(q: "torch.Tensor", k: "torch.Tensor", v: "torch.Tensor",
     if cache is None:
         cache = KVCache(None, 0, k.shape[2])
     table = cache.block_table
-    config = choose_splitkv_config(dim, cache.page_size)
+    config = choose_splitkv_config(dim, cache.page_size, q.dtype == torch.float32)
     head_dim = head_dim_block(dim)
     m_blocks = -(-group * lq // config["BLOCK_M"])
     splits = _num_splits(num_splits, m_blocks * batch * kv_heads,

@@ -119,6 +119,7 @@
 // TMA: tilegpu.warpgroup_dot_wait %{{.*}} {pending = 1 : i32}
 // TMA-NEXT: tilegpu.barrier
 // TMA-NEXT: %[[AHEAD:.*]] = arith.addi %[[IV]], %c3_i32 : i32
+// TMA-NEXT: arith.cmpi slt, %[[AHEAD]], %{{.*}} : i32
 // TMA-NEXT: %[[K:.*]] = arith.muli %[[AHEAD]], %c64_i32 : i32
 // TMA-NOT: tilegpu.async_{{copy|commit|wait}}
 // TMA: tilegpu.async_tma_load %[[DESCA]][%[[ROW]], %[[K]]], %{{.*}}, %[[BARS]][%[[WRITE]]]
@@ -132,6 +133,35 @@
 // TMA: tilegpu.warpgroup_dot_wait %{{.*}} {pending = 0 : i32}
 // TMA-NOT: tilegpu.async_{{copy|commit|wait}}
 // TMA: return
+
+// Tests that a load in the address slice (a page-table read giving a streamed block's page) runs
+// ahead with the copies when the loop stores nothing: in the prologue and in the loop, each copy
+// of it reads only for an iteration before the end (its mask), then feeds its iteration's
+// cp.async; the table position is carried three iterations ahead.
+// WGMMA-LABEL: func.func @paged(
+// WGMMA: %[[FIRST:.*]] = arith.cmpi sgt, %[[N:[^,]*]], %c0_i32 : i32
+// WGMMA-NEXT: tile.load %[[TABLE:[^,]*]], %[[FIRST]] : (!tile.ptr<i32>, i1) -> i32
+// WGMMA: tilegpu.async_copy
+// WGMMA: tile.load %{{.*}}, %{{.*}} : (!tile.ptr<i32>, i1) -> i32
+// WGMMA: tilegpu.async_copy
+// WGMMA: tile.load %{{.*}}, %{{.*}} : (!tile.ptr<i32>, i1) -> i32
+// WGMMA: tilegpu.async_copy
+// WGMMA: scf.for %[[IV:[^ ]*]] = {{.*}} iter_args(%{{[^ ]*}} = %{{[^,]*}}, %[[SLOT:[^ ]*]] = %{{[^,]*}},
+// WGMMA: tilegpu.warpgroup_dot_wait %{{.*}} {pending = 1 : i32}
+// WGMMA: %[[AHEAD:.*]] = arith.addi %[[IV]], %c3_i32 : i32
+// WGMMA: %[[VALID:.*]] = arith.cmpi slt, %[[AHEAD]], %[[N]] : i32
+// WGMMA-NEXT: tile.load %[[SLOT]], %[[VALID]] : (!tile.ptr<i32>, i1) -> i32
+// WGMMA: tilegpu.async_copy
+// WGMMA: tilegpu.async_commit
+
+// Tests that the same loop is not pipelined when it also stores: a page-table read issued
+// iterations early could then miss a store before it.
+// WGMMA-LABEL: func.func @paged_storing(
+// WGMMA-NOT: tilegpu.async_copy
+// WGMMA: scf.for
+// WGMMA: tile.load %{{[^,]*}} : (!tile.ptr<i32>) -> i32
+// WGMMA-NOT: tilegpu.async_copy
+// WGMMA: return
 module {
   func.func @matmul(%arg0: !tile.ptr<bf16> {tile.divisibility = 16 : i32}, %arg1: !tile.ptr<bf16> {tile.divisibility = 16 : i32}, %arg2: !tile.ptr<bf16> {tile.divisibility = 16 : i32}, %arg3: i32 {tile.divisibility = 16 : i32}, %arg4: i32 {tile.divisibility = 16 : i32}, %arg5: i32 {tile.divisibility = 16 : i32}, %arg6: i32 {tile.divisibility = 16 : i32}, %arg7: i32 {tile.divisibility = 16 : i32}, %arg8: i32 {tile.divisibility = 16 : i32}) attributes {tile.kernel} {
     %cst = arith.constant 0.000000e+00 : bf16
@@ -368,6 +398,75 @@ module {
     %49 = tile.broadcast %47 : tensor<1x128xi1> -> tensor<128x128xi1>
     %50 = arith.andi %48, %49 : tensor<128x128xi1>
     tile.store %43, %36, %50 {operandSegmentSizes = array<i32: 1, 1, 1>} : (tensor<128x128x!tile.ptr<bf16>>, tensor<128x128xbf16>, tensor<128x128xi1>) -> ()
+    return
+  }
+
+  func.func @paged(%a: !tile.ptr<bf16> {tile.divisibility = 16 : i32}, %b: !tile.ptr<bf16> {tile.divisibility = 16 : i32}, %table: !tile.ptr<i32> {tile.divisibility = 16 : i32}, %c: !tile.ptr<f32> {tile.divisibility = 16 : i32}, %n: i32, %page_stride: i32 {tile.divisibility = 16 : i32}) attributes {tile.kernel} {
+    %c0_i32 = arith.constant 0 : i32
+    %c1_i32 = arith.constant 1 : i32
+    %c64_i32 = arith.constant 64 : i32
+    %zero = arith.constant 0.000000e+00 : f32
+    %range = tile.make_range {end = 64 : i32, start = 0 : i32} : tensor<64xi32>
+    %rows = tile.expand_dims %range {axis = 1 : i32} : tensor<64xi32> -> tensor<64x1xi32>
+    %cols = tile.expand_dims %range {axis = 0 : i32} : tensor<64xi32> -> tensor<1x64xi32>
+    %row_stride = tile.splat %c64_i32 : i32 -> tensor<64x1xi32>
+    %row_offsets = arith.muli %rows, %row_stride : tensor<64x1xi32>
+    %row_offsets2 = tile.broadcast %row_offsets : tensor<64x1xi32> -> tensor<64x64xi32>
+    %col_offsets = tile.broadcast %cols : tensor<1x64xi32> -> tensor<64x64xi32>
+    %offsets = arith.addi %row_offsets2, %col_offsets : tensor<64x64xi32>
+    %a_base = tile.splat %a : !tile.ptr<bf16> -> tensor<64x64x!tile.ptr<bf16>>
+    %a_ptrs = tile.addptr %a_base, %offsets : tensor<64x64x!tile.ptr<bf16>>, tensor<64x64xi32>
+    %a_block = tile.load %a_ptrs : (tensor<64x64x!tile.ptr<bf16>>) -> tensor<64x64xbf16>
+    %acc0 = tile.splat %zero : f32 -> tensor<64x64xf32>
+    %result:2 = scf.for %i = %c0_i32 to %n step %c1_i32 iter_args(%acc = %acc0, %slot = %table) -> (tensor<64x64xf32>, !tile.ptr<i32>) : i32 {
+      %page = tile.load %slot : (!tile.ptr<i32>) -> i32
+      %page_offset = arith.muli %page, %page_stride : i32
+      %page_base = tile.addptr %b, %page_offset : !tile.ptr<bf16>, i32
+      %b_base = tile.splat %page_base : !tile.ptr<bf16> -> tensor<64x64x!tile.ptr<bf16>>
+      %b_ptrs = tile.addptr %b_base, %offsets : tensor<64x64x!tile.ptr<bf16>>, tensor<64x64xi32>
+      %b_block = tile.load %b_ptrs : (tensor<64x64x!tile.ptr<bf16>>) -> tensor<64x64xbf16>
+      %dot = tile.dot %a_block, %b_block, %acc : tensor<64x64xbf16>, tensor<64x64xbf16> -> tensor<64x64xf32>
+      %next = tile.addptr %slot, %c1_i32 : !tile.ptr<i32>, i32
+      scf.yield %dot, %next : tensor<64x64xf32>, !tile.ptr<i32>
+    }
+    %c_base = tile.splat %c : !tile.ptr<f32> -> tensor<64x64x!tile.ptr<f32>>
+    %c_ptrs = tile.addptr %c_base, %offsets : tensor<64x64x!tile.ptr<f32>>, tensor<64x64xi32>
+    tile.store %c_ptrs, %result#0 : (tensor<64x64x!tile.ptr<f32>>, tensor<64x64xf32>) -> ()
+    return
+  }
+
+  func.func @paged_storing(%a: !tile.ptr<bf16> {tile.divisibility = 16 : i32}, %b: !tile.ptr<bf16> {tile.divisibility = 16 : i32}, %table: !tile.ptr<i32> {tile.divisibility = 16 : i32}, %c: !tile.ptr<f32> {tile.divisibility = 16 : i32}, %n: i32, %page_stride: i32 {tile.divisibility = 16 : i32}) attributes {tile.kernel} {
+    %c0_i32 = arith.constant 0 : i32
+    %c1_i32 = arith.constant 1 : i32
+    %c64_i32 = arith.constant 64 : i32
+    %zero = arith.constant 0.000000e+00 : f32
+    %range = tile.make_range {end = 64 : i32, start = 0 : i32} : tensor<64xi32>
+    %rows = tile.expand_dims %range {axis = 1 : i32} : tensor<64xi32> -> tensor<64x1xi32>
+    %cols = tile.expand_dims %range {axis = 0 : i32} : tensor<64xi32> -> tensor<1x64xi32>
+    %row_stride = tile.splat %c64_i32 : i32 -> tensor<64x1xi32>
+    %row_offsets = arith.muli %rows, %row_stride : tensor<64x1xi32>
+    %row_offsets2 = tile.broadcast %row_offsets : tensor<64x1xi32> -> tensor<64x64xi32>
+    %col_offsets = tile.broadcast %cols : tensor<1x64xi32> -> tensor<64x64xi32>
+    %offsets = arith.addi %row_offsets2, %col_offsets : tensor<64x64xi32>
+    %a_base = tile.splat %a : !tile.ptr<bf16> -> tensor<64x64x!tile.ptr<bf16>>
+    %a_ptrs = tile.addptr %a_base, %offsets : tensor<64x64x!tile.ptr<bf16>>, tensor<64x64xi32>
+    %a_block = tile.load %a_ptrs : (tensor<64x64x!tile.ptr<bf16>>) -> tensor<64x64xbf16>
+    %acc0 = tile.splat %zero : f32 -> tensor<64x64xf32>
+    %result:2 = scf.for %i = %c0_i32 to %n step %c1_i32 iter_args(%acc = %acc0, %slot = %table) -> (tensor<64x64xf32>, !tile.ptr<i32>) : i32 {
+      %page = tile.load %slot : (!tile.ptr<i32>) -> i32
+      %page_offset = arith.muli %page, %page_stride : i32
+      %page_base = tile.addptr %b, %page_offset : !tile.ptr<bf16>, i32
+      %b_base = tile.splat %page_base : !tile.ptr<bf16> -> tensor<64x64x!tile.ptr<bf16>>
+      %b_ptrs = tile.addptr %b_base, %offsets : tensor<64x64x!tile.ptr<bf16>>, tensor<64x64xi32>
+      %b_block = tile.load %b_ptrs : (tensor<64x64x!tile.ptr<bf16>>) -> tensor<64x64xbf16>
+      %dot = tile.dot %a_block, %b_block, %acc : tensor<64x64xbf16>, tensor<64x64xbf16> -> tensor<64x64xf32>
+      tile.store %c, %zero : (!tile.ptr<f32>, f32) -> ()
+      %next = tile.addptr %slot, %c1_i32 : !tile.ptr<i32>, i32
+      scf.yield %dot, %next : tensor<64x64xf32>, !tile.ptr<i32>
+    }
+    %c_base = tile.splat %c : !tile.ptr<f32> -> tensor<64x64x!tile.ptr<f32>>
+    %c_ptrs = tile.addptr %c_base, %offsets : tensor<64x64x!tile.ptr<f32>>, tensor<64x64xi32>
+    tile.store %c_ptrs, %result#0 : (tensor<64x64x!tile.ptr<f32>>, tensor<64x64xf32>) -> ()
     return
   }
 }

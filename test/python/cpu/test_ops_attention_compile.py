@@ -1,7 +1,7 @@
 """CPU tier for tessera.ops' attention: the forward and backward kernels compile for sm_80 and
 sm_90a in each variant the ops launch (head dims padded or not, causal, windows, boolean and
-additive masks, softcap, ALiBi, packed sequences, dropout, a log-sum-exp output) and ptxas
-accepts it;
+additive masks, softcap, ALiBi, packed sequences, dropout, a log-sum-exp output, fp32 inputs) and
+ptxas accepts it (fp32: FMA dots, not tf32, and no spills);
 and the machine code the sm_90a fast paths rely on (read with cuobjdump): every product on
 wgmma, P @ V (and the backward's P^T @ dO, dS @ Q, dS @ K) with the left operand from
 registers, K and V streamed by cp.async, no spills in the forward and dq kernels and no
@@ -31,9 +31,9 @@ def compiled(target, kernel="fwd", d=128, causal=False, left=False, mask_kind=0,
     """One of the kernels as the ops specialise it for contiguous inputs."""
     fn = KERNELS[kernel]
     if kernel == "fwd":
-        config = choose_config(d, causal or left)
+        config = choose_config(d, causal or left, ty == "fp32")
     else:
-        config = choose_bwd_config(d)[kernel]
+        config = choose_bwd_config(d, ty == "fp32")[kernel]
     constants = {"BLOCK_M": config["BLOCK_M"], "BLOCK_N": config["BLOCK_N"],
                  "HEAD_DIM": head_dim_block(d), "EVEN_D": head_dim_block(d) == d, "D": d,
                  "HAS_LEFT": left, "HAS_RIGHT": causal, "MASK_KIND": mask_kind,
@@ -95,6 +95,14 @@ VARIANTS = {"d128": {}, "d64-causal": {"d": 64, "causal": True}, "d80": {"d": 80
             "dq-dropout-d64": {"kernel": "dq", "d": 64, "dropout": True},
             "dkdv-dropout-varlen": {"kernel": "dkdv", "causal": True, "varlen": True,
                                     "dropout": True}}
+# fp32 inputs (scaled_dot_product_attention only): FMA dots in fp32, not tf32 tensor cores
+FP32_VARIANTS = {"fp32-d128": {"lse": True}, "fp32-d256-causal": {"d": 256, "causal": True},
+                 "fp32-d59-bool-mask": {"d": 59, "mask_kind": 1},
+                 "fp32-dropout": {"d": 64, "dropout": True, "lse": True},
+                 "fp32-dq-d128-causal": {"kernel": "dq", "causal": True},
+                 "fp32-dq-d256-mask": {"kernel": "dq", "d": 256, "mask_kind": 2},
+                 "fp32-dkdv-d128-causal": {"kernel": "dkdv", "causal": True},
+                 "fp32-dkdv-d256": {"kernel": "dkdv", "d": 256}}
 
 
 @pytest.mark.parametrize("target", TARGETS)
@@ -105,6 +113,23 @@ def test_compiles(variant, target, run_ptxas):
     assert proc.returncode == 0, f"ptxas -arch={target} rejected the kernel:\n{proc.stderr}"
     expected = "wgmma.mma_async" if target == "sm_90a" else "mma.sync.aligned"
     assert expected in kernel.asm["ptx"]
+
+
+def check_fp32_kernel(kernel, target, run_ptxas):
+    """An fp32 attention kernel: ptxas accepts it, its products are fp32 FMAs (no tensor-core
+    instruction, so no tf32) and it does not spill."""
+    proc = run_ptxas(kernel.asm["ptx"], target, "-v")
+    assert proc.returncode == 0, f"ptxas -arch={target} rejected the kernel:\n{proc.stderr}"
+    ptx = kernel.asm["ptx"]
+    assert "mma" not in ptx and "tf32" not in ptx, "an fp32 product runs on tensor cores"
+    assert "fma.rn.f32" in ptx
+    assert " 0 bytes spill stores" in proc.stderr, f"the kernel spills:\n{proc.stderr}"
+
+
+@pytest.mark.parametrize("target", TARGETS)
+@pytest.mark.parametrize("variant", list(FP32_VARIANTS))
+def test_fp32_compiles_to_fma_without_spills(variant, target, run_ptxas):
+    check_fp32_kernel(compiled(target, ty="fp32", **FP32_VARIANTS[variant]), target, run_ptxas)
 
 
 def test_head_dim_blocks():

@@ -1,15 +1,16 @@
 """CPU tier for tessera.ops' split-KV attention (decode and flash_attn_with_kvcache): the
 split-KV kernel, the merge of its partial results and the KV-cache row writer compile for sm_80
 and sm_90a in each variant the ops launch (split or not, padded head dims, causal, windows,
-masks, ALiBi, cache lengths, left padding, batch indices, paged caches; rotary interleaved or
-not) and ptxas accepts them; and the sm_90a decode kernel's machine code: products on wgmma,
-K and V streamed by cp.async, no spills.
+masks, ALiBi, cache lengths, left padding, batch indices, paged caches, fp32 inputs; rotary
+interleaved or not) and ptxas accepts them (fp32: FMA dots, not tf32, and no spills); and the
+sm_90a decode kernel's machine code: products on wgmma, K and V streamed by cp.async, no spills.
 """
 import re
 
 import pytest
 
 from test_frontend_support import tessera
+from test_ops_attention_compile import check_fp32_kernel
 
 from tessera.ops.kernels.attention import head_dim_block
 from tessera.ops.kernels.attention_splitkv import (attention_combine_kernel,
@@ -50,7 +51,7 @@ def compiled_splitkv(target, d=128, causal=False, left=False, mask_kind=0, alibi
                      split=True, cache=False, leftpad=False, batch_idx=False, page_size=0,
                      ty="bf16"):
     """The split-KV kernel as flash_attn_with_kvcache / decoding specialise it."""
-    config = choose_splitkv_config(d, page_size)
+    config = choose_splitkv_config(d, page_size, ty == "fp32")
     constants = {"BLOCK_M": config["BLOCK_M"], "BLOCK_N": config["BLOCK_N"],
                  "HEAD_DIM": head_dim_block(d), "EVEN_D": head_dim_block(d) == d,
                  "HAS_LEFT": left, "HAS_RIGHT": causal, "MASK_KIND": mask_kind,
@@ -109,6 +110,9 @@ VARIANTS = {
     "write-rotary-halves-d80": lambda t: compiled_write(t, rotary=True, batch_idx=True, d=80),
     "write-slot": lambda t: compiled_write(t, seqlens=False),
 }
+# fp32 decoding (scaled_dot_product_attention only): FMA dots in fp32, not tf32 tensor cores
+FP32_VARIANTS = {"decode-fp32": {}, "decode-fp32-d256-causal": {"d": 256, "causal": True},
+                 "decode-fp32-d59-one-split-mask": {"d": 59, "split": False, "mask_kind": 2}}
 
 
 @pytest.mark.parametrize("target", TARGETS)
@@ -120,6 +124,13 @@ def test_compiles(variant, target, run_ptxas):
     if variant.startswith(("decode", "cache")):
         expected = "wgmma.mma_async" if target == "sm_90a" else "mma.sync.aligned"
         assert expected in kernel.asm["ptx"]
+
+
+@pytest.mark.parametrize("target", TARGETS)
+@pytest.mark.parametrize("variant", list(FP32_VARIANTS))
+def test_fp32_compiles_to_fma_without_spills(variant, target, run_ptxas):
+    check_fp32_kernel(compiled_splitkv(target, ty="fp32", **FP32_VARIANTS[variant]), target,
+                      run_ptxas)
 
 
 def test_paged_block_divides_the_page():
@@ -135,5 +146,17 @@ def test_sass_sm90a_decode(causal, cuobjdump):
     assert re.search(r"\bHGMMA\.64x64x16\.F32\.BF16 R\d+, gdesc", code), "no Q @ K^T wgmma"
     assert re.search(r"\bHGMMA\.64x128x16\.F32\.BF16 R\d+, R\d+, gdesc", code), \
         "P @ V does not take P from registers"
+    assert re.search(r"\bLDGSTS\.E\.BYPASS\.128\b", code), "K and V are not streamed by cp.async"
+    assert not re.search(r"\b(LDL|STL)\b", code), "the kernel spills to local memory"
+
+
+@pytest.mark.parametrize("page_size", [16, 256])
+def test_sass_sm90a_paged_decode_is_pipelined(page_size, cuobjdump):
+    """The page-table reads run ahead with the K/V copies, so a paged cache streams as a
+    contiguous one does: cp.async, the table read under the copy's iteration bound."""
+    kernel = compiled_splitkv("sm_90a", causal=True, cache=True, page_size=page_size)
+    assert re.search(r"@p ld\.global\.b32 %r\d+, \[", kernel.asm["ptx"]), \
+        "no predicated page-table read ahead of the copies"
+    code = cuobjdump(kernel.asm["cubin"])
     assert re.search(r"\bLDGSTS\.E\.BYPASS\.128\b", code), "K and V are not streamed by cp.async"
     assert not re.search(r"\b(LDL|STL)\b", code), "the kernel spills to local memory"

@@ -6,11 +6,12 @@ import torch
 
 
 def reference(q, k, v, causal=False, window=(-1, -1), softcap=0.0, alibi=None, scale=None,
-              off=None, mask=None, upcast=True, keep=None, dropout=0.0):
-    """(out, lse) of C.7 over (B, S, H, D) tensors, in fp32 (upcast) or the inputs' dtype.
+              off=None, mask=None, upcast=True, keep=None, dropout=0.0, wide=torch.float32):
+    """(out, lse) of C.7 over (B, S, H, D) tensors, in ``wide`` (upcast) or the inputs' dtype
+    (softmax at least in fp32).
     off: the window's alignment, Sk - Sq (bottom-right) unless given; mask: (B, H, Sq, Sk)
     bool (True attends) or additive; keep: the (B, H, Sq, Sk) dropout mask of rate dropout."""
-    dtype = torch.float32 if upcast else q.dtype
+    dtype = wide if upcast else q.dtype
     q, k, v = q.to(dtype), k.to(dtype), v.to(dtype)
     groups = q.shape[2] // k.shape[2]
     k, v = k.repeat_interleave(groups, dim=2), v.repeat_interleave(groups, dim=2)
@@ -37,8 +38,9 @@ def reference(q, k, v, causal=False, window=(-1, -1), softcap=0.0, alibi=None, s
         else:
             s = s + mask.to(dtype)
     s = s.masked_fill(~visible, -math.inf)
-    lse = torch.logsumexp(s.float(), dim=-1)
-    p = torch.where(torch.isfinite(lse)[..., None], torch.exp(s.float() - lse[..., None]), 0.0)
+    s = s.to(torch.promote_types(dtype, torch.float32))
+    lse = torch.logsumexp(s, dim=-1)
+    p = torch.where(torch.isfinite(lse)[..., None], torch.exp(s - lse[..., None]), 0.0)
     if keep is not None:
         p = torch.where(keep, p / (1 - dropout), 0.0)
     return torch.einsum("bhij,bjhd->bihd", p.to(dtype), v), lse
@@ -50,21 +52,21 @@ def poison_allocator(*shapes, dtype):
     del blocks
 
 
-def bound(low, ref, factor, dtype):
-    """factor x the low-precision reference's error, plus half an ulp at the largest |ref|
-    (at least at 1: a gradient that is 0 exactly, as dq where each query sees one key, comes
-    out of the kernels as rounding noise)."""
-    low_err = (low.float() - ref).abs().max().item()
-    ulp = 0.5 * torch.finfo(dtype).eps * max(ref.abs().max().item(), 1.0)
+def bound(low, ref, factor, dtype, ulps=0.5):
+    """factor x the low-precision reference's error, plus `ulps` ulps (half by default) at the
+    largest |ref| (at least at 1: a gradient that is 0 exactly, as dq where each query sees one
+    key, comes out of the kernels as rounding noise)."""
+    low_err = (low.double() - ref).abs().max().item()
+    ulp = ulps * torch.finfo(dtype).eps * max(ref.abs().max().item(), 1.0)
     return factor * low_err + ulp, low_err
 
 
-def check_close(name, got, ref, low, factor):
+def check_close(name, got, ref, low, factor, ulps=0.5):
     assert got.shape == ref.shape, f"{name}: shape {tuple(got.shape)}, not {tuple(ref.shape)}"
     finite = torch.isfinite(got)
     assert bool(finite.all()), f"{name}: {int((~finite).sum())} of {got.numel()} not finite"
-    err = (got.float() - ref.float()).abs().max().item()
-    limit, low_err = bound(low, ref.float(), factor, got.dtype)
+    err = (got.double() - ref.double()).abs().max().item()
+    limit, low_err = bound(low, ref.double(), factor, got.dtype, ulps)
     assert err <= limit, (f"{name}: max |got - ref| = {err:.3e} > {limit:.3e} ({factor} x the "
                           f"low-precision reference's {low_err:.3e})")
 

@@ -30,6 +30,10 @@ With ``DROPOUT``, P @ V (and the backward's P^T @ dO and dP) take the kept proba
 by ``1 / (1 - dropout)``; the mask is Philox at a counter numbering every (batch, head, query,
 key) of the problem (``_keep``), so the backward kernels regenerate it.
 
+Every product asks for ``input_precision="ieee"``: fp16 and bf16 operands run on tensor cores
+regardless, and fp32 operands (scaled_dot_product_attention's fp32 inputs) on FMAs in fp32, never
+tf32.
+
 Rows with no visible key give 0, and ``+inf`` as their log-sum-exp.
 """
 from __future__ import annotations
@@ -145,14 +149,13 @@ def _drop_base(b, h, H, q_start, k_start, drop_rows, drop_cols, DROPOUT: tl.cons
 
 
 @tessera.jit
-def _page_rows(base, table, start, page_size, num_pages, stride_page, stride_n, offs_d,
+def _page_rows(base, table_slot, row, num_pages, stride_page, stride_n, offs_d,
                BLOCK_N: tl.constexpr):
-    """Pointers to BLOCK_N rows from position `start` of a paged cache: position j is row
-    j % page_size of page table[j // page_size]; the block lies in one page. A page index out
-    of [0, num_pages) reads page 0 rather than out of bounds."""
-    page = tl.load(table + start // page_size).to(tl.int64)
+    """Pointers to BLOCK_N rows from row `row` of page *table_slot of a paged cache. A page
+    index out of [0, num_pages) reads page 0 rather than out of bounds."""
+    page = tl.load(table_slot).to(tl.int64)
     page = tl.where((page >= 0) & (page < num_pages), page, 0)
-    rows = (start % page_size) + tl.arange(0, BLOCK_N)
+    rows = row + tl.arange(0, BLOCK_N)
     return base + page * stride_page + rows[:, None] * stride_n + offs_d[None, :]
 
 
@@ -175,15 +178,20 @@ def _attend(acc, m_i, l_i, q, k_base, v_base, m_base, stride_kn, stride_vn, stri
     if MASK_KIND != 0:
         m_ptrs = m_base + offs_n[None, :] * stride_mn
     qk_scale = scale * LOG2E
+    if PAGED:
+        # position j is row j % page_size of page table[j // page_size]; the two counters step
+        # without dividing, so that the loads' addresses may run ahead (software pipelining)
+        table_slot = table + lo // page_size
+        page_row = lo % page_size
     for start in range(lo, hi, BLOCK_N):
         cols = start + tl.arange(0, BLOCK_N)
         if PAGED:
-            k_ptrs = _page_rows(k_base, table, start, page_size, num_pages, stride_kpage,
+            k_ptrs = _page_rows(k_base, table_slot, page_row, num_pages, stride_kpage,
                                 stride_kn, offs_d, BLOCK_N)
-            v_ptrs = _page_rows(v_base, table, start, page_size, num_pages, stride_vpage,
+            v_ptrs = _page_rows(v_base, table_slot, page_row, num_pages, stride_vpage,
                                 stride_vn, offs_d, BLOCK_N)
         k = _load_rows(k_ptrs, cols, Lk, d_mask, MASKED, EVEN_D)
-        qk = tl.dot(q, tl.trans(k))
+        qk = tl.dot(q, tl.trans(k), input_precision="ieee")
         if MASKED or SOFTCAP:
             s = _logits(qk, offs_m[:, None], cols[None, :], m_ptrs, Lq, Lk, off, left, right,
                         scale, softcap, slope2, MASKED, HAS_LEFT, HAS_RIGHT, MASK_KIND,
@@ -204,10 +212,16 @@ def _attend(acc, m_i, l_i, q, k_base, v_base, m_base, stride_kn, stride_vn, stri
         if DROPOUT:
             keep = _keep(seed, dropout, drop_base, offs_m[:, None], cols[None, :], drop_cols)
             p = tl.where(keep, p * drop_scale, 0.0)
-        acc = tl.dot(p.to(v_base.dtype.element_ty), v, acc)
+        acc = tl.dot(p.to(v_base.dtype.element_ty), v, acc, input_precision="ieee")
         m_i = m_new
-        k_ptrs += BLOCK_N * stride_kn
-        v_ptrs += BLOCK_N * stride_vn
+        if PAGED:
+            page_row += BLOCK_N
+            page_end = page_row == page_size
+            table_slot += page_end.to(tl.int32)
+            page_row = tl.where(page_end, 0, page_row)
+        else:
+            k_ptrs += BLOCK_N * stride_kn
+            v_ptrs += BLOCK_N * stride_vn
         if MASK_KIND != 0:
             m_ptrs += BLOCK_N * stride_mn
     return acc, m_i, l_i
@@ -355,7 +369,7 @@ def _dkdv_rows(dk, dv, k, v, q_base, do_base, lse_base, delta_base, m_base, stri
     for start in range(lo, hi, BLOCK_M):
         rows = start + tl.arange(0, BLOCK_M)
         q = _load_rows(q_ptrs, rows, Lq, d_mask, MASKED, EVEN_D)
-        qk_t = tl.dot(k, tl.trans(q))
+        qk_t = tl.dot(k, tl.trans(q), input_precision="ieee")
         s_t = _logits(qk_t, rows[None, :], offs_n[:, None], m_ptrs, Lq, Lk, off, left, right,
                       scale, softcap, slope2, MASKED, HAS_LEFT, HAS_RIGHT, MASK_KIND,
                       SOFTCAP, ALIBI)
@@ -370,17 +384,17 @@ def _dkdv_rows(dk, dv, k, v, q_base, do_base, lse_base, delta_base, m_base, stri
         if DROPOUT:
             keep_t = _keep(seed, dropout, drop_base, rows[None, :], offs_n[:, None], drop_cols)
             dv = tl.dot(tl.where(keep_t, p_t * drop_scale, 0.0).to(q_base.dtype.element_ty),
-                        do, dv)
+                        do, dv, input_precision="ieee")
         else:
-            dv = tl.dot(p_t.to(q_base.dtype.element_ty), do, dv)
-        dp_t = tl.dot(v, tl.trans(do))
+            dv = tl.dot(p_t.to(q_base.dtype.element_ty), do, dv, input_precision="ieee")
+        dp_t = tl.dot(v, tl.trans(do), input_precision="ieee")
         if DROPOUT:
             dp_t = tl.where(keep_t, dp_t * drop_scale, 0.0)
         ds_t = p_t * (dp_t - delta[None, :])
         if SOFTCAP:
             t = tl.tanh(qk_t * (scale / softcap))
             ds_t = ds_t * (1.0 - t * t)
-        dk = tl.dot(ds_t.to(q_base.dtype.element_ty), q, dk)
+        dk = tl.dot(ds_t.to(q_base.dtype.element_ty), q, dk, input_precision="ieee")
         q_ptrs += BLOCK_M * stride_qm
         do_ptrs += BLOCK_M * stride_gm
         if MASK_KIND != 0:
@@ -485,13 +499,13 @@ def _dq_keys(dq, q, do, lse2, delta, k_base, v_base, m_base, stride_kn, stride_v
     for start in range(lo, hi, BLOCK_N):
         cols = start + tl.arange(0, BLOCK_N)
         k = _load_rows(k_ptrs, cols, Lk, d_mask, MASKED, EVEN_D)
-        qk = tl.dot(q, tl.trans(k))
+        qk = tl.dot(q, tl.trans(k), input_precision="ieee")
         s = _logits(qk, offs_m[:, None], cols[None, :], m_ptrs, Lq, Lk, off, left, right,
                     scale, softcap, slope2, MASKED, HAS_LEFT, HAS_RIGHT, MASK_KIND, SOFTCAP,
                     ALIBI)
         p = tl.exp2(s - lse2[:, None])
         v = _load_rows(v_ptrs, cols, Lk, d_mask, MASKED, EVEN_D)
-        dp = tl.dot(do, tl.trans(v))
+        dp = tl.dot(do, tl.trans(v), input_precision="ieee")
         if DROPOUT:
             keep = _keep(seed, dropout, drop_base, offs_m[:, None], cols[None, :], drop_cols)
             dp = tl.where(keep, dp * drop_scale, 0.0)
@@ -499,7 +513,7 @@ def _dq_keys(dq, q, do, lse2, delta, k_base, v_base, m_base, stride_kn, stride_v
         if SOFTCAP:
             t = tl.tanh(qk * (scale / softcap))
             ds = ds * (1.0 - t * t)
-        dq = tl.dot(ds.to(k_base.dtype.element_ty), k, dq)
+        dq = tl.dot(ds.to(k_base.dtype.element_ty), k, dq, input_precision="ieee")
         k_ptrs += BLOCK_N * stride_kn
         v_ptrs += BLOCK_N * stride_vn
         if MASK_KIND != 0:
@@ -587,20 +601,31 @@ def head_dim_block(d: int) -> int:
     return max(16, 1 << (d - 1).bit_length())
 
 
-def choose_config(head_dim: int, causal: bool) -> Dict[str, int]:
+def choose_config(head_dim: int, causal: bool, fp32: bool = False) -> Dict[str, int]:
     """BLOCK_M, BLOCK_N, num_warps and num_stages for one forward call (sm_80 and sm_90a
     alike): the fastest of a sweep at B=4, H=32, S=4096 on an H200 (two warpgroups of 64 query
     rows each, K and V double-buffered); the causal kernel's two loops would spill with
-    128-key blocks."""
+    128-key blocks. fp32 inputs (FMA dots, operands staged in shared memory) take the largest
+    blocks that do not spill."""
+    if fp32:
+        block = 64 if head_dim <= 128 else 32
+        return {"BLOCK_M": block, "BLOCK_N": block, "num_warps": 8, "num_stages": 1}
     block_n = 128 if 64 < head_dim <= 128 and not causal else 64
     return {"BLOCK_M": 128, "BLOCK_N": block_n, "num_warps": 8, "num_stages": 2}
 
 
-def choose_bwd_config(head_dim: int) -> Dict[str, Dict[str, int]]:
+def choose_bwd_config(head_dim: int, fp32: bool = False) -> Dict[str, Dict[str, int]]:
     """Blocks, warps and stages of the two backward kernels: ``dkdv`` (BLOCK_N keys per
     program, BLOCK_M query rows per step) and ``dq`` (BLOCK_M queries, BLOCK_N keys per step).
     dK and dV stay in registers for the whole program, so past D = 128 each warpgroup holds
-    half of their columns (64 keys over two warpgroups)."""
+    half of their columns (64 keys over two warpgroups). fp32 inputs take the largest blocks
+    that do not spill."""
+    if fp32:
+        wide = head_dim > 128
+        return {"dkdv": {"BLOCK_M": 16 if wide else 32, "BLOCK_N": 32 if wide else 64,
+                         "num_warps": 8, "num_stages": 1},
+                "dq": {"BLOCK_M": 32 if wide else 64, "BLOCK_N": 32, "num_warps": 8,
+                       "num_stages": 1}}
     if head_dim <= 128:
         return {"dkdv": {"BLOCK_M": 32, "BLOCK_N": 128, "num_warps": 8, "num_stages": 2},
                 "dq": {"BLOCK_M": 128, "BLOCK_N": 64, "num_warps": 8, "num_stages": 2}}

@@ -224,13 +224,17 @@ def kv_write_kernel(X, DST, COS, SIN, SEQLENS, BATCH_IDX, BLOCK_TABLE,
              mask=in_rows & writable[:, None] & (offs_d < D)[None, :])
 
 
-def choose_splitkv_config(head_dim: int, page_size: int = 0) -> Dict[str, int]:
+def choose_splitkv_config(head_dim: int, page_size: int = 0, fp32: bool = False
+                          ) -> Dict[str, int]:
     """BLOCK_M (packed query rows per program), BLOCK_N, num_warps and num_stages of the
     split-KV kernel; BLOCK_N divides ``page_size`` (a multiple of 16) when the cache is paged.
     One warpgroup of 64 rows: the wgmma shape on sm_90a, and mma.sync tiles of 16 rows would
     need more registers (each warp holding all of q) and spill. Three stages of 64 keys: the
-    fastest of BLOCK_N {64, 128} x stages {2, 3, 4} in GQA 32/8 D=128 decoding on an H200."""
+    fastest of BLOCK_N {64, 128} x stages {2, 3, 4} in GQA 32/8 D=128 decoding on an H200.
+    fp32 inputs (FMA dots, operands staged in shared memory) need two warpgroups not to spill."""
     block_n = 64 if head_dim <= 128 else 32
     while page_size and page_size % block_n:
         block_n //= 2
+    if fp32:
+        return {"BLOCK_M": 64, "BLOCK_N": block_n, "num_warps": 8, "num_stages": 1}
     return {"BLOCK_M": 64, "BLOCK_N": block_n, "num_warps": 4, "num_stages": 3}
