@@ -1,0 +1,174 @@
+"""The WKV (RWKV-4) kernels of ``tessera.ops.rwkv``: ``specs/rwkv-and-attention.md`` part A.
+
+Every ``(b, c)`` channel is an independent recurrence over t, so one program takes ``BLOCK_C``
+channels of one batch row and walks the T steps in order, holding the state in registers in the
+stabilised form of A.2: ``alpha = aa * e^pp``, ``beta = bb * e^pp`` with ``pp`` the running
+maximum exponent, so every ``exp`` argument is <= 0. Loads and stores of a step are contiguous
+over the channels.
+
+``F64`` selects the compute type: fp32 for the ``tile`` backend (C's "fp32 math": inputs
+upcast on load, outputs rounded once at the store) and fp64 for the ``reference`` backend.
+
+Backward (A.4), by the adjoint of the stabilised recurrence: with ``Ga = dL/dalpha * e^pp`` and
+``Gb = dL/dbeta * e^pp`` (scaled like the state, so they stay finite), one step back from t is
+
+    D = e1 bb + e2                          (e1, e2, y as in the forward step into t)
+    gv_t = gy e2 / D + e^(k - pp_t) Ga
+    gk_t = gy e2 (v - y) / D + e^(k - pp_t) (Ga v + Gb)
+    gu  += gy e2 (v - y) / D
+    g_w += r (Ga aa + Gb bb),               r = e^(w + pp_{t-1} - pp_t) <= 1
+    Ga, Gb <- gy e1 / D + r Ga,  -gy y e1 / D + r Gb
+
+with (aa, bb, pp) the state before step t. ``wkv4_bwd_kernel`` first replays the forward,
+saving the state before each step (fp32 or fp64 scratch, (B, T, C) per component), then walks
+back; each program reads only what it wrote. gw and gu are written per batch row, and
+``wkv4_sum_rows_kernel`` sums them over B.
+"""
+from __future__ import annotations
+
+import tessera
+import tessera.language as tl
+
+__all__ = ["EMPTY_PP", "choose_block", "wkv4_bwd_kernel", "wkv4_fwd_kernel",
+           "wkv4_sum_rows_kernel"]
+
+EMPTY_PP = -1e38  # the exponent of an empty state (never -inf: -inf - -inf is NaN)
+
+
+@tessera.jit
+def _up(x, F64: tl.constexpr):
+    """x in the compute type."""
+    if F64:
+        x = x.to(tl.float64)
+    else:
+        x = x.to(tl.float32)
+    return x
+
+
+@tessera.jit
+def _advance(aa, bb, pp, w, k, v):
+    """The state (aa, bb, pp) after a step with key k and value v (A.2's second half)."""
+    o = tl.maximum(w + pp, k)
+    e1 = tl.exp(w + pp - o)
+    e2 = tl.exp(k - o)
+    return e1 * aa + e2 * v, e1 * bb + e2, o
+
+
+@tessera.jit
+def wkv4_fwd_kernel(W, U, K, V, Y, AA, BB, PP, T, C, stride_b, stride_t,
+                    BLOCK_C: tl.constexpr, STATE: tl.constexpr, F64: tl.constexpr):
+    """y (B, T, C) of k, v (B, T, C) (rows of stride_t, batches of stride_b; channels
+    contiguous), w, u (C,). STATE: the state (aa, bb, pp), (B, C) each, is read before the first
+    step and overwritten after the last; otherwise the recurrence starts empty."""
+    b = tl.program_id(1)
+    offs_c = tl.program_id(0) * BLOCK_C + tl.arange(0, BLOCK_C)
+    mask = offs_c < C
+    w = _up(tl.load(W + offs_c, mask=mask, other=0.0), F64)
+    u = _up(tl.load(U + offs_c, mask=mask, other=0.0), F64)
+    state = b * C + offs_c
+    if STATE:
+        aa = _up(tl.load(AA + state, mask=mask, other=0.0), F64)
+        bb = _up(tl.load(BB + state, mask=mask, other=0.0), F64)
+        pp = _up(tl.load(PP + state, mask=mask, other=EMPTY_PP), F64)
+    else:
+        aa = _up(tl.zeros((BLOCK_C,), tl.float32), F64)
+        bb = _up(tl.zeros((BLOCK_C,), tl.float32), F64)
+        pp = _up(tl.full((BLOCK_C,), EMPTY_PP, tl.float32), F64)
+    row = b.to(tl.int64) * stride_b + offs_c
+    for t in range(T):
+        k = _up(tl.load(K + row, mask=mask, other=0.0), F64)
+        v = _up(tl.load(V + row, mask=mask, other=0.0), F64)
+        o = tl.maximum(pp, u + k)
+        e1 = tl.exp(pp - o)
+        e2 = tl.exp(u + k - o)
+        y = (e1 * aa + e2 * v) / (e1 * bb + e2)
+        tl.store(Y + row, y.to(Y.dtype.element_ty), mask=mask)
+        aa, bb, pp = _advance(aa, bb, pp, w, k, v)
+        row += stride_t
+    if STATE:
+        tl.store(AA + state, aa.to(AA.dtype.element_ty), mask=mask)
+        tl.store(BB + state, bb.to(BB.dtype.element_ty), mask=mask)
+        tl.store(PP + state, pp.to(PP.dtype.element_ty), mask=mask)
+
+
+@tessera.jit
+def wkv4_bwd_kernel(W, U, K, V, GY, GK, GV, GW_ROWS, GU_ROWS, SAVED, T, C, stride_b, stride_t,
+                    BLOCK_C: tl.constexpr, F64: tl.constexpr):
+    """gk, gv (B, T, C) (strided as k) and the per-batch-row gw, gu (B, C) (gw = dL/dw * w)
+    of the empty-state recurrence, given gy (strided as k). SAVED: (3, B, T, C) scratch in the
+    compute type, contiguous, for the replayed states."""
+    b = tl.program_id(1)
+    offs_c = tl.program_id(0) * BLOCK_C + tl.arange(0, BLOCK_C)
+    mask = offs_c < C
+    w = _up(tl.load(W + offs_c, mask=mask, other=0.0), F64)
+    u = _up(tl.load(U + offs_c, mask=mask, other=0.0), F64)
+    aa = _up(tl.zeros((BLOCK_C,), tl.float32), F64)
+    bb = _up(tl.zeros((BLOCK_C,), tl.float32), F64)
+    pp = _up(tl.full((BLOCK_C,), EMPTY_PP, tl.float32), F64)
+    row = b.to(tl.int64) * stride_b + offs_c
+    component = tl.num_programs(1).to(tl.int64) * T * C
+    saved = (b.to(tl.int64) * T) * C + offs_c
+    for t in range(T):
+        tl.store(SAVED + saved, aa, mask=mask)
+        tl.store(SAVED + component + saved, bb, mask=mask)
+        tl.store(SAVED + 2 * component + saved, pp, mask=mask)
+        k = _up(tl.load(K + row, mask=mask, other=0.0), F64)
+        v = _up(tl.load(V + row, mask=mask, other=0.0), F64)
+        aa, bb, pp = _advance(aa, bb, pp, w, k, v)
+        row += stride_t
+        saved += C
+    ga = _up(tl.zeros((BLOCK_C,), tl.float32), F64)
+    gb = _up(tl.zeros((BLOCK_C,), tl.float32), F64)
+    gw = _up(tl.zeros((BLOCK_C,), tl.float32), F64)
+    gu = _up(tl.zeros((BLOCK_C,), tl.float32), F64)
+    pp_after = pp
+    for step in range(T):
+        row -= stride_t
+        saved -= C
+        aa = tl.load(SAVED + saved, mask=mask, other=0.0)
+        bb = tl.load(SAVED + component + saved, mask=mask, other=0.0)
+        pp = tl.load(SAVED + 2 * component + saved, mask=mask, other=0.0)
+        k = _up(tl.load(K + row, mask=mask, other=0.0), F64)
+        v = _up(tl.load(V + row, mask=mask, other=0.0), F64)
+        gy = _up(tl.load(GY + row, mask=mask, other=0.0), F64)
+        o = tl.maximum(pp, u + k)
+        e1 = tl.exp(pp - o)
+        e2 = tl.exp(u + k - o)
+        inv = 1.0 / (e1 * bb + e2)
+        y = (e1 * aa + e2 * v) * inv
+        q2 = gy * e2 * inv
+        decay_k = tl.exp(k - pp_after)
+        tl.store(GV + row, (q2 + decay_k * ga).to(GV.dtype.element_ty), mask=mask)
+        tl.store(GK + row, (q2 * (v - y) + decay_k * (ga * v + gb)).to(GK.dtype.element_ty),
+                 mask=mask)
+        gu += q2 * (v - y)
+        r = tl.exp(w + pp - pp_after)
+        gw += r * (ga * aa + gb * bb)
+        q1 = gy * e1 * inv
+        ga = q1 + r * ga
+        gb = r * gb - q1 * y
+        pp_after = pp
+    state = b * C + offs_c
+    tl.store(GW_ROWS + state, (gw * w).to(GW_ROWS.dtype.element_ty), mask=mask)
+    tl.store(GU_ROWS + state, gu.to(GU_ROWS.dtype.element_ty), mask=mask)
+
+
+@tessera.jit
+def wkv4_sum_rows_kernel(ROWS, OUT, B, C, BLOCK_C: tl.constexpr):
+    """OUT[c] = sum over b of ROWS[b, c] (ROWS contiguous (B, C)), summed in ROWS' type in
+    order b = 0, 1, ... and rounded once into OUT's."""
+    offs_c = tl.program_id(0) * BLOCK_C + tl.arange(0, BLOCK_C)
+    mask = offs_c < C
+    total = tl.load(ROWS + offs_c, mask=mask, other=0.0)
+    for b in range(1, B):
+        total += tl.load(ROWS + b * C + offs_c, mask=mask, other=0.0)
+    tl.store(OUT + offs_c, total.to(OUT.dtype.element_ty), mask=mask)
+
+
+def choose_block(batch: int, channels: int, num_sms: int = 132) -> int:
+    """BLOCK_C: channels per program, from 128 down to 32 while the grid is under two programs
+    per SM (the recurrence is latency-bound, so more, smaller programs hide more of it)."""
+    block = 128
+    while block > 32 and batch * -(-channels // block) < 2 * num_sms:
+        block //= 2
+    return block

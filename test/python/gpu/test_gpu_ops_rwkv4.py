@@ -1,0 +1,243 @@
+"""tessera.ops.rwkv.wkv4 on the GPU (specs/rwkv-and-attention.md part A) against a float64
+reference written here (the stabilised step of A.2, gradients by autograd), with the inputs of
+part D: B {1, 2, 3}, C {1, 32, 33, 100, 768}, T {1, 2, 7, 127, 1024, 4096}, k in [-60, 60],
+time_decay in [-10, 6] (w = -exp(time_decay)), u in [-10, 10]; fp32, bf16 and fp16 I/O; the
+state: chaining T1 + T2, 100 chained T = 1 calls, in-place updates; both backends; the errors.
+
+Metric (B.9): rel = ||x - ref|| / ||ref|| over the whole tensor, from the same dtype-rounded
+inputs; y <= 1e-4 in fp32, 5e-3 in bf16, 2e-3 in fp16; gradients <= 5e-4 in fp32, 1e-2 in bf16;
+the reference backend (float64 throughout, fp32 I/O) <= 1e-7, its outputs' rounding. Outputs
+are never NaN or Inf, and are allocated over NaN-filled blocks so that an element never written
+shows.
+"""
+import pytest
+from gpu_helpers import require_torch_gpu
+
+torch = require_torch_gpu()
+
+import tessera.ops.rwkv as rwkv  # noqa: E402
+
+Y_TOL = {torch.float32: 1e-4, torch.bfloat16: 5e-3, torch.float16: 2e-3}
+GRAD_TOL = {torch.float32: 5e-4, torch.bfloat16: 1e-2}
+REFERENCE_TOL = 1e-7  # float64 throughout: only the fp32 output's rounding (2^-24) remains
+EMPTY_PP = -1e38
+
+
+def inputs(b, t, c, dtype=torch.float32, seed=0, k_range=60.0):
+    """w (C,) fp32, u (C,) and k, v (B, T, C) in dtype, with part D's ranges."""
+    g = torch.Generator(device="cuda").manual_seed(seed)
+    time_decay = torch.rand(c, device="cuda", generator=g) * 16 - 10
+    w = -torch.exp(time_decay)
+    u = (torch.rand(c, device="cuda", generator=g) * 20 - 10).to(dtype)
+    k = ((torch.rand(b, t, c, device="cuda", generator=g) * 2 - 1) * k_range).to(dtype)
+    v = torch.randn(b, t, c, device="cuda", generator=g).to(dtype)
+    return w, u, k, v
+
+
+def reference(w, u, k, v, state=None):
+    """(y, (aa, bb, pp)) in float64: A.2's stabilised step from the given or empty state."""
+    w, u, k, v = (x.double() for x in (w, u, k, v))
+    b, t, c = k.shape
+    if state is None:
+        aa = torch.zeros(b, c, dtype=torch.float64, device=k.device)
+        bb = torch.zeros_like(aa)
+        pp = torch.full_like(aa, EMPTY_PP)
+    else:
+        aa, bb, pp = (s.double() for s in state)
+    ys = []
+    for step in range(t):
+        kt, vt = k[:, step], v[:, step]
+        o = torch.maximum(pp, u + kt)
+        e1, e2 = torch.exp(pp - o), torch.exp(u + kt - o)
+        ys.append((e1 * aa + e2 * vt) / (e1 * bb + e2))
+        o = torch.maximum(w + pp, kt)
+        e1, e2 = torch.exp(w + pp - o), torch.exp(kt - o)
+        aa, bb, pp = e1 * aa + e2 * vt, e1 * bb + e2, o
+    return torch.stack(ys, dim=1), (aa, bb, pp)
+
+
+def rel(x, ref):
+    assert bool(torch.isfinite(x).all()), f"{int((~torch.isfinite(x)).sum())} not finite"
+    return ((x.double() - ref).norm() / ref.norm().clamp(min=1e-300)).item()
+
+
+def poison(*shapes, dtype):
+    blocks = [torch.full(s, float("nan"), dtype=dtype, device="cuda") for s in shapes]
+    del blocks
+
+
+def check_forward(b, t, c, dtype, backend=None):
+    w, u, k, v = inputs(b, t, c, dtype)
+    poison(k.shape, dtype=dtype)
+    y = rwkv.wkv4(w, u, k, v, backend=backend)
+    assert y.shape == k.shape and y.dtype == dtype
+    ref, _ = reference(w, u, k, v)
+    tol = REFERENCE_TOL if backend == "reference" and dtype == torch.float32 else Y_TOL[dtype]
+    err = rel(y, ref)
+    assert err <= tol, f"y: rel {err:.2e} > {tol:.0e}"
+
+
+@pytest.mark.parametrize("t", [1, 2, 7, 127, 1024])
+@pytest.mark.parametrize("c", [1, 32, 33, 100, 768])
+def test_forward_fp32(c, t):
+    check_forward(2, t, c, torch.float32)
+
+
+@pytest.mark.parametrize("b", [1, 3])
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16], ids=["bf16", "fp16"])
+def test_forward_low_precision(dtype, b):
+    check_forward(b, 127, 100, dtype)
+
+
+def test_forward_long_sequence():
+    """T = 4096: no error growth (the same bound as short sequences)."""
+    check_forward(1, 4096, 33, torch.float32)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16], ids=["fp32", "bf16"])
+def test_reference_backend(dtype):
+    check_forward(2, 127, 100, dtype, backend="reference")
+
+
+def test_reference_backend_by_global_setting():
+    w, u, k, v = inputs(2, 33, 40)
+    assert rwkv.get_backend() == "tile"
+    rwkv.set_backend("reference")
+    try:
+        assert rwkv.get_backend() == "reference"
+        y = rwkv.wkv4(w, u, k, v)
+    finally:
+        rwkv.set_backend("tile")
+    assert rel(y, reference(w, u, k, v)[0]) <= REFERENCE_TOL
+
+
+def check_backward(b, t, c, dtype, backend=None, k_range=60.0):
+    w, u, k, v = inputs(b, t, c, dtype, seed=1, k_range=k_range)
+    g = torch.Generator(device="cuda").manual_seed(2)
+    gy = torch.randn(b, t, c, device="cuda", generator=g).to(dtype)
+    leaves = [x.detach().clone().requires_grad_() for x in (w, u, k, v)]
+    poison(k.shape, k.shape, dtype=dtype)
+    y = rwkv.wkv4(*leaves, backend=backend)
+    grads = torch.autograd.grad(y, leaves, gy)
+    ref_leaves = [x.detach().double().requires_grad_() for x in (w, u, k, v)]
+    ref_y, _ = reference(*ref_leaves)
+    ref_grads = torch.autograd.grad(ref_y, ref_leaves, gy.double(), allow_unused=True)
+    ref_grads = [torch.zeros_like(x) if g is None else g for g, x in zip(ref_grads, ref_leaves)]
+    ref_grads = (ref_grads[0] * ref_leaves[0].detach(), *ref_grads[1:])  # gw = dL/dw * w
+    tol = REFERENCE_TOL if backend == "reference" and dtype == torch.float32 else GRAD_TOL[dtype]
+    for name, got, ref, x in zip(("gw", "gu", "gk", "gv"), grads, ref_grads, leaves):
+        assert got.shape == x.shape and got.dtype == x.dtype, f"{name}: {got.shape} {got.dtype}"
+        err = rel(got, ref)
+        assert err <= tol, f"{name}: rel {err:.2e} > {tol:.0e}"
+
+
+@pytest.mark.parametrize("b,t,c", [(1, 1, 1), (2, 7, 33), (3, 127, 100), (2, 1024, 32)])
+def test_backward_fp32(b, t, c):
+    check_backward(b, t, c, torch.float32)
+
+
+def test_backward_moderate_keys():
+    """k of order 1, as models have, where every term of every gradient matters."""
+    check_backward(2, 300, 64, torch.float32, k_range=3.0)
+
+
+def test_backward_bf16():
+    check_backward(2, 127, 100, torch.bfloat16, k_range=3.0)
+
+
+def test_backward_reference_backend():
+    check_backward(2, 64, 33, torch.float32, backend="reference")
+
+
+def empty_state(b, c):
+    return (torch.zeros(b, c, device="cuda"), torch.zeros(b, c, device="cuda"),
+            torch.full((b, c), EMPTY_PP, device="cuda"))
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16], ids=["fp32", "bf16"])
+def test_state_chaining_equals_one_call(dtype):
+    """fwd_state(x[:T1]) then fwd_state(x[T1:]) gives the one-call y and final state."""
+    w, u, k, v = inputs(3, 300, 100, dtype)
+    state = empty_state(3, 100)
+    y1 = rwkv.wkv4(w, u, k[:, :120], v[:, :120], state=state)
+    y2 = rwkv.wkv4(w, u, k[:, 120:], v[:, 120:], state=state)
+    y = rwkv.wkv4(w, u, k, v)
+    assert torch.equal(torch.cat([y1, y2], dim=1), y), "chained y differs from one call's"
+    _, ref_state = reference(w, u, k, v)
+    for name, got, ref in zip(("aa", "bb", "pp"), state, ref_state):
+        err = rel(got, ref)
+        assert err <= 1e-4, f"final {name}: rel {err:.2e}"
+
+
+def test_decode_loop_of_single_steps():
+    """100 chained T = 1 calls equal one T = 100 call (state updated in place each time)."""
+    w, u, k, v = inputs(2, 100, 33)
+    state = empty_state(2, 33)
+    ys = [rwkv.wkv4(w, u, k[:, i:i + 1], v[:, i:i + 1], state=state) for i in range(100)]
+    assert torch.equal(torch.cat(ys, dim=1), rwkv.wkv4(w, u, k, v))
+
+
+def test_state_from_a_nonempty_start():
+    """A random (finite) starting state: y and the final state against the reference."""
+    w, u, k, v = inputs(2, 50, 64, k_range=5.0)
+    g = torch.Generator(device="cuda").manual_seed(3)
+    aa = torch.randn(2, 64, device="cuda", generator=g)
+    bb = torch.rand(2, 64, device="cuda", generator=g) + 0.5
+    pp = torch.randn(2, 64, device="cuda", generator=g) * 3
+    ref_y, ref_state = reference(w, u, k, v, (aa, bb, pp))
+    state = (aa.clone(), bb.clone(), pp.clone())
+    y = rwkv.wkv4(w, u, k, v, state=state)
+    assert rel(y, ref_y) <= 1e-4
+    for got, ref in zip(state, ref_state):
+        assert rel(got, ref) <= 1e-4
+
+
+def test_non_contiguous_inputs():
+    w, u, k, v = inputs(2, 40, 64)
+    kt = k.transpose(0, 1).contiguous().transpose(0, 1)  # (B, T, C) view, batch-minor rows
+    assert not kt.is_contiguous()
+    assert torch.equal(rwkv.wkv4(w, u, kt, v), rwkv.wkv4(w, u, k, v))
+
+
+ERRORS = {
+    "k_rank": (lambda t: ((t.w, t.u, t.k[0], t.v[0]), {}), ValueError, "k has 2 dimensions"),
+    "v_shape": (lambda t: ((t.w, t.u, t.k, t.v[:, :3]), {}), ValueError, "v has shape"),
+    "w_shape": (lambda t: ((t.w[:5], t.u, t.k, t.v), {}), ValueError, "w has shape"),
+    "w_dtype": (lambda t: ((t.w.double(), t.u, t.k, t.v), {}), TypeError, "w has dtype"),
+    "k_dtype": (lambda t: ((t.w, t.u, t.k.int(), t.v), {}), TypeError, "k has dtype"),
+    "v_dtype": (lambda t: ((t.w, t.u, t.k, t.v.half()), {}), TypeError, "v has dtype"),
+    "k_on_cpu": (lambda t: ((t.w, t.u, t.k.cpu(), t.v), {}), ValueError, "k is on cpu"),
+    "backend": (lambda t: ((t.w, t.u, t.k, t.v), {"backend": "triton"}), ValueError,
+                "backend is 'triton'"),
+    "cuda_backend": (lambda t: ((t.w, t.u, t.k, t.v), {"backend": "cuda"}),
+                     NotImplementedError, "'cuda' backend"),
+    "state_tuple": (lambda t: ((t.w, t.u, t.k, t.v), {"state": t.k}), TypeError, "state"),
+    "state_shape": (lambda t: ((t.w, t.u, t.k, t.v), {"state": (t.aa[:1], t.aa, t.aa)}),
+                    ValueError, "state aa has shape"),
+    "state_dtype": (lambda t: ((t.w, t.u, t.k, t.v), {"state": (t.aa, t.aa.half(), t.aa)}),
+                    TypeError, "state bb has dtype"),
+}
+
+
+@pytest.mark.parametrize("case", list(ERRORS))
+def test_errors(case):
+    import types
+    t = types.SimpleNamespace()
+    t.w, t.u, t.k, t.v = inputs(2, 8, 16)
+    t.aa = torch.zeros(2, 16, device="cuda")
+    make, error, message = ERRORS[case]
+    args, kwargs = make(t)
+    with pytest.raises(error, match=message):
+        rwkv.wkv4(*args, **kwargs)
+
+
+def test_state_with_gradients_is_refused():
+    w, u, k, v = inputs(2, 8, 16)
+    k.requires_grad_()
+    with pytest.raises(NotImplementedError, match="state"):
+        rwkv.wkv4(w, u, k, v, state=empty_state(2, 16))
+
+
+def test_set_backend_rejects_unknown_names():
+    with pytest.raises(ValueError, match="set_backend: backend is 'fast'"):
+        rwkv.set_backend("fast")
