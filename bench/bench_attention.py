@@ -142,59 +142,41 @@ def runnable(torch, name, contenders, ref, checked, errors):
     return fns
 
 
-def run_prefill(torch, name, b, h, s, d, causal, reps):
+def run_prefill(torch, name, b, h, s, d, causal, reps, fp32=False):
+    """bf16 prefill against the flash and cuDNN backends and the Triton kernel; fp32 (which
+    only SDPA's math and memory-efficient backends take) against SDPA's own choice and the
+    memory-efficient backend."""
     import tessera.ops
     from torch.nn.attention import SDPBackend
 
     g = torch.Generator(device="cuda").manual_seed(0)
-    q, k, v = (torch.randn(b, h, s, d, device="cuda", generator=g).to(torch.bfloat16)
+    dtype = torch.float32 if fp32 else torch.bfloat16
+    q, k, v = (torch.randn(b, h, s, d, device="cuda", generator=g).to(dtype)
                for _ in range(3))
-    flash, cudnn = (sdpa_with(torch, backend)
-                    for backend in (SDPBackend.FLASH_ATTENTION, SDPBackend.CUDNN_ATTENTION))
+    backends = ({DEFAULT: None, EFFICIENT: SDPBackend.EFFICIENT_ATTENTION} if fp32 else
+                {FLASH: SDPBackend.FLASH_ATTENTION, CUDNN: SDPBackend.CUDNN_ATTENTION})
     contenders = {
-        "tessera": lambda i: tessera.ops.scaled_dot_product_attention(q, k, v, is_causal=causal),
-        FLASH: lambda i: flash(q, k, v, is_causal=causal),
-        CUDNN: lambda i: cudnn(q, k, v, is_causal=causal),
-    }
-    baselines = [FLASH, CUDNN, TRITON]
+        "tessera": lambda i: tessera.ops.scaled_dot_product_attention(q, k, v, is_causal=causal)}
+    for who, backend in backends.items():
+        contenders[who] = (lambda f: lambda i: f(q, k, v, is_causal=causal))(
+            sdpa_with(torch, backend))
+    baselines = list(backends)
     errors = {}
-    if triton_attention.available:
-        contenders[TRITON] = lambda i: triton_attention.triton_attention(q, k, v, causal)
-    else:
-        errors[TRITON] = "Triton is not installed"
+    if not fp32:
+        baselines.append(TRITON)
+        if triton_attention.available:
+            contenders[TRITON] = lambda i: triton_attention.triton_attention(q, k, v, causal)
+        else:
+            errors[TRITON] = "Triton is not installed"
 
     ref = sdpa_with(torch, None)(q, k, v, is_causal=causal)
     fns = runnable(torch, name, contenders, ref, ("tessera", TRITON), errors)
     del ref
     times = harness.measure(fns, reps=reps)
     ours = tflops(b, h, s, d, causal, times["tessera"]["median_ms"])
-    targets = TARGETS if d == TARGET_HEAD_DIM else {}
+    targets = TARGETS if d == TARGET_HEAD_DIM and not fp32 else {}
     return rows_for(name, "TFLOP/s", ours, times, baselines, errors,
                     lambda ms: tflops(b, h, s, d, causal, ms), targets)
-
-
-def run_fp32(torch, name, b, h, s, d, causal, reps):
-    """fp32 prefill against SDPA's own choice and its memory-efficient backend (full fp32)."""
-    import tessera.ops
-    from torch.nn.attention import SDPBackend
-
-    g = torch.Generator(device="cuda").manual_seed(0)
-    q, k, v = (torch.randn(b, h, s, d, device="cuda", generator=g) for _ in range(3))
-    default, efficient = sdpa_with(torch, None), sdpa_with(torch,
-                                                           SDPBackend.EFFICIENT_ATTENTION)
-    contenders = {
-        "tessera": lambda i: tessera.ops.scaled_dot_product_attention(q, k, v, is_causal=causal),
-        DEFAULT: lambda i: default(q, k, v, is_causal=causal),
-        EFFICIENT: lambda i: efficient(q, k, v, is_causal=causal),
-    }
-    errors = {}
-    ref = efficient(q, k, v, is_causal=causal)
-    fns = runnable(torch, name, contenders, ref, ("tessera",), errors)
-    del ref
-    times = harness.measure(fns, reps=reps)
-    ours = tflops(b, h, s, d, causal, times["tessera"]["median_ms"])
-    return rows_for(name, "TFLOP/s", ours, times, [DEFAULT, EFFICIENT], errors,
-                    lambda ms: tflops(b, h, s, d, causal, ms), {})
 
 
 def run_backward(torch, name, b, h, s, d, causal, reps):
@@ -322,7 +304,7 @@ def run(reps=25, cases=None):
             torch.cuda.empty_cache()
     for name, b, h, s, d, causal in FP32:
         if not cases or name in cases:
-            rows += run_fp32(torch, name, b, h, s, d, causal, reps)
+            rows += run_prefill(torch, name, b, h, s, d, causal, reps, fp32=True)
             torch.cuda.empty_cache()
     return rows
 

@@ -147,6 +147,8 @@ private:
   // issued iterations early then still sees what the original order would.
   bool collectAddressSlice() {
     Block *body = loop.getBody();
+    bool stores =
+        body->walk([](tile::StoreOp) { return WalkResult::interrupt(); }).wasInterrupted();
     SmallVector<Value> worklist;
     for (Stream &stream : streams) {
       worklist.push_back(stream.load.getPtr());
@@ -170,7 +172,7 @@ private:
         continue;
       if (def->getNumRegions() != 0)
         return false;
-      if (!isPure(def) && !(isa<tile::LoadOp>(def) && !storesInLoop()))
+      if (!isPure(def) && !(isa<tile::LoadOp>(def) && !stores))
         return false;
       slice.insert(def);
       for (Value operand : def->getOperands())
@@ -207,14 +209,9 @@ private:
     return true;
   }
 
-  bool storesInLoop() {
-    return loop.getBody()
-        ->walk([](tile::StoreOp) { return WalkResult::interrupt(); })
-        .wasInterrupted();
-  }
-
-  // The mask of a slice load cloned for a later iteration: false past the last iteration, where
-  // its address may lie past the end of what it reads.
+  // The mask of `load` issued ahead for a later iteration (a stream's copy, or a cloned slice
+  // load): its own mask and `valid`, which is false past the last iteration, where the address
+  // may lie past the end of what it reads.
   Value guardedMask(OpBuilder &builder, tile::LoadOp load, IRMapping &mapping, Value valid) {
     Value mask = valid;
     if (auto type = dyn_cast<RankedTensorType>(load.getPtr().getType()))
@@ -277,14 +274,8 @@ private:
                                barriers, slot, valid);
         continue;
       }
-      auto ptrType = cast<RankedTensorType>(stream.load.getPtr().getType());
-      auto maskType = RankedTensorType::get(ptrType.getShape(), builder.getI1Type(),
-                                            ptrType.getEncoding());
-      Value mask = tile::SplatOp::create(builder, loc, maskType, valid);
-      if (Value original = stream.load.getMask())
-        mask = arith::AndIOp::create(builder, loc, mapping.lookupOrDefault(original), mask);
       AsyncCopyOp::create(builder, loc, mapping.lookupOrDefault(stream.load.getPtr()), buffer,
-                          mask);
+                          guardedMask(builder, stream.load, mapping, valid));
     }
     if (hasCopyStreams())
       AsyncCommitOp::create(builder, loc);

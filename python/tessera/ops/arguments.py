@@ -1,4 +1,5 @@
-"""Argument checks shared by the ops: tensors in, devices, dtypes, ``out=``.
+"""Argument checks shared by the ops: tensors in, devices, dtypes, ``out=``; and ``sm_count``,
+the device fact the ops size their grids by.
 
 Every error names the op and the argument and says what was expected, as ``specs/ops.md``
 ("Errors") asks: ``TypeError`` for a wrong type or dtype, ``ValueError`` for a wrong device,
@@ -9,6 +10,7 @@ rank or shape.
 """
 from __future__ import annotations
 
+import functools
 from typing import Any, Optional, Sequence, Tuple
 
 try:
@@ -17,7 +19,7 @@ except ImportError:  # pragma: no cover - the CPU tier has no PyTorch
     torch = None
 
 __all__ = ["as_tensor", "check_cuda", "check_dtype", "check_no_overlap", "check_out",
-           "check_same", "memory_range"]
+           "check_same", "memory_range", "sm_count"]
 
 
 def as_tensor(value: Any, name: str, op: str) -> "torch.Tensor":
@@ -109,3 +111,9 @@ def check_out(op: str, out: Any, shape: Sequence[int], dtype: "torch.dtype",
         raise ValueError(f"{op}: out has elements that share memory (a 0 stride); expected "
                          "a tensor whose elements are distinct")
     return out
+
+
+@functools.lru_cache(maxsize=None)
+def sm_count(device_index: int) -> int:
+    """The number of SMs of CUDA device ``device_index`` (queried once per device)."""
+    return torch.cuda.get_device_properties(device_index).multi_processor_count

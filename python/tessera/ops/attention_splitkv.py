@@ -11,12 +11,11 @@ split changes results only by rounding.
 """
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Optional, Tuple
 
 from . import settings
-from .arguments import torch
+from .arguments import sm_count, torch
 from .kernels.attention import head_dim_block
 from .kernels.attention_splitkv import (attention_combine_kernel, attention_splitkv_kernel,
                                         choose_splitkv_config, kv_write_kernel)
@@ -49,16 +48,11 @@ class KVCache:
     page_size: int = 0
 
 
-@functools.lru_cache(maxsize=None)
-def _sm_count(device_index: int) -> int:
-    return torch.cuda.get_device_properties(device_index).multi_processor_count
-
-
 def _num_splits(requested: int, programs: int, key_blocks: int, device: "torch.device") -> int:
     if requested <= 0:
         # one wave of about one program per SM was fastest (GQA 32/8 decoding, H200: B=1,
         # 4 and 16 best at 16, 4 and 1 splits)
-        wanted = _sm_count(device.index) // programs
+        wanted = sm_count(device.index) // programs
         requested = min(wanted, -(-key_blocks // MIN_BLOCKS_PER_SPLIT))
     return max(1, min(requested, key_blocks, MAX_SPLITS))
 

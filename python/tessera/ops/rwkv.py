@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any, Optional, Tuple
 
-from .arguments import as_tensor, check_cuda, check_dtype, check_same, torch
+from .arguments import as_tensor, check_cuda, check_dtype, check_same, sm_count, torch
 from .kernels.wkv4 import (choose_block, wkv4_bwd_kernel, wkv4_fwd_kernel,
                            wkv4_sum_rows_kernel)
 
@@ -25,7 +25,7 @@ __all__ = ["BACKENDS", "get_backend", "set_backend", "wkv4"]
 
 BACKENDS = ("tile", "cuda", "reference")
 _backend = "tile"
-_IO_DTYPES = ("float32", "bfloat16", "float16")
+_IO_DTYPES = (torch.float32, torch.bfloat16, torch.float16) if torch is not None else ()
 
 
 def set_backend(name: str) -> None:
@@ -61,7 +61,7 @@ def _check_wkv4(w: Any, u: Any, k: Any, v: Any) -> Tuple["torch.Tensor", ...]:
     w, u, k, v = (as_tensor(t, name, op) for t, name in ((w, "w"), (u, "u"), (k, "k"), (v, "v")))
     for name, tensor in (("k", k), ("v", v), ("w", w), ("u", u)):
         check_cuda(tensor, name, op)
-    check_dtype(k, "k", op, [getattr(torch, d) for d in _IO_DTYPES])
+    check_dtype(k, "k", op, _IO_DTYPES)
     check_same(op, ("k", k), ("v", v))
     check_dtype(w, "w", op, [torch.float32])
     check_dtype(u, "u", op, sorted({torch.float32, k.dtype}, key=str))
@@ -104,15 +104,14 @@ def _check_state(state: Any, k: "torch.Tensor") -> Tuple["torch.Tensor", ...]:
 
 def _grid_and_block(k: "torch.Tensor") -> Tuple[Tuple[int, int], int]:
     batch, _, channels = k.shape
-    sms = torch.cuda.get_device_properties(k.device).multi_processor_count
-    block = choose_block(batch, channels, sms)
+    block = choose_block(batch, channels, sm_count(k.device.index))
     return (-(-channels // block), batch), block
 
 
 def _forward(w, u, k, v, state, f64: bool) -> "torch.Tensor":
     y = torch.empty_like(k)
     batch, steps, channels = k.shape
-    (grid, block) = _grid_and_block(k)
+    grid, block = _grid_and_block(k)
     aa, bb, pp = state if state is not None else (None, None, None)
     wkv4_fwd_kernel[grid](w, u, k, v, y, aa, bb, pp, steps, channels, k.stride(0), k.stride(1),
                           BLOCK_C=block, STATE=state is not None, F64=f64,

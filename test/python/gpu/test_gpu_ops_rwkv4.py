@@ -10,6 +10,8 @@ the reference backend (float64 throughout, fp32 I/O) <= 1e-7, its outputs' round
 are never NaN or Inf, and are allocated over NaN-filled blocks so that an element never written
 shows.
 """
+import types
+
 import pytest
 from gpu_helpers import require_torch_gpu
 
@@ -221,7 +223,6 @@ ERRORS = {
 
 @pytest.mark.parametrize("case", list(ERRORS))
 def test_errors(case):
-    import types
     t = types.SimpleNamespace()
     t.w, t.u, t.k, t.v = inputs(2, 8, 16)
     t.aa = torch.zeros(2, 16, device="cuda")

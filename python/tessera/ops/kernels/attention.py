@@ -381,12 +381,11 @@ def _dkdv_rows(dk, dv, k, v, q_base, do_base, lse_base, delta_base, m_base, stri
             delta = tl.load(delta_base + rows)
         p_t = tl.exp2(s_t - lse2[None, :])
         do = _load_rows(do_ptrs, rows, Lq, d_mask, MASKED, EVEN_D)
+        kept_t = p_t
         if DROPOUT:
             keep_t = _keep(seed, dropout, drop_base, rows[None, :], offs_n[:, None], drop_cols)
-            dv = tl.dot(tl.where(keep_t, p_t * drop_scale, 0.0).to(q_base.dtype.element_ty),
-                        do, dv, input_precision="ieee")
-        else:
-            dv = tl.dot(p_t.to(q_base.dtype.element_ty), do, dv, input_precision="ieee")
+            kept_t = tl.where(keep_t, p_t * drop_scale, 0.0)
+        dv = tl.dot(kept_t.to(q_base.dtype.element_ty), do, dv, input_precision="ieee")
         dp_t = tl.dot(v, tl.trans(do), input_precision="ieee")
         if DROPOUT:
             dp_t = tl.where(keep_t, dp_t * drop_scale, 0.0)

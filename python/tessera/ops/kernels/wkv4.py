@@ -46,6 +46,25 @@ def _up(x, F64: tl.constexpr):
 
 
 @tessera.jit
+def _zeros(BLOCK_C: tl.constexpr, F64: tl.constexpr):
+    return _up(tl.zeros((BLOCK_C,), tl.float32), F64)
+
+
+@tessera.jit
+def _empty_state(BLOCK_C: tl.constexpr, F64: tl.constexpr):
+    """(aa, bb, pp) of BLOCK_C channels that have seen nothing: 0, 0, EMPTY_PP."""
+    return (_zeros(BLOCK_C, F64), _zeros(BLOCK_C, F64),
+            _up(tl.full((BLOCK_C,), EMPTY_PP, tl.float32), F64))
+
+
+@tessera.jit
+def _output_weights(pp, u, k):
+    """(e1, e2) of A.2's first half: y = (e1 aa + e2 v) / (e1 bb + e2)."""
+    o = tl.maximum(pp, u + k)
+    return tl.exp(pp - o), tl.exp(u + k - o)
+
+
+@tessera.jit
 def _advance(aa, bb, pp, w, k, v):
     """The state (aa, bb, pp) after a step with key k and value v (A.2's second half)."""
     o = tl.maximum(w + pp, k)
@@ -71,16 +90,12 @@ def wkv4_fwd_kernel(W, U, K, V, Y, AA, BB, PP, T, C, stride_b, stride_t,
         bb = _up(tl.load(BB + state, mask=mask, other=0.0), F64)
         pp = _up(tl.load(PP + state, mask=mask, other=EMPTY_PP), F64)
     else:
-        aa = _up(tl.zeros((BLOCK_C,), tl.float32), F64)
-        bb = _up(tl.zeros((BLOCK_C,), tl.float32), F64)
-        pp = _up(tl.full((BLOCK_C,), EMPTY_PP, tl.float32), F64)
+        aa, bb, pp = _empty_state(BLOCK_C, F64)
     row = b.to(tl.int64) * stride_b + offs_c
     for t in range(T):
         k = _up(tl.load(K + row, mask=mask, other=0.0), F64)
         v = _up(tl.load(V + row, mask=mask, other=0.0), F64)
-        o = tl.maximum(pp, u + k)
-        e1 = tl.exp(pp - o)
-        e2 = tl.exp(u + k - o)
+        e1, e2 = _output_weights(pp, u, k)
         y = (e1 * aa + e2 * v) / (e1 * bb + e2)
         tl.store(Y + row, y.to(Y.dtype.element_ty), mask=mask)
         aa, bb, pp = _advance(aa, bb, pp, w, k, v)
@@ -102,9 +117,7 @@ def wkv4_bwd_kernel(W, U, K, V, GY, GK, GV, GW_ROWS, GU_ROWS, SAVED, T, C, strid
     mask = offs_c < C
     w = _up(tl.load(W + offs_c, mask=mask, other=0.0), F64)
     u = _up(tl.load(U + offs_c, mask=mask, other=0.0), F64)
-    aa = _up(tl.zeros((BLOCK_C,), tl.float32), F64)
-    bb = _up(tl.zeros((BLOCK_C,), tl.float32), F64)
-    pp = _up(tl.full((BLOCK_C,), EMPTY_PP, tl.float32), F64)
+    aa, bb, pp = _empty_state(BLOCK_C, F64)
     row = b.to(tl.int64) * stride_b + offs_c
     component = tl.num_programs(1).to(tl.int64) * T * C
     saved = (b.to(tl.int64) * T) * C + offs_c
@@ -117,10 +130,10 @@ def wkv4_bwd_kernel(W, U, K, V, GY, GK, GV, GW_ROWS, GU_ROWS, SAVED, T, C, strid
         aa, bb, pp = _advance(aa, bb, pp, w, k, v)
         row += stride_t
         saved += C
-    ga = _up(tl.zeros((BLOCK_C,), tl.float32), F64)
-    gb = _up(tl.zeros((BLOCK_C,), tl.float32), F64)
-    gw = _up(tl.zeros((BLOCK_C,), tl.float32), F64)
-    gu = _up(tl.zeros((BLOCK_C,), tl.float32), F64)
+    ga = _zeros(BLOCK_C, F64)
+    gb = _zeros(BLOCK_C, F64)
+    gw = _zeros(BLOCK_C, F64)
+    gu = _zeros(BLOCK_C, F64)
     pp_after = pp
     for step in range(T):
         row -= stride_t
@@ -131,9 +144,7 @@ def wkv4_bwd_kernel(W, U, K, V, GY, GK, GV, GW_ROWS, GU_ROWS, SAVED, T, C, strid
         k = _up(tl.load(K + row, mask=mask, other=0.0), F64)
         v = _up(tl.load(V + row, mask=mask, other=0.0), F64)
         gy = _up(tl.load(GY + row, mask=mask, other=0.0), F64)
-        o = tl.maximum(pp, u + k)
-        e1 = tl.exp(pp - o)
-        e2 = tl.exp(u + k - o)
+        e1, e2 = _output_weights(pp, u, k)
         inv = 1.0 / (e1 * bb + e2)
         y = (e1 * aa + e2 * v) * inv
         q2 = gy * e2 * inv
