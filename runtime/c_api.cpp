@@ -9,6 +9,7 @@
 #include "compiler/Compiler.h"
 #include "runtime/disk_cache.h"
 #include "runtime/kernel_spec.h"
+#include "runtime/nvrtc.h"
 #include "runtime/op.h"
 #include "runtime/runtime.h"
 #include "runtime/status.h"
@@ -28,19 +29,22 @@ using tessera::runtime::BundleKernel;
 using tessera::runtime::BundleOp;
 using tessera::runtime::BundleTuning;
 using tessera::runtime::CompilerHooks;
+using tessera::runtime::CudaProgram;
+using tessera::runtime::CudaSourceSpec;
 using tessera::runtime::DiskCache;
+using tessera::runtime::encodeTensorMap;
+using tessera::runtime::invalidArgument;
 using tessera::runtime::Kernel;
 using tessera::runtime::KernelBinary;
 using tessera::runtime::KernelSpec;
+using tessera::runtime::Nvrtc;
 using tessera::runtime::Op;
+using tessera::runtime::readBundleFile;
 using tessera::runtime::Runtime;
 using tessera::runtime::Status;
 using tessera::runtime::StatusOr;
 using tessera::runtime::TensorMapSpec;
-using tessera::runtime::readBundleFile;
 using tessera::runtime::writeBundleFile;
-using tessera::runtime::encodeTensorMap;
-using tessera::runtime::invalidArgument;
 
 struct tessera_status {
   tessera_status_code code;
@@ -362,6 +366,103 @@ tessera_status_t tessera_kernel_precompile(tessera_runtime_t runtime, const char
       return kernel.status();
     if (out_compiled)
       *out_compiled = kernel->compiled;
+    return Status();
+  });
+}
+
+// ---- CUDA C++ kernels
+// ----------------------------------------------------------------------------
+
+tessera_status_t tessera_nvrtc_version(int32_t *out_major, int32_t *out_minor) {
+  return guarded([&]() -> Status {
+    if (!out_major || !out_minor)
+      return invalidArgument("out_major and out_minor must not be NULL");
+    StatusOr<const Nvrtc *> nvrtc = tessera::runtime::loadNvrtc();
+    if (!nvrtc.ok())
+      return nvrtc.status();
+    *out_major = (*nvrtc)->major;
+    *out_minor = (*nvrtc)->minor;
+    return Status();
+  });
+}
+
+tessera_status_t tessera_cuda_compile(const char *source, size_t source_size,
+                                      const tessera_cuda_options *options,
+                                      tessera_compiled_t *out_compiled) {
+  return guarded([&]() -> Status {
+    if (!out_compiled)
+      return invalidArgument("out_compiled must not be NULL");
+    *out_compiled = nullptr;
+    StatusOr<CudaSourceSpec> spec =
+        tessera::runtime::cudaSourceSpecFromC(source, source_size, options, /*requireTarget=*/true);
+    if (!spec.ok())
+      return spec.status();
+    StatusOr<const Nvrtc *> nvrtc = tessera::runtime::loadNvrtc();
+    if (!nvrtc.ok())
+      return nvrtc.status();
+    StatusOr<CudaProgram> program = tessera::runtime::compileCudaSource(**nvrtc, *spec);
+    if (!program.ok())
+      return program.status();
+    auto compiled = std::make_unique<tessera_compiled>();
+    tessera::compiler::CompiledKernel &kernel = compiled->kernel;
+    kernel.kernelName = spec->entry;
+    kernel.sharedBytes = spec->sharedBytes;
+    kernel.numWarps = spec->numWarps;
+    kernel.numParams = program->numParams;
+    kernel.stages["cuda"] = std::string(spec->source);
+    kernel.stages["ptx"] = std::move(program->ptx);
+    kernel.stages["cubin"] = std::move(program->cubin);
+    if (!program->log.empty())
+      kernel.stages["log"] = std::move(program->log);
+    *out_compiled = compiled.release();
+    return Status();
+  });
+}
+
+tessera_status_t tessera_cuda_kernel_get(tessera_runtime_t runtime, const char *source,
+                                         size_t source_size, const tessera_cuda_options *options,
+                                         int32_t device, tessera_kernel_t *out_kernel) {
+  return guarded([&]() -> Status {
+    if (!out_kernel)
+      return invalidArgument("out_kernel must not be NULL");
+    *out_kernel = nullptr;
+    if (!runtime)
+      return invalidArgument("runtime must not be NULL");
+    // A NULL or empty options->target means the device's own target.
+    StatusOr<CudaSourceSpec> spec = tessera::runtime::cudaSourceSpecFromC(
+        source, source_size, options, /*requireTarget=*/false);
+    if (!spec.ok())
+      return spec.status();
+    StatusOr<Kernel *> kernel = runtime->runtime.getCudaKernel(std::move(*spec), device);
+    if (!kernel.ok())
+      return kernel.status();
+    *out_kernel = wrap(*kernel);
+    return Status();
+  });
+}
+
+tessera_status_t tessera_cuda_kernel_precompile(tessera_runtime_t runtime, const char *source,
+                                                size_t source_size,
+                                                const tessera_cuda_options *options,
+                                                int32_t *out_compiled) {
+  return guarded([&]() -> Status {
+    if (out_compiled)
+      *out_compiled = 0;
+    if (!runtime)
+      return invalidArgument("runtime must not be NULL");
+    StatusOr<CudaSourceSpec> spec =
+        tessera::runtime::cudaSourceSpecFromC(source, source_size, options, /*requireTarget=*/true);
+    if (!spec.ok())
+      return spec.status();
+    StatusOr<std::string> key = runtime->runtime.cudaKernelKey(*spec);
+    if (!key.ok())
+      return key.status();
+    bool compiled = false;
+    StatusOr<KernelBinary> binary = runtime->runtime.findOrCompileCuda(*spec, *key, &compiled);
+    if (!binary.ok())
+      return binary.status();
+    if (out_compiled)
+      *out_compiled = compiled ? 1 : 0;
     return Status();
   });
 }

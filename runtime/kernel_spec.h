@@ -1,6 +1,6 @@
 // What identifies a kernel variant: its tile IR plus the compiler options that change the binary
-// without changing the IR. Validation of those options, and the hash that names the variant in
-// every cache.
+// without changing the IR, or, for the NVRTC backend, its CUDA C++ source plus NVRTC's options.
+// Validation of those options, and the hashes that name the variants in every cache.
 #ifndef TESSERA_RUNTIME_KERNEL_SPEC_H
 #define TESSERA_RUNTIME_KERNEL_SPEC_H
 
@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace tessera::runtime {
 
@@ -48,6 +49,33 @@ std::string withoutLocations(std::string_view ir);
 // its locations) and the compiler version. Fields are length-prefixed, so no two different specs
 // encode to the same bytes.
 std::string kernelKey(const KernelSpec &spec, std::string_view compilerVersion);
+
+// A CUDA C++ kernel compiled by NVRTC (runtime/nvrtc.h): the source and everything that changes
+// the binary built from it.
+struct CudaSourceSpec {
+  std::string_view source;          // not owned, like KernelSpec::tileIR
+  std::string entry;                // the extern "C" __global__ function launched
+  std::vector<std::string> options; // NVRTC's, in order ("-DN=64", "--use_fast_math")
+  std::string target;               // as KernelSpec::target
+  int32_t numWarps = 4;             // block size is 32 * numWarps
+  int32_t sharedBytes = 0;          // dynamic shared memory per block
+};
+
+// INVALID_ARGUMENT naming the offending field unless the source is non-empty and NUL-free, the
+// entry is a C identifier, the target is known, num_warps is a power of two in 1..32,
+// shared_bytes >= 0 and no option is empty, names an architecture (the target does) or adds
+// include paths or headers (which the key could not see: the source must hold all but the CUDA
+// toolkit's headers).
+Status validateCudaSourceSpec(const CudaSourceSpec &spec);
+
+// Converts and validates the C API's arguments; the target as in kernelSpecFromC.
+StatusOr<CudaSourceSpec> cudaSourceSpecFromC(const char *source, size_t sourceSize,
+                                             const tessera_cuda_options *options,
+                                             bool requireTarget);
+
+// The variant's identity: the hex SHA-256 of every field of `spec` and NVRTC's version, under an
+// encoding tag of its own, so that it never equals a tile kernel's key.
+std::string cudaSourceKey(const CudaSourceSpec &spec, std::string_view nvrtcVersion);
 
 } // namespace tessera::runtime
 

@@ -1,5 +1,7 @@
 #include "runtime/runtime.h"
 
+#include "runtime/nvrtc.h"
+
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
@@ -334,8 +336,8 @@ const BundledKernel *Runtime::bundledKernel(size_t index) const {
   return index < bundledKernels_.size() ? bundledKernels_[index].get() : nullptr;
 }
 
-StatusOr<KernelBinary> Runtime::findOrCompile(const KernelSpec &spec, const std::string &key,
-                                              bool *compiledHere) {
+StatusOr<KernelBinary> Runtime::findOrBuild(const std::string &key, const Build &build,
+                                            bool *compiledHere) {
   if (compiledHere)
     *compiledHere = false;
   {
@@ -350,10 +352,7 @@ StatusOr<KernelBinary> Runtime::findOrCompile(const KernelSpec &spec, const std:
     diskHits_.fetch_add(1, std::memory_order_relaxed);
     return std::move(*cached);
   }
-  if (!compiler_.compile)
-    return unavailable("kernel " + key + " is not in the disk cache and this runtime has no "
-                       "compiler to build it");
-  StatusOr<KernelBinary> compiled = compiler_.compile(spec);
+  StatusOr<KernelBinary> compiled = build();
   if (!compiled.ok())
     return compiled.status();
   compiles_.fetch_add(1, std::memory_order_relaxed);
@@ -361,6 +360,50 @@ StatusOr<KernelBinary> Runtime::findOrCompile(const KernelSpec &spec, const std:
     *compiledHere = true;
   diskCache_.write(key, *compiled);
   return compiled;
+}
+
+StatusOr<KernelBinary> Runtime::findOrCompile(const KernelSpec &spec, const std::string &key,
+                                              bool *compiledHere) {
+  return findOrBuild(
+      key,
+      [&]() -> StatusOr<KernelBinary> {
+        if (!compiler_.compile)
+          return unavailable("kernel " + key +
+                             " is not in the disk cache and this runtime has "
+                             "no compiler to build it");
+        return compiler_.compile(spec);
+      },
+      compiledHere);
+}
+
+StatusOr<std::string> Runtime::cudaKernelKey(const CudaSourceSpec &spec) const {
+  StatusOr<const Nvrtc *> nvrtc = loadNvrtc();
+  if (!nvrtc.ok())
+    return nvrtc.status();
+  return cudaSourceKey(spec, (*nvrtc)->version());
+}
+
+StatusOr<KernelBinary> Runtime::findOrCompileCuda(const CudaSourceSpec &spec,
+                                                  const std::string &key, bool *compiledHere) {
+  return findOrBuild(
+      key,
+      [&]() -> StatusOr<KernelBinary> {
+        StatusOr<const Nvrtc *> nvrtc = loadNvrtc();
+        if (!nvrtc.ok())
+          return nvrtc.status();
+        StatusOr<CudaProgram> program = compileCudaSource(**nvrtc, spec);
+        if (!program.ok())
+          return program.status();
+        KernelBinary binary;
+        binary.kernelName = spec.entry;
+        binary.sharedBytes = spec.sharedBytes;
+        binary.numWarps = spec.numWarps;
+        binary.numParams = program->numParams;
+        binary.kind = BinaryKind::Cubin;
+        binary.data = std::move(program->cubin);
+        return binary;
+      },
+      compiledHere);
 }
 
 StatusOr<Kernel *> Runtime::getKernel(KernelSpec spec, int32_t index) {
@@ -372,7 +415,24 @@ StatusOr<Kernel *> Runtime::getKernel(KernelSpec spec, int32_t index) {
     spec.target = device.target;
   TESSERA_RETURN_IF_ERROR(validateKernelSpec(spec));
   std::string key = kernelKey(spec);
+  return getOrLoad(device, key, [&] { return findOrCompile(spec, key); });
+}
 
+StatusOr<Kernel *> Runtime::getCudaKernel(CudaSourceSpec spec, int32_t index) {
+  StatusOr<Device *> found = device(index);
+  if (!found.ok())
+    return found.status();
+  Device &device = **found;
+  if (spec.target.empty())
+    spec.target = device.target;
+  TESSERA_RETURN_IF_ERROR(validateCudaSourceSpec(spec));
+  StatusOr<std::string> key = cudaKernelKey(spec);
+  if (!key.ok())
+    return key.status();
+  return getOrLoad(device, *key, [&] { return findOrCompileCuda(spec, *key); });
+}
+
+StatusOr<Kernel *> Runtime::getOrLoad(Device &device, const std::string &key, const Build &find) {
   {
     std::lock_guard<std::mutex> lock(mutex_);
     auto it = device.kernels.find(key);
@@ -384,7 +444,7 @@ StatusOr<Kernel *> Runtime::getKernel(KernelSpec spec, int32_t index) {
 
   // Compiling can take seconds: do it without the lock. Two threads asking for the same new
   // kernel may both build it; the first to finish is kept.
-  StatusOr<KernelBinary> binary = findOrCompile(spec, key);
+  StatusOr<KernelBinary> binary = find();
   if (!binary.ok())
     return binary.status();
   StatusOr<std::unique_ptr<Kernel>> loaded = load(device, key, std::move(*binary));

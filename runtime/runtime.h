@@ -134,6 +134,15 @@ public:
   StatusOr<KernelBinary> findOrCompile(const KernelSpec &spec, const std::string &key,
                                        bool *compiledHere = nullptr);
 
+  // The NVRTC backend, as the three functions above for tile kernels. getCudaKernel validates
+  // `spec`; findOrCompileCuda takes a valid one with its target set (it needs no driver, and
+  // compiles a cubin with NVRTC). The key needs NVRTC (its version is part of it): UNAVAILABLE
+  // without one, even for a kernel the disk cache holds.
+  StatusOr<Kernel *> getCudaKernel(CudaSourceSpec spec, int32_t device);
+  StatusOr<std::string> cudaKernelKey(const CudaSourceSpec &spec) const;
+  StatusOr<KernelBinary> findOrCompileCuda(const CudaSourceSpec &spec, const std::string &key,
+                                           bool *compiledHere = nullptr);
+
   StatusOr<CUdeviceptr> allocate(int32_t device, size_t bytes);
   Status deallocate(int32_t device, CUdeviceptr pointer);
   Status copyToDevice(int32_t device, CUdeviceptr dst, const void *src, size_t bytes);
@@ -158,6 +167,13 @@ private:
   StatusOr<Device *> device(int32_t index);
   StatusOr<std::unique_ptr<Kernel>> load(Device &device, const std::string &key,
                                          KernelBinary binary);
+  using Build = std::function<StatusOr<KernelBinary>()>;
+  // The binary of `key` from a loaded bundle, else the disk cache, else from `build` (counted as
+  // a compile and written to the disk cache).
+  StatusOr<KernelBinary> findOrBuild(const std::string &key, const Build &build,
+                                     bool *compiledHere);
+  // The kernel of `key` on `device` from memory, else `find`'s binary loaded and kept.
+  StatusOr<Kernel *> getOrLoad(Device &device, const std::string &key, const Build &find);
   // NOT_FOUND for a name no loaded bundle has, naming the nearest ones. Called with mutex_ held.
   Status bundledNameNotFound(const std::string &name) const;
 

@@ -106,6 +106,55 @@ TESSERA_API tessera_status_t tessera_kernel_launch(tessera_kernel_t kernel, uint
                                        uint32_t grid_z, void* stream, void** args,
                                        size_t num_args);
 
+/* ---- CUDA C++ kernels (the NVRTC backend) ----------------------------------------------------
+ * Kernels written in CUDA C++, compiled at run time by NVRTC (libnvrtc, opened with dlopen on first
+ * use: libnvrtc.so.13, libnvrtc.so, then $CUDA_HOME/lib64 and /usr/local/cuda/lib64; UNAVAILABLE
+ * naming what was tried when there is none) into a cubin for the target, cached in memory and on
+ * disk like tile kernels (a kernel key covers the source, every option below and NVRTC's version)
+ * and launched with tessera_kernel_launch. NVRTC gets the caller's options after
+ * --gpu-architecture=<target>, -I<the CUDA headers> (of $CUDA_HOME, of the toolkit NVRTC came
+ * from, or /usr/local/cuda: <cuda_fp16.h> and <cuda_bf16.h> work) and --std=c++17 (unless an
+ * option sets the standard). Options may not set the architecture or add include paths (-I,
+ * -include): a source holds all it needs but the toolkit's headers, so that the key covers it.
+ * COMPILE_ERROR carries NVRTC's log; NOT_FOUND says that `entry` is no kernel of the program (an
+ * entry must be declared extern "C" __global__). */
+typedef struct tessera_cuda_options {
+  const char* entry;          /* the extern "C" __global__ function that launches run */
+  const char* target;         /* as in tessera_compile_options; NULL or "": the device's own */
+  int32_t num_warps;          /* threads per block = 32 * num_warps; a power of two, 1..32 */
+  int32_t shared_bytes;       /* dynamic shared memory per block, >= 0 */
+  const char* const* options; /* NVRTC options ("-DN=64", "--use_fast_math"); none: NULL */
+  size_t num_options;
+} tessera_cuda_options;
+
+/* The version of the NVRTC that the runtime uses; UNAVAILABLE (saying what was tried) without
+ * one. Needs no GPU. */
+TESSERA_API tessera_status_t tessera_nvrtc_version(int32_t* out_major, int32_t* out_minor);
+
+/* Compiles a CUDA C++ kernel without a GPU or a runtime (no cache). The result's stages are
+ * "cuda" (the source), "ptx", "cubin" and, when NVRTC wrote one, "log" (its warnings); its kernel
+ * name is options->entry and its parameter count that of the entry in the PTX. options->target
+ * must be set. Free with tessera_compiled_free. */
+TESSERA_API tessera_status_t tessera_cuda_compile(const char* source, size_t source_size,
+                                                  const tessera_cuda_options* options,
+                                                  tessera_compiled_t* out_compiled);
+
+/* The CUDA C++ kernel loaded on `device`: from the in-memory cache, else the disk cache, else
+ * compiled by NVRTC (and written to the disk cache). Launch it with tessera_kernel_launch, with
+ * one argument per parameter of the entry. */
+TESSERA_API tessera_status_t tessera_cuda_kernel_get(tessera_runtime_t runtime, const char* source,
+                                                     size_t source_size,
+                                                     const tessera_cuda_options* options,
+                                                     int32_t device, tessera_kernel_t* out_kernel);
+
+/* Puts the cubin of the CUDA C++ kernel into the disk cache (found there, or compiled and
+ * written), as tessera_kernel_precompile does for tile kernels: no GPU needed, options->target
+ * must be set, *out_compiled (may be NULL) is 1 when this call compiled. */
+TESSERA_API tessera_status_t tessera_cuda_kernel_precompile(tessera_runtime_t runtime,
+                                                            const char* source, size_t source_size,
+                                                            const tessera_cuda_options* options,
+                                                            int32_t* out_compiled);
+
 /* Encodes the TMA tensor map (CUtensorMap, TESSERA_TENSOR_MAP_BYTES bytes) of a tiled view of a
  * tensor at device address `address` into `out_map`, which a kernel's tensor-map parameter takes
  * by value. Lists run outermost dimension first: `sizes` and `box` have `rank` (1..5) entries,

@@ -32,6 +32,19 @@
 // Arguments that the kernel's specialisation folded away (constexprs, integers given as constants
 // when the bundle was built) are not passed. An argument of any other type fails to compile.
 //
+// CUDA C++ kernels are compiled at run time by NVRTC, cached like any kernel, and launched the
+// same way (see tessera_cuda_kernel_get):
+//
+//   const char *source = R"(extern "C" __global__ void scale(float *x, float a, int n) {
+//     int i = blockIdx.x * blockDim.x + threadIdx.x;
+//     if (i < n) x[i] *= a * FACTOR;
+//   })";
+//   tessera::CudaOptions options{"scale"};            // entry; target: the device's
+//   options.num_warps = 8;                             // 256 threads per block
+//   options.nvrtc_options = {"-DFACTOR=2"};
+//   tessera::Kernel scale = runtime.cuda_kernel(source, options);
+//   scale.launch(tessera::Grid{uint32_t((n + 255) / 256)}, nullptr, x.as<float>(), 0.5f, n);
+//
 // Ops of tessera.ops run on tensors in device memory, planned from the op records of a bundle that
 // tessera.aot wrote from an "ops" spec (see tessera_runtime_get_op): a call the bundle lists runs
 // its kernel, any other call (shape, strides, GPU) a kernel compiled in the process.
@@ -283,6 +296,33 @@ private:
   tessera_kernel_t handle_ = nullptr;
 };
 
+// What compiles a CUDA C++ kernel besides its source (tessera_cuda_options, owning its strings).
+struct CudaOptions {
+  std::string entry;                      // the extern "C" __global__ function
+  std::string target;                     // "" for the device's own ("sm_90a", ...)
+  int32_t num_warps = 4;                  // threads per block = 32 * num_warps
+  int32_t shared_bytes = 0;               // dynamic shared memory per block
+  std::vector<std::string> nvrtc_options; // "-DN=64", "--use_fast_math", ...
+};
+
+namespace detail {
+
+// `options` as the C API takes them; valid while `options` and `pointers` live.
+inline tessera_cuda_options cudaOptions(const CudaOptions &options,
+                                        std::vector<const char *> &pointers) {
+  pointers.clear();
+  for (const std::string &option : options.nvrtc_options)
+    pointers.push_back(option.c_str());
+  return tessera_cuda_options{options.entry.c_str(),
+                              options.target.c_str(),
+                              options.num_warps,
+                              options.shared_bytes,
+                              pointers.empty() ? nullptr : pointers.data(),
+                              pointers.size()};
+}
+
+} // namespace detail
+
 // A keyword argument of an op (see tessera_op_launch), named as in tessera.ops:
 // Attribute("alpha", 0.5), Attribute("rounding_mode", "floor"), Attribute("seed", int64_t(7)),
 // Attribute("normalized_shape", shape) with a std::vector<int64_t> shape.
@@ -485,6 +525,26 @@ public:
     tessera_kernel_t kernel = nullptr;
     detail::check(tessera_runtime_get_bundled_kernel(handle_, name.c_str(), device, &kernel));
     return Kernel(kernel);
+  }
+
+  // The CUDA C++ kernel of `source` compiled with `options` (NVRTC), loaded on `device`.
+  Kernel cuda_kernel(const std::string &source, const CudaOptions &options, int32_t device = 0) {
+    std::vector<const char *> pointers;
+    const tessera_cuda_options c = detail::cudaOptions(options, pointers);
+    tessera_kernel_t kernel = nullptr;
+    detail::check(
+        tessera_cuda_kernel_get(handle_, source.data(), source.size(), &c, device, &kernel));
+    return Kernel(kernel);
+  }
+  // Puts that kernel's cubin for options.target (which must be set) into the disk cache, with no
+  // GPU; true when this call compiled it.
+  bool precompile_cuda_kernel(const std::string &source, const CudaOptions &options) {
+    std::vector<const char *> pointers;
+    const tessera_cuda_options c = detail::cudaOptions(options, pointers);
+    int32_t compiled = 0;
+    detail::check(
+        tessera_cuda_kernel_precompile(handle_, source.data(), source.size(), &c, &compiled));
+    return compiled != 0;
   }
 
   // The op `name` ("mm", "matmul"); NOT_FOUND for a name that is no op. Its kernels come from the

@@ -12,6 +12,7 @@
 // that becomes several parameters (a tensor descriptor: "(mplll)"), whose value is a tuple.
 // kernel[grid](...) launches of @tessera.jit kernels are bound, classified, packed and launched
 // by fast_launch.cpp, which leaves the arguments it does not know to the Python launcher.
+// CUDA C++ kernels compiled by NVRTC (get_cuda_kernel) are the same Kernel, with a flat plan.
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
@@ -54,6 +55,33 @@ tessera_compile_options make_options(const std::string &target, int num_warps, i
   options.flags = 0;
   return options;
 }
+
+// tessera_cuda_options over strings it owns (the C API's points into them).
+class CudaOptions {
+public:
+  CudaOptions(std::string entry, std::string target, int num_warps, int shared_bytes,
+              std::vector<std::string> options)
+      : entry_(std::move(entry)), target_(std::move(target)), options_(std::move(options)) {
+    for (const std::string &option : options_)
+      pointers_.push_back(option.c_str());
+    c_ = tessera_cuda_options{entry_.c_str(),
+                              target_.c_str(),
+                              num_warps,
+                              shared_bytes,
+                              pointers_.empty() ? nullptr : pointers_.data(),
+                              pointers_.size()};
+  }
+  CudaOptions(const CudaOptions &) = delete;
+  CudaOptions &operator=(const CudaOptions &) = delete;
+
+  const tessera_cuda_options *get() const { return &c_; }
+
+private:
+  std::string entry_, target_;
+  std::vector<std::string> options_;
+  std::vector<const char *> pointers_;
+  tessera_cuda_options c_{};
+};
 
 // A bundle being built, or one read from a file (runtime/bundle.h).
 class Bundle {
@@ -458,6 +486,75 @@ PYBIND11_MODULE(_C, m) {
       },
       py::arg("tile_ir"), py::arg("target"), py::arg("num_warps"), py::arg("num_stages"),
       "Puts the kernel into the disk cache without a GPU; True when this call compiled it.");
+
+  m.def(
+      "nvrtc_version",
+      [] {
+        int32_t major = 0, minor = 0;
+        check(tessera_nvrtc_version(&major, &minor));
+        return py::make_tuple(major, minor);
+      },
+      "(major, minor) of the NVRTC that compiles CUDA C++ kernels; TesseraError without one.");
+
+  m.def(
+      "compile_cuda",
+      [](const std::string &source, const std::string &entry, const std::string &target,
+         int num_warps, int shared_bytes, std::vector<std::string> options) {
+        const CudaOptions c(entry, target, num_warps, shared_bytes, std::move(options));
+        tessera_compiled_t compiled = nullptr;
+        tessera_status_t status;
+        {
+          py::gil_scoped_release release;
+          status = tessera_cuda_compile(source.data(), source.size(), c.get(), &compiled);
+        }
+        check(status);
+        return std::make_unique<Compiled>(compiled);
+      },
+      py::arg("source"), py::arg("entry"), py::arg("target"), py::arg("num_warps") = 4,
+      py::arg("shared_bytes") = 0, py::arg("options") = std::vector<std::string>(),
+      "Compiles a CUDA C++ kernel with NVRTC without a GPU or cache: stages 'cuda', 'ptx', "
+      "'cubin' (and 'log'), name = entry, num_params from the PTX.");
+
+  m.def(
+      "get_cuda_kernel",
+      [](const std::string &source, const std::string &entry, const std::string &target,
+         int num_warps, int shared_bytes, std::vector<std::string> options, int device,
+         std::string plan) {
+        const CudaOptions c(entry, target, num_warps, shared_bytes, std::move(options));
+        tessera_kernel_t kernel = nullptr;
+        tessera_status_t status;
+        {
+          py::gil_scoped_release release;
+          status = tessera_cuda_kernel_get(runtime(), source.data(), source.size(), c.get(), device,
+                                           &kernel);
+        }
+        check(status);
+        return std::make_unique<Kernel>(kernel, std::move(plan));
+      },
+      py::arg("source"), py::arg("entry"), py::arg("target"), py::arg("num_warps"),
+      py::arg("shared_bytes"), py::arg("options"), py::arg("device"), py::arg("plan"),
+      "The CUDA C++ kernel loaded on `device` (memory or disk cache, else NVRTC); target '' "
+      "means the device's. The plan's characters are those of get_kernel's.");
+
+  m.def(
+      "precompile_cuda",
+      [](const std::string &source, const std::string &entry, const std::string &target,
+         int num_warps, int shared_bytes, std::vector<std::string> options) {
+        const CudaOptions c(entry, target, num_warps, shared_bytes, std::move(options));
+        int32_t compiled = 0;
+        tessera_status_t status;
+        {
+          py::gil_scoped_release release;
+          status = tessera_cuda_kernel_precompile(runtime(), source.data(), source.size(), c.get(),
+                                                  &compiled);
+        }
+        check(status);
+        return compiled != 0;
+      },
+      py::arg("source"), py::arg("entry"), py::arg("target"), py::arg("num_warps") = 4,
+      py::arg("shared_bytes") = 0, py::arg("options") = std::vector<std::string>(),
+      "Puts the CUDA C++ kernel's cubin into the disk cache without a GPU; True when this call "
+      "compiled it.");
 
   m.def("device_count", [] {
     int32_t count = 0;

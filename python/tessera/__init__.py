@@ -21,6 +21,7 @@ from .runtime.autotuner import Config, autotune, heuristics
 from .runtime.bundles import BundleCase, build_bundle, load_bundle
 from .runtime.precompile import AotReport, aot
 from .runtime.buffer import DeviceBuffer, empty, from_numpy
+from .runtime.cuda_source import CudaConfig, CudaKernel
 from .runtime.jit_function import JITFunction, LoadedKernel, jit
 from .runtime.tensor_descriptor import TensorDescriptor
 from .utils import cdiv, next_power_of_2
@@ -28,7 +29,8 @@ from .utils import cdiv, next_power_of_2
 __version__ = "0.1.0"
 
 __all__ = [
-    "AotReport", "BundleCase", "CompilationError", "CompiledKernel", "Config", "DeviceBuffer", "JITFunction",
+    "AotReport", "BundleCase", "CompilationError", "CompiledKernel", "Config", "CudaConfig",
+    "CudaKernel", "DeviceBuffer", "JITFunction",
     "LoadedKernel", "TensorDescriptor", "TesseraError", "aot", "autotune", "build_bundle", "cdiv",
     "compile", "empty", "errors", "from_numpy", "heuristics", "jit", "language", "load_bundle",
     "next_power_of_2", "stats",

@@ -1,6 +1,9 @@
 // The Runtime on a real GPU: loading, launching, shared memory opt-in, JIT error logs, caches
-// across runtimes, threads. Every test skips itself when no CUDA driver or device is found.
+// across runtimes, threads, CUDA C++ kernels compiled by NVRTC. Every test skips itself when no
+// CUDA driver or device is found.
 #include "runtime/runtime.h"
+
+#include "runtime/nvrtc.h"
 
 #include "test/runtime/fake_compiler.h"
 #include "test/runtime/test_kernels.h"
@@ -10,6 +13,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <thread>
 #include <vector>
@@ -258,6 +262,75 @@ TEST_F(GpuTest, LaunchHostCost) {
               wrapped * 1e6, bare * 1e6);
   EXPECT_LT(wrapped, 50e-6);
   ASSERT_TRUE(runtime->deallocate(0, *data).ok());
+}
+
+// A CUDA C++ kernel compiled by NVRTC: y = a * x + b * SCALE, staged through dynamic shared
+// memory, over sizes that are not multiples of the block; the second lookup is a memory hit and a
+// second runtime loads the cubin from the disk cache.
+TEST_F(GpuTest, CudaSourceKernelComputesAxpb) {
+  StatusOr<const Nvrtc *> nvrtc = loadNvrtc();
+  if (!nvrtc.ok())
+    GTEST_SKIP() << "no NVRTC: " << nvrtc.status().toString();
+  const char source[] = R"(
+#include <cuda_bf16.h>
+extern "C" __global__ void axpb(const float *x, float *y, float a, float b, int n) {
+  extern __shared__ float staged[];
+  int i = blockIdx.x * blockDim.x + threadIdx.x;
+  staged[threadIdx.x] = i < n ? x[i] : 0.0f;
+  __syncthreads();
+  if (i < n)
+    y[i] = a * staged[threadIdx.x] + b * SCALE;
+}
+)";
+  CudaSourceSpec cuda;
+  cuda.source = source;
+  cuda.entry = "axpb";
+  cuda.options = {"-DSCALE=2"};
+  cuda.numWarps = 8; // 256 threads
+  cuda.sharedBytes = 256 * sizeof(float);
+  StatusOr<Kernel *> kernel = runtime->getCudaKernel(cuda, 0);
+  ASSERT_TRUE(kernel.ok()) << kernel.status().toString();
+  EXPECT_EQ((*kernel)->numParams(), 5);
+  EXPECT_EQ((*kernel)->name(), "axpb");
+
+  for (int n : {1, 255, 257, 1000003}) {
+    std::vector<float> x(static_cast<size_t>(n)), y(static_cast<size_t>(n));
+    for (int i = 0; i < n; ++i)
+      x[size_t(i)] = float((i * 7919) % 1000) * 0.013f - 6.5f;
+    const size_t bytes = x.size() * sizeof(float);
+    StatusOr<CUdeviceptr> dx = runtime->allocate(0, bytes), dy = runtime->allocate(0, bytes);
+    ASSERT_TRUE(dx.ok() && dy.ok());
+    ASSERT_TRUE(runtime->copyToDevice(0, *dx, x.data(), bytes).ok());
+    std::vector<float> poison(x.size(), std::nanf(""));
+    ASSERT_TRUE(runtime->copyToDevice(0, *dy, poison.data(), bytes).ok());
+    CUdeviceptr px = *dx, py = *dy;
+    float a = 1.75f, b = -0.5f;
+    void *args[] = {&px, &py, &a, &b, &n};
+    Status launched = (*kernel)->launch(uint32_t((n + 255) / 256), 1, 1, nullptr, args, 5);
+    ASSERT_TRUE(launched.ok()) << launched.toString();
+    ASSERT_TRUE(runtime->synchronize(0).ok());
+    ASSERT_TRUE(runtime->copyToHost(0, y.data(), *dy, bytes).ok());
+    for (int i = 0; i < n; ++i) {
+      float expected = a * x[size_t(i)] + b * 2.0f;
+      ASSERT_NEAR(y[size_t(i)], expected, 1e-6f * (1.0f + std::fabs(expected)))
+          << "n = " << n << ", at " << i;
+    }
+    ASSERT_TRUE(runtime->deallocate(0, *dx).ok());
+    ASSERT_TRUE(runtime->deallocate(0, *dy).ok());
+  }
+
+  StatusOr<Kernel *> again = runtime->getCudaKernel(cuda, 0);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(*again, *kernel);
+  tessera_stats stats = runtime->stats();
+  EXPECT_EQ(stats.compiles, 1u);
+  EXPECT_EQ(stats.memory_hits, 1u);
+
+  Runtime second(test::fakeCompilerHooks(), dir.path());
+  StatusOr<Kernel *> fromDisk = second.getCudaKernel(cuda, 0);
+  ASSERT_TRUE(fromDisk.ok()) << fromDisk.status().toString();
+  EXPECT_EQ(second.stats().disk_hits, 1u);
+  EXPECT_EQ(second.stats().compiles, 0u);
 }
 
 } // namespace
