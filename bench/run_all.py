@@ -122,6 +122,7 @@ def main():
     import bench_ops_elementwise
     import bench_ops_normalization
     import bench_ops_rope
+    import bench_rwkv
     import bench_softmax
     import bench_vector_add
 
@@ -136,6 +137,7 @@ def main():
              ("rope", "throughput", lambda: bench_ops_rope.run(reps=reps)),
              ("matmul", "throughput", lambda: bench_matmul.run(reps=reps)),
              ("attention", "throughput", lambda: bench_attention.run(reps=reps)),
+             ("rwkv", "throughput", lambda: bench_rwkv.run(reps=max(5, reps // 2))),
              ("first_launch", "first_launch",
               lambda: bench_first_launch.run(repeats=2 if args.quick else 3)),
              ("launch", "launch", lambda: bench_launch.run(repeats=5 if args.quick else 15))]

@@ -2,7 +2,8 @@
 reference written here (the stabilised step of A.2, gradients by autograd), with the inputs of
 part D: B {1, 2, 3}, C {1, 32, 33, 100, 768}, T {1, 2, 7, 127, 1024, 4096}, k in [-60, 60],
 time_decay in [-10, 6] (w = -exp(time_decay)), u in [-10, 10]; fp32, bf16 and fp16 I/O; the
-state: chaining T1 + T2, 100 chained T = 1 calls, in-place updates; both backends; the errors.
+state: chaining T1 + T2, 100 chained T = 1 calls, in-place updates; the tile, cuda and reference
+backends; the errors.
 
 Metric (B.9): rel = ||x - ref|| / ||ref|| over the whole tensor, from the same dtype-rounded
 inputs; y <= 1e-4 in fp32, 5e-3 in bf16, 2e-3 in fp16; gradients <= 5e-4 in fp32, 1e-2 in bf16;
@@ -211,8 +212,6 @@ ERRORS = {
     "k_on_cpu": (lambda t: ((t.w, t.u, t.k.cpu(), t.v), {}), ValueError, "k is on cpu"),
     "backend": (lambda t: ((t.w, t.u, t.k, t.v), {"backend": "triton"}), ValueError,
                 "backend is 'triton'"),
-    "cuda_backend": (lambda t: ((t.w, t.u, t.k, t.v), {"backend": "cuda"}),
-                     NotImplementedError, "'cuda' backend"),
     "state_tuple": (lambda t: ((t.w, t.u, t.k, t.v), {"state": t.k}), TypeError, "state"),
     "state_shape": (lambda t: ((t.w, t.u, t.k, t.v), {"state": (t.aa[:1], t.aa, t.aa)}),
                     ValueError, "state aa has shape"),
@@ -242,3 +241,28 @@ def test_state_with_gradients_is_refused():
 def test_set_backend_rejects_unknown_names():
     with pytest.raises(ValueError, match="set_backend: backend is 'fast'"):
         rwkv.set_backend("fast")
+
+
+@pytest.mark.parametrize("b,t,c,dtype", [(2, 1, 33, torch.float32), (2, 127, 100, torch.float32),
+                                         (1, 4096, 768, torch.float32),
+                                         (3, 127, 100, torch.bfloat16),
+                                         (2, 127, 100, torch.float16)])
+def test_cuda_backend_forward(b, t, c, dtype):
+    check_forward(b, t, c, dtype, backend="cuda")
+
+
+@pytest.mark.parametrize("b,t,c,dtype", [(2, 7, 33, torch.float32), (2, 1024, 32, torch.float32),
+                                         (2, 127, 100, torch.bfloat16)])
+def test_cuda_backend_backward(b, t, c, dtype):
+    check_backward(b, t, c, dtype, backend="cuda", k_range=3.0)
+
+
+def test_cuda_backend_decode_loop():
+    w, u, k, v = inputs(2, 60, 100)
+    state = empty_state(2, 100)
+    ys = [rwkv.wkv4(w, u, k[:, i:i + 1], v[:, i:i + 1], state=state, backend="cuda")
+          for i in range(60)]
+    assert torch.equal(torch.cat(ys, dim=1), rwkv.wkv4(w, u, k, v, backend="cuda"))
+    _, ref_state = reference(w, u, k, v)
+    for got, ref in zip(state, ref_state):
+        assert rel(got, ref) <= 1e-4

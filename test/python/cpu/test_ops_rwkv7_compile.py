@@ -1,0 +1,90 @@
+"""CPU tier for tessera.ops.rwkv's WKV7 kernels: the forward (plain, with states, saving for the
+backward) and the backward (with dsT and ds0) compile for sm_80 and sm_90a at every head size,
+decay convention and I/O dtype the op launches, with the block shapes it chooses, and ptxas
+accepts them; the fp32 kernels compute in fp32 only, the fp64 ones in fp64. None spills but
+the backward at N = 128 (S, G and S_{t-1} of a 128 x 128 head in one program: ptxas keeps it to
+64 registers a thread at 16 warps) and the fp64 reference backward.
+"""
+import pytest
+
+from test_frontend_support import tessera
+
+from tessera.ops.kernels.wkv7 import (choose_backward_warps, choose_forward_block,
+                                      wkv7_bwd_kernel, wkv7_fwd_kernel)
+
+TARGETS = ("sm_80", "sm_90a")
+SPILLING = {"bwd-128-log", "bwd-64-reference"}
+IO_POINTERS = ("R", "K", "V", "A", "B", "Y", "DY", "DR", "DK", "DV", "DA", "DB")
+
+
+def compiled(kernel, target, n=64, io="fp32", f64=False, decay=0, states=False, save=False,
+             heads=256):
+    compute = "fp64" if f64 else "fp32"
+    constants = {"N": n, "DECAY": decay, "CHUNK": 16, "F64": f64}
+    if kernel is wkv7_fwd_kernel:
+        block_i, warps = choose_forward_block(heads, n, 132, f64)
+        constants.update(BLOCK_I=block_i, HAS_S0=states, HAS_ST=states, SAVE=save)
+        unused = ([] if states else ["S0", "ST"]) + ([] if save else ["SA", "CKPT"])
+    else:
+        warps = choose_backward_warps(n, f64)
+        constants.update(HAS_DST=states, HAS_DS0=states)
+        unused = [] if states else ["DST", "DS0"]
+    constants.update({name: None for name in unused})
+    signature = {}
+    for name in kernel.arg_names:
+        if name in constants:
+            continue
+        if name in IO_POINTERS:
+            signature[name] = f"*{io}:16"
+        elif name in ("W", "DW"):
+            signature[name] = "*fp32:16" if io == "fp32" else f"*{io}:16"
+        elif name in ("S0", "ST", "DST"):
+            signature[name] = "*fp32:16"
+        elif name in ("SA", "CKPT", "DS0"):
+            signature[name] = f"*{compute}:16"
+        else:
+            signature[name] = "i32"
+    return tessera.compile(kernel, signature=signature, constants=constants, target=target,
+                           num_warps=warps)
+
+
+VARIANTS = {
+    "fwd-16": (wkv7_fwd_kernel, {"n": 16}),
+    "fwd-32-bf16-states": (wkv7_fwd_kernel, {"n": 32, "io": "bf16", "states": True}),
+    "fwd-64-bf16-save": (wkv7_fwd_kernel, {"io": "bf16", "save": True}),
+    "fwd-64-decode": (wkv7_fwd_kernel, {"io": "bf16", "states": True, "heads": 2048}),
+    "fwd-128-fp16-clampw-save": (wkv7_fwd_kernel, {"n": 128, "io": "fp16", "decay": 1,
+                                                   "save": True, "states": True}),
+    "fwd-64-reference-log": (wkv7_fwd_kernel, {"f64": True, "decay": 2, "save": True}),
+    "bwd-16": (wkv7_bwd_kernel, {"n": 16}),
+    "bwd-32-states": (wkv7_bwd_kernel, {"n": 32, "states": True}),
+    "bwd-64-bf16": (wkv7_bwd_kernel, {"io": "bf16", "states": True}),
+    "bwd-64-clampw": (wkv7_bwd_kernel, {"decay": 1}),
+    "bwd-128-log": (wkv7_bwd_kernel, {"n": 128, "decay": 2, "states": True}),
+    "bwd-64-reference": (wkv7_bwd_kernel, {"f64": True, "states": True}),
+}
+
+
+@pytest.mark.parametrize("target", TARGETS)
+@pytest.mark.parametrize("variant", list(VARIANTS))
+def test_compiles(variant, target, run_ptxas):
+    kernel, options = VARIANTS[variant]
+    compiled_kernel = compiled(kernel, target, **options)
+    ptx = compiled_kernel.asm["ptx"]
+    proc = run_ptxas(ptx, target, "-v")
+    assert proc.returncode == 0, f"ptxas -arch={target} rejected the kernel:\n{proc.stderr}"
+    if variant not in SPILLING:
+        assert " 0 bytes spill stores" in proc.stderr, f"the kernel spills:\n{proc.stderr}"
+    if options.get("f64"):
+        assert "fma.rn.f64" in ptx or "mul.rn.f64" in ptx or "mul.f64" in ptx
+    else:
+        assert ".f64" not in ptx, "the fp32 kernel computes in fp64"
+
+
+def test_block_choice():
+    assert choose_forward_block(8 * 32, 64, 132) == (16, 2)
+    assert choose_forward_block(64 * 32, 64, 132) == (64, 8)
+    assert choose_forward_block(1, 128, 132) == (16, 4)
+    assert choose_forward_block(4, 16, 132) == (16, 1)
+    assert choose_backward_warps(16) == 1 and choose_backward_warps(64) == 8
+    assert choose_backward_warps(128) == 16 and choose_backward_warps(64, f64=True) == 16
