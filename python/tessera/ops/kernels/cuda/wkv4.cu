@@ -70,6 +70,43 @@ __device__ __forceinline__ void advance(float& aa, float& bb, float& pp, float w
     pp = o;
 }
 
+// k, v of the WKV4_AHEAD steps after the group in use, walking t upwards: take(t0) hands out
+// the group t0 .. t0 + WKV4_AHEAD - 1 and issues the loads of the next group.
+struct ForwardLookahead {
+    const IO_T* k_c;
+    const IO_T* v_c;
+    long long stride_t;
+    int T;
+    IO_T k_next[WKV4_AHEAD], v_next[WKV4_AHEAD];
+
+    __device__ ForwardLookahead(const IO_T* k_c, const IO_T* v_c, long long stride_t, int T)
+        : k_c(k_c), v_c(v_c), stride_t(stride_t), T(T)
+    {
+#pragma unroll
+        for (int s = 0; s < WKV4_AHEAD; ++s) {
+            if (s < T) {
+                k_next[s] = k_c[s * stride_t];
+                v_next[s] = v_c[s * stride_t];
+            }
+        }
+    }
+
+    __device__ __forceinline__ void take(int t0, IO_T (&k_now)[WKV4_AHEAD],
+                                         IO_T (&v_now)[WKV4_AHEAD])
+    {
+#pragma unroll
+        for (int s = 0; s < WKV4_AHEAD; ++s) {
+            k_now[s] = k_next[s];
+            v_now[s] = v_next[s];
+            const int t = t0 + WKV4_AHEAD + s;
+            if (t < T) {
+                k_next[s] = k_c[t * stride_t];
+                v_next[s] = v_c[t * stride_t];
+            }
+        }
+    }
+};
+
 // y (B, T, C) of k, v (element (b, t, c) at b * stride_b + t * stride_t + c; y strided alike),
 // w (C,) fp32 and u (C,). With STATE, aa, bb, pp ((B, C) fp32 each) hold the state before the
 // first step and receive the state after the last.
@@ -95,26 +132,10 @@ wkv4_forward(const float* __restrict__ w, const U_T* __restrict__ u, const IO_T*
     IO_T* y_c = y + (long long)blockIdx.y * stride_b + c;
 
     // k, v of steps t0 .. t0 + WKV4_AHEAD - 1, loaded one group ahead.
-    IO_T k_next[WKV4_AHEAD], v_next[WKV4_AHEAD];
-#pragma unroll
-    for (int s = 0; s < WKV4_AHEAD; ++s) {
-        if (s < T) {
-            k_next[s] = k_c[s * stride_t];
-            v_next[s] = v_c[s * stride_t];
-        }
-    }
+    ForwardLookahead ahead(k_c, v_c, stride_t, T);
     for (int t0 = 0; t0 < T; t0 += WKV4_AHEAD) {
         IO_T k_now[WKV4_AHEAD], v_now[WKV4_AHEAD];
-#pragma unroll
-        for (int s = 0; s < WKV4_AHEAD; ++s) {
-            k_now[s] = k_next[s];
-            v_now[s] = v_next[s];
-            const int t = t0 + WKV4_AHEAD + s;
-            if (t < T) {
-                k_next[s] = k_c[t * stride_t];
-                v_next[s] = v_c[t * stride_t];
-            }
-        }
+        ahead.take(t0, k_now, v_now);
 #pragma unroll
         for (int s = 0; s < WKV4_AHEAD; ++s) {
             const int t = t0 + s;
@@ -163,26 +184,10 @@ wkv4_backward(const float* __restrict__ w, const U_T* __restrict__ u,
 
     // Replay, saving the state before each step.
     float aa_c = 0.0f, bb_c = 0.0f, pp_c = WKV4_EMPTY_PP;
-    IO_T k_next[WKV4_AHEAD], v_next[WKV4_AHEAD];
-#pragma unroll
-    for (int s = 0; s < WKV4_AHEAD; ++s) {
-        if (s < T) {
-            k_next[s] = k_c[s * stride_t];
-            v_next[s] = v_c[s * stride_t];
-        }
-    }
+    ForwardLookahead ahead(k_c, v_c, stride_t, T);
     for (int t0 = 0; t0 < T; t0 += WKV4_AHEAD) {
         IO_T k_now[WKV4_AHEAD], v_now[WKV4_AHEAD];
-#pragma unroll
-        for (int s = 0; s < WKV4_AHEAD; ++s) {
-            k_now[s] = k_next[s];
-            v_now[s] = v_next[s];
-            const int t = t0 + WKV4_AHEAD + s;
-            if (t < T) {
-                k_next[s] = k_c[t * stride_t];
-                v_next[s] = v_c[t * stride_t];
-            }
-        }
+        ahead.take(t0, k_now, v_now);
 #pragma unroll
         for (int s = 0; s < WKV4_AHEAD; ++s) {
             const int t = t0 + s;
