@@ -13,7 +13,8 @@ Backends: ``"tile"``, kernels written in the Tessera DSL with fp32 math (the def
 ``"cuda"``, CUDA C++ kernels (``kernels/cuda/``) compiled at run time by NVRTC and launched,
 cached and autotuned by the runtime, fp32 math; ``"reference"``, the tile kernels computing in
 float64 (inputs upcast on load, outputs rounded once), for checking. All take the same inputs
-and give the same results within the spec's tolerances.
+and give the same results within the spec's tolerances. The tile wkv7 forward is chunked, on
+tensor cores (chunks of 16 steps); wkv7s steps through time in exact fp32 on every backend.
 """
 from __future__ import annotations
 
@@ -22,8 +23,9 @@ from typing import Any, Dict, Optional, Tuple
 from .arguments import as_tensor, check_cuda, check_dtype, check_same, sm_count, torch
 from .kernels.wkv4 import (choose_block, wkv4_bwd_kernel, wkv4_fwd_kernel,
                            wkv4_sum_rows_kernel)
-from .kernels.wkv7 import (DECAY_CODES, choose_backward_warps, choose_forward_block,
-                           wkv7_bwd_kernel, wkv7_fwd_kernel)
+from .kernels.wkv7 import (DECAY_CODES, choose_backward_warps, choose_chunk_block,
+                           choose_forward_block, wkv7_bwd_kernel, wkv7_chunk_fwd_kernel,
+                           wkv7_chunk_prep_kernel, wkv7_fwd_kernel)
 from .kernels.rwkv_cuda import cuda_type, wkv4_kernel, wkv7_kernel
 
 __all__ = ["BACKENDS", "get_backend", "set_backend", "wkv4", "wkv7", "wkv7s"]
@@ -31,6 +33,8 @@ __all__ = ["BACKENDS", "get_backend", "set_backend", "wkv4", "wkv7", "wkv7s"]
 BACKENDS = ("tile", "cuda", "reference")
 _backend = "tile"
 _IO_DTYPES = (torch.float32, torch.bfloat16, torch.float16) if torch is not None else ()
+# The chunked WKV7 forward's tensor-core type per I/O dtype (its HALF: 0 is fp32 FMAs).
+_HALF_DOTS = dict(zip(_IO_DTYPES, (0, 1, 2)))
 
 
 def set_backend(name: str) -> None:
@@ -220,6 +224,8 @@ def wkv4(w: Any, u: Any, k: Any, v: Any, state: Optional[Tuple[Any, Any, Any]] =
 
 WKV7_HEAD_SIZES = (16, 32, 64, 128)
 WKV7_CHUNK = 16  # steps between the backward's state checkpoints (B.4)
+# The chunk prep kernel's warps: its 16 x 16 products split over 2 warps at most.
+WKV7_PREP_WARPS = 2
 _WKV7_NAMES = ("r", "w", "k", "v", "a", "b")
 
 
@@ -266,10 +272,12 @@ def _wkv7_cuda_types(inputs) -> Dict[str, str]:
 
 
 def _wkv7_run_forward(inputs, decay: int, s0: Optional["torch.Tensor"], want_final: bool,
-                      save: bool, backend: str, final: Optional["torch.Tensor"] = None):
+                      save: bool, backend: str, final: Optional["torch.Tensor"] = None,
+                      chunked: bool = True):
     """(y, final state or None, sa or None, checkpoints or None) of contiguous (B, T, H, N)
     inputs; s0 fp32 (B, H, N, N) or (H, N, N), or None for zeros. `final` may be given (it may
-    be s0: wkv7s updates its state in place)."""
+    be s0: wkv7s updates its state in place). The tile backend runs the chunked tensor-core
+    forward when `chunked`, else the step-by-step one (wkv7s: exact fp32 for decoding)."""
     r = inputs[0]
     batch, steps, heads, n = r.shape
     y = torch.empty_like(r)
@@ -290,6 +298,21 @@ def _wkv7_run_forward(inputs, decay: int, s0: Optional["torch.Tensor"], want_fin
             **_wkv7_cuda_types(inputs), "DECAY": decay, "CHUNK": WKV7_CHUNK,
             "HAS_S0": s0 is not None, "HAS_ST": want_final, "SAVE": save}, n, tune=False)
         kernel[(batch * heads,)](*args)
+    elif chunked and not f64:
+        chunks = -(-steps // WKV7_CHUNK)
+        workspace = dict(device=r.device, dtype=torch.float32)
+        jv = torch.empty((batch * heads, chunks, 4, WKV7_CHUNK, n), **workspace)
+        ll = torch.empty((batch * heads, chunks, 2, WKV7_CHUNK, WKV7_CHUNK), **workspace)
+        decays = torch.empty((batch * heads, chunks, n), **workspace)
+        wkv7_chunk_prep_kernel[(chunks, batch * heads)](
+            inputs[0], inputs[1], inputs[2], inputs[4], inputs[5], jv, ll, decays, steps, heads,
+            N=n, DECAY=decay, CHUNK=WKV7_CHUNK, EXACT=r.dtype == torch.float32,
+            num_warps=WKV7_PREP_WARPS)
+        block_i, warps = choose_chunk_block(n)
+        wkv7_chunk_fwd_kernel[(n // block_i, batch * heads)](
+            inputs[3], y, s0, final, sa, ckpt, jv, ll, decays, steps, heads, s0_stride, N=n,
+            BLOCK_I=block_i, CHUNK=WKV7_CHUNK, HAS_S0=s0 is not None, HAS_ST=want_final,
+            SAVE=save, HALF=_HALF_DOTS[r.dtype], num_warps=warps)
     else:
         block_i, warps = choose_forward_block(batch * heads, n, sm_count(r.device.index), f64)
         wkv7_fwd_kernel[(n // block_i, batch * heads)](
@@ -468,5 +491,5 @@ def wkv7s(state: Any, r: Any, w: Any, k: Any, v: Any, a: Any, b: Any, *,
     heads_view = tuple(t.view(batch, steps, heads, n) for t in inputs)
     with torch.cuda.device(inputs[0].device), torch.no_grad():
         y, _, _, _ = _wkv7_run_forward(heads_view, DECAY_CODES["raw"], state, True, False,
-                                       backend, final=state)
+                                       backend, final=state, chunked=False)
     return y.view(shape)

@@ -1,19 +1,24 @@
-"""CPU tier for tessera.ops.rwkv's WKV7 kernels: the forward (plain, with states, saving for the
-backward) and the backward (with dsT and ds0) compile for sm_80 and sm_90a at every head size,
-decay convention and I/O dtype the op launches, with the block shapes it chooses, and ptxas
-accepts them; the fp32 kernels compute in fp32 only, the fp64 ones in fp64. None spills but
-the backward at N = 128 (S, G and S_{t-1} of a 128 x 128 head in one program: ptxas keeps it to
-64 registers a thread at 16 warps) and the fp64 reference backward.
+"""CPU tier for tessera.ops.rwkv's WKV7 kernels: the step-by-step forward (plain, with states,
+saving for the backward), the chunked forward (its prep kernel and its walk over chunks) and the
+backward (with dsT and ds0) compile for sm_80 and sm_90a at every head size, decay convention
+and I/O dtype the op launches, with the block shapes it chooses, and ptxas accepts them; the
+fp32 kernels compute in fp32 only, the fp64 ones in fp64, and the chunked ones with bf16 or fp16
+I/O run their products on tensor cores. None spills but the backward at N = 128 (S, G and
+S_{t-1} of a 128 x 128 head in one program, 16 warps), the fp64 reference backward and the
+chunk prep at N = 128 (2 warps hold its 16 x 128 blocks).
 """
 import pytest
 
 from test_frontend_support import tessera
 
-from tessera.ops.kernels.wkv7 import (choose_backward_warps, choose_forward_block,
-                                      wkv7_bwd_kernel, wkv7_fwd_kernel)
+from tessera.ops.kernels.wkv7 import (choose_backward_warps, choose_chunk_block,
+                                      choose_forward_block, wkv7_bwd_kernel,
+                                      wkv7_chunk_fwd_kernel, wkv7_chunk_prep_kernel,
+                                      wkv7_fwd_kernel)
 
 TARGETS = ("sm_80", "sm_90a")
-SPILLING = {"bwd-128-log", "bwd-64-reference"}
+SPILLING = {"bwd-128-log", "bwd-64-reference", "prep-128-fp16-clampw"}
+HALF_DOTS = {"fp32": 0, "bf16": 1, "fp16": 2}
 IO_POINTERS = ("R", "K", "V", "A", "B", "Y", "DY", "DR", "DK", "DV", "DA", "DB")
 
 
@@ -25,6 +30,15 @@ def compiled(kernel, target, n=64, io="fp32", f64=False, decay=0, states=False, 
         block_i, warps = choose_forward_block(heads, n, 132, f64)
         constants.update(BLOCK_I=block_i, HAS_S0=states, HAS_ST=states, SAVE=save)
         unused = ([] if states else ["S0", "ST"]) + ([] if save else ["SA", "CKPT"])
+    elif kernel is wkv7_chunk_fwd_kernel:
+        block_i, warps = choose_chunk_block(n)
+        constants = {"N": n, "CHUNK": 16, "BLOCK_I": block_i, "HAS_S0": states,
+                     "HAS_ST": states, "SAVE": save, "HALF": HALF_DOTS[io]}
+        unused = ([] if states else ["S0", "ST"]) + ([] if save else ["SA", "CKPT"])
+    elif kernel is wkv7_chunk_prep_kernel:
+        warps = 2
+        constants = {"N": n, "DECAY": decay, "CHUNK": 16, "EXACT": io == "fp32"}
+        unused = []
     else:
         warps = choose_backward_warps(n, f64)
         constants.update(HAS_DST=states, HAS_DS0=states)
@@ -42,6 +56,8 @@ def compiled(kernel, target, n=64, io="fp32", f64=False, decay=0, states=False, 
             signature[name] = "*fp32:16"
         elif name in ("SA", "CKPT", "DS0"):
             signature[name] = f"*{compute}:16"
+        elif name in ("JV", "LL", "DECAYS"):
+            signature[name] = "*fp32:16"
         else:
             signature[name] = "i32"
     return tessera.compile(kernel, signature=signature, constants=constants, target=target,
@@ -56,6 +72,16 @@ VARIANTS = {
     "fwd-128-fp16-clampw-save": (wkv7_fwd_kernel, {"n": 128, "io": "fp16", "decay": 1,
                                                    "save": True, "states": True}),
     "fwd-64-reference-log": (wkv7_fwd_kernel, {"f64": True, "decay": 2, "save": True}),
+    "prep-16": (wkv7_chunk_prep_kernel, {"n": 16}),
+    "prep-64-bf16": (wkv7_chunk_prep_kernel, {"io": "bf16"}),
+    "prep-64-fp16-log": (wkv7_chunk_prep_kernel, {"io": "fp16", "decay": 2}),
+    "prep-128-fp16-clampw": (wkv7_chunk_prep_kernel, {"n": 128, "io": "fp16", "decay": 1}),
+    "chunks-16": (wkv7_chunk_fwd_kernel, {"n": 16}),
+    "chunks-32-bf16-states": (wkv7_chunk_fwd_kernel, {"n": 32, "io": "bf16", "states": True}),
+    "chunks-64-bf16-save": (wkv7_chunk_fwd_kernel, {"io": "bf16", "save": True}),
+    "chunks-64-fp16-states-save": (wkv7_chunk_fwd_kernel, {"io": "fp16", "save": True,
+                                                           "states": True}),
+    "chunks-128-bf16-save": (wkv7_chunk_fwd_kernel, {"n": 128, "io": "bf16", "save": True}),
     "bwd-16": (wkv7_bwd_kernel, {"n": 16}),
     "bwd-32-states": (wkv7_bwd_kernel, {"n": 32, "states": True}),
     "bwd-64-bf16": (wkv7_bwd_kernel, {"io": "bf16", "states": True}),
@@ -79,6 +105,10 @@ def test_compiles(variant, target, run_ptxas):
         assert "fma.rn.f64" in ptx or "mul.rn.f64" in ptx or "mul.f64" in ptx
     else:
         assert ".f64" not in ptx, "the fp32 kernel computes in fp64"
+    if kernel is not wkv7_fwd_kernel and kernel is not wkv7_bwd_kernel:
+        tensor_cores = "mma.sync" in ptx or "wgmma.mma_async" in ptx
+        assert tensor_cores == (options.get("io", "fp32") != "fp32" or
+                                kernel is wkv7_chunk_prep_kernel)
 
 
 def test_block_choice():
@@ -88,3 +118,5 @@ def test_block_choice():
     assert choose_forward_block(4, 16, 132) == (16, 1)
     assert choose_backward_warps(16) == 1 and choose_backward_warps(64) == 8
     assert choose_backward_warps(128) == 16 and choose_backward_warps(64, f64=True) == 16
+    assert choose_chunk_block(16) == (16, 1) and choose_chunk_block(64) == (64, 4)
+    assert choose_chunk_block(128) == (64, 8)

@@ -136,6 +136,28 @@ def test_long_sequences_do_not_grow_the_error():
         assert errors[t] <= 3 * errors[512] + 1e-7, errors
 
 
+@pytest.mark.parametrize("n", [64, 128])
+def test_long_bf16_sequences_do_not_grow_the_error(n):
+    """B.9 for bf16 I/O (tensor-core products under tile)."""
+    x = model_inputs(1, 4096, 2, n, dtype=torch.bfloat16, seed=12)
+    y, final = rwkv.wkv7(*x, output_final_state=True)
+    ref, ref_final = reference(*x)
+    errors = {t: rel(y[:, :t], ref[:, :t]) for t in (512, 4096)}
+    assert errors[4096] <= Y_TOL[torch.bfloat16] and errors[4096] <= 3 * errors[512], errors
+    assert rel(final, ref_final) <= Y_TOL[torch.bfloat16]
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_vanishing_decays_stay_finite(dtype):
+    """d = e^-40 (log convention): the chunked forward holds log d at -10 and stays finite;
+    what it keeps of the old state (e^-10 of it) is below the tolerance."""
+    r, _, k, v, a, b = model_inputs(2, 100, 4, 64, dtype=dtype, seed=13)
+    w = torch.full_like(r, -40.0)
+    y, final = rwkv.wkv7(r, w, k, v, a, b, decay="log", output_final_state=True)
+    ref, ref_final = reference(r, w, k, v, a, b, decay="log")
+    assert rel(y, ref) <= Y_TOL[dtype] and rel(final, ref_final) <= Y_TOL[dtype]
+
+
 @pytest.mark.parametrize("decay", ["raw", "clampw", "log"])
 def test_decay_conventions_describe_one_recurrence(decay):
     x = model_inputs(2, 63, 4, 64, seed=7, decay=decay)
@@ -168,14 +190,19 @@ def test_initial_state(shared):
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
-def test_segment_chaining_equals_one_call(dtype):
+def test_segment_chaining_equals_one_call(dtype, backend):
+    """Bitwise under cuda (one step at a time); within the tolerances under tile, whose chunks
+    of 16 steps start elsewhere in the second segment."""
     x = model_inputs(2, 100, 4, 64, dtype=dtype, seed=15)
     whole, whole_final = rwkv.wkv7(*x, output_final_state=True)
     first, state = rwkv.wkv7(*(z[:, :37] for z in x), output_final_state=True)
     second, final = rwkv.wkv7(*(z[:, 37:] for z in x), initial_state=state,
                               output_final_state=True)
-    assert torch.equal(torch.cat([first, second], dim=1), whole)
-    assert torch.equal(final, whole_final)
+    chained = torch.cat([first, second], dim=1)
+    if backend == "cuda":
+        assert torch.equal(chained, whole) and torch.equal(final, whole_final)
+    else:
+        assert rel(chained, whole) <= Y_TOL[dtype] and rel(final, whole_final) <= Y_TOL[dtype]
 
 
 def test_reference_backend():
@@ -273,7 +300,7 @@ def test_backward_through_chained_segments():
     second = rwkv.wkv7(*(z[:, 20:] for z in leaves), initial_state=state)
     ((first * dy[:, :20]).sum() + (second * dy[:, 20:]).sum()).backward()
     for name, a, b in zip("rwkvab", [z.grad for z in leaves], whole):
-        assert rel(a, b) <= 1e-5, name
+        assert rel(a, b) <= 1e-4, name  # chunk boundaries differ: not bitwise
 
 
 # ---- inference (wkv7s) ---------------------------------------------------------------------------
@@ -317,12 +344,17 @@ def test_wkv7s_decode_batch_64():
     assert rel(y.view(ref.shape), ref) <= 5e-3 and rel(state, ref_final) <= 1e-5
 
 
-def test_wkv7s_equals_wkv7_with_states():
+def test_wkv7s_equals_wkv7_with_states(backend):
+    """Bitwise under cuda; under tile wkv7 is chunked and wkv7s steps, both in fp32."""
     x = model_inputs(2, 20, 4, 32, seed=39)
     s0 = torch.randn(2, 4, 32, 32, device="cuda")
     y, final = rwkv.wkv7(*x, initial_state=s0, output_final_state=True)
     state = s0.clone()
-    assert torch.equal(rwkv.wkv7s(state, *x), y) and torch.equal(state, final)
+    y_s = rwkv.wkv7s(state, *x)
+    if backend == "cuda":
+        assert torch.equal(y_s, y) and torch.equal(state, final)
+    else:
+        assert rel(y_s, y) <= 1e-5 and rel(state, final) <= 1e-5
 
 
 # ---- errors ---------------------------------------------------------------------------------------
