@@ -23,9 +23,9 @@ from typing import Any, Dict, Optional, Tuple
 from .arguments import as_tensor, check_cuda, check_dtype, check_same, sm_count, torch
 from .kernels.wkv4 import (choose_block, wkv4_bwd_kernel, wkv4_fwd_kernel,
                            wkv4_sum_rows_kernel)
-from .kernels.wkv7 import (DECAY_CODES, choose_backward_warps, choose_chunk_block,
-                           choose_forward_block, wkv7_bwd_kernel, wkv7_chunk_fwd_kernel,
-                           wkv7_chunk_prep_kernel, wkv7_fwd_kernel)
+from .kernels.wkv7 import (CHUNK_PREP_WARPS, DECAY_CODES, choose_backward_warps,
+                           choose_chunk_block, choose_forward_block, wkv7_bwd_kernel,
+                           wkv7_chunk_fwd_kernel, wkv7_chunk_prep_kernel, wkv7_fwd_kernel)
 from .kernels.rwkv_cuda import cuda_type, wkv4_kernel, wkv7_kernel
 
 __all__ = ["BACKENDS", "get_backend", "set_backend", "wkv4", "wkv7", "wkv7s"]
@@ -224,8 +224,6 @@ def wkv4(w: Any, u: Any, k: Any, v: Any, state: Optional[Tuple[Any, Any, Any]] =
 
 WKV7_HEAD_SIZES = (16, 32, 64, 128)
 WKV7_CHUNK = 16  # steps between the backward's state checkpoints (B.4)
-# The chunk prep kernel's warps: its 16 x 16 products split over 2 warps at most.
-WKV7_PREP_WARPS = 2
 _WKV7_NAMES = ("r", "w", "k", "v", "a", "b")
 
 
@@ -280,6 +278,7 @@ def _wkv7_run_forward(inputs, decay: int, s0: Optional["torch.Tensor"], want_fin
     forward when `chunked`, else the step-by-step one (wkv7s: exact fp32 for decoding)."""
     r = inputs[0]
     batch, steps, heads, n = r.shape
+    chunks = -(-steps // WKV7_CHUNK)
     y = torch.empty_like(r)
     f64 = backend == "reference"
     compute = torch.float64 if f64 else torch.float32
@@ -288,7 +287,6 @@ def _wkv7_run_forward(inputs, decay: int, s0: Optional["torch.Tensor"], want_fin
     sa = ckpt = None
     if save:
         sa = torch.empty(r.shape, dtype=compute, device=r.device)
-        chunks = -(-steps // WKV7_CHUNK)
         ckpt = torch.empty((batch, heads, chunks + 1, n, n), dtype=compute, device=r.device)
     s0_stride = 0 if s0 is None or s0.dim() == 3 else heads * n * n
     args = (*inputs, y, s0, final, sa, ckpt, steps, heads, s0_stride)
@@ -299,18 +297,17 @@ def _wkv7_run_forward(inputs, decay: int, s0: Optional["torch.Tensor"], want_fin
             "HAS_S0": s0 is not None, "HAS_ST": want_final, "SAVE": save}, n, tune=False)
         kernel[(batch * heads,)](*args)
     elif chunked and not f64:
-        chunks = -(-steps // WKV7_CHUNK)
         workspace = dict(device=r.device, dtype=torch.float32)
         jv = torch.empty((batch * heads, chunks, 4, WKV7_CHUNK, n), **workspace)
         ll = torch.empty((batch * heads, chunks, 2, WKV7_CHUNK, WKV7_CHUNK), **workspace)
         decays = torch.empty((batch * heads, chunks, n), **workspace)
+        _, w, k, v, a, b = inputs
         wkv7_chunk_prep_kernel[(chunks, batch * heads)](
-            inputs[0], inputs[1], inputs[2], inputs[4], inputs[5], jv, ll, decays, steps, heads,
-            N=n, DECAY=decay, CHUNK=WKV7_CHUNK, EXACT=r.dtype == torch.float32,
-            num_warps=WKV7_PREP_WARPS)
+            r, w, k, a, b, jv, ll, decays, steps, heads, N=n, DECAY=decay, CHUNK=WKV7_CHUNK,
+            EXACT=r.dtype == torch.float32, num_warps=CHUNK_PREP_WARPS)
         block_i, warps = choose_chunk_block(n)
         wkv7_chunk_fwd_kernel[(n // block_i, batch * heads)](
-            inputs[3], y, s0, final, sa, ckpt, jv, ll, decays, steps, heads, s0_stride, N=n,
+            v, y, s0, final, sa, ckpt, jv, ll, decays, steps, heads, s0_stride, N=n,
             BLOCK_I=block_i, CHUNK=WKV7_CHUNK, HAS_S0=s0 is not None, HAS_ST=want_final,
             SAVE=save, HALF=_HALF_DOTS[r.dtype], num_warps=warps)
     else:

@@ -11,10 +11,10 @@ import pytest
 
 from test_frontend_support import tessera
 
-from tessera.ops.kernels.wkv7 import (choose_backward_warps, choose_chunk_block,
-                                      choose_forward_block, wkv7_bwd_kernel,
-                                      wkv7_chunk_fwd_kernel, wkv7_chunk_prep_kernel,
-                                      wkv7_fwd_kernel)
+from tessera.ops.kernels.wkv7 import (CHUNK_PREP_WARPS, choose_backward_warps,
+                                      choose_chunk_block, choose_forward_block,
+                                      wkv7_bwd_kernel, wkv7_chunk_fwd_kernel,
+                                      wkv7_chunk_prep_kernel, wkv7_fwd_kernel)
 
 TARGETS = ("sm_80", "sm_90a")
 SPILLING = {"bwd-128-log", "bwd-64-reference", "prep-128-fp16-clampw"}
@@ -36,7 +36,7 @@ def compiled(kernel, target, n=64, io="fp32", f64=False, decay=0, states=False, 
                      "HAS_ST": states, "SAVE": save, "HALF": HALF_DOTS[io]}
         unused = ([] if states else ["S0", "ST"]) + ([] if save else ["SA", "CKPT"])
     elif kernel is wkv7_chunk_prep_kernel:
-        warps = 2
+        warps = CHUNK_PREP_WARPS
         constants = {"N": n, "DECAY": decay, "CHUNK": 16, "EXACT": io == "fp32"}
         unused = []
     else:
