@@ -13,8 +13,9 @@ Backends: ``"tile"``, kernels written in the Tessera DSL with fp32 math (the def
 ``"cuda"``, CUDA C++ kernels (``kernels/cuda/``) compiled at run time by NVRTC and launched,
 cached and autotuned by the runtime, fp32 math; ``"reference"``, the tile kernels computing in
 float64 (inputs upcast on load, outputs rounded once), for checking. All take the same inputs
-and give the same results within the spec's tolerances. The tile wkv7 forward is chunked, on
-tensor cores (chunks of 16 steps); wkv7s steps through time in exact fp32 on every backend.
+and give the same results within the spec's tolerances. The tile wkv7 forward and backward are
+chunked, on tensor cores (chunks of 16 steps); wkv7s steps through time in exact fp32 on every
+backend.
 """
 from __future__ import annotations
 
@@ -23,9 +24,11 @@ from typing import Any, Dict, Optional, Tuple
 from .arguments import as_tensor, check_cuda, check_dtype, check_same, sm_count, torch
 from .kernels.wkv4 import (choose_block, wkv4_bwd_kernel, wkv4_fwd_kernel,
                            wkv4_sum_rows_kernel)
-from .kernels.wkv7 import (CHUNK_PREP_WARPS, DECAY_CODES, choose_backward_warps,
-                           choose_chunk_block, choose_forward_block, wkv7_bwd_kernel,
-                           wkv7_chunk_fwd_kernel, wkv7_chunk_prep_kernel, wkv7_fwd_kernel)
+from .kernels.wkv7 import (CHUNK_BWD_WARPS, CHUNK_PREP_WARPS, DECAY_CODES,
+                           choose_backward_warps, choose_chunk_block, choose_chunk_bwd_block,
+                           choose_forward_block, wkv7_bwd_kernel, wkv7_chunk_bwd_kernel,
+                           wkv7_chunk_bwd_walk_kernel, wkv7_chunk_fwd_kernel,
+                           wkv7_chunk_prep_kernel, wkv7_fwd_kernel)
 from .kernels.rwkv_cuda import cuda_type, wkv4_kernel, wkv7_kernel
 
 __all__ = ["BACKENDS", "get_backend", "set_backend", "wkv4", "wkv7", "wkv7s"]
@@ -269,6 +272,24 @@ def _wkv7_cuda_types(inputs) -> Dict[str, str]:
     return {"IO_T": cuda_type(inputs[0].dtype), "W_T": cuda_type(inputs[1].dtype)}
 
 
+def _wkv7_chunk_prep(inputs, decay: int, backward: bool = False):
+    """wkv7_chunk_prep_kernel's workspace (JV, LL, DECAYS, and PT for the backward; see its
+    docstring) for the chunked forward or backward of contiguous (B, T, H, N) inputs."""
+    r, w, k, _, a, b = inputs
+    batch, steps, heads, n = r.shape
+    chunks = -(-steps // WKV7_CHUNK)
+    workspace = dict(device=r.device, dtype=torch.float32)
+    squares = (batch * heads, chunks, 2, WKV7_CHUNK, WKV7_CHUNK)
+    jv = torch.empty((batch * heads, chunks, 4, WKV7_CHUNK, n), **workspace)
+    ll = torch.empty(squares, **workspace)
+    decays = torch.empty((batch * heads, chunks, n), **workspace)
+    pt = torch.empty((*squares[:2], 4, *squares[3:]), **workspace) if backward else None
+    wkv7_chunk_prep_kernel[(chunks, batch * heads)](
+        r, w, k, a, b, jv, ll, decays, pt, steps, heads, N=n, DECAY=decay, CHUNK=WKV7_CHUNK,
+        EXACT=r.dtype == torch.float32, BACKWARD=backward, num_warps=CHUNK_PREP_WARPS)
+    return jv, ll, decays, pt
+
+
 def _wkv7_run_forward(inputs, decay: int, s0: Optional["torch.Tensor"], want_final: bool,
                       save: bool, backend: str, final: Optional["torch.Tensor"] = None,
                       chunked: bool = True):
@@ -297,17 +318,10 @@ def _wkv7_run_forward(inputs, decay: int, s0: Optional["torch.Tensor"], want_fin
             "HAS_S0": s0 is not None, "HAS_ST": want_final, "SAVE": save}, n, tune=False)
         kernel[(batch * heads,)](*args)
     elif chunked and not f64:
-        workspace = dict(device=r.device, dtype=torch.float32)
-        jv = torch.empty((batch * heads, chunks, 4, WKV7_CHUNK, n), **workspace)
-        ll = torch.empty((batch * heads, chunks, 2, WKV7_CHUNK, WKV7_CHUNK), **workspace)
-        decays = torch.empty((batch * heads, chunks, n), **workspace)
-        _, w, k, v, a, b = inputs
-        wkv7_chunk_prep_kernel[(chunks, batch * heads)](
-            r, w, k, a, b, jv, ll, decays, steps, heads, N=n, DECAY=decay, CHUNK=WKV7_CHUNK,
-            EXACT=r.dtype == torch.float32, num_warps=CHUNK_PREP_WARPS)
+        jv, ll, decays, _ = _wkv7_chunk_prep(inputs, decay)
         block_i, warps = choose_chunk_block(n)
         wkv7_chunk_fwd_kernel[(n // block_i, batch * heads)](
-            v, y, s0, final, sa, ckpt, jv, ll, decays, steps, heads, s0_stride, N=n,
+            inputs[3], y, s0, final, sa, ckpt, jv, ll, decays, steps, heads, s0_stride, N=n,
             BLOCK_I=block_i, CHUNK=WKV7_CHUNK, HAS_S0=s0 is not None, HAS_ST=want_final,
             SAVE=save, HALF=_HALF_DOTS[r.dtype], num_warps=warps)
     else:
@@ -329,17 +343,33 @@ def _wkv7_run_backward(inputs, decay: int, dy, dst, sa, ckpt, s0_shape, backend:
         # A shared (H, N, N) state's gradient is summed over B from per-head rows.
         ds0_rows = ds0 if len(s0_shape) == 4 else torch.empty(
             (batch, heads, n, n), dtype=ckpt.dtype, device=r.device)
-    args = (*inputs, dy.contiguous(), dst, sa, ckpt, *grads, ds0_rows, steps, heads)
+    dy = dy.contiguous()
+    args = (*inputs, dy, dst, sa, ckpt, *grads, ds0_rows, steps, heads)
     if backend == "cuda":
         kernel = wkv7_kernel("wkv7_backward", {
             **_wkv7_cuda_types(inputs), "DECAY": decay, "CHUNK": WKV7_CHUNK,
             "HAS_DST": dst is not None, "HAS_DS0": ds0_rows is not None}, n, tune=True)
         kernel[(batch * heads,)](*args)
+    elif backend == "tile":
+        # The transpose of the chunked forward: G at every chunk boundary walking back, then
+        # every chunk's gradients in parallel from its start state, G at its end and dy.
+        chunks = -(-steps // WKV7_CHUNK)
+        jv, _, decays, pt = _wkv7_chunk_prep(inputs, decay, backward=True)
+        ends = torch.empty((batch * heads, chunks, n, n), dtype=torch.float32, device=r.device)
+        block_i, warps = choose_chunk_block(n)
+        half = _HALF_DOTS[r.dtype]
+        wkv7_chunk_bwd_walk_kernel[(n // block_i, batch * heads)](
+            dy, dst, ds0_rows, ends, jv, decays, steps, heads, N=n, BLOCK_I=block_i,
+            CHUNK=WKV7_CHUNK, HAS_DST=dst is not None, HAS_DS0=ds0_rows is not None, HALF=half,
+            num_warps=warps)
+        wkv7_chunk_bwd_kernel[(chunks, batch * heads)](
+            *inputs, dy, sa, ckpt, ends, jv, pt, *grads, steps, heads, N=n,
+            BLOCK_I=choose_chunk_bwd_block(n), DECAY=decay, CHUNK=WKV7_CHUNK,
+            EXACT=r.dtype == torch.float32, HALF=half, num_warps=CHUNK_BWD_WARPS)
     else:
-        f64 = backend == "reference"
         wkv7_bwd_kernel[(batch * heads,)](
             *args, N=n, DECAY=decay, CHUNK=WKV7_CHUNK, HAS_DST=dst is not None,
-            HAS_DS0=ds0_rows is not None, F64=f64, num_warps=choose_backward_warps(n, f64))
+            HAS_DS0=ds0_rows is not None, F64=True, num_warps=choose_backward_warps(n, True))
     if ds0 is not None and ds0_rows is not ds0:
         size = heads * n * n
         wkv4_sum_rows_kernel[(-(-size // 1024),)](ds0_rows, ds0, batch, size, BLOCK_C=1024,

@@ -1,23 +1,27 @@
 """CPU tier for tessera.ops.rwkv's WKV7 kernels: the step-by-step forward (plain, with states,
-saving for the backward), the chunked forward (its prep kernel and its walk over chunks) and the
-backward (with dsT and ds0) compile for sm_80 and sm_90a at every head size, decay convention
-and I/O dtype the op launches, with the block shapes it chooses, and ptxas accepts them; the
-fp32 kernels compute in fp32 only, the fp64 ones in fp64, and the chunked ones with bf16 or fp16
-I/O run their products on tensor cores. None spills but the backward at N = 128 (S, G and
-S_{t-1} of a 128 x 128 head in one program, 16 warps), the fp64 reference backward and the
-chunk prep at N = 128 (2 warps hold its 16 x 128 blocks).
+saving for the backward) and backward (the reference backend's, with dsT and ds0), the chunked
+forward (its prep kernel and its walk over chunks) and the chunked backward (its walk back over
+chunks and its per-chunk gradients) compile for sm_80 and sm_90a at every head size, decay
+convention and I/O dtype the op launches, with the block shapes it chooses, and ptxas accepts
+them; the fp32 kernels compute in fp32 only, the fp64 ones in fp64, and the chunked ones with
+bf16 or fp16 I/O run their products on tensor cores. The ones in SPILLING spill: the fp64
+backward (S, G and S_{t-1} of a head in one program) and the chunked kernels whose 16 x N
+blocks, at 2 warps, outgrow the registers.
 """
 import pytest
 
 from test_frontend_support import tessera
 
-from tessera.ops.kernels.wkv7 import (CHUNK_PREP_WARPS, choose_backward_warps,
-                                      choose_chunk_block, choose_forward_block,
-                                      wkv7_bwd_kernel, wkv7_chunk_fwd_kernel,
-                                      wkv7_chunk_prep_kernel, wkv7_fwd_kernel)
+from tessera.ops.kernels.wkv7 import (CHUNK_BWD_WARPS, CHUNK_PREP_WARPS, choose_backward_warps,
+                                      choose_chunk_block, choose_chunk_bwd_block,
+                                      choose_forward_block, wkv7_bwd_kernel,
+                                      wkv7_chunk_bwd_kernel, wkv7_chunk_bwd_walk_kernel,
+                                      wkv7_chunk_fwd_kernel, wkv7_chunk_prep_kernel,
+                                      wkv7_fwd_kernel)
 
 TARGETS = ("sm_80", "sm_90a")
-SPILLING = {"bwd-128-log", "bwd-64-reference", "prep-128-fp16-clampw"}
+SPILLING = {"bwd-64-reference", "prep-128-fp16-clampw", "prep-128-bf16-backward",
+            "grads-64-bf16", "grads-64-clampw", "grads-128-fp16-log"}
 HALF_DOTS = {"fp32": 0, "bf16": 1, "fp16": 2}
 IO_POINTERS = ("R", "K", "V", "A", "B", "Y", "DY", "DR", "DK", "DV", "DA", "DB")
 
@@ -37,7 +41,18 @@ def compiled(kernel, target, n=64, io="fp32", f64=False, decay=0, states=False, 
         unused = ([] if states else ["S0", "ST"]) + ([] if save else ["SA", "CKPT"])
     elif kernel is wkv7_chunk_prep_kernel:
         warps = CHUNK_PREP_WARPS
-        constants = {"N": n, "DECAY": decay, "CHUNK": 16, "EXACT": io == "fp32"}
+        constants = {"N": n, "DECAY": decay, "CHUNK": 16, "EXACT": io == "fp32",
+                     "BACKWARD": save}
+        unused = [] if save else ["PT"]
+    elif kernel is wkv7_chunk_bwd_walk_kernel:
+        block_i, warps = choose_chunk_block(n)
+        constants = {"N": n, "CHUNK": 16, "BLOCK_I": block_i, "HAS_DST": states,
+                     "HAS_DS0": states, "HALF": HALF_DOTS[io]}
+        unused = [] if states else ["DST", "DS0"]
+    elif kernel is wkv7_chunk_bwd_kernel:
+        warps = CHUNK_BWD_WARPS
+        constants = {"N": n, "DECAY": decay, "CHUNK": 16, "BLOCK_I": choose_chunk_bwd_block(n),
+                     "EXACT": io == "fp32", "HALF": HALF_DOTS[io]}
         unused = []
     else:
         warps = choose_backward_warps(n, f64)
@@ -56,7 +71,7 @@ def compiled(kernel, target, n=64, io="fp32", f64=False, decay=0, states=False, 
             signature[name] = "*fp32:16"
         elif name in ("SA", "CKPT", "DS0"):
             signature[name] = f"*{compute}:16"
-        elif name in ("JV", "LL", "DECAYS"):
+        elif name in ("JV", "LL", "DECAYS", "PT", "ENDS"):
             signature[name] = "*fp32:16"
         else:
             signature[name] = "i32"
@@ -82,11 +97,17 @@ VARIANTS = {
     "chunks-64-fp16-states-save": (wkv7_chunk_fwd_kernel, {"io": "fp16", "save": True,
                                                            "states": True}),
     "chunks-128-bf16-save": (wkv7_chunk_fwd_kernel, {"n": 128, "io": "bf16", "save": True}),
-    "bwd-16": (wkv7_bwd_kernel, {"n": 16}),
-    "bwd-32-states": (wkv7_bwd_kernel, {"n": 32, "states": True}),
-    "bwd-64-bf16": (wkv7_bwd_kernel, {"io": "bf16", "states": True}),
-    "bwd-64-clampw": (wkv7_bwd_kernel, {"decay": 1}),
-    "bwd-128-log": (wkv7_bwd_kernel, {"n": 128, "decay": 2, "states": True}),
+    "prep-64-bf16-backward": (wkv7_chunk_prep_kernel, {"io": "bf16", "save": True}),
+    "prep-128-bf16-backward": (wkv7_chunk_prep_kernel, {"n": 128, "io": "bf16", "save": True}),
+    "walk-16": (wkv7_chunk_bwd_walk_kernel, {"n": 16}),
+    "walk-64-bf16-states": (wkv7_chunk_bwd_walk_kernel, {"io": "bf16", "states": True}),
+    "walk-128-fp16": (wkv7_chunk_bwd_walk_kernel, {"n": 128, "io": "fp16"}),
+    "grads-16": (wkv7_chunk_bwd_kernel, {"n": 16}),
+    "grads-32-bf16": (wkv7_chunk_bwd_kernel, {"n": 32, "io": "bf16"}),
+    "grads-64-bf16": (wkv7_chunk_bwd_kernel, {"io": "bf16"}),
+    "grads-64-clampw": (wkv7_chunk_bwd_kernel, {"decay": 1}),
+    "grads-128-fp16-log": (wkv7_chunk_bwd_kernel, {"n": 128, "io": "fp16", "decay": 2}),
+    "bwd-16-reference": (wkv7_bwd_kernel, {"n": 16, "f64": True}),
     "bwd-64-reference": (wkv7_bwd_kernel, {"f64": True, "states": True}),
 }
 
@@ -108,7 +129,7 @@ def test_compiles(variant, target, run_ptxas):
     if kernel is not wkv7_fwd_kernel and kernel is not wkv7_bwd_kernel:
         tensor_cores = "mma.sync" in ptx or "wgmma.mma_async" in ptx
         assert tensor_cores == (options.get("io", "fp32") != "fp32" or
-                                kernel is wkv7_chunk_prep_kernel)
+                                kernel in (wkv7_chunk_prep_kernel, wkv7_chunk_bwd_kernel))
 
 
 def test_block_choice():
@@ -120,3 +141,4 @@ def test_block_choice():
     assert choose_backward_warps(128) == 16 and choose_backward_warps(64, f64=True) == 16
     assert choose_chunk_block(16) == (16, 1) and choose_chunk_block(64) == (64, 4)
     assert choose_chunk_block(128) == (64, 8)
+    assert choose_chunk_bwd_block(16) == 16 and choose_chunk_bwd_block(128) == 64

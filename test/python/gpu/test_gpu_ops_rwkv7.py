@@ -255,7 +255,10 @@ def check_gradients(x, tol, s0=None, with_dfinal=False, decay="raw", backend=Non
 @pytest.mark.parametrize("n", [16, 32, 64, 128])
 @pytest.mark.parametrize("t", [1, 16, 17, 63])
 def test_backward_fp32(n, t):
-    check_gradients(model_inputs(2, t, 2, n, seed=n * t), GRAD_TOL[torch.float32])
+    """T = 1 starts from a random state: from zeros dw is 0 exactly (dd = G S_0 = 0), which the
+    chunked backward reaches only to its rounding (its dw sums terms that cancel there)."""
+    s0 = torch.randn(2, 2, n, n, device="cuda") * 0.5 if t == 1 else None
+    check_gradients(model_inputs(2, t, 2, n, seed=n * t), GRAD_TOL[torch.float32], s0=s0)
 
 
 @pytest.mark.parametrize("decay", ["raw", "clampw", "log"])

@@ -4,22 +4,23 @@ Per (b, h) the state S is N x N, row i (value/output), column j (key/receptance)
 
     sa = S a;   S = S diag(d) + sa b^T + v k^T;   y = S r
 
-Training runs the chunked forward (wkv7_chunk_prep_kernel, then wkv7_chunk_fwd_kernel, whose
-docstring has its mathematics): chunks of 16 steps as tensor-core products. wkv7s and the
-reference backend step through time (wkv7_fwd_kernel), exactly in fp32 or fp64.
+Training runs chunks of 16 steps as tensor-core products: the forward is
+wkv7_chunk_prep_kernel (parallel over chunks) then wkv7_chunk_fwd_kernel (the walk over chunks,
+whose docstring has the mathematics); the backward is its transpose, the prep kernel again,
+wkv7_chunk_bwd_walk_kernel (dL/dS at every chunk boundary, walking back) and
+wkv7_chunk_bwd_kernel (every chunk's input gradients in parallel). wkv7s and the reference
+backend step through time (wkv7_fwd_kernel, wkv7_bwd_kernel), exactly in fp32 or fp64.
 
 Row i of the update reads only row i of S (sa[i] and y[i] are sums along the row), so the
-forward splits the rows of one head over ``N // BLOCK_I`` programs, each holding a
-BLOCK_I x N block of S in registers (fp32, or fp64 for the reference backend) and walking T in
-order: a step loads the six vectors, takes two row sums and stores BLOCK_I outputs.
+forwards and the backward walk split the rows of one head over ``N // BLOCK_I`` programs.
 
 Training saves what the backward needs instead of a state per step: ``sa`` (B, T, H, N) in the
-compute type, and a checkpoint of S every ``CHUNK`` steps (B, H, ceil(T / CHUNK), N, N), the
-state before step c * CHUNK. The backward ("backstepping", B.4) walks t = T-1 .. 0 with the
-adjoint G = dL/dS_t: it recovers S_{t-1} = (S_t - v k^T - sa b^T) diag(1/d) inside a chunk
-and reloads the checkpoint at the chunk's first step, so rounding errors amplified by 1/d
-(d > 0.545 in models) never compound over more than CHUNK steps. Its column sums (dr, dd, dk,
-da, db) run over every row, so one program holds the whole N x N of S and G of one head.
+compute type, and a checkpoint of S every ``CHUNK`` steps (B, H, ceil(T / CHUNK) + 1, N, N),
+the state before step c * CHUNK (the last slot the final state). The chunked backward reads a
+chunk's start state from them. The reference backend's backward ("backstepping", B.4) walks
+t = T-1 .. 0 with the adjoint G = dL/dS_t: it recovers S_{t-1} = (S_t - v k^T - sa b^T)
+diag(1/d) inside a chunk and reloads the checkpoint at the chunk's first step; its column sums
+(dr, dd, dk, da, db) run over every row, so one program holds the whole N x N of S and G.
 
 Decay conventions (B.3), the constexpr ``DECAY``: 0 raw, d = exp(-exp(w)); 1 clampw,
 d = exp(-e^{-1/2} sigmoid(w)); 2 log, d = exp(w).
@@ -31,9 +32,10 @@ import tessera.language as tl
 
 from .wkv4 import _up
 
-__all__ = ["CHUNK_PREP_WARPS", "DECAY_CODES", "choose_backward_warps", "choose_chunk_block",
-           "choose_forward_block", "wkv7_bwd_kernel", "wkv7_chunk_fwd_kernel",
-           "wkv7_chunk_prep_kernel", "wkv7_fwd_kernel"]
+__all__ = ["CHUNK_BWD_WARPS", "CHUNK_PREP_WARPS", "DECAY_CODES", "choose_backward_warps",
+           "choose_chunk_block", "choose_chunk_bwd_block", "choose_forward_block",
+           "wkv7_bwd_kernel", "wkv7_chunk_bwd_kernel", "wkv7_chunk_bwd_walk_kernel",
+           "wkv7_chunk_fwd_kernel", "wkv7_chunk_prep_kernel", "wkv7_fwd_kernel"]
 
 DECAY_CODES = {"raw": 0, "clampw": 1, "log": 2}
 CLAMPW_SCALE = 0.6065306597126334  # e^{-1/2}
@@ -117,6 +119,8 @@ MAX_LOG_DECAY = 10.0
 # wkv7_chunk_prep_kernel's warps: mma.sync splits its 16 x 16 products over 2 warps at most
 # (4 warps fall back to FMAs: 2.8 ms against 1.8 ms on the H200 at B=8, T=4096, H=32, N=64).
 CHUNK_PREP_WARPS = 2
+# wkv7_chunk_bwd_kernel's warps, for the same reason (its 16 x 16 products).
+CHUNK_BWD_WARPS = 2
 
 
 @tessera.jit
@@ -127,20 +131,6 @@ def _half_dot(x, y, acc, HALF: tl.constexpr):
         return tl.dot(x.to(tl.bfloat16), y.to(tl.bfloat16), acc)
     if HALF == 2:
         return tl.dot(x.to(tl.float16), y.to(tl.float16), acc)
-    return tl.dot(x, y, acc, input_precision="ieee")
-
-
-@tessera.jit
-def _split_dot(x, y, acc, HALF: tl.constexpr):
-    """acc + x @ y of fp32 blocks to about fp32 accuracy: with HALF (1 or 2), three bf16
-    tensor-core products of the operands split into high and low halves (the low x low term
-    is below fp32 rounding); else fp32 FMAs."""
-    if HALF != 0:
-        x_hi = x.to(tl.bfloat16)
-        y_hi = y.to(tl.bfloat16)
-        acc = tl.dot(x_hi, y_hi, acc)
-        acc = tl.dot((x - x_hi.to(tl.float32)).to(tl.bfloat16), y_hi, acc)
-        return tl.dot(x_hi, (y - y_hi.to(tl.float32)).to(tl.bfloat16), acc)
     return tl.dot(x, y, acc, input_precision="ieee")
 
 
@@ -165,13 +155,48 @@ def _prefix_sums(lower, x):
 
 
 @tessera.jit
-def wkv7_chunk_prep_kernel(R, W, K, A, B, JV, LL, DECAYS, T, H, N: tl.constexpr,
-                           DECAY: tl.constexpr, CHUNK: tl.constexpr, EXACT: tl.constexpr):
+def _chunk_inputs(R, W, K, A, B, row, c, T, H, N: tl.constexpr, DECAY: tl.constexpr,
+                  CHUNK: tl.constexpr):
+    """r, k, a, b, log d and d log d / dw (CHUNK x N, fp32) of chunk c, whose first element is
+    at offset `row`. Steps past T are zero with log d = 0 (d = 1), so the final state is the one
+    after step T; log d is held at -MAX_LOG_DECAY."""
+    offs_j = tl.arange(0, N)
+    steps = tl.arange(0, CHUNK)
+    live = c * CHUNK + steps[:, None] + 0 * offs_j[None, :] < T
+    step_j = steps[:, None] * (H * N) + offs_j[None, :]
+    r = tl.load(R + row + step_j, mask=live, other=0.0).to(tl.float32)
+    k = tl.load(K + row + step_j, mask=live, other=0.0).to(tl.float32)
+    a = tl.load(A + row + step_j, mask=live, other=0.0).to(tl.float32)
+    bb = tl.load(B + row + step_j, mask=live, other=0.0).to(tl.float32)
+    log_d, slope = _log_decay(tl.load(W + row + step_j, mask=live, other=0.0).to(tl.float32),
+                              DECAY)
+    log_d = tl.where(live, tl.maximum(log_d, -MAX_LOG_DECAY), 0.0)
+    return r, k, a, bb, log_d, slope
+
+
+@tessera.jit
+def _chunk_decays(lower, log_d, CHUNK: tl.constexpr):
+    """(g, g', g_7, g_15) of a chunk's log decays (CHUNK x N): g_t = sum of log d up to and
+    including step t (lower @ log d, exact), g'_t = g_t - log d_t; g_7 (the mid-chunk
+    reference) and g_15 as 1 x N rows."""
+    g = _prefix_sums(lower, log_d)
+    step_of_sj = tl.arange(0, CHUNK)[:, None] + 0 * g.to(tl.int32)
+    g_mid = tl.sum(tl.where(step_of_sj == CHUNK // 2 - 1, g, 0.0), axis=0)[None, :]
+    g_last = tl.sum(tl.where(step_of_sj == CHUNK - 1, g, 0.0), axis=0)[None, :]
+    return g, g - log_d, g_mid, g_last
+
+
+@tessera.jit
+def wkv7_chunk_prep_kernel(R, W, K, A, B, JV, LL, DECAYS, PT, T, H, N: tl.constexpr,
+                           DECAY: tl.constexpr, CHUNK: tl.constexpr, EXACT: tl.constexpr,
+                           BACKWARD: tl.constexpr):
     """The state-independent part of chunk c of head (b, h), program (c, b * H + h), for
     wkv7_chunk_fwd_kernel (whose docstring has the mathematics). It writes, fp32:
     JV (B * H, chunks, 4, CHUNK, N): a~ = (I - P_ab)^-1 (a e^{g'}), r~ = r e^g + P_rb a~,
     k e^{g_15 - g} and b e^{g_15 - g}; LL (B * H, chunks, 2, CHUNK, CHUNK):
-    U = (I - P_ab)^-1 P_ak and P_rk + P_rb U; DECAYS (B * H, chunks, N): e^{g_15}."""
+    U = (I - P_ab)^-1 P_ak and P_rk + P_rb U; DECAYS (B * H, chunks, N): e^{g_15}. With
+    BACKWARD also PT (B * H, chunks, 4, CHUNK, CHUNK), for wkv7_chunk_bwd_kernel: the
+    transposes of (I - P_ab)^-1, P_ak, P_rb and P_rk."""
     tl.static_assert(CHUNK == 16)
     c = tl.program_id(0)
     bh = tl.program_id(1)
@@ -179,24 +204,11 @@ def wkv7_chunk_prep_kernel(R, W, K, A, B, JV, LL, DECAYS, T, H, N: tl.constexpr,
     h = bh % H
     offs_j = tl.arange(0, N)
     steps = tl.arange(0, CHUNK)
-    step_of_sj = steps[:, None] + 0 * offs_j[None, :]
-    live = c * CHUNK + step_of_sj < T
     row = (b.to(tl.int64) * T + c * CHUNK) * (H * N) + h * N
-    step_j = steps[:, None] * (H * N) + offs_j[None, :]
-    r = tl.load(R + row + step_j, mask=live, other=0.0).to(tl.float32)
-    k = tl.load(K + row + step_j, mask=live, other=0.0).to(tl.float32)
-    a = tl.load(A + row + step_j, mask=live, other=0.0).to(tl.float32)
-    bb = tl.load(B + row + step_j, mask=live, other=0.0).to(tl.float32)
-    log_d, _ = _log_decay(tl.load(W + row + step_j, mask=live, other=0.0).to(tl.float32),
-                          DECAY)
-    # Steps past T decay by 1 (log d = 0), so the final state is the one after step T.
-    log_d = tl.where(live, tl.maximum(log_d, -MAX_LOG_DECAY), 0.0)
+    r, k, a, bb, log_d, _ = _chunk_inputs(R, W, K, A, B, row, c, T, H, N, DECAY, CHUNK)
     strictly_lower = steps[:, None] > steps[None, :]
     lower = steps[:, None] >= steps[None, :]
-    g = _prefix_sums(lower, log_d)
-    g_prev = g - log_d
-    g_mid = tl.sum(tl.where(step_of_sj == CHUNK // 2 - 1, g, 0.0), axis=0)[None, :]
-    g_last = tl.sum(tl.where(step_of_sj == CHUNK - 1, g, 0.0), axis=0)
+    g, g_prev, g_mid, g_last = _chunk_decays(lower, log_d, CHUNK)
     from_mid = tl.exp(g_mid - g)
     k_from_mid = tl.trans(k * from_mid)
     b_from_mid = tl.trans(bb * from_mid)
@@ -214,7 +226,7 @@ def wkv7_chunk_prep_kernel(R, W, K, A, B, JV, LL, DECAYS, T, H, N: tl.constexpr,
         solve += _dot32(solve, power, EXACT)
     a_solved = _dot32(solve, a * tl.exp(g_prev), EXACT)
     u = _dot32(solve, p_ak, EXACT)
-    to_last = tl.exp(g_last[None, :] - g)
+    to_last = tl.exp(g_last - g)
     chunk = bh.to(tl.int64) * ((T + CHUNK - 1) // CHUNK) + c
     jv = JV + chunk * (4 * CHUNK * N) + steps[:, None] * N + offs_j[None, :]
     tl.store(jv, a_solved)
@@ -224,7 +236,13 @@ def wkv7_chunk_prep_kernel(R, W, K, A, B, JV, LL, DECAYS, T, H, N: tl.constexpr,
     ll = LL + chunk * (2 * CHUNK * CHUNK) + steps[:, None] * CHUNK + steps[None, :]
     tl.store(ll, u)
     tl.store(ll + CHUNK * CHUNK, p_rk + _dot32(p_rb, u, EXACT))
-    tl.store(DECAYS + chunk * N + offs_j, tl.exp(g_last))
+    tl.store(DECAYS + chunk * N + offs_j[None, :], tl.exp(g_last))
+    if BACKWARD:
+        pt = PT + chunk * (4 * CHUNK * CHUNK) + steps[:, None] + steps[None, :] * CHUNK
+        tl.store(pt, solve)
+        tl.store(pt + CHUNK * CHUNK, p_ak)
+        tl.store(pt + 2 * CHUNK * CHUNK, p_rb)
+        tl.store(pt + 3 * CHUNK * CHUNK, p_rk)
 
 
 @tessera.jit
@@ -250,9 +268,10 @@ def wkv7_chunk_fwd_kernel(V, Y, S0, ST, SA, CKPT, JV, LL, DECAYS, T, H, s0_strid
 
         sa = S a~^T + v U^T,   y = S r~^T + v (P_rk + P_rb U)^T
 
-    HALF (0 fp32, 1 bf16, 2 fp16: the I/O type) picks the tensor-core type of those products;
-    the state update is split to fp32 accuracy, because the backward steps back from these
-    states, where a rounding error grows by 1/d a step."""
+    HALF (0 fp32, 1 bf16, 2 fp16: the I/O type) picks the tensor-core type of those products
+    and of the state update S e^{g_15} + v k~ + sa b~ (k~, b~ = k, b e^{g_15 - g}): a NumPy
+    model at bf16 puts the final state within 1.3e-3 of float64 at T = 1024 and 4096 (an
+    fp32-accurate update, split into bf16 halves, 1.6e-4; y and the gradients the same)."""
     tl.static_assert(CHUNK == 16)
     bh = tl.program_id(1)
     b = bh // H
@@ -291,8 +310,8 @@ def wkv7_chunk_fwd_kernel(V, Y, S0, ST, SA, CKPT, JV, LL, DECAYS, T, H, s0_strid
         if SAVE:
             tl.store(SA + row + i_step, sa, mask=live)
         decay = tl.load(DECAYS + chunk * N + offs_j)[None, :]
-        state = _split_dot(v, tl.load(jv + 2 * CHUNK * N + step_j), state * decay, HALF)
-        state = _split_dot(sa, tl.load(jv + 3 * CHUNK * N + step_j), state, HALF)
+        state = _half_dot(v, tl.load(jv + 2 * CHUNK * N + step_j), state * decay, HALF)
+        state = _half_dot(sa, tl.load(jv + 3 * CHUNK * N + step_j), state, HALF)
         row += CHUNK * H * N
         chunk += 1
     if SAVE:
@@ -300,6 +319,176 @@ def wkv7_chunk_fwd_kernel(V, Y, S0, ST, SA, CKPT, JV, LL, DECAYS, T, H, s0_strid
     if HAS_ST:
         tl.store(ST + bh.to(tl.int64) * (N * N) + tile, state)
 
+
+
+@tessera.jit
+def wkv7_chunk_bwd_walk_kernel(DY, DST, DS0, ENDS, JV, DECAYS, T, H, N: tl.constexpr,
+                               BLOCK_I: tl.constexpr, CHUNK: tl.constexpr,
+                               HAS_DST: tl.constexpr, HAS_DS0: tl.constexpr,
+                               HALF: tl.constexpr):
+    """The chunked backward's walk: G = dL/dS at every chunk boundary, from the last chunk to
+    the first, by the transpose of wkv7_chunk_fwd_kernel's chunk step. A chunk maps its start
+    state S to S (e^{g_15} + a~^T b~) + ..., where b~ = b e^{g_15 - g}, and its outputs to
+    y = S r~^T + ..., so with G the gradient at the chunk's end (rows are steps):
+
+        G_start = G e^{g_15} + (G b~^T) a~ + dy^T r~
+
+    It reads JV (a~, r~, b~) and DECAYS (e^{g_15}) from wkv7_chunk_prep_kernel and writes
+    ENDS (B * H, chunks, N, N) fp32: slot c is G at the end of chunk c, for
+    wkv7_chunk_bwd_kernel. DST: dL/dS_T, fp32 (B, H, N, N), when HAS_DST; DS0: dL/dS_0, when
+    HAS_DS0. Program (ib, b * H + h) holds rows ib * BLOCK_I .. + BLOCK_I of the head's G: row
+    i of G reads only row i (as row i of S in the forward). HALF as in wkv7_chunk_fwd_kernel:
+    G is not stepped back through 1/d, so plain bf16/fp16 products keep it within 1e-3."""
+    tl.static_assert(CHUNK == 16)
+    bh = tl.program_id(1)
+    b = bh // H
+    h = bh % H
+    offs_i = tl.program_id(0) * BLOCK_I + tl.arange(0, BLOCK_I)
+    offs_j = tl.arange(0, N)
+    steps = tl.arange(0, CHUNK)
+    tile = offs_i[:, None] * N + offs_j[None, :]
+    head = bh.to(tl.int64) * (N * N)
+    if HAS_DST:
+        grad = tl.load(DST + head + tile)
+    else:
+        grad = tl.zeros((BLOCK_I, N), tl.float32)
+    step_of_is = steps[None, :] + 0 * offs_i[:, None]
+    i_step = offs_i[:, None] + steps[None, :] * (H * N)
+    j_step = offs_j[:, None] + steps[None, :] * N
+    step_j = steps[:, None] * N + offs_j[None, :]
+    chunks = (T + CHUNK - 1) // CHUNK
+    chunk = bh.to(tl.int64) * chunks + chunks - 1
+    row = (b.to(tl.int64) * T + (chunks - 1) * CHUNK) * (H * N) + h * N
+    zeros = tl.zeros((BLOCK_I, CHUNK), tl.float32)
+    for back in range(chunks):
+        tl.store(ENDS + chunk * (N * N) + tile, grad)
+        live = (chunks - 1 - back) * CHUNK + step_of_is < T
+        dy = tl.load(DY + row + i_step, mask=live, other=0.0).to(tl.float32)  # [i, s]
+        jv = JV + chunk * (4 * CHUNK * N)
+        grad_b = _half_dot(grad, tl.load(jv + 3 * CHUNK * N + j_step), zeros, HALF)
+        decay = tl.load(DECAYS + chunk * N + offs_j)[None, :]
+        grad = _half_dot(grad_b, tl.load(jv + step_j), grad * decay, HALF)
+        grad = _half_dot(dy, tl.load(jv + CHUNK * N + step_j), grad, HALF)
+        row -= CHUNK * H * N
+        chunk -= 1
+    if HAS_DS0:
+        tl.store(DS0 + head + tile, grad)
+
+
+@tessera.jit
+def wkv7_chunk_bwd_kernel(R, W, K, V, A, B, DY, SA, CKPT, ENDS, JV, PT, DR, DW, DK, DV, DA, DB,
+                          T, H, N: tl.constexpr, BLOCK_I: tl.constexpr, DECAY: tl.constexpr,
+                          CHUNK: tl.constexpr, EXACT: tl.constexpr, HALF: tl.constexpr):
+    """dr, dw, dk, dv, da, db of chunk c of head (b, h), program (c, b * H + h), from dy, the
+    forward's sa and chunk-start states (CKPT), the walk's gradients at the chunk's end (ENDS,
+    G below) and wkv7_chunk_prep_kernel's JV and PT. It reverses wkv7_chunk_fwd_kernel's
+    chunk (rows are steps; S the chunk-start state; A^ = a e^{g'}, R^ = r e^g, B^ = b e^{-g},
+    K^ = k e^{-g}; b~, k~ = b, k e^{g_15 - g}):
+
+        dsa = b~ G^T + P_rb^T dy,   dX = (I - P_ab)^-T dsa,   dv = k~ G^T + P_rk^T dy + P_ak^T dX
+        dP_ab, dP_ak, dP_rb, dP_rk = dX sa^T, dX v^T, dy sa^T, dy v^T   (masked as P)
+        da = (dX S + dP_ab B^ + dP_ak K^) e^{g'},   dr = (dy S + dP_rb B^ + dP_rk K^) e^g
+        db = (dP_ab^T A^ + dP_rb^T R^) e^{-g} + (sa G) e^{g_15 - g},   dk alike with v, K
+        dlog d_s = sum_{t >= s} (dr r - db b - dk k)_t + sum_{t > s} (da a)_t + dg_15
+        dg_15 = colsum(G * S) e^{g_15} + colsum((sa G) * b~ + (v G) * k~)
+
+    The products through e^{-g} take the prep kernel's mid-chunk reference. The state's rows
+    go BLOCK_I at a time, the products with S and G on HALF tensor cores (as the forward's with
+    S), the 16 x 16 ones in tf32 (fp32 FMAs when EXACT, for fp32 I/O). Steps past T are the
+    prep kernel's padding (zero inputs, d = 1) and store nothing; dw is 0 where log d was held
+    at -MAX_LOG_DECAY."""
+    tl.static_assert(CHUNK == 16)
+    c = tl.program_id(0)
+    bh = tl.program_id(1)
+    b = bh // H
+    h = bh % H
+    offs_j = tl.arange(0, N)
+    steps = tl.arange(0, CHUNK)
+    row = (b.to(tl.int64) * T + c * CHUNK) * (H * N) + h * N
+    chunks = (T + CHUNK - 1) // CHUNK
+    chunk = bh.to(tl.int64) * chunks + c
+    pt = PT + chunk * (4 * CHUNK * CHUNK) + steps[:, None] * CHUNK + steps[None, :]
+    solve_t = tl.load(pt)
+    p_ak_t = tl.load(pt + CHUNK * CHUNK)
+    p_rb_t = tl.load(pt + 2 * CHUNK * CHUNK)
+    p_rk_t = tl.load(pt + 3 * CHUNK * CHUNK)
+    jv = JV + chunk * (4 * CHUNK * N)
+    ckpt = CKPT + (bh.to(tl.int64) * (chunks + 1) + c) * (N * N)
+    ends = ENDS + chunk * (N * N)
+    ds_x = tl.zeros((CHUNK, N), tl.float32)  # dX S
+    dy_s = tl.zeros((CHUNK, N), tl.float32)
+    sa_g = tl.zeros((CHUNK, N), tl.float32)
+    v_g = tl.zeros((CHUNK, N), tl.float32)
+    d_p_ab = tl.zeros((CHUNK, CHUNK), tl.float32)
+    d_p_ak = tl.zeros((CHUNK, CHUNK), tl.float32)
+    d_p_rb = tl.zeros((CHUNK, CHUNK), tl.float32)
+    d_p_rk = tl.zeros((CHUNK, CHUNK), tl.float32)
+    g_state = tl.zeros((1, N), tl.float32)  # colsum(G * S)
+    zeros = tl.zeros((CHUNK, BLOCK_I), tl.float32)
+    step_j = steps[:, None] * N + offs_j[None, :]
+    for block in range(N // BLOCK_I):
+        offs_i = block * BLOCK_I + tl.arange(0, BLOCK_I)
+        live_si = c * CHUNK + steps[:, None] + 0 * offs_i[None, :] < T
+        live_is = c * CHUNK + steps[None, :] + 0 * offs_i[:, None] < T
+        step_i = steps[:, None] * (H * N) + offs_i[None, :]
+        i_step = offs_i[:, None] + steps[None, :] * (H * N)
+        grad_t = tl.load(ends + offs_j[:, None] + offs_i[None, :] * N)
+        dy = tl.load(DY + row + step_i, mask=live_si, other=0.0).to(tl.float32)
+        dsa = _half_dot(tl.load(jv + 3 * CHUNK * N + step_j), grad_t, zeros, HALF)
+        dx = _dot32(solve_t, dsa + _dot32(p_rb_t, dy, EXACT), EXACT)
+        dv = _half_dot(tl.load(jv + 2 * CHUNK * N + step_j), grad_t, zeros, HALF)
+        dv += _dot32(p_rk_t, dy, EXACT) + _dot32(p_ak_t, dx, EXACT)
+        tl.store(DV + row + step_i, dv.to(DV.dtype.element_ty), mask=live_si)
+        sa_t = tl.load(SA + row + i_step, mask=live_is, other=0.0)
+        v_t = tl.load(V + row + i_step, mask=live_is, other=0.0).to(tl.float32)
+        d_p_ab += _dot32(dx, sa_t, EXACT)
+        d_p_ak += _dot32(dx, v_t, EXACT)
+        d_p_rb += _dot32(dy, sa_t, EXACT)
+        d_p_rk += _dot32(dy, v_t, EXACT)
+        state = tl.load(ckpt + offs_i[:, None] * N + offs_j[None, :])
+        ds_x = _half_dot(dx, state, ds_x, HALF)
+        dy_s = _half_dot(dy, state, dy_s, HALF)
+        grad = tl.load(ends + offs_i[:, None] * N + offs_j[None, :])
+        g_state += tl.sum(grad * state, axis=0)[None, :]
+        sa = tl.load(SA + row + step_i, mask=live_si, other=0.0)
+        sa_g = _half_dot(sa, grad, sa_g, HALF)
+        v = tl.load(V + row + step_i, mask=live_si, other=0.0).to(tl.float32)
+        v_g = _half_dot(v, grad, v_g, HALF)
+    r, k, a, bb, log_d, slope = _chunk_inputs(R, W, K, A, B, row, c, T, H, N, DECAY, CHUNK)
+    lower = steps[:, None] >= steps[None, :]
+    d_p_ab = tl.where(steps[:, None] > steps[None, :], d_p_ab, 0.0)
+    d_p_ak = tl.where(steps[:, None] > steps[None, :], d_p_ak, 0.0)
+    d_p_rb = tl.where(lower, d_p_rb, 0.0)
+    d_p_rk = tl.where(lower, d_p_rk, 0.0)
+    g, g_prev, g_mid, g_last = _chunk_decays(lower, log_d, CHUNK)
+    from_mid = tl.exp(g_mid - g)
+    to_last = tl.exp(g_last - g)
+    d_last = g_state * tl.exp(g_last)
+    d_last += tl.sum(sa_g * (bb * to_last) + v_g * (k * to_last), axis=0)[None, :]
+    b_mid = bb * from_mid
+    k_mid = k * from_mid
+    da = ds_x * tl.exp(g_prev)
+    da += (_dot32(d_p_ab, b_mid, EXACT) + _dot32(d_p_ak, k_mid, EXACT)) * tl.exp(g_prev - g_mid)
+    dr = dy_s * tl.exp(g)
+    dr += (_dot32(d_p_rb, b_mid, EXACT) + _dot32(d_p_rk, k_mid, EXACT)) * tl.exp(g - g_mid)
+    a_mid = a * tl.exp(g_prev - g_mid)
+    r_mid = r * tl.exp(g - g_mid)
+    db = sa_g * to_last + (_dot32(tl.trans(d_p_ab), a_mid, EXACT) +
+                           _dot32(tl.trans(d_p_rb), r_mid, EXACT)) * from_mid
+    dk = v_g * to_last + (_dot32(tl.trans(d_p_ak), a_mid, EXACT) +
+                          _dot32(tl.trans(d_p_rk), r_mid, EXACT)) * from_mid
+    da_a = da * a
+    # dL/dg_t sums into dL/dlog d_s for every s <= t (and g'_t for s < t)
+    d_log_d = _prefix_sums(steps[:, None] <= steps[None, :],
+                           dr * r - db * bb - dk * k + da_a) - da_a + d_last
+    dw = tl.where(log_d > -MAX_LOG_DECAY, d_log_d * slope, 0.0)
+    live = c * CHUNK + steps[:, None] + 0 * offs_j[None, :] < T
+    out = row + steps[:, None] * (H * N) + offs_j[None, :]
+    tl.store(DR + out, dr.to(DR.dtype.element_ty), mask=live)
+    tl.store(DW + out, dw.to(DW.dtype.element_ty), mask=live)
+    tl.store(DK + out, dk.to(DK.dtype.element_ty), mask=live)
+    tl.store(DA + out, da.to(DA.dtype.element_ty), mask=live)
+    tl.store(DB + out, db.to(DB.dtype.element_ty), mask=live)
 
 @tessera.jit
 def _adjoint_step(state, prev, grad, r, d, slope, k, v, a, bb, sa, dy, DR, DW, DK, DV, DA, DB,
@@ -393,3 +582,10 @@ def choose_chunk_block(n: int):
     are 16 rows tall; 8 warps at N = 128, whose 64 x 128 state needs the registers."""
     block_i = min(n, 64)
     return block_i, 8 if n == 128 else block_i // 16
+
+
+def choose_chunk_bwd_block(n: int) -> int:
+    """BLOCK_I of wkv7_chunk_bwd_kernel: the rows of S and G it takes at a time, 64 at most (on
+    the H200 at B=8, T=4096, H=32, N=64, 64 rows take 5.3 ms, 32 rows 6.1, 16 rows 5.9: the
+    kernel waits on its chain of small products more than it spills)."""
+    return min(n, 64)
