@@ -278,12 +278,12 @@ def _wkv7_chunk_prep(inputs, decay: int, backward: bool = False):
     r, w, k, _, a, b = inputs
     batch, steps, heads, n = r.shape
     chunks = -(-steps // WKV7_CHUNK)
-    workspace = dict(device=r.device, dtype=torch.float32)
+    fp32 = dict(device=r.device, dtype=torch.float32)
     squares = (batch * heads, chunks, 2, WKV7_CHUNK, WKV7_CHUNK)
-    jv = torch.empty((batch * heads, chunks, 4, WKV7_CHUNK, n), **workspace)
-    ll = torch.empty(squares, **workspace)
-    decays = torch.empty((batch * heads, chunks, n), **workspace)
-    pt = torch.empty((*squares[:2], 4, *squares[3:]), **workspace) if backward else None
+    jv = torch.empty((batch * heads, chunks, 4, WKV7_CHUNK, n), device=r.device, dtype=r.dtype)
+    ll = torch.empty(squares, device=r.device, dtype=r.dtype)
+    decays = torch.empty((batch * heads, chunks, n), **fp32)
+    pt = torch.empty((*squares[:2], 4, *squares[3:]), **fp32) if backward else None
     wkv7_chunk_prep_kernel[(chunks, batch * heads)](
         r, w, k, a, b, jv, ll, decays, pt, steps, heads, N=n, DECAY=decay, CHUNK=WKV7_CHUNK,
         EXACT=r.dtype == torch.float32, BACKWARD=backward, num_warps=CHUNK_PREP_WARPS)

@@ -71,7 +71,9 @@ def compiled(kernel, target, n=64, io="fp32", f64=False, decay=0, states=False, 
             signature[name] = "*fp32:16"
         elif name in ("SA", "CKPT", "DS0"):
             signature[name] = f"*{compute}:16"
-        elif name in ("JV", "LL", "DECAYS", "PT", "ENDS"):
+        elif name in ("JV", "LL"):
+            signature[name] = f"*{io}:16"
+        elif name in ("DECAYS", "PT", "ENDS"):
             signature[name] = "*fp32:16"
         else:
             signature[name] = "i32"

@@ -191,12 +191,14 @@ def wkv7_chunk_prep_kernel(R, W, K, A, B, JV, LL, DECAYS, PT, T, H, N: tl.conste
                            DECAY: tl.constexpr, CHUNK: tl.constexpr, EXACT: tl.constexpr,
                            BACKWARD: tl.constexpr):
     """The state-independent part of chunk c of head (b, h), program (c, b * H + h), for
-    wkv7_chunk_fwd_kernel (whose docstring has the mathematics). It writes, fp32:
-    JV (B * H, chunks, 4, CHUNK, N): a~ = (I - P_ab)^-1 (a e^{g'}), r~ = r e^g + P_rb a~,
+    wkv7_chunk_fwd_kernel (whose docstring has the mathematics). It writes JV
+    (B * H, chunks, 4, CHUNK, N): a~ = (I - P_ab)^-1 (a e^{g'}), r~ = r e^g + P_rb a~,
     k e^{g_15 - g} and b e^{g_15 - g}; LL (B * H, chunks, 2, CHUNK, CHUNK):
-    U = (I - P_ab)^-1 P_ak and P_rk + P_rb U; DECAYS (B * H, chunks, N): e^{g_15}. With
-    BACKWARD also PT (B * H, chunks, 4, CHUNK, CHUNK), for wkv7_chunk_bwd_kernel: the
-    transposes of (I - P_ab)^-1, P_ak, P_rb and P_rk."""
+    U = (I - P_ab)^-1 P_ak and P_rk + P_rb U, both in the I/O type, the one the walks' products
+    round them to (which also lets those loads be prefetched into shared memory); and fp32
+    DECAYS (B * H, chunks, N): e^{g_15}. With BACKWARD also PT (B * H, chunks, 4, CHUNK,
+    CHUNK), fp32, for wkv7_chunk_bwd_kernel: the transposes of (I - P_ab)^-1, P_ak, P_rb and
+    P_rk."""
     tl.static_assert(CHUNK == 16)
     c = tl.program_id(0)
     bh = tl.program_id(1)
@@ -229,13 +231,14 @@ def wkv7_chunk_prep_kernel(R, W, K, A, B, JV, LL, DECAYS, PT, T, H, N: tl.conste
     to_last = tl.exp(g_last - g)
     chunk = bh.to(tl.int64) * ((T + CHUNK - 1) // CHUNK) + c
     jv = JV + chunk * (4 * CHUNK * N) + steps[:, None] * N + offs_j[None, :]
-    tl.store(jv, a_solved)
-    tl.store(jv + CHUNK * N, r * tl.exp(g) + _dot32(p_rb, a_solved, EXACT))
-    tl.store(jv + 2 * CHUNK * N, k * to_last)
-    tl.store(jv + 3 * CHUNK * N, bb * to_last)
+    tl.store(jv, a_solved.to(JV.dtype.element_ty))
+    r_solved = r * tl.exp(g) + _dot32(p_rb, a_solved, EXACT)
+    tl.store(jv + CHUNK * N, r_solved.to(JV.dtype.element_ty))
+    tl.store(jv + 2 * CHUNK * N, (k * to_last).to(JV.dtype.element_ty))
+    tl.store(jv + 3 * CHUNK * N, (bb * to_last).to(JV.dtype.element_ty))
     ll = LL + chunk * (2 * CHUNK * CHUNK) + steps[:, None] * CHUNK + steps[None, :]
-    tl.store(ll, u)
-    tl.store(ll + CHUNK * CHUNK, p_rk + _dot32(p_rb, u, EXACT))
+    tl.store(ll, u.to(LL.dtype.element_ty))
+    tl.store(ll + CHUNK * CHUNK, (p_rk + _dot32(p_rb, u, EXACT)).to(LL.dtype.element_ty))
     tl.store(DECAYS + chunk * N + offs_j[None, :], tl.exp(g_last))
     if BACKWARD:
         pt = PT + chunk * (4 * CHUNK * CHUNK) + steps[:, None] + steps[None, :] * CHUNK
