@@ -273,21 +273,21 @@ def _wkv7_cuda_types(inputs) -> Dict[str, str]:
 
 
 def _wkv7_chunk_prep(inputs, decay: int, backward: bool = False):
-    """wkv7_chunk_prep_kernel's workspace (JV, LL, DECAYS, and PT for the backward; see its
-    docstring) for the chunked forward or backward of contiguous (B, T, H, N) inputs."""
+    """wkv7_chunk_prep_kernel's workspace for the chunked forward, (JV, LL, DECAYS), or with
+    `backward` for the chunked backward, (JV, PT, DECAYS) (see its docstring), of contiguous
+    (B, T, H, N) inputs."""
     r, w, k, _, a, b = inputs
     batch, steps, heads, n = r.shape
     chunks = -(-steps // WKV7_CHUNK)
-    fp32 = dict(device=r.device, dtype=torch.float32)
-    squares = (batch * heads, chunks, 2, WKV7_CHUNK, WKV7_CHUNK)
     jv = torch.empty((batch * heads, chunks, 4, WKV7_CHUNK, n), device=r.device, dtype=r.dtype)
-    ll = torch.empty(squares, device=r.device, dtype=r.dtype)
-    decays = torch.empty((batch * heads, chunks, n), **fp32)
-    pt = torch.empty((*squares[:2], 4, *squares[3:]), **fp32) if backward else None
+    squares = torch.empty((batch * heads, chunks, 4 if backward else 2, WKV7_CHUNK, WKV7_CHUNK),
+                          device=r.device, dtype=torch.float32 if backward else r.dtype)
+    decays = torch.empty((batch * heads, chunks, n), device=r.device, dtype=torch.float32)
+    ll, pt = (None, squares) if backward else (squares, None)
     wkv7_chunk_prep_kernel[(chunks, batch * heads)](
         r, w, k, a, b, jv, ll, decays, pt, steps, heads, N=n, DECAY=decay, CHUNK=WKV7_CHUNK,
         EXACT=r.dtype == torch.float32, BACKWARD=backward, num_warps=CHUNK_PREP_WARPS)
-    return jv, ll, decays, pt
+    return jv, squares, decays
 
 
 def _wkv7_run_forward(inputs, decay: int, s0: Optional["torch.Tensor"], want_final: bool,
@@ -318,7 +318,7 @@ def _wkv7_run_forward(inputs, decay: int, s0: Optional["torch.Tensor"], want_fin
             "HAS_S0": s0 is not None, "HAS_ST": want_final, "SAVE": save}, n, tune=False)
         kernel[(batch * heads,)](*args)
     elif chunked and not f64:
-        jv, ll, decays, _ = _wkv7_chunk_prep(inputs, decay)
+        jv, ll, decays = _wkv7_chunk_prep(inputs, decay)
         block_i, warps = choose_chunk_block(n)
         wkv7_chunk_fwd_kernel[(n // block_i, batch * heads)](
             inputs[3], y, s0, final, sa, ckpt, jv, ll, decays, steps, heads, s0_stride, N=n,
@@ -354,7 +354,7 @@ def _wkv7_run_backward(inputs, decay: int, dy, dst, sa, ckpt, s0_shape, backend:
         # The transpose of the chunked forward: G at every chunk boundary walking back, then
         # every chunk's gradients in parallel from its start state, G at its end and dy.
         chunks = -(-steps // WKV7_CHUNK)
-        jv, _, decays, pt = _wkv7_chunk_prep(inputs, decay, backward=True)
+        jv, pt, decays = _wkv7_chunk_prep(inputs, decay, backward=True)
         ends = torch.empty((batch * heads, chunks, n, n), dtype=torch.float32, device=r.device)
         block_i, warps = choose_chunk_block(n)
         half = _HALF_DOTS[r.dtype]

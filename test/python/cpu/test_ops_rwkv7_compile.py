@@ -43,7 +43,7 @@ def compiled(kernel, target, n=64, io="fp32", f64=False, decay=0, states=False, 
         warps = CHUNK_PREP_WARPS
         constants = {"N": n, "DECAY": decay, "CHUNK": 16, "EXACT": io == "fp32",
                      "BACKWARD": save}
-        unused = [] if save else ["PT"]
+        unused = ["LL"] if save else ["PT"]
     elif kernel is wkv7_chunk_bwd_walk_kernel:
         block_i, warps = choose_chunk_block(n)
         constants = {"N": n, "CHUNK": 16, "BLOCK_I": block_i, "HAS_DST": states,

@@ -155,6 +155,17 @@ def _prefix_sums(lower, x):
 
 
 @tessera.jit
+def _chunk_program(T, H, N: tl.constexpr, CHUNK: tl.constexpr):
+    """(c, b * H + h, the offset of the chunk's first (B, T, H, N) element, its index in the
+    prep kernel's (B * H, chunks) workspace) of program (c, b * H + h) of a per-chunk kernel."""
+    c = tl.program_id(0)
+    bh = tl.program_id(1)
+    row = (bh.to(tl.int64) // H * T + c * CHUNK) * (H * N) + bh % H * N
+    chunk = bh.to(tl.int64) * ((T + CHUNK - 1) // CHUNK) + c
+    return c, bh, row, chunk
+
+
+@tessera.jit
 def _chunk_inputs(R, W, K, A, B, row, c, T, H, N: tl.constexpr, DECAY: tl.constexpr,
                   CHUNK: tl.constexpr):
     """r, k, a, b, log d and d log d / dw (CHUNK x N, fp32) of chunk c, whose first element is
@@ -175,12 +186,12 @@ def _chunk_inputs(R, W, K, A, B, row, c, T, H, N: tl.constexpr, DECAY: tl.conste
 
 
 @tessera.jit
-def _chunk_decays(lower, log_d, CHUNK: tl.constexpr):
+def _chunk_decays(lower, log_d, N: tl.constexpr, CHUNK: tl.constexpr):
     """(g, g', g_7, g_15) of a chunk's log decays (CHUNK x N): g_t = sum of log d up to and
     including step t (lower @ log d, exact), g'_t = g_t - log d_t; g_7 (the mid-chunk
     reference) and g_15 as 1 x N rows."""
     g = _prefix_sums(lower, log_d)
-    step_of_sj = tl.arange(0, CHUNK)[:, None] + 0 * g.to(tl.int32)
+    step_of_sj = tl.arange(0, CHUNK)[:, None] + 0 * tl.arange(0, N)[None, :]
     g_mid = tl.sum(tl.where(step_of_sj == CHUNK // 2 - 1, g, 0.0), axis=0)[None, :]
     g_last = tl.sum(tl.where(step_of_sj == CHUNK - 1, g, 0.0), axis=0)[None, :]
     return g, g - log_d, g_mid, g_last
@@ -195,22 +206,17 @@ def wkv7_chunk_prep_kernel(R, W, K, A, B, JV, LL, DECAYS, PT, T, H, N: tl.conste
     (B * H, chunks, 4, CHUNK, N): a~ = (I - P_ab)^-1 (a e^{g'}), r~ = r e^g + P_rb a~,
     k e^{g_15 - g} and b e^{g_15 - g}; LL (B * H, chunks, 2, CHUNK, CHUNK):
     U = (I - P_ab)^-1 P_ak and P_rk + P_rb U, both in the I/O type, the one the walks' products
-    round them to (which also lets those loads be prefetched into shared memory); and fp32
-    DECAYS (B * H, chunks, N): e^{g_15}. With BACKWARD also PT (B * H, chunks, 4, CHUNK,
-    CHUNK), fp32, for wkv7_chunk_bwd_kernel: the transposes of (I - P_ab)^-1, P_ak, P_rb and
-    P_rk."""
+    round them to; and fp32 DECAYS (B * H, chunks, N): e^{g_15}. With BACKWARD, PT instead of
+    LL (B * H, chunks, 4, CHUNK, CHUNK), fp32, for wkv7_chunk_bwd_kernel: the transposes of
+    (I - P_ab)^-1, P_ak, P_rb and P_rk."""
     tl.static_assert(CHUNK == 16)
-    c = tl.program_id(0)
-    bh = tl.program_id(1)
-    b = bh // H
-    h = bh % H
+    c, bh, row, chunk = _chunk_program(T, H, N, CHUNK)
     offs_j = tl.arange(0, N)
     steps = tl.arange(0, CHUNK)
-    row = (b.to(tl.int64) * T + c * CHUNK) * (H * N) + h * N
     r, k, a, bb, log_d, _ = _chunk_inputs(R, W, K, A, B, row, c, T, H, N, DECAY, CHUNK)
     strictly_lower = steps[:, None] > steps[None, :]
     lower = steps[:, None] >= steps[None, :]
-    g, g_prev, g_mid, g_last = _chunk_decays(lower, log_d, CHUNK)
+    g, g_prev, g_mid, g_last = _chunk_decays(lower, log_d, N, CHUNK)
     from_mid = tl.exp(g_mid - g)
     k_from_mid = tl.trans(k * from_mid)
     b_from_mid = tl.trans(bb * from_mid)
@@ -229,18 +235,18 @@ def wkv7_chunk_prep_kernel(R, W, K, A, B, JV, LL, DECAYS, PT, T, H, N: tl.conste
     a_solved = _dot32(solve, a * tl.exp(g_prev), EXACT)
     u = _dot32(solve, p_ak, EXACT)
     to_last = tl.exp(g_last - g)
-    chunk = bh.to(tl.int64) * ((T + CHUNK - 1) // CHUNK) + c
     jv = JV + chunk * (4 * CHUNK * N) + steps[:, None] * N + offs_j[None, :]
     tl.store(jv, a_solved.to(JV.dtype.element_ty))
     r_solved = r * tl.exp(g) + _dot32(p_rb, a_solved, EXACT)
     tl.store(jv + CHUNK * N, r_solved.to(JV.dtype.element_ty))
     tl.store(jv + 2 * CHUNK * N, (k * to_last).to(JV.dtype.element_ty))
     tl.store(jv + 3 * CHUNK * N, (bb * to_last).to(JV.dtype.element_ty))
-    ll = LL + chunk * (2 * CHUNK * CHUNK) + steps[:, None] * CHUNK + steps[None, :]
-    tl.store(ll, u.to(LL.dtype.element_ty))
-    tl.store(ll + CHUNK * CHUNK, (p_rk + _dot32(p_rb, u, EXACT)).to(LL.dtype.element_ty))
     tl.store(DECAYS + chunk * N + offs_j[None, :], tl.exp(g_last))
-    if BACKWARD:
+    if not BACKWARD:
+        ll = LL + chunk * (2 * CHUNK * CHUNK) + steps[:, None] * CHUNK + steps[None, :]
+        tl.store(ll, u.to(LL.dtype.element_ty))
+        tl.store(ll + CHUNK * CHUNK, (p_rk + _dot32(p_rb, u, EXACT)).to(LL.dtype.element_ty))
+    else:
         pt = PT + chunk * (4 * CHUNK * CHUNK) + steps[:, None] + steps[None, :] * CHUNK
         tl.store(pt, solve)
         tl.store(pt + CHUNK * CHUNK, p_ak)
@@ -323,7 +329,6 @@ def wkv7_chunk_fwd_kernel(V, Y, S0, ST, SA, CKPT, JV, LL, DECAYS, T, H, s0_strid
         tl.store(ST + bh.to(tl.int64) * (N * N) + tile, state)
 
 
-
 @tessera.jit
 def wkv7_chunk_bwd_walk_kernel(DY, DST, DS0, ENDS, JV, DECAYS, T, H, N: tl.constexpr,
                                BLOCK_I: tl.constexpr, CHUNK: tl.constexpr,
@@ -401,22 +406,16 @@ def wkv7_chunk_bwd_kernel(R, W, K, V, A, B, DY, SA, CKPT, ENDS, JV, PT, DR, DW, 
     prep kernel's padding (zero inputs, d = 1) and store nothing; dw is 0 where log d was held
     at -MAX_LOG_DECAY."""
     tl.static_assert(CHUNK == 16)
-    c = tl.program_id(0)
-    bh = tl.program_id(1)
-    b = bh // H
-    h = bh % H
+    c, bh, row, chunk = _chunk_program(T, H, N, CHUNK)
     offs_j = tl.arange(0, N)
     steps = tl.arange(0, CHUNK)
-    row = (b.to(tl.int64) * T + c * CHUNK) * (H * N) + h * N
-    chunks = (T + CHUNK - 1) // CHUNK
-    chunk = bh.to(tl.int64) * chunks + c
     pt = PT + chunk * (4 * CHUNK * CHUNK) + steps[:, None] * CHUNK + steps[None, :]
     solve_t = tl.load(pt)
     p_ak_t = tl.load(pt + CHUNK * CHUNK)
     p_rb_t = tl.load(pt + 2 * CHUNK * CHUNK)
     p_rk_t = tl.load(pt + 3 * CHUNK * CHUNK)
     jv = JV + chunk * (4 * CHUNK * N)
-    ckpt = CKPT + (bh.to(tl.int64) * (chunks + 1) + c) * (N * N)
+    ckpt = CKPT + (chunk + bh) * (N * N)  # CKPT has chunks + 1 slots a head
     ends = ENDS + chunk * (N * N)
     ds_x = tl.zeros((CHUNK, N), tl.float32)  # dX S
     dy_s = tl.zeros((CHUNK, N), tl.float32)
@@ -463,7 +462,7 @@ def wkv7_chunk_bwd_kernel(R, W, K, V, A, B, DY, SA, CKPT, ENDS, JV, PT, DR, DW, 
     d_p_ak = tl.where(steps[:, None] > steps[None, :], d_p_ak, 0.0)
     d_p_rb = tl.where(lower, d_p_rb, 0.0)
     d_p_rk = tl.where(lower, d_p_rk, 0.0)
-    g, g_prev, g_mid, g_last = _chunk_decays(lower, log_d, CHUNK)
+    g, g_prev, g_mid, g_last = _chunk_decays(lower, log_d, N, CHUNK)
     from_mid = tl.exp(g_mid - g)
     to_last = tl.exp(g_last - g)
     d_last = g_state * tl.exp(g_last)
