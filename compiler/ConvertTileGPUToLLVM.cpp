@@ -289,17 +289,29 @@ struct NoOpConvertLowering : public TilePattern<ConvertLayoutOp> {
 };
 
 // convert_layout, trans and reshape move elements between threads through shared memory.
+// Threads of a warp often read or write one column at a time (mma fragments, dot operands), so
+// convert_layout and trans pad each row by 16 bytes: rows whose length is a multiple of 32 bytes
+// would otherwise start on the same banks. (A reshape's two sides index different shapes in one
+// row-major order, which padding would break.)
 template <typename Op>
 struct SharedExchangeLowering : public TilePattern<Op> {
+  static constexpr int64_t kRowPaddingBytes = 16;
+
   using TilePattern<Op>::TilePattern;
   LogicalResult matchAndRewrite(Op op, typename Op::Adaptor adaptor,
                                 ConversionPatternRewriter &rewriter) const override {
     auto srcType = cast<RankedTensorType>(op.getSrc().getType());
     auto dstType = cast<RankedTensorType>(op.getType());
     Location loc = op.getLoc();
-    auto rowMajorIn = [](ArrayRef<int64_t> shape) {
-      return [shape](OpBuilder &b, ArrayRef<Value> coords) {
-        return emitLinearIndex(b, b.getUnknownLoc(), coords, shape);
+    ArrayRef<int64_t> dstShape = dstType.getShape();
+    int64_t bytes = storageBytes(this->getTypeConverter()->convertType(dstType.getElementType()));
+    int64_t rowPadding = 0;
+    if (!std::is_same_v<Op, tile::ReshapeOp> && dstShape.size() >= 2 &&
+        dstShape.back() * bytes % 32 == 0)
+      rowPadding = kRowPaddingBytes / bytes;
+    auto rowMajorIn = [rowPadding](ArrayRef<int64_t> shape) {
+      return [shape, rowPadding](OpBuilder &b, ArrayRef<Value> coords) {
+        return emitLinearIndex(b, b.getUnknownLoc(), coords, shape, rowPadding);
       };
     };
     std::function<Value(OpBuilder &, ArrayRef<Value>)> srcIndex =
@@ -307,18 +319,17 @@ struct SharedExchangeLowering : public TilePattern<Op> {
     if constexpr (std::is_same_v<Op, tile::TransOp>) {
       // Source element c lands at result coordinate (c[order[0]], c[order[1]], ...).
       SmallVector<int32_t> order(op.getOrder());
-      SmallVector<int64_t> dstShape(dstType.getShape());
-      srcIndex = [order, dstShape](OpBuilder &b, ArrayRef<Value> coords) {
+      srcIndex = [order, dstShape, rowPadding](OpBuilder &b, ArrayRef<Value> coords) {
         SmallVector<Value> permuted;
         for (int32_t dim : order)
           permuted.push_back(coords[dim]);
-        return emitLinearIndex(b, b.getUnknownLoc(), permuted, dstShape);
+        return emitLinearIndex(b, b.getUnknownLoc(), permuted, dstShape, rowPadding);
       };
     }
-    Value result = exchangeThroughShared(
-        rewriter, loc, op, adaptor.getSrc(), srcType, dstType,
-        this->getTypeConverter()->convertType(dstType), srcIndex, rowMajorIn(dstType.getShape()),
-        this->state);
+    int64_t slots = dstType.getNumElements() / dstShape.back() * (dstShape.back() + rowPadding);
+    Value result = exchangeThroughShared(rewriter, loc, op, adaptor.getSrc(), srcType, dstType,
+                                         this->getTypeConverter()->convertType(dstType), srcIndex,
+                                         rowMajorIn(dstShape), slots, this->state);
     rewriter.replaceOp(op, result);
     return success();
   }

@@ -136,13 +136,13 @@ SmallVector<SmallVector<Value>> mlir::tessera::emitCoordinates(OpBuilder &builde
 }
 
 Value mlir::tessera::emitLinearIndex(OpBuilder &builder, Location loc, ArrayRef<Value> coords,
-                                     ArrayRef<int64_t> shape) {
+                                     ArrayRef<int64_t> shape, int64_t rowPadding) {
   Value index = constI32(builder, loc, 0);
   int64_t stride = 1;
   for (int64_t d = shape.size() - 1; d >= 0; --d) {
     Value term = LLVM::MulOp::create(builder, loc, coords[d], constI32(builder, loc, stride));
     index = LLVM::AddOp::create(builder, loc, index, term);
-    stride *= shape[d];
+    stride = d == int64_t(shape.size()) - 1 ? shape[d] + rowPadding : stride * shape[d];
   }
   return index;
 }
@@ -275,10 +275,11 @@ Value mlir::tessera::exchangeThroughShared(
     ConversionPatternRewriter &rewriter, Location loc, Operation *anchor, Value packed,
     RankedTensorType srcType, RankedTensorType dstType, Type dstStructType,
     function_ref<Value(OpBuilder &, ArrayRef<Value>)> srcIndex,
-    function_ref<Value(OpBuilder &, ArrayRef<Value>)> dstIndex, LoweringState &state) {
+    function_ref<Value(OpBuilder &, ArrayRef<Value>)> dstIndex, int64_t slots,
+    LoweringState &state) {
   SmallVector<Value> values = unpack(rewriter, loc, packed);
   Type element = values.front().getType();
-  state.reserveShared(srcType.getNumElements() * storageBytes(element));
+  state.reserveShared(slots * storageBytes(element));
   SmallVector<SmallVector<Value>> srcCoords = emitCoordinates(rewriter, loc, srcType);
   emitBarrier(rewriter, loc);
   for (auto [value, coords] : llvm::zip(values, srcCoords)) {

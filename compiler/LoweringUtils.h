@@ -64,9 +64,10 @@ std::pair<Value, Value> emitLaneAndWarp(OpBuilder &builder, Location loc);
 SmallVector<SmallVector<Value>> emitCoordinates(OpBuilder &builder, Location loc,
                                                 RankedTensorType type);
 
-// Row-major linear index of `coords` in `shape`.
+// Row-major linear index of `coords` in `shape`, with each run along the last dimension
+// followed by `rowPadding` unused elements.
 Value emitLinearIndex(OpBuilder &builder, Location loc, ArrayRef<Value> coords,
-                      ArrayRef<int64_t> shape);
+                      ArrayRef<int64_t> shape, int64_t rowPadding = 0);
 
 // The kernel's dynamic shared memory (`!llvm.ptr<3>`).
 Value emitSharedBase(OpBuilder &builder, Location loc, Operation *anchor);
@@ -97,13 +98,14 @@ void emitSideEffectAsm(OpBuilder &builder, Location loc, StringRef body, StringR
 Value emitShuffleXor(OpBuilder &builder, Location loc, Value value, unsigned laneMask);
 
 // Moves the elements of `packed` (laid out as `srcType`) to where `dstType` puts them, through
-// shared memory: each source element is written at srcIndex(coords), each destination element
-// read at dstIndex(coords).
-Value exchangeThroughShared(
-    ConversionPatternRewriter &rewriter, Location loc, Operation *anchor, Value packed,
-    RankedTensorType srcType, RankedTensorType dstType, Type dstStructType,
-    function_ref<Value(OpBuilder &, ArrayRef<Value>)> srcIndex,
-    function_ref<Value(OpBuilder &, ArrayRef<Value>)> dstIndex, LoweringState &state);
+// `slots` elements of shared memory: each source element is written at srcIndex(coords), each
+// destination element read at dstIndex(coords).
+Value exchangeThroughShared(ConversionPatternRewriter &rewriter, Location loc, Operation *anchor,
+                            Value packed, RankedTensorType srcType, RankedTensorType dstType,
+                            Type dstStructType,
+                            function_ref<Value(OpBuilder &, ArrayRef<Value>)> srcIndex,
+                            function_ref<Value(OpBuilder &, ArrayRef<Value>)> dstIndex,
+                            int64_t slots, LoweringState &state);
 
 // Patterns for tile.load / tile.store, and for tile.reduce / tile.dot.
 void populateMemoryOpPatterns(TileTypeConverter &converter, RewritePatternSet &patterns,

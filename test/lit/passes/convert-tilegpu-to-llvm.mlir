@@ -264,3 +264,33 @@ func.func @sibling_loops(%a: !tile.ptr<bf16> {tile.divisibility = 16 : i32}, %c:
   return
 }
 }
+
+// -----
+
+// Tests that a layout conversion through shared memory pads each 128-byte row by 16 bytes (the
+// 32 x 32 fp32 transpose takes 32 x 36 slots), so that a warp reading or writing down a column
+// spreads over the banks.
+// CHECK: tilegpu.shared = 4608 : i32
+// CHECK-LABEL: llvm.func @transpose
+// CHECK: llvm.mlir.constant(36 : i32)
+// CHECK: llvm.store {{.*}} : f32, !llvm.ptr<3>
+module {
+func.func @transpose(%x: !tile.ptr<f32> {tile.divisibility = 16 : i32}, %y: !tile.ptr<f32> {tile.divisibility = 16 : i32}) attributes {tile.kernel} {
+  %r = tile.make_range {start = 0 : i32, end = 32 : i32} : tensor<32xi32>
+  %rows = tile.expand_dims %r {axis = 1 : i32} : tensor<32xi32> -> tensor<32x1xi32>
+  %cols = tile.expand_dims %r {axis = 0 : i32} : tensor<32xi32> -> tensor<1x32xi32>
+  %c32 = arith.constant dense<32> : tensor<32x1xi32>
+  %rs = arith.muli %rows, %c32 : tensor<32x1xi32>
+  %rb = tile.broadcast %rs : tensor<32x1xi32> -> tensor<32x32xi32>
+  %cb = tile.broadcast %cols : tensor<1x32xi32> -> tensor<32x32xi32>
+  %offs = arith.addi %rb, %cb : tensor<32x32xi32>
+  %xs = tile.splat %x : !tile.ptr<f32> -> tensor<32x32x!tile.ptr<f32>>
+  %px = tile.addptr %xs, %offs : tensor<32x32x!tile.ptr<f32>>, tensor<32x32xi32>
+  %v = tile.load %px : (tensor<32x32x!tile.ptr<f32>>) -> tensor<32x32xf32>
+  %t = tile.trans %v {order = array<i32: 1, 0>} : tensor<32x32xf32> -> tensor<32x32xf32>
+  %ys = tile.splat %y : !tile.ptr<f32> -> tensor<32x32x!tile.ptr<f32>>
+  %py = tile.addptr %ys, %offs : tensor<32x32x!tile.ptr<f32>>, tensor<32x32xi32>
+  tile.store %py, %t : (tensor<32x32x!tile.ptr<f32>>, tensor<32x32xf32>) -> ()
+  return
+}
+}
