@@ -117,7 +117,7 @@ def wkv7_fwd_kernel(R, W, K, V, A, B, Y, S0, ST, SA, CKPT, T, H, s0_stride_b,
 # above 0.545): its factors exp(+-(g - g_mid)) then stay below e^80 within a chunk of 16.
 MAX_LOG_DECAY = 10.0
 # wkv7_chunk_prep_kernel's warps: mma.sync splits its 16 x 16 products over 2 warps at most
-# (4 warps fall back to FMAs: 2.8 ms against 1.8 ms on the H200 at B=8, T=4096, H=32, N=64).
+# (with 4 the products fall back to FMAs, which measured 1.5x slower on the H200).
 CHUNK_PREP_WARPS = 2
 # wkv7_chunk_bwd_kernel's warps, for the same reason (its 16 x 16 products).
 CHUNK_BWD_WARPS = 2
@@ -217,11 +217,19 @@ def wkv7_chunk_prep_kernel(R, W, K, A, B, JV, LL, DECAYS, PT, T, H, N: tl.conste
     strictly_lower = steps[:, None] > steps[None, :]
     lower = steps[:, None] >= steps[None, :]
     g, g_prev, g_mid, g_last = _chunk_decays(lower, log_d, N, CHUNK)
+    # Stored and scaled as early as they can be, so that few blocks stay live across the solve.
+    to_last = tl.exp(g_last - g)
+    jv = JV + chunk * (4 * CHUNK * N) + steps[:, None] * N + offs_j[None, :]
+    tl.store(jv + 2 * CHUNK * N, (k * to_last).to(JV.dtype.element_ty))
+    tl.store(jv + 3 * CHUNK * N, (bb * to_last).to(JV.dtype.element_ty))
+    tl.store(DECAYS + chunk * N + offs_j[None, :], tl.exp(g_last))
     from_mid = tl.exp(g_mid - g)
     k_from_mid = tl.trans(k * from_mid)
     b_from_mid = tl.trans(bb * from_mid)
     a_to_mid = a * tl.exp(g_prev - g_mid)
     r_to_mid = r * tl.exp(g - g_mid)
+    a_scaled = a * tl.exp(g_prev)
+    r_scaled = r * tl.exp(g)
     p_ab = tl.where(strictly_lower, _dot32(a_to_mid, b_from_mid, EXACT), 0.0)
     p_ak = tl.where(strictly_lower, _dot32(a_to_mid, k_from_mid, EXACT), 0.0)
     p_rb = tl.where(lower, _dot32(r_to_mid, b_from_mid, EXACT), 0.0)
@@ -232,16 +240,11 @@ def wkv7_chunk_prep_kernel(R, W, K, A, B, JV, LL, DECAYS, PT, T, H, N: tl.conste
     for _ in tl.static_range(3):
         power = _dot32(power, power, EXACT)
         solve += _dot32(solve, power, EXACT)
-    a_solved = _dot32(solve, a * tl.exp(g_prev), EXACT)
+    a_solved = _dot32(solve, a_scaled, EXACT)
     u = _dot32(solve, p_ak, EXACT)
-    to_last = tl.exp(g_last - g)
-    jv = JV + chunk * (4 * CHUNK * N) + steps[:, None] * N + offs_j[None, :]
     tl.store(jv, a_solved.to(JV.dtype.element_ty))
-    r_solved = r * tl.exp(g) + _dot32(p_rb, a_solved, EXACT)
+    r_solved = r_scaled + _dot32(p_rb, a_solved, EXACT)
     tl.store(jv + CHUNK * N, r_solved.to(JV.dtype.element_ty))
-    tl.store(jv + 2 * CHUNK * N, (k * to_last).to(JV.dtype.element_ty))
-    tl.store(jv + 3 * CHUNK * N, (bb * to_last).to(JV.dtype.element_ty))
-    tl.store(DECAYS + chunk * N + offs_j[None, :], tl.exp(g_last))
     if not BACKWARD:
         ll = LL + chunk * (2 * CHUNK * CHUNK) + steps[:, None] * CHUNK + steps[None, :]
         tl.store(ll, u.to(LL.dtype.element_ty))
@@ -295,34 +298,46 @@ def wkv7_chunk_fwd_kernel(V, Y, S0, ST, SA, CKPT, JV, LL, DECAYS, T, H, s0_strid
         state = tl.zeros((BLOCK_I, N), tl.float32)
     step_of_is = steps[None, :] + 0 * offs_i[:, None]
     i_step = offs_i[:, None] + steps[None, :] * (H * N)  # [i, s] of a chunk's i-vectors
-    j_step = offs_j[:, None] + steps[None, :] * N  # [j, s]: the prep's rows, transposed
+    step_i = steps[:, None] * (H * N) + offs_i[None, :]
     step_j = steps[:, None] * N + offs_j[None, :]
-    step_t = steps[:, None] + steps[None, :] * CHUNK  # [s', s]: transposed
-    row = (b.to(tl.int64) * T * H + h) * N
+    step_t = steps[:, None] * CHUNK + steps[None, :]
+    first_row = (b.to(tl.int64) * T * H + h) * N
+    out_row = first_row
+    out_t = 0
     chunks = (T + CHUNK - 1) // CHUNK
-    chunk = bh.to(tl.int64) * chunks
+    first_chunk = bh.to(tl.int64) * chunks
+    decay_at = first_chunk * N
     ckpt = bh.to(tl.int64) * (chunks + 1) * (N * N)
     zeros = tl.zeros((BLOCK_I, CHUNK), tl.float32)
+    decay = tl.load(DECAYS + decay_at + offs_j)[None, :]
+    # The blocks the products read are loaded as stored (rows are steps) and transposed as
+    # views, their addresses from c alone: tilegpu-pipeline then prefetches them, and the stores
+    # and the decays' load (an iteration ahead, by hand) keep their own running offsets.
     for c in range(chunks):
+        decay_at += N
+        next_decay = tl.load(DECAYS + decay_at + offs_j, mask=c + 1 < chunks, other=1.0)
         if SAVE:
             tl.store(CKPT + ckpt + tile, state)
             ckpt += N * N
-        live = c * CHUNK + step_of_is < T
-        v = tl.load(V + row + i_step, mask=live, other=0.0).to(tl.float32)  # [i, s]
-        jv = JV + chunk * (4 * CHUNK * N)
-        ll = LL + chunk * (2 * CHUNK * CHUNK)
-        sa = _half_dot(state, tl.load(jv + j_step), zeros, HALF)
-        sa = _half_dot(v, tl.load(ll + step_t), sa, HALF)
-        y = _half_dot(state, tl.load(jv + CHUNK * N + j_step), zeros, HALF)
-        y = _half_dot(v, tl.load(ll + CHUNK * CHUNK + step_t), y, HALF)
-        tl.store(Y + row + i_step, y.to(Y.dtype.element_ty), mask=live)
+        first_t = c.to(tl.int64) * CHUNK
+        v_live = first_t + steps[:, None] + 0 * offs_i[None, :] < T
+        v = tl.trans(tl.load(V + first_row + first_t * (H * N) + step_i, mask=v_live,
+                             other=0.0))
+        jv = JV + (first_chunk + c) * (4 * CHUNK * N)
+        ll = LL + (first_chunk + c) * (2 * CHUNK * CHUNK)
+        sa = _half_dot(state, tl.trans(tl.load(jv + step_j)), zeros, HALF)
+        sa = _half_dot(v, tl.trans(tl.load(ll + step_t)), sa, HALF)
+        y = _half_dot(state, tl.trans(tl.load(jv + CHUNK * N + step_j)), zeros, HALF)
+        y = _half_dot(v, tl.trans(tl.load(ll + CHUNK * CHUNK + step_t)), y, HALF)
+        live = out_t + step_of_is < T
+        tl.store(Y + out_row + i_step, y.to(Y.dtype.element_ty), mask=live)
         if SAVE:
-            tl.store(SA + row + i_step, sa, mask=live)
-        decay = tl.load(DECAYS + chunk * N + offs_j)[None, :]
+            tl.store(SA + out_row + i_step, sa, mask=live)
         state = _half_dot(v, tl.load(jv + 2 * CHUNK * N + step_j), state * decay, HALF)
         state = _half_dot(sa, tl.load(jv + 3 * CHUNK * N + step_j), state, HALF)
-        row += CHUNK * H * N
-        chunk += 1
+        decay = next_decay[None, :]
+        out_row += CHUNK * H * N
+        out_t += CHUNK
     if SAVE:
         tl.store(CKPT + ckpt + tile, state)
     if HAS_ST:
@@ -360,25 +375,30 @@ def wkv7_chunk_bwd_walk_kernel(DY, DST, DS0, ENDS, JV, DECAYS, T, H, N: tl.const
         grad = tl.load(DST + head + tile)
     else:
         grad = tl.zeros((BLOCK_I, N), tl.float32)
-    step_of_is = steps[None, :] + 0 * offs_i[:, None]
-    i_step = offs_i[:, None] + steps[None, :] * (H * N)
-    j_step = offs_j[:, None] + steps[None, :] * N
+    step_i = steps[:, None] * (H * N) + offs_i[None, :]
     step_j = steps[:, None] * N + offs_j[None, :]
     chunks = (T + CHUNK - 1) // CHUNK
-    chunk = bh.to(tl.int64) * chunks + chunks - 1
-    row = (b.to(tl.int64) * T + (chunks - 1) * CHUNK) * (H * N) + h * N
+    last_chunk = bh.to(tl.int64) * chunks + chunks - 1
+    end_at = last_chunk * (N * N)
+    decay = tl.load(DECAYS + last_chunk * N + offs_j)[None, :]
+    first_row = (b.to(tl.int64) * T * H + h) * N
     zeros = tl.zeros((BLOCK_I, CHUNK), tl.float32)
+    # As in wkv7_chunk_fwd_kernel, the products' blocks are loaded as stored, their addresses
+    # from `back` alone, for tilegpu-pipeline; the decays are loaded an iteration ahead.
     for back in range(chunks):
-        tl.store(ENDS + chunk * (N * N) + tile, grad)
-        live = (chunks - 1 - back) * CHUNK + step_of_is < T
-        dy = tl.load(DY + row + i_step, mask=live, other=0.0).to(tl.float32)  # [i, s]
-        jv = JV + chunk * (4 * CHUNK * N)
-        grad_b = _half_dot(grad, tl.load(jv + 3 * CHUNK * N + j_step), zeros, HALF)
-        decay = tl.load(DECAYS + chunk * N + offs_j)[None, :]
+        next_decay = tl.load(DECAYS + last_chunk * N - (back + 1) * N + offs_j,
+                             mask=back + 1 < chunks, other=1.0)
+        tl.store(ENDS + end_at + tile, grad)
+        end_at -= N * N
+        first_t = (chunks - 1 - back).to(tl.int64) * CHUNK
+        dy_live = first_t + steps[:, None] + 0 * offs_i[None, :] < T
+        dy = tl.trans(tl.load(DY + first_row + first_t * (H * N) + step_i, mask=dy_live,
+                              other=0.0))
+        jv = JV + (last_chunk - back) * (4 * CHUNK * N)
+        grad_b = _half_dot(grad, tl.trans(tl.load(jv + 3 * CHUNK * N + step_j)), zeros, HALF)
         grad = _half_dot(grad_b, tl.load(jv + step_j), grad * decay, HALF)
         grad = _half_dot(dy, tl.load(jv + CHUNK * N + step_j), grad, HALF)
-        row -= CHUNK * H * N
-        chunk -= 1
+        decay = next_decay[None, :]
     if HAS_DS0:
         tl.store(DS0 + head + tile, grad)
 
@@ -579,7 +599,7 @@ def choose_backward_warps(n: int, f64: bool = False) -> int:
 
 def choose_chunk_block(n: int):
     """(BLOCK_I, num_warps) of the chunked forward: up to 64 rows of a head per program (on
-    the H200 at B=8, H=32, N=64, 64 rows and 4 warps take 1.5 ms, 32 rows and 2 warps 2.2 ms:
+    the H200 at B=8, H=32, N=64, 64 rows and 4 warps measured faster than 32 rows and 2 warps:
     the wider tiles pay for the fewer programs); a warp per 16 rows, as the tensor-core tiles
     are 16 rows tall; 8 warps at N = 128, whose 64 x 128 state needs the registers."""
     block_i = min(n, 64)
@@ -588,6 +608,6 @@ def choose_chunk_block(n: int):
 
 def choose_chunk_bwd_block(n: int) -> int:
     """BLOCK_I of wkv7_chunk_bwd_kernel: the rows of S and G it takes at a time, 64 at most (on
-    the H200 at B=8, T=4096, H=32, N=64, 64 rows take 5.3 ms, 32 rows 6.1, 16 rows 5.9: the
-    kernel waits on its chain of small products more than it spills)."""
+    the H200 at B=8, T=4096, H=32, N=64, 64 rows measured faster than 32 or 16: the kernel
+    waits on its chain of small products more than it spills)."""
     return min(n, 64)
