@@ -58,6 +58,20 @@ def _log_decay(w, DECAY: tl.constexpr):
 
 
 @tessera.jit
+def _rows_program(T, H, N: tl.constexpr, BLOCK_I: tl.constexpr):
+    """(b * H + h, b, h, offs_i, offs_j, the [i, j] offsets of its rows, the offset of the
+    head's first (B, T, H, N) element) of program (ib, b * H + h) of a kernel that walks T
+    holding rows ib * BLOCK_I .. + BLOCK_I of the N x N state (or its gradient) of head (b, h)."""
+    bh = tl.program_id(1)
+    b = bh // H
+    h = bh % H
+    offs_i = tl.program_id(0) * BLOCK_I + tl.arange(0, BLOCK_I)
+    offs_j = tl.arange(0, N)
+    tile = offs_i[:, None] * N + offs_j[None, :]
+    return bh, b, h, offs_i, offs_j, tile, (b.to(tl.int64) * T * H + h) * N
+
+
+@tessera.jit
 def wkv7_fwd_kernel(R, W, K, V, A, B, Y, S0, ST, SA, CKPT, T, H, s0_stride_b,
                     N: tl.constexpr, BLOCK_I: tl.constexpr, DECAY: tl.constexpr,
                     CHUNK: tl.constexpr, HAS_S0: tl.constexpr, HAS_ST: tl.constexpr,
@@ -71,12 +85,7 @@ def wkv7_fwd_kernel(R, W, K, V, A, B, Y, S0, ST, SA, CKPT, T, H, s0_stride_b,
     SAVE: also write, in the compute type, sa (B, T, H, N) and CKPT (B, H, ceil(T / CHUNK) + 1,
     N, N): slot c < ceil(T / CHUNK) the state before step c * CHUNK, the last slot the final
     state, for the backward."""
-    bh = tl.program_id(1)
-    b = bh // H
-    h = bh % H
-    offs_i = tl.program_id(0) * BLOCK_I + tl.arange(0, BLOCK_I)
-    offs_j = tl.arange(0, N)
-    tile = offs_i[:, None] * N + offs_j[None, :]
+    bh, b, h, offs_i, offs_j, tile, row = _rows_program(T, H, N, BLOCK_I)
     # The step's vectors are loaded straight into the state's layout, as 2-D broadcasts (a
     # j-vector is the same in every row, an i-vector in every column): each thread holds runs
     # of one row along j, so the row sums stay mostly in registers, with no layout conversion.
@@ -86,7 +95,6 @@ def wkv7_fwd_kernel(R, W, K, V, A, B, Y, S0, ST, SA, CKPT, T, H, s0_stride_b,
         state = _up(tl.load(S0 + b.to(tl.int64) * s0_stride_b + h * (N * N) + tile), F64)
     else:
         state = _up(tl.zeros((BLOCK_I, N), tl.float32), F64)
-    row = (b.to(tl.int64) * T * H + h) * N
     chunks = (T + CHUNK - 1) // CHUNK
     ckpt = bh.to(tl.int64) * (chunks + 1) * (N * N)  # a scalar: a tile of offsets costs registers
     for t in range(T):
@@ -258,6 +266,17 @@ def wkv7_chunk_prep_kernel(R, W, K, A, B, JV, LL, DECAYS, PT, T, H, N: tl.conste
 
 
 @tessera.jit
+def _chunk_columns(X, first_row, first_t, offs_i, T, H, N: tl.constexpr, CHUNK: tl.constexpr):
+    """The [i, s] block of a (B, T, H, N) input over the CHUNK steps from first_t (zero past T),
+    loaded as stored (rows are steps) and transposed as a view, so that tilegpu-pipeline can
+    prefetch it: its address depends on the walk's step alone."""
+    steps = tl.arange(0, CHUNK)
+    live = first_t + steps[:, None] + 0 * offs_i[None, :] < T
+    step_i = steps[:, None] * (H * N) + offs_i[None, :]
+    return tl.trans(tl.load(X + first_row + first_t * (H * N) + step_i, mask=live, other=0.0))
+
+
+@tessera.jit
 def wkv7_chunk_fwd_kernel(V, Y, S0, ST, SA, CKPT, JV, LL, DECAYS, T, H, s0_stride_b,
                           N: tl.constexpr, BLOCK_I: tl.constexpr, CHUNK: tl.constexpr,
                           HAS_S0: tl.constexpr, HAS_ST: tl.constexpr, SAVE: tl.constexpr,
@@ -285,23 +304,16 @@ def wkv7_chunk_fwd_kernel(V, Y, S0, ST, SA, CKPT, JV, LL, DECAYS, T, H, s0_strid
     model at bf16 puts the final state within 1.3e-3 of float64 at T = 1024 and 4096 (an
     fp32-accurate update, split into bf16 halves, 1.6e-4; y and the gradients the same)."""
     tl.static_assert(CHUNK == 16)
-    bh = tl.program_id(1)
-    b = bh // H
-    h = bh % H
-    offs_i = tl.program_id(0) * BLOCK_I + tl.arange(0, BLOCK_I)
-    offs_j = tl.arange(0, N)
+    bh, b, h, offs_i, offs_j, tile, first_row = _rows_program(T, H, N, BLOCK_I)
     steps = tl.arange(0, CHUNK)
-    tile = offs_i[:, None] * N + offs_j[None, :]
     if HAS_S0:
         state = tl.load(S0 + b.to(tl.int64) * s0_stride_b + h * (N * N) + tile)
     else:
         state = tl.zeros((BLOCK_I, N), tl.float32)
     step_of_is = steps[None, :] + 0 * offs_i[:, None]
     i_step = offs_i[:, None] + steps[None, :] * (H * N)  # [i, s] of a chunk's i-vectors
-    step_i = steps[:, None] * (H * N) + offs_i[None, :]
     step_j = steps[:, None] * N + offs_j[None, :]
     step_t = steps[:, None] * CHUNK + steps[None, :]
-    first_row = (b.to(tl.int64) * T * H + h) * N
     out_row = first_row
     out_t = 0
     chunks = (T + CHUNK - 1) // CHUNK
@@ -311,18 +323,16 @@ def wkv7_chunk_fwd_kernel(V, Y, S0, ST, SA, CKPT, JV, LL, DECAYS, T, H, s0_strid
     zeros = tl.zeros((BLOCK_I, CHUNK), tl.float32)
     decay = tl.load(DECAYS + decay_at + offs_j)[None, :]
     # The blocks the products read are loaded as stored (rows are steps) and transposed as
-    # views, their addresses from c alone: tilegpu-pipeline then prefetches them, and the stores
-    # and the decays' load (an iteration ahead, by hand) keep their own running offsets.
+    # views, their addresses from c alone: tilegpu-pipeline then prefetches them (it takes no
+    # stream whose address arithmetic feeds anything else), so the stores and the decays' load
+    # (an iteration ahead, by hand) keep their own running offsets.
     for c in range(chunks):
         decay_at += N
         next_decay = tl.load(DECAYS + decay_at + offs_j, mask=c + 1 < chunks, other=1.0)
         if SAVE:
             tl.store(CKPT + ckpt + tile, state)
             ckpt += N * N
-        first_t = c.to(tl.int64) * CHUNK
-        v_live = first_t + steps[:, None] + 0 * offs_i[None, :] < T
-        v = tl.trans(tl.load(V + first_row + first_t * (H * N) + step_i, mask=v_live,
-                             other=0.0))
+        v = _chunk_columns(V, first_row, c.to(tl.int64) * CHUNK, offs_i, T, H, N, CHUNK)
         jv = JV + (first_chunk + c) * (4 * CHUNK * N)
         ll = LL + (first_chunk + c) * (2 * CHUNK * CHUNK)
         sa = _half_dot(state, tl.trans(tl.load(jv + step_j)), zeros, HALF)
@@ -363,25 +373,18 @@ def wkv7_chunk_bwd_walk_kernel(DY, DST, DS0, ENDS, JV, DECAYS, T, H, N: tl.const
     i of G reads only row i (as row i of S in the forward). HALF as in wkv7_chunk_fwd_kernel:
     G is not stepped back through 1/d, so plain bf16/fp16 products keep it within 1e-3."""
     tl.static_assert(CHUNK == 16)
-    bh = tl.program_id(1)
-    b = bh // H
-    h = bh % H
-    offs_i = tl.program_id(0) * BLOCK_I + tl.arange(0, BLOCK_I)
-    offs_j = tl.arange(0, N)
+    bh, _, _, offs_i, offs_j, tile, first_row = _rows_program(T, H, N, BLOCK_I)
     steps = tl.arange(0, CHUNK)
-    tile = offs_i[:, None] * N + offs_j[None, :]
     head = bh.to(tl.int64) * (N * N)
     if HAS_DST:
         grad = tl.load(DST + head + tile)
     else:
         grad = tl.zeros((BLOCK_I, N), tl.float32)
-    step_i = steps[:, None] * (H * N) + offs_i[None, :]
     step_j = steps[:, None] * N + offs_j[None, :]
     chunks = (T + CHUNK - 1) // CHUNK
     last_chunk = bh.to(tl.int64) * chunks + chunks - 1
     end_at = last_chunk * (N * N)
     decay = tl.load(DECAYS + last_chunk * N + offs_j)[None, :]
-    first_row = (b.to(tl.int64) * T * H + h) * N
     zeros = tl.zeros((BLOCK_I, CHUNK), tl.float32)
     # As in wkv7_chunk_fwd_kernel, the products' blocks are loaded as stored, their addresses
     # from `back` alone, for tilegpu-pipeline; the decays are loaded an iteration ahead.
@@ -390,10 +393,8 @@ def wkv7_chunk_bwd_walk_kernel(DY, DST, DS0, ENDS, JV, DECAYS, T, H, N: tl.const
                              mask=back + 1 < chunks, other=1.0)
         tl.store(ENDS + end_at + tile, grad)
         end_at -= N * N
-        first_t = (chunks - 1 - back).to(tl.int64) * CHUNK
-        dy_live = first_t + steps[:, None] + 0 * offs_i[None, :] < T
-        dy = tl.trans(tl.load(DY + first_row + first_t * (H * N) + step_i, mask=dy_live,
-                              other=0.0))
+        dy = _chunk_columns(DY, first_row, (chunks - 1 - back).to(tl.int64) * CHUNK, offs_i, T,
+                            H, N, CHUNK)
         jv = JV + (last_chunk - back) * (4 * CHUNK * N)
         grad_b = _half_dot(grad, tl.trans(tl.load(jv + 3 * CHUNK * N + step_j)), zeros, HALF)
         grad = _half_dot(grad_b, tl.load(jv + step_j), grad * decay, HALF)
