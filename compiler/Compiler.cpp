@@ -3,9 +3,10 @@
 // to a directory and replaceable from a file for debugging.
 #include "compiler/Compiler.h"
 
+#include "SourceHash.h"
+#include "compiler/HostJIT.h"
 #include "compiler/PTXEmitter.h"
 #include "compiler/Passes.h"
-#include "SourceHash.h"
 #include "dialects/tile/TileDialect.h"
 #include "dialects/tilegpu/TileGPUDialect.h"
 
@@ -20,6 +21,7 @@
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/LLVMIR/NVVMDialect.h"
 #include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/Diagnostics.h"
@@ -71,6 +73,9 @@ constexpr Stage kLLVMStage{"llvm", "llvm.mlir", "TESSERA_OVERRIDE_LLVM"};
 constexpr Stage kLLIRStage{"llir", "ll", "TESSERA_OVERRIDE_LLIR"};
 constexpr Stage kPTXStage{"ptx", "ptx", "TESSERA_OVERRIDE_PTX"};
 constexpr Stage kCubinStage{"cubin", "cubin", "TESSERA_OVERRIDE_CUBIN"};
+constexpr Stage kHostStage{"host", "host.mlir", "TESSERA_OVERRIDE_HOST"};
+constexpr Stage kHostLLVMStage{"host-llvm", "host-llvm.mlir", "TESSERA_OVERRIDE_HOST_LLVM"};
+constexpr Stage kHostLLIRStage{"host-llir", "host.ll", nullptr}; // dumped, not replaceable
 
 constexpr llvm::StringLiteral kInputBufferName = "<tile-ir>";
 
@@ -213,10 +218,10 @@ uint64_t fnv1a(llvm::StringRef text) {
 // The dialects of every stage, from tile IR to the LLVM dialect.
 mlir::DialectRegistry makeRegistry() {
   mlir::DialectRegistry registry;
-  registry.insert<mlir::tile::TileDialect, mlir::tilegpu::TileGPUDialect,
-                  mlir::arith::ArithDialect, mlir::math::MathDialect, mlir::scf::SCFDialect,
-                  mlir::cf::ControlFlowDialect, mlir::func::FuncDialect, mlir::LLVM::LLVMDialect,
-                  mlir::NVVM::NVVMDialect>();
+  registry.insert<mlir::tile::TileDialect, mlir::tilegpu::TileGPUDialect, mlir::arith::ArithDialect,
+                  mlir::math::MathDialect, mlir::scf::SCFDialect, mlir::cf::ControlFlowDialect,
+                  mlir::func::FuncDialect, mlir::LLVM::LLVMDialect, mlir::NVVM::NVVMDialect,
+                  mlir::memref::MemRefDialect>();
   mlir::func::registerInlinerExtension(registry);
   registerPTXEmitterTranslations(registry);
   return registry;
@@ -238,8 +243,12 @@ public:
   }
 
   bool run();
+  // Compiles for the host CPU instead: tile IR -> loops over buffers -> LLVM -> the JIT.
+  bool runHost(const std::map<std::string, void *> &runtimeSymbols, HostCompiledKernel *host);
 
 private:
+  bool runTileStage();
+
   bool fail(const std::string &message) {
     std::string text = diagnostics.text();
     if (!message.empty())
@@ -356,21 +365,24 @@ private:
   OwningOpRef<ModuleOp> module;
 };
 
-bool Driver::run() {
-  // The tile IR as given: parsed and verified.
+// The tile IR as given, parsed and verified, then inlined and simplified.
+bool Driver::runTileStage() {
   if (!parse(tileIR, kInputBufferName, &module))
     return fail("cannot parse the tile IR");
   if (!refreshKernel("tile"))
     return false;
+  return runPasses(kTileStage,
+                   [](mlir::PassManager &pm) {
+                     pm.addPass(mlir::createInlinerPass());
+                     pm.addPass(mlir::createCanonicalizerPass());
+                     pm.addPass(mlir::createCSEPass());
+                   }) &&
+         refreshKernel("tile") && recordModule(kTileStage);
+}
 
+bool Driver::run() {
   // (a) tile: inlined and simplified.
-  if (!runPasses(kTileStage,
-                 [](mlir::PassManager &pm) {
-                   pm.addPass(mlir::createInlinerPass());
-                   pm.addPass(mlir::createCanonicalizerPass());
-                   pm.addPass(mlir::createCSEPass());
-                 }) ||
-      !refreshKernel("tile") || !recordModule(kTileStage))
+  if (!runTileStage())
     return false;
 
   // (b) tilegpu: distributed layouts.
@@ -453,6 +465,32 @@ bool Driver::run() {
   return true;
 }
 
+bool Driver::runHost(const std::map<std::string, void *> &runtimeSymbols,
+                     HostCompiledKernel *host) {
+  if (!runTileStage())
+    return false;
+  if (!runPasses(kHostStage,
+                 [](mlir::PassManager &pm) {
+                   pm.addPass(mlir::tessera::createConvertTileToHost());
+                   pm.addPass(mlir::createCanonicalizerPass());
+                   pm.addPass(mlir::createCSEPass());
+                 }) ||
+      !recordModule(kHostStage))
+    return false;
+  if (!runPasses(kHostLLVMStage, addHostLoweringPasses) || !recordModule(kHostLLVMStage))
+    return false;
+  std::string llir, jitError;
+  host->program = createHostProgram(*module, out->kernelName, runtimeSymbols, &llir, &jitError);
+  if (!host->program)
+    return fail(jitError);
+  dump(kHostLLIRStage, llir);
+  out->stages[kHostLLIRStage.key] = std::move(llir);
+  host->kernelName = out->kernelName;
+  host->numParams = out->numParams;
+  host->stages = std::move(out->stages);
+  return true;
+}
+
 bool validate(const CompileOptions &options, std::string *error) {
   if (!isSupportedTarget(options.target)) {
     *error = "error: invalid target '" + options.target + "' (expected one of " +
@@ -531,6 +569,23 @@ bool specializeArguments(const std::string &tileIR, const std::vector<ArgumentFa
   }
   *out = printModule(*module);
   return true;
+}
+
+bool compileForHost(const std::string &tileIR, const std::map<std::string, void *> &runtimeSymbols,
+                    HostCompiledKernel *out, std::string *error) {
+  std::string ignored;
+  if (!error)
+    error = &ignored;
+  error->clear();
+  if (!out) {
+    *error = "error: no output given";
+    return false;
+  }
+  *out = HostCompiledKernel();
+  CompileOptions options;
+  CompiledKernel scratch;
+  Driver driver(tileIR, options, &scratch, error);
+  return driver.runHost(runtimeSymbols, out);
 }
 
 const char *compilerVersion() {

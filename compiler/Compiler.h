@@ -4,6 +4,7 @@
 #define TESSERA_COMPILER_COMPILER_H
 
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -29,6 +30,30 @@ struct CompiledKernel {
 // lines carry the source locations ("file:line:col: error: ...") of the diagnostics.
 bool compile(const std::string &tileIR, const CompileOptions &options, CompiledKernel *out,
              std::string *error);
+
+// A kernel compiled for this machine's CPU by compileForHost; run() may be called from any thread.
+class HostProgram {
+public:
+  virtual ~HostProgram() = default;
+  // Runs one program. `arguments` points to each kernel parameter's value (a pointer as a
+  // uint64_t address, a tensor map as a uint64_t that is ignored), then to six int32_t: the
+  // program id and the number of programs along x, y and z.
+  virtual void run(void **arguments) const = 0;
+};
+
+struct HostCompiledKernel {
+  std::string kernelName;
+  int numParams = 0;
+  // "tile", "host" (loops over buffers), "host-llvm" (the LLVM dialect), "host-llir".
+  std::map<std::string, std::string> stages;
+  std::unique_ptr<HostProgram> program;
+};
+
+// Compiles textual tile IR for the host CPU and loads it with LLVM's JIT. The generated code
+// calls functions of the runtime by name: `runtimeSymbols` gives their addresses
+// (tessera_host_check_access, ...). On failure returns false and sets *error as compile() does.
+bool compileForHost(const std::string &tileIR, const std::map<std::string, void *> &runtimeSymbols,
+                    HostCompiledKernel *out, std::string *error);
 
 // What a specialisation knows of the value of one kernel parameter.
 struct ArgumentFacts {

@@ -73,4 +73,36 @@ def ConvertTileGPUToLLVM : Pass<"convert-tilegpu-to-llvm", "mlir::ModuleOp"> {
                            "mlir::scf::SCFDialect", "mlir::cf::ControlFlowDialect"];
 }
 
+def ConvertTileToHost : Pass<"convert-tile-to-host", "mlir::ModuleOp"> {
+  let summary = "Lower a tile program to loops over buffers for the host CPU";
+  let description = [{
+    The kernel becomes a function of its parameters (pointers as i64 addresses) and, after
+    them, the program id and the number of programs along x, y and z (six i32), which runs one
+    program. Each block is a stack buffer (`memref.alloca`) filled by a loop over its elements;
+    reductions fold along their axis through the combiner region, dots multiply in the
+    accumulator's type. Loop bodies and branches restore the stack pointer they saved on entry
+    (`llvm.intr.stacksave`), so their buffers live for one iteration; the blocks a loop carries
+    alternate between two buffers allocated before it.
+
+    Every load, store and atomic first calls `tessera_host_check_access(address, bytes, kind,
+    site)`, which returns 0 to refuse an access outside the launch's buffers; `site` names the
+    op's source line. A refused load gives `other` (or zero) and a refused store does nothing.
+
+    ```mlir
+    // tile.load %p, %m, %o : (tensor<128x!tile.ptr<f32>>, ...) -> tensor<128xf32> becomes
+    scf.for %i = %c0 to %c128 step %c1 {
+      %mi = memref.load %m[%i] : memref<128xi1>
+      %v = scf.if %mi -> (f32) {
+        %ok = func.call @tessera_host_check_access(%addr, %c4, %c0_i32, %site) : ...
+        ...
+      }
+      memref.store %v, %result[%i] : memref<128xf32>
+    }
+    ```
+  }];
+  let dependentDialects = ["mlir::memref::MemRefDialect", "mlir::scf::SCFDialect",
+                           "mlir::arith::ArithDialect", "mlir::math::MathDialect",
+                           "mlir::LLVM::LLVMDialect", "mlir::func::FuncDialect"];
+}
+
 #endif

@@ -8,6 +8,7 @@
 
 #include "compiler/Compiler.h"
 #include "runtime/disk_cache.h"
+#include "runtime/host_kernel.h"
 #include "runtime/kernel_spec.h"
 #include "runtime/nvrtc.h"
 #include "runtime/op.h"
@@ -67,6 +68,10 @@ struct tessera_bundle {
   Bundle bundle;
 };
 
+struct tessera_host_kernel {
+  tessera::compiler::HostCompiledKernel kernel;
+};
+
 // tessera_kernel_t is a Kernel*: kernels are owned by their Runtime, so the handle is only a view
 // and needs no wrapper object of its own.
 static Kernel *unwrap(tessera_kernel_t kernel) { return reinterpret_cast<Kernel *>(kernel); }
@@ -99,6 +104,22 @@ StatusOr<PrecompiledKernel> precompile(Runtime &runtime, const char *tile_ir,
   if (!binary.ok())
     return binary.status();
   return PrecompiledKernel{*spec, std::move(key), std::move(binary).value(), compiled};
+}
+
+// The text of `stage` in `stages`, or NOT_FOUND listing the stages there are.
+Status findStage(const std::map<std::string, std::string> &stages, const char *stage,
+                 const char **out_data, size_t *out_size) {
+  auto it = stages.find(stage);
+  if (it == stages.end()) {
+    std::string available;
+    for (const auto &entry : stages)
+      available += (available.empty() ? "" : ", ") + entry.first;
+    return tessera::runtime::notFound("stage '" + std::string(stage) +
+                                      "' was not produced (available: " + available + ")");
+  }
+  *out_data = it->second.data();
+  *out_size = it->second.size();
+  return Status();
 }
 
 // Copies `value` and its NUL into the caller's `buf` of `buf_size` bytes.
@@ -250,20 +271,82 @@ tessera_status_t tessera_compiled_stage(tessera_compiled_t compiled, const char 
       return invalidArgument("stage must not be NULL");
     if (!out_data || !out_size)
       return invalidArgument("out_data and out_size must not be NULL");
-    const auto &stages = compiled->kernel.stages;
-    auto it = stages.find(stage);
-    if (it == stages.end()) {
-      std::string available;
-      for (const auto &entry : stages)
-        available += (available.empty() ? "" : ", ") + entry.first;
-      return tessera::runtime::notFound("stage '" + std::string(stage) +
-                                        "' was not produced (available: " + available + ")");
-    }
-    *out_data = it->second.data();
-    *out_size = it->second.size();
+    return findStage(compiled->kernel.stages, stage, out_data, out_size);
+  });
+}
+
+tessera_status_t tessera_host_kernel_compile(const char *tile_ir, size_t tile_ir_size,
+                                             tessera_host_kernel_t *out_kernel) {
+  return guarded([&]() -> Status {
+    if (!out_kernel)
+      return invalidArgument("out_kernel must not be NULL");
+    *out_kernel = nullptr;
+    if (!tile_ir || tile_ir_size == 0)
+      return invalidArgument("tile_ir must not be empty");
+    auto kernel = std::make_unique<tessera_host_kernel>();
+    std::string error;
+    if (!tessera::compiler::compileForHost(std::string(tile_ir, tile_ir_size),
+                                           tessera::runtime::hostRuntimeSymbols(), &kernel->kernel,
+                                           &error))
+      return tessera::runtime::compileError(error.empty() ? "compilation failed without a message"
+                                                          : error);
+    *out_kernel = kernel.release();
     return Status();
   });
 }
+
+tessera_status_t tessera_host_kernel_stage(tessera_host_kernel_t kernel, const char *stage,
+                                           const char **out_data, size_t *out_size) {
+  return guarded([&]() -> Status {
+    if (!kernel)
+      return invalidArgument("kernel must not be NULL");
+    if (!stage)
+      return invalidArgument("stage must not be NULL");
+    if (!out_data || !out_size)
+      return invalidArgument("out_data and out_size must not be NULL");
+    return findStage(kernel->kernel.stages, stage, out_data, out_size);
+  });
+}
+
+const char *tessera_host_kernel_name(tessera_host_kernel_t kernel) {
+  return kernel ? kernel->kernel.kernelName.c_str() : "";
+}
+
+int32_t tessera_host_kernel_num_params(tessera_host_kernel_t kernel) {
+  return kernel ? kernel->kernel.numParams : -1;
+}
+
+tessera_status_t tessera_host_kernel_launch(tessera_host_kernel_t kernel, uint32_t grid_x,
+                                            uint32_t grid_y, uint32_t grid_z, void **args,
+                                            size_t num_args, const tessera_host_buffer *buffers,
+                                            size_t num_buffers) {
+  return guarded([&]() -> Status {
+    if (!kernel)
+      return invalidArgument("kernel must not be NULL");
+    if (num_args != size_t(kernel->kernel.numParams))
+      return invalidArgument("kernel '" + kernel->kernel.kernelName + "' takes " +
+                             std::to_string(kernel->kernel.numParams) + " arguments, got " +
+                             std::to_string(num_args));
+    if (num_args > 0 && !args)
+      return invalidArgument("args must not be NULL");
+    for (size_t i = 0; i < num_args; ++i)
+      if (!args[i])
+        return invalidArgument("args[" + std::to_string(i) + "] must not be NULL");
+    if (num_buffers > 0 && !buffers)
+      return invalidArgument("buffers must not be NULL when num_buffers is not 0");
+    std::vector<tessera::runtime::HostBuffer> regions;
+    for (size_t i = 0; i < num_buffers; ++i)
+      regions.push_back(
+          {buffers[i].address, buffers[i].bytes, buffers[i].name ? buffers[i].name : ""});
+    if (grid_x == 0 || grid_y == 0 || grid_z == 0)
+      return Status();
+    const uint32_t grid[3] = {grid_x, grid_y, grid_z};
+    return tessera::runtime::launchHostProgram(*kernel->kernel.program, grid, args, num_args,
+                                               regions);
+  });
+}
+
+void tessera_host_kernel_free(tessera_host_kernel_t kernel) { delete kernel; }
 
 const char *tessera_compiled_kernel_name(tessera_compiled_t compiled) {
   return compiled ? compiled->kernel.kernelName.c_str() : "";

@@ -66,6 +66,37 @@ TESSERA_API int32_t tessera_compiled_shared_bytes(tessera_compiled_t compiled);
 TESSERA_API int32_t tessera_compiled_num_params(tessera_compiled_t compiled);
 TESSERA_API void tessera_compiled_free(tessera_compiled_t compiled);
 
+/* ---- kernels on the host CPU -----------------------------------------------------------------
+ * Tile IR compiled for this machine's CPU (the same front end and tile dialect, lowered to loops
+ * and JIT-compiled by LLVM) and run on host memory, one program after another: for debugging
+ * kernels and for testing them without a GPU. Needs no GPU, driver or CUDA toolkit. */
+typedef struct tessera_host_kernel *tessera_host_kernel_t;
+
+/* Host memory a launch lets its kernel access. A load, store or atomic outside every buffer of
+ * the launch is not performed, the launch stops after that program, and it fails with
+ * TESSERA_INVALID_ARGUMENT naming the access, the program id and the kernel's source line. */
+typedef struct tessera_host_buffer {
+  uint64_t address;
+  uint64_t bytes;
+  const char *name; /* for messages (may be NULL): the parameter it is passed as */
+} tessera_host_buffer;
+
+TESSERA_API tessera_status_t tessera_host_kernel_compile(const char *tile_ir, size_t tile_ir_size,
+                                                         tessera_host_kernel_t *out_kernel);
+/* Stage text: "tile", "host" (loops over buffers), "host-llvm" and "host-llir"; owned by the
+ * kernel. */
+TESSERA_API tessera_status_t tessera_host_kernel_stage(tessera_host_kernel_t kernel,
+                                                       const char *stage, const char **out_data,
+                                                       size_t *out_size);
+TESSERA_API const char *tessera_host_kernel_name(tessera_host_kernel_t kernel);
+TESSERA_API int32_t tessera_host_kernel_num_params(tessera_host_kernel_t kernel);
+/* Runs every program of the grid. args[i] points at the i-th parameter's value: pointers as
+ * uint64_t host addresses, tensor maps as any uint64_t (host kernels read through pointers). */
+TESSERA_API tessera_status_t tessera_host_kernel_launch(
+    tessera_host_kernel_t kernel, uint32_t grid_x, uint32_t grid_y, uint32_t grid_z, void **args,
+    size_t num_args, const tessera_host_buffer *buffers, size_t num_buffers);
+TESSERA_API void tessera_host_kernel_free(tessera_host_kernel_t kernel);
+
 /* ---- runtime --------------------------------------------------------------------------------- */
 typedef struct tessera_runtime* tessera_runtime_t;
 typedef struct tessera_kernel* tessera_kernel_t; /* owned by its runtime; valid until destroy */

@@ -15,16 +15,6 @@
 namespace tessera::test {
 namespace {
 
-// Takes ownership of a status and reads it as (code, message).
-struct Result {
-  explicit Result(tessera_status_t status)
-      : code(tessera_status_get_code(status)), message(tessera_status_message(status)) {
-    tessera_status_free(status);
-  }
-  tessera_status_code code;
-  std::string message;
-};
-
 constexpr tessera_compile_options kGoodOptions{"sm_90a", 4, 3, 0};
 
 class CApiTest : public testing::Test {

@@ -1,5 +1,5 @@
-// The fake compiler: defines tessera::compiler::compile, specializeArguments and compilerVersion
-// for the test binary.
+// The fake compiler: defines tessera::compiler::compile, compileForHost, specializeArguments and
+// compilerVersion for the test binary.
 // Its "tile IR" is PTX text whose comment lines give the metadata a real compile would produce:
 //   // name: <kernel name>    // params: <count>    // shared: <bytes>    // cubin (optional)
 // The PTX passes through as the "ptx" stage. IR containing FAIL is rejected with a diagnostic in
@@ -44,6 +44,48 @@ bool compile(const std::string &tileIR, const CompileOptions &options, CompiledK
   if (cubin)
     kernel.stages["cubin"] = std::string("\x7f" "ELF fake cubin\0bytes", 20);
   *out = std::move(kernel);
+  return true;
+}
+
+namespace {
+
+// The one host program compileForHost makes: program x stores x into element x of the int32
+// buffer its parameter points to, after asking the runtime as a compiled kernel does.
+class StoreProgramIdProgram final : public HostProgram {
+public:
+  explicit StoreProgramIdProgram(void *checkAccess)
+      : check(reinterpret_cast<CheckAccess>(checkAccess)) {}
+  void run(void **arguments) const override {
+    uint64_t base = *static_cast<uint64_t *>(arguments[0]);
+    int32_t x = *static_cast<int32_t *>(arguments[1]);
+    uint64_t address = base + 4 * uint64_t(x);
+    if (check(address, 4, /*store*/ 1, "fake.py:7"))
+      *reinterpret_cast<int32_t *>(address) = x;
+  }
+
+private:
+  using CheckAccess = int32_t (*)(uint64_t, uint64_t, int32_t, const char *);
+  CheckAccess check;
+};
+
+} // namespace
+
+bool compileForHost(const std::string &tileIR, const std::map<std::string, void *> &runtimeSymbols,
+                    HostCompiledKernel *out, std::string *error) {
+  if (tileIR.find("FAIL") != std::string::npos) {
+    *error = "kernel.py:3:5: error: fake compiler rejects this kernel";
+    return false;
+  }
+  auto check = runtimeSymbols.find("tessera_host_check_access");
+  if (check == runtimeSymbols.end()) {
+    *error = "error: the runtime gave no tessera_host_check_access";
+    return false;
+  }
+  *out = HostCompiledKernel();
+  out->kernelName = "fake_host_kernel";
+  out->numParams = 1;
+  out->stages["tile"] = tileIR;
+  out->program = std::make_unique<StoreProgramIdProgram>(check->second);
   return true;
 }
 

@@ -23,6 +23,8 @@
 namespace tessera::runtime {
 namespace {
 
+using tessera::test::Result;
+
 constexpr const char kAxpb[] = R"(
 extern "C" __global__ void axpb(const float *x, float *y, float a, float b, int n) {
   int i = blockIdx.x * blockDim.x + threadIdx.x;
@@ -30,16 +32,6 @@ extern "C" __global__ void axpb(const float *x, float *y, float a, float b, int 
     y[i] = a * x[i] + b * SCALE;
 }
 )";
-
-// Takes ownership of a status and reads it as (code, message).
-struct Result {
-  explicit Result(tessera_status_t status)
-      : code(tessera_status_get_code(status)), message(tessera_status_message(status)) {
-    tessera_status_free(status);
-  }
-  tessera_status_code code;
-  std::string message;
-};
 
 CudaSourceSpec axpbSpec() {
   CudaSourceSpec spec;

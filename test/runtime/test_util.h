@@ -2,6 +2,8 @@
 #ifndef TESSERA_TEST_RUNTIME_TEST_UTIL_H
 #define TESSERA_TEST_RUNTIME_TEST_UTIL_H
 
+#include "runtime/tessera.h"
+
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -70,6 +72,16 @@ public:
 private:
   std::string name_;
   std::optional<std::string> old_;
+};
+
+// Takes ownership of a status and reads it as (code, message).
+struct Result {
+  explicit Result(tessera_status_t status)
+      : code(tessera_status_get_code(status)), message(tessera_status_message(status)) {
+    tessera_status_free(status);
+  }
+  tessera_status_code code;
+  std::string message;
 };
 
 } // namespace tessera::test

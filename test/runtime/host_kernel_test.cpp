@@ -1,0 +1,82 @@
+// The host-kernel C API over the fake compiler's one program (program x stores x into element x
+// of its int32 buffer): launching, the access check against the launch's buffers and its report.
+#include "runtime/tessera.h"
+
+#include "test/runtime/test_util.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace tessera::test {
+namespace {
+
+constexpr char kHostIR[] = "// host: store program ids";
+
+class HostKernelTest : public ::testing::Test {
+protected:
+  void SetUp() override {
+    Result result(tessera_host_kernel_compile(kHostIR, sizeof(kHostIR) - 1, &kernel));
+    ASSERT_EQ(result.code, TESSERA_OK) << result.message;
+  }
+  void TearDown() override { tessera_host_kernel_free(kernel); }
+
+  // Launches `programs` programs on `out`, of which the kernel may touch `allowed` elements.
+  Result launch(std::vector<int32_t> &out, uint32_t programs, size_t allowed) {
+    uint64_t address = reinterpret_cast<uint64_t>(out.data());
+    void *args[] = {&address};
+    tessera_host_buffer buffer{address, allowed * sizeof(int32_t), "out"};
+    return Result(tessera_host_kernel_launch(kernel, programs, 1, 1, args, 1, &buffer, 1));
+  }
+
+  tessera_host_kernel_t kernel = nullptr;
+};
+
+TEST_F(HostKernelTest, RunsEveryProgramOfTheGrid) {
+  EXPECT_STREQ(tessera_host_kernel_name(kernel), "fake_host_kernel");
+  EXPECT_EQ(tessera_host_kernel_num_params(kernel), 1);
+  std::vector<int32_t> out(6, -1);
+  Result result = launch(out, 6, out.size());
+  ASSERT_EQ(result.code, TESSERA_OK) << result.message;
+  EXPECT_EQ(out, (std::vector<int32_t>{0, 1, 2, 3, 4, 5}));
+}
+
+TEST_F(HostKernelTest, OutOfBoundsAccessNamesProgramSourceLineAndBuffer) {
+  std::vector<int32_t> out(8, -1);
+  Result result = launch(out, 8, 5);
+  EXPECT_EQ(result.code, TESSERA_INVALID_ARGUMENT);
+  EXPECT_NE(result.message.find("out-of-bounds store at fake.py:7 in program (5, 0, 0)"),
+            std::string::npos)
+      << result.message;
+  EXPECT_NE(result.message.find("lies 4 bytes past the end of 'out'"), std::string::npos)
+      << result.message;
+  // The refused store was skipped and the launch stopped after that program.
+  EXPECT_EQ(out, (std::vector<int32_t>{0, 1, 2, 3, 4, -1, -1, -1}));
+}
+
+TEST_F(HostKernelTest, LaunchValidatesItsArguments) {
+  uint64_t address = 0;
+  void *args[] = {&address};
+  Result count(tessera_host_kernel_launch(kernel, 1, 1, 1, args, 2, nullptr, 0));
+  EXPECT_EQ(count.code, TESSERA_INVALID_ARGUMENT);
+  EXPECT_EQ(count.message, "kernel 'fake_host_kernel' takes 1 arguments, got 2");
+  void *missing[] = {nullptr};
+  Result null(tessera_host_kernel_launch(kernel, 1, 1, 1, missing, 1, nullptr, 0));
+  EXPECT_EQ(null.message, "args[0] must not be NULL");
+  Result noKernel(tessera_host_kernel_launch(nullptr, 1, 1, 1, args, 1, nullptr, 0));
+  EXPECT_EQ(noKernel.message, "kernel must not be NULL");
+}
+
+TEST(HostKernelCompile, CompileErrorCarriesTheCompilersMessage) {
+  tessera_host_kernel_t kernel = nullptr;
+  const char ir[] = "FAIL";
+  Result result(tessera_host_kernel_compile(ir, sizeof(ir) - 1, &kernel));
+  EXPECT_EQ(result.code, TESSERA_COMPILE_ERROR);
+  EXPECT_EQ(result.message, "kernel.py:3:5: error: fake compiler rejects this kernel");
+  EXPECT_EQ(kernel, nullptr);
+}
+
+} // namespace
+} // namespace tessera::test
