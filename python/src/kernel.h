@@ -34,10 +34,12 @@ inline void check(tessera_status_t status) {
     raise_status(status);
 }
 
-// A kernel loaded on a device, with the packing plan of its specialisation.
-class Kernel {
+// The packing plan of a specialisation: the kind of each launch value's parameters (documented
+// in tessera_module.cpp), and the packing of launch values into the parameter pointers that the
+// C API's launches take.
+class ArgumentPlan {
 public:
-  Kernel(tessera_kernel_t handle, std::string plan) : handle_(handle), plan_(std::move(plan)) {
+  ArgumentPlan(std::string plan, int32_t kernel_params) : plan_(std::move(plan)) {
     bool in_group = false;
     for (char kind : plan_) {
       if (kind == '(' && !in_group) {
@@ -63,17 +65,15 @@ public:
     }
     if (in_group)
       throw py::value_error("unclosed parameter group in plan '" + plan_ + "'");
-    const int32_t params = tessera_kernel_num_params(handle_);
-    if (params != static_cast<int32_t>(num_params_))
+    if (kernel_params != static_cast<int32_t>(num_params_))
       throw py::value_error("launch plan '" + plan_ + "' has " + std::to_string(num_params_) +
-                            " parameters but the kernel has " + std::to_string(params));
+                            " parameters but the kernel has " + std::to_string(kernel_params));
     flat_ = groups_.size() == plan_.size() && plan_.find('m') == std::string::npos;
   }
 
-  // values: a tuple or list with one entry per argument of the plan (ints, floats, bools, bytes
-  // for 'm', a tuple for a group; anything for 'x').
-  void launch(uint32_t grid_x, uint32_t grid_y, uint32_t grid_z, uint64_t stream,
-              py::handle values) const {
+  // Packs `values` (a tuple or list with one entry per argument of the plan: ints, floats,
+  // bools, bytes for 'm', a tuple for a group; anything for 'x') and calls launch(pointers).
+  template <typename Launch> void pack(py::handle values, Launch &&launch) const {
     if (!PyList_Check(values.ptr()) && !PyTuple_Check(values.ptr()))
       throw py::type_error("launch values must be a list or a tuple");
     // A tuple keeps its items alive for the whole launch; a list could be changed by the
@@ -127,27 +127,11 @@ public:
       for (size_t j = 0; j < group.size(); ++j)
         add(group[j], PyTuple_GET_ITEM(items[i], j));
     }
-    launch_packed(grid_x, grid_y, grid_z, stream, pointers);
-  }
-
-  // Launches with the parameters already packed (pointers[i] points at parameter i's bytes).
-  // The GIL is released meanwhile: a launch blocks while the driver's queue is full, and other
-  // Python threads must run then.
-  void launch_packed(uint32_t grid_x, uint32_t grid_y, uint32_t grid_z, uint64_t stream,
-                     void **pointers) const {
-    tessera_status_t status;
-    PyThreadState *thread = PyEval_SaveThread();
-    status = tessera_kernel_launch(handle_, grid_x, grid_y, grid_z,
-                                   reinterpret_cast<void *>(static_cast<uintptr_t>(stream)),
-                                   pointers, num_params_);
-    PyEval_RestoreThread(thread);
-    check(status);
+    launch(pointers);
   }
 
   const std::string &plan() const { return plan_; }
-  int num_params() const { return static_cast<int>(num_params_); }
-  // True when each launch value is one scalar or pointer parameter, or folded ('x'): no tensor
-  // descriptors. Then plan()[i] is the kind of launch value i.
+  size_t num_params() const { return num_params_; }
   bool flat() const { return flat_; }
 
 private:
@@ -204,11 +188,46 @@ private:
     }
   }
 
-  tessera_kernel_t handle_; // owned by the runtime
   std::string plan_;
   std::vector<std::string> groups_; // the kinds of each launch value's parameters
   size_t num_params_ = 0;
   bool flat_ = false;
+};
+
+// A kernel loaded on a device, with the packing plan of its specialisation.
+class Kernel {
+public:
+  Kernel(tessera_kernel_t handle, std::string plan)
+      : handle_(handle), plan_(std::move(plan), tessera_kernel_num_params(handle)) {}
+
+  void launch(uint32_t grid_x, uint32_t grid_y, uint32_t grid_z, uint64_t stream,
+              py::handle values) const {
+    plan_.pack(values,
+               [&](void **pointers) { launch_packed(grid_x, grid_y, grid_z, stream, pointers); });
+  }
+  // Launches with the parameters already packed (pointers[i] points at parameter i's bytes).
+  // The GIL is released meanwhile: a launch blocks while the driver's queue is full, and other
+  // Python threads must run then.
+  void launch_packed(uint32_t grid_x, uint32_t grid_y, uint32_t grid_z, uint64_t stream,
+                     void **pointers) const {
+    tessera_status_t status;
+    PyThreadState *thread = PyEval_SaveThread();
+    status = tessera_kernel_launch(handle_, grid_x, grid_y, grid_z,
+                                   reinterpret_cast<void *>(static_cast<uintptr_t>(stream)),
+                                   pointers, plan_.num_params());
+    PyEval_RestoreThread(thread);
+    check(status);
+  }
+
+  const std::string &plan() const { return plan_.plan(); }
+  int num_params() const { return static_cast<int>(plan_.num_params()); }
+  // True when each launch value is one scalar or pointer parameter, or folded ('x'): no tensor
+  // descriptors. Then plan()[i] is the kind of launch value i.
+  bool flat() const { return plan_.flat(); }
+
+private:
+  tessera_kernel_t handle_; // owned by the runtime
+  ArgumentPlan plan_;
 };
 
 } // namespace tessera_python

@@ -33,6 +33,7 @@ namespace py = pybind11;
 
 namespace {
 
+using tessera_python::ArgumentPlan;
 using tessera_python::check;
 using tessera_python::Kernel;
 
@@ -273,6 +274,63 @@ private:
   tessera_compiled_t handle_;
 };
 
+// A kernel compiled for the host CPU, with the packing plan of its specialisation.
+class HostKernel {
+public:
+  HostKernel(const std::string &tile_ir, const std::string &plan) {
+    tessera_status_t status;
+    {
+      py::gil_scoped_release release;
+      status = tessera_host_kernel_compile(tile_ir.data(), tile_ir.size(), &handle_);
+    }
+    check(status);
+    try {
+      plan_ = std::make_unique<ArgumentPlan>(plan, tessera_host_kernel_num_params(handle_));
+    } catch (...) {
+      tessera_host_kernel_free(handle_);
+      throw;
+    }
+  }
+  ~HostKernel() { tessera_host_kernel_free(handle_); }
+  HostKernel(const HostKernel &) = delete;
+  HostKernel &operator=(const HostKernel &) = delete;
+
+  // Runs every program; `buffers` lists the (address, bytes, name) the kernel may access.
+  void launch(uint32_t grid_x, uint32_t grid_y, uint32_t grid_z, py::handle values,
+              const std::vector<std::tuple<uint64_t, uint64_t, std::string>> &buffers) const {
+    std::vector<tessera_host_buffer> regions;
+    for (const auto &[address, bytes, name] : buffers)
+      regions.push_back({address, bytes, name.c_str()});
+    plan_->pack(values, [&](void **pointers) {
+      tessera_status_t status;
+      {
+        py::gil_scoped_release release;
+        status = tessera_host_kernel_launch(handle_, grid_x, grid_y, grid_z, pointers,
+                                            plan_->num_params(), regions.data(), regions.size());
+      }
+      check(status);
+    });
+  }
+
+  py::object stage(const std::string &name) const {
+    const char *data = nullptr;
+    size_t size = 0;
+    tessera_status_t status = tessera_host_kernel_stage(handle_, name.c_str(), &data, &size);
+    if (status != nullptr && tessera_status_get_code(status) == TESSERA_NOT_FOUND) {
+      tessera_status_free(status);
+      return py::none();
+    }
+    check(status);
+    return py::str(data, size);
+  }
+  std::string name() const { return tessera_host_kernel_name(handle_); }
+  const std::string &plan() const { return plan_->plan(); }
+
+private:
+  tessera_host_kernel_t handle_ = nullptr;
+  std::unique_ptr<ArgumentPlan> plan_;
+};
+
 // A contiguous buffer view of a Python object (numpy arrays, bytes, bytearray...).
 class BufferView {
 public:
@@ -352,6 +410,18 @@ PYBIND11_MODULE(_C, m) {
       .def_property_readonly("name", &Compiled::name)
       .def_property_readonly("shared", &Compiled::shared)
       .def_property_readonly("num_params", &Compiled::num_params);
+
+  py::class_<HostKernel>(m, "HostKernel")
+      .def(py::init<const std::string &, const std::string &>(), py::arg("tile_ir"),
+           py::arg("plan"), "Compiles tile IR for the host CPU (tessera_host_kernel_compile).")
+      .def("launch", &HostKernel::launch, py::arg("grid_x"), py::arg("grid_y"), py::arg("grid_z"),
+           py::arg("values"), py::arg("buffers"),
+           "Runs every program of the grid on host memory; `buffers` are the (address, bytes, "
+           "name) triples the kernel may access.")
+      .def("stage", &HostKernel::stage, py::arg("name"),
+           "The text of a stage ('tile', 'host', 'host-llvm', 'host-llir'), or None.")
+      .def_property_readonly("name", &HostKernel::name)
+      .def_property_readonly("plan", &HostKernel::plan);
 
   py::class_<Bundle>(m, "Bundle")
       .def_static("create", &Bundle::create, py::arg("description"), "A new, empty bundle.")

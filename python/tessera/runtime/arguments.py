@@ -6,7 +6,9 @@ For each argument a handler returns ``(key, value, device)``:
   into the kernel (None, integers equal to 1) or ``(signature, divisible_by_16)`` with a
   Triton signature string (``"*fp32"``, ``"i32"``, ``"fp32"``...);
 - ``value``: what is passed at launch (the data pointer for tensors), None for constants;
-- ``device``: the CUDA device index of a tensor, None for scalars.
+- ``device``: the CUDA device index of a tensor, ``"cpu"`` for host arrays (NumPy arrays,
+  PyTorch CPU tensors: the launch runs on the CPU, see ``tessera.runtime.host``), None for
+  scalars.
 
 Accepted: PyTorch tensors, ``tessera.DeviceBuffer``, objects with
 ``__cuda_array_interface__`` (v3) or ``__dlpack__`` (CUDA device), ``tessera.TensorDescriptor``
@@ -20,15 +22,17 @@ imported here: its tensors are recognised by type.
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, Optional, Tuple
+from typing import Any, Callable, Dict, Optional, Tuple, Union
 
 from .. import _C
+from .host import host_array_argument, host_torch_argument
 
 __all__ = ["FAST_PATH_KINDS", "HANDLERS", "Handler", "KEY_PARTS", "classify", "handler_for",
            "plan_kind", "pointer_key", "torch_argument", "torch_signatures"]
 
 Key = Tuple[Any, Any]
-Handler = Callable[[Any, bool], Tuple[Key, Any, Optional[int]]]
+Device = Union[int, str]  # a CUDA device index, or "cpu" for host arrays
+Handler = Callable[[Any, bool], Tuple[Key, Any, Optional[Device]]]
 
 # Launch-plan kinds (see python/src/tessera_module.cpp) of run-time parameter signatures.
 PLAN_KINDS = {"i1": "b", "i8": "i", "i16": "i", "i32": "i", "u8": "i", "u16": "i", "u32": "i",
@@ -105,13 +109,16 @@ def torch_signatures() -> Dict[Any, str]:
     return _TORCH_SIGNATURES
 
 
-def torch_argument(arg: Any, specialize: bool) -> Tuple[Key, Any, Optional[int]]:
-    if not arg.is_cuda:
-        raise ValueError(f"a tensor on {arg.device} was passed; kernels need CUDA tensors")
-    pointer = arg.data_ptr()
+def torch_argument(arg: Any, specialize: bool) -> Tuple[Key, Any, Optional[Device]]:
     signature = _TORCH_SIGNATURES.get(arg.dtype) or torch_signatures().get(arg.dtype)
     if signature is None:
         raise TypeError(f"unsupported tensor dtype {arg.dtype}")
+    if not arg.is_cuda:
+        if str(arg.device) == "cpu":
+            return host_torch_argument(arg, signature, specialize)
+        raise ValueError(f"a tensor on {arg.device} was passed; kernels take CUDA tensors, or "
+                         "CPU tensors to run on the host")
+    pointer = arg.data_ptr()
     return pointer_key(signature, pointer, specialize), pointer, arg.get_device()
 
 
@@ -170,11 +177,14 @@ def handler_for(cls: type) -> Handler:
         handler = _buffer_argument
     elif hasattr(cls, "__cuda_array_interface__"):
         handler = _cai_argument
+    elif hasattr(cls, "__array_interface__"):
+        handler = host_array_argument
     elif hasattr(cls, "__dlpack__"):
         handler = _dlpack_argument
     else:
         raise TypeError(f"unsupported kernel argument type {cls.__qualname__}: expected a "
-                        "tensor, a tessera.DeviceBuffer, a CUDA array, or an int/float/bool")
+                        "tensor, a tessera.DeviceBuffer, a CUDA or NumPy array, or an "
+                        "int/float/bool")
     HANDLERS[cls] = handler
     return handler
 

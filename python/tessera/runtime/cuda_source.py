@@ -49,6 +49,7 @@ from .. import _C
 from .arguments import handler_for, torch_argument
 from .autotuner import _counters, _device_scope, _skip_reason, do_bench as _do_bench
 from .jit_function import _grid_dims, _torch_stream, device_target
+from .host import HOST
 from .tuning_cache import AotDevice, TunedResult, TuningCache
 
 __all__ = ["CudaConfig", "CudaKernel"]
@@ -328,6 +329,9 @@ class CudaKernel:
                 if not isinstance(part[0], str) or not part[0].startswith("*"):
                     raise TypeError(f"{self.entry}: {name} must be a CUDA tensor (a pointer), "
                                     f"got {type(arg).__name__}")
+                if arg_device == HOST:
+                    raise ValueError(f"{self.entry}: {name} is a host array; CUDA C++ kernels "
+                                     "need CUDA memory (only tile kernels run on the CPU)")
             if device is None:
                 device, device_of = arg_device, name
             elif arg_device != device:

@@ -34,6 +34,7 @@ from ..language.core import constexpr
 from ..language.tensor_descriptor import parse_runtime_type
 from .arguments import (FAST_PATH_KINDS, HANDLERS, KEY_PARTS, classify, handler_for,
                         plan_kind, torch_argument, torch_signatures)
+from .host import HOST, HostLoadedKernel, interpret_mode, to_host
 from .tensor_descriptor import TensorDescriptor
 
 __all__ = ["JITFunction", "LoadedKernel", "jit"]
@@ -88,7 +89,9 @@ class LoadedKernel:
 
 # The Python launcher; its own names start with _t_ so that they never shadow a parameter.
 _LAUNCHER = """\
-def {name}({parameters}*, grid, num_warps=4, num_stages=3):
+def {name}({parameters}*, grid, num_warps=4, num_stages=3{device_keyword}):
+    if (_t_interpret or {device} is not None) and {device} is not _t_on_host:
+        return _t_host_launch(grid, num_warps, num_stages, {device}, {{{named}}})
     _t_device = None
     _t_device_handler = None
 {classify}    if _t_device is None:
@@ -101,21 +104,26 @@ def {name}({parameters}*, grid, num_warps=4, num_stages=3):
         grid = grid({{{meta}"num_warps": num_warps, "num_stages": num_stages}})
     _t_x, _t_y, _t_z = _t_grid_dims(grid)
     if _t_x and _t_y and _t_z:
-        _t_stream = _t_torch_stream(_t_device) if _t_device_handler is _t_torch_handler else 0
+        _t_stream = (_t_torch_stream(_t_device) if _t_device_handler is _t_torch_handler
+                     and _t_device != _t_host else 0)
         _t_kernel.launch(_t_x, _t_y, _t_z, _t_stream, ({values}))
     return _t_kernel
 """
 _CLASSIFY = """\
     _t_handler = _t_handlers_get(type({p})) or _t_handler_for(type({p}))
     _t_key_{p}, _t_value_{p}, _t_device_{p} = _t_handler({p}, {specialize})
-    if _t_device is None and _t_device_{p} is not None:
-        _t_device, _t_device_handler = _t_device_{p}, _t_handler
+    if _t_device_{p} is not None:
+        if _t_device is None:
+            _t_device, _t_device_handler = _t_device_{p}, _t_handler
+        elif _t_device_{p} != _t_device and _t_host in (_t_device_{p}, _t_device):
+            _t_mixed_devices({p!r}, _t_device_{p}, _t_device)
 """
 _UNWRAP = """\
     if type({p}) is _t_constexpr:
         {p} = {p}.value
 """
 _RESERVED = {"grid", "num_warps", "num_stages"}
+_ON_HOST = object()  # the launcher's device when _host_launch has moved the arguments to the host
 _MAX_BOUND_GRIDS = 64  # tuple grids whose launchers a kernel keeps
 
 
@@ -126,7 +134,8 @@ def _defaults(function: "JITFunction") -> Dict[str, Any]:
 
 def _make_launcher(function: "JITFunction", modes: Sequence[int]) -> Callable[..., LoadedKernel]:
     """Generates the Python launch function of a kernel: its parameters (with their defaults)
-    plus ``grid``, ``num_warps`` and ``num_stages``; one classification per argument, unrolled.
+    plus ``grid``, ``num_warps``, ``num_stages`` and ``device`` (``"cpu"`` to run on the host;
+    absent when a parameter has that name); one classification per argument, unrolled.
 
     Generated code lets Python bind the arguments and report binding errors as for any
     function; it launches what ``tessera._C.Launcher`` leaves to it.
@@ -152,12 +161,18 @@ def _make_launcher(function: "JITFunction", modes: Sequence[int]) -> Callable[..
         key="".join(f"{n}, " if mode == _CONSTEXPR else f"_t_key_{n}, "
                     for n, mode in zip(names, modes)),
         meta="".join(f"{n!r}: {n}, " for n in names),
+        named="".join(f"{n!r}: {n}, " for n in names),
+        # device="cpu" runs on the host, unless the kernel has a parameter named device.
+        device_keyword="" if "device" in names else ", device=None",
+        device="None" if "device" in names else "device",
         values="".join(f"_t_value_{n}, " for n in runtime))
     namespace: Dict[str, Any] = {
         "_t_defaults": defaults, "_t_constexpr": constexpr, "_t_handlers_get": HANDLERS.get,
         "_t_handler_for": handler_for, "_t_torch_handler": torch_argument,
         "_t_torch_stream": _torch_stream, "_t_cache_get": function.cache.get,
         "_t_load": function._load, "_t_grid_dims": _grid_dims,
+        "_t_interpret": interpret_mode(), "_t_on_host": _ON_HOST, "_t_host": HOST,
+        "_t_host_launch": function._host_launch, "_t_mixed_devices": _mixed_devices,
     }
     exec(compile(source, f"<tessera launcher of {function.__name__}>", "exec"), namespace)
     return namespace[function.__name__]
@@ -186,6 +201,8 @@ class JITFunction(KernelFunction):
         self.run: Callable[..., LoadedKernel] = Launcher(
             tuple(self.arg_names), tuple(self._modes), _defaults(self), self.cache, self._load,
             self._python_launcher)
+        if interpret_mode():  # every launch goes to the Python launcher, which runs on the host
+            self.run = _PythonRun(self._python_launcher)
         self._bound: Dict[tuple, Callable[..., LoadedKernel]] = {}
 
     def __getitem__(self, grid: Grid) -> Callable[..., LoadedKernel]:
@@ -234,19 +251,61 @@ class JITFunction(KernelFunction):
                                      divisible_by_16=part[1]))
         return specs
 
-    def _load(self, key: Tuple[Any, ...]) -> LoadedKernel:
+    def _host_launch(self, grid: Grid, num_warps: int, num_stages: int, device: Any,
+                     args: Dict[str, Any]) -> Any:
+        """A launch on the host CPU: with ``device="cpu"``, or any launch in interpret mode.
+        CUDA tensors among ``args`` are copied to the host for the launch and back after it."""
+        if device not in (None, HOST):
+            raise ValueError(f"{self.__name__}: device must be 'cpu' (or left out), got "
+                             f"{device!r}")
+        host_args, copies = to_host(args)
+        kernel = self._python_launcher(**host_args, grid=grid, num_warps=num_warps,
+                                       num_stages=num_stages, device=_ON_HOST)
+        for copy in copies:
+            copy.write_back()
+        return kernel
+
+    def _load(self, key: Tuple[Any, ...]) -> Union[LoadedKernel, HostLoadedKernel]:
         """Generates, compiles and loads the specialisation ``key`` (argument keys, num_warps,
         num_stages, device)."""
         *arguments, num_warps, num_stages, device = key
         tile_ir = generate_tile_ir(self, self.specialization(arguments))
         plan = "".join("x" if part[0] == "c" else plan_kind(part[0], part[1])
                        for part, mode in zip(arguments, self._modes) if mode != _CONSTEXPR)
-        kernel = LoadedKernel(self.__name__, tile_ir, device_target(device), num_warps,
-                              num_stages, device, plan)
+        kernel: Union[LoadedKernel, HostLoadedKernel]
+        if device == HOST:
+            runtime_names = [name for name, mode in zip(self.arg_names, self._modes)
+                             if mode != _CONSTEXPR]
+            kernel = HostLoadedKernel(self.__name__, tile_ir, num_warps, num_stages, plan,
+                                      runtime_names)
+        else:
+            kernel = LoadedKernel(self.__name__, tile_ir, device_target(device), num_warps,
+                                  num_stages, device, plan)
         canonical = tuple(part if mode == _CONSTEXPR else KEY_PARTS.setdefault(part, part)
                           for part, mode in zip(arguments, self._modes))
         self.cache[canonical + (num_warps, num_stages, device)] = kernel
         return kernel
+
+
+class _PythonRun:
+    """``JITFunction.run`` when every launch must take the Python launcher (interpret mode)."""
+
+    def __init__(self, launcher: Callable[..., Any]) -> None:
+        self._launcher = launcher
+
+    def __call__(self, *args: Any, grid: Grid, **kwargs: Any) -> Any:
+        return self._launcher(*args, grid=grid, **kwargs)
+
+    def bind(self, grid: Grid) -> Callable[..., Any]:
+        return functools.partial(self._launcher, grid=grid)
+
+
+def _mixed_devices(name: str, device: Any, other: Any) -> None:
+    where = {HOST: "the host (CPU)"}
+    raise ValueError(f"argument {name!r} is on {where.get(device, f'CUDA device {device}')} but "
+                     f"earlier arguments are on {where.get(other, f'CUDA device {other}')}; a "
+                     "launch takes host arrays or CUDA memory, not both (device='cpu' copies "
+                     "CUDA tensors to the host)")
 
 
 def _grid_dims(grid: Sequence[int]) -> Tuple[int, int, int]:

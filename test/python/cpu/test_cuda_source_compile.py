@@ -178,7 +178,8 @@ def test_wrong_launch_arguments_are_named():
         launch(None, None, 1.0, 2.0)
     with pytest.raises(TypeError, match="axpb: x must be a CUDA tensor \\(a pointer\\), got int"):
         launch(12345, None, 1.0, 2.0, 8)
-    with pytest.raises(ValueError, match="axpb: y: a DLPack tensor on device type 1"):
+    with pytest.raises(ValueError, match="axpb: y is a host array; CUDA C\\+\\+ kernels need CUDA "
+                                         "memory"):
         launch(None, np.zeros(4, np.float32), 1.0, 2.0, 8)
     with pytest.raises(TypeError, match="axpb: y must be a CUDA tensor \\(a pointer\\): "
                                         "unsupported kernel argument type str"):

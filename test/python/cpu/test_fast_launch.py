@@ -50,8 +50,9 @@ class Tensor:
     """Just enough of a torch tensor; arguments.handler_for recognises it by module and name."""
 
     def __init__(self, pointer: int, dtype: str = "float32", index: int = 0,
-                 is_cuda: bool = True) -> None:
+                 is_cuda: bool = True, where: str = "cpu") -> None:
         self.pointer, self.dtype, self.index, self.is_cuda = pointer, DTYPES[dtype], index, is_cuda
+        self.where = where  # the device when not on CUDA
 
     def data_ptr(self) -> int:
         return self.pointer
@@ -61,7 +62,7 @@ class Tensor:
 
     @property
     def device(self) -> str:
-        return f"cuda:{self.index}" if self.is_cuda else "cpu"
+        return f"cuda:{self.index}" if self.is_cuda else self.where
 
 
 Tensor.__module__ = "torch"
@@ -268,8 +269,8 @@ REST = (1, True, 1.0, None)  # m, flag, scale, maybe
 
 
 @pytest.mark.parametrize("args, kwargs, error, match", [
-    ((Tensor(ALIGNED, is_cuda=False), Tensor(ALIGNED), 16, *REST), {}, ValueError,
-     "a tensor on cpu"),
+    ((Tensor(ALIGNED, is_cuda=False, where="meta"), Tensor(ALIGNED), 16, *REST), {}, ValueError,
+     "a tensor on meta"),
     ((Tensor(ALIGNED, "complex64"), Tensor(ALIGNED), 16, *REST), {}, TypeError,
      "unsupported tensor dtype"),
     ((Tensor(ALIGNED), Tensor(ALIGNED), 2 ** 64, *REST), {}, ValueError,
