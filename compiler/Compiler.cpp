@@ -491,6 +491,21 @@ bool Driver::runHost(const std::map<std::string, void *> &runtimeSymbols,
   return true;
 }
 
+// Points `error` at `ignored` when the caller gave none and clears it; resets *out, or fails
+// when there is none.
+template <typename Output>
+bool startOutput(Output *out, std::string *&error, std::string &ignored) {
+  if (!error)
+    error = &ignored;
+  error->clear();
+  if (!out) {
+    *error = "error: no output given";
+    return false;
+  }
+  *out = Output();
+  return true;
+}
+
 bool validate(const CompileOptions &options, std::string *error) {
   if (!isSupportedTarget(options.target)) {
     *error = "error: invalid target '" + options.target + "' (expected one of " +
@@ -516,14 +531,8 @@ bool validate(const CompileOptions &options, std::string *error) {
 bool compile(const std::string &tileIR, const CompileOptions &options, CompiledKernel *out,
              std::string *error) {
   std::string ignored;
-  if (!error)
-    error = &ignored;
-  error->clear();
-  if (!out) {
-    *error = "error: no output given";
+  if (!startOutput(out, error, ignored))
     return false;
-  }
-  *out = CompiledKernel();
   out->numWarps = options.numWarps;
   if (!validate(options, error))
     return false;
@@ -574,14 +583,8 @@ bool specializeArguments(const std::string &tileIR, const std::vector<ArgumentFa
 bool compileForHost(const std::string &tileIR, const std::map<std::string, void *> &runtimeSymbols,
                     HostCompiledKernel *out, std::string *error) {
   std::string ignored;
-  if (!error)
-    error = &ignored;
-  error->clear();
-  if (!out) {
-    *error = "error: no output given";
+  if (!startOutput(out, error, ignored))
     return false;
-  }
-  *out = HostCompiledKernel();
   CompileOptions options;
   CompiledKernel scratch;
   Driver driver(tileIR, options, &scratch, error);

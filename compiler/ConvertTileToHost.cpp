@@ -88,6 +88,8 @@ private:
     return memref::LoadOp::create(builder, loc(), flat(value), i);
   }
 
+  // A new buffer of `tensorType` with every element `value`.
+  Value filled(Type tensorType, Value value);
   // Builds `body(i)` for i in [0, count), inside a loop.
   void forEach(int64_t count, function_ref<void(Value)> body);
   // Builds `body(indices)` for every index of `shape`, in nested loops.
@@ -95,6 +97,7 @@ private:
 
   Value siteString(Operation *op);
   Value accessAllowed(Value address, Type element, AccessKind kind, Operation *op);
+  // The element at `address`, or `fallback` where the runtime refuses the access.
   Value loadElement(Value address, Type element, Value fallback, Operation *op);
   void storeElement(Value address, Value value, Type element, Operation *op);
   Value convertScalar(Value value, Type to, bool roundToTF32);
@@ -138,6 +141,13 @@ Value HostLowering::flat(Value buffer) {
     view = memref::CollapseShapeOp::create(builder, buffer.getLoc(), buffer, {all});
   }
   return view;
+}
+
+Value HostLowering::filled(Type tensorType, Value value) {
+  Value result = allocate(tensorType);
+  forEach(cast<RankedTensorType>(tensorType).getNumElements(),
+          [&](Value i) { memref::StoreOp::create(builder, loc(), value, flat(result), i); });
+  return result;
 }
 
 void HostLowering::forEach(int64_t count, function_ref<void(Value)> body) {
@@ -188,8 +198,6 @@ Value HostLowering::accessAllowed(Value address, Type element, AccessKind kind, 
 
 Value HostLowering::loadElement(Value address, Type element, Value fallback, Operation *op) {
   Type type = hostElementType(element);
-  if (!fallback) // where a mask is false and there is no `other`, a load gives zero
-    fallback = arith::ConstantOp::create(builder, loc(), builder.getZeroAttr(type));
   Value allowed = accessAllowed(address, element, kRead, op);
   auto branch = scf::IfOp::create(builder, loc(), TypeRange{type}, allowed, true);
   {
@@ -324,11 +332,7 @@ LogicalResult HostLowering::lowerOp(Operation *op) {
     return success();
   }
   if (auto splat = dyn_cast<tile::SplatOp>(op)) {
-    Value result = allocate(splat.getType());
-    Value value = lookup(splat.getSrc());
-    forEach(cast<RankedTensorType>(splat.getType()).getNumElements(),
-            [&](Value i) { memref::StoreOp::create(builder, loc(), value, flat(result), i); });
-    mapping.map(splat.getResult(), result);
+    mapping.map(splat.getResult(), filled(splat.getType(), lookup(splat.getSrc())));
     return success();
   }
   if (auto broadcast = dyn_cast<tile::BroadcastOp>(op)) {
@@ -444,10 +448,7 @@ LogicalResult HostLowering::lowerConstant(arith::ConstantOp op) {
     return op.emitError("cannot be lowered for the host: only splat block constants are");
   Value value =
       arith::ConstantOp::create(builder, loc(), cast<TypedAttr>(dense.getSplatValue<Attribute>()));
-  Value result = allocate(type);
-  forEach(type.getNumElements(),
-          [&](Value i) { memref::StoreOp::create(builder, loc(), value, flat(result), i); });
-  mapping.map(op.getResult(), result);
+  mapping.map(op.getResult(), filled(type, value));
   return success();
 }
 
@@ -493,13 +494,14 @@ LogicalResult HostLowering::lowerLoad(tile::LoadOp op) {
   Value pointers = lookup(op.getPtr());
   Value mask = op.getMask() ? lookup(op.getMask()) : Value();
   Value other = op.getOther() ? lookup(op.getOther()) : Value();
+  // Where the mask is false or the access is refused, a load gives `other`, or zero.
+  Type type = hostElementType(element);
+  Value zero =
+      other ? Value() : arith::ConstantOp::create(builder, loc(), builder.getZeroAttr(type));
   auto loadOne = [&](Value address, Value maskValue, Value otherValue) -> Value {
+    Value fallback = otherValue ? otherValue : zero;
     if (!maskValue)
-      return loadElement(address, element, otherValue, op);
-    Type type = hostElementType(element);
-    Value fallback = otherValue
-                         ? otherValue
-                         : arith::ConstantOp::create(builder, loc(), builder.getZeroAttr(type));
+      return loadElement(address, element, fallback, op);
     auto branch = scf::IfOp::create(builder, loc(), TypeRange{type}, maskValue, true);
     OpBuilder::InsertionGuard guard(builder);
     builder.setInsertionPointToStart(branch.thenBlock());

@@ -9,13 +9,20 @@
 namespace tessera::runtime {
 namespace {
 
-// What the programs of the launch running on this thread may touch, and the first refusal.
+// What the programs of the launch running on this thread may touch, the program running, and
+// the first refusal.
 struct LaunchState {
   const std::vector<HostBuffer> *buffers = nullptr;
-  uint32_t programId[3] = {0, 0, 0};
+  // The kernel's trailing arguments: the program id, then the grid size, along x, y and z.
+  int32_t programIdAndGrid[6] = {0, 0, 0, 0, 0, 0};
   bool refused = false;
   std::string message;
 };
+
+bool inside(const HostBuffer &buffer, uint64_t address, uint64_t bytes) {
+  return address >= buffer.address && bytes <= buffer.bytes &&
+         address - buffer.address <= buffer.bytes - bytes;
+}
 
 thread_local LaunchState *currentLaunch = nullptr;
 
@@ -67,14 +74,14 @@ int32_t checkAccess(uint64_t address, uint64_t bytes, int32_t kind, const char *
   if (!launch)
     return 0;
   for (const HostBuffer &buffer : *launch->buffers)
-    if (address >= buffer.address && address + bytes <= buffer.address + buffer.bytes)
+    if (inside(buffer, address, bytes))
       return 1;
   if (!launch->refused) {
     launch->refused = true;
     std::ostringstream text;
-    text << "out-of-bounds " << accessName(kind) << " at " << site << " in program ("
-         << launch->programId[0] << ", " << launch->programId[1] << ", " << launch->programId[2]
-         << "): " << describeRefusal(*launch, address, bytes);
+    const int32_t *id = launch->programIdAndGrid;
+    text << "out-of-bounds " << accessName(kind) << " at " << site << " in program (" << id[0]
+         << ", " << id[1] << ", " << id[2] << "): " << describeRefusal(*launch, address, bytes);
     launch->message = text.str();
   }
   return 0;
@@ -92,16 +99,15 @@ void *runGrid(void *opaque) {
   auto *run = static_cast<GridRun *>(opaque);
   currentLaunch = &run->launch;
   std::vector<void *> slots(run->arguments, run->arguments + run->numArguments);
-  int32_t ids[6] = {0, 0, 0, int32_t(run->grid[0]), int32_t(run->grid[1]), int32_t(run->grid[2])};
+  int32_t *ids = run->launch.programIdAndGrid;
+  for (int axis = 0; axis < 3; ++axis)
+    ids[3 + axis] = int32_t(run->grid[axis]);
   for (int i = 0; i < 6; ++i)
     slots.push_back(&ids[i]);
-  for (uint32_t z = 0; z < run->grid[2] && !run->launch.refused; ++z)
-    for (uint32_t y = 0; y < run->grid[1] && !run->launch.refused; ++y)
-      for (uint32_t x = 0; x < run->grid[0] && !run->launch.refused; ++x) {
-        ids[0] = int32_t(x), ids[1] = int32_t(y), ids[2] = int32_t(z);
-        run->launch.programId[0] = x, run->launch.programId[1] = y, run->launch.programId[2] = z;
+  for (ids[2] = 0; ids[2] < ids[5] && !run->launch.refused; ++ids[2])
+    for (ids[1] = 0; ids[1] < ids[4] && !run->launch.refused; ++ids[1])
+      for (ids[0] = 0; ids[0] < ids[3] && !run->launch.refused; ++ids[0])
         run->program->run(slots.data());
-      }
   currentLaunch = nullptr;
   return nullptr;
 }

@@ -247,6 +247,16 @@ tessera_op_t find_op(const std::string &name) {
 }
 
 // A compiled kernel's stages and metadata (tessera_compile).
+// Whether a stage lookup found its stage: false for NOT_FOUND, any other failure raised.
+bool stage_found(tessera_status_t status) {
+  if (status != nullptr && tessera_status_get_code(status) == TESSERA_NOT_FOUND) {
+    tessera_status_free(status);
+    return false;
+  }
+  check(status);
+  return true;
+}
+
 class Compiled {
 public:
   explicit Compiled(tessera_compiled_t handle) : handle_(handle) {}
@@ -258,12 +268,8 @@ public:
   py::object stage(const std::string &name) const {
     const char *data = nullptr;
     size_t size = 0;
-    tessera_status_t status = tessera_compiled_stage(handle_, name.c_str(), &data, &size);
-    if (status != nullptr && tessera_status_get_code(status) == TESSERA_NOT_FOUND) {
-      tessera_status_free(status);
+    if (!stage_found(tessera_compiled_stage(handle_, name.c_str(), &data, &size)))
       return py::none();
-    }
-    check(status);
     return py::bytes(data, size);
   }
   std::string name() const { return tessera_compiled_kernel_name(handle_); }
@@ -315,12 +321,8 @@ public:
   py::object stage(const std::string &name) const {
     const char *data = nullptr;
     size_t size = 0;
-    tessera_status_t status = tessera_host_kernel_stage(handle_, name.c_str(), &data, &size);
-    if (status != nullptr && tessera_status_get_code(status) == TESSERA_NOT_FOUND) {
-      tessera_status_free(status);
+    if (!stage_found(tessera_host_kernel_stage(handle_, name.c_str(), &data, &size)))
       return py::none();
-    }
-    check(status);
     return py::str(data, size);
   }
   std::string name() const { return tessera_host_kernel_name(handle_); }

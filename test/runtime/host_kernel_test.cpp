@@ -56,6 +56,18 @@ TEST_F(HostKernelTest, OutOfBoundsAccessNamesProgramSourceLineAndBuffer) {
   EXPECT_EQ(out, (std::vector<int32_t>{0, 1, 2, 3, 4, -1, -1, -1}));
 }
 
+TEST_F(HostKernelTest, AccessesThatWrapAroundTheAddressSpaceAreRefused) {
+  // address + bytes overflows to 2, inside [0, 16): the check must not be fooled by it.
+  uint64_t address = UINT64_MAX - 1;
+  void *args[] = {&address};
+  tessera_host_buffer low{0, 16, "low"};
+  Result result(tessera_host_kernel_launch(kernel, 1, 1, 1, args, 1, &low, 1));
+  EXPECT_EQ(result.code, TESSERA_INVALID_ARGUMENT);
+  EXPECT_NE(result.message.find("out-of-bounds store at fake.py:7 in program (0, 0, 0)"),
+            std::string::npos)
+      << result.message;
+}
+
 TEST_F(HostKernelTest, LaunchValidatesItsArguments) {
   uint64_t address = 0;
   void *args[] = {&address};

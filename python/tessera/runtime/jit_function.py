@@ -91,7 +91,7 @@ class LoadedKernel:
 _LAUNCHER = """\
 def {name}({parameters}*, grid, num_warps=4, num_stages=3{device_keyword}):
     if (_t_interpret or {device} is not None) and {device} is not _t_on_host:
-        return _t_host_launch(grid, num_warps, num_stages, {device}, {{{named}}})
+        return _t_host_launch(grid, num_warps, num_stages, {device}, {{{meta}}})
     _t_device = None
     _t_device_handler = None
 {classify}    if _t_device is None:
@@ -161,7 +161,6 @@ def _make_launcher(function: "JITFunction", modes: Sequence[int]) -> Callable[..
         key="".join(f"{n}, " if mode == _CONSTEXPR else f"_t_key_{n}, "
                     for n, mode in zip(names, modes)),
         meta="".join(f"{n!r}: {n}, " for n in names),
-        named="".join(f"{n!r}: {n}, " for n in names),
         # device="cpu" runs on the host, unless the kernel has a parameter named device.
         device_keyword="" if "device" in names else ", device=None",
         device="None" if "device" in names else "device",
