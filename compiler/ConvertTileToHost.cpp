@@ -21,6 +21,7 @@
 #include "mlir/IR/IRMapping.h"
 
 #include "llvm/ADT/StringMap.h"
+#include "llvm/ADT/StringSwitch.h"
 
 namespace mlir::tessera {
 
@@ -75,6 +76,9 @@ private:
     return arith::ConstantIntOp::create(builder, loc(), builder.getI64Type(), value);
   }
 
+  Value zeroOf(Type type) {
+    return arith::ConstantOp::create(builder, loc(), builder.getZeroAttr(type));
+  }
   Value lookup(Value value) { return mapping.lookup(value); }
   Value allocate(Type tensorType) {
     return memref::AllocaOp::create(builder, loc(), cast<MemRefType>(hostType(tensorType)));
@@ -97,6 +101,8 @@ private:
 
   Value siteString(Operation *op);
   Value accessAllowed(Value address, Type element, AccessKind kind, Operation *op);
+  // `body()` where `mask` is true (or null), else `fallback`.
+  Value underMask(Value mask, Value fallback, function_ref<Value()> body);
   // The element at `address`, or `fallback` where the runtime refuses the access.
   Value loadElement(Value address, Type element, Value fallback, Operation *op);
   void storeElement(Value address, Value value, Type element, Operation *op);
@@ -105,9 +111,15 @@ private:
   LogicalResult lowerBlock(Block &block);
   LogicalResult lowerOp(Operation *op);
   LogicalResult lowerElementwise(Operation *op);
+  SmallVector<Value> guardDivision(Operation *op, ValueRange operands);
+  Value truncateF64ToBF16(Value value);
   LogicalResult lowerConstant(arith::ConstantOp op);
   LogicalResult lowerLoad(tile::LoadOp op);
   LogicalResult lowerStore(tile::StoreOp op);
+  LogicalResult lowerAtomic(Operation *op);
+  // The old value of an atomic on one element: `apply(pointer)` where the runtime allows the
+  // access, zero where it does not.
+  Value atomicElement(Value address, Type element, Operation *op, function_ref<Value(Value)> apply);
   LogicalResult lowerReduce(tile::ReduceOp op);
   LogicalResult lowerDot(tile::DotOp op);
   LogicalResult lowerFor(scf::ForOp op);
@@ -194,6 +206,18 @@ Value HostLowering::accessAllowed(Value address, Type element, AccessKind kind, 
       builder, loc(), "tessera_host_check_access", TypeRange{builder.getI32Type()},
       ValueRange{address, i64(storageBytes(element)), i32(kind), site});
   return arith::CmpIOp::create(builder, loc(), arith::CmpIPredicate::ne, call.getResult(0), i32(0));
+}
+
+Value HostLowering::underMask(Value mask, Value fallback, function_ref<Value()> body) {
+  if (!mask)
+    return body();
+  auto branch = scf::IfOp::create(builder, loc(), TypeRange{fallback.getType()}, mask, true);
+  OpBuilder::InsertionGuard guard(builder);
+  builder.setInsertionPointToStart(branch.thenBlock());
+  scf::YieldOp::create(builder, loc(), body());
+  builder.setInsertionPointToStart(branch.elseBlock());
+  scf::YieldOp::create(builder, loc(), fallback);
+  return branch.getResult(0);
 }
 
 Value HostLowering::loadElement(Value address, Type element, Value fallback, Operation *op) {
@@ -421,6 +445,8 @@ LogicalResult HostLowering::lowerOp(Operation *op) {
     return lowerLoad(load);
   if (auto store = dyn_cast<tile::StoreOp>(op))
     return lowerStore(store);
+  if (isa<tile::AtomicRMWOp, tile::AtomicCASOp>(op))
+    return lowerAtomic(op);
   if (auto reduce = dyn_cast<tile::ReduceOp>(op))
     return lowerReduce(reduce);
   if (auto dot = dyn_cast<tile::DotOp>(op))
@@ -453,22 +479,78 @@ LogicalResult HostLowering::lowerConstant(arith::ConstantOp op) {
 }
 
 // Arithmetic and math: on scalars, the op itself; on blocks, the op on each element in turn.
+// Integer division on x86 traps where a GPU's gives an unspecified value: a zero divisor (as in
+// masked-off lanes) or the most negative integer over -1. The divisor becomes 1 there, and a
+// signed division by -1 gives -x (wrapping), its remainder 0.
+SmallVector<Value> HostLowering::guardDivision(Operation *op, ValueRange operands) {
+  Value dividend = operands[0], divisor = operands[1];
+  Type type = divisor.getType();
+  auto constant = [&](int64_t value) {
+    return arith::ConstantOp::create(builder, loc(), builder.getIntegerAttr(type, value));
+  };
+  auto equals = [&](Value value, int64_t constantValue) {
+    return arith::CmpIOp::create(builder, loc(), arith::CmpIPredicate::eq, value,
+                                 constant(constantValue));
+  };
+  bool isSigned = isa<arith::DivSIOp, arith::RemSIOp, arith::FloorDivSIOp, arith::CeilDivSIOp>(op);
+  Value byMinusOne = isSigned ? Value(equals(divisor, -1)) : Value();
+  Value unsafe = equals(divisor, 0);
+  if (isSigned)
+    unsafe = arith::OrIOp::create(builder, loc(), unsafe, byMinusOne);
+  Value safeDivisor = arith::SelectOp::create(builder, loc(), unsafe, constant(1), divisor);
+  IRMapping scalars;
+  scalars.map(op->getOperands(), ValueRange{dividend, safeDivisor});
+  Value result = builder.clone(*op, scalars)->getResult(0);
+  result.setType(type);
+  if (!isSigned)
+    return {result};
+  Value byMinusOneResult =
+      isa<arith::RemSIOp>(op) ? Value(constant(0))
+                              : Value(arith::SubIOp::create(builder, loc(), constant(0), dividend));
+  return {arith::SelectOp::create(builder, loc(), byMinusOne, byMinusOneResult, result)};
+}
+
+// fp64 to bf16 without LLVM's libcall (__truncdfbf2, missing from older runtimes): to fp32
+// rounding to odd (toward zero, the last bit set where inexact), then to bf16 to nearest even,
+// which rounds exactly as one step would since fp32 keeps more than two extra bits.
+Value HostLowering::truncateF64ToBF16(Value value) {
+  Type f32 = builder.getF32Type();
+  Value nearest = arith::TruncFOp::create(builder, loc(), f32, value);
+  Value back = arith::ExtFOp::create(builder, loc(), builder.getF64Type(), nearest);
+  Value inexact = arith::CmpFOp::create(builder, loc(), arith::CmpFPredicate::ONE, back, value);
+  Value awayFromZero = arith::CmpFOp::create(builder, loc(), arith::CmpFPredicate::OGT,
+                                             math::AbsFOp::create(builder, loc(), back),
+                                             math::AbsFOp::create(builder, loc(), value));
+  Value bits = arith::BitcastOp::create(builder, loc(), builder.getI32Type(), nearest);
+  Value towardZero = arith::SelectOp::create(
+      builder, loc(), awayFromZero, arith::SubIOp::create(builder, loc(), bits, i32(1)), bits);
+  Value odd = arith::SelectOp::create(
+      builder, loc(), inexact, arith::OrIOp::create(builder, loc(), towardZero, i32(1)), bits);
+  return arith::TruncFOp::create(builder, loc(), builder.getBF16Type(),
+                                 arith::BitcastOp::create(builder, loc(), f32, odd));
+}
+
 LogicalResult HostLowering::lowerElementwise(Operation *op) {
   // The op cloned onto scalars: operands mapped, results retyped to their elements.
-  auto build = [&](ValueRange operands) {
+  auto build = [&](ValueRange operands) -> SmallVector<Value> {
+    if (isa<arith::DivSIOp, arith::DivUIOp, arith::RemSIOp, arith::RemUIOp, arith::FloorDivSIOp,
+            arith::CeilDivSIOp, arith::CeilDivUIOp>(op))
+      return guardDivision(op, operands);
+    if (auto truncate = dyn_cast<arith::TruncFOp>(op))
+      if (operands[0].getType().isF64() && getElementTypeOrSelf(truncate.getType()).isBF16())
+        return {truncateF64ToBF16(operands[0])};
     IRMapping scalars;
     scalars.map(op->getOperands(), operands);
     Operation *scalar = builder.clone(*op, scalars);
     for (OpResult result : scalar->getResults())
       result.setType(hostElementType(getElementTypeOrSelf(result.getType())));
-    return scalar;
+    return scalar->getResults();
   };
   SmallVector<Value> operands;
   for (Value operand : op->getOperands())
     operands.push_back(lookup(operand));
   if (llvm::none_of(op->getResultTypes(), [](Type t) { return isa<RankedTensorType>(t); })) {
-    Operation *scalar = build(operands);
-    for (auto [from, to] : llvm::zip(op->getResults(), scalar->getResults()))
+    for (auto [from, to] : llvm::zip(op->getResults(), build(operands)))
       mapping.map(from, to);
     return success();
   }
@@ -480,8 +562,7 @@ LogicalResult HostLowering::lowerElementwise(Operation *op) {
     SmallVector<Value> elements;
     for (Value operand : operands)
       elements.push_back(elementAt(operand, i));
-    Operation *scalar = build(elements);
-    for (auto [value, result] : llvm::zip(scalar->getResults(), results))
+    for (auto [value, result] : llvm::zip(build(elements), results))
       memref::StoreOp::create(builder, loc(), value, flat(result), i);
   });
   for (auto [from, to] : llvm::zip(op->getResults(), results))
@@ -496,19 +577,11 @@ LogicalResult HostLowering::lowerLoad(tile::LoadOp op) {
   Value other = op.getOther() ? lookup(op.getOther()) : Value();
   // Where the mask is false or the access is refused, a load gives `other`, or zero.
   Type type = hostElementType(element);
-  Value zero =
-      other ? Value() : arith::ConstantOp::create(builder, loc(), builder.getZeroAttr(type));
+  Value zero = other ? Value() : zeroOf(type);
   auto loadOne = [&](Value address, Value maskValue, Value otherValue) -> Value {
     Value fallback = otherValue ? otherValue : zero;
-    if (!maskValue)
-      return loadElement(address, element, fallback, op);
-    auto branch = scf::IfOp::create(builder, loc(), TypeRange{type}, maskValue, true);
-    OpBuilder::InsertionGuard guard(builder);
-    builder.setInsertionPointToStart(branch.thenBlock());
-    scf::YieldOp::create(builder, loc(), loadElement(address, element, fallback, op));
-    builder.setInsertionPointToStart(branch.elseBlock());
-    scf::YieldOp::create(builder, loc(), fallback);
-    return branch.getResult(0);
+    return underMask(maskValue, fallback,
+                     [&] { return loadElement(address, element, fallback, op); });
   };
   if (!isa<RankedTensorType>(op.getType())) {
     mapping.map(op.getResult(), loadOne(pointers, mask, other));
@@ -543,6 +616,90 @@ LogicalResult HostLowering::lowerStore(tile::StoreOp op) {
   forEach(type.getNumElements(), [&](Value i) {
     storeOne(elementAt(pointers, i), elementAt(values, i), elementAt(mask, i));
   });
+  return success();
+}
+
+LLVM::AtomicOrdering atomicOrdering(StringRef sem) {
+  return llvm::StringSwitch<LLVM::AtomicOrdering>(sem)
+      .Case("relaxed", LLVM::AtomicOrdering::monotonic)
+      .Case("acquire", LLVM::AtomicOrdering::acquire)
+      .Case("release", LLVM::AtomicOrdering::release)
+      .Default(LLVM::AtomicOrdering::acq_rel);
+}
+
+Value HostLowering::atomicElement(Value address, Type element, Operation *op,
+                                  function_ref<Value(Value)> apply) {
+  Value allowed = accessAllowed(address, element, kAtomic, op);
+  auto branch = scf::IfOp::create(builder, loc(), TypeRange{element}, allowed, true);
+  OpBuilder::InsertionGuard guard(builder);
+  builder.setInsertionPointToStart(branch.thenBlock());
+  auto pointer = LLVM::IntToPtrOp::create(
+      builder, loc(), LLVM::LLVMPointerType::get(builder.getContext()), address);
+  scf::YieldOp::create(builder, loc(), apply(pointer));
+  builder.setInsertionPointToStart(branch.elseBlock());
+  scf::YieldOp::create(builder, loc(), zeroOf(element));
+  return branch.getResult(0);
+}
+
+// Element by element, each one checked as an atomic access and then applied with an LLVM atomic
+// (the host runs one program at a time, but the memory may be shared with other threads).
+// Masked-off and refused elements give zero.
+LogicalResult HostLowering::lowerAtomic(Operation *op) {
+  Type element = getElementTypeOrSelf(op->getResult(0).getType());
+  auto rmw = dyn_cast<tile::AtomicRMWOp>(op);
+  auto cas = dyn_cast<tile::AtomicCASOp>(op);
+  LLVM::AtomicOrdering ordering = atomicOrdering(rmw ? rmw.getSem() : cas.getSem());
+  // cmpxchg compares integers: float elements go through integers of their width.
+  Type word = builder.getIntegerType(element.getIntOrFloatBitWidth());
+  auto asWord = [&](Value value) -> Value {
+    return isa<FloatType>(element) ? arith::BitcastOp::create(builder, loc(), word, value) : value;
+  };
+  auto applyOne = [&](Value address, Value value, Value compare, Value maskValue) -> Value {
+    auto apply = [&](Value pointer) -> Value {
+      if (rmw) {
+        auto binOp = llvm::StringSwitch<LLVM::AtomicBinOp>(rmw.getKind())
+                         .Case("add", LLVM::AtomicBinOp::add)
+                         .Case("fadd", LLVM::AtomicBinOp::fadd)
+                         .Case("max", LLVM::AtomicBinOp::max)
+                         .Case("min", LLVM::AtomicBinOp::min)
+                         .Case("umax", LLVM::AtomicBinOp::umax)
+                         .Case("umin", LLVM::AtomicBinOp::umin)
+                         .Case("and", LLVM::AtomicBinOp::_and)
+                         .Case("or", LLVM::AtomicBinOp::_or)
+                         .Case("xor", LLVM::AtomicBinOp::_xor)
+                         .Default(LLVM::AtomicBinOp::xchg);
+        return LLVM::AtomicRMWOp::create(builder, loc(), binOp, pointer, value, ordering);
+      }
+      // A failed compare-and-swap only reads: it cannot have release semantics.
+      LLVM::AtomicOrdering failure =
+          ordering == LLVM::AtomicOrdering::release   ? LLVM::AtomicOrdering::monotonic
+          : ordering == LLVM::AtomicOrdering::acq_rel ? LLVM::AtomicOrdering::acquire
+                                                      : ordering;
+      auto exchange = LLVM::AtomicCmpXchgOp::create(builder, loc(), pointer, asWord(compare),
+                                                    asWord(value), ordering, failure);
+      Value old = LLVM::ExtractValueOp::create(builder, loc(), exchange, 0);
+      return old.getType() == element ? old
+                                      : arith::BitcastOp::create(builder, loc(), element, old);
+    };
+    return underMask(maskValue, zeroOf(element),
+                     [&] { return atomicElement(address, element, op, apply); });
+  };
+  Value pointers = lookup(op->getOperand(0));
+  Value values = lookup(rmw ? rmw.getValue() : cas.getValue());
+  Value compares = cas ? lookup(cas.getCmp()) : Value();
+  Value mask = rmw && rmw.getMask() ? lookup(rmw.getMask()) : Value();
+  auto type = dyn_cast<RankedTensorType>(op->getResult(0).getType());
+  if (!type) {
+    mapping.map(op->getResult(0), applyOne(pointers, values, compares, mask));
+    return success();
+  }
+  Value result = allocate(type);
+  forEach(type.getNumElements(), [&](Value i) {
+    Value old = applyOne(elementAt(pointers, i), elementAt(values, i), elementAt(compares, i),
+                         elementAt(mask, i));
+    memref::StoreOp::create(builder, loc(), old, flat(result), i);
+  });
+  mapping.map(op->getResult(0), result);
   return success();
 }
 

@@ -360,6 +360,15 @@ private:
 
     Attribute layout =
         llvm::TypeSwitch<Operation *, Attribute>(op)
+            .Case<tile::AtomicRMWOp, tile::AtomicCASOp>([&](Operation *) {
+              // The lowering applies each element from the first of its copies, which it
+              // finds in blocked layouts and slices of them.
+              Attribute layout = layoutOf(op->getOperand(0));
+              if (!isa<BlockedAttr>(getRootLayout(layout)))
+                layout = defaultLayout(resultType);
+              requireAllTensors(op, layout);
+              return layout;
+            })
             .Case([&](tile::LoadOp load) {
               Attribute ptrLayout = layoutOf(load.getPtr());
               requireAllTensors(op, ptrLayout);

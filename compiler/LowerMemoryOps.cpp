@@ -1,10 +1,16 @@
 // tile.load and tile.store: each thread moves its elements in runs of up to 16 bytes. Unmasked
 // runs are plain vector loads and stores; masked runs of at least 32 bits are predicated PTX
 // (`@p ld.global.v4.b32`), narrower masked ones LLVM's masked intrinsics.
+//
+// tile.atomic_rmw and tile.atomic_cas: one predicated PTX `atom` per element. Where the layout
+// gives an element to several threads (replicas), only the first applies it; a scalar atomic is
+// applied by thread 0 and its old value shared through shared memory.
 #include "compiler/LoweringUtils.h"
 
 #include "dialects/tile/TileDialect.h"
+#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
 #include "llvm/ADT/StringExtras.h"
+#include "llvm/ADT/StringSwitch.h"
 
 using namespace mlir;
 using namespace mlir::tessera;
@@ -233,9 +239,140 @@ struct StoreLowering : public OpConversionPattern<tile::StoreOp> {
   LoweringState &state;
 };
 
+// Whether this thread applies the elements it holds of a block of `type` (a scalar when null):
+// where the layout repeats an element over lanes or warps, the copy with the lowest lane and
+// warp coordinate along every dimension does; a scalar, thread 0 does.
+Value emitAppliesElements(OpBuilder &builder, Location loc, RankedTensorType type) {
+  auto [lane, warp] = emitLaneAndWarp(builder, loc);
+  auto c = [&](int64_t value) { return constI32(builder, loc, value); };
+  auto isZero = [&](Value x) {
+    return LLVM::ICmpOp::create(builder, loc, LLVM::ICmpPredicate::eq, x, c(0));
+  };
+  if (!type)
+    return LLVM::AndOp::create(builder, loc, isZero(lane), isZero(warp));
+  BlockedAttr root = getRootBlocked(type.getEncoding());
+  SmallVector<int64_t> rootShape = getRootShape(type.getEncoding(), type.getShape());
+  ThreadBaseFactors factors = getThreadBaseFactors(root);
+  Value applies = LLVM::ConstantOp::create(builder, loc, builder.getI1Type(), 1);
+  // Coordinate `(index / stride) mod count` must be below `distinct`, the copies' period.
+  auto firstCopy = [&](Value index, unsigned stride, unsigned count, unsigned distinct) {
+    if (distinct == count)
+      return;
+    Value coordinate = LLVM::URemOp::create(
+        builder, loc, LLVM::UDivOp::create(builder, loc, index, c(stride)), c(count));
+    applies = LLVM::AndOp::create(
+        builder, loc, applies,
+        LLVM::ICmpOp::create(builder, loc, LLVM::ICmpPredicate::ult, coordinate, c(distinct)));
+  };
+  for (unsigned d = 0; d < rootShape.size(); ++d) {
+    firstCopy(lane, factors.laneStride[d], root.getThreadsPerWarp()[d],
+              getDistinctLanes(root, rootShape, d));
+    firstCopy(warp, factors.warpStride[d], root.getWarpsPerCTA()[d],
+              getDistinctWarps(root, rootShape, d));
+  }
+  return applies;
+}
+
+// `atom` for elements of `element`: the operation and type suffix, e.g. "add.f32".
+std::string atomOperation(StringRef kind, Type element) {
+  unsigned bits = element.getIntOrFloatBitWidth();
+  std::string width = std::to_string(bits);
+  if (kind == "fadd")
+    return bits == 16 ? "add.noftz.f16" : "add.f" + width;
+  if (kind == "add" || kind == "umax" || kind == "umin")
+    return (kind == "add" ? "add" : kind.drop_front().str()) + ".u" + width;
+  if (kind == "max" || kind == "min")
+    return kind.str() + ".s" + width;
+  if (kind == "xchg")
+    return "exch.b" + width;
+  return kind.str() + ".b" + width; // and, or, xor, cas
+}
+
+struct AtomicLowering : public ConversionPattern {
+  AtomicLowering(TileTypeConverter &converter, LoweringState &state, StringRef opName)
+      : ConversionPattern(converter, opName, kBlockPatternBenefit, &converter.getContext()),
+        state(state) {}
+
+  LogicalResult matchAndRewrite(Operation *op, ArrayRef<Value> operands,
+                                ConversionPatternRewriter &rewriter) const override {
+    Location loc = op->getLoc();
+    auto rmw = dyn_cast<tile::AtomicRMWOp>(op);
+    auto cas = dyn_cast<tile::AtomicCASOp>(op);
+    Type resultType = op->getResult(0).getType();
+    Type element = getElementTypeOrSelf(resultType);
+    auto blockType = dyn_cast<RankedTensorType>(resultType);
+    // Operands: pointers, then the value (rmw) or the compare and new values (cas), then the
+    // mask.
+    SmallVector<SmallVector<Value>> unpacked;
+    for (Value operand : operands)
+      unpacked.push_back(unpack(rewriter, loc, operand));
+    unsigned dataOperands = cas ? 2 : 1;
+    bool masked = rmw && rmw.getMask();
+
+    unsigned bits = element.getIntOrFloatBitWidth();
+    Type word = rewriter.getIntegerType(bits);
+    std::string reg = bits == 16 ? "h" : bits == 32 ? "r" : "l";
+    StringRef sem = rmw ? rmw.getSem() : cas.getSem();
+    StringRef scope = rmw ? rmw.getScope() : cas.getScope();
+    std::string operation = atomOperation(rmw ? rmw.getKind() : StringRef("cas"), element);
+    // $0: the old value (zero where the element is not applied), $1: the address, then the
+    // data words, then the predicate.
+    std::string predicate = "$" + std::to_string(2 + dataOperands);
+    std::string body = "{\n.reg .pred p;\nsetp.ne.b32 p, " + predicate + ", 0;\nmov.b" +
+                       std::to_string(bits) + " $0, 0;\n@p atom." + sem.str() + "." + scope.str() +
+                       ".global." + operation + " $0, [$1], $2" + (cas ? ", $3" : "") + ";\n}";
+    std::string constraints = "=" + reg + ",l," + reg + (cas ? "," + reg : "") + ",r";
+
+    Value applies = emitAppliesElements(rewriter, loc, blockType);
+    SmallVector<Value> results;
+    for (unsigned i = 0; i < unpacked[0].size(); ++i) {
+      SmallVector<Value> asmOperands{unpacked[0][i]};
+      for (unsigned k = 1; k <= dataOperands; ++k)
+        asmOperands.push_back(LLVM::BitcastOp::create(rewriter, loc, word, unpacked[k][i]));
+      Value enabled =
+          masked ? LLVM::AndOp::create(rewriter, loc, applies, unpacked.back()[i]) : applies;
+      asmOperands.push_back(predicateAsI32(rewriter, loc, enabled));
+      auto atom = LLVM::InlineAsmOp::create(
+          rewriter, loc, word, asmOperands, rewriter.getStringAttr(body),
+          rewriter.getStringAttr(constraints), rewriter.getUnitAttr(), UnitAttr(),
+          LLVM::TailCallKindAttr(), LLVM::AsmDialectAttr(), ArrayAttr());
+      results.push_back(LLVM::BitcastOp::create(rewriter, loc, element, atom.getResult(0)));
+    }
+    if (blockType) {
+      rewriter.replaceOp(op,
+                         pack(rewriter, loc, getTypeConverter()->convertType(blockType), results));
+      return success();
+    }
+    if (op->use_empty()) {
+      rewriter.eraseOp(op);
+      return success();
+    }
+    // Thread 0 writes the old value to slot 0 and every other thread to slot 1; all read slot 0.
+    Value slot = LLVM::ZExtOp::create(
+        rewriter, loc, rewriter.getI32Type(),
+        LLVM::XOrOp::create(rewriter, loc, applies,
+                            LLVM::ConstantOp::create(rewriter, loc, rewriter.getI1Type(), 1)));
+    state.reserveShared(2 * storageBytes(element));
+    emitBarrier(rewriter, loc);
+    LLVM::StoreOp::create(rewriter, loc, toSharedStorage(rewriter, loc, results.front()),
+                          emitSharedAddress(rewriter, loc, op, state, element, slot, 0));
+    emitBarrier(rewriter, loc);
+    Value stored = LLVM::LoadOp::create(
+        rewriter, loc, sharedStorageType(element),
+        emitSharedAddress(rewriter, loc, op, state, element, constI32(rewriter, loc, 0), 0));
+    rewriter.replaceOp(op, fromSharedStorage(rewriter, loc, stored, element));
+    return success();
+  }
+
+  LoweringState &state;
+};
+
 } // namespace
 
 void mlir::tessera::populateMemoryOpPatterns(TileTypeConverter &converter,
                                              RewritePatternSet &patterns, LoweringState &state) {
   patterns.add<LoadLowering, StoreLowering>(converter, state);
+  for (StringRef name :
+       {tile::AtomicRMWOp::getOperationName(), tile::AtomicCASOp::getOperationName()})
+    patterns.add<AtomicLowering>(converter, state, name);
 }

@@ -201,6 +201,56 @@ LogicalResult StoreOp::verify() {
   return verifyMask(*this, getMask(), getPtr().getType());
 }
 
+// The memory ordering and scope of an atomic, as PTX's `atom` names them.
+static LogicalResult verifyOrdering(Operation *op, StringRef sem, StringRef scope) {
+  if (!llvm::is_contained({"relaxed", "acquire", "release", "acq_rel"}, sem))
+    return op->emitOpError("sem must be relaxed, acquire, release or acq_rel, got '") << sem << "'";
+  if (!llvm::is_contained({"cta", "gpu", "sys"}, scope))
+    return op->emitOpError("scope must be cta, gpu or sys, got '") << scope << "'";
+  return success();
+}
+
+static bool isWord(Type type) {
+  return type.isIntOrFloat() && llvm::is_contained({32u, 64u}, type.getIntOrFloatBitWidth());
+}
+
+LogicalResult AtomicRMWOp::verify() {
+  if (failed(verifyPointee(*this, getPtr().getType(), getValue().getType(), "value")) ||
+      failed(verifyMask(*this, getMask(), getPtr().getType())) ||
+      failed(verifyOrdering(*this, getSem(), getScope())))
+    return failure();
+  if (getType() != getValue().getType())
+    return emitOpError("result type ")
+           << getType() << " differs from value type " << getValue().getType();
+  Type element = getElementTypeOrSelf(getValue().getType());
+  StringRef kind = getKind();
+  bool integerWord = element.isInteger(32) || element.isInteger(64);
+  if (llvm::is_contained({"add", "max", "min", "umax", "umin", "and", "or", "xor"}, kind)) {
+    if (!integerWord)
+      return emitOpError("'") << kind << "' takes i32 or i64 elements, got " << element;
+  } else if (kind == "fadd") {
+    if (!element.isF16() && !element.isF32() && !element.isF64())
+      return emitOpError("'fadd' takes f16, f32 or f64 elements, got ") << element;
+  } else if (kind == "xchg") {
+    if (!isWord(element))
+      return emitOpError("'xchg' takes 32- or 64-bit elements, got ") << element;
+  } else {
+    return emitOpError("unknown kind '")
+           << kind << "'; expected add, fadd, max, min, umax, umin, and, or, xor or xchg";
+  }
+  return success();
+}
+
+LogicalResult AtomicCASOp::verify() {
+  if (failed(verifyPointee(*this, getPtr().getType(), getValue().getType(), "value")) ||
+      failed(verifyOrdering(*this, getSem(), getScope())))
+    return failure();
+  Type element = getElementTypeOrSelf(getValue().getType());
+  if (!isWord(element))
+    return emitOpError("takes 32- or 64-bit elements, got ") << element;
+  return success();
+}
+
 LogicalResult ReduceOp::verify() {
   if (getSrcs().empty())
     return emitOpError("needs at least one operand");

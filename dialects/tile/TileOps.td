@@ -205,6 +205,61 @@ def Tile_StoreOp : Tile_Op<"store", [
   let hasVerifier = 1;
 }
 
+def Tile_AtomicRMWOp : Tile_Op<"atomic_rmw", [MemoryEffects<[MemRead, MemWrite]>]> {
+  let summary = "Atomic read-modify-write of global memory, under an optional mask";
+  let description = [{
+    For each pointer where `mask` is true, atomically replaces the element it addresses with
+    `element kind value` and returns the element's old value (undefined where `mask` is
+    false). Every element of the block is applied once, whatever threads a lowering spreads the
+    block over. Kinds and the element types they take:
+
+    - `add`, `max`, `min` (signed), `umax`, `umin` (unsigned), `and`, `or`, `xor`: i32, i64;
+    - `fadd`: f16, f32, f64;
+    - `xchg`: 32- and 64-bit integers and floats.
+
+    `sem` orders the access with this thread's other accesses as PTX's `atom` does: `relaxed`,
+    `acquire`, `release` or `acq_rel`; `scope` says which threads that ordering is with: `cta`
+    (the program), `gpu` or `sys`.
+
+    ```mlir
+    %old = tile.atomic_rmw "fadd" %p, %v, %m {sem = "acq_rel", scope = "gpu"}
+        : (tensor<128x!tile.ptr<f32>>, tensor<128xf32>, tensor<128xi1>) -> tensor<128xf32>
+    %n = tile.atomic_rmw "add" %counter, %one : (!tile.ptr<i32>, i32) -> i32
+    ```
+  }];
+  let arguments = (ins StrAttr:$kind, Tile_PtrLike:$ptr, Tile_Value:$value,
+                   Optional<Tile_BoolLike>:$mask,
+                   DefaultValuedStrAttr<StrAttr, "acq_rel">:$sem,
+                   DefaultValuedStrAttr<StrAttr, "gpu">:$scope);
+  let results = (outs Tile_Value:$result);
+  let assemblyFormat = [{
+    $kind $ptr `,` $value (`,` $mask^)? attr-dict `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
+def Tile_AtomicCASOp : Tile_Op<"atomic_cas", [MemoryEffects<[MemRead, MemWrite]>,
+    AllTypesMatch<["cmp", "value", "result"]>]> {
+  let summary = "Atomic compare-and-swap of global memory";
+  let description = [{
+    For each pointer, atomically replaces the element it addresses with `value` if its bits
+    equal those of `cmp`, and returns the element's old value. Elements are 32- or 64-bit
+    integers or floats. `sem` and `scope` are as for `tile.atomic_rmw`.
+
+    ```mlir
+    %old = tile.atomic_cas %lock, %zero, %one : (!tile.ptr<i32>, i32, i32) -> i32
+    ```
+  }];
+  let arguments = (ins Tile_PtrLike:$ptr, Tile_Value:$cmp, Tile_Value:$value,
+                   DefaultValuedStrAttr<StrAttr, "acq_rel">:$sem,
+                   DefaultValuedStrAttr<StrAttr, "gpu">:$scope);
+  let results = (outs Tile_Value:$result);
+  let assemblyFormat = [{
+    $ptr `,` $cmp `,` $value attr-dict `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
 def Tile_ReduceOp : Tile_Op<"reduce", [Pure, SingleBlockImplicitTerminator<"ReduceReturnOp">]> {
   let summary = "Reduce blocks along an axis with a combiner region";
   let description = [{

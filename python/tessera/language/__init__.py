@@ -14,6 +14,8 @@ Names and semantics follow Triton's ``triton.language`` so kernels port by chang
         tl.store(Z + offs, x + y, mask=mask)
 """
 from . import math
+from .atomics import (atomic_add, atomic_and, atomic_cas, atomic_max, atomic_min, atomic_or,
+                      atomic_xchg, atomic_xor)
 from .block_pointer import advance, make_block_ptr
 from .compile_time import range, static_assert, static_range
 from .core import constexpr, tensor
@@ -31,7 +33,9 @@ from .shapes import broadcast_to, expand_dims, permute, reshape, trans
 from .tensor_descriptor import tensor_descriptor
 
 __all__ = [
-    "PropagateNan", "abs", "advance", "arange", "argmax", "argmin", "bfloat16", "block_type",
+    "PropagateNan", "abs", "advance", "arange", "argmax", "argmin", "atomic_add", "atomic_and",
+    "atomic_cas", "atomic_max", "atomic_min", "atomic_or", "atomic_xchg", "atomic_xor",
+    "bfloat16", "block_type",
     "broadcast_to", "cdiv", "ceil", "constexpr", "cos", "dot", "dtype", "erf", "exp", "exp2",
     "expand_dims", "float16", "float32", "float64", "floor", "fma", "full", "int1", "int8",
     "int16", "int32", "int64", "load", "log", "log2", "make_block_ptr", "math", "max",

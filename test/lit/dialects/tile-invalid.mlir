@@ -191,3 +191,50 @@ func.func @coords_without_tma(%p: tensor<16x!tile.ptr<f32>>, %r: i32) {
   %a = "tile.load"(%p, %r) <{operandSegmentSizes = array<i32: 1, 0, 0, 0, 1>}> : (tensor<16x!tile.ptr<f32>>, i32) -> tensor<16xf32>
   return
 }
+
+// -----
+
+// Tests that an atomic add on floats must use 'fadd'.
+func.func @atomic_add_on_floats(%p: !tile.ptr<f32>, %v: f32) {
+  // expected-error @+1 {{'add' takes i32 or i64 elements, got 'f32'}}
+  %o = tile.atomic_rmw "add" %p, %v : (!tile.ptr<f32>, f32) -> f32
+  return
+}
+
+// -----
+
+// Tests that an atomic's kind must be one it knows.
+func.func @atomic_unknown_kind(%p: !tile.ptr<i32>, %v: i32) {
+  // expected-error @+1 {{unknown kind 'nand'; expected add, fadd, max, min, umax, umin, and, or, xor or xchg}}
+  %o = tile.atomic_rmw "nand" %p, %v : (!tile.ptr<i32>, i32) -> i32
+  return
+}
+
+// -----
+
+// Tests that an atomic's memory ordering must be one PTX has.
+func.func @atomic_bad_sem(%p: !tile.ptr<i32>, %v: i32) {
+  // expected-error @+1 {{sem must be relaxed, acquire, release or acq_rel, got 'seq_cst'}}
+  %o = tile.atomic_rmw "add" %p, %v {sem = "seq_cst"} : (!tile.ptr<i32>, i32) -> i32
+  return
+}
+
+// -----
+
+// Tests that an atomic's mask must have the pointers' shape.
+func.func @atomic_mask_shape(%p: tensor<16x!tile.ptr<i32>>, %v: tensor<16xi32>,
+                             %m: tensor<8xi1>) {
+  // expected-error @+1 {{mask shape 8 differs from pointer shape 16}}
+  %o = tile.atomic_rmw "max" %p, %v, %m
+      : (tensor<16x!tile.ptr<i32>>, tensor<16xi32>, tensor<8xi1>) -> tensor<16xi32>
+  return
+}
+
+// -----
+
+// Tests that a compare-and-swap takes 32- or 64-bit elements.
+func.func @atomic_cas_narrow(%p: !tile.ptr<i16>, %c: i16, %v: i16) {
+  // expected-error @+1 {{takes 32- or 64-bit elements, got 'i16'}}
+  %o = tile.atomic_cas %p, %c, %v : (!tile.ptr<i16>, i16, i16) -> i16
+  return
+}

@@ -67,3 +67,17 @@ func.func @tma_load(%p: tensor<128x64x!tile.ptr<bf16>>, %m: tensor<128x64xi1>, %
   %a = tile.load %p, %m, %z tma(%desc[%r, %c]) : (tensor<128x64x!tile.ptr<bf16>>, tensor<128x64xi1>, tensor<128x64xbf16>, !tile.tensormap, i32, i32) -> tensor<128x64xbf16>
   return %a : tensor<128x64xbf16>
 }
+
+// Tests that atomics survive a round trip: a masked block read-modify-write with its ordering,
+// a scalar one with the default ordering left implicit, and a compare-and-swap.
+// CHECK-LABEL: func.func @atomics
+// CHECK: tile.atomic_rmw "fadd" %{{.*}}, %{{.*}}, %{{.*}} {scope = "cta", sem = "relaxed"} : (tensor<128x!tile.ptr<f32>>, tensor<128xf32>, tensor<128xi1>) -> tensor<128xf32>
+// CHECK: tile.atomic_rmw "max" %{{.*}}, %{{.*}} : (!tile.ptr<i32>, i32) -> i32
+// CHECK: tile.atomic_cas %{{.*}}, %{{.*}}, %{{.*}} : (!tile.ptr<i64>, i64, i64) -> i64
+func.func @atomics(%p: tensor<128x!tile.ptr<f32>>, %v: tensor<128xf32>, %m: tensor<128xi1>,
+                   %q: !tile.ptr<i32>, %i: i32, %l: !tile.ptr<i64>, %c: i64, %n: i64) {
+  %a = tile.atomic_rmw "fadd" %p, %v, %m {sem = "relaxed", scope = "cta"} : (tensor<128x!tile.ptr<f32>>, tensor<128xf32>, tensor<128xi1>) -> tensor<128xf32>
+  %b = tile.atomic_rmw "max" %q, %i : (!tile.ptr<i32>, i32) -> i32
+  %d = tile.atomic_cas %l, %c, %n : (!tile.ptr<i64>, i64, i64) -> i64
+  return
+}

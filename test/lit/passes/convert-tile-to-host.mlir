@@ -90,6 +90,49 @@ func.func @row_sums(%x: tensor<8x32xf32>) attributes {tile.kernel} {
 
 // -----
 
+// Tests that a masked atomic checks each element it applies as an atomic access (kind 2) and
+// applies it with an LLVM atomic of its ordering, and that a compare-and-swap on floats swaps
+// their bits.
+// CHECK-LABEL: func.func @atomics
+// CHECK: scf.for
+// CHECK: scf.if %{{.*}} -> (i32)
+// CHECK: func.call @tessera_host_check_access(%{{.*}}, %c4_i64{{.*}}, %c2_i32{{.*}}, %{{.*}})
+// CHECK: llvm.atomicrmw max %{{.*}}, %{{.*}} monotonic : !llvm.ptr, i32
+// CHECK: call @tessera_host_check_access(%{{.*}}, %c4_i64{{.*}}, %c2_i32{{.*}}, %{{.*}})
+// CHECK: arith.bitcast %{{.*}} : f32 to i32
+// CHECK: llvm.cmpxchg %{{.*}}, %{{.*}}, %{{.*}} acq_rel acquire : !llvm.ptr, i32
+// CHECK: arith.bitcast %{{.*}} : i32 to f32
+module {
+func.func @atomics(%p: tensor<4x!tile.ptr<i32>>, %v: tensor<4xi32>, %m: tensor<4xi1>,
+                   %q: !tile.ptr<f32>, %c: f32, %n: f32) attributes {tile.kernel} {
+  %a = tile.atomic_rmw "max" %p, %v, %m {sem = "relaxed"} : (tensor<4x!tile.ptr<i32>>, tensor<4xi32>, tensor<4xi1>) -> tensor<4xi32>
+  %b = tile.atomic_cas %q, %c, %n : (!tile.ptr<f32>, f32, f32) -> f32
+  return
+}
+}
+
+// -----
+
+// Tests that a signed division cannot trap: a zero or -1 divisor becomes 1, and a division by -1
+// gives the negated dividend.
+// CHECK-LABEL: func.func @division
+// CHECK: %[[MINUS_ONE:.*]] = arith.cmpi eq, %[[D:.*]], %c-1_i32
+// CHECK: %[[ZERO:.*]] = arith.cmpi eq, %[[D]], %c0_i32
+// CHECK: %[[UNSAFE:.*]] = arith.ori %[[ZERO]], %[[MINUS_ONE]]
+// CHECK: %[[SAFE:.*]] = arith.select %[[UNSAFE]], %c1_i32, %[[D]]
+// CHECK: %[[Q:.*]] = arith.divsi %[[X:.*]], %[[SAFE]] : i32
+// CHECK: %[[NEG:.*]] = arith.subi %c0_i32{{.*}}, %[[X]]
+// CHECK: arith.select %[[MINUS_ONE]], %[[NEG]], %[[Q]]
+module {
+func.func @division(%x: i32, %d: i32, %o: !tile.ptr<i32>) attributes {tile.kernel} {
+  %q = arith.divsi %x, %d : i32
+  tile.store %o, %q : (!tile.ptr<i32>, i32) -> ()
+  return
+}
+}
+
+// -----
+
 // Tests that an op the host lowering does not know is reported, not dropped.
 module {
 func.func private @helper()

@@ -294,3 +294,47 @@ func.func @transpose(%x: !tile.ptr<f32> {tile.divisibility = 16 : i32}, %y: !til
   return
 }
 }
+
+// -----
+
+// Tests that an atomic on a block of 64 elements over 128 threads is applied by the first two
+// warps only (warps 2 and 3 hold copies), each element by one predicated `atom` whose old value
+// is zero where it is not applied.
+// CHECK-LABEL: llvm.func @histogram
+// CHECK: llvm.icmp "ult" %{{.*}}, %{{.*}} : i32
+// CHECK: llvm.inline_asm has_side_effects "{\0A.reg .pred p;\0Asetp.ne.b32 p, $3, 0;\0Amov.b32 $0, 0;\0A@p atom.acq_rel.gpu.global.add.u32 $0, [$1], $2;\0A}", "=r,l,r,r"
+module {
+func.func @histogram(%x: !tile.ptr<i32> {tile.divisibility = 16 : i32}, %h: !tile.ptr<i32> {tile.divisibility = 16 : i32}) attributes {tile.kernel} {
+  %r = tile.make_range {start = 0 : i32, end = 64 : i32} : tensor<64xi32>
+  %xs = tile.splat %x : !tile.ptr<i32> -> tensor<64x!tile.ptr<i32>>
+  %p = tile.addptr %xs, %r : tensor<64x!tile.ptr<i32>>, tensor<64xi32>
+  %v = tile.load %p : (tensor<64x!tile.ptr<i32>>) -> tensor<64xi32>
+  %hs = tile.splat %h : !tile.ptr<i32> -> tensor<64x!tile.ptr<i32>>
+  %q = tile.addptr %hs, %v : tensor<64x!tile.ptr<i32>>, tensor<64xi32>
+  %one = arith.constant dense<1> : tensor<64xi32>
+  %old = tile.atomic_rmw "add" %q, %one : (tensor<64x!tile.ptr<i32>>, tensor<64xi32>) -> tensor<64xi32>
+  return
+}
+}
+
+// -----
+
+// Tests that a scalar atomic is applied by thread 0 alone (lane 0 of warp 0), which shares its
+// old value through two slots of shared memory between barriers.
+// CHECK: tilegpu.shared = 8 : i32
+// CHECK-LABEL: llvm.func @ticket
+// CHECK: llvm.icmp "eq"
+// CHECK: llvm.icmp "eq"
+// CHECK: atom.relaxed.cta.global.add.f32
+// CHECK: nvvm.barrier0
+// CHECK: llvm.store %{{.*}}, %{{.*}} : f32, !llvm.ptr<3>
+// CHECK: nvvm.barrier0
+// CHECK: llvm.load %{{.*}} : !llvm.ptr<3> -> f32
+module {
+func.func @ticket(%c: !tile.ptr<f32> {tile.divisibility = 16 : i32}, %o: !tile.ptr<f32> {tile.divisibility = 16 : i32}) attributes {tile.kernel} {
+  %one = arith.constant 1.0 : f32
+  %old = tile.atomic_rmw "fadd" %c, %one {sem = "relaxed", scope = "cta"} : (!tile.ptr<f32>, f32) -> f32
+  tile.store %o, %old : (!tile.ptr<f32>, f32) -> ()
+  return
+}
+}

@@ -185,6 +185,48 @@ def test_integers_and_bool_arrays(dtype):
 
 
 @tessera.jit
+def divide_kernel(X, Y, Q, R, n, BLOCK: tl.constexpr):
+    offs = tl.arange(0, BLOCK)
+    mask = offs < n
+    x = tl.load(X + offs, mask=mask)
+    y = tl.load(Y + offs, mask=mask)
+    tl.store(Q + offs, x // y, mask=mask)
+    tl.store(R + offs, x % y, mask=mask)
+
+
+def test_integer_division_does_not_trap():
+    # The masked-off lanes divide by the zero their loads give, and INT_MIN // -1 overflows:
+    # both trap on x86, never on a GPU.
+    x = np.array([-2 ** 31, 7, -7, 9, 3], np.int32)
+    y = np.array([-1, -1, 2, -2, 1], np.int32)
+    q, r = poisoned(5, np.int32), poisoned(5, np.int32)
+    divide_kernel[(1,)](x, y, q, r, 5, BLOCK=8)
+    np.testing.assert_array_equal(q, [-2 ** 31, -7, -3, -4, 3])
+    np.testing.assert_array_equal(r, [0, 0, -1, 1, 0])
+
+
+@tessera.jit
+def to_bf16_kernel(X, Y, n, BLOCK: tl.constexpr):
+    offs = tl.arange(0, BLOCK)
+    mask = offs < n
+    tl.store(Y + offs, tl.load(X + offs, mask=mask).to(tl.bfloat16), mask=mask)
+
+
+def test_float64_to_bfloat16_rounds_once():
+    torch = pytest.importorskip("torch")
+    # Between bf16's 1.0 and 1.0078125 the midpoint is 1.00390625: just above it rounds up, though
+    # rounding to fp32 first would land on the midpoint and then round to even (down).
+    x = torch.tensor([1.00390625 + 2 ** -30, 1.00390625 - 2 ** -30, 1.00390625, -3.0e38,
+                      1e-41, -0.0, float("inf"), float("nan")], dtype=torch.float64)
+    y = torch.full((8,), -7.0, dtype=torch.bfloat16)
+    to_bf16_kernel[(1,)](x, y, 8, BLOCK=8)
+    bits = [int(b) & 0xFFFF for b in y.view(torch.int16)]
+    assert bits[:7] == [0x3F81, 0x3F80, 0x3F80, 0xFF62, 0x0000, 0x8000, 0x7F80], \
+        [hex(b) for b in bits]
+    assert bits[7] & 0x7F80 == 0x7F80 and bits[7] & 0x7F
+
+
+@tessera.jit
 def rand_kernel(OUT, seed, n, BLOCK: tl.constexpr):
     offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
     tl.store(OUT + offs, tl.rand(seed, offs), mask=offs < n)
