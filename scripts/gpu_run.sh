@@ -2,7 +2,8 @@
 # Runs on a GPU host from the repository root, with .stage/ from scripts/stage_gpu.sh in the tree:
 #   1. unpacks libtessera.so into python/tessera/ and checks it against .stage/MANIFEST;
 #   2. builds the pybind11 module _C against the host's Python with g++;
-#   3. runs the GPU pytest tier, the quickstart and the benchmarks (bench/run_all.py);
+#   3. runs the GPU pytest tier and the op tests on the GPU (their CPU runs are CI's), the
+#      quickstart and the benchmarks (bench/run_all.py);
 #   4. writes logs and the results table to $OUT (default ./gpu-out) and prints a summary last.
 # The host needs Python 3 with PyTorch, pybind11 and pytest, g++ and gzip; no LLVM, no network.
 #
@@ -75,7 +76,8 @@ note "host: ${gpus:-no nvidia-smi}; $("$python" -c 'import torch; print("torch",
 
 # ---- 3. tests, quickstart, benchmarks -----------------------------------------------------------
 if wants tests; then
-  "$python" -m pytest test/python/gpu -v -ra -p no:cacheprovider >"$out/gpu-tests.log" 2>&1
+  TESSERA_TEST_DEVICES="${TESSERA_TEST_DEVICES:-cuda}" "$python" -m pytest test/python/gpu \
+    test/python/ops -v -ra -p no:cacheprovider >"$out/gpu-tests.log" 2>&1
   rc=$?
   [ "$rc" -eq 0 ] || fail=1
   note "GPU tier (exit $rc): $(grep -E '^=+ .*(passed|failed|skipped|error).* =+$' "$out/gpu-tests.log" | tail -n 1 | tr -d '=' | xargs)"

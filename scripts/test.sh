@@ -2,7 +2,8 @@
 # Runs every test tier and exits non-zero if any failed:
 #   lit      IR tests (dialects, passes), from build/test/lit
 #   ctest    GoogleTest (runtime and compiler pieces)
-#   pytest   test/python: the CPU tier, and the GPU tier, which skips itself without a GPU
+#   pytest   test/python: the CPU tier; the op tests (test/python/ops), on the CPU and on each GPU
+#            there is; and the GPU tier, which skips itself without a GPU
 #   fuzz     the bundle reader's libFuzzer target, for $TESSERA_FUZZ_SECONDS (default 60)
 # The build is brought up to date first (scripts/setup.sh makes it). Every tier runs even after one
 # fails; a summary comes last.

@@ -1,15 +1,20 @@
-"""Argument checks shared by the ops: tensors in, devices, dtypes, ``out=``; and ``sm_count``,
-the device fact the ops size their grids by.
+"""Argument checks shared by the ops: tensors in, devices, dtypes, ``out=``; ``sm_count``, the
+device fact the ops size their grids by; and ``device_scope``.
+
+The ops run on CUDA tensors, and on CPU tensors through the host back end (the kernels compiled
+for this CPU, as ``device="cpu"`` launches are), which is how the CPU test tier checks their
+numerics without a GPU.
 
 Every error names the op and the argument and says what was expected, as ``specs/ops.md``
 ("Errors") asks: ``TypeError`` for a wrong type or dtype, ``ValueError`` for a wrong device,
 rank or shape.
 
-    >>> check_cuda(torch.ones(2), "input", "mm")   # doctest: +SKIP
-    ValueError: mm: input is on cpu; expected a CUDA tensor
+    >>> check_device(torch.ones(2, device="meta"), "input", "mm")   # doctest: +SKIP
+    ValueError: mm: input is on meta; expected a CUDA or CPU tensor
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 from typing import Any, Optional, Sequence, Tuple
 
@@ -18,8 +23,12 @@ try:
 except ImportError:  # pragma: no cover - the CPU tier has no PyTorch
     torch = None
 
-__all__ = ["as_tensor", "check_cuda", "check_dtype", "check_no_overlap", "check_out",
-           "check_same", "memory_range", "sm_count"]
+__all__ = ["HOST_SM_COUNT", "as_tensor", "check_device", "check_dtype", "check_no_overlap",
+           "check_out", "check_same", "device_scope", "memory_range", "sm_count"]
+
+# What sm_count says of the host: the grid-sizing rules then split work as they would on a small
+# GPU, so that the CPU tier runs the ops' split paths (the host runs programs one at a time).
+HOST_SM_COUNT = 4
 
 
 def as_tensor(value: Any, name: str, op: str) -> "torch.Tensor":
@@ -37,9 +46,10 @@ def as_tensor(value: Any, name: str, op: str) -> "torch.Tensor":
                     f"__dlpack__ or __cuda_array_interface__), got {type(value).__name__}")
 
 
-def check_cuda(tensor: "torch.Tensor", name: str, op: str) -> None:
-    if not tensor.is_cuda:
-        raise ValueError(f"{op}: {name} is on {tensor.device}; expected a CUDA tensor")
+def check_device(tensor: "torch.Tensor", name: str, op: str) -> None:
+    """``tensor`` is where the ops run: a CUDA device, or the host CPU."""
+    if tensor.device.type not in ("cuda", "cpu"):
+        raise ValueError(f"{op}: {name} is on {tensor.device}; expected a CUDA or CPU tensor")
 
 
 def check_dtype(tensor: "torch.Tensor", name: str, op: str, allowed: Sequence[Any]) -> None:
@@ -113,7 +123,17 @@ def check_out(op: str, out: Any, shape: Sequence[int], dtype: "torch.dtype",
     return out
 
 
+def sm_count(device: "torch.device") -> int:
+    """The number of SMs of CUDA ``device`` (queried once per device), or ``HOST_SM_COUNT`` for
+    the CPU."""
+    return HOST_SM_COUNT if device.type == "cpu" else _cuda_sm_count(device.index)
+
+
 @functools.lru_cache(maxsize=None)
-def sm_count(device_index: int) -> int:
-    """The number of SMs of CUDA device ``device_index`` (queried once per device)."""
-    return torch.cuda.get_device_properties(device_index).multi_processor_count
+def _cuda_sm_count(index: Optional[int]) -> int:
+    return torch.cuda.get_device_properties(index).multi_processor_count
+
+
+def device_scope(device: "torch.device") -> Any:
+    """Makes CUDA ``device`` current (``torch.cuda.device``); nothing for the CPU."""
+    return torch.cuda.device(device) if device.type == "cuda" else contextlib.nullcontext()

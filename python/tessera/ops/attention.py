@@ -6,7 +6,8 @@
     out = ops.scaled_dot_product_attention(q, k, v, is_causal=True,
                                            causal_variant=ops.CausalVariant.LOWER_RIGHT)
 
-fp16, bf16 and fp32 inputs with the last dimension contiguous (any other strides), head
+fp16, bf16 and fp32 inputs on a CUDA device or the CPU (where the kernels run compiled for the
+host), with the last dimension contiguous (any other strides), head
 dimensions up to 256, boolean (True attends) or additive ``attn_mask`` broadcastable to
 ``(B, Hq, Lq, Lk)``, grouped-query attention, and both causal alignments. Rows that see no key
 give 0. One forward kernel (``kernels/attention.py``) computes every case; with any input
@@ -17,7 +18,7 @@ PyTorch's own fp32 attention is.
 With ``present_key`` / ``present_value`` (a decode step's new rows) the op first writes them
 into ``present_key_slot`` / ``present_value_slot``, views into ``key`` / ``value``, and then
 attends over all of ``key`` / ``value``. Calls with few query rows per kv head (decoding) run
-the split-KV kernel, which spreads the keys over the whole GPU.
+the split-KV kernel, which spreads the keys over the whole GPU (or the CPU's programs).
 
 Not supported yet, and refused with an error that says so: a value head dimension other than
 the query's.
@@ -28,7 +29,7 @@ import enum
 import math
 from typing import Any, List, Optional, Tuple
 
-from .arguments import as_tensor, check_cuda, check_same, torch
+from .arguments import as_tensor, check_device, check_same, torch
 from .attention_core import HALF_DTYPES, Scores, attention, check_inputs, dropout_fields
 from .attention_splitkv import write_rows
 
@@ -49,7 +50,7 @@ class CausalVariant(enum.IntEnum):
 def _mask_view(attn_mask: Any, shape, query: "torch.Tensor") -> "torch.Tensor":
     """``attn_mask`` as a (B, Hq, Lq, Lk) view (broadcast dims get stride 0), checked."""
     mask = as_tensor(attn_mask, "attn_mask", _OP)
-    check_cuda(mask, "attn_mask", _OP)
+    check_device(mask, "attn_mask", _OP)
     if mask.device != query.device:
         raise ValueError(f"{_OP}: attn_mask is on {mask.device} but query is on "
                          f"{query.device}; expected tensors on one device")

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any, List, Optional, Sequence, Tuple
 
 from . import settings
-from .arguments import as_tensor, check_cuda, check_dtype, check_same, torch
+from .arguments import as_tensor, check_device, check_dtype, check_same, torch
 from .attention_splitkv import SPLITKV_MAX_ROWS, splitkv_attention
 from .kernels.attention import (MASK_ADD, MASK_BOOL, MASK_NONE, attention_bwd_delta_kernel,
                                 attention_bwd_dkdv_kernel, attention_bwd_dq_kernel,
@@ -118,13 +118,13 @@ def _problem(q: "torch.Tensor", k: "torch.Tensor", ragged: Optional[Ragged]) -> 
 
 def check_inputs(op: str, named: Sequence[Tuple[str, Any]], layout: str,
                  dtypes: Tuple["torch.dtype", ...] = HALF_DTYPES) -> List["torch.Tensor"]:
-    """The (name, value) inputs as CUDA tensors of rank 4 (``layout`` names the dims), of one
-    of ``dtypes``, one device and dtype, the last dimension contiguous; errors name the
+    """The (name, value) inputs as CUDA or CPU tensors of rank 4 (``layout`` names the dims),
+    of one of ``dtypes``, one device and dtype, the last dimension contiguous; errors name the
     argument."""
     tensors = []
     for name, value in named:
         tensor = as_tensor(value, name, op)
-        check_cuda(tensor, name, op)
+        check_device(tensor, name, op)
         check_dtype(tensor, name, op, dtypes)
         if tensor.dim() != 4:
             raise ValueError(f"{op}: {name} has {tensor.dim()} dimensions; expected 4, "

@@ -5,9 +5,9 @@
     lse = splitkv_attention(q, k, v, out, scores, need_lse=True)   # (B, H, L, D) views
     splitkv_attention(q, k_pages, v_pages, out, scores, cache=KVCache(...))
 
-The keys are cut into ``num_splits`` chunks (0: about one program per SM) whose
-partial results a second kernel merges by their log-sum-exps; one split needs no merge. The
-split changes results only by rounding.
+The keys are cut into ``num_splits`` chunks (0: about one program per SM; the CPU counts as
+``arguments.HOST_SM_COUNT`` SMs) whose partial results a second kernel merges by their
+log-sum-exps; one split needs no merge. The split changes results only by rounding.
 """
 from __future__ import annotations
 
@@ -52,7 +52,7 @@ def _num_splits(requested: int, programs: int, key_blocks: int, device: "torch.d
     if requested <= 0:
         # one wave of about one program per SM was fastest (GQA 32/8 decoding, H200: B=1,
         # 4 and 16 best at 16, 4 and 1 splits)
-        wanted = sm_count(device.index) // programs
+        wanted = sm_count(device) // programs
         requested = min(wanted, -(-key_blocks // MIN_BLOCKS_PER_SPLIT))
     return max(1, min(requested, key_blocks, MAX_SPLITS))
 

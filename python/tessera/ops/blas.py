@@ -5,7 +5,8 @@ fp16, bf16 and fp32 inputs, fp32 accumulation, output in the input dtype; fp32 u
 cores unless ``torch.get_float32_matmul_precision() == "highest"`` (PyTorch's default), then
 exact fp32 products. Operands of any strides (transposed, sliced, broadcast) are passed as they
 are, never copied; batch dimensions that can be merged are merged into one launch, and a batched
-product by a 2-D matrix becomes one tall product when the memory layout allows.
+product by a 2-D matrix becomes one tall product when the memory layout allows. CPU tensors run
+the same kernel compiled for the host (TF32 emulated, the first fitting config, no tuning).
 
     >>> import tessera.ops
     >>> c = tessera.ops.matmul(a, b)                          # doctest: +SKIP
@@ -27,7 +28,7 @@ from ..runtime.autotuner import Autotuner, Config, autotune, heuristics
 from ..runtime.tensor_descriptor import TensorDescriptor
 from ..utils import cdiv
 from . import settings
-from .arguments import as_tensor, check_cuda, check_dtype, check_no_overlap, check_out, check_same
+from .arguments import as_tensor, check_device, check_dtype, check_no_overlap, check_out, check_same
 from .kernels.matmul import CONFIGS, GROUP_M, HEURISTICS, KEY, matmul_kernel, prune_configs
 
 __all__ = ["addmm", "bmm", "matmul", "mm", "tuned_kernel"]
@@ -46,6 +47,9 @@ _tuners: Dict[Tuple[Optional[int], ...], Autotuner] = {}
 
 @functools.lru_cache(maxsize=None)
 def _shared_memory_limit(device: Any) -> Optional[int]:
+    """The shared memory a program may use on CUDA ``device``; None (no limit) on the host."""
+    if device.type == "cpu":
+        return None
     properties = torch.cuda.get_device_properties(device)
     return getattr(properties, "shared_memory_per_block_optin", None)
 
@@ -82,11 +86,11 @@ def _input_precision(dtype: Any) -> str:
 
 
 def _operands(op: str, *named: Tuple[str, Any]) -> List["torch.Tensor"]:
-    """The tensors of ``named`` (name, value) pairs, checked: CUDA, one device, one supported
-    dtype."""
+    """The tensors of ``named`` (name, value) pairs, checked: CUDA or CPU, one device, one
+    supported dtype."""
     tensors = [as_tensor(value, name, op) for name, value in named]
     for (name, _), tensor in zip(named, tensors):
-        check_cuda(tensor, name, op)
+        check_device(tensor, name, op)
         check_dtype(tensor, name, op, (torch.float16, torch.bfloat16, torch.float32))
     check_same(op, *((name, t) for (name, _), t in zip(named, tensors)))
     return tensors

@@ -5,8 +5,10 @@ Every op here goes through ``_launch``: operands (tensors of any strides, 0-d CP
 Python scalars) are broadcast to one shape and promoted to one dtype by PyTorch's rules, the
 dimensions that every operand's strides allow are merged, and the kernel runs once (or once per
 slice, past four merged dimensions). As in PyTorch, tensors convert to the promoted dtype and
-fp16 and bf16 then compute in fp32, Python scalars convert straight to the compute dtype, and
-the result is rounded to the op's dtype before an ``out=`` of another dtype receives it.
+fp16 and bf16 then compute in fp32, Python scalars (and 0-d CPU tensors beside CUDA tensors)
+convert straight to the compute dtype, and the result is rounded to the op's dtype before an
+``out=`` of another dtype receives it. The operands are CUDA tensors, or CPU tensors (their
+kernel then runs on the host CPU).
 
     >>> import tessera.ops as ops
     >>> y = ops.add(x, bias, alpha=0.5)        # broadcasting, x + 0.5 * bias   # doctest: +SKIP
@@ -27,7 +29,7 @@ import tessera.language as tl
 
 from ..utils import cdiv
 from . import settings
-from .arguments import as_tensor, check_cuda, check_no_overlap, check_out
+from .arguments import as_tensor, check_device, check_no_overlap, check_out
 from .kernels.elementwise import (ABSENT, DROPOUT_BLOCK, MAX_RANK, SCALAR, TENSOR,
                                   dropout_kernel, elementwise_kernel)
 
@@ -72,17 +74,20 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, Number) and not isinstance(value, complex)
 
 
+def _is_cpu_scalar(value: Any) -> bool:
+    return isinstance(value, torch.Tensor) and value.device.type == "cpu" and value.dim() == 0
+
+
 def _tensor_operand(value: Any, name: str, op: str) -> Operand:
-    """``value`` as a CUDA tensor, or as a Python number (numbers, 0-d CPU tensors)."""
+    """``value`` as a tensor, or as a Python number. A 0-d CPU tensor stays a tensor: beside
+    CUDA tensors it is a scalar passed by value (as PyTorch mixes it with them)."""
     if _is_number(value):
         return value
     tensor = as_tensor(value, name, op)
     if tensor.dtype not in _language_dtypes():
         raise TypeError(f"{op}: {name} has dtype {_dtype_name(tensor.dtype)}; expected one of "
                         + ", ".join(_dtype_name(d) for d in _language_dtypes()))
-    if tensor.device.type == "cpu" and tensor.dim() == 0:
-        return tensor  # a CPU scalar: promoted like a 0-d tensor, passed by value
-    check_cuda(tensor, name, op)
+    check_device(tensor, name, op)
     return tensor
 
 
@@ -144,11 +149,10 @@ def _launch(op: str, kernel_op: str, operands: Sequence[Tuple[str, Operand]],
     ``kernel_op`` "dropout" runs dropout_kernel with ``alpha`` = (p, scale, seed). Scalars
     convert to the compute dtype, or with ``round_scalars`` first to ``common`` (PyTorch's
     comparisons compare in the common dtype; its arithmetic takes scalars at fp32)."""
-    tensors = [(name, v) for name, v in operands
-               if isinstance(v, torch.Tensor) and v.device.type != "cpu"]
-    if not tensors:
-        raise ValueError(f"{op}: {operands[0][0]} must be a CUDA tensor")
-    device = tensors[0][1].device
+    tensors = [(name, v) for name, v in operands if isinstance(v, torch.Tensor)]
+    device = next((v.device for _, v in tensors if not _is_cpu_scalar(v)), torch.device("cpu"))
+    if device.type != "cpu":  # 0-d CPU tensors are then scalars passed by value, as in PyTorch
+        tensors = [(name, v) for name, v in tensors if not _is_cpu_scalar(v)]
     for name, tensor in tensors[1:]:
         if tensor.device != device:
             raise ValueError(f"{op}: {name} is on {tensor.device} but {tensors[0][0]} is on "
@@ -169,8 +173,9 @@ def _launch(op: str, kernel_op: str, operands: Sequence[Tuple[str, Operand]],
             check_no_overlap(op, out, name, tensor, allow_same=True)
     if out.numel() == 0:
         return out
-    args = [(v.expand(shape) if isinstance(v, torch.Tensor) and v.device.type != "cpu"
-             else _scalar_argument(v, common)) for _, v in operands]
+    launched = {id(t) for _, t in tensors}
+    args = [v.expand(shape) if id(v) in launched else _scalar_argument(v, common)
+            for _, v in operands]
     scalar_dtype = _language_dtypes()[common] if round_scalars else _compute_dtype(common)
     _launch_slices(kernel_op, args, out, (common, result_dtype, scalar_dtype), alpha)
     return out
@@ -227,11 +232,11 @@ def _launch_slices(kernel_op: str, args: List[Any], out: "torch.Tensor",
 
 # ==== public ops ===============================================================================
 def _input(value: Any, op: str, name: str = "input") -> "torch.Tensor":
-    """The op's main operand: a CUDA tensor of a supported dtype."""
+    """The op's main operand: a CUDA or CPU tensor of a supported dtype."""
     tensor = _tensor_operand(value, name, op)
     if not isinstance(tensor, torch.Tensor):
         raise TypeError(f"{op}: {name} must be a tensor, got {type(value).__name__}")
-    check_cuda(tensor, name, op)
+    check_device(tensor, name, op)
     return tensor
 
 

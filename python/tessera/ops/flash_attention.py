@@ -9,8 +9,9 @@ part C): code using ``flash_attn`` ports by changing the import.
     out = flash_attn_with_kvcache(q, k_cache, v_cache, k_new, v_new,
                                   cache_seqlens=lengths, causal=True)  # appends, then attends
 
-Tensors are (B, S, H, D), fp16 or bf16, the last dimension contiguous; causal masks and
-windows are aligned bottom-right (the last query sees the last key). ``flash_attn_func`` and
+Tensors are (B, S, H, D), fp16 or bf16, on a CUDA device or the CPU (where the kernels run
+compiled for the host), the last dimension contiguous; causal masks and windows are aligned
+bottom-right (the last query sees the last key). ``flash_attn_func`` and
 ``flash_attn_varlen_func`` are differentiable in q, k and v; the backward never uses atomics,
 so it is always deterministic. ``flash_attn_with_kvcache`` is forward only.
 """
@@ -19,7 +20,7 @@ from __future__ import annotations
 import math
 from typing import Any, Optional, Sequence, Tuple, Union
 
-from .arguments import as_tensor, check_cuda, check_dtype, check_same, torch
+from .arguments import as_tensor, check_device, check_dtype, check_same, torch
 from .attention_core import Ragged, Scores, attention, check_inputs, dropout_fields
 from .attention_splitkv import KVCache, splitkv_attention, write_rows
 
@@ -71,7 +72,7 @@ def _alibi(op: str, alibi_slopes: Any, batch: int, heads: int,
     if alibi_slopes is None:
         return None
     slopes = as_tensor(alibi_slopes, "alibi_slopes", op)
-    check_cuda(slopes, "alibi_slopes", op)
+    check_device(slopes, "alibi_slopes", op)
     if slopes.device != like.device:
         raise ValueError(f"{op}: alibi_slopes is on {slopes.device} but q is on {like.device}; "
                          "expected one device")
@@ -146,7 +147,7 @@ def _int32_tensor(op: str, name: str, value: Any, like: "torch.Tensor",
                   shape: Optional[Tuple[int, ...]] = None) -> "torch.Tensor":
     """``value`` as a contiguous int32 tensor (of ``shape``, if given) on ``like``'s device."""
     tensor = as_tensor(value, name, op)
-    check_cuda(tensor, name, op)
+    check_device(tensor, name, op)
     if tensor.device != like.device:
         raise ValueError(f"{op}: {name} is on {tensor.device} but q is on {like.device}; "
                          "expected one device")
@@ -253,7 +254,7 @@ def _rotary_tables(op: str, rotary_cos: Any, rotary_sin: Any, q: "torch.Tensor",
     tables = []
     for name, value in (("rotary_cos", rotary_cos), ("rotary_sin", rotary_sin)):
         table = as_tensor(value, name, op)
-        check_cuda(table, name, op)
+        check_device(table, name, op)
         check_dtype(table, name, op, (torch.float16, torch.bfloat16, torch.float32))
         if table.device != q.device:
             raise ValueError(f"{op}: {name} is on {table.device} but q is on {q.device}; "
@@ -309,7 +310,7 @@ def flash_attn_with_kvcache(q: Any, k_cache: Any, v_cache: Any, k: Any = None, v
             page_block_size a multiple of 16.
         softmax_scale, causal, window_size, softcap, alibi_slopes: as in
             :func:`flash_attn_func`, with Sk = L + S_new per batch.
-        num_splits: how many chunks the keys are cut into (0: chosen for the GPU). Results
+        num_splits: how many chunks the keys are cut into (0: chosen for the device). Results
             differ only by rounding.
         return_softmax_lse: also return the log-sum-exp (B, Hq, Sq) fp32.
 

@@ -27,7 +27,7 @@ except ImportError:  # pragma: no cover - the CPU tier has no PyTorch (as_tensor
 
 from ..utils import cdiv
 from . import settings
-from .arguments import as_tensor, check_cuda, check_dtype
+from .arguments import as_tensor, check_device, check_dtype
 from .kernels.normalization import (Block, Launch, choose_block, merge_dims, needs_int64,
                                     norm_kernel, softmax_kernel, split_rows)
 
@@ -104,11 +104,13 @@ def _num_stages() -> int:
 
 
 def _pointer(tensor: "torch.Tensor", offset: int) -> "torch.Tensor":
-    """A tensor whose first element is element ``offset`` of ``tensor`` (for the kernel's
-    pointer: its shape and strides do not matter)."""
+    """A tensor whose first element is element ``offset`` of ``tensor``: for the kernel's
+    pointer, a 1-D view from there to ``tensor``'s last element, since the host back end lets
+    a kernel access the memory its arguments span and nothing else."""
     if offset == 0:
         return tensor
-    return tensor.as_strided((1,), (1,), tensor.storage_offset() + offset)
+    end = 1 + sum((size - 1) * stride for size, stride in zip(tensor.shape, tensor.stride()))
+    return tensor.as_strided((end - offset,), (1,), tensor.storage_offset() + offset)
 
 
 def _check_dim(op: str, dim: Any, ndim: int) -> int:
@@ -131,7 +133,7 @@ def softmax(input: Any, dim: int, dtype: Optional["torch.dtype"] = None) -> "tor
     >>> tessera.ops.softmax(torch.randn(8, 1000, device="cuda"), dim=-1)   # doctest: +SKIP
     """
     x = as_tensor(input, "input", "softmax")
-    check_cuda(x, "input", "softmax")
+    check_device(x, "input", "softmax")
     check_dtype(x, "input", "softmax", _floats())
     dim = _check_dim("softmax", dim, x.dim())
     if dtype is None:
@@ -223,7 +225,7 @@ def _parameter(op: str, name: str, value: Any, x: "torch.Tensor",
     if value is None:
         return None
     t = as_tensor(value, name, op)
-    check_cuda(t, name, op)
+    check_device(t, name, op)
     if t.device != x.device:
         raise ValueError(f"{op}: {name} is on {t.device} but input is on {x.device}; expected "
                          "tensors on one device")
@@ -243,7 +245,7 @@ def _check_eps(op: str, eps: Any) -> float:
 def _norm(op: str, input: Any, normalized_shape: Union[int, Sequence[int]], weight: Any,
           bias: Any, eps: Optional[float], rms: bool) -> "torch.Tensor":
     x = as_tensor(input, "input", op)
-    check_cuda(x, "input", op)
+    check_device(x, "input", op)
     check_dtype(x, "input", op, _floats())
     shape = _normalized_shape(op, normalized_shape, x)
     w = _parameter(op, "weight", weight, x, shape)

@@ -24,7 +24,7 @@ except ImportError:  # pragma: no cover - the CPU tier has no PyTorch (as_tensor
 
 from ..utils import cdiv, next_power_of_2
 from . import settings
-from .arguments import as_tensor, check_cuda, check_dtype
+from .arguments import as_tensor, check_device, check_dtype
 from .kernels.rope import rope_kernel
 
 __all__ = ["rotary_position_embedding", "launch_config"]
@@ -65,7 +65,7 @@ def _word_view(x: "torch.Tensor") -> Any:
 
 
 def _check_table(name: str, table: "torch.Tensor", x: "torch.Tensor", half: int) -> None:
-    check_cuda(table, name, _OP)
+    check_device(table, name, _OP)
     if table.device != x.device:
         raise ValueError(f"{_OP}: {name} is on {table.device} but input is on {x.device}; "
                          "expected tensors on one device")
@@ -123,7 +123,7 @@ def rotary_position_embedding(input: Any, sin_table: Any, cos_table: Any,
     x = as_tensor(input, "input", _OP)
     sin = as_tensor(sin_table, "sin_table", _OP)
     cos = as_tensor(cos_table, "cos_table", _OP)
-    check_cuda(x, "input", _OP)
+    check_device(x, "input", _OP)
     check_dtype(x, "input", _OP, (torch.float16, torch.bfloat16, torch.float32))
     if x.dim() != 4:
         raise ValueError(f"{_OP}: input must have 4 dimensions (B, S, H, D), got shape "

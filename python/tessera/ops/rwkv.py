@@ -15,13 +15,15 @@ cached and autotuned by the runtime, fp32 math; ``"reference"``, the tile kernel
 float64 (inputs upcast on load, outputs rounded once), for checking. All take the same inputs
 and give the same results within the spec's tolerances. The tile wkv7 forward and backward are
 chunked, on tensor cores (chunks of 16 steps); wkv7s steps through time in exact fp32 on every
-backend.
+backend. The tile and reference backends also run on CPU tensors (their kernels compiled for
+the host); the cuda backend needs CUDA tensors.
 """
 from __future__ import annotations
 
 from typing import Any, Dict, Optional, Tuple
 
-from .arguments import as_tensor, check_cuda, check_dtype, check_same, sm_count, torch
+from .arguments import (as_tensor, check_device, check_dtype, check_same, device_scope,
+                        sm_count, torch)
 from .kernels.wkv4 import (choose_block, wkv4_bwd_kernel, wkv4_fwd_kernel,
                            wkv4_sum_rows_kernel)
 from .kernels.wkv7 import (CHUNK_BWD_WARPS, CHUNK_PREP_WARPS, DECAY_CODES,
@@ -64,11 +66,19 @@ def _resolve(backend: Optional[str], op: str) -> str:
     return _backend if backend is None else _check_backend(backend, op)
 
 
+def _check_backend_device(op: str, backend: str, name: str, tensor: "torch.Tensor") -> None:
+    """The cuda backend's kernels run on CUDA tensors only (``tensor`` stands for the call's
+    inputs, all on one device)."""
+    if backend == "cuda" and tensor.device.type != "cuda":
+        raise ValueError(f"{op}: backend 'cuda' runs on CUDA tensors; {name} is on "
+                         f"{tensor.device} (the 'tile' and 'reference' backends run on the CPU)")
+
+
 def _check_wkv4(w: Any, u: Any, k: Any, v: Any) -> Tuple["torch.Tensor", ...]:
     op = "wkv4"
     w, u, k, v = (as_tensor(t, name, op) for t, name in ((w, "w"), (u, "u"), (k, "k"), (v, "v")))
     for name, tensor in (("k", k), ("v", v), ("w", w), ("u", u)):
-        check_cuda(tensor, name, op)
+        check_device(tensor, name, op)
     check_dtype(k, "k", op, _IO_DTYPES)
     check_same(op, ("k", k), ("v", v))
     check_dtype(w, "w", op, [torch.float32])
@@ -112,7 +122,7 @@ def _check_state(state: Any, k: "torch.Tensor") -> Tuple["torch.Tensor", ...]:
 
 def _grid_and_block(k: "torch.Tensor") -> Tuple[Tuple[int, int], int]:
     batch, _, channels = k.shape
-    block = choose_block(batch, channels, sm_count(k.device.index))
+    block = choose_block(batch, channels, sm_count(k.device))
     return (-(-channels // block), batch), block
 
 
@@ -210,6 +220,7 @@ def wkv4(w: Any, u: Any, k: Any, v: Any, state: Optional[Tuple[Any, Any, Any]] =
     """
     backend = _resolve(backend, "wkv4")
     w, u, k, v = _check_wkv4(w, u, k, v)
+    _check_backend_device("wkv4", backend, "k", k)
     if state is not None:
         state = _check_state(state, k)
         if torch.is_grad_enabled() and any(t.requires_grad for t in (w, u, k, v)):
@@ -235,7 +246,7 @@ def _check_wkv7(op: str, tensors: Tuple[Any, ...], layout: str) -> Tuple["torch.
     w of theirs or fp32. `layout` names the expected shape for messages."""
     r, w, k, v, a, b = (as_tensor(t, name, op) for t, name in zip(tensors, _WKV7_NAMES))
     for name, tensor in zip(_WKV7_NAMES, (r, w, k, v, a, b)):
-        check_cuda(tensor, name, op)
+        check_device(tensor, name, op)
     check_dtype(r, "r", op, _IO_DTYPES)
     check_same(op, ("r", r), ("k", k), ("v", v), ("a", a), ("b", b))
     check_dtype(w, "w", op, sorted({torch.float32, r.dtype}, key=str))
@@ -325,7 +336,7 @@ def _wkv7_run_forward(inputs, decay: int, s0: Optional["torch.Tensor"], want_fin
             BLOCK_I=block_i, CHUNK=WKV7_CHUNK, HAS_S0=s0 is not None, HAS_ST=want_final,
             SAVE=save, HALF=_HALF_DOTS[r.dtype], num_warps=warps)
     else:
-        block_i, warps = choose_forward_block(batch * heads, n, sm_count(r.device.index), f64)
+        block_i, warps = choose_forward_block(batch * heads, n, sm_count(r.device), f64)
         wkv7_fwd_kernel[(n // block_i, batch * heads)](
             *args, N=n, BLOCK_I=block_i, DECAY=decay, CHUNK=WKV7_CHUNK, HAS_S0=s0 is not None,
             HAS_ST=want_final, SAVE=save, F64=f64, num_warps=warps)
@@ -445,6 +456,7 @@ def wkv7(r: Any, w: Any, k: Any, v: Any, a: Any, b: Any, *, decay: str = "raw",
         raise ValueError(f"wkv7: decay is {decay!r}; expected one of "
                          f"{', '.join(repr(name) for name in DECAY_CODES)}")
     inputs = _check_wkv7(op, (r, w, k, v, a, b), "(B, T, H, N)")
+    _check_backend_device(op, backend, "r", inputs[0])
     if inputs[0].dim() != 4:
         raise ValueError(f"wkv7: r has {inputs[0].dim()} dimensions; expected 4, (B, T, H, N)")
     batch, steps, heads, n = inputs[0].shape
@@ -459,7 +471,7 @@ def wkv7(r: Any, w: Any, k: Any, v: Any, a: Any, b: Any, *, decay: str = "raw",
                         f"{type(output_final_state).__name__}")
     code = DECAY_CODES[decay]
     tracked = (*inputs, s0) if s0 is not None else inputs
-    with torch.cuda.device(inputs[0].device):
+    with device_scope(inputs[0].device):
         if steps == 0 or batch == 0:
             y = torch.empty_like(inputs[0])
             if not output_final_state:
@@ -498,6 +510,7 @@ def wkv7s(state: Any, r: Any, w: Any, k: Any, v: Any, a: Any, b: Any, *,
     op = "wkv7s"
     backend = _resolve(backend, op)
     inputs = _check_wkv7(op, (r, w, k, v, a, b), "(B, T, C)")
+    _check_backend_device(op, backend, "r", inputs[0])
     state = as_tensor(state, "state", op)
     if state.dim() != 4 or state.shape[2] != state.shape[3]:
         raise ValueError(f"wkv7s: state has shape {tuple(state.shape)}; expected (B, H, N, N)")
@@ -516,7 +529,7 @@ def wkv7s(state: Any, r: Any, w: Any, k: Any, v: Any, a: Any, b: Any, *,
     if steps == 0 or batch == 0:
         return torch.empty_like(inputs[0])
     heads_view = tuple(t.view(batch, steps, heads, n) for t in inputs)
-    with torch.cuda.device(inputs[0].device), torch.no_grad():
+    with device_scope(inputs[0].device), torch.no_grad():
         y, _, _, _ = _wkv7_run_forward(heads_view, DECAY_CODES["raw"], state, True, False,
                                        backend, final=state, chunked=False)
     return y.view(shape)

@@ -15,6 +15,8 @@ On the first launch with a new key (the values of the ``key`` arguments, the dty
 tensor arguments and their device), the autotuner times every config that survives
 ``prune_configs_by`` with CUDA events on the current PyTorch stream (median of repeats), then
 launches the fastest; later launches with that key use it directly (an in-memory cache).
+Launches that run on the host CPU (host arrays, ``device="cpu"``, ``TESSERA_INTERPRET=1``) time
+nothing: GPU timings are meaningless there, so they take the first config that survives pruning.
 Arguments named in ``reset_to_zero`` are zeroed before each timed run and those in
 ``restore_value`` copied back after it, so that in-place kernels tune on their real inputs.
 Configs that do not compile or do not fit the device (shared memory, registers) are skipped with
@@ -41,6 +43,7 @@ import time
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 from ..errors import CompilationError, TesseraError
+from .host import HOST, interpret_mode
 from .tuning_cache import TunedResult, TuningCache
 
 __all__ = ["Autotuner", "Config", "Heuristics", "autotune", "do_bench", "heuristics"]
@@ -184,11 +187,17 @@ def _skip_reason(error: Exception) -> Optional[Tuple[int, str]]:
     return None
 
 
+def _runs_on_host(key: Tuple[Any, ...], kwargs: Mapping[str, Any]) -> bool:
+    """Whether a launch with tuning ``key`` (whose last part is its device) runs on the host."""
+    return interpret_mode() or kwargs.get("device") == HOST or str(key[-1]) == HOST
+
+
 def _device_scope(device: Any) -> Any:
     """Makes ``device`` (a torch CUDA device or an index) current, so that the timing events go
     to the stream the kernel runs on."""
     torch = sys.modules.get("torch")
-    if torch is None or device is None or getattr(device, "type", "cuda") != "cuda":
+    if torch is None or device is None or getattr(device, "type", "cuda") != "cuda" or \
+            not torch.cuda.is_available():
         return contextlib.nullcontext()
     return torch.cuda.device(device)
 
@@ -461,7 +470,7 @@ class Autotuner(KernelInterface):
             config = self.cache.get(key)
             if config is None:
                 configs = self.prune_configs(named, kwargs)
-                config = configs[0] if len(configs) == 1 else \
+                config = configs[0] if len(configs) == 1 or _runs_on_host(key, kwargs) else \
                     self._tune(key, args, kwargs, named, configs)
                 self.cache[key] = config
         self.best_config = config

@@ -342,7 +342,8 @@ class CudaKernel:
             values.append(value)
         if device is None:
             torch = sys.modules.get("torch")
-            device = torch.cuda.current_device() if torch is not None else 0
+            device = torch.cuda.current_device() if torch is not None and \
+                torch.cuda.is_available() else 0
         return tuple(values), device, on_torch
 
     def _scalar(self, kind: str, arg: Any, name: str) -> Any:

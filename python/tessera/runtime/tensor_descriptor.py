@@ -14,11 +14,12 @@ than 256 rows, and anything else, fall back to ordinary loads.
 """
 from __future__ import annotations
 
-from typing import Any, List, Optional, Sequence, Tuple
+from typing import Any, List, Optional, Sequence, Tuple, Union
 
 from .. import _C
 from ..language.dtypes import str_to_ty
 from .arguments import classify
+from .host import HOST
 
 __all__ = ["TensorDescriptor"]
 
@@ -80,7 +81,7 @@ class TensorDescriptor:
         self.padding = padding
         self._element = key[0][1:]
         self._pointer: int = pointer
-        self._device: Optional[int] = device
+        self._device: Union[int, str, None] = device  # a CUDA device, or HOST
         self._element_bytes: int = str_to_ty(self._element).primitive_bitwidth // 8
         self._launch: Optional[Tuple[Any, Any, Any]] = None
         self.block_shape = block_shape
@@ -123,7 +124,7 @@ class TensorDescriptor:
     def _target(self) -> Optional[str]:
         """The compile target of the tensor's device, None off the GPU."""
         from .jit_function import device_target
-        return device_target(self._device) if self._device is not None else None
+        return device_target(self._device) if self._device not in (None, HOST) else None
 
     def _tma_ready(self) -> bool:
         """Whether a TMA tensor map can describe the tensor and its blocks."""

@@ -26,15 +26,3 @@ def randn(gen):
         return (x * scale + shift).to(dtype)
 
     return make
-
-
-@pytest.fixture
-def exact_fp32_matmul():
-    """fp32 products in IEEE fp32, not TF32, whatever an earlier test set (for fp32 references);
-    a module opts in with ``pytestmark = pytest.mark.usefixtures("exact_fp32_matmul")``."""
-    import torch
-
-    saved = torch.get_float32_matmul_precision()
-    torch.set_float32_matmul_precision("highest")
-    yield
-    torch.set_float32_matmul_precision(saved)

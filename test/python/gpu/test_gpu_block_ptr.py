@@ -1,7 +1,8 @@
 """Block pointers on the GPU: 2-D copies with boundary checks at odd shapes (row-major and
 column-major sources) and a small fp16 matmul walking K with tl.advance, against PyTorch."""
 import pytest
-from gpu_helpers import poisoned, require_torch_gpu
+from gpu_helpers import require_torch_gpu
+from poison import poisoned
 
 torch = require_torch_gpu()
 

@@ -5,7 +5,8 @@ autotuner, and argument errors."""
 import uuid
 
 import pytest
-from gpu_helpers import assert_guard_untouched, poisoned, require_torch_gpu
+from gpu_helpers import require_torch_gpu
+from poison import assert_guard_untouched, poisoned
 
 torch = require_torch_gpu()
 

@@ -2,7 +2,8 @@
 tensors with device="cpu" (copied to the host and back, views of one storage kept as views)
 give what the GPU launch gives."""
 import pytest
-from gpu_helpers import poisoned, require_torch_gpu
+from gpu_helpers import require_torch_gpu
+from poison import poisoned
 
 torch = require_torch_gpu()
 

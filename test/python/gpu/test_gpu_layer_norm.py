@@ -1,6 +1,7 @@
 """Fused layer norm forward on the GPU against torch's layer_norm in float64."""
 import pytest
-from gpu_helpers import poisoned, require_torch_gpu
+from gpu_helpers import require_torch_gpu
+from poison import poisoned
 
 torch = require_torch_gpu()
 

@@ -4,7 +4,8 @@ outside the tensor load as 0 and are never written), a pipelined matmul whose ti
 a descriptor that is not TMA-ready (misaligned rows) falling back to ordinary loads, and the ops'
 matmul taking the TMA path for row-major operands."""
 import pytest
-from gpu_helpers import assert_guard_untouched, poisoned, require_torch_gpu
+from gpu_helpers import require_torch_gpu
+from poison import assert_guard_untouched, poisoned
 
 torch = require_torch_gpu()
 

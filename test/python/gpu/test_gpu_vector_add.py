@@ -1,6 +1,7 @@
 """Vector add on the GPU against PyTorch: fp32 and bf16, 2^28 elements and tails."""
 import pytest
-from gpu_helpers import assert_guard_untouched, poisoned, require_torch_gpu
+from gpu_helpers import require_torch_gpu
+from poison import assert_guard_untouched, poisoned
 
 torch = require_torch_gpu()
 

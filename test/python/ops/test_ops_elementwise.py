@@ -1,17 +1,21 @@
-"""tessera.ops' element-wise ops on the GPU against PyTorch: every op across dtypes, ranks 0 to 4,
-odd sizes, broadcasting, strided and expanded inputs, Python and 0-d scalars, type promotion,
-out= (poisoned with NaN first) and in place, NaN and Inf as PyTorch propagates them, more than
-four non-mergeable dims, a tensor of over 2^31 elements, and the argument errors.
+"""tessera.ops' element-wise ops against PyTorch: every op across dtypes, ranks 0 to 4, odd
+sizes, broadcasting, strided and expanded inputs, Python and 0-d scalars (0-d CPU tensors beside
+tensors of any device), type promotion, out= (poisoned with NaN first) and in place, NaN and Inf
+as PyTorch propagates them, more than four non-mergeable dims, 64-bit offsets, dropout's
+statistics, and the argument errors.
+
+Every test runs on each device (conftest.py): the CPU through the host back end, at smaller
+sizes where a case is large, and CUDA where there is a GPU.
 
 Float results are compared with PyTorch's own result in the same dtype within a few units of the
 output's rounding; integer and bool results must be equal.
 """
 import math
 
+import op_helpers
 import pytest
-from gpu_helpers import require_torch_gpu
 
-torch = require_torch_gpu()
+torch = op_helpers.require_torch()
 
 import tessera.ops as ops  # noqa: E402
 
@@ -28,11 +32,12 @@ def dtype_id(dtype):
 
 
 def ints(shape, dtype, gen, low=-50, high=50):
+    """Random integers (bools) on ``gen``'s device."""
     if dtype == torch.bool:
-        return torch.randint(0, 2, shape, device="cuda", generator=gen).bool()
+        return torch.randint(0, 2, shape, device=gen.device, generator=gen).bool()
     if dtype == torch.uint8:
         low = max(low, 0)
-    return torch.randint(low, high, shape, device="cuda", generator=gen).to(dtype)
+    return torch.randint(low, high, shape, device=gen.device, generator=gen).to(dtype)
 
 
 def check(actual, expected):
@@ -102,16 +107,20 @@ def reference_of(name):
         getattr(torch, name)
 
 
-def test_special_values_propagate_as_in_pytorch():
+def test_special_values_propagate_as_in_pytorch(device):
     values = [0.0, -0.0, 1.0, -1.0, 30.0, -30.0, 100.0, -100.0, 1e30, -1e30, float("inf"),
               float("-inf"), float("nan")]
     for dtype in FLOATS:
-        x = torch.tensor(values, device="cuda").to(dtype)
+        x = torch.tensor(values, device=device).to(dtype)
         for name in FLOAT_FUNCTIONS + ["relu", "silu", "gelu", "isnan", "isinf"]:
-            check(getattr(ops, name)(x), reference_of(name)(x))
+            expected = reference_of(name)(x)
+            if name == "gelu" and device == "cpu":
+                # PyTorch's vectorised CPU gelu gives NaN for +inf (its scalar path: inf).
+                expected = reference_of(name)(x.double()).to(dtype)
+            check(getattr(ops, name)(x), expected)
         check(ops.gelu(x, approximate="tanh"), torch.nn.functional.gelu(x, approximate="tanh"))
-    big = torch.tensor([50.0, -50.0, 1e4, -1e4], device="cuda")
-    assert torch.equal(ops.tanh(big), torch.tensor([1.0, -1.0, 1.0, -1.0], device="cuda"))
+    big = torch.tensor([50.0, -50.0, 1e4, -1e4], device=device)
+    assert torch.equal(ops.tanh(big), torch.tensor([1.0, -1.0, 1.0, -1.0], device=device))
 
 
 @pytest.mark.parametrize("dtype", FLOATS, ids=dtype_id)
@@ -125,7 +134,7 @@ def test_activations(dtype, shape, randn):
     check(ops.gelu(x, approximate="tanh"), F.gelu(x, approximate="tanh"))
 
 
-def test_activations_in_place(randn):
+def test_activations_in_place(randn, gen):
     for name in ("relu", "silu"):
         x = randn(17, 9, dtype=torch.float16)
         untouched = x.clone()
@@ -135,7 +144,7 @@ def test_activations_in_place(randn):
         assert result is view
         check(view, expected)
         assert torch.equal(x[:, :2], untouched[:, :2]) and torch.equal(x[:, 7:], untouched[:, 7:])
-    y = torch.randint(-5, 5, (40,), device="cuda", dtype=torch.int32)
+    y = ints((40,), torch.int32, gen, -5, 5)
     expected = torch.relu(y)
     ops.relu(y, inplace=True)
     check(y, expected)
@@ -170,15 +179,15 @@ def test_arithmetic_broadcasts(name, dtype, shapes, randn):
 
 
 @pytest.mark.parametrize("name", ["add", "sub", "mul", "div"])
-def test_arithmetic_with_scalars_and_promotion(name, randn, gen):
+def test_arithmetic_with_scalars_and_promotion(name, randn, gen, device):
     fn, reference = getattr(ops, name), getattr(torch, name)
     h = randn(6, 7, dtype=torch.float16)
     f = randn(7, dtype=torch.float32)
     i = ints((6, 7), torch.int32, gen, 1, 9)
     cases = [(h, 0.1), (h, 3), (h, f), (i, h), (i, 2), (i, 2.5), (h, True),
-             (h, torch.tensor(1.7, device="cuda")),            # a 0-d CUDA tensor
+             (h, torch.tensor(1.7, device=device)),            # a 0-d tensor on the device
              (h, torch.tensor(2.25, dtype=torch.float64)),     # a 0-d CPU tensor
-             (i, torch.tensor(3.5)), (f, torch.tensor(7, dtype=torch.int64, device="cuda")),
+             (i, torch.tensor(3.5)), (f, torch.tensor(7, dtype=torch.int64, device=device)),
              (ints((5,), torch.int8, gen), ints((5,), torch.uint8, gen, 1, 9))]
     for a, b in cases:
         if name == "sub" and b is True:
@@ -186,6 +195,19 @@ def test_arithmetic_with_scalars_and_promotion(name, randn, gen):
                 fn(a, b)  # PyTorch refuses it too
             continue
         check(fn(a, b), reference(a, b))
+
+
+def test_zero_d_cpu_tensors(randn, device):
+    """A 0-d CPU tensor beside tensors of any device is a scalar passed by value; 0-d CPU
+    tensors alone are CPU tensors: the result's device is PyTorch's."""
+    x = randn(5, 6, dtype=torch.float32)
+    s, t = torch.tensor(2.5), torch.tensor(3, dtype=torch.int64)
+    on_device = torch.tensor(-1.25, device=device)
+    for a, b in [(x, s), (s, x), (x, t), (s, t), (s, s), (on_device, s), (s, on_device)]:
+        expected = torch.add(a, b)
+        result = ops.add(a, b)
+        assert result.device == expected.device, (result.device, expected.device)
+        check(result, expected)
 
 
 def test_alpha(randn, gen):
@@ -217,12 +239,25 @@ def test_division_rounding_modes(dtype, mode, randn, gen):
     else:
         a = ints((500,), dtype, gen, -100, 100)
         b = ints((500,), dtype, gen, 1, 12) * torch.where(
-            torch.rand(500, device="cuda", generator=gen) < 0.5, -1, 1).to(dtype)
+            torch.rand(500, device=gen.device, generator=gen) < 0.5, -1, 1).to(dtype)
     run_with_out(ops.div, torch.div, a, b, rounding_mode=mode)
     # PyTorch multiplies by the reciprocal of a float scalar divisor; with powers of two that
     # equals the quotient, so the rounding modes agree exactly.
     for divisor in ((2.0, -4.0) if dtype.is_floating_point else (3, -2)):
         check(ops.div(a, divisor, rounding_mode=mode), torch.div(a, divisor, rounding_mode=mode))
+
+
+@pytest.mark.parametrize("dtype", [torch.int8, torch.int16, torch.int32, torch.int64],
+                         ids=dtype_id)
+def test_integer_division_never_traps(dtype, device):
+    """The most negative integer divided by -1 wraps to itself; a zero divisor (which PyTorch's
+    CPU ops refuse) gives some integer rather than the CPU's division trap."""
+    smallest = torch.iinfo(dtype).min
+    a = torch.tensor([smallest, smallest, 7, -7], dtype=dtype, device=device)
+    b = torch.tensor([-1, 0, 0, -1], dtype=dtype, device=device)
+    for mode in ("trunc", "floor"):
+        quotient = ops.div(a, b, rounding_mode=mode)
+        assert quotient[0].item() == smallest and quotient[3].item() == 7, quotient
 
 
 @pytest.mark.parametrize("dtype", FLOATS, ids=dtype_id)
@@ -272,13 +307,13 @@ def test_comparisons(name, dtype, randn, gen):
         check(fn(a, s), reference(a, s))
 
 
-def test_comparison_with_mixed_dtypes_promotes(randn, gen):
+def test_comparison_with_mixed_dtypes_promotes(randn, gen, device):
     h = randn(64, dtype=torch.float16)
     i = ints((64,), torch.int32, gen, -2, 2)
     check(ops.lt(h, i), torch.lt(h, i))
     check(ops.eq(h, 0.1), torch.eq(h, 0.1))
     # PyTorch compares with a scalar in the common dtype: 0.1 rounds to bf16 0.10009765625.
-    b = torch.tensor([0.10009765625, 0.1, 0.09960937500], device="cuda", dtype=torch.bfloat16)
+    b = torch.tensor([0.10009765625, 0.1, 0.09960937500], device=device, dtype=torch.bfloat16)
     for name in COMPARISONS:
         check(getattr(ops, name)(b, 0.1), getattr(torch, name)(b, 0.1))
 
@@ -317,22 +352,22 @@ def test_clamp(dtype, randn, gen):
     check(ops.clamp(x, min=0.5), torch.clamp(x, min=0.5))
 
 
-def test_out_of_another_dtype_and_in_place_through_out(randn):
+def test_out_of_another_dtype_and_in_place_through_out(randn, device):
     a, b = randn(40, dtype=torch.float16), randn(40, dtype=torch.float16)
-    out = torch.full((40,), float("nan"), device="cuda", dtype=torch.float32)
+    out = torch.full((40,), float("nan"), device=device, dtype=torch.float32)
     ops.add(a, b, out=out)
-    check(out, torch.add(a, b, out=torch.empty(40, device="cuda")))
+    check(out, torch.add(a, b, out=torch.empty(40, device=device)))
     expected = torch.mul(a, b)
     ops.mul(a, b, out=a)  # out is an input: element-wise in place
     check(a, expected)
     with pytest.raises(TypeError, match="cannot be cast"):
-        ops.add(a, b, out=torch.empty(40, device="cuda", dtype=torch.int32))
+        ops.add(a, b, out=torch.empty(40, device=device, dtype=torch.int32))
     with pytest.raises(ValueError, match="shape"):
-        ops.add(a, b, out=torch.empty(41, device="cuda", dtype=torch.float16))
+        ops.add(a, b, out=torch.empty(41, device=device, dtype=torch.float16))
     with pytest.raises(ValueError, match="overlaps"):
         ops.add(a[1:], b[1:], out=a[:-1])
     with pytest.raises(ValueError, match="share memory"):
-        ops.add(a, b, out=torch.empty(1, device="cuda", dtype=torch.float16).expand(40))
+        ops.add(a, b, out=torch.empty(1, device=device, dtype=torch.float16).expand(40))
 
 
 def test_more_than_four_unmergeable_dims(randn):
@@ -343,7 +378,8 @@ def test_more_than_four_unmergeable_dims(randn):
     check(ops.exp(x), torch.exp(x))
 
 
-def test_over_two_to_the_31_elements():
+@pytest.mark.cuda_only  # three tensors of 2 GiB, written and compared in full
+def test_over_two_to_the_31_elements(device):
     free, _ = torch.cuda.mem_get_info()
     n = 2 ** 31 + 4099
     if free < 3 * n + (1 << 30):
@@ -361,10 +397,20 @@ def test_over_two_to_the_31_elements():
     check(ops.neg(wide), torch.neg(wide))
 
 
+def test_offsets_beyond_2_to_the_31_in_a_small_operand(device):
+    """Three elements 2^30 apart: 64-bit offsets while the output is small. The 2 GiB storage
+    is never initialised, so only the pages of the three elements are touched."""
+    storage = torch.UntypedStorage(2 ** 31 + 5, device=device)
+    wide = torch.tensor([], dtype=torch.int8, device=device).set_(storage)[::2 ** 30]
+    wide.copy_(torch.tensor([5, -7, 100], dtype=torch.int8))
+    check(ops.neg(wide), torch.neg(wide))
+    check(ops.add(wide, wide[:1]), torch.add(wide, wide[:1]))
+
+
 @pytest.mark.parametrize("dtype", FLOATS, ids=dtype_id)
 @pytest.mark.parametrize("p", [0.1, 0.5, 0.9])
-def test_dropout_statistics(dtype, p, randn):
-    n = 1 << 22
+def test_dropout_statistics(dtype, p, randn, device):
+    n = 1 << 22 if device == "cuda" else 1 << 19
     x = randn(n, dtype=dtype, shift=4.0)  # no zeros among the inputs
     torch.manual_seed(1234)
     y = ops.dropout(x, p=p)
@@ -388,7 +434,7 @@ def test_dropout_masks_are_independent_across_elements(randn):
         assert abs(correlation) < 0.01, (lag, correlation)
 
 
-def test_dropout_edge_cases(randn):
+def test_dropout_edge_cases(randn, device):
     x = randn(3, 1000, dtype=torch.bfloat16, shift=4.0)
     assert torch.equal(ops.dropout(x, p=0.0), x)
     assert ops.dropout(x, p=0.0) is not x
@@ -402,13 +448,13 @@ def test_dropout_edge_cases(randn):
     kept = view != 0
     check(view[kept], (original.float() / 0.75).to(torch.bfloat16)[kept])
     assert x[:, 1::3].ne(0).all(), "elements outside the view are untouched"
-    empty = torch.empty(0, 5, device="cuda")
+    empty = torch.empty(0, 5, device=device)
     assert ops.dropout(empty).shape == (0, 5)
     for bad in (-0.1, 1.5, float("nan")):
         with pytest.raises(ValueError, match="dropout: p must be"):
             ops.dropout(x, p=bad)
     with pytest.raises(TypeError, match="dropout: input has dtype int32"):
-        ops.dropout(torch.ones(3, dtype=torch.int32, device="cuda"))
+        ops.dropout(torch.ones(3, dtype=torch.int32, device=device))
 
 
 def test_dropout_of_a_layout_is_the_dropout_of_its_values(randn):
@@ -423,12 +469,12 @@ def test_dropout_of_a_layout_is_the_dropout_of_its_values(randn):
     assert torch.equal(a, b)
 
 
-def test_errors(randn, gen):
+def test_errors(randn, gen, device):
     x = randn(4, dtype=torch.float32)
-    with pytest.raises(ValueError, match="add: input is on cpu"):
-        ops.add(torch.ones(4), x)
-    with pytest.raises(ValueError, match="other is on cpu"):
-        ops.add(x, torch.ones(4))
+    with pytest.raises(ValueError, match="add: input is on meta; expected a CUDA or CPU tensor"):
+        ops.add(torch.ones(4, device="meta"), x)
+    with pytest.raises(ValueError, match="add: other is on meta; expected a CUDA or CPU tensor"):
+        ops.add(x, torch.ones(4, device="meta"))
     with pytest.raises(ValueError, match="do not broadcast"):
         ops.mul(x, randn(3, dtype=torch.float32))
     with pytest.raises(TypeError, match="bitwise_and: input has dtype float32"):
@@ -444,9 +490,18 @@ def test_errors(randn, gen):
     with pytest.raises(TypeError, match="input must be a tensor"):
         ops.exp(3.0)
     with pytest.raises(TypeError, match="complex64"):
-        ops.exp(torch.ones(2, dtype=torch.complex64, device="cuda"))
+        ops.exp(torch.ones(2, dtype=torch.complex64, device=device))
     with pytest.raises(TypeError, match="neg: input has dtype bool"):
         ops.neg(ints((2,), torch.bool, gen))
+
+
+@pytest.mark.cuda_only  # a CPU and a CUDA tensor in one call
+def test_mixed_device_errors(randn, device):
+    x = randn(4, dtype=torch.float32)
+    with pytest.raises(ValueError, match="add: other is on cuda:0 but input is on cpu"):
+        ops.add(torch.ones(4), x)
+    with pytest.raises(ValueError, match="add: other is on cpu but input is on cuda:0"):
+        ops.add(x, torch.ones(4))
 
 
 def test_results_match_on_random_values_never_zero(randn):

@@ -1,5 +1,5 @@
-"""tessera.ops.flash_attn_with_kvcache on the GPU (specs/rwkv-and-attention.md C.5), and the
-split-KV decode path it shares with scaled_dot_product_attention and flash_attn_func.
+"""tessera.ops.flash_attn_with_kvcache (specs/rwkv-and-attention.md C.5), and the split-KV
+decode path it shares with scaled_dot_product_attention and flash_attn_func.
 
 The expected cache after the call is built here with plain PyTorch indexing (new rows at
 ``cache_seqlens[b] + i``, rotated where rotary tables are given), and the expected output is
@@ -7,7 +7,12 @@ the C.7 reference of each batch over its keys ``[cache_leftpad[b], cache_seqlens
 bottom-right aligned. Covered: cache_seqlens 0, partial and full; append and no append;
 contiguous and paged caches (permuted block tables); rotary interleaved and not, partial rotary
 dims; cache_batch_idx; cache_leftpad; GQA / MQA; causal, windows, softcap and ALiBi; several
-queries per step; the LSE; forced split counts; SDPA's present_* slot write; argument errors.
+queries per step; the LSE; forced and chosen split counts; SDPA's present_* slot write;
+argument errors.
+
+Runs on every device (see conftest.py): the CPU runs the host-compiled kernels over caches of
+up to about a thousand rows; the longer ones are cuda_only. The CPU counts as 4 SMs
+(arguments.HOST_SM_COUNT), so a decode step of one (batch, kv head) pair splits there too.
 
 Every call runs on a cache whose unused rows are NaN, so a key read past the sequence (or a
 row written anywhere but its slot) shows; outputs come from NaN-poisoned allocations.
@@ -15,14 +20,16 @@ row written anywhere but its slot) shows; outputs come from NaN-poisoned allocat
 import math
 
 import pytest
-from gpu_helpers import require_torch_gpu
+from op_helpers import require_torch, synchronize
 
-torch = require_torch_gpu()
+torch = require_torch()
 
 import tessera.ops as ops  # noqa: E402
+from tessera.ops import attention_splitkv  # noqa: E402
 from attention_reference import check_close, check_lse, poison_allocator, reference  # noqa: E402
 
 pytestmark = pytest.mark.usefixtures("exact_fp32_matmul")  # the fp32 reference
+CUDA_ONLY = pytest.mark.cuda_only
 
 
 def rotate(x, cos, sin, positions, interleaved):
@@ -56,15 +63,17 @@ class Case:
     def __init__(self, gen, batch=2, sq=1, s_new=1, hq=8, hk=2, d=64, capacity=300,
                  lengths=(37, 250), paged=0, rotary=None, rotary_dim=None, batch_idx=False,
                  leftpad=None, dtype=torch.bfloat16, **attention):
+        device = gen.device
+
         def randn(*shape):
-            return torch.randn(*shape, device="cuda", generator=gen).to(dtype)
+            return torch.randn(*shape, device=device, generator=gen).to(dtype)
         self.dtype, self.attention = dtype, attention
         self.q = randn(batch, sq, hq, d)
         self.k_new = randn(batch, s_new, hk, d) if s_new else None
         self.v_new = randn(batch, s_new, hk, d) if s_new else None
-        self.lengths = torch.tensor(lengths, dtype=torch.int32, device="cuda")
+        self.lengths = torch.tensor(lengths, dtype=torch.int32, device=device)
         # the logical cache: random rows in use, NaN beyond
-        rows = torch.arange(capacity, device="cuda")[None, :, None, None]
+        rows = torch.arange(capacity, device=device)[None, :, None, None]
         used = rows < self.lengths[:, None, None, None]
         self.k_logical = torch.where(used, randn(batch, capacity, hk, d), float("nan"))
         self.v_logical = torch.where(used, randn(batch, capacity, hk, d), float("nan"))
@@ -73,19 +82,19 @@ class Case:
         self.page = paged
         if paged:
             blocks = capacity // paged
-            order = torch.randperm(batch * blocks, device="cuda", generator=gen)
+            order = torch.randperm(batch * blocks, device=device, generator=gen)
             self.table = order.view(batch, blocks).to(torch.int32)
             self.k_cache = torch.full((batch * blocks + 1, paged, hk, d), float("nan"),
-                                      dtype=dtype, device="cuda")
+                                      dtype=dtype, device=device)
             self.v_cache = self.k_cache.clone()
             self._store(self.k_cache, self.k_logical)
             self._store(self.v_cache, self.v_logical)
             self.kwargs["block_table"] = self.table
         elif batch_idx:
             # the batches live in shuffled entries of a larger cache
-            self.entries = torch.randperm(batch + 2, device="cuda", generator=gen)[:batch]
+            self.entries = torch.randperm(batch + 2, device=device, generator=gen)[:batch]
             self.k_cache = torch.full((batch + 2, capacity, hk, d), float("nan"),
-                                      dtype=dtype, device="cuda")
+                                      dtype=dtype, device=device)
             self.v_cache = self.k_cache.clone()
             self.k_cache[self.entries] = self.k_logical
             self.v_cache[self.entries] = self.v_logical
@@ -94,12 +103,12 @@ class Case:
             self.k_cache, self.v_cache = self.k_logical.clone(), self.v_logical.clone()
         self.leftpad = None
         if leftpad is not None:
-            self.leftpad = torch.tensor(leftpad, dtype=torch.int32, device="cuda")
+            self.leftpad = torch.tensor(leftpad, dtype=torch.int32, device=device)
             self.kwargs["cache_leftpad"] = self.leftpad
         self.rotary = None
         if rotary is not None:
             rotary_dim = rotary_dim or d
-            angles = torch.rand(capacity + 16, rotary_dim // 2, device="cuda", generator=gen)
+            angles = torch.rand(capacity + 16, rotary_dim // 2, device=device, generator=gen)
             angles = angles * 2 * math.pi
             self.rotary = (angles.cos().to(dtype), angles.sin().to(dtype), rotary == "interleaved")
             self.kwargs.update(rotary_cos=self.rotary[0], rotary_sin=self.rotary[1],
@@ -120,10 +129,10 @@ class Case:
         return cache
 
     def call(self):
-        poison_allocator(self.q.shape, dtype=self.dtype)
+        poison_allocator(self.q.device, self.q.shape, dtype=self.dtype)
         result = ops.flash_attn_with_kvcache(self.q, self.k_cache, self.v_cache, self.k_new,
                                              self.v_new, **self.kwargs)
-        torch.cuda.synchronize()
+        synchronize(self.q.device)
         return result
 
     def expected_cache(self):
@@ -132,7 +141,7 @@ class Case:
         if self.k_new is None:
             return k, v
         s_new = self.k_new.shape[1]
-        positions = self.lengths[:, None].long() + torch.arange(s_new, device="cuda")[None]
+        positions = self.lengths[:, None].long() + torch.arange(s_new, device=k.device)[None]
         k_new = self.k_new
         if self.rotary is not None:
             k_new = rotate(k_new, *self.rotary[:2], positions, self.rotary[2]).to(self.dtype)
@@ -148,7 +157,7 @@ class Case:
         s_new = 0 if self.k_new is None else self.k_new.shape[1]
         if self.rotary is not None:
             positions = (self.lengths[:, None].long()
-                         + torch.arange(q.shape[1], device="cuda")[None])
+                         + torch.arange(q.shape[1], device=q.device)[None])
             q = rotate(q, *self.rotary[:2], positions, self.rotary[2]).to(self.dtype)
         outs, lses = [], []
         for b in range(q.shape[0]):
@@ -185,10 +194,19 @@ def check_case(case, lse=False):
         assert bool(close.all()), f"{name}: {int((~close).sum())} elements differ"
 
 
-@pytest.mark.parametrize("d", [32, 59, 64, 80, 128, 256])
-@pytest.mark.parametrize("heads", [(8, 2), (6, 6), (4, 1)], ids=["gqa", "mha", "mqa"])
+HEADS = {"gqa": (8, 2), "mha": (6, 6), "mqa": (4, 1)}
+# The CPU runs every head dim with GQA, and MHA and MQA with a padded D and with D = 256 (the
+# other kernel configuration): each (head dim, heads) pair is a compile of its own there.
+CPU_HEAD_DIMS = {"mha": (59, 256), "mqa": (59, 256)}
+
+
+@pytest.mark.parametrize("d,heads", [
+    pytest.param(d, name, id=f"{name}-{d}",
+                 marks=[] if d in CPU_HEAD_DIMS.get(name, (d,)) else [CUDA_ONLY])
+    for d in [32, 59, 64, 80, 128, 256] for name in HEADS])
 def test_head_dims_and_heads(d, heads, gen):
-    check_case(Case(gen, d=d, hq=heads[0], hk=heads[1], causal=True))
+    hq, hk = HEADS[heads]
+    check_case(Case(gen, d=d, hq=hq, hk=hk, causal=True))
 
 
 @pytest.mark.parametrize("lengths", [(0, 0), (0, 120), (299, 17)], ids=str)
@@ -249,25 +267,43 @@ def test_score_options(attention, gen):
 
 
 @pytest.mark.parametrize("per_batch", [False, True])
-def test_alibi(per_batch, gen):
+def test_alibi(per_batch, gen, device):
     shape = (2, 8) if per_batch else (8,)
-    slopes = torch.rand(*shape, device="cuda", generator=gen) * 0.3
+    slopes = torch.rand(*shape, device=device, generator=gen) * 0.3
     check_case(Case(gen, alibi=slopes, causal=True, s_new=1, sq=2))
 
 
+# a GQA 32/8 cache of 4096 rows, and GQA 8/2 over 512 rows for the CPU
+SPLIT_CACHES = [pytest.param(dict(lengths=(1000, 3000), capacity=4096, hq=32, hk=8),
+                             marks=CUDA_ONLY, id="gqa32-8"),
+                pytest.param(dict(lengths=(150, 450), capacity=512, hq=8, hk=2), id="gqa8-2")]
+
+
+@pytest.mark.parametrize("cache", SPLIT_CACHES)
 @pytest.mark.parametrize("num_splits", [1, 3, 7, 0])
-def test_num_splits(num_splits, gen):
+def test_num_splits(num_splits, cache, gen):
     """Any split count gives the reference's result (to rounding)."""
-    case = Case(gen, lengths=(1000, 3000), capacity=4096, s_new=1, causal=True, d=128,
-                hq=32, hk=8)
+    case = Case(gen, s_new=1, causal=True, d=128, **cache)
     case.kwargs["num_splits"] = num_splits
     check_case(case, lse=True)
 
 
-def test_long_decode(gen):
-    """GQA 32/8 decode over 16k keys: many splits."""
-    check_case(Case(gen, batch=1, lengths=(16000,), capacity=16384, s_new=1, hq=32, hk=8,
+@pytest.mark.parametrize("shape", [pytest.param((16000, 16384, 32, 8), marks=CUDA_ONLY),
+                                   (1000, 1024, 4, 1)], ids=lambda s: "s{}_cap{}_{}-{}".format(*s))
+def test_long_decode(shape, gen, monkeypatch):
+    """A decode step over many keys for few (batch, kv head) pairs: chosen splits, several
+    (GQA 32/8 over 16k keys on a GPU; MQA 4/1 over 1k keys on the CPU's 4 "SMs")."""
+    length, capacity, hq, hk = shape
+    chosen = []
+    choose = attention_splitkv._num_splits
+
+    def recording(*args):
+        chosen.append(choose(*args))
+        return chosen[-1]
+    monkeypatch.setattr(attention_splitkv, "_num_splits", recording)
+    check_case(Case(gen, batch=1, lengths=(length,), capacity=capacity, s_new=1, hq=hq, hk=hk,
                     d=128, causal=True), lse=True)
+    assert len(chosen) == 1 and chosen[0] > 1, f"split {chosen}; expected several"
 
 
 def test_fp16(gen):
@@ -275,23 +311,23 @@ def test_fp16(gen):
 
 
 @pytest.mark.parametrize("lq", [1, 4])
-def test_sdpa_present_slot_write(lq, gen):
+def test_sdpa_present_slot_write(lq, gen, device):
     """SDPA writes present_key / present_value into their slots, then attends over all keys."""
     b, hq, hkv, lk, d = 2, 8, 2, 200, 64
 
     def randn(*shape):
-        return torch.randn(*shape, device="cuda", generator=gen).to(torch.bfloat16)
+        return torch.randn(*shape, device=device, generator=gen).to(torch.bfloat16)
     q = randn(b, hq, lq, d)
     key, value = randn(b, hkv, lk, d), randn(b, hkv, lk, d)
     key[:, :, -lq:] = float("nan")
     value[:, :, -lq:] = float("nan")
     new_k, new_v = randn(b, hkv, lq, d), randn(b, hkv, lq, d)
-    poison_allocator(q.shape, dtype=q.dtype)
+    poison_allocator(device, q.shape, dtype=q.dtype)
     out = ops.scaled_dot_product_attention(
         q, key, value, enable_gqa=True, is_causal=True,
         causal_variant=ops.CausalVariant.LOWER_RIGHT, present_key=new_k, present_value=new_v,
         present_key_slot=key[:, :, -lq:], present_value_slot=value[:, :, -lq:])
-    torch.cuda.synchronize()
+    synchronize(device)
     assert torch.equal(key[:, :, -lq:], new_k) and torch.equal(value[:, :, -lq:], new_v)
     args = [t.transpose(1, 2) for t in (q, key, value)]
     ref, _ = reference(*args, causal=True)
@@ -299,8 +335,8 @@ def test_sdpa_present_slot_write(lq, gen):
     check_close("out", out.transpose(1, 2), ref, low, 2)
 
 
-def test_sdpa_present_errors(gen):
-    key = torch.randn(1, 2, 16, 64, device="cuda", generator=gen).to(torch.bfloat16)
+def test_sdpa_present_errors(gen, device):
+    key = torch.randn(1, 2, 16, 64, device=device, generator=gen).to(torch.bfloat16)
     q, value, new = key.repeat(1, 2, 1, 1)[:, :, :1], key.clone(), key[:, :, :1].clone()
     with pytest.raises(ValueError, match="present_value_slot missing"):
         ops.scaled_dot_product_attention(q, key, value, enable_gqa=True, present_key=new,
@@ -317,6 +353,11 @@ def test_sdpa_present_errors(gen):
 
 def error_case(gen):
     return Case(gen, s_new=1, lengths=(5, 6), capacity=64, d=64)
+
+
+def ones(case, *shape):
+    """fp32 ones on the case's device (rotary tables)."""
+    return torch.ones(*shape, device=case.q.device)
 
 
 # id: (a change to the call's keyword arguments or inputs, the error type, a message pattern)
@@ -342,32 +383,35 @@ ERRORS = {
                                    c.__setattr__("v_new", c.v_new.repeat(1, 1, 2, 1))),
                     ValueError, "k has shape"),
     "page_size": (lambda c, kw: kw.update(block_table=torch.zeros(
-        2, 8, dtype=torch.int32, device="cuda")) or (
+        2, 8, dtype=torch.int32, device=c.q.device)) or (
             c.__setattr__("k_cache", c.k_cache.view(16, 8, 2, 64)),
             c.__setattr__("v_cache", c.v_cache.view(16, 8, 2, 64))),
         ValueError, "pages of 8 rows"),
     "table_and_batch_idx": (lambda c, kw: kw.update(
-        block_table=torch.zeros(2, 4, dtype=torch.int32, device="cuda"),
-        cache_batch_idx=torch.zeros(2, dtype=torch.int32, device="cuda")),
+        block_table=torch.zeros(2, 4, dtype=torch.int32, device=c.q.device),
+        cache_batch_idx=torch.zeros(2, dtype=torch.int32, device=c.q.device)),
         NotImplementedError, "cache_batch_idx with block_table"),
     "rotary_without_k": (lambda c, kw: (c.__setattr__("k_new", None),
                                         c.__setattr__("v_new", None),
-                                        kw.update(rotary_cos=torch.ones(64, 32, device="cuda"),
-                                                  rotary_sin=torch.ones(64, 32, device="cuda"))),
+                                        kw.update(rotary_cos=ones(c, 64, 32),
+                                                  rotary_sin=ones(c, 64, 32))),
                          ValueError, "expected k and v"),
-    "rotary_too_wide": (lambda c, kw: kw.update(rotary_cos=torch.ones(64, 40, device="cuda"),
-                                                rotary_sin=torch.ones(64, 40, device="cuda")),
+    "rotary_too_wide": (lambda c, kw: kw.update(rotary_cos=ones(c, 64, 40),
+                                                rotary_sin=ones(c, 64, 40)),
                         ValueError, "rotary_cos has 40 columns"),
-    "rotary_one_table": (lambda c, kw: kw.update(rotary_cos=torch.ones(64, 32, device="cuda")),
+    "rotary_one_table": (lambda c, kw: kw.update(rotary_cos=ones(c, 64, 32)),
                          ValueError, "only one of rotary_cos"),
     "num_splits": (lambda c, kw: kw.update(num_splits=-1), ValueError, "num_splits"),
+    "q_on_meta": (lambda c, kw: c.__setattr__("q", c.q.to("meta")), ValueError,
+                  "q is on meta; expected a CUDA or CPU tensor"),
     "q_on_cpu": (lambda c, kw: c.__setattr__("q", c.q.cpu()), ValueError, "q is on cpu"),
     "cache_dtype": (lambda c, kw: c.__setattr__("k_cache", c.k_cache.half()), TypeError,
                     "k_cache has dtype"),
 }
 
 
-@pytest.mark.parametrize("name", list(ERRORS))
+@pytest.mark.parametrize("name", [pytest.param(n, marks=CUDA_ONLY) if n == "q_on_cpu" else n
+                                  for n in ERRORS])  # q_on_cpu: a CPU q, a CUDA cache
 def test_errors(name, gen):
     case = error_case(gen)
     change, error, pattern = ERRORS[name]

@@ -1,24 +1,30 @@
-"""tessera.ops.matmul / mm / bmm / addmm on the GPU against float64 references computed by PyTorch
-(inputs cast to float64): every dtype, tf32 and ieee, degenerate and odd shapes, transposed and
-sliced operands, batch broadcasting, 1-D operands, out= (poisoned with NaN first), every
+"""tessera.ops.matmul / mm / bmm / addmm against float64 references computed by PyTorch (inputs
+cast to float64): every dtype, tf32 and ieee, degenerate and odd shapes, transposed and sliced
+operands, batch broadcasting, 1-D operands, out= (poisoned with NaN first), 64-bit offsets, every
 autotuning config, autotuning itself, and the errors of specs/ops.md.
+
+Every test runs on each device (conftest's ``device``): on the CPU the kernels run through the
+host back end, at smaller sizes where a GPU case is large. The host emulates TF32 (inputs
+rounded to 10 mantissa bits) as the GPU's tensor cores compute it, so the tf32 bounds hold there
+too.
 
 Most tests run with set_default_max_num_configs(1) (each problem's first fitting config, no
 timing) so that the module compiles few kernels; test_every_config_is_correct runs every config of
-the list and test_autotuning times a few.
+the list and test_autotuning times a few (on a GPU; host launches time nothing).
 """
 import contextlib
 import math
 
 import pytest
-from gpu_helpers import assert_guard_untouched, poisoned, require_torch_gpu
+from op_helpers import require_torch, synchronize
+from poison import assert_guard_untouched, poisoned
 
-torch = require_torch_gpu()
+torch = require_torch()
 
 import tessera  # noqa: E402
 import tessera.ops as ops  # noqa: E402
 from tessera.ops import blas  # noqa: E402
-from tessera.ops.kernels.matmul import CONFIGS  # noqa: E402
+from tessera.ops.kernels.matmul import CONFIGS, GROUP_M, matmul_kernel  # noqa: E402
 
 # Relative rounding of one output element (an ulp of the output dtype, for slack).
 OUT_ULP = {torch.float32: 2.0 ** -23, torch.float16: 2.0 ** -10, torch.bfloat16: 2.0 ** -7}
@@ -82,7 +88,7 @@ def check(out, a, b, tf32=False, bias=None, alpha=1, beta=0):
 def run(fn, *args, precision="highest", **kwargs):
     with float32_precision(precision):
         out = fn(*args, **kwargs)
-    torch.cuda.synchronize()
+    synchronize(out.device)
     return out
 
 
@@ -93,7 +99,7 @@ SHAPES = [(1, 1, 1), (64, 48, 80), (257, 129, 95), (1, 300, 200), (300, 1, 200),
 
 
 @pytest.mark.parametrize("shape", SHAPES, ids=lambda s: "x".join(map(str, s)))
-def test_mm_shapes(shape, randn):
+def test_mm_shapes(shape, device, randn):
     m, n, k = shape
     a, b = randn(m, k, dtype=torch.bfloat16), randn(k, n, dtype=torch.bfloat16)
     check(run(ops.mm, a, b), a, b)
@@ -102,14 +108,14 @@ def test_mm_shapes(shape, randn):
 @pytest.mark.parametrize("kind", KINDS, ids=kind_id)
 @pytest.mark.parametrize("shape", [(257, 129, 95), (128, 256, 512)],
                          ids=lambda s: "x".join(map(str, s)))
-def test_mm_dtypes(shape, kind, randn):
+def test_mm_dtypes(shape, kind, device, randn):
     m, n, k = shape
     dtype, precision = kind
     a, b = randn(m, k, dtype=dtype), randn(k, n, dtype=dtype)
     check(run(ops.mm, a, b, precision=precision), a, b, tf32=precision == "high")
 
 
-def test_ieee_is_exact_fp32_and_tf32_is_not_required_to_be(randn):
+def test_ieee_is_exact_fp32_and_tf32_is_not_required_to_be(device, randn):
     """With "highest" the fp32 result meets the fp32 bound, far tighter than tf32's; "medium"
     computes in tf32 like "high". (The shape of test_mm_dtypes: its kernels are compiled.)"""
     a, b = randn(257, 95, dtype=torch.float32), randn(95, 129, dtype=torch.float32)
@@ -118,15 +124,19 @@ def test_ieee_is_exact_fp32_and_tf32_is_not_required_to_be(randn):
 
 
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16], ids=["fp16", "bf16"])
-def test_large_odd_shape(dtype, randn):
-    a, b = randn(4095, 1023, dtype=dtype), randn(1023, 4097, dtype=dtype)
+@pytest.mark.parametrize("shape", [(1023, 255, 1025),
+                                   pytest.param((4095, 1023, 4097), marks=pytest.mark.cuda_only)],
+                         ids=lambda s: "x".join(map(str, s)))  # the large one: 11 s on the host
+def test_large_odd_shape(shape, dtype, device, randn):
+    m, n, k = shape
+    a, b = randn(m, k, dtype=dtype), randn(k, n, dtype=dtype)
     check(run(ops.matmul, a, b), a, b)
 
 
 # ---- layouts ------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("layout", ["tn", "nt", "tt"])
-def test_transposed_operands(layout, randn):
+def test_transposed_operands(layout, device, randn):
     m, n, k = 200, 150, 130
     a = randn(k, m, dtype=torch.bfloat16).t() if layout[0] == "t" else \
         randn(m, k, dtype=torch.bfloat16)
@@ -135,12 +145,12 @@ def test_transposed_operands(layout, randn):
     check(run(ops.mm, a, b), a, b)
 
 
-def test_transposed_fp32(randn):
+def test_transposed_fp32(device, randn):
     a, b = randn(70, 90, dtype=torch.float32).t(), randn(50, 70, dtype=torch.float32).t()
     check(run(ops.matmul, a, b, precision="high"), a, b, tf32=True)
 
 
-def test_sliced_operands(randn):
+def test_sliced_operands(device, randn):
     big_a = randn(300, 400, dtype=torch.float16)
     big_b = randn(500, 300, dtype=torch.float16)
     a = big_a[7:207:2, 3:133]  # rows two apart, an odd start
@@ -156,20 +166,20 @@ def test_sliced_operands(randn):
     ((3, 90, 130), (130,)), ((4, 90, 130), (4, 130, 70)), ((4, 90, 130), (130, 70)),
     ((2, 1, 90, 130), (3, 130, 70)), ((90, 130), (2, 3, 130, 70)),
 ], ids=lambda s: "@".join("x".join(map(str, p)) for p in s))
-def test_matmul_semantics(shapes, randn):
+def test_matmul_semantics(shapes, device, randn):
     a, b = randn(*shapes[0], dtype=torch.bfloat16), randn(*shapes[1], dtype=torch.bfloat16)
     out = run(ops.matmul, a, b)
     assert out.shape == torch.matmul(a, b).shape
     check(out, a, b)
 
 
-def test_bmm_with_transposed_batches(randn):
+def test_bmm_with_transposed_batches(device, randn):
     a = randn(5, 60, 80, dtype=torch.float16)
     b = randn(5, 70, 80, dtype=torch.float16).transpose(1, 2)
     check(run(ops.bmm, a, b), a, b)
 
 
-def test_broadcast_batch_is_not_copied(randn):
+def test_broadcast_batch_is_not_copied(device, randn):
     """A broadcast batch (0 stride) goes to the kernel as it is: the result still matches."""
     a = randn(1, 64, 96, dtype=torch.bfloat16).expand(6, 64, 96)
     b = randn(6, 96, 40, dtype=torch.bfloat16)
@@ -181,7 +191,7 @@ def test_broadcast_batch_is_not_copied(randn):
 @pytest.mark.parametrize("bias_shape, beta, alpha", [
     ((60, 50), 1, 1), ((50,), 0.5, 2.0), ((1, 50), -1, 0.25), ((60, 1), 0.5, 2.0), ((), 2, 1),
 ], ids=["full", "row", "row-2d", "column", "scalar"])
-def test_addmm(bias_shape, beta, alpha, randn):
+def test_addmm(bias_shape, beta, alpha, device, randn):
     bias = randn(1, dtype=torch.bfloat16)[0] if bias_shape == () else \
         randn(*bias_shape, dtype=torch.bfloat16)
     a, b = randn(60, 130, dtype=torch.bfloat16), randn(130, 50, dtype=torch.bfloat16)
@@ -189,14 +199,14 @@ def test_addmm(bias_shape, beta, alpha, randn):
     check(out, a, b, bias=bias.expand(60, 50), alpha=alpha, beta=beta)
 
 
-def test_addmm_beta_zero_ignores_nan_input(randn):
-    bias = torch.full((90, 70), float("nan"), device="cuda", dtype=torch.float16)
+def test_addmm_beta_zero_ignores_nan_input(device, randn):
+    bias = torch.full((90, 70), float("nan"), device=device, dtype=torch.float16)
     a, b = randn(90, 130, dtype=torch.float16), randn(130, 70, dtype=torch.float16)
     out = run(ops.addmm, bias, a, b, beta=0, alpha=1.5)
     check(out, a, b, alpha=1.5)
 
 
-def test_addmm_into_its_input(randn):
+def test_addmm_into_its_input(device, randn):
     c = randn(64, 48, dtype=torch.float32)
     expected_bias = c.clone()
     a, b = randn(64, 32, dtype=torch.float32), randn(32, 48, dtype=torch.float32)
@@ -205,7 +215,7 @@ def test_addmm_into_its_input(randn):
     check(out, a, b, bias=expected_bias, beta=0.5)
 
 
-def test_addmm_fp32_tf32(randn):
+def test_addmm_fp32_tf32(device, randn):
     bias = randn(70, dtype=torch.float32)
     a, b = randn(90, 130, dtype=torch.float32), randn(130, 70, dtype=torch.float32)
     out = run(ops.addmm, bias, a, b, precision="high")
@@ -214,35 +224,35 @@ def test_addmm_fp32_tf32(randn):
 
 # ---- out=, empty and degenerate shapes ----------------------------------------------------
 
-def test_out_is_written_exactly(randn):
+def test_out_is_written_exactly(device, randn):
     a, b = randn(100, 60, dtype=torch.bfloat16), randn(60, 80, dtype=torch.bfloat16)
-    out, buf = poisoned((100, 80), torch.bfloat16, guard=1000)
+    out, buf = poisoned((100, 80), torch.bfloat16, device, guard=1000)
     assert run(ops.matmul, a, b, out=out) is out
     check(out, a, b)
     assert_guard_untouched(buf, 100 * 80)
 
 
-def test_out_with_a_padded_row_stride(randn):
+def test_out_with_a_padded_row_stride(device, randn):
     a, b = randn(100, 60, dtype=torch.float16), randn(60, 80, dtype=torch.float16)
-    full = torch.full((100, 96), float("nan"), device="cuda", dtype=torch.float16)
+    full = torch.full((100, 96), float("nan"), device=device, dtype=torch.float16)
     out = full[:, 5:85]
     run(ops.mm, a, b, out=out)
     check(out, a, b)
     assert bool(full[:, :5].isnan().all()) and bool(full[:, 85:].isnan().all())
 
 
-def test_batched_out(randn):
+def test_batched_out(device, randn):
     a, b = randn(3, 50, 40, dtype=torch.bfloat16), randn(3, 40, 30, dtype=torch.bfloat16)
-    out, buf = poisoned((3, 50, 30), torch.bfloat16, guard=100)
+    out, buf = poisoned((3, 50, 30), torch.bfloat16, device, guard=100)
     run(ops.bmm, a, b, out=out)
     check(out, a, b)
     assert_guard_untouched(buf, 3 * 50 * 30)
 
 
 @pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float32], ids=["bf16", "fp32"])
-def test_k_zero(dtype, randn):
+def test_k_zero(dtype, device, randn):
     a, b = randn(70, 0, dtype=dtype), randn(0, 50, dtype=dtype)
-    out, _ = poisoned((70, 50), dtype)
+    out, _ = poisoned((70, 50), dtype, device)
     run(ops.mm, a, b, out=out)
     assert bool((out == 0).all())
     bias = randn(50, dtype=dtype)
@@ -252,19 +262,20 @@ def test_k_zero(dtype, randn):
 
 @pytest.mark.parametrize("shapes", [((0, 30), (30, 20)), ((40, 30), (30, 0)),
                                     ((0, 5, 6), (0, 6, 7))], ids=["m0", "n0", "batch0"])
-def test_empty_results(shapes, randn):
+def test_empty_results(shapes, device, randn):
     a, b = randn(*shapes[0], dtype=torch.float16), randn(*shapes[1], dtype=torch.float16)
     out = run(ops.matmul, a, b)
     assert out.shape == torch.matmul(a, b).shape and out.numel() == 0
 
 
-def test_offsets_beyond_2_to_the_31(randn):
+@pytest.mark.cuda_only  # 4 GiB of operand: the CPU tier forces INDEX_64 at a small size below
+def test_offsets_beyond_2_to_the_31(device, randn):
     """A holds more than 2**31 elements: the last rows need 64-bit offsets (INDEX_64)."""
     free, _ = torch.cuda.mem_get_info()
     if free < 12 * 2 ** 30:
         pytest.skip("needs 12 GiB of free GPU memory")
     m, k, n = 2 ** 31 // 1024 + 300, 1024, 64
-    a = torch.empty((m, k), device="cuda", dtype=torch.float16)
+    a = torch.empty((m, k), device=device, dtype=torch.float16)
     a[:1000] = randn(1000, k, dtype=torch.float16)
     a[-1000:] = randn(1000, k, dtype=torch.float16)
     b = randn(k, n, dtype=torch.float16)
@@ -273,18 +284,32 @@ def test_offsets_beyond_2_to_the_31(randn):
     check(out[-1000:], a[-1000:], b)
 
 
+def test_64_bit_offsets_at_a_small_size(device, randn):
+    """The INDEX_64 variant of the kernel (which only operands of 2**31 elements select),
+    forced on a small problem with ragged M, N and K."""
+    m, n, k = 100, 70, 90
+    a, b = randn(m, k, dtype=torch.float16), randn(k, n, dtype=torch.float16)
+    c, _ = poisoned((m, n), torch.float16, device)
+    matmul_kernel[(2 * 2,)](a, b, c, None, None, None, m, n, k, 0, k, 1, 0, n, 1, 0, n, 1,
+                            0, 0, 0, 1, 0, BLOCK_M=64, BLOCK_N=64, BLOCK_K=32, GROUP_M=GROUP_M,
+                            EVEN_M=False, EVEN_N=False, EVEN_K=False, INDEX_64=True,
+                            INPUT_PRECISION="ieee", num_warps=4)
+    synchronize(device)
+    check(c, a, b)
+
+
 # ---- the autotuning space -----------------------------------------------------------------
 
 @pytest.mark.parametrize("config", CONFIGS, ids=lambda c: "{BLOCK_M}x{BLOCK_N}x{BLOCK_K}".format(
     **c.kwargs) + f"-w{c.num_warps}-s{c.num_stages}")
 @pytest.mark.parametrize("operands", ["pointers", "descriptors"])
-def test_every_config_is_correct(config, operands, randn):
+def test_every_config_is_correct(config, operands, device, randn):
     """Each config of the list, launched directly, with A and B read through pointers or
     through tensor descriptors (TMA on sm_90a; rows of 176 elements are 16-byte multiples): a
     fast wrong config must never be tunable."""
     m, n, k = (300, 200, 170) if operands == "pointers" else (300, 200, 176)
     a, b = randn(m, k, dtype=torch.bfloat16), randn(k, n, dtype=torch.bfloat16)
-    c, _ = poisoned((m, n), torch.bfloat16)
+    c, _ = poisoned((m, n), torch.bfloat16, device)
     descriptors = {"a_desc": None, "b_desc": None}
     if operands == "descriptors":
         descriptors = {"a_desc": tessera.TensorDescriptor.from_tensor(a, [1, 1]),
@@ -302,18 +327,24 @@ def test_every_config_is_correct(config, operands, randn):
         if error.code == 1:
             pytest.skip(str(error).splitlines()[0])
         raise
-    torch.cuda.synchronize()
+    synchronize(device)
     check(c, a, b)
 
 
-def test_autotuning(randn, capfd, monkeypatch):
-    """Real timing of three configs (a few compiles, not the whole list's)."""
+def test_autotuning(device, randn, capfd, monkeypatch):
+    """Real timing of three configs on a GPU (a few compiles, not the whole list's); on the host
+    nothing is timed: the first config that survives pruning runs."""
     monkeypatch.delenv("TESSERA_QUIET", raising=False)
     ops.set_default_max_num_configs(3)
     tuner = blas.tuned_kernel()
+    timings = tuner.configs_timings
     a, b = randn(512, 512, dtype=torch.bfloat16), randn(512, 512, dtype=torch.bfloat16)
     check(run(ops.mm, a, b), a, b)
     assert tuner.best_config in CONFIGS
+    if device == "cpu":
+        assert tuner.configs_timings is timings, "a host launch was timed"
+        assert tuner.best_config == CONFIGS[0]  # it fits 512 x 512 and no memory limit applies
+        return
     assert 1 < len(tuner.configs_timings) <= 3
     assert all(t > 0 for t in tuner.configs_timings.values())
     keys = dict(tuner.cache)
@@ -323,7 +354,7 @@ def test_autotuning(randn, capfd, monkeypatch):
     assert "tessera.autotune: matmul_kernel" in capfd.readouterr().err
 
 
-def test_settings_override_the_configs(randn):
+def test_settings_override_the_configs(device, randn):
     ops.set_default_num_warps(8)
     ops.set_default_num_stages(2)
     try:
@@ -338,10 +369,11 @@ def test_settings_override_the_configs(randn):
 
 # ---- errors -------------------------------------------------------------------------------
 
-def test_argument_errors(randn):
+def test_argument_errors(device, randn):
     a, b = randn(8, 4, dtype=torch.float16), randn(4, 6, dtype=torch.float16)
-    with pytest.raises(ValueError, match="matmul: input is on cpu; expected a CUDA tensor"):
-        ops.matmul(a.cpu(), b)
+    with pytest.raises(ValueError, match="matmul: input is on meta; expected a CUDA or CPU "
+                       "tensor"):
+        ops.matmul(a.to("meta"), b)
     with pytest.raises(TypeError, match="mm: mat2 has dtype torch.float32 but input has "
                        "torch.float16"):
         ops.mm(a, b.float())
@@ -370,26 +402,36 @@ def test_argument_errors(randn):
         ops.addmm(randn(6, dtype=torch.float16), a, b, beta="1")
 
 
-def test_out_errors(randn):
+def test_out_errors(device, randn):
     a, b = randn(8, 4, dtype=torch.float16), randn(4, 6, dtype=torch.float16)
     with pytest.raises(ValueError, match=r"mm: out has shape \(6, 8\); expected \(8, 6\)"):
-        ops.mm(a, b, out=torch.empty(6, 8, device="cuda", dtype=torch.float16))
+        ops.mm(a, b, out=torch.empty(6, 8, device=device, dtype=torch.float16))
     with pytest.raises(TypeError, match="matmul: out has dtype torch.float32; expected "
                        "torch.float16"):
-        ops.matmul(a, b, out=torch.empty(8, 6, device="cuda"))
-    with pytest.raises(ValueError, match="mm: out is on cpu"):
-        ops.mm(a, b, out=torch.empty(8, 6, dtype=torch.float16))
+        ops.matmul(a, b, out=torch.empty(8, 6, device=device))
+    with pytest.raises(ValueError, match=f"mm: out is on meta; expected {a.device}"):
+        ops.mm(a, b, out=torch.empty(8, 6, dtype=torch.float16, device="meta"))
     with pytest.raises(ValueError, match="out has elements that share memory"):
-        ops.mm(a, b, out=torch.empty(1, 6, device="cuda", dtype=torch.float16).expand(8, 6))
+        ops.mm(a, b, out=torch.empty(1, 6, device=device, dtype=torch.float16).expand(8, 6))
     with pytest.raises(ValueError, match="mm: out overlaps input"):
-        ops.mm(a, torch.eye(4, device="cuda", dtype=torch.float16), out=a)
-    buffer = torch.zeros(8, 6, device="cuda", dtype=torch.float16)
+        ops.mm(a, torch.eye(4, device=device, dtype=torch.float16), out=a)
+    buffer = torch.zeros(8, 6, device=device, dtype=torch.float16)
     with pytest.raises(ValueError, match="addmm: out overlaps input"):
         ops.addmm(buffer[0], a, b, out=buffer)  # a row of out, broadcast as the input
 
 
+@pytest.mark.cuda_only
+def test_cuda_and_cpu_tensors_do_not_mix(device, randn):
+    a = randn(8, 4, dtype=torch.float16)
+    with pytest.raises(ValueError, match="mm: mat2 is on cpu but input is on cuda:0"):
+        ops.mm(a, torch.ones(4, 6, dtype=torch.float16))
+    with pytest.raises(ValueError, match="mm: out is on cpu; expected cuda:0"):
+        ops.mm(a, a.t(), out=torch.empty(8, 8, dtype=torch.float16))
+
+
+@pytest.mark.cuda_only
 @pytest.mark.skipif(torch.cuda.device_count() < 2, reason="needs 2 GPUs")
-def test_mixed_devices(randn):
+def test_mixed_devices(device, randn):
     a = randn(8, 4, dtype=torch.float16)
     with pytest.raises(ValueError, match="mm: mat2 is on cuda:1 but input is on cuda:0"):
         ops.mm(a, torch.ones(4, 6, device="cuda:1", dtype=torch.float16))

@@ -1,18 +1,22 @@
-"""tessera.ops' softmax, layer_norm and rms_norm on the GPU against float64 references computed
-by PyTorch from the same inputs: fp16/bf16/fp32, ranks 0 to 5, row lengths on both sides of
-the one-pass limit, every softmax dim, transposed, sliced and expanded inputs, softmax's
-dtype=, weights and biases (absent, strided, of another dtype), tuple normalized_shape, eps,
-empty tensors, +-inf and NaN as PyTorch propagates them, 64-bit offsets, no copies of the
-input, and the argument errors of specs/ops.md.
+"""tessera.ops' softmax, layer_norm and rms_norm against float64 references computed by
+PyTorch from the same inputs: fp16/bf16/fp32, ranks 0 to 5, row lengths on both sides of the
+one-pass limit, every softmax dim, transposed, sliced and expanded inputs, softmax's dtype=,
+weights and biases (absent, strided, of another dtype), tuple normalized_shape, eps, empty
+tensors, +-inf and NaN as PyTorch propagates them, 64-bit offsets, no copies of the input, and
+the argument errors of specs/ops.md.
+
+Every test runs on each device (conftest.py): the CPU through the host back end, and CUDA where
+there is a GPU. The CPU takes the multi-pass kernels at rows of 17000 (just past the one-pass
+limit of 16384 elements) where CUDA takes 70000.
 
 The ops allocate their outputs, so each call is made with the memory that its output will
-reuse filled with NaN first (poisoned_call): an element the kernel does not write stays NaN
-and fails the comparison.
+take filled with NaN first (op_helpers.poisoned_call): an element the kernel does not write
+stays NaN and fails the comparison.
 """
+import op_helpers
 import pytest
-from gpu_helpers import require_torch_gpu
 
-torch = require_torch_gpu()
+torch = op_helpers.require_torch()
 
 import torch.nn.functional as F  # noqa: E402
 
@@ -24,28 +28,19 @@ DTYPES = [torch.float16, torch.bfloat16, torch.float32]
 RTOL = {torch.float32: 1e-5, torch.bfloat16: 1e-2, torch.float16: 2e-3}
 # fp16's subnormal steps (softmax outputs far below the row's largest)
 ATOL = {torch.float32: 1e-12, torch.bfloat16: 1e-12, torch.float16: 6e-8}
-ROW_LENGTHS = [1, 3, 17, 1000, 1025, 5000, 70000]  # 70000: the multi-pass kernels
+# Rows past the one-pass limit (16384 elements): the multi-pass kernels, in several chunks
+# and a partial one; CUDA takes the longer rows, the CPU the shorter.
+LONG_ROWS = [17000, pytest.param(70000, marks=pytest.mark.cuda_only)]
+ROW_LENGTHS = [1, 3, 17, 1000, 1025, 5000, *LONG_ROWS]
 
 
 def dtype_id(dtype):
     return str(dtype).replace("torch.", "")
 
 
-def poisoned_call(out_shape, out_dtype, fn, /, *args, **kwargs):
-    """``fn(*args, **kwargs)`` after filling with NaN the block of the caching allocator that
-    the op's output (``out_shape``, ``out_dtype``) will take: the cache is emptied, then a NaN
-    tensor of the output's size is allocated and freed. (Its own parameters are
-    positional-only, so that ``kwargs`` may hold the op's ``dtype=``.)"""
-    torch.cuda.synchronize()
-    torch.cuda.empty_cache()
-    numel = 1
-    for size in out_shape:
-        numel *= size
-    poison = torch.full((numel,), float("nan"), dtype=out_dtype, device="cuda")
-    del poison
-    out = fn(*args, **kwargs)
-    torch.cuda.synchronize()
-    return out
+def long_row(device):
+    """A row length of LONG_ROWS for ``device``."""
+    return 70000 if device == "cuda" else 17000
 
 
 def check(out, ref, dtype, scale=0.0):
@@ -73,7 +68,8 @@ def check(out, ref, dtype, scale=0.0):
 
 def run_softmax(x, dim, dtype=None):
     out_dtype = dtype or x.dtype
-    y = poisoned_call(tuple(x.shape), out_dtype, softmax, x, dim, dtype=dtype)
+    y = op_helpers.poisoned_call(x.device, tuple(x.shape), out_dtype, softmax, x, dim,
+                                 dtype=dtype)
     ref = torch.softmax(x.to(out_dtype).double(), dim)
     check(y, ref, out_dtype)
     assert y.is_contiguous()
@@ -95,14 +91,16 @@ def ln_scale(w, b):
 
 
 def run_layer_norm(x, shape, w=None, b=None, eps=1e-5):
-    y = poisoned_call(tuple(x.shape), x.dtype, layer_norm, x, shape, w, b, eps=eps)
+    y = op_helpers.poisoned_call(x.device, tuple(x.shape), x.dtype, layer_norm, x, shape, w, b,
+                                 eps=eps)
     check(y, ln_reference(x, shape, w, b, eps), x.dtype, ln_scale(w, b))
     assert y.is_contiguous()
     return y
 
 
 def run_rms_norm(x, shape, w=None, eps=None):
-    y = poisoned_call(tuple(x.shape), x.dtype, rms_norm, x, shape, w, eps=eps)
+    y = op_helpers.poisoned_call(x.device, tuple(x.shape), x.dtype, rms_norm, x, shape, w,
+                                 eps=eps)
     ref_eps = torch.finfo(x.dtype).eps if eps is None else eps
     ref = F.rms_norm(x.double(), as_tuple(shape), None if w is None else w.double(), ref_eps)
     check(y, ref, x.dtype)
@@ -122,7 +120,8 @@ def test_softmax_row_lengths(n, dtype, randn):
 
 
 @pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float32], ids=dtype_id)
-@pytest.mark.parametrize("shape", [(5,), (3, 7), (2, 3, 5), (2, 3, 4, 5), (3, 70000),
+@pytest.mark.parametrize("shape", [(5,), (3, 7), (2, 3, 5), (2, 3, 4, 5), (3, 17000),
+                                   pytest.param((3, 70000), marks=pytest.mark.cuda_only),
                                    (5000, 33), (2, 1100, 3)], ids=lambda s: "x".join(map(str, s)))
 def test_softmax_every_dim(shape, dtype, randn):
     x = randn(*shape, dtype=dtype, scale=2.0)
@@ -165,7 +164,7 @@ def test_softmax_more_row_dims_than_the_kernel_takes(randn):
                                     (torch.float32, torch.float16),
                                     (torch.bfloat16, torch.bfloat16)],
                          ids=lambda d: "-to-".join(map(dtype_id, d)))
-@pytest.mark.parametrize("n", [1000, 70000])
+@pytest.mark.parametrize("n", [1000, *LONG_ROWS])
 def test_softmax_dtype_argument(n, dtypes, randn):
     src, dst = dtypes
     x = randn(5, n, dtype=src, scale=3.0)
@@ -173,22 +172,22 @@ def test_softmax_dtype_argument(n, dtypes, randn):
     assert y.dtype == dst and torch.softmax(x, 1, dtype=dst).dtype == dst
 
 
-def test_softmax_zero_d_and_empty(randn):
+def test_softmax_zero_d_and_empty(device):
     for value in (2.5, float("inf"), float("-inf"), float("nan")):
-        x = torch.tensor(value, device="cuda")
+        x = torch.tensor(value, device=device)
         for dim in (0, -1):
-            y = poisoned_call((), torch.float32, softmax, x, dim)
+            y = op_helpers.poisoned_call(device, (), torch.float32, softmax, x, dim)
             ref = torch.softmax(x.double(), dim)
             assert y.shape == () and (bool(torch.isnan(y)) if bool(torch.isnan(ref))
                                       else y.item() == ref.item())
     for shape, dim in [((0, 5), 1), ((0, 5), 0), ((5, 0), 1), ((5, 0), 0), ((0,), 0),
                        ((2, 0, 3), -1)]:
-        x = torch.empty(shape, device="cuda", dtype=torch.bfloat16)
+        x = torch.empty(shape, device=device, dtype=torch.bfloat16)
         y = softmax(x, dim)
         assert y.shape == torch.softmax(x, dim).shape and y.dtype == torch.bfloat16
 
 
-@pytest.mark.parametrize("n", [100, 5000, 70000])
+@pytest.mark.parametrize("n", [100, 5000, *LONG_ROWS])
 def test_softmax_special_values(n, randn):
     """+inf or NaN in a row, or only -inf, make the row NaN (as torch.softmax does); -inf
     elements elsewhere are exact zeros, even a leading run longer than a multi-pass block."""
@@ -222,7 +221,7 @@ def test_layer_norm_row_lengths(n, dtype, randn):
 
 
 @pytest.mark.parametrize("params", ["none", "weight", "bias", "both"])
-@pytest.mark.parametrize("n", [1000, 70000])
+@pytest.mark.parametrize("n", [1000, *LONG_ROWS])
 def test_layer_norm_weight_and_bias(n, params, randn):
     x = randn(5, n, dtype=torch.bfloat16, scale=2.0, shift=-1.0)
     w = randn(n, dtype=torch.bfloat16, shift=1.0) if params in ("weight", "both") else None
@@ -231,17 +230,18 @@ def test_layer_norm_weight_and_bias(n, params, randn):
 
 
 @pytest.mark.parametrize("dtype", [torch.float16, torch.float32], ids=dtype_id)
-def test_layer_norm_normalized_shapes(dtype, randn):
+def test_layer_norm_normalized_shapes(dtype, randn, device):
     x = randn(2, 3, 4, 5, dtype=dtype, scale=2.0, shift=1.0)
     for shape in [5, (5,), [4, 5], (3, 4, 5), torch.Size([2, 3, 4, 5])]:
         dims = (shape,) if isinstance(shape, int) else tuple(shape)
         run_layer_norm(x, shape, randn(*dims, dtype=dtype), randn(*dims, dtype=dtype))
     run_layer_norm(randn(3000, dtype=dtype), (3000,))  # 1-D input: one row
-    run_layer_norm(randn(3, 100, 700, dtype=dtype), (100, 700))  # 70000 columns in 2 dims
+    columns = (100, long_row(device) // 100)  # a long row in 2 dims
+    run_layer_norm(randn(3, *columns, dtype=dtype), columns)
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=dtype_id)
-def test_layer_norm_non_contiguous(dtype, randn):
+def test_layer_norm_non_contiguous(dtype, randn, device):
     base = randn(40, 90, dtype=dtype, scale=2.0, shift=0.5)
     run_layer_norm(base.t(), 40, randn(40, dtype=dtype), randn(40, dtype=dtype))
     run_layer_norm(base[::2, ::3], 30, randn(30, dtype=dtype), None)
@@ -250,9 +250,10 @@ def test_layer_norm_non_contiguous(dtype, randn):
     cube = randn(4, 6, 20, dtype=dtype)
     run_layer_norm(cube[:, :, :10], (6, 10), randn(6, 10, dtype=dtype),
                    randn(6, 10, dtype=dtype))
-    big = randn(2, 300, 400, dtype=dtype)
-    run_layer_norm(big[:, :, :300], (300, 300), randn(300, 300, dtype=dtype),
-                   randn(300, 300, dtype=dtype))
+    side = 300 if device == "cuda" else 130  # side * side: past the one-pass limit
+    big = randn(2, side, side + 100, dtype=dtype)
+    run_layer_norm(big[:, :, :side], (side, side), randn(side, side, dtype=dtype),
+                   randn(side, side, dtype=dtype))
     # strided weight and bias: a transposed matrix, a slice with a step, an expanded scalar
     w = randn(10, 6, dtype=dtype).t()
     run_layer_norm(randn(3, 6, 10, dtype=dtype), (6, 10), w, randn(6, 10, dtype=dtype))
@@ -263,7 +264,7 @@ def test_layer_norm_non_contiguous(dtype, randn):
                    randn(64, dtype=dtype), randn(64, dtype=dtype))
 
 
-@pytest.mark.parametrize("n", [1000, 70000])
+@pytest.mark.parametrize("n", [1000, *LONG_ROWS])
 def test_layer_norm_parameters_of_another_dtype(n, randn):
     """fp32 weight and bias with bf16 input: the result is bf16, as the input; PyTorch's result
     dtype is compared where PyTorch accepts the mix."""
@@ -277,7 +278,7 @@ def test_layer_norm_parameters_of_another_dtype(n, randn):
     assert y.dtype == theirs.dtype
 
 
-@pytest.mark.parametrize("n", [4096, 70000])
+@pytest.mark.parametrize("n", [4096, *LONG_ROWS])
 def test_layer_norm_large_mean(n, randn):
     """A mean 1000 times the deviation: the variance is computed about the mean (per chunk in
     the multi-pass kernel), not as E[x^2] - E[x]^2."""
@@ -285,8 +286,8 @@ def test_layer_norm_large_mean(n, randn):
     run_layer_norm(x, n)
 
 
-def test_layer_norm_special_values(randn):
-    for n in (100, 70000):
+def test_layer_norm_special_values(randn, device):
+    for n in (100, long_row(device)):
         x = randn(3, n, dtype=torch.float32)
         x[0, 7] = float("inf")
         x[1, 9] = float("nan")
@@ -312,29 +313,31 @@ def test_rms_norm_default_eps(dtype, randn):
     run_rms_norm(x, 1000, None, eps=0.5)
 
 
-def test_rms_norm_shapes_strides_and_dtypes(randn):
+def test_rms_norm_shapes_strides_and_dtypes(randn, device):
     x = randn(2, 3, 4, 5, dtype=torch.bfloat16)
     run_rms_norm(x, (4, 5), randn(4, 5, dtype=torch.bfloat16))
     run_rms_norm(x, [3, 4, 5])
     run_rms_norm(x.transpose(1, 3), 3, randn(3, dtype=torch.bfloat16))
     run_rms_norm(randn(4, 6, 20, dtype=torch.float16)[:, :, :10], (6, 10),
                  randn(10, 6, dtype=torch.float16).t())
-    run_rms_norm(randn(3, 70000, dtype=torch.float32)[:, ::1], 70000, None, eps=1e-6)
+    n = long_row(device)
+    run_rms_norm(randn(3, n, dtype=torch.float32)[:, ::1], n, None, eps=1e-6)
     # an fp32 weight with a bf16 input: the result keeps the input's dtype
     run_rms_norm(randn(5, 5000, dtype=torch.bfloat16), 5000, randn(5000, dtype=torch.float32),
                  eps=1e-6)
 
 
-def test_rms_norm_special_values(randn):
+def test_rms_norm_special_values(randn, device):
     """NaN in a row makes the row NaN; so does +-inf: PyTorch's CUDA rms_norm takes the mean
     of squares as a Welford mean (inf - inf is NaN), not 0 for the finite elements (x * rsqrt
     of inf) and NaN for the infinite one. Which elements PyTorch's reduction order turns NaN
     is its implementation's; the op makes the whole row NaN, as PyTorch did in the H200 run."""
-    for n in (100, 70000):
+    for n in (100, long_row(device)):
         x = randn(3, n, dtype=torch.float32)
         x[0, 7] = float("inf")
         x[1, 9] = float("nan")
-        y = poisoned_call(tuple(x.shape), x.dtype, rms_norm, x, n, None, eps=1e-6)
+        y = op_helpers.poisoned_call(x.device, tuple(x.shape), x.dtype, rms_norm, x, n, None,
+                                     eps=1e-6)
         ref = F.rms_norm(x.double(), (n,), None, 1e-6)
         ref[0] = float("nan")
         check(y, ref, x.dtype)
@@ -343,9 +346,9 @@ def test_rms_norm_special_values(randn):
 
 # ---- all three ---------------------------------------------------------------------------
 
-def test_empty_inputs():
+def test_empty_inputs(device):
     for shape, normalized in [((0, 5), 5), ((5, 0), 0), ((3, 0, 4), (0, 4)), ((0,), 0)]:
-        x = torch.empty(shape, device="cuda", dtype=torch.float16)
+        x = torch.empty(shape, device=device, dtype=torch.float16)
         for op in (layer_norm, rms_norm):
             y = op(x, normalized)
             assert y.shape == x.shape and y.dtype == x.dtype
@@ -364,7 +367,8 @@ def test_num_warps_setting_applies(randn):
         tessera.ops.set_default_num_warps(None)
 
 
-def test_inputs_are_not_copied(randn):
+@pytest.mark.cuda_only  # counts the bytes of CUDA's caching allocator
+def test_inputs_are_not_copied(randn, device):
     """Only the output is allocated, whatever the input's strides."""
     x = randn(512, 1024, dtype=torch.float32).t()[::2]
     w = randn(2048, dtype=torch.float32)[::4]
@@ -381,7 +385,8 @@ def test_inputs_are_not_copied(randn):
         assert extra <= y.numel() * y.element_size() + 512, f"{extra} bytes allocated"
 
 
-def test_offsets_beyond_2_to_the_31():
+@pytest.mark.cuda_only  # 4 GiB written and read in full
+def test_offsets_beyond_2_to_the_31(device):
     """More than 2**31 elements: 64-bit offsets (checked on a few rows)."""
     free, _ = torch.cuda.mem_get_info()
     if free < 20 * 2 ** 30:
@@ -401,10 +406,25 @@ def test_offsets_beyond_2_to_the_31():
         del y
 
 
+def test_offsets_beyond_2_to_the_31_in_a_small_input(device, gen):
+    """Rows 2**30 elements apart in a 4 GiB buffer that is never initialised (only the pages of
+    the rows are touched): 64-bit offsets with a small output, over either dim."""
+    storage = torch.UntypedStorage(2 ** 31 * 2 + 2 ** 10, device=device)
+    buffer = torch.tensor([], dtype=torch.bfloat16, device=device).set_(storage)
+    x = buffer.as_strided((3, 300), (2 ** 30, 1))
+    x.copy_(torch.randn(3, 300, device=device, generator=gen))
+    for dim in (0, 1):
+        run_softmax(x, dim)
+    run_layer_norm(x, 300, eps=1e-5)
+    run_rms_norm(x, 300)
+
+
 def test_argument_errors(randn):
     x = randn(4, 8, dtype=torch.float32)
-    with pytest.raises(ValueError, match="softmax: input is on cpu; expected a CUDA tensor"):
-        softmax(x.cpu(), 0)
+    on_meta = torch.ones(4, 8, device="meta")
+    with pytest.raises(ValueError, match="softmax: input is on meta; expected a CUDA or CPU "
+                                         "tensor"):
+        softmax(on_meta, 0)
     with pytest.raises(TypeError, match="softmax: input has dtype float64; expected one of "
                                         "float16, bfloat16, float32"):
         softmax(x.double(), 0)
@@ -425,12 +445,13 @@ def test_argument_errors(randn):
         softmax(x, 0, dtype=torch.float64)
 
     w = randn(8, dtype=torch.float32)
-    with pytest.raises(ValueError, match="layer_norm: input is on cpu"):
-        layer_norm(x.cpu(), 8)
-    with pytest.raises(ValueError, match="layer_norm: weight is on cpu; expected a CUDA"):
-        layer_norm(x, 8, w.cpu())
-    with pytest.raises(ValueError, match="layer_norm: bias is on cpu"):
-        layer_norm(x, 8, w, w.cpu())
+    with pytest.raises(ValueError, match="layer_norm: input is on meta"):
+        layer_norm(on_meta, 8)
+    with pytest.raises(ValueError, match="layer_norm: weight is on meta; expected a CUDA or "
+                                         "CPU tensor"):
+        layer_norm(x, 8, on_meta[0])
+    with pytest.raises(ValueError, match="layer_norm: bias is on meta"):
+        layer_norm(x, 8, w, on_meta[0])
     with pytest.raises(TypeError, match="layer_norm: input has dtype float64"):
         layer_norm(x.double(), 8)
     with pytest.raises(TypeError, match="layer_norm: weight has dtype float64"):
@@ -462,6 +483,18 @@ def test_argument_errors(randn):
         rms_norm(x, 3)
     with pytest.raises(TypeError, match="rms_norm: input has dtype int64"):
         rms_norm(x.long(), 8)
+
+
+@pytest.mark.cuda_only  # tensors on two devices
+def test_mixed_device_errors(randn, device):
+    x = randn(4, 8, dtype=torch.float32)
+    w = randn(8, dtype=torch.float32)
+    with pytest.raises(ValueError, match="layer_norm: weight is on cpu but input is on cuda:0"):
+        layer_norm(x, 8, w.cpu())
+    with pytest.raises(ValueError, match="layer_norm: bias is on cpu but input is on cuda:0"):
+        layer_norm(x, 8, w, w.cpu())
+    with pytest.raises(ValueError, match="rms_norm: weight is on cuda:0 but input is on cpu"):
+        rms_norm(x.cpu(), 8, w)
     if torch.cuda.device_count() > 1:
         with pytest.raises(ValueError, match="layer_norm: weight is on cuda:1 but input is on "
                                              "cuda:0"):

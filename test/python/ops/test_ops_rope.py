@@ -1,17 +1,19 @@
-"""tessera.ops.rotary_position_embedding on the GPU against a float64 reference computed by
-PyTorch: fp16 / bf16 / fp32 inputs with fp32 or input-dtype tables, both layouts, inplace, odd
-sizes (S = 1, H = 3, D = 2, D = 130...), non-contiguous inputs (a slice of a fused QKV tensor,
+"""tessera.ops.rotary_position_embedding against a float64 reference computed by PyTorch:
+fp16 / bf16 / fp32 inputs with fp32 or input-dtype tables, both layouts, inplace, odd sizes
+(S = 1, H = 3, D = 2, D = 130...), non-contiguous inputs (a slice of a fused QKV tensor,
 transposed heads, strided channels, an odd offset) and tables (transposed, broadcast, sliced),
 empty tensors, 64-bit offsets, and the errors of specs/ops.md.
 
-Outputs are allocated by the op; before each call the caching allocator is handed a NaN-filled
-block of the output's size, which the op's allocation reuses, so that an element the kernel
-does not write shows as NaN.
-"""
-import pytest
-from gpu_helpers import require_torch_gpu
+Every test runs on each device (conftest.py): the CPU through the host back end, and CUDA where
+there is a GPU.
 
-torch = require_torch_gpu()
+Outputs are allocated by the op with the memory they take filled with NaN first
+(op_helpers.poisoned_call), so that an element the kernel does not write shows as NaN.
+"""
+import op_helpers
+import pytest
+
+torch = op_helpers.require_torch()
 
 import tessera.ops as ops  # noqa: E402
 from tessera.ops import rope  # noqa: E402
@@ -31,8 +33,10 @@ def dtype_id(dtype):
 
 
 def tables(seq, half, dtype, gen):
-    """sin and cos of random angles (any angle is valid: the op takes tables, not a base)."""
-    angles = torch.rand(seq, half, device="cuda", generator=gen, dtype=torch.float64) * 20 - 10
+    """sin and cos of random angles on ``gen``'s device (any angle is valid: the op takes
+    tables, not a base)."""
+    angles = torch.rand(seq, half, device=gen.device, generator=gen, dtype=torch.float64)
+    angles = angles * 20 - 10
     return angles.sin().to(dtype), angles.cos().to(dtype)
 
 
@@ -74,17 +78,9 @@ def check(out, x, sin, cos, interleaved):
                              f"{bound.flatten()[worst].item():.3e})")
 
 
-def poison_allocator(shape, dtype):
-    """Frees a NaN-filled block of ``shape``: the next allocation of that size reuses it."""
-    block = torch.full(shape, float("nan"), dtype=dtype, device="cuda")
-    del block
-
-
 def run(x, sin, cos, interleaved, **kwargs):
-    poison_allocator(x.shape, x.dtype)
-    out = ops.rotary_position_embedding(x, sin, cos, interleaved=interleaved, **kwargs)
-    torch.cuda.synchronize()
-    return out
+    return op_helpers.poisoned_call(x.device, x.shape, x.dtype, ops.rotary_position_embedding,
+                                    x, sin, cos, interleaved=interleaved, **kwargs)
 
 
 @pytest.mark.parametrize("interleaved", [True, False], ids=["interleaved", "halves"])
@@ -111,7 +107,7 @@ def test_inplace(shape, dtype, interleaved, randn, gen):
     original = x.clone()
     sin, cos = tables(shape[1], shape[3] // 2, torch.float32, gen)
     out = ops.rotary_position_embedding(x, sin, cos, interleaved=interleaved, inplace=True)
-    torch.cuda.synchronize()
+    op_helpers.synchronize(x.device)
     assert out is x
     check(x, original, sin, cos, interleaved)
 
@@ -157,7 +153,7 @@ def test_non_contiguous_inplace_touches_only_its_view(layout, randn, gen):
     before_base, before = base.clone(), x.clone()
     sin, cos = tables(x.shape[1], x.shape[3] // 2, torch.float32, gen)
     ops.rotary_position_embedding(x, sin, cos, inplace=True)
-    torch.cuda.synchronize()
+    op_helpers.synchronize(x.device)
     check(x, before, sin, cos, True)
     untouched = torch.ones_like(base, dtype=torch.bool)
     x_mask = untouched.as_strided(x.shape, x.stride(), x.storage_offset() - base.storage_offset())
@@ -165,13 +161,13 @@ def test_non_contiguous_inplace_touches_only_its_view(layout, randn, gen):
     assert torch.equal(base[untouched], before_base[untouched])
 
 
-def test_word_view_is_used_where_memory_allows(randn):
+def test_word_view_is_used_where_memory_allows(randn, device):
     """Contiguous heads take the word path; strided channels and odd offsets the element one."""
-    sin = cos = torch.zeros(11, 32, device="cuda")
+    sin = cos = torch.zeros(11, 32, device=device)
     for make, paired in [(fused_qkv_query, True), (transposed_heads, True),
                          (strided_channels, False), (odd_offset, False)]:
         x = make(randn, torch.bfloat16)
-        _, meta = rope._arguments(x, torch.empty(x.shape, dtype=x.dtype, device="cuda"),
+        _, meta = rope._arguments(x, torch.empty(x.shape, dtype=x.dtype, device=device),
                                   sin, cos, True)
         assert meta["PAIRED"] is paired, make.__name__
 
@@ -207,15 +203,16 @@ def test_num_warps_setting(randn, gen):
 
 @pytest.mark.parametrize("shape", [(0, 4, 2, 8), (2, 0, 2, 8), (2, 4, 0, 8), (2, 4, 2, 0)],
                          ids=lambda s: "x".join(map(str, s)))
-def test_empty(shape):
-    x = torch.empty(shape, dtype=torch.bfloat16, device="cuda")
-    sin = cos = torch.empty(shape[1], shape[3] // 2, device="cuda")
+def test_empty(shape, device):
+    x = torch.empty(shape, dtype=torch.bfloat16, device=device)
+    sin = cos = torch.empty(shape[1], shape[3] // 2, device=device)
     out = ops.rotary_position_embedding(x, sin, cos)
     assert out.shape == x.shape and out.dtype == x.dtype
     assert ops.rotary_position_embedding(x, sin, cos, inplace=True) is x
 
 
-def test_64_bit_offsets(gen):
+@pytest.mark.cuda_only  # 4 GiB rotated in full
+def test_64_bit_offsets(gen, device):
     """2**31 elements (4 GiB of bf16), rotated in place: first and last tokens checked."""
     b, s, h, d = 1, 2 ** 16, 256, 128
     try:
@@ -235,13 +232,32 @@ def test_64_bit_offsets(gen):
     torch.cuda.empty_cache()
 
 
-def test_errors(randn):
+@pytest.mark.parametrize("interleaved", [True, False], ids=["interleaved", "halves"])
+def test_64_bit_offsets_in_a_small_input(interleaved, gen, device):
+    """Tokens 2**30 elements apart in a 4 GiB buffer that is never initialised (only the
+    tokens' pages are touched): 64-bit offsets with a small output."""
+    b, s, h, d = 1, 3, 2, 64
+    storage = torch.UntypedStorage(2 ** 31 * 2 + 2 ** 10, device=device)
+    buffer = torch.tensor([], dtype=torch.bfloat16, device=device).set_(storage)
+    x = buffer.as_strided((b, s, h, d), (s * 2 ** 30, 2 ** 30, d, 1))
+    x.copy_(torch.randn(b, s, h, d, device=device, generator=gen))
+    sin, cos = tables(s, d // 2, torch.float32, gen)
+    _, meta = rope._arguments(x, torch.empty_like(x), sin, cos, interleaved)
+    assert meta["INDEX_64"]
+    check(run(x, sin, cos, interleaved), x, sin, cos, interleaved)
+
+
+def test_errors(randn, device):
     x = randn(2, 4, 3, 8, dtype=torch.float16)
-    sin = cos = torch.zeros(4, 4, device="cuda")
+    sin = cos = torch.zeros(4, 4, device=device)
     rotate = ops.rotary_position_embedding
-    with pytest.raises(ValueError, match="rotary_position_embedding: input is on cpu; "
-                                         "expected a CUDA tensor"):
-        rotate(x.cpu(), sin, cos)
+    on_meta = torch.zeros(4, 4, device="meta")
+    with pytest.raises(ValueError, match="rotary_position_embedding: input is on meta; "
+                                         "expected a CUDA or CPU tensor"):
+        rotate(torch.ones(2, 4, 3, 8, device="meta"), sin, cos)
+    with pytest.raises(ValueError, match="rotary_position_embedding: sin_table is on meta; "
+                                         "expected a CUDA or CPU tensor"):
+        rotate(x, on_meta, cos)
     with pytest.raises(TypeError, match="input has dtype float64; expected one of float16, "
                                         "bfloat16, float32"):
         rotate(x.double(), sin, cos)
@@ -256,7 +272,7 @@ def test_errors(randn):
                                          r"\(4, 4\)"):
         rotate(x, sin[:, :3], cos)
     with pytest.raises(ValueError, match=r"cos_table has shape \(5, 4\); expected \(S, D/2\)"):
-        rotate(x, sin, torch.zeros(5, 4, device="cuda"))
+        rotate(x, sin, torch.zeros(5, 4, device=device))
     with pytest.raises(TypeError, match="sin_table has dtype float64; expected one of "
                                         "float32, float16"):
         rotate(x, sin.double(), cos)
@@ -268,7 +284,17 @@ def test_errors(randn):
     with pytest.raises(TypeError, match="sin_table has dtype torch.float16 but cos_table has "
                                         "torch.float32"):
         rotate(x, sin.half(), cos)
-    with pytest.raises(ValueError, match="rotary_position_embedding: cos_table is on cpu"):
-        rotate(x, sin, cos.cpu())
     with pytest.raises(ValueError, match="inplace=True needs distinct elements"):
         rotate(x[:, :1].expand(2, 4, 3, 8), sin, cos, inplace=True)
+
+
+@pytest.mark.cuda_only  # tensors on two devices
+def test_mixed_device_errors(randn, device):
+    x = randn(2, 4, 3, 8, dtype=torch.float16)
+    sin = cos = torch.zeros(4, 4, device=device)
+    with pytest.raises(ValueError, match="rotary_position_embedding: cos_table is on cpu but "
+                                         "input is on cuda:0"):
+        ops.rotary_position_embedding(x, sin, cos.cpu())
+    with pytest.raises(ValueError, match="rotary_position_embedding: sin_table is on cuda:0 "
+                                         "but input is on cpu"):
+        ops.rotary_position_embedding(x.cpu(), sin, cos.cpu())

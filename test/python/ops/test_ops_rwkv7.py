@@ -1,5 +1,5 @@
-"""tessera.ops.rwkv.wkv7 and wkv7s on the GPU (specs/rwkv-and-attention.md part B) against the
-float64 reference of B.8 written here (gradients by autograd through it), with part D's cases:
+"""tessera.ops.rwkv.wkv7 and wkv7s (specs/rwkv-and-attention.md part B) against the float64
+reference of B.8 written here (gradients by autograd through it), with part D's cases:
 N {16, 32, 64, 128}, H {1, 4, 32}, B {1, 2, 8}, T {1, 15, 16, 17, 63, 1000, 4096, 8192}; s0 zero
 and random; dsT zero and random; segment chaining; d -> 1 and d = 0.5453; alpha in {0, 1};
 decode loops of T = 1 calls; the three decay conventions; fp32, bf16 and fp16 I/O; state tuning;
@@ -11,13 +11,19 @@ unit vector per head and alpha in (0, 1); decays from w_raw = -softplus(-x) - 0.
 d in (0.5453, 1). Metric (B.9): rel = ||x - ref|| / ||ref|| over the whole tensor, from the same
 dtype-rounded inputs; outputs are allocated over NaN-filled blocks so that an element never
 written shows, and must be finite.
+
+Every test runs on each device (conftest's ``device``). On the CPU the tile and reference
+kernels run through the host back end (the chunked forward and backward with their fp16 and
+bf16 tensor-core products, and the fp64 step kernels, included) on part of the (N, T) grid,
+since each of its points compiles kernels of its own; the cuda backend (CUDA C++ through NVRTC)
+runs on the GPU only, and on CPU tensors it is refused.
 """
 import math
 
 import pytest
-from gpu_helpers import require_torch_gpu
+from op_helpers import require_torch
 
-torch = require_torch_gpu()
+torch = require_torch()
 
 import tessera.ops.rwkv as rwkv  # noqa: E402
 
@@ -28,20 +34,21 @@ REFERENCE_TOL = 1e-6  # the float64 backend: its fp32 outputs' rounding
 CLAMPW_SCALE = math.exp(-0.5)
 
 
-def model_inputs(b, t, h, n, dtype=torch.float32, seed=0, decay="raw", alpha=None, x_shift=0.0):
-    """r, w, k, v, a, b (B, T, H, N) in dtype with B.2's structure; w in the given convention,
-    all of one underlying x (so the conventions describe the same decays)."""
-    g = torch.Generator(device="cuda").manual_seed(seed)
+def model_inputs(device, b, t, h, n, dtype=torch.float32, seed=0, decay="raw", alpha=None,
+                 x_shift=0.0):
+    """r, w, k, v, a, b (B, T, H, N) in dtype on device with B.2's structure; w in the given
+    convention, all of one underlying x (so the conventions describe the same decays)."""
+    g = torch.Generator(device=device).manual_seed(seed)
 
     def randn():
-        return torch.randn(b, t, h, n, device="cuda", generator=g)
+        return torch.randn(b, t, h, n, device=device, generator=g)
 
     r, k, v = randn(), randn(), randn()
     kappa = F.normalize(randn(), dim=-1)
     if alpha is None:
-        alpha = torch.rand(b, t, h, n, device="cuda", generator=g)
+        alpha = torch.rand(b, t, h, n, device=device, generator=g)
     else:
-        alpha = torch.full((b, t, h, n), float(alpha), device="cuda")
+        alpha = torch.full((b, t, h, n), float(alpha), device=device)
     x = randn() * 2 + x_shift
     w_raw = -F.softplus(-x) - 0.5
     w = {"raw": w_raw, "clampw": x, "log": -torch.exp(w_raw)}[decay]
@@ -76,7 +83,8 @@ def reference(r, w, k, v, a, b, s0=None, decay="raw"):
     return torch.stack(ys, dim=1), state
 
 
-@pytest.fixture(autouse=True, params=["tile", "cuda"])
+@pytest.fixture(autouse=True, params=["tile",
+                                      pytest.param("cuda", marks=pytest.mark.cuda_only)])
 def backend(request):
     """Runs each test with this backend as the global setting."""
     rwkv.set_backend(request.param)
@@ -89,45 +97,62 @@ def rel(x, ref):
     return ((x.double() - ref.double()).norm() / ref.double().norm().clamp(min=1e-300)).item()
 
 
-def poison(*shapes):
-    blocks = [torch.full(s, float("nan"), device="cuda") for s in shapes]
+def poison(device, *shapes):
+    """Leaves NaN-filled blocks of these shapes in the CUDA caching allocator, for the op's
+    outputs to reuse (on the CPU every new tensor is NaN already)."""
+    if torch.device(device).type != "cuda":
+        return
+    blocks = [torch.full(s, float("nan"), device=device) for s in shapes]
     del blocks
 
 
-# ---- forward ---------------------------------------------------------------------------------
+def head_sizes_and_lengths(lengths, on_cpu):
+    """(n, t) for every head size n and length t in `lengths`; on the CPU only the pairs that
+    `on_cpu(n, t)` keeps: every (N, T class) pair compiles kernels of its own, which takes the
+    host seconds."""
+    return [pytest.param(n, t, id=f"n{n}-t{t}",
+                         marks=[] if on_cpu(n, t) else [pytest.mark.cuda_only])
+            for n in (16, 32, 64, 128) for t in lengths]
 
-@pytest.mark.parametrize("n", [16, 32, 64, 128])
-@pytest.mark.parametrize("t", [1, 15, 16, 17, 63])
-def test_forward_fp32(n, t):
-    x = model_inputs(2, t, 4, n, seed=n + t)
-    poison((2, t, 4, n))
+
+# ---- forward -------------------------------------------------------------------------------------
+
+# On the CPU: every length at N = 32, every head size at T = 17 (two chunks, the second ragged).
+@pytest.mark.parametrize("n, t", head_sizes_and_lengths([1, 15, 16, 17, 63],
+                                                        lambda n, t: n == 32 or t == 17))
+def test_forward_fp32(n, t, device):
+    x = model_inputs(device, 2, t, 4, n, seed=n + t)
+    poison(device, (2, t, 4, n))
     y = rwkv.wkv7(*x)
     assert y.shape == x[0].shape and y.dtype == torch.float32
     ref, _ = reference(*x)
     assert rel(y, ref) <= Y_TOL[torch.float32]
 
 
-@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
-@pytest.mark.parametrize("n", [32, 64])
-def test_forward_low_precision(dtype, n):
-    x = model_inputs(2, 1000, 4, n, dtype=dtype, seed=3)
+@pytest.mark.parametrize("dtype, n", [
+    (torch.bfloat16, 64), (torch.float16, 32),
+    pytest.param(torch.bfloat16, 32, marks=pytest.mark.cuda_only),  # the host: one N per dtype
+    pytest.param(torch.float16, 64, marks=pytest.mark.cuda_only)],
+    ids=lambda value: {torch.bfloat16: "bf16", torch.float16: "fp16"}.get(value, f"n{value}"))
+def test_forward_low_precision(dtype, n, device):
+    x = model_inputs(device, 2, 1000, 4, n, dtype=dtype, seed=3)
     y = rwkv.wkv7(*x)
     assert y.dtype == dtype
     ref, _ = reference(*x)
     assert rel(y, ref) <= Y_TOL[dtype]
 
 
-def test_forward_many_heads_and_batches():
-    x = model_inputs(8, 17, 32, 64, seed=5)
+def test_forward_many_heads_and_batches(device):
+    x = model_inputs(device, 8, 17, 32, 64, seed=5)
     y, final = rwkv.wkv7(*x, output_final_state=True)
     ref, ref_final = reference(*x)
     assert rel(y, ref) <= Y_TOL[torch.float32]
     assert rel(final, ref_final) <= Y_TOL[torch.float32]
 
 
-def test_long_sequences_do_not_grow_the_error():
+def test_long_sequences_do_not_grow_the_error(device):
     """B.9: at T = 4096 and 8192 the error stays within ~3x of the T = 512 error."""
-    x = model_inputs(1, 8192, 2, 64, seed=11)
+    x = model_inputs(device, 1, 8192, 2, 64, seed=11)
     y, final = rwkv.wkv7(*x, output_final_state=True)
     ref, ref_final = reference(*x)
     errors = {t: rel(y[:, :t], ref[:, :t]) for t in (512, 4096, 8192)}
@@ -137,9 +162,9 @@ def test_long_sequences_do_not_grow_the_error():
 
 
 @pytest.mark.parametrize("n", [64, 128])
-def test_long_bf16_sequences_do_not_grow_the_error(n):
+def test_long_bf16_sequences_do_not_grow_the_error(n, device):
     """B.9 for bf16 I/O (tensor-core products under tile)."""
-    x = model_inputs(1, 4096, 2, n, dtype=torch.bfloat16, seed=12)
+    x = model_inputs(device, 1, 4096, 2, n, dtype=torch.bfloat16, seed=12)
     y, final = rwkv.wkv7(*x, output_final_state=True)
     ref, ref_final = reference(*x)
     errors = {t: rel(y[:, :t], ref[:, :t]) for t in (512, 4096)}
@@ -148,10 +173,10 @@ def test_long_bf16_sequences_do_not_grow_the_error(n):
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
-def test_vanishing_decays_stay_finite(dtype):
+def test_vanishing_decays_stay_finite(dtype, device):
     """d = e^-40 (log convention): the chunked forward holds log d at -10 and stays finite;
     what it keeps of the old state (e^-10 of it) is below the tolerance."""
-    r, _, k, v, a, b = model_inputs(2, 100, 4, 64, dtype=dtype, seed=13)
+    r, _, k, v, a, b = model_inputs(device, 2, 100, 4, 64, dtype=dtype, seed=13)
     w = torch.full_like(r, -40.0)
     y, final = rwkv.wkv7(r, w, k, v, a, b, decay="log", output_final_state=True)
     ref, ref_final = reference(r, w, k, v, a, b, decay="log")
@@ -159,19 +184,19 @@ def test_vanishing_decays_stay_finite(dtype):
 
 
 @pytest.mark.parametrize("decay", ["raw", "clampw", "log"])
-def test_decay_conventions_describe_one_recurrence(decay):
-    x = model_inputs(2, 63, 4, 64, seed=7, decay=decay)
+def test_decay_conventions_describe_one_recurrence(decay, device):
+    x = model_inputs(device, 2, 63, 4, 64, seed=7, decay=decay)
     y = rwkv.wkv7(*x, decay=decay)
     ref, _ = reference(*x, decay=decay)
     assert rel(y, ref) <= Y_TOL[torch.float32]
-    raw = rwkv.wkv7(*model_inputs(2, 63, 4, 64, seed=7, decay="raw"))
+    raw = rwkv.wkv7(*model_inputs(device, 2, 63, 4, 64, seed=7, decay="raw"))
     assert rel(y, raw.double()) <= 1e-5
 
 
 @pytest.mark.parametrize("x_shift,alpha", [(-30.0, 0.0), (-30.0, 1.0), (30.0, 0.0), (30.0, 1.0)])
-def test_decay_and_alpha_extremes(x_shift, alpha):
+def test_decay_and_alpha_extremes(x_shift, alpha, device):
     """d -> 1 (x -> -inf) and d = 0.5453 (x -> +inf), with alpha 0 and 1."""
-    x = model_inputs(2, 200, 4, 32, seed=9, alpha=alpha, x_shift=x_shift)
+    x = model_inputs(device, 2, 200, 4, 32, seed=9, alpha=alpha, x_shift=x_shift)
     y, final = rwkv.wkv7(*x, output_final_state=True)
     ref, ref_final = reference(*x)
     assert rel(y, ref) <= Y_TOL[torch.float32]
@@ -179,10 +204,10 @@ def test_decay_and_alpha_extremes(x_shift, alpha):
 
 
 @pytest.mark.parametrize("shared", [False, True])
-def test_initial_state(shared):
-    x = model_inputs(2, 40, 4, 32, seed=13)
+def test_initial_state(shared, device):
+    x = model_inputs(device, 2, 40, 4, 32, seed=13)
     shape = (4, 32, 32) if shared else (2, 4, 32, 32)
-    s0 = torch.randn(shape, device="cuda")
+    s0 = torch.randn(shape, device=device)
     y, final = rwkv.wkv7(*x, initial_state=s0, output_final_state=True)
     ref, ref_final = reference(*x, s0=s0)
     assert rel(y, ref) <= Y_TOL[torch.float32]
@@ -190,10 +215,10 @@ def test_initial_state(shared):
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
-def test_segment_chaining_equals_one_call(dtype, backend):
+def test_segment_chaining_equals_one_call(dtype, backend, device):
     """Bitwise under cuda (one step at a time); within the tolerances under tile, whose chunks
     of 16 steps start elsewhere in the second segment."""
-    x = model_inputs(2, 100, 4, 64, dtype=dtype, seed=15)
+    x = model_inputs(device, 2, 100, 4, 64, dtype=dtype, seed=15)
     whole, whole_final = rwkv.wkv7(*x, output_final_state=True)
     first, state = rwkv.wkv7(*(z[:, :37] for z in x), output_final_state=True)
     second, final = rwkv.wkv7(*(z[:, 37:] for z in x), initial_state=state,
@@ -205,21 +230,21 @@ def test_segment_chaining_equals_one_call(dtype, backend):
         assert rel(chained, whole) <= Y_TOL[dtype] and rel(final, whole_final) <= Y_TOL[dtype]
 
 
-def test_reference_backend():
-    x = model_inputs(2, 63, 4, 64, seed=17)
+def test_reference_backend(device):
+    x = model_inputs(device, 2, 63, 4, 64, seed=17)
     ref, ref_final = reference(*x)
     y, final = rwkv.wkv7(*x, output_final_state=True, backend="reference")
     assert rel(y, ref) <= REFERENCE_TOL and rel(final, ref_final) <= REFERENCE_TOL
 
 
-def test_empty_sequence():
-    x = model_inputs(2, 0, 4, 16)
-    s0 = torch.randn(2, 4, 16, 16, device="cuda")
+def test_empty_sequence(device):
+    x = model_inputs(device, 2, 0, 4, 16)
+    s0 = torch.randn(2, 4, 16, 16, device=device)
     y, final = rwkv.wkv7(*x, initial_state=s0, output_final_state=True)
     assert y.shape == (2, 0, 4, 16) and torch.equal(final, s0)
 
 
-# ---- backward ---------------------------------------------------------------------------------
+# ---- backward ------------------------------------------------------------------------------------
 
 def gradients(x, s0=None, dy=None, dfinal=None, decay="raw", backend=None, reference_impl=False):
     """(y, final, grads of r, w, k, v, a, b and s0) of <y, dy> + <final, dfinal>."""
@@ -240,9 +265,10 @@ def gradients(x, s0=None, dy=None, dfinal=None, decay="raw", backend=None, refer
 
 def check_gradients(x, tol, s0=None, with_dfinal=False, decay="raw", backend=None):
     batch, steps, heads, n = x[0].shape
-    g = torch.Generator(device="cuda").manual_seed(99)
-    dy = torch.randn(x[0].shape, device="cuda", generator=g).to(x[0].dtype)
-    dfinal = torch.randn(batch, heads, n, n, device="cuda", generator=g) if with_dfinal else None
+    device = x[0].device
+    g = torch.Generator(device=device).manual_seed(99)
+    dy = torch.randn(x[0].shape, device=device, generator=g).to(x[0].dtype)
+    dfinal = torch.randn(batch, heads, n, n, device=device, generator=g) if with_dfinal else None
     _, _, got = gradients(x, s0, dy, dfinal, decay, backend)
     _, _, want = gradients(x, s0, dy, dfinal, decay, reference_impl=True)
     names = ["dr", "dw", "dk", "dv", "da", "db", "ds0"]
@@ -252,51 +278,52 @@ def check_gradients(x, tol, s0=None, with_dfinal=False, decay="raw", backend=Non
         assert err <= tol, f"{name}: rel {err:.2e} > {tol:.0e}"
 
 
-@pytest.mark.parametrize("n", [16, 32, 64, 128])
-@pytest.mark.parametrize("t", [1, 16, 17, 63])
-def test_backward_fp32(n, t):
+# On the CPU: every length at N = 32, every head size at T = 17.
+@pytest.mark.parametrize("n, t", head_sizes_and_lengths([1, 16, 17, 63],
+                                                        lambda n, t: n == 32 or t == 17))
+def test_backward_fp32(n, t, device):
     """T = 1 starts from a random state: from zeros dw is 0 exactly (dd = G S_0 = 0), which the
     chunked backward reaches only to its rounding (its dw sums terms that cancel there)."""
-    s0 = torch.randn(2, 2, n, n, device="cuda") * 0.5 if t == 1 else None
-    check_gradients(model_inputs(2, t, 2, n, seed=n * t), GRAD_TOL[torch.float32], s0=s0)
+    s0 = torch.randn(2, 2, n, n, device=device) * 0.5 if t == 1 else None
+    check_gradients(model_inputs(device, 2, t, 2, n, seed=n * t), GRAD_TOL[torch.float32], s0=s0)
 
 
 @pytest.mark.parametrize("decay", ["raw", "clampw", "log"])
-def test_backward_decay_conventions(decay):
-    check_gradients(model_inputs(2, 40, 2, 64, seed=21, decay=decay), GRAD_TOL[torch.float32],
-                    decay=decay)
+def test_backward_decay_conventions(decay, device):
+    check_gradients(model_inputs(device, 2, 40, 2, 64, seed=21, decay=decay),
+                    GRAD_TOL[torch.float32], decay=decay)
 
 
 @pytest.mark.parametrize("shared", [False, True])
 @pytest.mark.parametrize("with_dfinal", [False, True])
-def test_backward_state_passing(shared, with_dfinal):
+def test_backward_state_passing(shared, with_dfinal, device):
     """ds0 from dy and from dsT; a shared (H, N, N) state's gradient is summed over B."""
     shape = (4, 32, 32) if shared else (3, 4, 32, 32)
-    s0 = torch.randn(shape, device="cuda") * 0.5
-    check_gradients(model_inputs(3, 45, 4, 32, seed=23), GRAD_TOL[torch.float32], s0=s0,
+    s0 = torch.randn(shape, device=device) * 0.5
+    check_gradients(model_inputs(device, 3, 45, 4, 32, seed=23), GRAD_TOL[torch.float32], s0=s0,
                     with_dfinal=with_dfinal)
 
 
-def test_backward_bf16():
-    check_gradients(model_inputs(2, 200, 4, 64, dtype=torch.bfloat16, seed=25),
-                    GRAD_TOL[torch.bfloat16], with_dfinal=True,
-                    s0=torch.randn(2, 4, 64, 64, device="cuda") * 0.5)
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16], ids=["bf16", "fp16"])
+def test_backward_low_precision(dtype, device):
+    check_gradients(model_inputs(device, 2, 200, 4, 64, dtype=dtype, seed=25), GRAD_TOL[dtype],
+                    with_dfinal=True, s0=torch.randn(2, 4, 64, 64, device=device) * 0.5)
 
 
-def test_backward_long_sequence():
-    check_gradients(model_inputs(1, 1000, 2, 64, seed=27), GRAD_TOL[torch.float32],
+def test_backward_long_sequence(device):
+    check_gradients(model_inputs(device, 1, 1000, 2, 64, seed=27), GRAD_TOL[torch.float32],
                     with_dfinal=True)
 
 
-def test_backward_reference_backend():
-    check_gradients(model_inputs(2, 33, 2, 32, seed=29), 1e-9, backend="reference",
-                    with_dfinal=True, s0=torch.randn(2, 2, 32, 32, device="cuda"))
+def test_backward_reference_backend(device):
+    check_gradients(model_inputs(device, 2, 33, 2, 32, seed=29), 1e-9, backend="reference",
+                    with_dfinal=True, s0=torch.randn(2, 2, 32, 32, device=device))
 
 
-def test_backward_through_chained_segments():
+def test_backward_through_chained_segments(device):
     """Gradients of two chained segments equal those of the whole sequence."""
-    x = model_inputs(2, 50, 2, 32, seed=31)
-    dy = torch.randn(x[0].shape, device="cuda")
+    x = model_inputs(device, 2, 50, 2, 32, seed=31)
+    dy = torch.randn(x[0].shape, device=device)
     _, _, whole = gradients(x, None, dy)
     leaves = [z.detach().clone().requires_grad_(True) for z in x]
     first, state = rwkv.wkv7(*(z[:, :20] for z in leaves), output_final_state=True)
@@ -315,9 +342,9 @@ def flat(x):
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16, torch.float16])
 @pytest.mark.parametrize("n", [16, 64, 128])
-def test_wkv7s_matches_the_reference(dtype, n):
-    x = model_inputs(3, 50, 2, n, dtype=dtype, seed=33)
-    s0 = torch.randn(3, 2, n, n, device="cuda")
+def test_wkv7s_matches_the_reference(dtype, n, device):
+    x = model_inputs(device, 3, 50, 2, n, dtype=dtype, seed=33)
+    s0 = torch.randn(3, 2, n, n, device=device)
     state = s0.clone()
     y = rwkv.wkv7s(state, *flat(x))
     assert y.shape == (3, 50, 2 * n) and y.dtype == dtype
@@ -328,9 +355,9 @@ def test_wkv7s_matches_the_reference(dtype, n):
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
-def test_wkv7s_decode_loop_equals_one_call(dtype):
-    x = flat(model_inputs(4, 30, 4, 64, dtype=dtype, seed=35))
-    whole_state = torch.randn(4, 4, 64, 64, device="cuda")
+def test_wkv7s_decode_loop_equals_one_call(dtype, device):
+    x = flat(model_inputs(device, 4, 30, 4, 64, dtype=dtype, seed=35))
+    whole_state = torch.randn(4, 4, 64, 64, device=device)
     state = whole_state.clone()
     whole = rwkv.wkv7s(whole_state, *x)
     steps = [rwkv.wkv7s(state, *(z[:, t:t + 1] for z in x)) for t in range(30)]
@@ -338,19 +365,19 @@ def test_wkv7s_decode_loop_equals_one_call(dtype):
     assert torch.equal(state, whole_state)
 
 
-def test_wkv7s_decode_batch_64():
-    x = flat(model_inputs(64, 1, 32, 64, dtype=torch.bfloat16, seed=37))
-    s0 = torch.randn(64, 32, 64, 64, device="cuda")
+def test_wkv7s_decode_batch_64(device):
+    x = flat(model_inputs(device, 64, 1, 32, 64, dtype=torch.bfloat16, seed=37))
+    s0 = torch.randn(64, 32, 64, 64, device=device)
     state = s0.clone()
     y = rwkv.wkv7s(state, *x)
     ref, ref_final = reference(*(z.view(64, 1, 32, 64) for z in x), s0=s0)
     assert rel(y.view(ref.shape), ref) <= 5e-3 and rel(state, ref_final) <= 1e-5
 
 
-def test_wkv7s_equals_wkv7_with_states(backend):
+def test_wkv7s_equals_wkv7_with_states(backend, device):
     """Bitwise under cuda; under tile wkv7 is chunked and wkv7s steps, both in fp32."""
-    x = model_inputs(2, 20, 4, 32, seed=39)
-    s0 = torch.randn(2, 4, 32, 32, device="cuda")
+    x = model_inputs(device, 2, 20, 4, 32, seed=39)
+    s0 = torch.randn(2, 4, 32, 32, device=device)
     y, final = rwkv.wkv7(*x, initial_state=s0, output_final_state=True)
     state = s0.clone()
     y_s = rwkv.wkv7s(state, *x)
@@ -360,12 +387,12 @@ def test_wkv7s_equals_wkv7_with_states(backend):
         assert rel(y_s, y) <= 1e-5 and rel(state, final) <= 1e-5
 
 
-# ---- errors ---------------------------------------------------------------------------------------
+# ---- errors --------------------------------------------------------------------------------------
 
-def test_errors():
-    x = model_inputs(2, 8, 2, 64)
+def test_errors(device):
+    x = model_inputs(device, 2, 8, 2, 64)
     with pytest.raises(ValueError, match="head size N is 48"):
-        rwkv.wkv7(*model_inputs(1, 4, 1, 48))
+        rwkv.wkv7(*model_inputs(device, 1, 4, 1, 48))
     with pytest.raises(ValueError, match="k has shape"):
         rwkv.wkv7(x[0], x[1], x[2][:, :4], *x[3:])
     with pytest.raises(ValueError, match="decay is 'exp'"):
@@ -375,19 +402,42 @@ def test_errors():
     with pytest.raises(TypeError, match="r has dtype"):
         rwkv.wkv7(*(z.double() for z in x))
     with pytest.raises(ValueError, match="initial_state has shape"):
-        rwkv.wkv7(*x, initial_state=torch.zeros(2, 2, 64, 32, device="cuda"))
+        rwkv.wkv7(*x, initial_state=torch.zeros(2, 2, 64, 32, device=device))
     with pytest.raises(TypeError, match="initial_state has dtype"):
-        rwkv.wkv7(*x, initial_state=torch.zeros(2, 2, 64, 64, device="cuda").half())
+        rwkv.wkv7(*x, initial_state=torch.zeros(2, 2, 64, 64, device=device).half())
     with pytest.raises(TypeError, match="output_final_state must be a bool"):
         rwkv.wkv7(*x, output_final_state=1)
-    with pytest.raises(ValueError, match="r is on cpu|r .*cuda"):
-        rwkv.wkv7(x[0].cpu(), *x[1:])
+    with pytest.raises(ValueError, match="wkv7: r is on meta; expected a CUDA or CPU tensor"):
+        rwkv.wkv7(x[0].to("meta"), *x[1:])
     with pytest.raises(ValueError, match="backend is 'fast'"):
         rwkv.wkv7(*x, backend="fast")
-    state = torch.zeros(2, 2, 64, 64, device="cuda")
+    state = torch.zeros(2, 2, 64, 64, device=device)
     with pytest.raises(ValueError, match="r has shape"):
-        rwkv.wkv7s(state, *flat(model_inputs(2, 8, 4, 64)))
+        rwkv.wkv7s(state, *flat(model_inputs(device, 2, 8, 4, 64)))
     with pytest.raises(ValueError, match="not contiguous"):
         rwkv.wkv7s(state.transpose(2, 3), *flat(x))
     with pytest.raises(ValueError, match="state has shape"):
         rwkv.wkv7s(state[0], *flat(x))
+
+
+def test_cuda_backend_refuses_cpu_tensors(device):
+    x = tuple(z.cpu() for z in model_inputs(device, 2, 8, 2, 64))
+    message = ("backend 'cuda' runs on CUDA tensors; r is on cpu \\(the 'tile' and 'reference' "
+               "backends run on the CPU\\)")
+    with pytest.raises(ValueError, match="wkv7: " + message):
+        rwkv.wkv7(*x, backend="cuda")
+    with pytest.raises(ValueError, match="wkv7s: " + message):
+        rwkv.wkv7s(torch.zeros(2, 2, 64, 64), *flat(x), backend="cuda")
+
+
+@pytest.mark.cuda_only
+def test_cuda_and_cpu_tensors_do_not_mix(device):
+    x = model_inputs(device, 2, 8, 2, 64)
+    with pytest.raises(ValueError, match="wkv7: k is on cuda:0 but r is on cpu"):
+        rwkv.wkv7(x[0].cpu(), *x[1:])
+    with pytest.raises(ValueError, match="wkv7: w is on cpu but r is on cuda:0"):
+        rwkv.wkv7(x[0], x[1].cpu(), *x[2:])
+    with pytest.raises(ValueError, match="wkv7: initial_state is on cpu but r is on cuda:0"):
+        rwkv.wkv7(*x, initial_state=torch.zeros(2, 2, 64, 64))
+    with pytest.raises(ValueError, match="wkv7s: state is on cpu but r is on cuda:0"):
+        rwkv.wkv7s(torch.zeros(2, 2, 64, 64), *flat(x))
