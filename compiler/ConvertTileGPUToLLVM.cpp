@@ -335,6 +335,133 @@ struct SharedExchangeLowering : public TilePattern<Op> {
   }
 };
 
+// tl.device_print: one vprintf per element a thread holds, with the program id, the element's
+// coordinates and the operands' elements. vprintf reads its arguments from a buffer laid out as
+// a struct of the printed values (ints widened to 32 or 64 bits, floats to fp64).
+struct PrintLowering : public TilePattern<tile::PrintOp> {
+  using TilePattern::TilePattern;
+  LogicalResult matchAndRewrite(tile::PrintOp op, OpAdaptor adaptor,
+                                ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    MLIRContext *context = rewriter.getContext();
+    auto module = op->getParentOfType<ModuleOp>();
+    Type i32 = rewriter.getI32Type(), i64 = rewriter.getI64Type(), f64 = rewriter.getF64Type();
+    auto pointer = LLVM::LLVMPointerType::get(context);
+
+    RankedTensorType blockType;
+    for (Value value : op.getValues())
+      if (auto block = dyn_cast<RankedTensorType>(value.getType()))
+        blockType = block;
+    unsigned rank = blockType ? blockType.getRank() : 0;
+
+    // The format and the argument types: program id, coordinates, then the values.
+    std::string format = "pid (%d, %d, %d)";
+    SmallVector<Type> fields(3 + rank, i32);
+    if (rank) {
+      format += " idx (";
+      for (unsigned d = 0; d < rank; ++d)
+        format += d ? ", %d" : "%d";
+      format += ")";
+    }
+    format += " ";
+    for (char c : op.getPrefix())
+      format += c == '%' ? std::string("%%") : std::string(1, c);
+    SmallVector<std::function<Value(Value)>> widen;
+    for (auto [k, value] : llvm::enumerate(op.getValues())) {
+      Type element = getElementTypeOrSelf(value.getType());
+      bool isPointer = isa<tile::PointerType>(element);
+      unsigned width = isPointer ? 64 : element.getIntOrFloatBitWidth();
+      bool hex = op.getHex() || isPointer;
+      bool isSigned = op.getIsSigned()[k] && width > 1;
+      bool wide = width > 32;
+      format += k ? ", " : "";
+      if (hex)
+        format += wide ? "0x%llx" : "0x%x";
+      else if (isa<FloatType>(element))
+        format += "%.9g";
+      else
+        format += std::string(wide ? "%ll" : "%") + (isSigned ? "d" : "u");
+      Type field = isa<FloatType>(element) && !hex ? f64 : wide ? i64 : i32;
+      fields.push_back(field);
+      widen.push_back(
+          [&rewriter, loc, element, hex, isSigned, isPointer, field, width](Value v) -> Value {
+            if (isPointer)
+              return LLVM::PtrToIntOp::create(rewriter, loc, field, v);
+            if (isa<FloatType>(element)) {
+              if (!hex)
+                return element.isF64() ? v : Value(LLVM::FPExtOp::create(rewriter, loc, field, v));
+              v = LLVM::BitcastOp::create(rewriter, loc, rewriter.getIntegerType(width), v);
+            }
+            if (width == field.getIntOrFloatBitWidth())
+              return v;
+            if (isSigned && !hex)
+              return LLVM::SExtOp::create(rewriter, loc, field, v);
+            return LLVM::ZExtOp::create(rewriter, loc, field, v);
+          });
+    }
+    format += "\n";
+    format.push_back('\0');
+
+    Value formatAddress = LLVM::AddressOfOp::create(rewriter, loc, formatGlobal(module, format));
+    LLVM::LLVMFuncOp vprintf = vprintfDeclaration(module);
+    auto argsType = LLVM::LLVMStructType::getLiteral(context, fields);
+    Value args;
+    {
+      // At the function's entry: an alloca in a loop would take more stack every iteration.
+      OpBuilder::InsertionGuard guard(rewriter);
+      Region *region = rewriter.getInsertionBlock()->getParent();
+      while (!isa<ModuleOp>(region->getParentOp()->getParentOp()))
+        region = region->getParentOp()->getParentRegion();
+      rewriter.setInsertionPointToStart(&region->front());
+      args = LLVM::AllocaOp::create(rewriter, loc, pointer, argsType, constI32(rewriter, loc, 1));
+    }
+    SmallVector<Value> programId{NVVM::BlockIdXOp::create(rewriter, loc, i32),
+                                 NVVM::BlockIdYOp::create(rewriter, loc, i32),
+                                 NVVM::BlockIdZOp::create(rewriter, loc, i32)};
+    SmallVector<SmallVector<Value>> elements;
+    for (Value value : adaptor.getValues())
+      elements.push_back(unpack(rewriter, loc, value));
+    SmallVector<SmallVector<Value>> coordinates =
+        blockType ? emitCoordinates(rewriter, loc, blockType) : SmallVector<SmallVector<Value>>{{}};
+    for (auto [i, coordinate] : llvm::enumerate(coordinates)) {
+      SmallVector<Value> printed(programId);
+      llvm::append_range(printed, coordinate);
+      for (auto [k, values] : llvm::enumerate(elements))
+        printed.push_back(widen[k](values.size() == 1 ? values.front() : values[i]));
+      for (auto [f, value] : llvm::enumerate(printed)) {
+        Value field = LLVM::GEPOp::create(rewriter, loc, pointer, argsType, args,
+                                          ArrayRef<LLVM::GEPArg>{0, int32_t(f)});
+        LLVM::StoreOp::create(rewriter, loc, value, field);
+      }
+      LLVM::CallOp::create(rewriter, loc, vprintf, ValueRange{formatAddress, args});
+    }
+    rewriter.eraseOp(op);
+    return success();
+  }
+
+  static LLVM::GlobalOp formatGlobal(ModuleOp module, StringRef format) {
+    OpBuilder builder(module.getBodyRegion());
+    unsigned n = 0;
+    std::string name;
+    do
+      name = "tessera_print_format_" + std::to_string(n++);
+    while (module.lookupSymbol(name));
+    auto type = LLVM::LLVMArrayType::get(builder.getI8Type(), format.size());
+    return LLVM::GlobalOp::create(builder, module.getLoc(), type, /*isConstant=*/true,
+                                  LLVM::Linkage::Internal, name, builder.getStringAttr(format));
+  }
+
+  static LLVM::LLVMFuncOp vprintfDeclaration(ModuleOp module) {
+    if (auto existing = module.lookupSymbol<LLVM::LLVMFuncOp>("vprintf"))
+      return existing;
+    OpBuilder builder(module.getBodyRegion());
+    auto pointer = LLVM::LLVMPointerType::get(module.getContext());
+    return LLVM::LLVMFuncOp::create(
+        builder, module.getLoc(), "vprintf",
+        LLVM::LLVMFunctionType::get(builder.getI32Type(), {pointer, pointer}));
+  }
+};
+
 struct ConvertTileGPUToLLVMPass
     : public mlir::tessera::impl::ConvertTileGPUToLLVMBase<ConvertTileGPUToLLVMPass> {
   void runOnOperation() override {
@@ -350,18 +477,17 @@ struct ConvertTileGPUToLLVMPass
 
     TileTypeConverter converter(context);
     RewritePatternSet patterns(context);
-    patterns.add<FuncOpLowering, ReturnOpLowering, MakeRangeLowering, SplatLowering,
-                 TensorConstantLowering, AddPtrLowering, HintLowering, FastDivFLowering,
-                 FastExpLowering<math::ExpOp>, FastExpLowering<math::Exp2Op>,
-                 GridQueryLowering<tile::ProgramIdOp, NVVM::BlockIdXOp, NVVM::BlockIdYOp,
-                                   NVVM::BlockIdZOp>,
-                 GridQueryLowering<tile::NumProgramsOp, NVVM::GridDimXOp, NVVM::GridDimYOp,
-                                   NVVM::GridDimZOp>,
-                 RegisterRemapLowering<tile::BroadcastOp>,
-                 RegisterRemapLowering<tile::ExpandDimsOp>,
-                 NoOpConvertLowering, SharedExchangeLowering<ConvertLayoutOp>,
-                 SharedExchangeLowering<tile::TransOp>,
-                 SharedExchangeLowering<tile::ReshapeOp>>(converter, state);
+    patterns.add<
+        FuncOpLowering, ReturnOpLowering, MakeRangeLowering, SplatLowering, TensorConstantLowering,
+        AddPtrLowering, HintLowering, FastDivFLowering, FastExpLowering<math::ExpOp>,
+        FastExpLowering<math::Exp2Op>,
+        GridQueryLowering<tile::ProgramIdOp, NVVM::BlockIdXOp, NVVM::BlockIdYOp, NVVM::BlockIdZOp>,
+        GridQueryLowering<tile::NumProgramsOp, NVVM::GridDimXOp, NVVM::GridDimYOp,
+                          NVVM::GridDimZOp>,
+        RegisterRemapLowering<tile::BroadcastOp>, RegisterRemapLowering<tile::ExpandDimsOp>,
+        NoOpConvertLowering, SharedExchangeLowering<ConvertLayoutOp>,
+        SharedExchangeLowering<tile::TransOp>, SharedExchangeLowering<tile::ReshapeOp>,
+        PrintLowering>(converter, state);
     patterns.add<ElementwiseLowering>(converter);
     populateMemoryOpPatterns(converter, patterns, state);
     populateReduceAndDotPatterns(converter, patterns, state);

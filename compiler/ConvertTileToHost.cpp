@@ -100,6 +100,9 @@ private:
   void forEachIndex(ArrayRef<int64_t> shape, function_ref<void(ValueRange)> body);
 
   Value siteString(Operation *op);
+  Value stringConstant(StringRef text);
+  // The address of a buffer's first element, for the runtime.
+  Value addressOf(Value buffer);
   Value accessAllowed(Value address, Type element, AccessKind kind, Operation *op);
   // `body()` where `mask` is true (or null), else `fallback`.
   Value underMask(Value mask, Value fallback, function_ref<Value()> body);
@@ -117,6 +120,7 @@ private:
   LogicalResult lowerLoad(tile::LoadOp op);
   LogicalResult lowerStore(tile::StoreOp op);
   LogicalResult lowerAtomic(Operation *op);
+  LogicalResult lowerPrint(tile::PrintOp op);
   // The old value of an atomic on one element: `apply(pointer)` where the runtime allows the
   // access, zero where it does not.
   Value atomicElement(Value address, Type element, Operation *op, function_ref<Value(Value)> apply);
@@ -185,13 +189,15 @@ void HostLowering::forEachIndex(ArrayRef<int64_t> shape, function_ref<void(Value
 }
 
 // A global string naming the op's source line, passed to the runtime with each access.
-Value HostLowering::siteString(Operation *op) {
-  std::string text = sourceLine(op->getLoc());
+Value HostLowering::siteString(Operation *op) { return stringConstant(sourceLine(op->getLoc())); }
+
+// The address of a NUL-terminated global holding `text` (one global per distinct text).
+Value HostLowering::stringConstant(StringRef text) {
   LLVM::GlobalOp &global = sites[text];
   if (!global) {
     OpBuilder::InsertionGuard guard(builder);
     builder.setInsertionPointToStart(module.getBody());
-    std::string withNul = text + '\0';
+    std::string withNul = text.str() + '\0';
     auto type = LLVM::LLVMArrayType::get(builder.getI8Type(), withNul.size());
     global = LLVM::GlobalOp::create(
         builder, loc(), type, /*isConstant=*/true, LLVM::Linkage::Internal,
@@ -312,6 +318,13 @@ LogicalResult HostLowering::run() {
   auto check =
       func::FuncOp::create(builder, kernel.getLoc(), "tessera_host_check_access", checkType);
   check.setPrivate();
+  auto pointer = LLVM::LLVMPointerType::get(context);
+  auto print = func::FuncOp::create(builder, kernel.getLoc(), "tessera_host_print",
+                                    FunctionType::get(context,
+                                                      {pointer, builder.getI32Type(), pointer,
+                                                       builder.getI32Type(), pointer, pointer},
+                                                      {}));
+  print.setPrivate();
 
   builder.setInsertionPointToStart(entry);
   if (failed(lowerBlock(body)))
@@ -447,6 +460,8 @@ LogicalResult HostLowering::lowerOp(Operation *op) {
     return lowerStore(store);
   if (isa<tile::AtomicRMWOp, tile::AtomicCASOp>(op))
     return lowerAtomic(op);
+  if (auto print = dyn_cast<tile::PrintOp>(op))
+    return lowerPrint(print);
   if (auto reduce = dyn_cast<tile::ReduceOp>(op))
     return lowerReduce(reduce);
   if (auto dot = dyn_cast<tile::DotOp>(op))
@@ -700,6 +715,87 @@ LogicalResult HostLowering::lowerAtomic(Operation *op) {
     memref::StoreOp::create(builder, loc(), old, flat(result), i);
   });
   mapping.map(op->getResult(0), result);
+  return success();
+}
+
+Value HostLowering::addressOf(Value buffer) {
+  Value address = memref::ExtractAlignedPointerAsIndexOp::create(builder, loc(), buffer);
+  Value integer = arith::IndexCastOp::create(builder, loc(), builder.getI64Type(), address);
+  return LLVM::IntToPtrOp::create(builder, loc(), LLVM::LLVMPointerType::get(builder.getContext()),
+                                  integer);
+}
+
+// How tessera_host_print formats an element (runtime/host_kernel.h): the kind in the low byte
+// (0 signed, 1 unsigned, 2 float, 3 hexadecimal bits), the element's width in bits above it.
+enum PrintKind : int32_t { kSigned = 0, kUnsigned = 1, kFloat = 2, kHex = 3 };
+
+// One runtime call per element index: the index, and each operand's element as 64 bits (floats
+// as an fp64's bits) with how to format it.
+LogicalResult HostLowering::lowerPrint(tile::PrintOp op) {
+  ValueRange operands = op.getValues();
+  SmallVector<int64_t> shape;
+  for (Value operand : operands)
+    if (auto block = dyn_cast<RankedTensorType>(operand.getType()))
+      shape.assign(block.getShape().begin(), block.getShape().end());
+  int64_t rank = shape.size(), count = operands.size();
+  auto i64Buffer = [&](int64_t size) {
+    return memref::AllocaOp::create(
+        builder, loc(), MemRefType::get({std::max<int64_t>(1, size)}, builder.getI64Type()));
+  };
+  Value indexBuffer = i64Buffer(rank), bits = i64Buffer(count);
+  Value kinds = memref::AllocaOp::create(
+      builder, loc(), MemRefType::get({std::max<int64_t>(1, count)}, builder.getI32Type()));
+  SmallVector<Value> values;
+  for (auto [k, operand] : llvm::enumerate(operands)) {
+    values.push_back(lookup(operand));
+    Type element = getElementTypeOrSelf(operand.getType());
+    int32_t width = isa<tile::PointerType>(element) ? 64 : element.getIntOrFloatBitWidth();
+    int32_t kind = op.getHex() || isa<tile::PointerType>(element) ? kHex
+                   : isa<FloatType>(element)                      ? kFloat
+                   : op.getIsSigned()[k] && width > 1             ? kSigned
+                                                                  : kUnsigned;
+    memref::StoreOp::create(builder, loc(), i32(kind | width << 8), kinds, ValueRange{index(k)});
+  }
+  Value prefix = stringConstant(op.getPrefix());
+  auto printAt = [&](ValueRange indices) {
+    for (auto [d, i] : llvm::enumerate(indices))
+      memref::StoreOp::create(builder, loc(),
+                              arith::IndexCastOp::create(builder, loc(), builder.getI64Type(), i),
+                              indexBuffer, ValueRange{index(d)});
+    Value flatIndex = index(0);
+    for (auto [d, i] : llvm::enumerate(indices))
+      flatIndex = arith::AddIOp::create(
+          builder, loc(), arith::MulIOp::create(builder, loc(), flatIndex, index(shape[d])), i);
+    for (auto [k, operand] : llvm::enumerate(operands)) {
+      Value element =
+          isa<RankedTensorType>(operand.getType()) ? elementAt(values[k], flatIndex) : values[k];
+      Type type = element.getType();
+      bool hex = op.getHex() || isa<tile::PointerType>(getElementTypeOrSelf(operand.getType()));
+      if (isa<FloatType>(type)) {
+        element =
+            hex ? arith::BitcastOp::create(
+                      builder, loc(), builder.getIntegerType(type.getIntOrFloatBitWidth()), element)
+                : arith::BitcastOp::create(
+                      builder, loc(), builder.getI64Type(),
+                      type.isF64()
+                          ? element
+                          : arith::ExtFOp::create(builder, loc(), builder.getF64Type(), element));
+      }
+      if (element.getType().getIntOrFloatBitWidth() < 64)
+        element =
+            op.getIsSigned()[k] && !hex && !element.getType().isInteger(1)
+                ? Value(arith::ExtSIOp::create(builder, loc(), builder.getI64Type(), element))
+                : Value(arith::ExtUIOp::create(builder, loc(), builder.getI64Type(), element));
+      memref::StoreOp::create(builder, loc(), element, bits, ValueRange{index(k)});
+    }
+    func::CallOp::create(builder, loc(), "tessera_host_print", TypeRange{},
+                         ValueRange{prefix, i32(rank), addressOf(indexBuffer), i32(count),
+                                    addressOf(bits), addressOf(kinds)});
+  };
+  if (shape.empty())
+    printAt({});
+  else
+    forEachIndex(shape, printAt);
   return success();
 }
 

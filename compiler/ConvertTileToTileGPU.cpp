@@ -351,6 +351,13 @@ private:
           setLayout(result, SliceAttr::get(context, reduce.getAxis(), layout));
       return;
     }
+    if (isa<tile::PrintOp>(op)) {
+      // One layout for every printed block: each thread prints the elements it holds of each.
+      for (Value value : op->getOperands())
+        if (Attribute layout = layoutOf(value))
+          return requireAllTensors(op, layout);
+      return;
+    }
     if (op->getNumResults() != 1)
       return;
     auto resultType = dyn_cast<RankedTensorType>(op->getResult(0).getType());

@@ -2,8 +2,10 @@
 
 #include <pthread.h>
 
+#include <algorithm>
 #include <cinttypes>
 #include <cstdio>
+#include <cstring>
 #include <sstream>
 
 namespace tessera::runtime {
@@ -117,9 +119,57 @@ constexpr size_t kProgramStackBytes = size_t(1) << 30;
 
 } // namespace
 
+// Called by host kernels for each line of tl.device_print: "pid (x, y, z) idx (i, j) prefix
+// a, b" on stdout, flushed, so that it interleaves with the process's other output. Each of the
+// `count` elements comes as 64 bits with its format: the low byte of `kinds[k]` is 0 (signed),
+// 1 (unsigned), 2 (float: an fp64's bits) or 3 (hexadecimal bits), the element's width in bits
+// above it.
+void printElements(const char *prefix, int32_t rank, const int64_t *index, int32_t count,
+                   const int64_t *bits, const int32_t *kinds) {
+  std::string line;
+  char text[64];
+  if (const LaunchState *launch = currentLaunch) {
+    const int32_t *pid = launch->programIdAndGrid;
+    std::snprintf(text, sizeof(text), "pid (%d, %d, %d)", pid[0], pid[1], pid[2]);
+    line += text;
+  }
+  if (rank > 0) {
+    line += " idx (";
+    for (int32_t d = 0; d < rank; ++d)
+      line += (d ? ", " : "") + std::to_string(index[d]);
+    line += ")";
+  }
+  line += std::string(" ") + prefix;
+  for (int32_t k = 0; k < count; ++k) {
+    int32_t width = kinds[k] >> 8;
+    uint64_t value = uint64_t(bits[k]);
+    switch (kinds[k] & 0xff) {
+    case 0:
+      std::snprintf(text, sizeof(text), "%" PRId64, bits[k]);
+      break;
+    case 1:
+      std::snprintf(text, sizeof(text), "%" PRIu64, value);
+      break;
+    case 2: {
+      double real;
+      std::memcpy(&real, &value, sizeof(real));
+      std::snprintf(text, sizeof(text), "%.9g", real);
+      break;
+    }
+    default:
+      std::snprintf(text, sizeof(text), "0x%0*" PRIx64, std::max(1, width / 4), value);
+    }
+    line += (k ? ", " : "") + std::string(text);
+  }
+  line += "\n";
+  std::fputs(line.c_str(), stdout);
+  std::fflush(stdout);
+}
+
 const std::map<std::string, void *> &hostRuntimeSymbols() {
   static const std::map<std::string, void *> symbols = {
       {"tessera_host_check_access", reinterpret_cast<void *>(&checkAccess)},
+      {"tessera_host_print", reinterpret_cast<void *>(&printElements)},
   };
   return symbols;
 }

@@ -251,6 +251,24 @@ LogicalResult AtomicCASOp::verify() {
   return success();
 }
 
+LogicalResult PrintOp::verify() {
+  if (getIsSigned().size() != getValues().size())
+    return emitOpError("has ") << getIsSigned().size() << " is_signed entries for "
+                               << getValues().size() << " values";
+  RankedTensorType first;
+  for (Value value : getValues()) {
+    auto block = dyn_cast<RankedTensorType>(value.getType());
+    if (!block)
+      continue;
+    if (first && first.getShape() != block.getShape())
+      return emitOpError("prints blocks of different shapes: ")
+             << shapeString(first) << " and " << shapeString(block);
+    if (!first)
+      first = block;
+  }
+  return success();
+}
+
 LogicalResult ReduceOp::verify() {
   if (getSrcs().empty())
     return emitOpError("needs at least one operand");

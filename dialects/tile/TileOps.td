@@ -260,6 +260,27 @@ def Tile_AtomicCASOp : Tile_Op<"atomic_cas", [MemoryEffects<[MemRead, MemWrite]>
   let hasVerifier = 1;
 }
 
+def Tile_PrintOp : Tile_Op<"print", [MemoryEffects<[MemWrite]>]> {
+  let summary = "Print values from a kernel (tl.device_print)";
+  let description = [{
+    Prints one line per element index of the block operands (blocks of one shape; scalars
+    repeat on every line), with the program id, the index, `prefix` and the operands' elements
+    separated by ", ", for example `pid (0, 0, 0) idx (3) x: 1.5, 7`. `is_signed` says per
+    operand whether its integers are signed; with `hex` every element prints as its bits in
+    hexadecimal (pointers always do). The host prints the lines in index order; on a GPU every
+    thread prints the elements it holds, copies included, in no particular order.
+
+    ```mlir
+    tile.print %x, %n {prefix = "x, n: ", hex = false, is_signed = array<i1: true, true>}
+        : tensor<128xf32>, i32
+    ```
+  }];
+  let arguments = (ins StrAttr:$prefix, BoolAttr:$hex, DenseBoolArrayAttr:$is_signed,
+                   Variadic<Tile_Value>:$values);
+  let assemblyFormat = "($values^ `:` type($values))? attr-dict";
+  let hasVerifier = 1;
+}
+
 def Tile_ReduceOp : Tile_Op<"reduce", [Pure, SingleBlockImplicitTerminator<"ReduceReturnOp">]> {
   let summary = "Reduce blocks along an axis with a combiner region";
   let description = [{

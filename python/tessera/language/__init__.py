@@ -20,6 +20,7 @@ from .block_pointer import advance, make_block_ptr
 from .compile_time import range, static_assert, static_range
 from .core import constexpr, tensor
 from .creation import arange, full, num_programs, program_id, zeros, zeros_like
+from .debugging import device_print
 from .dtypes import (bfloat16, block_type, dtype, float16, float32, float64, int1, int8, int16,
                      int32, int64, pointer_type, uint8, uint16, uint32, uint64)
 from .hints import max_contiguous, multiple_of
@@ -35,7 +36,7 @@ from .tensor_descriptor import tensor_descriptor
 __all__ = [
     "PropagateNan", "abs", "advance", "arange", "argmax", "argmin", "atomic_add", "atomic_and",
     "atomic_cas", "atomic_max", "atomic_min", "atomic_or", "atomic_xchg", "atomic_xor",
-    "bfloat16", "block_type",
+    "bfloat16", "block_type", "device_print",
     "broadcast_to", "cdiv", "ceil", "constexpr", "cos", "dot", "dtype", "erf", "exp", "exp2",
     "expand_dims", "float16", "float32", "float64", "floor", "fma", "full", "int1", "int8",
     "int16", "int32", "int64", "load", "log", "log2", "make_block_ptr", "math", "max",

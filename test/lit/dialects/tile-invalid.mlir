@@ -238,3 +238,21 @@ func.func @atomic_cas_narrow(%p: !tile.ptr<i16>, %c: i16, %v: i16) {
   %o = tile.atomic_cas %p, %c, %v : (!tile.ptr<i16>, i16, i16) -> i16
   return
 }
+
+// -----
+
+// Tests that the blocks tile.print prints have one shape.
+func.func @print_shapes(%a: tensor<4xf32>, %b: tensor<8xf32>) {
+  // expected-error @+1 {{prints blocks of different shapes: 4 and 8}}
+  tile.print %a, %b : tensor<4xf32>, tensor<8xf32> {prefix = "", hex = false, is_signed = array<i1: true, true>}
+  return
+}
+
+// -----
+
+// Tests that tile.print has a signedness per value.
+func.func @print_signedness(%a: i32) {
+  // expected-error @+1 {{has 0 is_signed entries for 1 values}}
+  tile.print %a : i32 {prefix = "", hex = false, is_signed = array<i1>}
+  return
+}

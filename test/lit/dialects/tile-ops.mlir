@@ -81,3 +81,13 @@ func.func @atomics(%p: tensor<128x!tile.ptr<f32>>, %v: tensor<128xf32>, %m: tens
   %d = tile.atomic_cas %l, %c, %n : (!tile.ptr<i64>, i64, i64) -> i64
   return
 }
+
+// Tests that tile.print survives a round trip, with a block and a scalar, and with no values.
+// CHECK-LABEL: func.func @prints
+// CHECK: tile.print %{{.*}}, %{{.*}} : tensor<4xf32>, i32 {hex = false, is_signed = array<i1: true, false>, prefix = "x, n: "}
+// CHECK: tile.print {hex = true, is_signed = array<i1>, prefix = "here"}
+func.func @prints(%x: tensor<4xf32>, %n: i32) {
+  tile.print %x, %n : tensor<4xf32>, i32 {prefix = "x, n: ", hex = false, is_signed = array<i1: true, false>}
+  tile.print {prefix = "here", hex = true, is_signed = array<i1>}
+  return
+}

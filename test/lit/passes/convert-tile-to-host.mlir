@@ -133,6 +133,25 @@ func.func @division(%x: i32, %d: i32, %o: !tile.ptr<i32>) attributes {tile.kerne
 
 // -----
 
+// Tests that tile.print calls the runtime once per element index, with the index, each
+// element as 64 bits (floats as fp64) and its format (0x2002: a 32-bit float; 0x2000: a signed
+// 32-bit integer).
+// CHECK-LABEL: func.func @print
+// CHECK-DAG: %[[FLOAT:.*]] = arith.constant 8194 : i32
+// CHECK-DAG: %[[SIGNED:.*]] = arith.constant 8192 : i32
+// CHECK: scf.for
+// CHECK: arith.extf %{{.*}} : f32 to f64
+// CHECK: arith.extsi %{{.*}} : i32 to i64
+// CHECK: call @tessera_host_print(%{{.*}}, %c1_i32, %{{.*}}, %c2_i32, %{{.*}}, %{{.*}})
+module {
+func.func @print(%x: tensor<4xf32>, %n: i32) attributes {tile.kernel} {
+  tile.print %x, %n : tensor<4xf32>, i32 {prefix = "x, n: ", hex = false, is_signed = array<i1: true, true>}
+  return
+}
+}
+
+// -----
+
 // Tests that an op the host lowering does not know is reported, not dropped.
 module {
 func.func private @helper()

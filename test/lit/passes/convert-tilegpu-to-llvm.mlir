@@ -338,3 +338,25 @@ func.func @ticket(%c: !tile.ptr<f32> {tile.divisibility = 16 : i32}, %o: !tile.p
   return
 }
 }
+
+// -----
+
+// Tests that tile.print gives each element a thread holds one vprintf of a format with the
+// program id and the index, its arguments in a buffer allocated once at the kernel's entry.
+// CHECK-DAG: llvm.func @vprintf(!llvm.ptr, !llvm.ptr) -> i32
+// CHECK-DAG: llvm.mlir.global internal constant @tessera_print_format_0("pid (%d, %d, %d) idx (%d) x %.9g, %d\0A\00")
+// CHECK-LABEL: llvm.func @print
+// CHECK: llvm.alloca %{{.*}} x !llvm.struct<(i32, i32, i32, i32, f64, i32)>
+// CHECK: nvvm.read.ptx.sreg.ctaid.x
+// CHECK: llvm.fpext %{{.*}} : f32 to f64
+// CHECK: llvm.call @vprintf
+module {
+func.func @print(%x: !tile.ptr<f32> {tile.divisibility = 16 : i32}, %n: i32) attributes {tile.kernel} {
+  %r = tile.make_range {start = 0 : i32, end = 128 : i32} : tensor<128xi32>
+  %xs = tile.splat %x : !tile.ptr<f32> -> tensor<128x!tile.ptr<f32>>
+  %p = tile.addptr %xs, %r : tensor<128x!tile.ptr<f32>>, tensor<128xi32>
+  %v = tile.load %p : (tensor<128x!tile.ptr<f32>>) -> tensor<128xf32>
+  tile.print %v, %n : tensor<128xf32>, i32 {prefix = "x ", hex = false, is_signed = array<i1: true, true>}
+  return
+}
+}

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from test_frontend_support import tessera
+from print_cases import expected_lines, print_kernel
 from test_language_random import randint4x_reference, uniform_reference
 
 import tessera.language as tl
@@ -224,6 +225,26 @@ def test_float64_to_bfloat16_rounds_once():
     assert bits[:7] == [0x3F81, 0x3F80, 0x3F80, 0xFF62, 0x0000, 0x8000, 0x7F80], \
         [hex(b) for b in bits]
     assert bits[7] & 0x7F80 == 0x7F80 and bits[7] & 0x7F
+
+
+def test_device_print_prints_every_element_in_order(capfd):
+    x = (np.arange(6, dtype=np.float32) - 2) / 3
+    print_kernel[(2,)](x, 3, BLOCK=4, device="cpu")
+    lines = capfd.readouterr().out.splitlines()
+    expected = expected_lines(x, 2, 3, 4)
+    # Program after program, each print's lines in index order.
+    assert lines == expected[:4] + [expected[4]] + expected[5:9] + [expected[9]]
+
+
+@tessera.jit
+def print_with_prefix(X, PREFIX: tl.constexpr):
+    tl.device_print(PREFIX, tl.load(X))
+
+
+def test_device_print_needs_a_string_prefix():
+    with pytest.raises(tessera.CompilationError, match="tl.device_print: prefix must be a "
+                                                       "string, got int"):
+        print_with_prefix[(1,)](np.zeros(1, np.float32), 5, device="cpu")
 
 
 @tessera.jit
