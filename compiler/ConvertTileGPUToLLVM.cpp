@@ -366,38 +366,22 @@ struct PrintLowering : public TilePattern<tile::PrintOp> {
     format += " ";
     for (char c : op.getPrefix())
       format += c == '%' ? std::string("%%") : std::string(1, c);
-    SmallVector<std::function<Value(Value)>> widen;
-    for (auto [k, value] : llvm::enumerate(op.getValues())) {
-      Type element = getElementTypeOrSelf(value.getType());
-      bool isPointer = isa<tile::PointerType>(element);
-      unsigned width = isPointer ? 64 : element.getIntOrFloatBitWidth();
-      bool hex = op.getHex() || isPointer;
-      bool isSigned = op.getIsSigned()[k] && width > 1;
-      bool wide = width > 32;
+    for (unsigned k = 0; k < op.getValues().size(); ++k) {
+      tile::PrintFormat printed = op.getFormat(k);
+      bool wide = printed.width > 32;
       format += k ? ", " : "";
-      if (hex)
+      switch (printed.kind) {
+      case tile::PrintFormat::Hex:
         format += wide ? "0x%llx" : "0x%x";
-      else if (isa<FloatType>(element))
+        break;
+      case tile::PrintFormat::Float:
         format += "%.9g";
-      else
-        format += std::string(wide ? "%ll" : "%") + (isSigned ? "d" : "u");
-      Type field = isa<FloatType>(element) && !hex ? f64 : wide ? i64 : i32;
-      fields.push_back(field);
-      widen.push_back(
-          [&rewriter, loc, element, hex, isSigned, isPointer, field, width](Value v) -> Value {
-            if (isPointer)
-              return LLVM::PtrToIntOp::create(rewriter, loc, field, v);
-            if (isa<FloatType>(element)) {
-              if (!hex)
-                return element.isF64() ? v : Value(LLVM::FPExtOp::create(rewriter, loc, field, v));
-              v = LLVM::BitcastOp::create(rewriter, loc, rewriter.getIntegerType(width), v);
-            }
-            if (width == field.getIntOrFloatBitWidth())
-              return v;
-            if (isSigned && !hex)
-              return LLVM::SExtOp::create(rewriter, loc, field, v);
-            return LLVM::ZExtOp::create(rewriter, loc, field, v);
-          });
+        break;
+      default:
+        format += std::string(wide ? "%ll" : "%") +
+                  (printed.kind == tile::PrintFormat::Signed ? "d" : "u");
+      }
+      fields.push_back(printed.kind == tile::PrintFormat::Float ? f64 : wide ? i64 : i32);
     }
     format += "\n";
     format.push_back('\0');
@@ -427,7 +411,8 @@ struct PrintLowering : public TilePattern<tile::PrintOp> {
       SmallVector<Value> printed(programId);
       llvm::append_range(printed, coordinate);
       for (auto [k, values] : llvm::enumerate(elements))
-        printed.push_back(widen[k](values.size() == 1 ? values.front() : values[i]));
+        printed.push_back(asVarArg(rewriter, loc, values.size() == 1 ? values.front() : values[i],
+                                   op.getFormat(k), fields[3 + rank + k]));
       for (auto [f, value] : llvm::enumerate(printed)) {
         Value field = LLVM::GEPOp::create(rewriter, loc, pointer, argsType, args,
                                           ArrayRef<LLVM::GEPArg>{0, int32_t(f)});
@@ -437,6 +422,24 @@ struct PrintLowering : public TilePattern<tile::PrintOp> {
     }
     rewriter.eraseOp(op);
     return success();
+  }
+
+  // `value` as vprintf reads it: `field` (fp64 for floats; i32 or i64 for integers, pointers
+  // and hexadecimal bits).
+  static Value asVarArg(OpBuilder &builder, Location loc, Value value, tile::PrintFormat format,
+                        Type field) {
+    Type type = value.getType();
+    if (isa<LLVM::LLVMPointerType>(type))
+      return LLVM::PtrToIntOp::create(builder, loc, field, value);
+    if (format.kind == tile::PrintFormat::Float)
+      return type == field ? value : LLVM::FPExtOp::create(builder, loc, field, value);
+    if (isa<FloatType>(type))
+      value = LLVM::BitcastOp::create(builder, loc, builder.getIntegerType(format.width), value);
+    if (value.getType() == field)
+      return value;
+    if (format.kind == tile::PrintFormat::Signed)
+      return LLVM::SExtOp::create(builder, loc, field, value);
+    return LLVM::ZExtOp::create(builder, loc, field, value);
   }
 
   static LLVM::GlobalOp formatGlobal(ModuleOp module, StringRef format) {

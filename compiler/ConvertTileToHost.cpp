@@ -103,9 +103,17 @@ private:
   Value stringConstant(StringRef text);
   // The address of a buffer's first element, for the runtime.
   Value addressOf(Value buffer);
+  Value pointerAt(Value address) {
+    return LLVM::IntToPtrOp::create(builder, loc(),
+                                    LLVM::LLVMPointerType::get(builder.getContext()), address);
+  }
   Value accessAllowed(Value address, Type element, AccessKind kind, Operation *op);
   // `body()` where `mask` is true (or null), else `fallback`.
   Value underMask(Value mask, Value fallback, function_ref<Value()> body);
+  // `access(pointer)` where the runtime allows the access of `kind` to `address`, else
+  // `fallback`.
+  Value checkedAccess(Value address, Type element, AccessKind kind, Operation *op, Value fallback,
+                      function_ref<Value(Value)> access);
   // The element at `address`, or `fallback` where the runtime refuses the access.
   Value loadElement(Value address, Type element, Value fallback, Operation *op);
   void storeElement(Value address, Value value, Type element, Operation *op);
@@ -121,9 +129,6 @@ private:
   LogicalResult lowerStore(tile::StoreOp op);
   LogicalResult lowerAtomic(Operation *op);
   LogicalResult lowerPrint(tile::PrintOp op);
-  // The old value of an atomic on one element: `apply(pointer)` where the runtime allows the
-  // access, zero where it does not.
-  Value atomicElement(Value address, Type element, Operation *op, function_ref<Value(Value)> apply);
   LogicalResult lowerReduce(tile::ReduceOp op);
   LogicalResult lowerDot(tile::DotOp op);
   LogicalResult lowerFor(scf::ForOp op);
@@ -139,7 +144,7 @@ private:
   Location currentLoc = UnknownLoc::get(builder.getContext());
   IRMapping mapping;
   DenseMap<Value, Value> flatViews;
-  llvm::StringMap<LLVM::GlobalOp> sites;
+  llvm::StringMap<LLVM::GlobalOp> strings;
   Value programIds[3], numPrograms[3];
 };
 
@@ -193,7 +198,7 @@ Value HostLowering::siteString(Operation *op) { return stringConstant(sourceLine
 
 // The address of a NUL-terminated global holding `text` (one global per distinct text).
 Value HostLowering::stringConstant(StringRef text) {
-  LLVM::GlobalOp &global = sites[text];
+  LLVM::GlobalOp &global = strings[text];
   if (!global) {
     OpBuilder::InsertionGuard guard(builder);
     builder.setInsertionPointToStart(module.getBody());
@@ -201,7 +206,7 @@ Value HostLowering::stringConstant(StringRef text) {
     auto type = LLVM::LLVMArrayType::get(builder.getI8Type(), withNul.size());
     global = LLVM::GlobalOp::create(
         builder, loc(), type, /*isConstant=*/true, LLVM::Linkage::Internal,
-        "tessera_site_" + std::to_string(sites.size()), builder.getStringAttr(withNul));
+        "tessera_string_" + std::to_string(strings.size()), builder.getStringAttr(withNul));
   }
   return LLVM::AddressOfOp::create(builder, loc(), global);
 }
@@ -226,29 +231,27 @@ Value HostLowering::underMask(Value mask, Value fallback, function_ref<Value()> 
   return branch.getResult(0);
 }
 
-Value HostLowering::loadElement(Value address, Type element, Value fallback, Operation *op) {
-  Type type = hostElementType(element);
-  Value allowed = accessAllowed(address, element, kRead, op);
-  auto branch = scf::IfOp::create(builder, loc(), TypeRange{type}, allowed, true);
-  {
-    OpBuilder::InsertionGuard guard(builder);
-    builder.setInsertionPointToStart(branch.thenBlock());
-    auto pointer = LLVM::IntToPtrOp::create(
-        builder, loc(), LLVM::LLVMPointerType::get(builder.getContext()), address);
-    Value value;
-    if (type.isInteger(1)) {
-      Value byte = LLVM::LoadOp::create(builder, loc(), builder.getI8Type(), pointer);
-      value = arith::CmpIOp::create(
-          builder, loc(), arith::CmpIPredicate::ne, byte,
-          arith::ConstantIntOp::create(builder, loc(), builder.getI8Type(), 0));
-    } else {
-      value = LLVM::LoadOp::create(builder, loc(), type, pointer);
-    }
-    scf::YieldOp::create(builder, loc(), value);
-    builder.setInsertionPointToStart(branch.elseBlock());
-    scf::YieldOp::create(builder, loc(), fallback);
-  }
+Value HostLowering::checkedAccess(Value address, Type element, AccessKind kind, Operation *op,
+                                  Value fallback, function_ref<Value(Value)> access) {
+  Value allowed = accessAllowed(address, element, kind, op);
+  auto branch = scf::IfOp::create(builder, loc(), TypeRange{fallback.getType()}, allowed, true);
+  OpBuilder::InsertionGuard guard(builder);
+  builder.setInsertionPointToStart(branch.thenBlock());
+  scf::YieldOp::create(builder, loc(), access(pointerAt(address)));
+  builder.setInsertionPointToStart(branch.elseBlock());
+  scf::YieldOp::create(builder, loc(), fallback);
   return branch.getResult(0);
+}
+
+Value HostLowering::loadElement(Value address, Type element, Value fallback, Operation *op) {
+  return checkedAccess(address, element, kRead, op, fallback, [&](Value pointer) -> Value {
+    if (!element.isInteger(1))
+      return LLVM::LoadOp::create(builder, loc(), hostElementType(element), pointer);
+    Value byte = LLVM::LoadOp::create(builder, loc(), builder.getI8Type(), pointer);
+    return arith::CmpIOp::create(
+        builder, loc(), arith::CmpIPredicate::ne, byte,
+        arith::ConstantIntOp::create(builder, loc(), builder.getI8Type(), 0));
+  });
 }
 
 void HostLowering::storeElement(Value address, Value value, Type element, Operation *op) {
@@ -256,11 +259,9 @@ void HostLowering::storeElement(Value address, Value value, Type element, Operat
   auto branch = scf::IfOp::create(builder, loc(), allowed);
   OpBuilder::InsertionGuard guard(builder);
   builder.setInsertionPointToStart(branch.thenBlock());
-  auto pointer = LLVM::IntToPtrOp::create(
-      builder, loc(), LLVM::LLVMPointerType::get(builder.getContext()), address);
   if (value.getType().isInteger(1))
     value = arith::ExtUIOp::create(builder, loc(), builder.getI8Type(), value);
-  LLVM::StoreOp::create(builder, loc(), value, pointer);
+  LLVM::StoreOp::create(builder, loc(), value, pointerAt(address));
 }
 
 // `value` as `to` (a wider or equal float or integer type), as a dot multiplies its operands.
@@ -493,7 +494,6 @@ LogicalResult HostLowering::lowerConstant(arith::ConstantOp op) {
   return success();
 }
 
-// Arithmetic and math: on scalars, the op itself; on blocks, the op on each element in turn.
 // Integer division on x86 traps where a GPU's gives an unspecified value: a zero divisor (as in
 // masked-off lanes) or the most negative integer over -1. The divisor becomes 1 there, and a
 // signed division by -1 gives -x (wrapping), its remainder 0.
@@ -545,6 +545,7 @@ Value HostLowering::truncateF64ToBF16(Value value) {
                                  arith::BitcastOp::create(builder, loc(), f32, odd));
 }
 
+// Arithmetic and math: on scalars, the op itself; on blocks, the op on each element in turn.
 LogicalResult HostLowering::lowerElementwise(Operation *op) {
   // The op cloned onto scalars: operands mapped, results retyped to their elements.
   auto build = [&](ValueRange operands) -> SmallVector<Value> {
@@ -642,20 +643,6 @@ LLVM::AtomicOrdering atomicOrdering(StringRef sem) {
       .Default(LLVM::AtomicOrdering::acq_rel);
 }
 
-Value HostLowering::atomicElement(Value address, Type element, Operation *op,
-                                  function_ref<Value(Value)> apply) {
-  Value allowed = accessAllowed(address, element, kAtomic, op);
-  auto branch = scf::IfOp::create(builder, loc(), TypeRange{element}, allowed, true);
-  OpBuilder::InsertionGuard guard(builder);
-  builder.setInsertionPointToStart(branch.thenBlock());
-  auto pointer = LLVM::IntToPtrOp::create(
-      builder, loc(), LLVM::LLVMPointerType::get(builder.getContext()), address);
-  scf::YieldOp::create(builder, loc(), apply(pointer));
-  builder.setInsertionPointToStart(branch.elseBlock());
-  scf::YieldOp::create(builder, loc(), zeroOf(element));
-  return branch.getResult(0);
-}
-
 // Element by element, each one checked as an atomic access and then applied with an LLVM atomic
 // (the host runs one program at a time, but the memory may be shared with other threads).
 // Masked-off and refused elements give zero.
@@ -696,8 +683,9 @@ LogicalResult HostLowering::lowerAtomic(Operation *op) {
       return old.getType() == element ? old
                                       : arith::BitcastOp::create(builder, loc(), element, old);
     };
-    return underMask(maskValue, zeroOf(element),
-                     [&] { return atomicElement(address, element, op, apply); });
+    Value zero = zeroOf(element);
+    return underMask(maskValue, zero,
+                     [&] { return checkedAccess(address, element, kAtomic, op, zero, apply); });
   };
   Value pointers = lookup(op->getOperand(0));
   Value values = lookup(rmw ? rmw.getValue() : cas.getValue());
@@ -721,16 +709,12 @@ LogicalResult HostLowering::lowerAtomic(Operation *op) {
 Value HostLowering::addressOf(Value buffer) {
   Value address = memref::ExtractAlignedPointerAsIndexOp::create(builder, loc(), buffer);
   Value integer = arith::IndexCastOp::create(builder, loc(), builder.getI64Type(), address);
-  return LLVM::IntToPtrOp::create(builder, loc(), LLVM::LLVMPointerType::get(builder.getContext()),
-                                  integer);
+  return pointerAt(integer);
 }
 
-// How tessera_host_print formats an element (runtime/host_kernel.h): the kind in the low byte
-// (0 signed, 1 unsigned, 2 float, 3 hexadecimal bits), the element's width in bits above it.
-enum PrintKind : int32_t { kSigned = 0, kUnsigned = 1, kFloat = 2, kHex = 3 };
-
-// One runtime call per element index: the index, and each operand's element as 64 bits (floats
-// as an fp64's bits) with how to format it.
+// One runtime call per element index (runtime/host_kernel.h, tessera_host_print): the index,
+// and each value's element as 64 bits (floats as an fp64's bits, hexadecimal ones as their own)
+// with its format, the kind in the low byte and the width in bits above it.
 LogicalResult HostLowering::lowerPrint(tile::PrintOp op) {
   ValueRange operands = op.getValues();
   SmallVector<int64_t> shape;
@@ -738,59 +722,47 @@ LogicalResult HostLowering::lowerPrint(tile::PrintOp op) {
     if (auto block = dyn_cast<RankedTensorType>(operand.getType()))
       shape.assign(block.getShape().begin(), block.getShape().end());
   int64_t rank = shape.size(), count = operands.size();
-  auto i64Buffer = [&](int64_t size) {
-    return memref::AllocaOp::create(
-        builder, loc(), MemRefType::get({std::max<int64_t>(1, size)}, builder.getI64Type()));
+  auto buffer = [&](int64_t size, Type element) {
+    return memref::AllocaOp::create(builder, loc(),
+                                    MemRefType::get({std::max<int64_t>(1, size)}, element));
   };
-  Value indexBuffer = i64Buffer(rank), bits = i64Buffer(count);
-  Value kinds = memref::AllocaOp::create(
-      builder, loc(), MemRefType::get({std::max<int64_t>(1, count)}, builder.getI32Type()));
-  SmallVector<Value> values;
-  for (auto [k, operand] : llvm::enumerate(operands)) {
-    values.push_back(lookup(operand));
-    Type element = getElementTypeOrSelf(operand.getType());
-    int32_t width = isa<tile::PointerType>(element) ? 64 : element.getIntOrFloatBitWidth();
-    int32_t kind = op.getHex() || isa<tile::PointerType>(element) ? kHex
-                   : isa<FloatType>(element)                      ? kFloat
-                   : op.getIsSigned()[k] && width > 1             ? kSigned
-                                                                  : kUnsigned;
-    memref::StoreOp::create(builder, loc(), i32(kind | width << 8), kinds, ValueRange{index(k)});
+  Type i64Type = builder.getI64Type();
+  Value indexBuffer = buffer(rank, i64Type), bits = buffer(count, i64Type);
+  Value formats = buffer(count, builder.getI32Type());
+  for (unsigned k = 0; k < count; ++k) {
+    tile::PrintFormat format = op.getFormat(k);
+    memref::StoreOp::create(builder, loc(), i32(format.kind | format.width << 8), formats,
+                            ValueRange{index(k)});
   }
   Value prefix = stringConstant(op.getPrefix());
   auto printAt = [&](ValueRange indices) {
     for (auto [d, i] : llvm::enumerate(indices))
       memref::StoreOp::create(builder, loc(),
-                              arith::IndexCastOp::create(builder, loc(), builder.getI64Type(), i),
-                              indexBuffer, ValueRange{index(d)});
-    Value flatIndex = index(0);
-    for (auto [d, i] : llvm::enumerate(indices))
-      flatIndex = arith::AddIOp::create(
-          builder, loc(), arith::MulIOp::create(builder, loc(), flatIndex, index(shape[d])), i);
+                              arith::IndexCastOp::create(builder, loc(), i64Type, i), indexBuffer,
+                              ValueRange{index(d)});
     for (auto [k, operand] : llvm::enumerate(operands)) {
-      Value element =
-          isa<RankedTensorType>(operand.getType()) ? elementAt(values[k], flatIndex) : values[k];
-      Type type = element.getType();
-      bool hex = op.getHex() || isa<tile::PointerType>(getElementTypeOrSelf(operand.getType()));
-      if (isa<FloatType>(type)) {
+      Value element = lookup(operand);
+      if (isa<RankedTensorType>(operand.getType()))
+        element = memref::LoadOp::create(builder, loc(), element, indices);
+      tile::PrintFormat format = op.getFormat(k);
+      if (format.kind == tile::PrintFormat::Float)
+        element = arith::BitcastOp::create(
+            builder, loc(), i64Type,
+            element.getType().isF64()
+                ? element
+                : arith::ExtFOp::create(builder, loc(), builder.getF64Type(), element));
+      else if (isa<FloatType>(element.getType()))
         element =
-            hex ? arith::BitcastOp::create(
-                      builder, loc(), builder.getIntegerType(type.getIntOrFloatBitWidth()), element)
-                : arith::BitcastOp::create(
-                      builder, loc(), builder.getI64Type(),
-                      type.isF64()
-                          ? element
-                          : arith::ExtFOp::create(builder, loc(), builder.getF64Type(), element));
-      }
-      if (element.getType().getIntOrFloatBitWidth() < 64)
-        element =
-            op.getIsSigned()[k] && !hex && !element.getType().isInteger(1)
-                ? Value(arith::ExtSIOp::create(builder, loc(), builder.getI64Type(), element))
-                : Value(arith::ExtUIOp::create(builder, loc(), builder.getI64Type(), element));
+            arith::BitcastOp::create(builder, loc(), builder.getIntegerType(format.width), element);
+      if (element.getType() != i64Type)
+        element = format.kind == tile::PrintFormat::Signed
+                      ? Value(arith::ExtSIOp::create(builder, loc(), i64Type, element))
+                      : Value(arith::ExtUIOp::create(builder, loc(), i64Type, element));
       memref::StoreOp::create(builder, loc(), element, bits, ValueRange{index(k)});
     }
     func::CallOp::create(builder, loc(), "tessera_host_print", TypeRange{},
                          ValueRange{prefix, i32(rank), addressOf(indexBuffer), i32(count),
-                                    addressOf(bits), addressOf(kinds)});
+                                    addressOf(bits), addressOf(formats)});
   };
   if (shape.empty())
     printAt({});

@@ -106,9 +106,20 @@ StatusOr<PrecompiledKernel> precompile(Runtime &runtime, const char *tile_ir,
   return PrecompiledKernel{*spec, std::move(key), std::move(binary).value(), compiled};
 }
 
-// The text of `stage` in `stages`, or NOT_FOUND listing the stages there are.
+// The error of a compile that failed, with a message even where the compiler gave none.
+Status compileFailure(const std::string &error) {
+  return tessera::runtime::compileError(error.empty() ? "compilation failed without a message"
+                                                      : error);
+}
+
+// The text of `stage` in `stages`, or NOT_FOUND listing the stages there are (INVALID_ARGUMENT
+// for null pointers).
 Status findStage(const std::map<std::string, std::string> &stages, const char *stage,
                  const char **out_data, size_t *out_size) {
+  if (!stage)
+    return invalidArgument("stage must not be NULL");
+  if (!out_data || !out_size)
+    return invalidArgument("out_data and out_size must not be NULL");
   auto it = stages.find(stage);
   if (it == stages.end()) {
     std::string available;
@@ -187,8 +198,7 @@ StatusOr<KernelBinary> compileForRuntime(const KernelSpec &spec) {
   std::string error;
   if (!tessera::compiler::compile(std::string(spec.tileIR), compilerOptions(spec), &compiled,
                                   &error))
-    return tessera::runtime::compileError(error.empty() ? "compilation failed without a message"
-                                                        : error);
+    return compileFailure(error);
   KernelBinary binary;
   binary.kernelName = compiled.kernelName;
   binary.sharedBytes = compiled.sharedBytes;
@@ -255,8 +265,7 @@ tessera_status_t tessera_compile(const char *tile_ir, size_t tile_ir_size,
     std::string error;
     if (!tessera::compiler::compile(std::string(spec->tileIR), compilerOptions(*spec),
                                     &compiled->kernel, &error))
-      return tessera::runtime::compileError(error.empty() ? "compilation failed without a message"
-                                                          : error);
+      return compileFailure(error);
     *out_compiled = compiled.release();
     return Status();
   });
@@ -267,10 +276,6 @@ tessera_status_t tessera_compiled_stage(tessera_compiled_t compiled, const char 
   return guarded([&]() -> Status {
     if (!compiled)
       return invalidArgument("compiled must not be NULL");
-    if (!stage)
-      return invalidArgument("stage must not be NULL");
-    if (!out_data || !out_size)
-      return invalidArgument("out_data and out_size must not be NULL");
     return findStage(compiled->kernel.stages, stage, out_data, out_size);
   });
 }
@@ -288,8 +293,7 @@ tessera_status_t tessera_host_kernel_compile(const char *tile_ir, size_t tile_ir
     if (!tessera::compiler::compileForHost(std::string(tile_ir, tile_ir_size),
                                            tessera::runtime::hostRuntimeSymbols(), &kernel->kernel,
                                            &error))
-      return tessera::runtime::compileError(error.empty() ? "compilation failed without a message"
-                                                          : error);
+      return compileFailure(error);
     *out_kernel = kernel.release();
     return Status();
   });
@@ -300,10 +304,6 @@ tessera_status_t tessera_host_kernel_stage(tessera_host_kernel_t kernel, const c
   return guarded([&]() -> Status {
     if (!kernel)
       return invalidArgument("kernel must not be NULL");
-    if (!stage)
-      return invalidArgument("stage must not be NULL");
-    if (!out_data || !out_size)
-      return invalidArgument("out_data and out_size must not be NULL");
     return findStage(kernel->kernel.stages, stage, out_data, out_size);
   });
 }

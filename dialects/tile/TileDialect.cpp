@@ -251,6 +251,18 @@ LogicalResult AtomicCASOp::verify() {
   return success();
 }
 
+PrintFormat PrintOp::getFormat(unsigned index) {
+  Type element = getElementTypeOrSelf(getValues()[index].getType());
+  if (isa<PointerType>(element))
+    return {PrintFormat::Hex, 64};
+  unsigned width = element.getIntOrFloatBitWidth();
+  if (getHex())
+    return {PrintFormat::Hex, width};
+  if (isa<FloatType>(element))
+    return {PrintFormat::Float, width};
+  return {getIsSigned()[index] && width > 1 ? PrintFormat::Signed : PrintFormat::Unsigned, width};
+}
+
 LogicalResult PrintOp::verify() {
   if (getIsSigned().size() != getValues().size())
     return emitOpError("has ") << getIsSigned().size() << " is_signed entries for "

@@ -12,6 +12,15 @@
 #include "mlir/Interfaces/ControlFlowInterfaces.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 
+namespace mlir::tile {
+// How tile.print shows one value's elements: their kind, and their width in bits (pointers: 64),
+// which hexadecimal output pads to.
+struct PrintFormat {
+  enum Kind : int32_t { Signed = 0, Unsigned = 1, Float = 2, Hex = 3 } kind;
+  unsigned width;
+};
+} // namespace mlir::tile
+
 #include "dialects/tile/TileDialect.h.inc"
 #define GET_TYPEDEF_CLASSES
 #include "dialects/tile/TileTypes.h.inc"

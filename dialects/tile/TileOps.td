@@ -279,6 +279,10 @@ def Tile_PrintOp : Tile_Op<"print", [MemoryEffects<[MemWrite]>]> {
                    Variadic<Tile_Value>:$values);
   let assemblyFormat = "($values^ `:` type($values))? attr-dict";
   let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    // How value `index` prints (every lowering formats it so).
+    PrintFormat getFormat(unsigned index);
+  }];
 }
 
 def Tile_ReduceOp : Tile_Op<"reduce", [Pure, SingleBlockImplicitTerminator<"ReduceReturnOp">]> {

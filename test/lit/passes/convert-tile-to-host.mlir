@@ -3,7 +3,7 @@
 // Tests that the kernel takes its pointers as i64 addresses plus the program id and grid size
 // (six i32), that a masked load checks each access it makes with the runtime and falls back to
 // `other`, and that the store checks too.
-// CHECK: llvm.mlir.global internal constant @tessera_site_{{[0-9]+}}("kernel.py:7\00")
+// CHECK: llvm.mlir.global internal constant @tessera_string_{{[0-9]+}}("kernel.py:7\00")
 // CHECK: func.func private @tessera_host_check_access(i64, i64, i32, !llvm.ptr) -> i32
 // CHECK-LABEL: func.func @masked_copy
 // CHECK-SAME: (%{{.*}}: i64, %{{.*}}: i64, %{{.*}}: i32, %{{.*}}: i32, %{{.*}}: i32, %{{.*}}: i32, %{{.*}}: i32, %{{.*}}: i32, %{{.*}}: i32)
