@@ -101,8 +101,14 @@ private:
 
   Value siteString(Operation *op);
   Value stringConstant(StringRef text);
-  // The address of a buffer's first element, for the runtime.
-  Value addressOf(Value buffer);
+  // A one-dimensional stack buffer of `size` (at least one) elements, to pass to the runtime.
+  Value runtimeBuffer(int64_t size, Type element) {
+    return memref::AllocaOp::create(builder, loc(),
+                                    MemRefType::get({std::max<int64_t>(1, size)}, element));
+  }
+  // The address of a buffer's first element, as an i64 and as a pointer, for the runtime.
+  Value addressValue(Value buffer);
+  Value addressOf(Value buffer) { return pointerAt(addressValue(buffer)); }
   Value pointerAt(Value address) {
     return LLVM::IntToPtrOp::create(builder, loc(),
                                     LLVM::LLVMPointerType::get(builder.getContext()), address);
@@ -129,6 +135,7 @@ private:
   LogicalResult lowerStore(tile::StoreOp op);
   LogicalResult lowerAtomic(Operation *op);
   LogicalResult lowerPrint(tile::PrintOp op);
+  LogicalResult lowerBreakpoint(tile::BreakpointOp op);
   LogicalResult lowerReduce(tile::ReduceOp op);
   LogicalResult lowerDot(tile::DotOp op);
   LogicalResult lowerFor(scf::ForOp op);
@@ -326,6 +333,13 @@ LogicalResult HostLowering::run() {
                                                        builder.getI32Type(), pointer, pointer},
                                                       {}));
   print.setPrivate();
+  Type i32Type = builder.getI32Type();
+  auto breakpoint = func::FuncOp::create(
+      builder, kernel.getLoc(), "tessera_host_breakpoint",
+      FunctionType::get(
+          context,
+          {pointer, i32Type, pointer, i32Type, pointer, pointer, pointer, pointer, pointer}, {}));
+  breakpoint.setPrivate();
 
   builder.setInsertionPointToStart(entry);
   if (failed(lowerBlock(body)))
@@ -463,6 +477,8 @@ LogicalResult HostLowering::lowerOp(Operation *op) {
     return lowerAtomic(op);
   if (auto print = dyn_cast<tile::PrintOp>(op))
     return lowerPrint(print);
+  if (auto breakpoint = dyn_cast<tile::BreakpointOp>(op))
+    return lowerBreakpoint(breakpoint);
   if (auto reduce = dyn_cast<tile::ReduceOp>(op))
     return lowerReduce(reduce);
   if (auto dot = dyn_cast<tile::DotOp>(op))
@@ -706,10 +722,9 @@ LogicalResult HostLowering::lowerAtomic(Operation *op) {
   return success();
 }
 
-Value HostLowering::addressOf(Value buffer) {
+Value HostLowering::addressValue(Value buffer) {
   Value address = memref::ExtractAlignedPointerAsIndexOp::create(builder, loc(), buffer);
-  Value integer = arith::IndexCastOp::create(builder, loc(), builder.getI64Type(), address);
-  return pointerAt(integer);
+  return arith::IndexCastOp::create(builder, loc(), builder.getI64Type(), address);
 }
 
 // One runtime call per element index (runtime/host_kernel.h, tessera_host_print): the index,
@@ -722,13 +737,9 @@ LogicalResult HostLowering::lowerPrint(tile::PrintOp op) {
     if (auto block = dyn_cast<RankedTensorType>(operand.getType()))
       shape.assign(block.getShape().begin(), block.getShape().end());
   int64_t rank = shape.size(), count = operands.size();
-  auto buffer = [&](int64_t size, Type element) {
-    return memref::AllocaOp::create(builder, loc(),
-                                    MemRefType::get({std::max<int64_t>(1, size)}, element));
-  };
   Type i64Type = builder.getI64Type();
-  Value indexBuffer = buffer(rank, i64Type), bits = buffer(count, i64Type);
-  Value formats = buffer(count, builder.getI32Type());
+  Value indexBuffer = runtimeBuffer(rank, i64Type), bits = runtimeBuffer(count, i64Type);
+  Value formats = runtimeBuffer(count, builder.getI32Type());
   for (unsigned k = 0; k < count; ++k) {
     tile::PrintFormat format = op.getFormat(k);
     memref::StoreOp::create(builder, loc(), i32(format.kind | format.width << 8), formats,
@@ -768,6 +779,61 @@ LogicalResult HostLowering::lowerPrint(tile::PrintOp op) {
     printAt({});
   else
     forEachIndex(shape, printAt);
+  return success();
+}
+
+// The tl dtype name of a breakpoint value's elements (tessera_breakpoint_value in
+// runtime/tessera.h); pointers are their addresses.
+std::string breakpointDtype(Type element, bool isSigned) {
+  if (isa<tile::PointerType>(element))
+    return "ptr";
+  if (element.isF16())
+    return "fp16";
+  if (element.isBF16())
+    return "bf16";
+  if (isa<FloatType>(element))
+    return "fp" + std::to_string(element.getIntOrFloatBitWidth());
+  unsigned width = element.getIntOrFloatBitWidth();
+  return (isSigned || width == 1 ? "int" : "uint") + std::to_string(width);
+}
+
+// One runtime call (tessera_host_breakpoint) with the values' addresses: blocks as their
+// buffers, scalars stored to a buffer of one element; the names and dtypes go as strings each
+// ending in NUL, the shapes one after another.
+LogicalResult HostLowering::lowerBreakpoint(tile::BreakpointOp op) {
+  ValueRange operands = op.getValues();
+  int64_t count = operands.size();
+  Type i64Type = builder.getI64Type();
+  Value ranks = runtimeBuffer(count, builder.getI32Type());
+  Value addresses = runtimeBuffer(count, i64Type);
+  std::string names, dtypes;
+  SmallVector<int64_t> shapes;
+  for (auto [k, operand] : llvm::enumerate(operands)) {
+    names += cast<StringAttr>(op.getNames()[k]).getValue().str() + '\0';
+    dtypes += breakpointDtype(getElementTypeOrSelf(operand.getType()), op.getIsSigned()[k]) + '\0';
+    Value buffer = lookup(operand);
+    if (!isa<MemRefType>(buffer.getType())) {
+      Value cell = runtimeBuffer(1, buffer.getType());
+      memref::StoreOp::create(builder, loc(), buffer, cell, ValueRange{index(0)});
+      buffer = cell;
+    }
+    ArrayRef<int64_t> shape;
+    if (auto block = dyn_cast<RankedTensorType>(operand.getType()))
+      shape = block.getShape();
+    shapes.append(shape.begin(), shape.end());
+    memref::StoreOp::create(builder, loc(), i32(shape.size()), ranks, ValueRange{index(k)});
+    memref::StoreOp::create(builder, loc(), addressValue(buffer), addresses, ValueRange{index(k)});
+  }
+  Value shapeBuffer = runtimeBuffer(shapes.size(), i64Type);
+  for (auto [d, size] : llvm::enumerate(shapes))
+    memref::StoreOp::create(builder, loc(), i64(size), shapeBuffer, ValueRange{index(d)});
+  auto position = op.getLoc()->findInstanceOf<FileLineColLoc>();
+  Value file = stringConstant(position ? position.getFilename().getValue() : "<unknown>");
+  Value line = i32(position ? position.getLine() : 0);
+  func::CallOp::create(builder, loc(), "tessera_host_breakpoint", TypeRange{},
+                       ValueRange{file, line, stringConstant(op.getFunction()), i32(count),
+                                  stringConstant(names), stringConstant(dtypes), addressOf(ranks),
+                                  addressOf(shapeBuffer), addressOf(addresses)});
   return success();
 }
 

@@ -448,6 +448,8 @@ struct ConvertTileToTileGPUPass
       module.emitError("num-warps must be a power of two in [1, 32], got ") << numWarps;
       return signalPassFailure();
     }
+    // There is no debugger on a GPU: breakpoints stop host programs only.
+    module.walk([](tile::BreakpointOp breakpoint) { breakpoint.erase(); });
     // Per block shape, the widest access any load or store of that shape can make.
     AxisInfoAnalysis axisInfo(module);
     std::map<SmallVector<int64_t>, unsigned> vectorWidths;

@@ -316,6 +316,10 @@ int32_t tessera_host_kernel_num_params(tessera_host_kernel_t kernel) {
   return kernel ? kernel->kernel.numParams : -1;
 }
 
+void tessera_host_set_breakpoint_handler(tessera_breakpoint_handler handler, void *user_data) {
+  tessera::runtime::setBreakpointHandler(handler, user_data);
+}
+
 tessera_status_t tessera_host_kernel_launch(tessera_host_kernel_t kernel, uint32_t grid_x,
                                             uint32_t grid_y, uint32_t grid_z, void **args,
                                             size_t num_args, const tessera_host_buffer *buffers,

@@ -6,20 +6,38 @@
 #include <cinttypes>
 #include <cstdio>
 #include <cstring>
+#include <mutex>
 #include <sstream>
 
 namespace tessera::runtime {
 namespace {
 
 // What the programs of the launch running on this thread may touch, the program running, and
-// the first refusal.
+// why the launch stops after it.
 struct LaunchState {
   const std::vector<HostBuffer> *buffers = nullptr;
   // The kernel's trailing arguments: the program id, then the grid size, along x, y and z.
   int32_t programIdAndGrid[6] = {0, 0, 0, 0, 0, 0};
-  bool refused = false;
-  std::string message;
+  // The first refused access, or a breakpoint handler's request to stop; OK while none.
+  Status stop;
+  // Set by a breakpoint handler's request: the program's further accesses are all refused.
+  bool cancelled = false;
 };
+
+// The process's breakpoint handler (tessera_host_set_breakpoint_handler).
+struct BreakpointHandler {
+  tessera_breakpoint_handler function = nullptr;
+  void *userData = nullptr;
+};
+std::mutex breakpointHandlerMutex;
+BreakpointHandler breakpointHandler;
+
+// "(x, y, z)" of the running program.
+std::string programIdText(const LaunchState &launch) {
+  const int32_t *id = launch.programIdAndGrid;
+  return "(" + std::to_string(id[0]) + ", " + std::to_string(id[1]) + ", " + std::to_string(id[2]) +
+         ")";
+}
 
 bool inside(const HostBuffer &buffer, uint64_t address, uint64_t bytes) {
   return address >= buffer.address && bytes <= buffer.bytes &&
@@ -73,19 +91,15 @@ std::string describeRefusal(const LaunchState &launch, uint64_t address, uint64_
 // Called by host kernels before every global access: 1 to allow it, 0 to refuse it.
 int32_t checkAccess(uint64_t address, uint64_t bytes, int32_t kind, const char *site) {
   LaunchState *launch = currentLaunch;
-  if (!launch)
+  if (!launch || launch->cancelled)
     return 0;
   for (const HostBuffer &buffer : *launch->buffers)
     if (inside(buffer, address, bytes))
       return 1;
-  if (!launch->refused) {
-    launch->refused = true;
-    std::ostringstream text;
-    const int32_t *id = launch->programIdAndGrid;
-    text << "out-of-bounds " << accessName(kind) << " at " << site << " in program (" << id[0]
-         << ", " << id[1] << ", " << id[2] << "): " << describeRefusal(*launch, address, bytes);
-    launch->message = text.str();
-  }
+  if (launch->stop.ok())
+    launch->stop = invalidArgument("out-of-bounds " + std::string(accessName(kind)) + " at " +
+                                   site + " in program " + programIdText(*launch) + ": " +
+                                   describeRefusal(*launch, address, bytes));
   return 0;
 }
 
@@ -106,9 +120,10 @@ void *runGrid(void *opaque) {
     ids[3 + axis] = int32_t(run->grid[axis]);
   for (int i = 0; i < 6; ++i)
     slots.push_back(&ids[i]);
-  for (ids[2] = 0; ids[2] < ids[5] && !run->launch.refused; ++ids[2])
-    for (ids[1] = 0; ids[1] < ids[4] && !run->launch.refused; ++ids[1])
-      for (ids[0] = 0; ids[0] < ids[3] && !run->launch.refused; ++ids[0])
+  const Status &stop = run->launch.stop;
+  for (ids[2] = 0; ids[2] < ids[5] && stop.ok(); ++ids[2])
+    for (ids[1] = 0; ids[1] < ids[4] && stop.ok(); ++ids[1])
+      for (ids[0] = 0; ids[0] < ids[3] && stop.ok(); ++ids[0])
         run->program->run(slots.data());
   currentLaunch = nullptr;
   return nullptr;
@@ -166,10 +181,50 @@ void printElements(const char *prefix, int32_t rank, const int64_t *index, int32
   std::fflush(stdout);
 }
 
+// Called by host kernels at each breakpoint: the handler gets the `count` values, whose names and
+// dtypes are NUL-terminated strings one after another in `names` and `dtypes`, their ranks in
+// `ranks`, their shapes one after another in `shapes` and their elements at `addresses`.
+void stopAtBreakpoint(const char *file, int32_t line, const char *function, int32_t count,
+                      const char *names, const char *dtypes, const int32_t *ranks,
+                      const int64_t *shapes, const int64_t *addresses) {
+  LaunchState *launch = currentLaunch;
+  if (!launch || launch->cancelled)
+    return;
+  BreakpointHandler handler;
+  {
+    std::lock_guard<std::mutex> lock(breakpointHandlerMutex);
+    handler = breakpointHandler;
+  }
+  if (!handler.function)
+    return;
+  std::vector<tessera_breakpoint_value> values(count);
+  for (int32_t k = 0; k < count; ++k) {
+    values[k] = {names, dtypes, ranks[k], shapes, reinterpret_cast<const void *>(addresses[k])};
+    names += std::strlen(names) + 1;
+    dtypes += std::strlen(dtypes) + 1;
+    shapes += ranks[k];
+  }
+  const int32_t *id = launch->programIdAndGrid;
+  tessera_breakpoint breakpoint{file,          line,         function, {id[0], id[1], id[2]},
+                                size_t(count), values.data()};
+  if (handler.function(&breakpoint, handler.userData) == 0)
+    return;
+  launch->cancelled = true;
+  if (launch->stop.ok())
+    launch->stop = cancelled("the breakpoint handler stopped the launch at " + std::string(file) +
+                             ":" + std::to_string(line) + " in program " + programIdText(*launch));
+}
+
+void setBreakpointHandler(tessera_breakpoint_handler function, void *userData) {
+  std::lock_guard<std::mutex> lock(breakpointHandlerMutex);
+  breakpointHandler = {function, userData};
+}
+
 const std::map<std::string, void *> &hostRuntimeSymbols() {
   static const std::map<std::string, void *> symbols = {
       {"tessera_host_check_access", reinterpret_cast<void *>(&checkAccess)},
       {"tessera_host_print", reinterpret_cast<void *>(&printElements)},
+      {"tessera_host_breakpoint", reinterpret_cast<void *>(&stopAtBreakpoint)},
   };
   return symbols;
 }
@@ -193,9 +248,7 @@ Status launchHostProgram(const compiler::HostProgram &program, const uint32_t gr
     return internalError("cannot start the thread that runs host programs (pthread_create: " +
                          std::to_string(created) + ")");
   pthread_join(thread, nullptr);
-  if (run.launch.refused)
-    return invalidArgument(run.launch.message);
-  return Status();
+  return run.launch.stop;
 }
 
 } // namespace tessera::runtime

@@ -24,10 +24,13 @@ struct HostBuffer {
 // The runtime functions host kernels call, by name, for compileForHost.
 const std::map<std::string, void *> &hostRuntimeSymbols();
 
+// Sets the handler breakpoints call (tessera_host_set_breakpoint_handler).
+void setBreakpointHandler(tessera_breakpoint_handler function, void *userData);
+
 // Runs every program of the grid, in order (x fastest), on a thread with a large stack (blocks
 // live on the stack). `arguments` points to each parameter's value. Stops after the first
 // program that made a refused access and returns an error naming the access, the program and
-// the source line.
+// the source line, or after the program whose breakpoint handler asked to stop (CANCELLED).
 Status launchHostProgram(const compiler::HostProgram &program, const uint32_t grid[3],
                          void *const *arguments, size_t numArguments,
                          const std::vector<HostBuffer> &buffers);

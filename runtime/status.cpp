@@ -20,6 +20,8 @@ const char *statusCodeName(tessera_status_code code) {
     return "IO_ERROR";
   case TESSERA_INTERNAL:
     return "INTERNAL";
+  case TESSERA_CANCELLED:
+    return "CANCELLED";
   }
   return "UNKNOWN";
 }

@@ -47,6 +47,7 @@ inline Status unavailable(std::string m) { return {TESSERA_UNAVAILABLE, std::mov
 inline Status notFound(std::string m) { return {TESSERA_NOT_FOUND, std::move(m)}; }
 inline Status ioError(std::string m) { return {TESSERA_IO_ERROR, std::move(m)}; }
 inline Status internalError(std::string m) { return {TESSERA_INTERNAL, std::move(m)}; }
+inline Status cancelled(std::string m) { return {TESSERA_CANCELLED, std::move(m)}; }
 
 // Either a value or the Status saying why there is none.
 template <typename T> class [[nodiscard]] StatusOr {

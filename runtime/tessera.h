@@ -30,6 +30,7 @@ typedef enum tessera_status_code {
   TESSERA_NOT_FOUND = 5,
   TESSERA_IO_ERROR = 6,
   TESSERA_INTERNAL = 7,
+  TESSERA_CANCELLED = 8, /* a host launch stopped by its breakpoint handler */
 } tessera_status_code;
 
 typedef struct tessera_status* tessera_status_t;
@@ -96,6 +97,39 @@ TESSERA_API tessera_status_t tessera_host_kernel_launch(
     tessera_host_kernel_t kernel, uint32_t grid_x, uint32_t grid_y, uint32_t grid_z, void **args,
     size_t num_args, const tessera_host_buffer *buffers, size_t num_buffers);
 TESSERA_API void tessera_host_kernel_free(tessera_host_kernel_t kernel);
+
+/* Breakpoints: Python's breakpoint() in a kernel. Each program of a host launch that reaches one
+ * calls the process's breakpoint handler with the kernel's variables there (GPU kernels skip
+ * breakpoints). tessera.language's handler opens pdb on them. */
+typedef struct tessera_breakpoint_value {
+  const char *name;     /* the kernel's variable */
+  const char *dtype;    /* its elements' type: "fp16", "bf16", "fp32", "fp64", "int1" (bytes of 0
+                           or 1), "int8" ... "int64", "uint8" ... "uint64", or "ptr" (addresses,
+                           as uint64) */
+  int32_t rank;         /* 0 for a scalar */
+  const int64_t *shape; /* rank sizes */
+  const void *data;     /* the elements, row-major: a copy, valid during the call only */
+} tessera_breakpoint_value;
+
+typedef struct tessera_breakpoint {
+  const char *file; /* where breakpoint() is called */
+  int32_t line;
+  const char *function; /* the Python function that calls it: the kernel, or a callee inlined */
+  int32_t program_id[3];
+  size_t num_values;
+  const tessera_breakpoint_value *values;
+} tessera_breakpoint;
+
+/* Returns 0 to go on, anything else to stop the launch: the program finishes with its further
+ * loads, stores and atomics refused (loads give 0), no other program runs, and the launch fails
+ * with TESSERA_CANCELLED. */
+typedef int32_t (*tessera_breakpoint_handler)(const tessera_breakpoint *breakpoint,
+                                              void *user_data);
+/* Sets the process's handler; NULL (the default) makes breakpoints do nothing. The handler runs
+ * on the thread running the launch's programs, and launches on several threads may call it at
+ * once. */
+TESSERA_API void tessera_host_set_breakpoint_handler(tessera_breakpoint_handler handler,
+                                                     void *user_data);
 
 /* ---- runtime --------------------------------------------------------------------------------- */
 typedef struct tessera_runtime* tessera_runtime_t;

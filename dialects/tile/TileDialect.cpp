@@ -4,6 +4,7 @@
 #include "mlir/IR/DialectImplementation.h"
 #include "mlir/IR/OpImplementation.h"
 #include "mlir/Transforms/InliningUtils.h"
+#include "llvm/ADT/StringSet.h"
 #include "llvm/ADT/TypeSwitch.h"
 
 using namespace mlir;
@@ -277,6 +278,22 @@ LogicalResult PrintOp::verify() {
              << shapeString(first) << " and " << shapeString(block);
     if (!first)
       first = block;
+  }
+  return success();
+}
+
+LogicalResult BreakpointOp::verify() {
+  size_t count = getValues().size();
+  if (getNames().size() != count || getIsSigned().size() != count)
+    return emitOpError("has ") << getNames().size() << " names and " << getIsSigned().size()
+                               << " is_signed entries for " << count << " values";
+  llvm::StringSet<> seen;
+  for (Attribute name : getNames()) {
+    StringRef text = cast<StringAttr>(name).getValue();
+    if (text.empty())
+      return emitOpError("has an empty name");
+    if (!seen.insert(text).second)
+      return emitOpError("names '") << text << "' twice";
   }
   return success();
 }

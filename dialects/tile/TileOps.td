@@ -285,6 +285,26 @@ def Tile_PrintOp : Tile_Op<"print", [MemoryEffects<[MemWrite]>]> {
   }];
 }
 
+def Tile_BreakpointOp : Tile_Op<"breakpoint", [MemoryEffects<[MemRead, MemWrite]>]> {
+  let summary = "Stop in a debugger with the kernel's live values (Python's breakpoint())";
+  let description = [{
+    Where a kernel calls `breakpoint()`: on the host, each program that reaches it hands the
+    runtime's breakpoint handler a copy of `values` (blocks and scalars), named by `names`
+    (the kernel's variables, in `function`), whose integers are signed where `is_signed` says
+    so; the source position is the op's location. A handler can stop the launch. GPU kernels
+    have no debugger: there the op is dropped.
+
+    ```mlir
+    tile.breakpoint %x, %n : tensor<128xf32>, i32 {function = "add_kernel",
+        names = ["x", "n"], is_signed = array<i1: true, true>}
+    ```
+  }];
+  let arguments = (ins StrAttr:$function, StrArrayAttr:$names, DenseBoolArrayAttr:$is_signed,
+                   Variadic<Tile_Value>:$values);
+  let assemblyFormat = "($values^ `:` type($values))? attr-dict";
+  let hasVerifier = 1;
+}
+
 def Tile_ReduceOp : Tile_Op<"reduce", [Pure, SingleBlockImplicitTerminator<"ReduceReturnOp">]> {
   let summary = "Reduce blocks along an axis with a combiner region";
   let description = [{

@@ -333,6 +333,49 @@ private:
   std::unique_ptr<ArgumentPlan> plan_;
 };
 
+// The Python function breakpoints call (set_breakpoint_handler); leaked, since launches may call
+// it until the process ends.
+py::object *breakpointHandler = nullptr;
+
+// Bytes of one element of a tessera_breakpoint_value's dtype ("fp32", "int1", "ptr", ...).
+size_t breakpointElementBytes(const std::string &dtype) {
+  if (dtype == "ptr")
+    return 8;
+  if (dtype == "int1")
+    return 1;
+  size_t digits = dtype.find_first_of("0123456789");
+  return std::stoul(dtype.substr(digits)) / 8;
+}
+
+// Calls the Python handler as handler(file, line, function, program_id, values), values being
+// (name, dtype, shape, bytes) tuples; its truth stops the launch. An exception in it is reported
+// as unraisable and stops the launch too.
+int32_t callBreakpointHandler(const tessera_breakpoint *breakpoint, void *) {
+  py::gil_scoped_acquire acquire;
+  try {
+    py::list values;
+    for (size_t k = 0; k < breakpoint->num_values; ++k) {
+      const tessera_breakpoint_value &value = breakpoint->values[k];
+      py::tuple shape(value.rank);
+      size_t count = 1;
+      for (int32_t d = 0; d < value.rank; ++d) {
+        shape[d] = value.shape[d];
+        count *= size_t(value.shape[d]);
+      }
+      values.append(py::make_tuple(value.name, value.dtype, shape,
+                                   py::bytes(static_cast<const char *>(value.data),
+                                             count * breakpointElementBytes(value.dtype))));
+    }
+    const int32_t *id = breakpoint->program_id;
+    py::object stop = (*breakpointHandler)(breakpoint->file, breakpoint->line, breakpoint->function,
+                                           py::make_tuple(id[0], id[1], id[2]), values);
+    return py::bool_(stop) ? 1 : 0;
+  } catch (py::error_already_set &error) {
+    error.discard_as_unraisable("a Tessera breakpoint handler");
+    return 1;
+  }
+}
+
 // A contiguous buffer view of a Python object (numpy arrays, bytes, bytearray...).
 class BufferView {
 public:
@@ -424,6 +467,20 @@ PYBIND11_MODULE(_C, m) {
            "The text of a stage ('tile', 'host', 'host-llvm', 'host-llir'), or None.")
       .def_property_readonly("name", &HostKernel::name)
       .def_property_readonly("plan", &HostKernel::plan);
+
+  m.def(
+      "set_breakpoint_handler",
+      [](py::object handler) {
+        if (!breakpointHandler)
+          breakpointHandler = new py::object();
+        *breakpointHandler = handler;
+        tessera_host_set_breakpoint_handler(handler.is_none() ? nullptr : &callBreakpointHandler,
+                                            nullptr);
+      },
+      py::arg("handler"),
+      "Makes handler(file, line, function, program_id, values) what breakpoints in host "
+      "kernels call (None: nothing); values are (name, dtype, shape, bytes) tuples, and a true "
+      "result stops the launch (tessera_host_set_breakpoint_handler).");
 
   py::class_<Bundle>(m, "Bundle")
       .def_static("create", &Bundle::create, py::arg("description"), "A new, empty bundle.")

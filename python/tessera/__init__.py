@@ -18,6 +18,7 @@ from . import _C, language
 from .compiler.aot import CompiledKernel, compile
 from .errors import CompilationError, TesseraError
 from .runtime.autotuner import Config, autotune, heuristics
+from .runtime.breakpoints import KernelBreakpoint, set_breakpoint_handler
 from .runtime.bundles import BundleCase, build_bundle, load_bundle
 from .runtime.precompile import AotReport, aot
 from .runtime.buffer import DeviceBuffer, empty, from_numpy
@@ -30,10 +31,10 @@ __version__ = "0.1.0"
 
 __all__ = [
     "AotReport", "BundleCase", "CompilationError", "CompiledKernel", "Config", "CudaConfig",
-    "CudaKernel", "DeviceBuffer", "JITFunction",
+    "CudaKernel", "DeviceBuffer", "JITFunction", "KernelBreakpoint",
     "LoadedKernel", "TensorDescriptor", "TesseraError", "aot", "autotune", "build_bundle", "cdiv",
     "compile", "empty", "errors", "from_numpy", "heuristics", "jit", "language", "load_bundle",
-    "next_power_of_2", "stats",
+    "next_power_of_2", "set_breakpoint_handler", "stats",
 ]
 
 

@@ -49,15 +49,27 @@ bool compile(const std::string &tileIR, const CompileOptions &options, CompiledK
 
 namespace {
 
-// The one host program compileForHost makes: program x stores x into element x of the int32
-// buffer its parameter points to, after asking the runtime as a compiled kernel does.
+// The host program compileForHost makes: program x stores x into element x of the int32 buffer
+// its parameter points to, after asking the runtime as a compiled kernel does. With
+// `breakpoint`, it first stops at a breakpoint at fake.py:6 with `pid` (x, int32) and `row`
+// ({x, -x}, a block of two fp32).
 class StoreProgramIdProgram final : public HostProgram {
 public:
-  explicit StoreProgramIdProgram(void *checkAccess)
-      : check(reinterpret_cast<CheckAccess>(checkAccess)) {}
+  StoreProgramIdProgram(void *checkAccess, void *breakpoint)
+      : check(reinterpret_cast<CheckAccess>(checkAccess)),
+        breakpoint(reinterpret_cast<Breakpoint>(breakpoint)) {}
   void run(void **arguments) const override {
     uint64_t base = *static_cast<uint64_t *>(arguments[0]);
     int32_t x = *static_cast<int32_t *>(arguments[1]);
+    if (breakpoint) {
+      float row[2] = {float(x), -float(x)};
+      const int32_t ranks[2] = {0, 1};
+      const int64_t shapes[1] = {2};
+      const int64_t addresses[2] = {int64_t(reinterpret_cast<uintptr_t>(&x)),
+                                    int64_t(reinterpret_cast<uintptr_t>(row))};
+      breakpoint("fake.py", 6, "fake_host_kernel", 2, "pid\0row", "int32\0fp32", ranks, shapes,
+                 addresses);
+    }
     uint64_t address = base + 4 * uint64_t(x);
     if (check(address, 4, /*store*/ 1, "fake.py:7"))
       *reinterpret_cast<int32_t *>(address) = x;
@@ -65,7 +77,10 @@ public:
 
 private:
   using CheckAccess = int32_t (*)(uint64_t, uint64_t, int32_t, const char *);
+  using Breakpoint = void (*)(const char *, int32_t, const char *, int32_t, const char *,
+                              const char *, const int32_t *, const int64_t *, const int64_t *);
   CheckAccess check;
+  Breakpoint breakpoint;
 };
 
 } // namespace
@@ -85,7 +100,10 @@ bool compileForHost(const std::string &tileIR, const std::map<std::string, void 
   out->kernelName = "fake_host_kernel";
   out->numParams = 1;
   out->stages["tile"] = tileIR;
-  out->program = std::make_unique<StoreProgramIdProgram>(check->second);
+  void *breakpoint = nullptr;
+  if (tileIR.find("breakpoint") != std::string::npos)
+    breakpoint = runtimeSymbols.at("tessera_host_breakpoint");
+  out->program = std::make_unique<StoreProgramIdProgram>(check->second, breakpoint);
   return true;
 }
 

@@ -17,6 +17,7 @@ Control flow:
 from __future__ import annotations
 
 import ast
+import builtins
 import operator
 from typing import Any, Callable, Dict, Iterator, List, Sequence, Tuple, Union
 
@@ -25,6 +26,7 @@ from ..language import semantic
 from ..language.compile_time import range as tl_range
 from ..language.compile_time import static_range
 from ..language.core import aggregate, constexpr, is_builtin, tensor, unwrap
+from ..language.debugging import emit_breakpoint
 from ..language.dtypes import int1
 from ..language.math import maximum, minimum
 from .function import MISSING, KernelFunction, is_constexpr_annotation
@@ -50,6 +52,7 @@ _UNARY_OPS: Dict[type, Callable[[Any], Any]] = {
 _PYTHON_BUILTINS: Dict[str, Any] = {
     "range": tl_range, "min": min, "max": max, "len": len, "int": int, "float": float,
     "bool": bool, "isinstance": isinstance, "getattr": getattr, "tuple": tuple, "list": tuple,
+    "breakpoint": builtins.breakpoint,
 }
 # Exceptions whose message alone explains a user error.
 _USER_ERRORS = (TypeError, ValueError, NameError, AssertionError, ZeroDivisionError)
@@ -488,6 +491,8 @@ class CodeGenerator(ast.NodeVisitor):
             if len(args) == 2:
                 return (minimum if function is min else maximum)(*args)
             raise TypeError(f"{function.__name__}() of tensors takes exactly 2 arguments")
+        if function is builtins.breakpoint:
+            return self._breakpoint(args, kwargs)
         if function is constexpr:
             (value,) = args
             if not _is_compile_time(value):
@@ -500,6 +505,12 @@ class CodeGenerator(ast.NodeVisitor):
             raise TypeError(f"{name} is not a tessera.language function: it can only be "
                             "called with compile-time arguments")
         return function(*args, **kwargs)
+
+    def _breakpoint(self, args: List[Any], kwargs: Dict[str, Any]) -> None:
+        """``breakpoint()``: stops host programs here with the function's variables."""
+        if args or kwargs:
+            raise TypeError("breakpoint() in a kernel takes no arguments")
+        emit_breakpoint(self.function.__name__, self.scope, self.function.fn.__globals__)
 
     def _inline(self, callee: KernelFunction, args: List[Any], kwargs: Dict[str, Any]) -> Any:
         if callee in self.call_stack:

@@ -1,4 +1,4 @@
-"""Printing from kernels: ``tl.device_print``, as Triton's.
+"""Debugging kernels: ``tl.device_print`` (as Triton's) and Python's ``breakpoint()``.
 
     tl.device_print("x", x)                 # one line per element of x
     tl.device_print("row, sum: ", row, total, hex=False)   # doctest: +SKIP
@@ -8,15 +8,19 @@ index in the printed blocks (none for scalars), the prefix and each argument's e
 separated by ", ". The host prints the lines in index order, program after program; on a GPU each
 thread prints the elements it holds (those a layout gives several threads, once per thread), in
 no particular order, and the output appears when the device synchronises.
+
+``breakpoint()`` in a kernel stops each program that reaches it, on the CPU, in pdb with the
+kernel's variables there (``tessera.runtime.breakpoints``); GPU kernels skip it.
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Dict, Mapping, Sequence, Tuple
 
 from . import semantic
-from .core import builtin, unwrap
+from ..compiler.ir_builder import current_builder
+from .core import builtin, tensor, unwrap
 
-__all__ = ["device_print"]
+__all__ = ["breakpoint_globals", "device_print", "emit_breakpoint"]
 
 
 def _mlir_string(text: str) -> str:
@@ -24,6 +28,14 @@ def _mlir_string(text: str) -> str:
     escaped = "".join(c if c.isprintable() and c not in '"\\' else
                       "".join(f"\\{b:02X}" for b in c.encode()) for c in text)
     return f'"{escaped}"'
+
+
+def _signedness(values: Sequence[tensor]) -> str:
+    """The ``is_signed`` attribute of ops that show ``values``: whether each one's integers are
+    signed (floats count as signed)."""
+    signed = ", ".join("true" if v.dtype.is_int_signed() or v.dtype.is_floating() else "false"
+                       for v in values)
+    return f"array<i1: {signed}>" if values else "array<i1>"
 
 
 @builtin
@@ -46,8 +58,49 @@ def device_print(prefix: str, *args: Any, hex: bool = False) -> None:
                   for v in values]
     if values and prefix and not prefix[-1].isspace():
         prefix += " "
-    signed = ", ".join("true" if v.dtype.is_int_signed() or v.dtype.is_floating() else "false"
-                       for v in values)
     semantic.emit_without_result("tile.print", values, {
         "prefix": _mlir_string(prefix), "hex": "true" if unwrap(hex) else "false",
-        "is_signed": f"array<i1: {signed}>" if values else "array<i1>"})
+        "is_signed": _signedness(values)})
+
+
+# The globals of the function around each breakpoint() compiled, by (file, line).
+_BREAKPOINT_GLOBALS: Dict[Tuple[str, int], Dict[str, Any]] = {}
+
+
+def breakpoint_globals(file: str, line: int) -> Dict[str, Any]:
+    """The globals of the function whose ``breakpoint()`` is at ``file:line`` (empty if none was
+    compiled in this process)."""
+    return _BREAKPOINT_GLOBALS.get((file, line), {})
+
+
+def _as_tensor(value: Any) -> Any:
+    """``value`` as a tensor the breakpoint can carry: tensors, and numbers (compile-time values)
+    as constants; None for anything else (tuples, dtypes, block pointers, ...)."""
+    value = unwrap(value)
+    if isinstance(value, tensor):
+        return value
+    if isinstance(value, (bool, int, float)):
+        try:
+            return semantic.to_tensor(value)
+        except ValueError:  # an integer beyond 64 bits
+            return None
+    return None
+
+
+def emit_breakpoint(function: str, variables: Mapping[str, Any],
+                    function_globals: Dict[str, Any]) -> None:
+    """Emits ``tile.breakpoint`` for ``breakpoint()`` in kernel ``function``, carrying those of
+    ``variables`` (the kernel's names) that are tensors or numbers; the debugger will evaluate
+    expressions there in ``function_globals`` (see ``breakpoint_globals``)."""
+    loc = current_builder().loc
+    _BREAKPOINT_GLOBALS[(loc.file, loc.line)] = function_globals
+    names, values = [], []
+    for name, value in variables.items():
+        carried = _as_tensor(value) if name.isidentifier() else None
+        if carried is not None:
+            names.append(name)
+            values.append(carried)
+    semantic.emit_without_result("tile.breakpoint", values, {
+        "function": _mlir_string(function),
+        "names": "[" + ", ".join(_mlir_string(name) for name in names) + "]",
+        "is_signed": _signedness(values)})

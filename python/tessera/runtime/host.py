@@ -11,13 +11,15 @@ arrays, PyTorch CPU tensors, or anything with ``__array_interface__``::
 
 Every load, store and atomic is checked against the arrays of the launch: an access outside
 all of them is skipped and the launch raises ``IndexError`` naming the access, the program id
-and the kernel's source line.
+and the kernel's source line. ``breakpoint()`` in a kernel opens pdb in each program that
+reaches it (``tessera.runtime.breakpoints``).
 
 With ``TESSERA_INTERPRET=1`` in the environment when a kernel is defined, every launch of it
 runs on the CPU; CUDA tensors are copied to the host and back around each launch.
 """
 from __future__ import annotations
 
+import bdb
 import linecache
 import os
 import re
@@ -26,11 +28,13 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from .. import _C
 from ..errors import CompilationError, TesseraError
+from .breakpoints import take_handler_error
 
 __all__ = ["HOST", "HostAddress", "HostLoadedKernel", "host_array_argument", "interpret_mode",
            "to_host"]
 
 HOST = "cpu"  # the device of host arguments in specialisation keys
+CANCELLED = 8  # tessera_status_code of a launch its breakpoint handler stopped
 
 _ARRAY_TYPESTRS = {"b1": "i1", "i1": "i8", "i2": "i16", "i4": "i32", "i8": "i64", "u1": "u8",
                    "u2": "u16", "u4": "u32", "u8": "u64", "f2": "fp16", "f4": "fp32",
@@ -139,6 +143,8 @@ class HostLoadedKernel:
             self.handle.launch(grid_x, grid_y, grid_z, values,
                                _buffers(self.param_names, values))
         except TesseraError as error:
+            if error.code == CANCELLED:  # the user quit the debugger, or its handler raised
+                raise take_handler_error() or bdb.BdbQuit(str(error)) from None
             if "out-of-bounds" in str(error):
                 raise IndexError(_with_source_line(str(error))) from None
             raise

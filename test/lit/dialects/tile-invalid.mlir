@@ -256,3 +256,30 @@ func.func @print_signedness(%a: i32) {
   tile.print %a : i32 {prefix = "", hex = false, is_signed = array<i1>}
   return
 }
+
+// -----
+
+// Tests that tile.breakpoint names every value and gives each a signedness.
+func.func @breakpoint_names(%a: i32, %b: i32) {
+  // expected-error @+1 {{has 1 names and 2 is_signed entries for 2 values}}
+  tile.breakpoint %a, %b : i32, i32 {function = "k", names = ["a"], is_signed = array<i1: true, true>}
+  return
+}
+
+// -----
+
+// Tests that tile.breakpoint's names are distinct.
+func.func @breakpoint_duplicate(%a: i32, %b: i32) {
+  // expected-error @+1 {{names 'a' twice}}
+  tile.breakpoint %a, %b : i32, i32 {function = "k", names = ["a", "a"], is_signed = array<i1: true, true>}
+  return
+}
+
+// -----
+
+// Tests that tile.breakpoint's names are not empty.
+func.func @breakpoint_empty_name(%a: i32) {
+  // expected-error @+1 {{has an empty name}}
+  tile.breakpoint %a : i32 {function = "k", names = [""], is_signed = array<i1: true>}
+  return
+}

@@ -91,3 +91,13 @@ func.func @prints(%x: tensor<4xf32>, %n: i32) {
   tile.print {prefix = "here", hex = true, is_signed = array<i1>}
   return
 }
+
+// Tests that tile.breakpoint survives a round trip, with a block and a scalar, and with no values.
+// CHECK-LABEL: func.func @breakpoints
+// CHECK: tile.breakpoint %{{.*}}, %{{.*}} : tensor<4xf32>, i32 {function = "kernel", is_signed = array<i1: true, false>, names = ["x", "n"]}
+// CHECK: tile.breakpoint {function = "kernel", is_signed = array<i1>, names = []}
+func.func @breakpoints(%x: tensor<4xf32>, %n: i32) {
+  tile.breakpoint %x, %n : tensor<4xf32>, i32 {function = "kernel", names = ["x", "n"], is_signed = array<i1: true, false>}
+  tile.breakpoint {function = "kernel", names = [], is_signed = array<i1>}
+  return
+}

@@ -152,6 +152,23 @@ func.func @print(%x: tensor<4xf32>, %n: i32) attributes {tile.kernel} {
 
 // -----
 
+// Tests that tile.breakpoint makes one runtime call with the values' addresses: the block's
+// buffer as it is, the scalar stored to a buffer of one element; with the source position, the
+// function, the value count, and the ranks.
+// CHECK-LABEL: func.func @breakpoint
+// CHECK: %[[CELL:.*]] = memref.alloca() : memref<1xi32>
+// CHECK: memref.store %{{.*}}, %[[CELL]]
+// CHECK: memref.extract_aligned_pointer_as_index %[[CELL]]
+// CHECK: call @tessera_host_breakpoint(%{{.*}}, %c7_i32, %{{.*}}, %c2_i32, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}})
+module {
+func.func @breakpoint(%x: tensor<4xf32>, %n: i32) attributes {tile.kernel} {
+  tile.breakpoint %x, %n : tensor<4xf32>, i32 {function = "kernel", names = ["x", "n"], is_signed = array<i1: true, true>} loc("kernel.py":7:4)
+  return
+}
+}
+
+// -----
+
 // Tests that an op the host lowering does not know is reported, not dropped.
 module {
 func.func private @helper()

@@ -175,3 +175,14 @@ func.func @operands_stored_once(%a: !tile.ptr<bf16> {tile.divisibility = 16 : i3
   return
 }
 }
+
+// -----
+
+// Tests that breakpoints are dropped for the GPU, which has no debugger.
+// CHECK-LABEL: func.func @breakpoint
+// CHECK-NOT: tile.breakpoint
+// CHECK: return
+func.func @breakpoint(%x: tensor<128xf32>) attributes {tile.kernel} {
+  tile.breakpoint %x : tensor<128xf32> {function = "kernel", names = ["x"], is_signed = array<i1: true>}
+  return
+}
