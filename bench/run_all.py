@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
-"""Runs every benchmark and writes results.md (Markdown tables) and results.json to the output
-directories: --out DIR if given, else bench/results/, and also $OUT when that is set.
+"""Runs every benchmark and writes results.md (Markdown tables), results.json and the plots
+ratio.png and ceilings.png (bench/plots.py, with matplotlib) to the output directories: --out DIR
+if given, else bench/results/, and also $OUT when that is set. The device's copy bandwidth and
+matmul peak, which ceilings.png compares with, are measured first (bench/ceilings.py).
 
 Exit status: 0 when every benchmark ran (a missed target is reported, not an error; --strict makes
 it one), 1 when one failed to run, 0 with a note where there is no GPU.
@@ -59,6 +61,11 @@ def markdown(report):
              f"{env.get('gpu')} ({env.get('sms')} SMs), PyTorch {env.get('torch')}, CUDA "
              f"{env.get('cuda')}, Triton {env.get('triton') or 'not installed'}, tessera "
              f"{env.get('tessera')}, commit {report.get('commit') or 'unknown'}, {report['date']}.",
+             "", "Measured ceilings: copy bandwidth "
+             f"{fmt((report.get('ceilings') or {}).get('copy_gbps'))} GB/s (a 1 GiB "
+             "device-to-device copy, bytes read and written), bf16 matmul peak "
+             f"{fmt((report.get('ceilings') or {}).get('matmul_bf16_tflops'))} TFLOP/s "
+             "(torch.matmul, 8192^3).",
              "", "Bandwidth counts the bytes each kernel must move (inputs read once, outputs "
              "written once); times are medians of CUDA-event samples, contenders interleaved in one "
              "process.", "",
@@ -107,6 +114,18 @@ def markdown(report):
     return "\n".join(lines) + "\n"
 
 
+def write_results(report, out_dirs):
+    """Writes results.md and results.json to each of ``out_dirs``; returns the Markdown."""
+    text = markdown(report)
+    for out_dir in out_dirs:
+        os.makedirs(out_dir, exist_ok=True)
+        with open(os.path.join(out_dir, "results.md"), "w") as f:
+            f.write(text)
+        with open(os.path.join(out_dir, "results.json"), "w") as f:
+            json.dump(report, f, indent=1)
+    return text
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--out", help="output directory (default: bench/results)")
@@ -125,11 +144,20 @@ def main():
     import bench_rwkv
     import bench_softmax
     import bench_vector_add
+    import ceilings
+    import plots
 
     reps = 9 if args.quick else 25
     report = {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
               "commit": git_commit(), "environment": {**harness.device_summary(), **versions()},
-              "throughput": [], "first_launch": [], "launch": [], "errors": {}}
+              "ceilings": None, "throughput": [], "first_launch": [], "launch": [],
+              "errors": {}}
+    print("measuring the ceilings ...", flush=True)
+    try:
+        report["ceilings"] = ceilings.run(reps=reps)
+    except Exception as e:  # the plots then show ratios only
+        report["errors"]["ceilings"] = f"{type(e).__name__}: {e}".strip()
+        traceback.print_exc()
     steps = [("vector_add", "throughput", lambda: bench_vector_add.run(reps=reps)),
              ("softmax", "throughput", lambda: bench_softmax.run(reps=reps)),
              ("normalization", "throughput", lambda: bench_ops_normalization.run(reps=reps)),
@@ -141,6 +169,10 @@ def main():
              ("first_launch", "first_launch",
               lambda: bench_first_launch.run(repeats=2 if args.quick else 3)),
              ("launch", "launch", lambda: bench_launch.run(repeats=5 if args.quick else 15))]
+    out_dirs = [args.out or os.path.join(harness.REPO, "bench", "results")]
+    if os.environ.get("OUT"):
+        out_dirs.append(os.environ["OUT"])
+    out_dirs = list(dict.fromkeys(os.path.abspath(d) for d in out_dirs))
     for name, section, step in steps:
         print(f"running {name} ...", flush=True)
         try:
@@ -149,18 +181,15 @@ def main():
             report["errors"][name] = f"{type(e).__name__}: {e}".strip()
             traceback.print_exc()
         torch.cuda.empty_cache()
+        write_results(report, out_dirs)  # a run cut short keeps what it measured
 
-    text = markdown(report)
-    out_dirs = [args.out or os.path.join(harness.REPO, "bench", "results")]
-    if os.environ.get("OUT"):
-        out_dirs.append(os.environ["OUT"])
-    for out_dir in dict.fromkeys(os.path.abspath(d) for d in out_dirs):
-        os.makedirs(out_dir, exist_ok=True)
-        with open(os.path.join(out_dir, "results.md"), "w") as f:
-            f.write(text)
-        with open(os.path.join(out_dir, "results.json"), "w") as f:
-            json.dump(report, f, indent=1)
-        print(f"wrote {out_dir}/results.md and results.json")
+    text = write_results(report, out_dirs)
+    for out_dir in out_dirs:
+        try:
+            for path in plots.write_plots(report, out_dir):
+                print(f"wrote {path}")
+        except ImportError as e:
+            print(f"no plots ({e}): run bench/plots.py on results.json where matplotlib is")
     print()
     print(text)
     if report["errors"]:

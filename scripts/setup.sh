@@ -2,10 +2,10 @@
 # Sets up a fresh Debian 12 machine (as root, or with sudo) and runs the quickstart:
 #   1. apt-get installs LLVM/MLIR 22 and the libraries its CMake config looks for (DESIGN.md,
 #      "Environment facts"), the build tools and the Python headers;
-#   2. pip installs the Python tooling (numpy, pytest, pybind11, lit, and NVIDIA's cuobjdump and
-#      nvdisasm wheels, which the CPU tier's SASS checks read cubins with) and PyTorch, which the op
-#      tests run on the CPU with (PyPI's wheel is the CUDA build, about 5 GB with its NVIDIA
-#      libraries; it runs CPU tensors without a driver);
+#   2. pip installs the Python tooling (numpy, pytest, pybind11, lit, matplotlib for the benchmark
+#      plots, and NVIDIA's cuobjdump and nvdisasm wheels, which the CPU tier's SASS checks read
+#      cubins with) and PyTorch, which the op tests run on the CPU with (PyPI's wheel is the CUDA
+#      build, about 5 GB with its NVIDIA libraries; it runs CPU tensors without a driver);
 #   3. configures and builds everything (CMake, Ninja, Release) into build/;
 #   4. pip installs the tessera package (editable, from python/);
 #   5. runs examples/quickstart.py (JIT-compiles the example kernels; runs them where there is a GPU).
@@ -63,12 +63,12 @@ if [ ! -x "$cuda/bin/ptxas" ] || [ ! -f "$cuda/include/cuda.h" ] || [ ! -d "$cud
 fi
 
 # ---- 2. Python tooling --------------------------------------------------------------------------
-say "pip install numpy pytest pybind11 lit nvidia-cuda-cuobjdump nvidia-cuda-nvdisasm torch"
+say "pip install numpy pytest pybind11 lit matplotlib nvidia-cuda-{cuobjdump,nvdisasm} torch"
 # Debian's python3 is "externally managed" (PEP 668); this machine is dedicated to the build, and
 # `python3 -c "import tessera"` must work in any new shell, so install into it rather than a venv.
 export PIP_BREAK_SYSTEM_PACKAGES=1 PIP_ROOT_USER_ACTION=ignore PIP_DISABLE_PIP_VERSION_CHECK=1
-"$python" -m pip install -q numpy pytest pybind11 lit nvidia-cuda-cuobjdump nvidia-cuda-nvdisasm \
-  torch
+"$python" -m pip install -q numpy pytest pybind11 lit matplotlib nvidia-cuda-cuobjdump \
+  nvidia-cuda-nvdisasm torch
 
 # ---- 3. configure and build ---------------------------------------------------------------------
 python_exe="$(command -v "$python")"

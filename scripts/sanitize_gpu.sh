@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Runs GPU test modules under compute-sanitizer on a GPU host, after scripts/gpu_run.sh has built
+# _C (any of its steps does): every module in its own process, JOBS at a time, with PyTorch's
+# caching allocator off so that memcheck sees each tensor's own bounds.
+#
+# Usage: scripts/sanitize_gpu.sh TOOL [MODULE...]
+#   TOOL: memcheck, racecheck, initcheck or synccheck
+#   MODULE: pytest paths (default: every test/python/gpu and test/python/ops module)
+# Writes $OUT/sanitize-TOOL/<module>.log and prints one line per module and a total; exits 1 if
+# a module failed or the sanitizer reported an error.
+set -uo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root" || exit 1
+tool="${1:?usage: scripts/sanitize_gpu.sh TOOL [MODULE...]}"
+shift
+case "$tool" in memcheck|racecheck|initcheck|synccheck) ;; *)
+  echo "sanitize_gpu.sh: unknown tool '$tool'" >&2; exit 2 ;; esac
+modules=("$@")
+[ "${#modules[@]}" -gt 0 ] || modules=(test/python/gpu/test_*.py test/python/ops/test_*.py)
+logs="${OUT:-$root/gpu-out}/sanitize-$tool"
+mkdir -p "$logs"
+export PYTHONPATH="$root/python${PYTHONPATH:+:$PYTHONPATH}" PYTORCH_NO_CUDA_MEMORY_CACHING=1
+export TESSERA_TEST_DEVICES="${TESSERA_TEST_DEVICES:-cuda}" TESSERA_QUIET=1
+
+# One module under the sanitizer: "clean" when pytest passed and every process's summary counts
+# no error. A process that makes no CUDA call (a disassembler a test runs) ends the sanitizer with
+# "Target application terminated before first instrumented API call": that is not a finding.
+sanitize() {
+  local module="$1" log tests verdict=clean
+  log="$logs/$(basename "$module" .py).log"
+  TESSERA_CACHE_DIR="$(mktemp -d)" compute-sanitizer --tool "$tool" --target-processes all \
+    --print-limit 50 python3 -m pytest -q -p no:cacheprovider "$module" >"$log" 2>&1
+  tests="$(grep -E '^=* ?[0-9]+ (passed|failed|skipped|error)' "$log" | tail -n 1 | tr -d '=')"
+  [[ "$tests" == *passed* && "$tests" != *failed* && "$tests" != *error* ]] || verdict=FAILED
+  if grep -E '(ERROR|RACECHECK) SUMMARY' "$log" | grep -qvE '(: 0 errors|\(0 errors)'; then
+    verdict=FAILED
+  fi
+  if grep -E '^=+ Error:' "$log" | grep -qv 'terminated before first instrumented API call'; then
+    verdict=FAILED
+  fi
+  echo "$module: $verdict |$tests | $(grep -E '(ERROR|RACECHECK) SUMMARY' "$log" | tail -n 1 |
+    sed 's/^=* *//')"
+}
+export -f sanitize
+export tool logs
+printf '%s\n' "${modules[@]}" | xargs -P "${JOBS:-4}" -I{} bash -c 'sanitize "$@"' _ {} |
+  tee "$logs/summary.txt"
+failed="$(grep -c ': FAILED |' "$logs/summary.txt")"
+echo "$tool: ${#modules[@]} modules, $failed with failures or sanitizer errors"
+[ "$failed" -eq 0 ]
