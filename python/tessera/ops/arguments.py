@@ -7,7 +7,7 @@ numerics without a GPU.
 
 Every error names the op and the argument and says what was expected, as ``specs/ops.md``
 ("Errors") asks: ``TypeError`` for a wrong type or dtype, ``ValueError`` for a wrong device,
-rank or shape.
+rank or shape, or a value out of range (NaN included).
 
     >>> check_device(torch.ones(2, device="meta"), "input", "mm")   # doctest: +SKIP
     ValueError: mm: input is on meta; expected a CUDA or CPU tensor
@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import math
+from numbers import Complex, Number, Real
 from typing import Any, Optional, Sequence, Tuple
 
 try:
@@ -23,8 +25,9 @@ try:
 except ImportError:  # pragma: no cover - the CPU tier has no PyTorch
     torch = None
 
-__all__ = ["HOST_SM_COUNT", "as_tensor", "check_device", "check_dtype", "check_no_overlap",
-           "check_out", "check_same", "device_scope", "memory_range", "sm_count"]
+__all__ = ["HOST_SM_COUNT", "as_tensor", "check_bool", "check_device", "check_distinct",
+           "check_dtype", "check_finite", "check_no_overlap", "check_out", "check_real",
+           "check_same", "device_scope", "memory_range", "sm_count"]
 
 # What sm_count says of the host: the grid-sizing rules then split work as they would on a small
 # GPU, so that the CPU tier runs the ops' split paths (the host runs programs one at a time).
@@ -69,6 +72,55 @@ def check_same(op: str, *named: Tuple[str, "torch.Tensor"]) -> None:
         if tensor.dtype != first.dtype:
             raise TypeError(f"{op}: {name} has dtype {tensor.dtype} but {first_name} has "
                             f"{first.dtype}; expected the same dtype")
+
+
+def check_bool(value: Any, name: str, op: str) -> bool:
+    """``value``, which must be a Python bool: a flag's stand-ins (the string ``"False"``, which
+    is truthy, 1, a NumPy or tensor bool) are refused, as PyTorch's own flags refuse them."""
+    if not isinstance(value, bool):
+        raise TypeError(f"{op}: {name} must be a bool, got {type(value).__name__}")
+    return value
+
+
+def check_real(value: Any, name: str, op: str) -> float:
+    """``value`` as a float: a real number (a Python or NumPy int or float...), not a bool, a
+    complex, a string or a tensor."""
+    if isinstance(value, bool) or not isinstance(value, Number) or \
+            (isinstance(value, Complex) and not isinstance(value, Real)):
+        raise TypeError(f"{op}: {name} must be a real number, got {type(value).__name__}")
+    try:
+        return float(value)
+    except OverflowError:  # an int past the floats' range
+        return math.inf if value > 0 else -math.inf
+
+
+def check_finite(value: Any, name: str, op: str, low: Optional[float] = None,
+                 high: Optional[float] = None, expected: Optional[str] = None) -> float:
+    """``value`` as a float: a real number (``check_real``) that is finite (not NaN nor +-inf)
+    and within ``[low, high]`` where they are given. ``expected`` words the ValueError's
+    expectation (by default "a finite number", with the bounds).
+
+        >>> check_finite(float("nan"), "eps", "layer_norm", low=0)   # doctest: +SKIP
+        ValueError: layer_norm: eps is nan; expected a finite number >= 0
+    """
+    number = check_real(value, name, op)
+    if math.isfinite(number) and (low is None or number >= low) and \
+            (high is None or number <= high):
+        return number
+    if expected is None:
+        expected = "a finite number" + (
+            f" in [{low}, {high}]" if low is not None and high is not None else
+            f" >= {low}" if low is not None else f" <= {high}" if high is not None else "")
+    raise ValueError(f"{op}: {name} is {value}; expected {expected}")
+
+
+def check_distinct(tensor: "torch.Tensor", name: str, op: str,
+                   expected: str = "expected a tensor whose elements are distinct") -> None:
+    """No two elements of ``tensor``, which the op writes, share memory through a 0 stride (an
+    expanded view): each would receive several results. ``expected`` ends the error."""
+    if any(stride == 0 and size > 1 for stride, size in zip(tensor.stride(), tensor.shape)):
+        raise ValueError(f"{op}: {name} has elements that share memory (a 0 stride); "
+                         f"{expected}")
 
 
 def memory_range(tensor: "torch.Tensor") -> Optional[Tuple[int, int]]:
@@ -117,9 +169,7 @@ def check_out(op: str, out: Any, shape: Sequence[int], dtype: "torch.dtype",
         raise ValueError(f"{op}: out is on {out.device}; expected {device}")
     if tuple(out.shape) != tuple(shape):
         raise ValueError(f"{op}: out has shape {tuple(out.shape)}; expected {tuple(shape)}")
-    if any(stride == 0 and size > 1 for stride, size in zip(out.stride(), out.shape)):
-        raise ValueError(f"{op}: out has elements that share memory (a 0 stride); expected "
-                         "a tensor whose elements are distinct")
+    check_distinct(out, "out", op)
     return out
 
 

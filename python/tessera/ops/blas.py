@@ -28,7 +28,8 @@ from ..runtime.autotuner import Autotuner, Config, autotune, heuristics
 from ..runtime.tensor_descriptor import TensorDescriptor
 from ..utils import cdiv
 from . import settings
-from .arguments import as_tensor, check_device, check_dtype, check_no_overlap, check_out, check_same
+from .arguments import (as_tensor, check_device, check_dtype, check_no_overlap, check_out,
+                        check_real, check_same)
 from .kernels.matmul import CONFIGS, GROUP_M, HEURISTICS, KEY, matmul_kernel, prune_configs
 
 __all__ = ["addmm", "bmm", "matmul", "mm", "tuned_kernel"]
@@ -100,11 +101,6 @@ def _check_rank(op: str, name: str, tensor: "torch.Tensor", rank: int) -> None:
     if tensor.dim() != rank:
         raise ValueError(f"{op}: {name} must have {rank} dimensions, got shape "
                          f"{tuple(tensor.shape)}")
-
-
-def _check_scalar(op: str, name: str, value: Any) -> None:
-    if isinstance(value, bool) or not isinstance(value, Number) or isinstance(value, complex):
-        raise TypeError(f"{op}: {name} must be a real number, got {type(value).__name__}")
 
 
 def _output(op: str, out: Any, shape: Sequence[int], like: "torch.Tensor",
@@ -311,8 +307,8 @@ def addmm(input: Any, mat1: Any, mat2: Any, *, beta: Number = 1, alpha: Number =
     >>> y = tessera.ops.addmm(bias, x, w.t())   # a linear layer   # doctest: +SKIP
     """
     bias, a, b = _operands("addmm", ("input", input), ("mat1", mat1), ("mat2", mat2))
-    _check_scalar("addmm", "beta", beta)
-    _check_scalar("addmm", "alpha", alpha)
+    check_real(beta, "beta", "addmm")
+    check_real(alpha, "alpha", "addmm")
     _check_rank("addmm", "mat1", a, 2)
     _check_rank("addmm", "mat2", b, 2)
     if a.shape[1] != b.shape[0]:

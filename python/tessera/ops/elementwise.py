@@ -17,7 +17,7 @@ kernel then runs on the host CPU).
 """
 from __future__ import annotations
 
-from numbers import Number
+from numbers import Integral, Number
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 try:
@@ -29,7 +29,8 @@ import tessera.language as tl
 
 from ..utils import cdiv
 from . import settings
-from .arguments import as_tensor, check_device, check_no_overlap, check_out
+from .arguments import (as_tensor, check_bool, check_device, check_distinct, check_no_overlap,
+                        check_out)
 from .kernels.elementwise import (ABSENT, DROPOUT_BLOCK, MAX_RANK, SCALAR, TENSOR,
                                   dropout_kernel, elementwise_kernel)
 
@@ -326,6 +327,13 @@ def _activation_input(op: str, input: Any, floats_only: bool) -> "torch.Tensor":
     return x
 
 
+def _inplace_output(op: str, x: "torch.Tensor") -> "torch.Tensor":
+    """``x`` as the output of an ``inplace=True`` call: each of its elements is written, so no
+    two may share memory."""
+    check_distinct(x, "input", op, "inplace=True needs distinct elements")
+    return x
+
+
 def relu(input: Any, inplace: bool = False) -> "torch.Tensor":
     """``max(input, 0)``, as ``torch.nn.functional.relu`` (NaN stays NaN); ``inplace=True``
     writes into ``input`` and returns it.
@@ -333,7 +341,8 @@ def relu(input: Any, inplace: bool = False) -> "torch.Tensor":
     >>> tessera.ops.relu(x, inplace=True)   # doctest: +SKIP
     """
     x = _activation_input("relu", input, floats_only=False)
-    return _launch("relu", "relu", [("input", x)], x.dtype, x.dtype, x if inplace else None)
+    out = _inplace_output("relu", x) if check_bool(inplace, "inplace", "relu") else None
+    return _launch("relu", "relu", [("input", x)], x.dtype, x.dtype, out)
 
 
 def silu(input: Any, inplace: bool = False) -> "torch.Tensor":
@@ -342,7 +351,8 @@ def silu(input: Any, inplace: bool = False) -> "torch.Tensor":
     >>> tessera.ops.silu(x)   # doctest: +SKIP
     """
     x = _activation_input("silu", input, floats_only=True)
-    return _launch("silu", "silu", [("input", x)], x.dtype, x.dtype, x if inplace else None)
+    out = _inplace_output("silu", x) if check_bool(inplace, "inplace", "silu") else None
+    return _launch("silu", "silu", [("input", x)], x.dtype, x.dtype, out)
 
 
 def gelu(input: Any, approximate: str = "none") -> "torch.Tensor":
@@ -373,10 +383,12 @@ def dropout(input: Any, p: float = 0.5, training: bool = True, inplace: bool = F
     x = _activation_input("dropout", input, floats_only=True)
     if isinstance(p, bool) or not _is_number(p) or not 0 <= p <= 1:
         raise ValueError(f"dropout: p must be a number in [0, 1], got {p!r}")
-    out = x if inplace else None
+    training = check_bool(training, "training", "dropout")
+    inplace = check_bool(inplace, "inplace", "dropout")
     if not training or p == 0:
         return x if inplace else _launch("dropout", "identity", [("input", x)], x.dtype,
                                          x.dtype)
+    out = _inplace_output("dropout", x) if inplace else None
     seed = int(torch.randint(0, 2 ** 62, (), dtype=torch.int64))
     scale = 0.0 if p == 1 else 1.0 / (1.0 - p)
     return _launch("dropout", "dropout", [("input", x)], x.dtype, x.dtype, out,
@@ -502,12 +514,25 @@ gt = _comparison("gt", ">")
 ge = _comparison("ge", ">=")
 
 
+def _reject_float_operand(op: str, operands: Sequence[Tuple[str, Operand]],
+                          result: "torch.dtype") -> None:
+    """The TypeError of a bitwise op whose operands promote to the float ``result``, naming the
+    first floating-point operand."""
+    for name, value in operands:
+        if isinstance(value, torch.Tensor) and value.dtype.is_floating_point:
+            _reject(op, name, value.dtype, "integer or bool operands")
+        if _is_number(value) and not isinstance(value, Integral):
+            raise TypeError(f"{op}: {name} is the float {value}; expected integer or bool "
+                            "operands")
+    _reject(op, "input", result, "integer or bool operands")
+
+
 def _bitwise(name: str, symbol: str):
     def function(input: Any, other: Any, *, out: Optional["torch.Tensor"] = None
                  ) -> "torch.Tensor":
         operands, result = _binary_operands(name, input, other)
         if result.is_floating_point:
-            _reject(name, "input", result, "integer or bool operands")
+            _reject_float_operand(name, operands, result)
         return _launch(name, name, operands, result, result, out)
     function.__name__ = function.__qualname__ = name
     function.__doc__ = (f"``input {symbol} other`` on integers and bools with broadcasting, as "

@@ -18,15 +18,18 @@ so it is always deterministic. ``flash_attn_with_kvcache`` is forward only.
 from __future__ import annotations
 
 import math
+import operator
 from typing import Any, Optional, Sequence, Tuple, Union
 
-from .arguments import as_tensor, check_device, check_dtype, check_same, torch
+from .arguments import (as_tensor, check_bool, check_device, check_distinct, check_dtype,
+                        check_finite, check_same, torch)
 from .attention_core import Ragged, Scores, attention, check_inputs, dropout_fields
 from .attention_splitkv import KVCache, splitkv_attention, write_rows
 
 __all__ = ["flash_attn_func", "flash_attn_varlen_func", "flash_attn_with_kvcache"]
 
 MAX_HEAD_DIM = 256
+_MAX_SEQLEN = 2 ** 31  # max_seqlen_q / max_seqlen_k size the launch grid: below a 32-bit index
 
 
 def _check_qkv(op: str, q: Any, k: Any, v: Any, names: Sequence[str] = ("q", "k", "v"),
@@ -55,12 +58,26 @@ def _check_qkv(op: str, q: Any, k: Any, v: Any, names: Sequence[str] = ("q", "k"
     return q, k, v
 
 
-def _window(op: str, window_size: Sequence[int], causal: bool) -> Tuple[int, int]:
+def _int_pair(value: Any) -> Optional[Tuple[int, int]]:
+    """``value`` as a pair of ints (Python, NumPy or 0-d integer tensors), or None where it is
+    not one: not two items, or items that are bools or not integers (floats, characters)."""
     try:
-        left, right = (int(w) for w in window_size)
-    except (TypeError, ValueError):
+        items = tuple(value)
+        if len(items) != 2 or any(isinstance(item, bool) for item in items):
+            return None
+        return operator.index(items[0]), operator.index(items[1])
+    except TypeError:
+        return None
+
+
+def _window(op: str, window_size: Sequence[int], causal: Any) -> Tuple[int, int]:
+    """(left, right) of ``window_size``, with right 0 when ``causal`` (a bool)."""
+    causal = check_bool(causal, "causal", op)
+    pair = _int_pair(window_size)
+    if pair is None:
         raise TypeError(f"{op}: window_size is {window_size!r}; expected a pair of ints "
-                        "(left, right)") from None
+                        "(left, right)")
+    left, right = pair
     if left < -1 or right < -1:
         raise ValueError(f"{op}: window_size is {tuple(window_size)}; expected each side >= 0 "
                          "or -1 (unbounded)")
@@ -84,14 +101,23 @@ def _alibi(op: str, alibi_slopes: Any, batch: int, heads: int,
     return slopes.contiguous()
 
 
-def _scalars(op: str, dropout_p: float, softmax_scale: Optional[float], softcap: float,
-             dim: int) -> Tuple[float, float]:
-    if not 0.0 <= dropout_p <= 1.0:
-        raise ValueError(f"{op}: dropout_p is {dropout_p}; expected a probability in [0, 1]")
-    if softcap < 0.0:
-        raise ValueError(f"{op}: softcap is {softcap}; expected >= 0 (0 turns it off)")
-    scale = 1.0 / math.sqrt(dim) if softmax_scale is None else float(softmax_scale)
-    return scale, float(softcap)
+def _scalars(op: str, dropout_p: Any, softmax_scale: Any, softcap: Any,
+             dim: int) -> Tuple[float, float, float]:
+    """dropout_p (a probability), the score scale (softmax_scale, a finite number, or
+    1/sqrt(dim) for None) and softcap (finite, >= 0), checked, as floats."""
+    dropout_p = check_finite(dropout_p, "dropout_p", op, 0, 1, "a probability in [0, 1]")
+    softcap = check_finite(softcap, "softcap", op, low=0,
+                           expected=">= 0 (0 turns it off) and finite")
+    scale = 1.0 / math.sqrt(dim) if softmax_scale is None else check_finite(
+        softmax_scale, "softmax_scale", op)
+    return dropout_p, scale, softcap
+
+
+def _check_flags(op: str, deterministic: Any, return_attn_probs: Any) -> None:
+    """``deterministic`` (accepted for compatibility: the backward always is) and
+    ``return_attn_probs`` are bools."""
+    check_bool(deterministic, "deterministic", op)
+    check_bool(return_attn_probs, "return_attn_probs", op)
 
 
 def flash_attn_func(q: Any, k: Any, v: Any, dropout_p: float = 0.0,
@@ -128,11 +154,11 @@ def flash_attn_func(q: Any, k: Any, v: Any, dropout_p: float = 0.0,
         torch.Size([2, 1024, 16, 64])
     """
     op = "flash_attn_func"
-    del deterministic
     q, k, v = _check_qkv(op, q, k, v)
     batch, seqlen_q, heads, dim = q.shape
     seqlen_k = k.shape[1]
-    scale, softcap = _scalars(op, dropout_p, softmax_scale, softcap, dim)
+    dropout_p, scale, softcap = _scalars(op, dropout_p, softmax_scale, softcap, dim)
+    _check_flags(op, deterministic, return_attn_probs)
     left, right = _window(op, window_size, causal)
     scores = Scores(scale=scale, softcap=softcap, off=seqlen_k - seqlen_q, left=left,
                     right=right, alibi_slopes=_alibi(op, alibi_slopes, batch, heads, q),
@@ -170,6 +196,9 @@ def _check_cu_seqlens(op: str, name: str, cu_seqlens: Any, total: int, max_seqle
     max_name = name.replace("cu_seqlens", "max_seqlen")
     if not isinstance(max_seqlen, int) or isinstance(max_seqlen, bool) or max_seqlen < 0:
         raise TypeError(f"{op}: {max_name} is {max_seqlen!r}; expected an int >= 0")
+    if max_seqlen >= _MAX_SEQLEN:
+        raise ValueError(f"{op}: {max_name} is {max_seqlen}; expected an int below 2**31 (it "
+                         "sizes the launch)")
     starts = cu.tolist()
     lengths = [b - a for a, b in zip(starts, starts[1:])]
     if starts[0] != 0 or min(lengths) < 0 or starts[-1] > total:
@@ -212,7 +241,6 @@ def flash_attn_varlen_func(q: Any, k: Any, v: Any, cu_seqlens_q: Any, cu_seqlens
         torch.Size([12, 8, 64])
     """
     op = "flash_attn_varlen_func"
-    del deterministic
     if block_table is not None:
         raise NotImplementedError(f"{op}: block_table is not supported; use "
                                   "flash_attn_with_kvcache for a paged KV cache")
@@ -229,7 +257,8 @@ def flash_attn_varlen_func(q: Any, k: Any, v: Any, cu_seqlens_q: Any, cu_seqlens
                          f"{cu_k.numel()}; expected the same batch + 1")
     batch = cu_q.numel() - 1
     heads, dim = q.shape[1], q.shape[2]
-    scale, softcap = _scalars(op, dropout_p, softmax_scale, softcap, dim)
+    dropout_p, scale, softcap = _scalars(op, dropout_p, softmax_scale, softcap, dim)
+    _check_flags(op, deterministic, return_attn_probs)
     left, right = _window(op, window_size, causal)
     scores = Scores(scale=scale, softcap=softcap, left=left, right=right,
                     alibi_slopes=_alibi(op, alibi_slopes, batch, heads, q),
@@ -372,6 +401,9 @@ def flash_attn_with_kvcache(q: Any, k_cache: Any, v_cache: Any, k: Any = None, v
             raise ValueError(f"{op}: k has shape {tuple(k.shape)} and v {tuple(v.shape)}; "
                              f"expected both ({batch}, seqlen_new, {kv_heads}, {dim})")
         new_rows = k.shape[1]
+        for name, cache in (("k_cache", k_cache), ("v_cache", v_cache)):
+            check_distinct(cache, name, op, "expected distinct elements (k and v are "
+                           "appended to the caches in place)")
     rotary = _rotary_tables(op, rotary_cos, rotary_sin, q, k is not None)
 
     if cache_seqlens is None:
@@ -389,7 +421,9 @@ def flash_attn_with_kvcache(q: Any, k_cache: Any, v_cache: Any, k: Any = None, v
     if not isinstance(num_splits, int) or isinstance(num_splits, bool) or num_splits < 0:
         raise ValueError(f"{op}: num_splits is {num_splits!r}; expected an int >= 0 "
                          "(0 chooses)")
-    scale, softcap = _scalars(op, 0.0, softmax_scale, softcap, dim)
+    _, scale, softcap = _scalars(op, 0.0, softmax_scale, softcap, dim)
+    check_bool(rotary_interleaved, "rotary_interleaved", op)
+    check_bool(return_softmax_lse, "return_softmax_lse", op)
     left, right = _window(op, window_size, causal)
     # (off aligns a full cache, cache_seqlens None, bottom-right; lengths align each batch)
     scores = Scores(scale=scale, softcap=softcap, off=capacity - seqlen_q, left=left,

@@ -17,7 +17,6 @@ in two passes over memory.
 from __future__ import annotations
 
 import functools
-from numbers import Number
 from typing import Any, List, Optional, Sequence, Tuple, Union
 
 try:
@@ -27,7 +26,7 @@ except ImportError:  # pragma: no cover - the CPU tier has no PyTorch (as_tensor
 
 from ..utils import cdiv
 from . import settings
-from .arguments import as_tensor, check_device, check_dtype
+from .arguments import as_tensor, check_device, check_dtype, check_finite
 from .kernels.normalization import (Block, Launch, choose_block, merge_dims, needs_int64,
                                     norm_kernel, softmax_kernel, split_rows)
 
@@ -138,6 +137,9 @@ def softmax(input: Any, dim: int, dtype: Optional["torch.dtype"] = None) -> "tor
     dim = _check_dim("softmax", dim, x.dim())
     if dtype is None:
         dtype = x.dtype
+    elif not isinstance(dtype, torch.dtype):
+        raise TypeError(f"softmax: dtype must be a torch.dtype or None, got "
+                        f"{type(dtype).__name__}")
     elif dtype not in _floats():
         raise TypeError(f"softmax: dtype is {dtype}; expected one of torch.float16, "
                         "torch.bfloat16, torch.float32 or None")
@@ -236,12 +238,6 @@ def _parameter(op: str, name: str, value: Any, x: "torch.Tensor",
     return t
 
 
-def _check_eps(op: str, eps: Any) -> float:
-    if isinstance(eps, bool) or not isinstance(eps, Number) or isinstance(eps, complex):
-        raise TypeError(f"{op}: eps must be a real number, got {type(eps).__name__}")
-    return float(eps)
-
-
 def _norm(op: str, input: Any, normalized_shape: Union[int, Sequence[int]], weight: Any,
           bias: Any, eps: Optional[float], rms: bool) -> "torch.Tensor":
     x = as_tensor(input, "input", op)
@@ -250,9 +246,9 @@ def _norm(op: str, input: Any, normalized_shape: Union[int, Sequence[int]], weig
     shape = _normalized_shape(op, normalized_shape, x)
     w = _parameter(op, "weight", weight, x, shape)
     b = _parameter(op, "bias", bias, x, shape)
-    if eps is None:  # rms_norm's default (specs/ops.md)
+    if eps is None and rms:  # rms_norm's default (specs/ops.md); layer_norm has none
         eps = torch.finfo(x.dtype).eps
-    eps = _check_eps(op, eps)
+    eps = check_finite(eps, "eps", op, low=0)
     y = torch.empty(x.shape, dtype=x.dtype, device=x.device)
     if y.numel() == 0:
         return y
@@ -274,7 +270,8 @@ def layer_norm(input: Any, normalized_shape: Union[int, Sequence[int]], weight: 
     """Layer normalisation over the trailing ``normalized_shape`` dims, as
     ``torch.nn.functional.layer_norm``: ``(x - mean) / sqrt(var + eps) * weight + bias`` with
     the biased variance, in fp32; the result has the input's dtype. ``weight`` and ``bias``
-    (optional) have exactly ``normalized_shape``, any strides and any float dtype.
+    (optional) have exactly ``normalized_shape``, any strides and any float dtype; ``eps`` is a
+    finite number >= 0.
 
     >>> tessera.ops.layer_norm(x, x.shape[-1:], w, b)   # doctest: +SKIP
     """
@@ -285,8 +282,9 @@ def rms_norm(input: Any, normalized_shape: Union[int, Sequence[int]], weight: An
              eps: Optional[float] = None) -> "torch.Tensor":
     """Root-mean-square normalisation over the trailing ``normalized_shape`` dims, as
     ``torch.nn.functional.rms_norm``: ``x * rsqrt(mean(x^2) + eps) * weight`` in fp32; the
-    result has the input's dtype. ``eps`` None is ``torch.finfo(input.dtype).eps``. A row
-    holding NaN or +-inf (a mean square of inf) is NaN throughout, as in PyTorch.
+    result has the input's dtype. ``eps`` is a finite number >= 0, or None for
+    ``torch.finfo(input.dtype).eps``. A row holding NaN or +-inf (a mean square of inf) is NaN
+    throughout, as in PyTorch.
 
     >>> tessera.ops.rms_norm(x, (4096,), w, eps=1e-6)   # doctest: +SKIP
     """

@@ -24,7 +24,7 @@ except ImportError:  # pragma: no cover - the CPU tier has no PyTorch (as_tensor
 
 from ..utils import cdiv, next_power_of_2
 from . import settings
-from .arguments import as_tensor, check_device, check_dtype
+from .arguments import as_tensor, check_bool, check_device, check_distinct, check_dtype
 from .kernels.rope import rope_kernel
 
 __all__ = ["rotary_position_embedding", "launch_config"]
@@ -137,16 +137,15 @@ def rotary_position_embedding(input: Any, sin_table: Any, cos_table: Any,
     if sin.dtype != cos.dtype:
         raise TypeError(f"{_OP}: sin_table has dtype {sin.dtype} but cos_table has "
                         f"{cos.dtype}; expected the same dtype")
-    if inplace:
-        if any(st == 0 and size > 1 for st, size in zip(x.stride(), x.shape)):
-            raise ValueError(f"{_OP}: input has elements that share memory (a 0 stride); "
-                             "inplace=True needs distinct elements")
+    interleaved = check_bool(interleaved, "interleaved", _OP)
+    if check_bool(inplace, "inplace", _OP):
+        check_distinct(x, "input", _OP, "inplace=True needs distinct elements")
         out = x
     else:
         out = torch.empty(x.shape, dtype=x.dtype, device=x.device)
     if x.numel() == 0:
         return out
-    args, meta = _arguments(x, out, sin, cos, bool(interleaved))
+    args, meta = _arguments(x, out, sin, cos, interleaved)
     batch, seq, heads, _ = x.shape
     programs = (batch * seq * cdiv(heads, meta["BLOCK_H"])
                 * cdiv(meta["HALF"], meta["BLOCK_HALF"]))

@@ -22,8 +22,8 @@ from __future__ import annotations
 
 from typing import Any, Dict, Optional, Tuple
 
-from .arguments import (as_tensor, check_device, check_dtype, check_same, device_scope,
-                        sm_count, torch)
+from .arguments import (as_tensor, check_bool, check_device, check_dtype, check_same,
+                        device_scope, sm_count, torch)
 from .kernels.wkv4 import (choose_block, wkv4_bwd_kernel, wkv4_fwd_kernel,
                            wkv4_sum_rows_kernel)
 from .kernels.wkv7 import (CHUNK_BWD_WARPS, CHUNK_PREP_WARPS, DECAY_CODES,
@@ -55,7 +55,7 @@ def get_backend() -> str:
 
 
 def _check_backend(name: Any, op: str) -> str:
-    if name not in BACKENDS:
+    if not isinstance(name, str) or name not in BACKENDS:
         raise ValueError(f"{op}: backend is {name!r}; expected one of "
                          f"{', '.join(repr(b) for b in BACKENDS)}")
     return name
@@ -452,7 +452,7 @@ def wkv7(r: Any, w: Any, k: Any, v: Any, a: Any, b: Any, *, decay: str = "raw",
     """
     op = "wkv7"
     backend = _resolve(backend, op)
-    if decay not in DECAY_CODES:
+    if not isinstance(decay, str) or decay not in DECAY_CODES:
         raise ValueError(f"wkv7: decay is {decay!r}; expected one of "
                          f"{', '.join(repr(name) for name in DECAY_CODES)}")
     inputs = _check_wkv7(op, (r, w, k, v, a, b), "(B, T, H, N)")
@@ -466,9 +466,7 @@ def wkv7(r: Any, w: Any, k: Any, v: Any, a: Any, b: Any, *, decay: str = "raw",
         s0 = _check_wkv7_state(op, "initial_state", initial_state,
                                ((batch, heads, n, n), (heads, n, n)), inputs[0].device)
         s0 = s0.contiguous()
-    if not isinstance(output_final_state, bool):
-        raise TypeError(f"wkv7: output_final_state must be a bool, got "
-                        f"{type(output_final_state).__name__}")
+    check_bool(output_final_state, "output_final_state", op)
     code = DECAY_CODES[decay]
     tracked = (*inputs, s0) if s0 is not None else inputs
     with device_scope(inputs[0].device):
