@@ -47,7 +47,7 @@ def plot_ratios(report: Dict, path: str) -> None:
     axes.set_ylim(-0.6, len(rows) - 0.4)
     axes.set_title(f"Ratio to the strongest references: {_title(report)}", fontsize=9)
     figure.tight_layout()
-    figure.savefig(path, dpi=130)
+    figure.savefig(path, dpi=130, bbox_inches="tight")
     plt.close(figure)
 
 
@@ -88,11 +88,11 @@ def plot_ceilings(report: Dict, path: str) -> None:
         axes.set_yticks(positions)
         axes.set_yticklabels([f"{b} {c}" for b, c in cases], fontsize=6)
         axes.set_xlabel(f"fraction of the {label} ({ceiling:,.0f} {metric})")
-        axes.legend(fontsize=6, loc="lower right")
+        axes.legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     figure.suptitle(f"Achieved throughput against the device's ceilings: {_title(report)}",
                     fontsize=9)
     figure.tight_layout()
-    figure.savefig(path, dpi=130)
+    figure.savefig(path, dpi=130, bbox_inches="tight")
     plt.close(figure)
 
 
