@@ -242,8 +242,9 @@ _WKV7_NAMES = ("r", "w", "k", "v", "a", "b")
 
 
 def _check_wkv7(op: str, tensors: Tuple[Any, ...], layout: str) -> Tuple["torch.Tensor", ...]:
-    """The six inputs as contiguous tensors of one shape and device; r, k, v, a, b of one dtype,
-    w of theirs or fp32. `layout` names the expected shape for messages."""
+    """The six inputs as tensors of one shape and device; r, k, v, a, b of one dtype, w of theirs
+    or fp32. `layout` names the expected shape for messages. They are not copied: callers make
+    them contiguous once every check has passed, so bad input fails before any copy."""
     r, w, k, v, a, b = (as_tensor(t, name, op) for t, name in zip(tensors, _WKV7_NAMES))
     for name, tensor in zip(_WKV7_NAMES, (r, w, k, v, a, b)):
         check_device(tensor, name, op)
@@ -257,7 +258,7 @@ def _check_wkv7(op: str, tensors: Tuple[Any, ...], layout: str) -> Tuple["torch.
         if tuple(tensor.shape) != tuple(r.shape):
             raise ValueError(f"{op}: {name} has shape {tuple(tensor.shape)} but r "
                              f"{tuple(r.shape)}; expected every input of shape {layout}")
-    return tuple(t.contiguous() for t in (r, w, k, v, a, b))
+    return r, w, k, v, a, b
 
 
 def _check_head_size(op: str, n: int) -> None:
@@ -467,6 +468,7 @@ def wkv7(r: Any, w: Any, k: Any, v: Any, a: Any, b: Any, *, decay: str = "raw",
                                ((batch, heads, n, n), (heads, n, n)), inputs[0].device)
         s0 = s0.contiguous()
     check_bool(output_final_state, "output_final_state", op)
+    inputs = tuple(t.contiguous() for t in inputs)
     code = DECAY_CODES[decay]
     tracked = (*inputs, s0) if s0 is not None else inputs
     with device_scope(inputs[0].device):
@@ -523,6 +525,7 @@ def wkv7s(state: Any, r: Any, w: Any, k: Any, v: Any, a: Any, b: Any, *,
     if not state.is_contiguous():
         raise ValueError("wkv7s: state is not contiguous; expected a contiguous (B, H, N, N) "
                          "tensor (it is updated in place)")
+    inputs = tuple(t.contiguous() for t in inputs)
     steps = shape[1]
     if steps == 0 or batch == 0:
         return torch.empty_like(inputs[0])

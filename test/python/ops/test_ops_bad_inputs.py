@@ -1106,9 +1106,11 @@ def wkv7s(t, state=None, shape=(2, 3, 32), replace=None, **kwargs):
     return call(rwkv.wkv7s, state, *inputs.values(), **kwargs)
 
 
-def _huge_wkv7(t):
-    huge = t.expanded((1, 1, 1, 16), (1, BIG, 2, 16))
-    return call(rwkv.wkv7, huge, t.f32(1, 3, 2, 16), huge, huge, huge, huge)
+def _huge_wkv7(t, head_size=16, w_steps=3):
+    """wkv7 on 2**31 steps of stride-0 views (nothing allocated unless the op copies them)."""
+    huge = t.expanded((1, 1, 1, head_size), (1, BIG, 2, head_size))
+    w = huge if w_steps is None else t.f32(1, w_steps, 2, head_size)
+    return call(rwkv.wkv7, huge, w, huge, huge, huge, huge)
 
 
 WKV7 = [
@@ -1134,6 +1136,9 @@ WKV7 = [
          rf"wkv7: b {TENSOR}.*got list"),
     case("2**31_steps_w_shape", _huge_wkv7, ValueError,
          r"wkv7: w has shape \(1, 3, 2, 16\) but r \(1, 2147483648, 2, 16\)"),
+    # The head size is checked before the inputs are made contiguous (a 128 GB copy).
+    case("2**31_steps_head_size_8", lambda t: _huge_wkv7(t, head_size=8, w_steps=None),
+         ValueError, r"wkv7: the head size N is 8; expected one of 16, 32, 64, 128"),
     case("decay_exp", lambda t: wkv7(t, decay="exp"), ValueError,
          r"wkv7: decay is 'exp'; expected one of 'raw', 'clampw', 'log'"),
     case("decay_list", lambda t: wkv7(t, decay=["raw"]), ValueError,
