@@ -10,10 +10,18 @@ Needs matplotlib; usage: python3 bench/plots.py results.json [--out DIR]
 import argparse
 import json
 import os
-from typing import Dict, List
+from typing import Any, Dict, List
 
 BENCHMARK_COLOURS = ["#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b3", "#937860",
                      "#da8bc3", "#8c8c8c", "#ccb974", "#64b5cd"]
+
+
+def _pyplot() -> Any:
+    """matplotlib.pyplot, drawing to files (no display)."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    return plt
 
 
 def _measured_rows(report: Dict) -> List[Dict]:
@@ -27,10 +35,7 @@ def _title(report: Dict) -> str:
 
 def plot_ratios(report: Dict, path: str) -> None:
     """One horizontal bar per (case, baseline), on a log scale, with a line at 1."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = _pyplot()
     rows = _measured_rows(report)
     benchmarks = list(dict.fromkeys(row["benchmark"] for row in rows))
     colours = {b: BENCHMARK_COLOURS[i % len(BENCHMARK_COLOURS)] for i, b in enumerate(benchmarks)}
@@ -53,10 +58,7 @@ def plot_ratios(report: Dict, path: str) -> None:
 
 def plot_ceilings(report: Dict, path: str) -> None:
     """Per case, tessera's and each baseline's throughput as a fraction of the ceiling."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = _pyplot()
     ceilings = report.get("ceilings") or {}
     panels = [("GB/s", ceilings.get("copy_gbps"), "measured copy bandwidth"),
               ("TFLOP/s", ceilings.get("matmul_bf16_tflops"), "measured bf16 matmul peak")]

@@ -57,14 +57,15 @@ def fmt(value):
 
 def markdown(report):
     env = report["environment"]
+    ceilings = report.get("ceilings") or {}
     lines = ["# Tessera benchmarks", "",
              f"{env.get('gpu')} ({env.get('sms')} SMs), PyTorch {env.get('torch')}, CUDA "
              f"{env.get('cuda')}, Triton {env.get('triton') or 'not installed'}, tessera "
              f"{env.get('tessera')}, commit {report.get('commit') or 'unknown'}, {report['date']}.",
              "", "Measured ceilings: copy bandwidth "
-             f"{fmt((report.get('ceilings') or {}).get('copy_gbps'))} GB/s (a 1 GiB "
+             f"{fmt(ceilings.get('copy_gbps'))} GB/s (a 1 GiB "
              "device-to-device copy, bytes read and written), bf16 matmul peak "
-             f"{fmt((report.get('ceilings') or {}).get('matmul_bf16_tflops'))} TFLOP/s "
+             f"{fmt(ceilings.get('matmul_bf16_tflops'))} TFLOP/s "
              "(torch.matmul, 8192^3).",
              "", "Bandwidth counts the bytes each kernel must move (inputs read once, outputs "
              "written once); times are medians of CUDA-event samples, contenders interleaved in one "

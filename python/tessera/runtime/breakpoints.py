@@ -30,15 +30,15 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from .. import _C
 from ..language.debugging import breakpoint_globals
+from ..language.dtypes import str_to_ty
+from .buffer import _NUMPY_NAMES
 
 __all__ = ["KernelBreakpoint", "KernelDebugger", "debug_with_pdb", "set_breakpoint_handler",
            "take_handler_error"]
 
-_NUMPY_DTYPES = {
-    "fp16": "float16", "fp32": "float32", "fp64": "float64", "int1": "bool", "int8": "int8",
-    "int16": "int16", "int32": "int32", "int64": "int64", "uint8": "uint8", "uint16": "uint16",
-    "uint32": "uint32", "uint64": "uint64", "ptr": "uint64",
-}
+# A breakpoint value's dtype (a language dtype's name) -> its NumPy dtype; pointers are addresses.
+_NUMPY_DTYPES = {str_to_ty(signature).name: name for signature, name in _NUMPY_NAMES.items()}
+_NUMPY_DTYPES["ptr"] = "uint64"
 
 
 @dataclass(frozen=True)
