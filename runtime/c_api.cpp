@@ -342,6 +342,7 @@ tessera_status_t tessera_host_kernel_launch(tessera_host_kernel_t kernel, uint32
     for (size_t i = 0; i < num_buffers; ++i)
       regions.push_back(
           {buffers[i].address, buffers[i].bytes, buffers[i].name ? buffers[i].name : ""});
+    TESSERA_RETURN_IF_ERROR(tessera::runtime::checkGridLimits(grid_x, grid_y, grid_z));
     if (grid_x == 0 || grid_y == 0 || grid_z == 0)
       return Status();
     const uint32_t grid[3] = {grid_x, grid_y, grid_z};

@@ -712,6 +712,8 @@ private:
       call->eps = double(eps->second->int_value);
     else
       return invalid("eps must be a real number (a float or int attribute)");
+    if (!(call->eps >= 0) || std::isinf(call->eps))
+      return invalid("eps must be a finite number >= 0, got " + std::to_string(call->eps));
     // The kernels built for C calls index the normalised columns in one level.
     size_t lead = call->shape.size() - normalized.size();
     std::vector<std::vector<int64_t>> strides = {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <climits>
+#include <cstdio>
 #include <cstring>
 
 namespace tessera::runtime {
@@ -272,6 +273,29 @@ Status checkOpTensor(const tessera_tensor &t, const char *name, bool optional) {
   }
   if (t.data == 0 && !empty)
     return invalidArgument(what + " has a NULL data pointer but is not empty");
+  int64_t elementBytes = dtypeBytes(t.dtype);
+  if (t.data % uint64_t(elementBytes)) {
+    char address[32];
+    std::snprintf(address, sizeof address, "0x%llx", static_cast<unsigned long long>(t.data));
+    return invalidArgument(what + "'s data pointer " + address +
+                           " is not a multiple of its element size, " +
+                           std::to_string(elementBytes) + " bytes");
+  }
+  if (empty)
+    return Status();
+  // The byte just past the last element, computed without overflow: kernels index in 64 bits
+  // at most, and a range that wraps would defeat the overlap checks.
+  int64_t extent = 1;
+  for (int32_t d = 0; d < t.rank; ++d) {
+    int64_t reach;
+    if (__builtin_mul_overflow(t.sizes[d] - 1, t.strides[d], &reach) ||
+        __builtin_add_overflow(extent, reach, &extent))
+      return invalidArgument(what + "'s sizes and strides reach past 2^63 bytes");
+  }
+  if (__builtin_mul_overflow(extent, elementBytes, &extent))
+    return invalidArgument(what + "'s sizes and strides reach past 2^63 bytes");
+  if (t.data + uint64_t(extent) < t.data)
+    return invalidArgument(what + "'s memory runs past the end of the address space");
   return Status();
 }
 
@@ -285,20 +309,19 @@ std::string shapeText(const tessera_tensor &t) {
 std::optional<std::pair<uint64_t, uint64_t>> memoryRange(const tessera_tensor &t,
                                                          int64_t elementBytes) {
   std::vector<std::pair<int64_t, int64_t>> dims; // (stride, size)
-  int64_t numel = 1;
   for (int32_t d = 0; d < t.rank; ++d) {
-    numel *= t.sizes[d];
+    if (t.sizes[d] == 0)
+      return std::nullopt;
     if (t.sizes[d] != 1)
       dims.push_back({t.strides[d], t.sizes[d]});
   }
-  if (numel == 0)
-    return std::nullopt;
   std::sort(dims.begin(), dims.end());
-  int64_t expected = 1;
+  // Dense: the element count, which checkOpTensor's extent check keeps from overflowing.
+  int64_t numel = 1;
   for (auto [stride, size] : dims) {
-    if (stride != expected)
+    if (stride != numel)
       return std::nullopt;
-    expected *= size;
+    numel *= size;
   }
   return std::make_pair(t.data, t.data + uint64_t(numel * elementBytes));
 }

@@ -89,6 +89,18 @@ std::string logText(const std::vector<char> &buffer) {
 
 // ---- Kernel ------------------------------------------------------------------------------------
 
+Status checkGridLimits(uint32_t gridX, uint32_t gridY, uint32_t gridZ) {
+  constexpr uint32_t kMaxGridX = 0x7fffffff, kMaxGridYZ = 65535;
+  if (gridX > kMaxGridX)
+    return invalidArgument("grid x = " + std::to_string(gridX) + " is past the limit of " +
+                           std::to_string(kMaxGridX) + " programs");
+  if (gridY > kMaxGridYZ || gridZ > kMaxGridYZ)
+    return invalidArgument("grid (y, z) = (" + std::to_string(gridY) + ", " +
+                           std::to_string(gridZ) + ") is past the limit of " +
+                           std::to_string(kMaxGridYZ) + " programs in y and in z");
+  return Status();
+}
+
 Kernel::Kernel(const CudaDriver &driver, CUcontext context, int32_t device, std::string key,
                KernelBinary binary, std::atomic<uint64_t> &launchCounter)
     : driver_(driver), context_(context), device_(device), key_(std::move(key)),
@@ -113,9 +125,13 @@ Status Kernel::launch(uint32_t gridX, uint32_t gridY, uint32_t gridZ, CUstream s
   if (numArgs > 0 && !args)
     return invalidArgument("args must not be NULL: kernel '" + binary_.kernelName + "' takes " +
                            std::to_string(numArgs) + " arguments");
+  for (size_t i = 0; i < numArgs; ++i)
+    if (!args[i])
+      return invalidArgument("args[" + std::to_string(i) + "] must not be NULL");
   if (gridX == 0 || gridY == 0 || gridZ == 0)
     return invalidArgument("grid dimensions must be at least 1, got (" + std::to_string(gridX) +
                            ", " + std::to_string(gridY) + ", " + std::to_string(gridZ) + ")");
+  TESSERA_RETURN_IF_ERROR(checkGridLimits(gridX, gridY, gridZ));
 
   ContextScope scope(driver_, context_);
   TESSERA_RETURN_IF_ERROR(scope.enter());

@@ -43,6 +43,10 @@ struct BundledKernel {
   int32_t numStages = 3;
 };
 
+// The launch grid limits of every GPU Tessera targets (x: 2^31 - 1 programs, y and z: 65535),
+// which host launches keep too: INVALID_ARGUMENT naming the dimension past its limit.
+Status checkGridLimits(uint32_t gridX, uint32_t gridY, uint32_t gridZ);
+
 // A kernel loaded on one device. Owned by its Runtime and valid until the Runtime is destroyed.
 class Kernel {
 public:

@@ -181,11 +181,11 @@ TEST_F(CApiTest, BundleBuiltWithoutADeviceServesAnotherRuntime) {
 // Writes a bundle of add_one compiled for each of `targets` under the lookup name `name` to `path`,
 // with `runtime` (whose disk cache then holds those kernels).
 void writeAddOneBundle(tessera_runtime_t runtime, const std::string &path, const char *name,
-                       const std::vector<const char *> &targets) {
+                       const std::vector<const char *> &targets, int32_t numStages = 3) {
   tessera_bundle_t bundle = nullptr;
   ASSERT_EQ(Result(tessera_bundle_create("add_one", &bundle)).code, TESSERA_OK);
   for (const char *target : targets) {
-    const tessera_compile_options options{target, 4, 3, 0};
+    const tessera_compile_options options{target, 4, numStages, 0};
     Result added(tessera_bundle_add_kernel(runtime, bundle, name, kAddOnePtx,
                                            std::strlen(kAddOnePtx), &options));
     ASSERT_EQ(added.code, TESSERA_OK) << added.message;
@@ -386,7 +386,9 @@ TEST_F(CApiTest, BundledKernelOnGpu) {
   std::string path = dir.path() + "/add.tbundle";
   writeAddOneBundle(runtime, path, "add_one", {target});
   std::string otherPath = dir.path() + "/add-other.tbundle";
-  writeAddOneBundle(runtime, otherPath, "add_one_elsewhere", {other});
+  // Other stages: a kernel's name is no part of its key, so with add_one's options its spec for
+  // this device would be add_one's, already loaded.
+  writeAddOneBundle(runtime, otherPath, "add_one_elsewhere", {other}, /*numStages=*/2);
 
   TempDir loaderDir; // as a fresh process with an empty cache
   ScopedEnv loaderCache{"TESSERA_CACHE_DIR", loaderDir.path()};
