@@ -256,6 +256,17 @@ struct Classified {
   }
 };
 
+// Whether an argument on `device` (None: no device) may join a launch on `out.device`; false
+// (no Python error) sends the launch to the Python launcher, which refuses memory of two devices.
+bool same_device(const Classified &out, PyObject *device) {
+  if (device == Py_None || !out.device || device == out.device.get())
+    return true;
+  const int equal = PyObject_RichCompareBool(device, out.device.get(), Py_EQ);
+  if (equal < 0)
+    PyErr_Clear();
+  return equal == 1;
+}
+
 // Sets `value` and its key part (borrowed) for one run-time argument; false (no Python error)
 // where the Python launcher must classify it. (The exact type checks of scalars guard against
 // entries of arguments.HANDLERS that give other types, subclasses among them, the scalar
@@ -327,18 +338,17 @@ bool classify_argument(PyObject *arg, bool specialize, Classified &out, Value &v
       return false;
     *key = keys->keys[specialize && value.bits % 16 == 0];
     value.kind = 'p';
-    if (!out.device) { // the first argument with a device sets it
-      Ref device(PyObject_VectorcallMethod(state->get_device, self, 1, nullptr));
-      if (!device) {
-        PyErr_Clear();
-        return false;
-      }
-      if (device.get() != Py_None) { // as in the Python launcher, None leaves it unset
-        out.device = std::move(device);
-        out.torch_stream = true;
-      }
+    Ref device(PyObject_VectorcallMethod(state->get_device, self, 1, nullptr));
+    if (!device) {
+      PyErr_Clear();
+      return false;
     }
-    return true;
+    if (!out.device && device.get() != Py_None) { // the first argument with a device sets it
+      out.device = std::move(device);
+      out.torch_stream = true;
+      return true;
+    }
+    return same_device(out, device.get());
   }
   case Kind::kBuffer: { // arguments._buffer_argument
     Ref pointer(PyObject_GetAttr(arg, state->ptr));
@@ -352,16 +362,16 @@ bool classify_argument(PyObject *arg, bool specialize, Classified &out, Value &v
       return false;
     *key = keys->keys[specialize && value.bits % 16 == 0];
     value.kind = 'p';
-    if (!out.device) {
-      Ref device(PyObject_GetAttr(arg, state->device));
-      if (!device) {
-        PyErr_Clear();
-        return false;
-      }
-      if (device.get() != Py_None)
-        out.device = std::move(device);
+    Ref device(PyObject_GetAttr(arg, state->device));
+    if (!device) {
+      PyErr_Clear();
+      return false;
     }
-    return true;
+    if (!out.device && device.get() != Py_None) {
+      out.device = std::move(device);
+      return true;
+    }
+    return same_device(out, device.get());
   }
   case Kind::kPython:
     return false;
@@ -622,6 +632,13 @@ bool grid_dims(PyObject *grid, uint32_t dims[3], bool *empty) {
   if (!fits) { // the Python launcher's Kernel.launch rejects these with a TypeError too
     PyErr_Format(PyExc_TypeError, "grid dimensions must be ints from 0 to 2**32 - 1, got %R",
                  grid);
+    return false;
+  }
+  if (values[0] > INT32_MAX || values[1] > 65535 || values[2] > 65535) {
+    // Beyond CUDA's grid limits: jit_function._grid_dims raises the Python launcher's error.
+    Ref refused(PyObject_CallOneArg(state->grid_dims, grid));
+    if (refused)
+      PyErr_Format(PyExc_SystemError, "_grid_dims(%R) accepted a grid beyond CUDA's limits", grid);
     return false;
   }
   for (int i = 0; i < 3; ++i)

@@ -12,8 +12,9 @@ For each argument a handler returns ``(key, value, device)``:
 
 Accepted: PyTorch tensors, ``tessera.DeviceBuffer``, objects with
 ``__cuda_array_interface__`` (v3) or ``__dlpack__`` (CUDA device), ``tessera.TensorDescriptor``
-(several parameters; its value a tuple), and Python int/float/bool/None. PyTorch is never
-imported here: its tensors are recognised by type.
+(several parameters; its value a tuple), and Python int/float/bool/None (other integers and
+reals, such as NumPy scalars, as the int or float they equal). A pointer must be a multiple of
+its element size. PyTorch is never imported here: its tensors are recognised by type.
 
     >>> classify(7, True)
     (('i32', False), 7, None)
@@ -22,13 +23,16 @@ imported here: its tensors are recognised by type.
 """
 from __future__ import annotations
 
+import numbers
+import operator
 from typing import Any, Callable, Dict, Optional, Tuple, Union
 
 from .. import _C
-from .host import host_array_argument, host_torch_argument
+from ..language.dtypes import str_to_ty
+from .host import check_element_aligned, host_array_argument, host_torch_argument
 
 __all__ = ["FAST_PATH_KINDS", "HANDLERS", "Handler", "KEY_PARTS", "classify", "handler_for",
-           "plan_kind", "pointer_key", "torch_argument", "torch_signatures"]
+           "is_memory", "plan_kind", "pointer_key", "torch_argument", "torch_signatures"]
 
 Key = Tuple[Any, Any]
 Device = Union[int, str]  # a CUDA device index, or "cpu" for host arrays
@@ -46,6 +50,7 @@ _DLPACK_TYPES = {(0, 8): "i8", (0, 16): "i16", (0, 32): "i32", (0, 64): "i64", (
                  (2, 32): "fp32", (2, 64): "fp64", (4, 16): "bf16", (6, 8): "i1"}
 _DLPACK_CUDA_DEVICES = (2, 13)  # kDLCUDA, kDLCUDAManaged
 _TORCH_SIGNATURES: Dict[Any, str] = {}
+_ELEMENT_BYTES: Dict[str, int] = {}  # element signature ("fp32") -> its size in bytes
 # The canonical object of each key part ({part: part}): the keys JITFunction stores and those
 # tessera._C's launcher builds use these, so that cache lookups compare parts by identity.
 KEY_PARTS: Dict[Key, Key] = {}
@@ -66,7 +71,13 @@ def _descriptor_argument(arg: Any, specialize: bool) -> Tuple[Key, Any, Optional
 
 
 def pointer_key(signature: str, pointer: int, specialize: bool) -> Key:
-    """The key part of a pointer to ``signature`` elements (``"fp32"``) at ``pointer``."""
+    """The key part of a pointer to ``signature`` elements (``"fp32"``) at ``pointer``;
+    ValueError for a pointer that is not a multiple of the element size."""
+    itemsize = _ELEMENT_BYTES.get(signature)
+    if itemsize is None:
+        itemsize = _ELEMENT_BYTES.setdefault(
+            signature, max(1, str_to_ty(signature).primitive_bitwidth // 8))
+    check_element_aligned(pointer, itemsize, signature)
     return ("*" + signature, specialize and pointer % 16 == 0)
 
 
@@ -80,8 +91,15 @@ def _int_argument(arg: int, specialize: bool) -> Tuple[Key, Any, Optional[int]]:
     elif 2 ** 63 <= arg < 2 ** 64:
         signature = "u64"
     else:
-        raise ValueError(f"integer argument {arg} does not fit in 64 bits")
+        raise ValueError(f"integer {arg} does not fit in 64 bits (kernels take ints from -2**63 "
+                         "to 2**64 - 1)")
     return (signature, specialize and arg % 16 == 0), arg, None
+
+
+def _integral_argument(arg: Any, specialize: bool) -> Tuple[Key, Any, Optional[int]]:
+    # int subclasses and NumPy integers: the int they equal (NumPy's would otherwise be 0-d
+    # arrays, pointers, by their __array_interface__).
+    return _int_argument(operator.index(arg), specialize)
 
 
 def _bool_argument(arg: bool, specialize: bool) -> Tuple[Key, Any, Optional[int]]:
@@ -90,6 +108,14 @@ def _bool_argument(arg: bool, specialize: bool) -> Tuple[Key, Any, Optional[int]
 
 def _float_argument(arg: float, specialize: bool) -> Tuple[Key, Any, Optional[int]]:
     return ("fp32", False), arg, None
+
+
+def _real_argument(arg: Any, specialize: bool) -> Tuple[Key, Any, Optional[int]]:
+    return _float_argument(float(arg), specialize)  # float subclasses, NumPy floats
+
+
+def _truth_argument(arg: Any, specialize: bool) -> Tuple[Key, Any, Optional[int]]:
+    return _bool_argument(bool(arg), specialize)  # NumPy bools
 
 
 def _none_argument(arg: None, specialize: bool) -> Tuple[Key, Any, Optional[int]]:
@@ -151,6 +177,8 @@ HANDLERS: Dict[type, Handler] = {
     int: _int_argument, bool: _bool_argument, float: _float_argument,
     type(None): _none_argument,
 }
+_SCALAR_HANDLERS = frozenset({_int_argument, _bool_argument, _float_argument, _none_argument,
+                              _integral_argument, _real_argument, _truth_argument})
 
 
 # The handlers that tessera._C.Launcher replicates in C++ (python/src/fast_launch.cpp), by the
@@ -177,6 +205,12 @@ def handler_for(cls: type) -> Handler:
         handler = _buffer_argument
     elif hasattr(cls, "__cuda_array_interface__"):
         handler = _cai_argument
+    elif issubclass(cls, numbers.Integral):
+        handler = _integral_argument
+    elif issubclass(cls, numbers.Real):
+        handler = _real_argument
+    elif cls.__module__ == "numpy" and cls.__name__ in ("bool", "bool_"):
+        handler = _truth_argument
     elif hasattr(cls, "__array_interface__"):
         handler = host_array_argument
     elif hasattr(cls, "__dlpack__"):
@@ -187,6 +221,15 @@ def handler_for(cls: type) -> Handler:
                         "int/float/bool")
     HANDLERS[cls] = handler
     return handler
+
+
+def is_memory(value: Any) -> bool:
+    """Whether ``value`` is memory that a launch passes by pointer (a tensor, buffer, array or
+    tensor descriptor), not a scalar nor any other Python object."""
+    try:
+        return handler_for(type(value)) not in _SCALAR_HANDLERS
+    except TypeError:
+        return False
 
 
 def classify(arg: Any, specialize: bool) -> Tuple[Key, Any, Optional[int]]:

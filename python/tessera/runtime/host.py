@@ -12,7 +12,9 @@ arrays, PyTorch CPU tensors, or anything with ``__array_interface__``::
 Every load, store and atomic is checked against the arrays of the launch: an access outside
 all of them is skipped and the launch raises ``IndexError`` naming the access, the program id
 and the kernel's source line. ``breakpoint()`` in a kernel opens pdb in each program that
-reaches it (``tessera.runtime.breakpoints``).
+reaches it (``tessera.runtime.breakpoints``). The programs run one after another and cannot be
+interrupted, so a launch of more than ``MAX_HOST_PROGRAMS`` programs is refused (raise it to
+run larger grids).
 
 With ``TESSERA_INTERPRET=1`` in the environment when a kernel is defined, every launch of it
 runs on the CPU; CUDA tensors are copied to the host and back around each launch.
@@ -30,10 +32,12 @@ from .. import _C
 from ..errors import CompilationError, TesseraError
 from .breakpoints import take_handler_error
 
-__all__ = ["HOST", "HostAddress", "HostLoadedKernel", "host_array_argument", "interpret_mode",
-           "to_host"]
+__all__ = ["HOST", "MAX_HOST_PROGRAMS", "HostAddress", "HostLoadedKernel",
+           "check_element_aligned", "host_array_argument", "interpret_mode", "to_host"]
 
 HOST = "cpu"  # the device of host arguments in specialisation keys
+# The most programs a host launch runs: 2**24 take from seconds to minutes for small kernels.
+MAX_HOST_PROGRAMS = 2 ** 24
 CANCELLED = 8  # tessera_status_code of a launch its breakpoint handler stopped
 
 _ARRAY_TYPESTRS = {"b1": "i1", "i1": "i8", "i2": "i16", "i4": "i32", "i8": "i64", "u1": "u8",
@@ -71,6 +75,14 @@ def _span(address: int, shape: Sequence[int], strides: Sequence[int], itemsize: 
     return HostAddress(address, low, high)
 
 
+def check_element_aligned(address: int, itemsize: int, signature: str) -> None:
+    """ValueError unless ``address`` is a multiple of the ``itemsize`` bytes of its
+    ``signature`` elements: kernels access elements at their natural alignment."""
+    if address % itemsize:
+        raise ValueError(f"its address 0x{address:x} is not a multiple of {itemsize}, the size "
+                         f"of its {signature} elements; kernels need element-aligned memory")
+
+
 def host_array_argument(arg: Any, specialize: bool) -> Tuple[Tuple[str, bool], HostAddress, str]:
     """The handler of objects with ``__array_interface__`` (NumPy arrays)."""
     interface = arg.__array_interface__
@@ -79,6 +91,7 @@ def host_array_argument(arg: Any, specialize: bool) -> Tuple[Tuple[str, bool], H
     if signature is None:
         raise TypeError(f"unsupported array dtype {interface['typestr']!r}")
     itemsize = int(interface["typestr"][2:])
+    check_element_aligned(address, itemsize, signature)
     shape = interface["shape"]
     strides = interface.get("strides")
     if strides is None:  # C-contiguous
@@ -94,6 +107,7 @@ def host_torch_argument(arg: Any, signature: str, specialize: bool
                         ) -> Tuple[Tuple[str, bool], HostAddress, str]:
     """The handler's result for a PyTorch CPU tensor whose dtype has ``signature``."""
     itemsize = arg.element_size()
+    check_element_aligned(arg.data_ptr(), itemsize, signature)
     value = _span(arg.data_ptr(), arg.shape, [s * itemsize for s in arg.stride()], itemsize)
     return ("*" + signature, specialize and value % 16 == 0), value, HOST
 

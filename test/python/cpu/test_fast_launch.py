@@ -160,6 +160,8 @@ def python_launches(monkeypatch):
     monkeypatch.setitem(sys.modules, "torch", fake_torch_module())
     monkeypatch.setattr(jit_module, "_C", RecordingRuntime())
     jit_module.device_target.cache_clear()
+    # arguments.torch_signatures() may hold the real torch's dtypes (an earlier test's launches).
+    arguments.torch_signatures().clear()
     yield
     jit_module.device_target.cache_clear()
     for kernel in KERNELS:
@@ -204,9 +206,11 @@ def assert_same_classification(kernel, *args: Any, **kwargs: Any) -> None:
 ALIGNED, MISALIGNED = 0x7F0000001000, 0x7F0000001004
 INTS = [0, 1, 2, 16, 17, -1, -16, -17, 2 ** 31 - 1, 2 ** 31, -2 ** 31, -2 ** 31 - 1, 2 ** 32,
         2 ** 40 + 16, 2 ** 63 - 1, 2 ** 63, 2 ** 64 - 16, 2 ** 64 - 1, -2 ** 63]
-POINTERS = [Tensor(ALIGNED), Tensor(MISALIGNED), Tensor(ALIGNED, "float16", index=1),
-            Tensor(ALIGNED, "int32"), Parameter(MISALIGNED, index=2), Buffer(ALIGNED),
-            Buffer(MISALIGNED, "fp16", device=1), Buffer(ALIGNED, "i32", device=None)]
+# One launch's memory is on one device; test_defaults_and_devices_match_the_python_launcher
+# varies it.
+POINTERS = [Tensor(ALIGNED), Tensor(MISALIGNED), Tensor(ALIGNED, "float16"),
+            Tensor(ALIGNED, "int32"), Parameter(MISALIGNED), Buffer(ALIGNED),
+            Buffer(MISALIGNED, "fp16"), Buffer(ALIGNED, "i32", device=None)]
 SCALARS = [1, 7, 32, 2.5, 0.0, True, False, None, -2 ** 40]
 
 
@@ -225,13 +229,15 @@ def test_keys_plans_and_values_match_the_python_launcher(python_launches):
 def test_defaults_and_devices_match_the_python_launcher(python_launches):
     assert_same_classification(defaults, Tensor(ALIGNED), 100)
     assert_same_classification(defaults, Buffer(ALIGNED, device=None), 1, 2.0, BLOCK=128)
-    # The device comes from the first argument that has one; the stream from torch only when
-    # that argument is a tensor.
-    assert_same_classification(mixed, Buffer(ALIGNED, device=1), Tensor(ALIGNED, index=2), 1, 1,
+    # The device comes from the first argument that has one (the others are on it, or have
+    # none); the stream from torch only when that argument is a tensor.
+    assert_same_classification(mixed, Buffer(ALIGNED, device=2), Tensor(ALIGNED, index=2), 1, 1,
                                True, 1.0, None, BLOCK=64)
     assert_same_classification(mixed, Buffer(ALIGNED, device=None), Tensor(ALIGNED, index=2), 1,
                                1, True, 1.0, None, BLOCK=64)
-    assert mixed.run.classify(Tensor(ALIGNED, index=3), Buffer(ALIGNED, device=1), 1, 1, True,
+    assert_same_classification(mixed, Parameter(ALIGNED, index=1), Buffer(ALIGNED, device=1), 1,
+                               1, True, 1.0, None, BLOCK=64)
+    assert mixed.run.classify(Tensor(ALIGNED, index=3), Buffer(ALIGNED, device=None), 1, 1, True,
                               1.0, None, BLOCK=64)[0][-1] == 3
 
 
@@ -244,6 +250,8 @@ def test_defaults_and_devices_match_the_python_launcher(python_launches):
     ((Tensor(ALIGNED), Tensor(ALIGNED), -2 ** 63 - 1, 1, True, 1.0, None), {"BLOCK": 64}),
     ((Tensor(-16), Tensor(ALIGNED), 1, 1, True, 1.0, None), {"BLOCK": 64}),
     ((Tensor(ALIGNED), Tensor(ALIGNED), "7", 1, True, 1.0, None), {"BLOCK": 64}),
+    ((Tensor(ALIGNED, index=3), Buffer(ALIGNED, device=1), 1, 1, True, 1.0, None), {"BLOCK": 64}),
+    ((Buffer(ALIGNED), Tensor(ALIGNED, index=1), 1, 1, True, 1.0, None), {"BLOCK": 64}),
     ((Tensor(ALIGNED), Tensor(ALIGNED), 1, 1, True, 1.0), {"BLOCK": 64}),
     ((Tensor(ALIGNED), Tensor(ALIGNED), 1, 1, True, 1.0, None, 64), {"BLOCK": 64}),
     ((Tensor(ALIGNED), Tensor(ALIGNED), 1, 1, True, 1.0, None), {"BLOCK": 64, "bogus": 1}),
@@ -276,6 +284,11 @@ REST = (1, True, 1.0, None)  # m, flag, scale, maybe
     ((Tensor(ALIGNED), Tensor(ALIGNED), 2 ** 64, *REST), {}, ValueError,
      "does not fit in 64 bits"),
     ((object(), Tensor(ALIGNED), 16, *REST), {}, TypeError, "unsupported kernel argument type"),
+    ((Tensor(ALIGNED, index=1), Tensor(ALIGNED), 16, *REST), {}, ValueError,
+     "argument 'Y' is on CUDA device 0 but earlier arguments are on CUDA device 1; a launch runs "
+     "on one GPU"),
+    ((Buffer(ALIGNED, device=2), Parameter(ALIGNED, index=0), 16, *REST), {}, ValueError,
+     "argument 'Y' is on CUDA device 0 but earlier arguments are on CUDA device 2"),
     ((Tensor(ALIGNED), Tensor(ALIGNED), 16, *REST), {"bogus": 1}, TypeError,
      "unexpected keyword"),
     ((Tensor(ALIGNED),), {}, TypeError, "missing"),
@@ -533,7 +546,7 @@ def scenario_torch_tensors() -> None:
     mixed[(1,)](Tensor(ALIGNED, "float16"), y, 1000, 7, True, 0.5, None, BLOCK=64)
     assert recorder.kernel_gets() == gets
     # Streams: torch's current stream of the tensor's device, read at each launch.
-    x = Tensor(ALIGNED, index=1)
+    x, y = Tensor(ALIGNED, index=1), Tensor(ALIGNED + 0x1000, index=1)
     for stream in (0x7000, 0x8000):
         CURRENT_STREAMS[1] = stream
         mixed[(1,)](x, y, 1000, 7, True, 0.5, None, BLOCK=64)
@@ -610,7 +623,10 @@ def scenario_fallbacks_and_errors() -> None:
     assert len(recorder.launches()) == launches + 1
     for grid, error, match in [((1, 1, 1, 1), ValueError, "1 to 3 dimensions"),
                                ((2 ** 32,), TypeError, None), ((-1,), TypeError, None),
-                               (("a",), ValueError, "invalid literal"),
+                               (("a",), TypeError, "grid dimension 0 must be an int"),
+                               ((2.0,), TypeError, "tessera.cdiv"),
+                               ((1, 65536), ValueError, "beyond CUDA's limits"),
+                               ((2 ** 31,), ValueError, "beyond CUDA's limits"),
                                (([4],), TypeError, None)]:
         for launcher in (defaults[grid], lambda *args: defaults._python_launcher(*args,
                                                                                  grid=grid)):
@@ -620,8 +636,10 @@ def scenario_fallbacks_and_errors() -> None:
                 assert match is None or match in str(raised)
             else:
                 raise AssertionError(f"grid {grid} launched")
-    assert defaults[(2.0,)](x, 7) is defaults[(2,)](x, 7)  # _grid_dims converts it
+    assert defaults[(np.int64(2),)](x, 7) is defaults[(2,)](x, 7)  # _grid_dims converts it
     assert recorder.launches()[-1][0] == recorder.launches()[-2][0] == (2, 1, 1)
+    assert defaults[(2 ** 31 - 1, 65535, 65535)](x, 7) is defaults[(2,)](x, 7)
+    assert recorder.launches()[-2][0] == (2 ** 31 - 1, 65535, 65535)
     # Python launcher errors for arguments it rejects, through both launch forms.
     for launch in (lambda: defaults[(1,)](x, 2 ** 64), lambda: defaults.run(x, 2 ** 64, grid=(1,))):
         try:
