@@ -8,6 +8,15 @@ are, never copied; batch dimensions that can be merged are merged into one launc
 product by a 2-D matrix becomes one tall product when the memory layout allows. CPU tensors run
 the same kernel compiled for the host (TF32 emulated, the first fitting config, no tuning).
 
+The ops are differentiable (torch.autograd) when grad mode is on and an operand requires grad:
+the gradients are Tessera products too (``grad @ b^T`` and ``a^T @ grad`` through transposed
+views), and the gradient of a matrix that broadcasts along every batch dim (``(B..., M, K) @
+(K, N)``: the weight of a linear layer) is one tall product over the batch, on 2-D views of the
+operands where their layout allows (a copy otherwise). The gradient of a partially broadcast
+batch dim is not supported (NotImplementedError, raised by the call that would need it), nor
+``out=`` with autograd (as in PyTorch). ``addmm``'s ``input`` gradient is summed over its
+broadcast dims by ``sum_rows_kernel`` (``kernels/normalization_backward.py``).
+
     >>> import tessera.ops
     >>> c = tessera.ops.matmul(a, b)                          # doctest: +SKIP
     >>> tessera.ops.addmm(bias, x, w.t(), beta=1, alpha=0.5)  # doctest: +SKIP
@@ -16,6 +25,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+import math
 from numbers import Number
 from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
@@ -31,6 +41,7 @@ from . import settings
 from .arguments import (as_tensor, check_device, check_dtype, check_no_overlap, check_out,
                         check_real, check_same)
 from .kernels.matmul import CONFIGS, GROUP_M, HEURISTICS, KEY, matmul_kernel, prune_configs
+from .normalization import sum_rows
 
 __all__ = ["addmm", "bmm", "matmul", "mm", "tuned_kernel"]
 
@@ -232,17 +243,11 @@ def _shape(t: "torch.Tensor") -> Tuple[int, ...]:
     return tuple(t.shape)
 
 
-def matmul(input: Any, other: Any, *, out: Optional["torch.Tensor"] = None) -> "torch.Tensor":
-    """The matrix product of two tensors, as ``torch.matmul``.
-
-    1-D operands are vectors (a dimension is added for the product, then removed); with more
-    than two dimensions the leading ones are batch dimensions, which broadcast.
-
-    >>> tessera.ops.matmul(torch.randn(10, 3, 4, device="cuda"),
-    ...                    torch.randn(4, 5, device="cuda")).shape   # doctest: +SKIP
-    torch.Size([10, 3, 5])
-    """
-    a, b = _operands("matmul", ("input", input), ("other", other))
+def _broadcast(a: "torch.Tensor", b: "torch.Tensor"
+               ) -> Tuple["torch.Tensor", "torch.Tensor", Tuple[int, ...]]:
+    """``torch.matmul``'s operands as broadcast matrices, ``(batch..., m, k)`` and ``(batch...,
+    k, n)`` views (a 1-D operand gains the dim that the product drops), and the result's
+    shape."""
     if a.dim() == 0 or b.dim() == 0:
         raise ValueError(f"matmul: both arguments need at least 1 dimension, got input of shape "
                          f"{_shape(a)} and other of shape {_shape(b)}")
@@ -258,15 +263,164 @@ def matmul(input: Any, other: Any, *, out: Optional["torch.Tensor"] = None) -> "
         raise ValueError(f"matmul: the batch dimensions of input {_shape(a)} and other "
                          f"{_shape(b)} do not broadcast") from None
     shape = batch + ((m,) if a.dim() > 1 else ()) + ((n,) if b.dim() > 1 else ())
+    return a2.expand(batch + (m, k)), b2.expand(batch + (k, n)), shape
+
+
+def _as_product(t: "torch.Tensor", a: "torch.Tensor", b: "torch.Tensor") -> "torch.Tensor":
+    """``t``, of the shape of ``a @ b`` (the result or its gradient), as the ``(batch..., m, n)``
+    view that the product's matrices make: with the dims that 1-D operands drop."""
+    if a.dim() == 1:
+        t = t.unsqueeze(t.dim() - (b.dim() > 1))
+    return t.unsqueeze(-1) if b.dim() == 1 else t
+
+
+def _requires_grad(*tensors: "torch.Tensor") -> bool:
+    """Whether autograd records a call on ``tensors``."""
+    return torch.is_grad_enabled() and any(t.requires_grad for t in tensors)
+
+
+def _check_no_out(op: str, out: Any) -> None:
+    """PyTorch's rule: ``out=`` and autograd do not mix."""
+    if out is not None:
+        raise RuntimeError(f"{op}: out= does not support automatic differentiation, but an "
+                           "argument requires grad; call it under torch.no_grad() or without "
+                           "out=")
+
+
+def _check_backward(op: str, named: Sequence[Tuple[str, "torch.Tensor"]],
+                    batch: Tuple[int, ...]) -> None:
+    """NotImplementedError if an operand that requires grad was broadcast along some of the
+    batch dims ``batch`` but not all: its gradient would be a sum over those dims only."""
+    for name, t in named:
+        own = tuple(t.shape[:-2])
+        if t.requires_grad and own != batch and any(size != 1 for size in own):
+            shapes = " and ".join(f"{n} of shape {_shape(x)}" for n, x in named)
+            raise NotImplementedError(
+                f"{op}: its backward does not support that broadcast: {shapes} broadcast to "
+                f"the batch dims {batch}, so {name}'s gradient would be a sum over some of "
+                "its broadcast batch dims; supported are equal batch dims and an operand "
+                "broadcast along every batch dim (such as a 2-D one). Expand "
+                f"{name} to the batch dims, or call it under torch.no_grad()")
+
+
+def _operand_grad(left: "torch.Tensor", right: "torch.Tensor",
+                  operand: "torch.Tensor") -> "torch.Tensor":
+    """``left @ right`` (``(batch..., r, c)``) summed over the batch dims along which
+    ``operand`` (``(..., r, c)``, or 1-D for a vector) was broadcast: its gradient, of its
+    shape. ``operand`` has the batch dims, or none but size-1 ones (``_check_backward``)."""
+    grad = torch.empty(operand.shape, dtype=left.dtype, device=left.device)
+    batch = tuple(left.shape[:-2])
+    rows, cols = left.shape[-2], right.shape[-1]
+    if tuple(operand.shape[:-2]) == batch:
+        _gemm(left, right, grad.view(batch + (rows, cols)), None, 1, 0)
+    else:
+        # sum_i left_i @ right_i = [left_0 left_1 ...] @ [right_0; right_1; ...]: one product
+        # whose inner dim runs over (batch, inner); 2-D views where the strides allow, else
+        # reshape copies.
+        inner = right.shape[-2] * math.prod(batch)
+        _gemm(left.movedim(-2, 0).reshape(rows, inner), right.reshape(inner, cols),
+              grad.view(rows, cols), None, 1, 0)
+    return grad
+
+
+def _sum_to(grad: "torch.Tensor", shape: Sequence[int], scale: Number) -> "torch.Tensor":
+    """``scale * grad`` (``(m, n)``) summed over the dims along which a tensor of ``shape``
+    (addmm's ``input``) broadcasts to it: that tensor's gradient."""
+    m, n = grad.shape
+    rows, cols = (1,) * (2 - len(shape)) + tuple(shape)
+    out = torch.empty(tuple(shape), dtype=grad.dtype, device=grad.device)
+    if rows == 1 and cols == 1:  # a sum of everything: over the rows into fp32, then the rest
+        partial = torch.empty((1, n), dtype=torch.float32, device=grad.device)
+        sum_rows(grad.unsqueeze(0), partial)
+        sum_rows(partial.unsqueeze(-1), out.view(1, 1), scale)
+    elif rows == 1:
+        sum_rows(grad.unsqueeze(0), out.view(1, n), scale)
+    elif cols == 1:
+        sum_rows(grad.unsqueeze(-1), out.view(m, 1), scale)
+    else:  # nothing to sum: a sum over one row each, to scale
+        sum_rows(grad.unsqueeze(1), out.view(m, n), scale)
+    return out
+
+
+@functools.lru_cache(maxsize=None)
+def _autograd_functions() -> Tuple[type, type]:
+    """The torch.autograd.Functions of the products (matmul, mm, bmm) and of addmm (built on
+    first use: importing needs no PyTorch)."""
+    class MatmulFunction(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, a, b):
+            a3, b3, shape = _broadcast(a, b)
+            result = torch.empty(shape, dtype=a.dtype, device=a.device)
+            _gemm(a3, b3, _as_product(result, a, b), None, 1, 0)
+            ctx.save_for_backward(a, b)
+            return result
+
+        @staticmethod
+        @torch.autograd.function.once_differentiable
+        def backward(ctx, grad):
+            a, b = ctx.saved_tensors
+            a3, b3, _ = _broadcast(a, b)
+            grad3 = _as_product(grad, a, b)
+            grad_a = _operand_grad(grad3, b3.mT, a) if ctx.needs_input_grad[0] else None
+            grad_b = _operand_grad(a3.mT, grad3, b) if ctx.needs_input_grad[1] else None
+            return grad_a, grad_b
+
+    class AddmmFunction(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, bias, a, b, beta, alpha):
+            shape = (a.shape[0], b.shape[1])
+            c = torch.empty(shape, dtype=a.dtype, device=a.device)
+            _gemm(a, b, c, bias.expand(shape) if beta != 0 else None, alpha, beta)
+            ctx.bias_shape, ctx.beta, ctx.alpha = tuple(bias.shape), beta, alpha
+            ctx.save_for_backward(a, b)
+            return c
+
+        @staticmethod
+        @torch.autograd.function.once_differentiable
+        def backward(ctx, grad):
+            a, b = ctx.saved_tensors
+            needs = ctx.needs_input_grad
+            grad_bias = _sum_to(grad, ctx.bias_shape, ctx.beta) if needs[0] else None
+            grad_a = grad_b = None
+            if needs[1]:
+                grad_a = torch.empty(a.shape, dtype=a.dtype, device=a.device)
+                _gemm(grad, b.mT, grad_a, None, ctx.alpha, 0)
+            if needs[2]:
+                grad_b = torch.empty(b.shape, dtype=b.dtype, device=b.device)
+                _gemm(a.mT, grad, grad_b, None, ctx.alpha, 0)
+            return grad_bias, grad_a, grad_b, None, None
+
+    return MatmulFunction, AddmmFunction
+
+
+def matmul(input: Any, other: Any, *, out: Optional["torch.Tensor"] = None) -> "torch.Tensor":
+    """The matrix product of two tensors, as ``torch.matmul``.
+
+    1-D operands are vectors (a dimension is added for the product, then removed); with more
+    than two dimensions the leading ones are batch dimensions, which broadcast.
+
+    >>> tessera.ops.matmul(torch.randn(10, 3, 4, device="cuda"),
+    ...                    torch.randn(4, 5, device="cuda")).shape   # doctest: +SKIP
+    torch.Size([10, 3, 5])
+
+    Differentiable (torch.autograd) in both operands, except for the gradient of an operand
+    broadcast along some batch dims but not all (NotImplementedError).
+    """
+    a, b = _operands("matmul", ("input", input), ("other", other))
+    a3, b3, shape = _broadcast(a, b)
+    if _requires_grad(a, b):
+        _check_no_out("matmul", out)
+        _check_backward("matmul", [("input", a), ("other", b)], tuple(a3.shape[:-2]))
+        return _autograd_functions()[0].apply(a, b)
     result = _output("matmul", out, shape, a, [("input", a), ("other", b)])
-    c = result.unsqueeze(len(batch)) if a.dim() == 1 else result
-    c = c.unsqueeze(-1) if b.dim() == 1 else c
-    _gemm(a2.expand(batch + (m, k)), b2.expand(batch + (k, n)), c, None, 1, 0)
+    _gemm(a3, b3, _as_product(result, a, b), None, 1, 0)
     return result
 
 
 def mm(input: Any, mat2: Any, *, out: Optional["torch.Tensor"] = None) -> "torch.Tensor":
     """The product of two matrices, ``(m, k) @ (k, n)``, as ``torch.mm``.
+
+    Differentiable (torch.autograd) in both operands.
 
     >>> tessera.ops.mm(x, w.t())   # doctest: +SKIP
     """
@@ -276,6 +430,9 @@ def mm(input: Any, mat2: Any, *, out: Optional["torch.Tensor"] = None) -> "torch
     if a.shape[1] != b.shape[0]:
         raise ValueError(f"mm: input of shape {_shape(a)} and mat2 of shape {_shape(b)} cannot "
                          "be multiplied")
+    if _requires_grad(a, b):
+        _check_no_out("mm", out)
+        return _autograd_functions()[0].apply(a, b)
     c = _output("mm", out, (a.shape[0], b.shape[1]), a, [("input", a), ("mat2", b)])
     _gemm(a, b, c, None, 1, 0)
     return c
@@ -283,6 +440,8 @@ def mm(input: Any, mat2: Any, *, out: Optional["torch.Tensor"] = None) -> "torch
 
 def bmm(input: Any, mat2: Any, *, out: Optional["torch.Tensor"] = None) -> "torch.Tensor":
     """Batched matrix products, ``(b, m, k) @ (b, k, n)``, as ``torch.bmm`` (no broadcasting).
+
+    Differentiable (torch.autograd) in both operands.
 
     >>> tessera.ops.bmm(q, k.transpose(1, 2))   # doctest: +SKIP
     """
@@ -292,6 +451,9 @@ def bmm(input: Any, mat2: Any, *, out: Optional["torch.Tensor"] = None) -> "torc
     if a.shape[0] != b.shape[0] or a.shape[2] != b.shape[1]:
         raise ValueError(f"bmm: input of shape {_shape(a)} and mat2 of shape {_shape(b)} cannot "
                          "be multiplied (expected (b, m, k) and (b, k, n))")
+    if _requires_grad(a, b):
+        _check_no_out("bmm", out)
+        return _autograd_functions()[0].apply(a, b)
     c = _output("bmm", out, (a.shape[0], a.shape[1], b.shape[2]), a,
                 [("input", a), ("mat2", b)])
     _gemm(a, b, c, None, 1, 0)
@@ -303,6 +465,9 @@ def addmm(input: Any, mat1: Any, mat2: Any, *, beta: Number = 1, alpha: Number =
     """``beta * input + alpha * (mat1 @ mat2)``, as ``torch.addmm``: ``input`` broadcasts to
     ``(m, n)`` and is ignored when ``beta == 0`` (its NaNs do not propagate). ``out`` may be
     ``input`` itself.
+
+    Differentiable (torch.autograd) in ``input``, ``mat1`` and ``mat2``; ``input``'s gradient is
+    ``beta * grad`` summed over the dims along which it broadcasts.
 
     >>> y = tessera.ops.addmm(bias, x, w.t())   # a linear layer   # doctest: +SKIP
     """
@@ -320,6 +485,9 @@ def addmm(input: Any, mat1: Any, mat2: Any, *, beta: Number = 1, alpha: Number =
     except RuntimeError:
         raise ValueError(f"addmm: input of shape {_shape(bias)} does not broadcast to the "
                          f"product's shape {shape}") from None
+    if _requires_grad(bias, a, b):
+        _check_no_out("addmm", out)
+        return _autograd_functions()[1].apply(bias, a, b, beta, alpha)
     aliased = out is not None and isinstance(out, torch.Tensor) and \
         out.data_ptr() == expanded.data_ptr() and out.stride() == expanded.stride()
     inputs = [("mat1", a), ("mat2", b)] + ([] if aliased else [("input", bias)])

@@ -9,6 +9,12 @@ merged where the strides allow and passed to the kernel as strides; outputs are 
 contiguous. Rows up to 16384 elements are normalised from registers in one pass, longer ones
 in two passes over memory.
 
+``layer_norm`` and ``rms_norm`` are differentiable (torch.autograd) in the input, the weight and
+the bias, by the kernels of ``kernels/normalization_backward.py``: when grad mode is on and one
+of them requires grad, the call goes through an autograd.Function whose forward makes the same
+launches as a call without autograd and saves only the input and weight (the backward
+recomputes the row statistics). Without grad the call is unchanged.
+
     >>> import tessera.ops
     >>> p = tessera.ops.softmax(scores, dim=-1)                         # doctest: +SKIP
     >>> h = tessera.ops.layer_norm(x, (4096,), weight, bias, eps=1e-5)  # doctest: +SKIP
@@ -17,6 +23,7 @@ in two passes over memory.
 from __future__ import annotations
 
 import functools
+import math
 from typing import Any, List, Optional, Sequence, Tuple, Union
 
 try:
@@ -26,9 +33,12 @@ except ImportError:  # pragma: no cover - the CPU tier has no PyTorch (as_tensor
 
 from ..utils import cdiv
 from . import settings
-from .arguments import as_tensor, check_device, check_dtype, check_finite
+from .arguments import as_tensor, check_device, check_dtype, check_finite, sm_count
 from .kernels.normalization import (Block, Launch, choose_block, merge_dims, needs_int64,
                                     norm_kernel, softmax_kernel, split_rows)
+from .kernels.normalization_backward import (STATS_BLOCK_N, STATS_NUM_WARPS, choose_sum_block,
+                                             norm_bwd_kernel, norm_bwd_stats_kernel,
+                                             plan_backward, sum_needs_int64, sum_rows_kernel)
 
 __all__ = ["layer_norm", "rms_norm", "softmax"]
 
@@ -249,6 +259,15 @@ def _norm(op: str, input: Any, normalized_shape: Union[int, Sequence[int]], weig
     if eps is None and rms:  # rms_norm's default (specs/ops.md); layer_norm has none
         eps = torch.finfo(x.dtype).eps
     eps = check_finite(eps, "eps", op, low=0)
+    if torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in (x, w, b)):
+        return _norm_function().apply(x, w, b, shape, eps, rms)
+    return _norm_forward(op, x, w, b, shape, eps, rms)
+
+
+def _norm_forward(op: str, x: "torch.Tensor", w: Optional["torch.Tensor"],
+                  b: Optional["torch.Tensor"], shape: Shape, eps: float,
+                  rms: bool) -> "torch.Tensor":
+    """The norm of checked arguments (``shape``: normalized_shape)."""
     y = torch.empty(x.shape, dtype=x.dtype, device=x.device)
     if y.numel() == 0:
         return y
@@ -265,6 +284,114 @@ def _norm(op: str, input: Any, normalized_shape: Union[int, Sequence[int]], weig
     return y
 
 
+def sum_rows(src: "torch.Tensor", out: "torch.Tensor", scale: float = 1) -> None:
+    """``out[a, n] = scale * sum over p of src[a, p, n]`` for a 3-D view ``src`` (A, P, N) and a
+    2-D view ``out`` (A, N), by ``sum_rows_kernel``: fp32 sums in a fixed order, rounded once
+    into ``out``'s dtype. The norms' backward sums its partial sums with it, and ``addmm``'s
+    backward the gradient of its broadcast ``input``."""
+    n_out, n_sum, n_cols = src.shape
+    if out.numel() == 0:
+        return
+    block = choose_sum_block(n_sum, n_cols)
+    src_strides, out_strides = tuple(src.stride()), tuple(out.stride())
+    sum_rows_kernel[(n_out, cdiv(n_cols, block.block_n))](
+        src, out, n_sum, n_cols, *src_strides, *out_strides, 1 if scale == 1 else float(scale),
+        BLOCK_P=block.block_p, BLOCK_N=block.block_n, EVEN_N=n_cols % block.block_n == 0,
+        INDEX_64=sum_needs_int64(n_out, n_sum, n_cols, block, src_strides, out_strides),
+        num_warps=block.num_warps, num_stages=_num_stages())
+
+
+def _weight_columns(w: Optional["torch.Tensor"]) -> Tuple[Optional[int], int, int]:
+    """``(n_inner, outer stride, inner stride)`` of the weight's elements in row-major order
+    (n_inner None: one stride), for the backward kernels' ``_column_offsets``. The forward
+    merged the weight's dims with the input's into at most two groups, so alone they merge
+    into at most two as well."""
+    if w is None:
+        return None, 1, 1
+    groups = merge_dims(tuple(w.shape), [tuple(w.stride())]) or [(1, (1,))]
+    if len(groups) == 1:
+        return None, 1, groups[0][1][0]
+    (_, (outer,)), (n_inner, (inner,)) = groups
+    return n_inner, outer, inner
+
+
+def _norm_backward(x: "torch.Tensor", w: Optional["torch.Tensor"], dy: "torch.Tensor",
+                   shape: Shape, eps: float, rms: bool, bias_dtype: Optional["torch.dtype"],
+                   needs: Sequence[bool]) -> Tuple[Optional["torch.Tensor"], ...]:
+    """(dx, dw, db) of a norm over the trailing dims ``shape`` of ``x``; each is None where
+    ``needs`` (of x, weight, bias) says it is not wanted, db also without a bias
+    (``bias_dtype`` None). The kernels read contiguous rows: ``x`` and ``dy`` are copied
+    where they are not contiguous."""
+    x, dy = x.contiguous(), dy.contiguous()
+    n_cols = math.prod(shape)
+    n_rows = x.numel() // n_cols if n_cols else 0
+    plan = plan_backward(n_rows, n_cols, sm_count(x.device))
+    groups = plan.grid[1]
+
+    def partials(wanted: bool) -> Optional["torch.Tensor"]:
+        if not wanted:
+            return None
+        return torch.empty((groups, n_cols), dtype=torch.float32, device=x.device)
+
+    dx = torch.empty(x.shape, dtype=x.dtype, device=x.device) if needs[0] else None
+    dw_part = partials(needs[1] and w is not None)
+    db_part = partials(needs[2] and bias_dtype is not None)
+    if n_rows and n_cols and (dx is not None or dw_part is not None or db_part is not None):
+        w_columns = _weight_columns(w)
+        num_warps = settings.get_default_num_warps()
+        stats = None
+        if not plan.one_pass:
+            stats = torch.empty((4, n_rows), dtype=torch.float32, device=x.device)
+            norm_bwd_stats_kernel[(n_rows,)](
+                x, dy, w, stats, n_rows, n_cols, *w_columns, eps, RMS=rms, ROWS=1,
+                BLOCK_N=STATS_BLOCK_N, EVEN_M=True, EVEN_N=n_cols % STATS_BLOCK_N == 0,
+                INDEX_64=plan.index_64, num_warps=num_warps or STATS_NUM_WARPS,
+                num_stages=_num_stages())
+        norm_bwd_kernel[plan.grid](
+            x, dy, dx, w, stats, dw_part, db_part, n_rows, n_cols, *w_columns, eps, RMS=rms,
+            ROWS=plan.rows, BLOCK_N=plan.block_n, ONE_PASS=plan.one_pass,
+            EVEN_M=n_rows % plan.rows == 0, EVEN_N=n_cols % plan.block_n == 0,
+            INDEX_64=plan.index_64, num_warps=num_warps or plan.num_warps,
+            num_stages=_num_stages())
+    grads = []
+    for part, dtype in ((dw_part, None if w is None else w.dtype), (db_part, bias_dtype)):
+        grad = None
+        if part is not None:
+            grad = torch.empty(shape, dtype=dtype, device=x.device)
+            sum_rows(part.unsqueeze(0), grad.view(1, n_cols))
+        grads.append(grad)
+    return (dx, *grads)
+
+
+_function = None
+
+
+def _norm_function():
+    """The torch.autograd.Function of layer_norm and rms_norm (built on first use: importing
+    needs no PyTorch)."""
+    global _function
+    if _function is None:
+        class NormFunction(torch.autograd.Function):
+            @staticmethod
+            def forward(ctx, x, w, b, shape, eps, rms):
+                ctx.shape, ctx.eps, ctx.rms = shape, eps, rms
+                ctx.bias_dtype = None if b is None else b.dtype
+                ctx.save_for_backward(x, w)
+                return _norm_forward("rms_norm" if rms else "layer_norm", x, w, b, shape, eps,
+                                     rms)
+
+            @staticmethod
+            @torch.autograd.function.once_differentiable
+            def backward(ctx, dy):
+                x, w = ctx.saved_tensors
+                grads = _norm_backward(x, w, dy, ctx.shape, ctx.eps, ctx.rms, ctx.bias_dtype,
+                                       ctx.needs_input_grad[:3])
+                return (*grads, None, None, None)
+
+        _function = NormFunction
+    return _function
+
+
 def layer_norm(input: Any, normalized_shape: Union[int, Sequence[int]], weight: Any = None,
                bias: Any = None, eps: float = 1e-5) -> "torch.Tensor":
     """Layer normalisation over the trailing ``normalized_shape`` dims, as
@@ -272,6 +399,10 @@ def layer_norm(input: Any, normalized_shape: Union[int, Sequence[int]], weight: 
     the biased variance, in fp32; the result has the input's dtype. ``weight`` and ``bias``
     (optional) have exactly ``normalized_shape``, any strides and any float dtype; ``eps`` is a
     finite number >= 0.
+
+    Differentiable (torch.autograd) in ``input``, ``weight`` and ``bias`` when grad mode is on
+    and one of them requires grad; the gradients are computed by Tessera kernels, in fp32,
+    each in its tensor's dtype (not twice differentiable).
 
     >>> tessera.ops.layer_norm(x, x.shape[-1:], w, b)   # doctest: +SKIP
     """
@@ -285,6 +416,8 @@ def rms_norm(input: Any, normalized_shape: Union[int, Sequence[int]], weight: An
     result has the input's dtype. ``eps`` is a finite number >= 0, or None for
     ``torch.finfo(input.dtype).eps``. A row holding NaN or +-inf (a mean square of inf) is NaN
     throughout, as in PyTorch.
+
+    Differentiable (torch.autograd) in ``input`` and ``weight``, as ``layer_norm``.
 
     >>> tessera.ops.rms_norm(x, (4096,), w, eps=1e-6)   # doctest: +SKIP
     """

@@ -1,0 +1,455 @@
+"""Gradients of tessera.ops' layer_norm, rms_norm, matmul, mm, bmm and addmm through
+torch.autograd, against PyTorch's autograd of the same functions in float64 on the same inputs:
+fp32 and bf16, with and without weight and bias, rows on both sides of the backward's and the
+forward's one-pass limits (8192 and 16384 elements), leading dims of rank 1 to 3, strided
+inputs and weights, every operand combination of torch.matmul that the backward supports, and
+a small transformer block (layer norm, QKV product, Tessera SDPA, output projection, residual,
+layer norm, MLP) whose loss and gradients match PyTorch's. Also: without grad the ops make
+exactly the launches they make in a call that records for autograd (and no backward kernel),
+and the errors for what the backward does not support.
+
+Every test runs on each device (conftest.py): on the CPU the kernels run through the host back
+end, where memory that PyTorch allocates is NaN until written, so a gradient element that no
+kernel writes fails the comparison.
+"""
+import types
+
+import op_helpers
+import pytest
+
+torch = op_helpers.require_torch()
+
+import torch.nn.functional as F  # noqa: E402
+
+import tessera.ops as ops  # noqa: E402
+from tessera.ops import blas, normalization  # noqa: E402
+
+pytestmark = pytest.mark.usefixtures("exact_fp32_matmul")  # fp32 references in IEEE fp32
+
+
+@pytest.fixture(autouse=True)
+def untuned():
+    """Each product's first fitting config, no autotuning: correctness is tested here."""
+    ops.set_default_max_num_configs(1)
+    yield
+    ops.set_default_max_num_configs(None)
+
+DTYPES = [torch.float32, torch.bfloat16]
+# Bounds of |got - ref|: RTOL * (|ref| + terms) + ATOL * max |ref| + FLOOR, where ``terms`` is
+# the size of the terms that cancel in an element (given for the norms' dx); ATOL for other
+# elements that cancel; FLOOR: the inputs are of order 1, and a gradient that is 0 (layer norm's
+# over rows of one element) comes out of the float64 reference as 1e-13 or so. bf16: one
+# rounding of the result (2**-9) and fp32 sums, with room.
+RTOL = {torch.float32: 1e-5, torch.bfloat16: 1.6e-2, torch.float16: 2e-3}
+ATOL = {torch.float32: 1e-5, torch.bfloat16: 1e-2, torch.float16: 2e-3}
+FLOOR = 1e-10
+# 1, 3: tiny rows packed many to a tile; 4097: one pass, not a power of two; 9000: past the
+# backward's one-pass limit (statistics kernel + tiles) while the forward is one pass; 17000:
+# past both.
+ROW_LENGTHS = [1, 3, 100, 1000, 4097, 9000, 17000,
+               pytest.param(70000, marks=pytest.mark.cuda_only)]
+LEADS = [(5,), (3, 7), (2, 3, 3)]  # leading dims of rank 1 to 3, rows not a power of two
+
+
+def dtype_id(dtype):
+    return str(dtype).replace("torch.", "")
+
+
+def check_grad(got, ref, dtype, name, terms=0.0):
+    """``got`` (of ``dtype``) finite, not all zero unless ``ref`` is, and within the bounds of
+    the float64 ``ref`` (``terms``: see RTOL)."""
+    assert got is not None, f"{name}: no gradient"
+    assert got.dtype == dtype, f"{name}: dtype {got.dtype}, expected {dtype}"
+    assert tuple(got.shape) == tuple(ref.shape), \
+        f"{name}: shape {tuple(got.shape)}, expected {tuple(ref.shape)}"
+    if ref.numel() == 0:
+        return
+    got = got.double()
+    assert bool(torch.isfinite(got).all()), f"{name}: {int((~torch.isfinite(got)).sum())} " \
+        "elements are not finite (unwritten memory is NaN)"
+    scale = ref.abs().max()
+    assert bool(scale <= FLOOR) or bool((got != 0).any()), f"{name}: all zero"
+    err = (got - ref).abs()
+    bound = RTOL[dtype] * (ref.abs() + terms) + ATOL[dtype] * scale + FLOOR
+    bad = ~(err <= bound)
+    if bool(bad.any()):
+        worst = (err - bound).flatten().argmax()
+        raise AssertionError(f"{name}: {int(bad.sum())} of {bad.numel()} elements off; worst "
+                             f"{got.flatten()[worst].item():.6e} against "
+                             f"{ref.flatten()[worst].item():.6e} (max |ref| {scale.item():.3e})")
+
+
+def compare_grads(fn, ref_fn, inputs, names, dtype, grad_out=None, gen=None, terms=None):
+    """Calls ``fn`` on ``inputs`` (None stays None; leaves requiring grad, except those whose
+    name starts with "-") and ``ref_fn`` on their float64 copies; checks that ``fn``'s result
+    is recorded and that both gradients for a random output gradient (``grad_out`` if given)
+    match (``terms``: check_grad's, by input name). Returns ``fn``'s result."""
+    leaves = [None if t is None else t.detach().clone().requires_grad_(not n.startswith("-"))
+              for t, n in zip(inputs, names)]
+    refs = [None if t is None else t.detach().double().requires_grad_(not n.startswith("-"))
+            for t, n in zip(inputs, names)]
+    out = fn(*leaves)
+    assert out.grad_fn is not None, "the result is not recorded by autograd"
+    if grad_out is None:
+        grad_out = torch.randn(out.shape, generator=gen, device=out.device).to(out.dtype)
+    wanted = [i for i, t in enumerate(leaves) if t is not None and t.requires_grad]
+    grads = torch.autograd.grad(out, [leaves[i] for i in wanted], grad_out)
+    ref_grads = torch.autograd.grad(ref_fn(*refs), [refs[i] for i in wanted],
+                                    grad_out.double())
+    for i, got, ref in zip(wanted, grads, ref_grads):
+        check_grad(got, ref, inputs[i].dtype, names[i], (terms or {}).get(names[i], 0.0))
+    return out
+
+
+# ---- layer_norm and rms_norm ---------------------------------------------------------------
+
+def norm_fns(op, shape, eps):
+    """(tessera's norm, PyTorch's) as functions of (x, weight, bias)."""
+    if op == "layer_norm":
+        return (lambda x, w, b: ops.layer_norm(x, shape, w, b, eps),
+                lambda x, w, b: F.layer_norm(x, shape, w, b, eps))
+    return (lambda x, w, b: ops.rms_norm(x, shape, w, eps),
+            lambda x, w, b: F.rms_norm(x, shape, w, eps))
+
+
+def check_norm(op, x, shape, w=None, b=None, eps=1e-5, names=("x", "weight", "bias"),
+               gen=None, grad_out=None):
+    fn, ref_fn = norm_fns(op, shape, eps)
+    if grad_out is None:
+        grad_out = torch.randn(x.shape, generator=gen, device=x.device).to(x.dtype)
+    # dx = rstd * (g - mean(g) - xhat * mean(g * xhat)) cancels (to 0 over rows of one
+    # element): its rounding errors scale with rstd * |g|, g = dy * w.
+    dims = tuple(range(-len(shape), 0))
+    xd = x.double()
+    spread = xd.var(dims, unbiased=False, keepdim=True) if op == "layer_norm" else \
+        (xd * xd).mean(dims, keepdim=True)
+    g = grad_out.double().abs() * (1.0 if w is None else w.double().abs())
+    terms = {"x": g / torch.sqrt(spread + eps)}
+    return compare_grads(fn, ref_fn, [x, w, b if op == "layer_norm" else None], names,
+                         x.dtype, grad_out, gen, terms)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=dtype_id)
+@pytest.mark.parametrize("n", ROW_LENGTHS)
+@pytest.mark.parametrize("op", ["layer_norm", "rms_norm"])
+def test_norm_grads(op, n, dtype, randn, gen):
+    lead = LEADS[n % len(LEADS)]
+    x = randn(*lead, n, dtype=dtype, scale=2.0, shift=1.0)  # a mean that does not vanish
+    w = randn(n, dtype=dtype, scale=0.5, shift=1.0)
+    b = randn(n, dtype=dtype)
+    check_norm(op, x, (n,), w, b, gen=gen)
+
+
+@pytest.mark.parametrize("rank", [1, 2, 3])
+@pytest.mark.parametrize("op, affine", [("layer_norm", ""), ("layer_norm", "w"),
+                                        ("layer_norm", "b"), ("layer_norm", "wb"),
+                                        ("rms_norm", ""), ("rms_norm", "w")])
+def test_norm_weight_and_bias_present_or_absent(op, affine, rank, randn, gen):
+    lead = LEADS[rank - 1]
+    x = randn(*lead, 300, dtype=torch.float32, scale=3.0, shift=-2.0)
+    w = randn(300, dtype=torch.float32, shift=1.0) if "w" in affine else None
+    b = randn(300, dtype=torch.float32) if "b" in affine else None
+    check_norm(op, x, (300,), w, b, eps=1e-6, gen=gen)
+
+
+# Which inputs require grad ("-": not), per norm (rms_norm has no bias).
+SOME_INPUTS = [("layer_norm", ("x", "-weight", "-bias")), ("layer_norm", ("-x", "weight", "-bias")),
+               ("layer_norm", ("-x", "-weight", "bias")), ("layer_norm", ("-x", "weight", "bias")),
+               ("rms_norm", ("x", "-weight", "-bias")), ("rms_norm", ("-x", "weight", "-bias"))]
+
+
+@pytest.mark.parametrize("op, names", SOME_INPUTS, ids=lambda v: v if isinstance(v, str) else
+                         "+".join(n for n in v if n[0] != "-"))
+@pytest.mark.parametrize("n", [50, 9000])
+def test_norm_some_inputs_require_grad(n, op, names, randn, gen):
+    x = randn(6, n, dtype=torch.float32, shift=0.5)
+    check_norm(op, x, (n,), randn(n, dtype=torch.float32), randn(n, dtype=torch.float32),
+               names=names, gen=gen)
+
+
+@pytest.mark.parametrize("op", ["layer_norm", "rms_norm"])
+def test_norm_strided_inputs_and_weights(op, randn, gen):
+    # A transposed input and output gradient (copied to contiguous rows by the backward).
+    base = randn(40, 12, dtype=torch.float32, shift=1.0)
+    dy = randn(40, 12, dtype=torch.float32).t()
+    check_norm(op, base.t(), (40,), randn(40, dtype=torch.float32), randn(40, dtype=torch.float32),
+               grad_out=dy)
+    # A weight and bias that are slices with a step, of another dtype than the input's.
+    w = randn(200, dtype=torch.bfloat16, shift=1.0)[::2]
+    b = randn(300, dtype=torch.float16)[::3]
+    check_norm(op, randn(3, 5, 100, dtype=torch.float32), (100,), w, b, gen=gen)
+    # Two normalized dims and a transposed weight: read through a 2-level column index.
+    w = randn(8, 6, dtype=torch.float32, shift=1.0).t()
+    b = randn(8, 6, dtype=torch.float32).t()
+    check_norm(op, randn(4, 6, 8, dtype=torch.float32), (6, 8), w, b, gen=gen)
+    # An expanded output gradient: y.sum()'s, a 0 stride.
+    check_norm(op, randn(7, 33, dtype=torch.float32), (33,), randn(33, dtype=torch.float32),
+               randn(33, dtype=torch.float32),
+               grad_out=torch.ones((), device=base.device).expand(7, 33))
+
+
+def test_norm_many_rows(randn, gen):
+    """More row blocks than programs, each program summing several, the last one partial."""
+    for op in ("layer_norm", "rms_norm"):
+        check_norm(op, randn(1001, 17, dtype=torch.float32), (17,),
+                   randn(17, dtype=torch.float32), randn(17, dtype=torch.float32), gen=gen)
+        check_norm(op, randn(37, 9000, dtype=torch.bfloat16), (9000,),
+                   randn(9000, dtype=torch.bfloat16), randn(9000, dtype=torch.bfloat16),
+                   gen=gen)
+
+
+@pytest.mark.parametrize("op", ["layer_norm", "rms_norm"])
+def test_norm_empty(op, device):
+    """No rows: an empty dx, and weight and bias gradients of zeros."""
+    x = torch.empty((0, 5), device=device, requires_grad=True)
+    w = torch.ones(5, device=device, requires_grad=True)
+    b = torch.ones(5, device=device, requires_grad=True)
+    fn, _ = norm_fns(op, (5,), 1e-5)
+    y = fn(x, w, b if op == "layer_norm" else None)
+    y.backward(torch.empty_like(y))
+    assert x.grad.shape == (0, 5)
+    assert bool((w.grad == 0).all())
+    if op == "layer_norm":
+        assert bool((b.grad == 0).all())
+
+
+class LaunchLog:
+    """Records every launch of the named kernels of ``module``: (kernel, grid, each argument:
+    a tensor as its shape, strides and dtype, anything else as it is, keyword arguments)."""
+
+    def __init__(self, monkeypatch, module, names):
+        self.launches = []
+        for name in names:
+            monkeypatch.setattr(module, name, self._spy(name, getattr(module, name)))
+
+    def _spy(self, name, kernel):
+        log = self
+
+        class Spy:
+            def __getitem__(self, grid):
+                def launch(*args, **kwargs):
+                    log.launches.append((name, tuple(grid), tuple(map(describe, args)),
+                                         sorted(kwargs.items())))
+                    return kernel[grid](*args, **kwargs)
+                return launch
+        return Spy()
+
+    def take(self):
+        launches, self.launches = self.launches, []
+        return launches
+
+
+def describe(arg):
+    if isinstance(arg, torch.Tensor):
+        return ("tensor", tuple(arg.shape), tuple(arg.stride()), arg.dtype)
+    return arg
+
+
+@pytest.mark.parametrize("n", [100, 17000])
+@pytest.mark.parametrize("op", ["layer_norm", "rms_norm"])
+def test_norm_launches_without_grad(op, n, monkeypatch, randn):
+    """Without autograd (no input requiring grad, or torch.no_grad()) the forward makes the
+    launches it makes when autograd records it, and no more; its result is the same."""
+    log = LaunchLog(monkeypatch, normalization,
+                    ["norm_kernel", "norm_bwd_kernel", "norm_bwd_stats_kernel",
+                     "sum_rows_kernel"])
+    fn, _ = norm_fns(op, (n,), 1e-5)
+    x = randn(3, 4, n, dtype=torch.bfloat16)
+    w, b = randn(n, dtype=torch.float32), randn(n, dtype=torch.float32)
+    plain = fn(x, w, b)
+    plain_launches = log.take()
+    assert [launch[0] for launch in plain_launches] == ["norm_kernel"] * len(plain_launches)
+    assert plain.grad_fn is None and not plain.requires_grad
+    leaves = [t.clone().requires_grad_() for t in (x, w, b)]
+    with torch.no_grad():
+        quiet = fn(*leaves)
+    assert quiet.grad_fn is None and not quiet.requires_grad
+    assert log.take() == plain_launches
+    recorded = fn(*leaves)
+    assert recorded.grad_fn is not None
+    assert log.take() == plain_launches
+    assert torch.equal(plain, quiet) and torch.equal(plain, recorded.detach())
+    recorded.backward(torch.ones_like(recorded))
+    assert {launch[0] for launch in log.take()} >= {"norm_bwd_kernel", "sum_rows_kernel"}
+
+
+# ---- matmul, mm, bmm, addmm ----------------------------------------------------------------
+
+MATMUL_SHAPES = [
+    ((5, 7), (7, 3)),               # 2-D @ 2-D
+    ((33, 70), (70, 20)),           # several tiles (host config), partial edge tiles
+    ((2, 5, 7), (2, 7, 3)),         # equal batch dims
+    ((2, 3, 5, 7), (2, 3, 7, 3)),
+    ((2, 3, 5, 7), (7, 3)),         # batched @ 2-D: the weight's gradient is one tall product
+    ((5, 7), (4, 7, 3)),            # 2-D @ batched: the input's gradient is one tall product
+    ((1, 5, 7), (4, 7, 3)),         # a batch dim of size 1 broadcast
+    ((2, 1, 5, 7), (1, 7, 3)),      # other's batch dims all of size 1
+    ((7,), (7, 3)),                 # 1-D operands
+    ((5, 7), (7,)),
+    ((7,), (7,)),
+    ((2, 5, 7), (7,)),
+    ((7,), (2, 7, 3)),
+    ((0, 5, 7), (7, 3)),            # empty batch: zeros for the summed weight gradient
+    ((5, 0), (0, 3)),               # K = 0
+]
+
+
+def shapes_id(shapes):
+    return "@".join("x".join(map(str, s)) or "scalar" for s in shapes)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=dtype_id)
+@pytest.mark.parametrize("shapes", MATMUL_SHAPES, ids=shapes_id)
+def test_matmul_grads(shapes, dtype, randn, gen):
+    a, b = (randn(*s, dtype=dtype) for s in shapes)
+    out = compare_grads(ops.matmul, torch.matmul, [a, b], ["input", "other"], dtype, gen=gen)
+    assert out.shape == torch.matmul(a, b).shape
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=dtype_id)
+def test_mm_bmm_grads(dtype, randn, gen):
+    compare_grads(ops.mm, torch.mm, [randn(9, 17, dtype=dtype), randn(17, 6, dtype=dtype)],
+                  ["input", "mat2"], dtype, gen=gen)
+    compare_grads(ops.bmm, torch.bmm, [randn(3, 9, 17, dtype=dtype), randn(3, 17, 6, dtype=dtype)],
+                  ["input", "mat2"], dtype, gen=gen)
+
+
+def test_matmul_strided_operands(randn, gen):
+    """Transposed and permuted operands; a batched input whose rows do not merge into one
+    matrix (the weight gradient's tall product then reads a copy); one operand without grad."""
+    f32 = torch.float32
+    compare_grads(ops.matmul, torch.matmul,
+                  [randn(7, 5, dtype=f32).t(), randn(3, 7, dtype=f32).t()],
+                  ["input", "other"], f32, gen=gen)
+    compare_grads(ops.matmul, torch.matmul,
+                  [randn(5, 2, 7, dtype=f32).transpose(0, 1), randn(7, 3, dtype=f32)],
+                  ["input", "other"], f32, gen=gen)
+    compare_grads(ops.matmul, torch.matmul,
+                  [randn(2, 7, 5, dtype=f32).mT, randn(4, 7, dtype=f32)[::2].t()],
+                  ["input", "other"], f32, gen=gen)
+    compare_grads(ops.matmul, torch.matmul, [randn(2, 5, 7, dtype=f32), randn(7, 3, dtype=f32)],
+                  ["-input", "other"], f32, gen=gen)
+    compare_grads(ops.bmm, torch.bmm, [randn(2, 5, 7, dtype=f32), randn(2, 7, 3, dtype=f32)],
+                  ["input", "-mat2"], f32, gen=gen)
+
+
+@pytest.mark.parametrize("bias_shape", [(3,), (1, 3), (5, 1), (5, 3), (), (1,), (1, 1)],
+                         ids=lambda s: "x".join(map(str, s)) or "scalar")
+def test_addmm_grads(bias_shape, randn, gen):
+    f32 = torch.float32
+    for beta, alpha in [(1, 1), (0.5, -2.0)]:
+        compare_grads(
+            lambda c, a, b: ops.addmm(c, a, b, beta=beta, alpha=alpha),
+            lambda c, a, b: torch.addmm(c, a, b, beta=beta, alpha=alpha),
+            [randn(*bias_shape, dtype=f32), randn(5, 7, dtype=f32), randn(7, 3, dtype=f32)],
+            ["input", "mat1", "mat2"], f32, gen=gen)
+
+
+def test_addmm_bf16_linear_layer(randn, gen):
+    bf16 = torch.bfloat16
+    compare_grads(lambda c, a, b: ops.addmm(c, a, b.t()), lambda c, a, b: torch.addmm(c, a, b.t()),
+                  [randn(48, dtype=bf16), randn(100, 64, dtype=bf16), randn(48, 64, dtype=bf16)],
+                  ["input", "mat1", "mat2"], bf16, gen=gen)
+
+
+def test_matmul_launches_without_grad(monkeypatch, randn):
+    """Without autograd the products are the ones a recorded call makes, and no more."""
+    launches = []
+
+    def gemm(a, b, c, bias, alpha, beta):
+        launches.append(tuple(describe(t) for t in (a, b, c, bias)) + (alpha, beta))
+        return real(a, b, c, bias, alpha, beta)
+
+    real = blas._gemm
+    monkeypatch.setattr(blas, "_gemm", gemm)
+    a, b = randn(2, 5, 7, dtype=torch.float32), randn(7, 3, dtype=torch.float32)
+    for fn, args in [(ops.matmul, (a, b)), (ops.mm, (a[0], b)), (ops.bmm, (a, a.mT)),
+                     (ops.addmm, (b[0], a[0], b))]:
+        plain = fn(*args)
+        plain_launches, launches[:] = launches[:], []
+        assert plain.grad_fn is None and len(plain_launches) == 1
+        leaves = [t.clone().requires_grad_() for t in args]
+        with torch.no_grad():
+            quiet = fn(*leaves)
+        assert quiet.grad_fn is None and launches == plain_launches
+        launches.clear()
+        recorded = fn(*leaves)
+        assert recorded.grad_fn is not None and launches == plain_launches
+        launches.clear()
+        assert torch.equal(plain, quiet) and torch.equal(plain, recorded.detach())
+
+
+def test_matmul_backward_errors(device):
+    """A gradient summed over some batch dims only: NotImplementedError, when that gradient is
+    required; out= with autograd: RuntimeError (as in PyTorch)."""
+    a = torch.randn(2, 3, 4, 5, device=device)
+    b = torch.randn(3, 5, 2, device=device)
+    with pytest.raises(NotImplementedError,
+                       match=r"matmul: its backward does not support that broadcast: input of "
+                             r"shape \(2, 3, 4, 5\) and other of shape \(3, 5, 2\).*"
+                             r"other's gradient"):
+        ops.matmul(a, b.requires_grad_())
+    assert ops.matmul(a.requires_grad_(), b.detach()).grad_fn is not None  # input's is fine
+    with torch.no_grad():
+        ops.matmul(a, b)
+    with pytest.raises(NotImplementedError, match=r"matmul: .* input's gradient"):
+        ops.matmul(torch.randn(3, 1, 4, 5, device=device, requires_grad=True),
+                   torch.randn(3, 2, 5, 2, device=device))
+    x = torch.randn(4, 5, device=device, requires_grad=True)
+    w = torch.randn(5, 2, device=device)
+    for fn, args in [(ops.matmul, (x, w)), (ops.mm, (x, w)), (ops.bmm, (x[None], w[None])),
+                     (ops.addmm, (w[0], x, w))]:
+        out = torch.empty(fn(*args).shape, device=device)
+        with pytest.raises(RuntimeError, match="out= does not support automatic "
+                                               "differentiation"):
+            fn(*args, out=out)
+
+
+# ---- a transformer block -------------------------------------------------------------------
+
+def transformer_block(x, p, heads, lib):
+    """Pre-norm attention and MLP with residuals, computed by ``lib``'s layer_norm, matmul,
+    addmm and scaled_dot_product_attention (the reshapes and residual sums are the model's)."""
+    batch, length, dim = x.shape
+    h = lib.layer_norm(x, (dim,), p["ln1_w"], p["ln1_b"], 1e-5)
+    qkv = lib.matmul(h, p["w_qkv"])
+    q, k, v = qkv.view(batch, length, 3, heads, dim // heads).permute(2, 0, 3, 1, 4)
+    attended = lib.scaled_dot_product_attention(q, k, v, is_causal=True)
+    x = x + lib.matmul(attended.transpose(1, 2).reshape(batch, length, dim), p["w_out"])
+    h = lib.layer_norm(x, (dim,), p["ln2_w"], p["ln2_b"], 1e-5)
+    h = F.gelu(lib.addmm(p["b_up"], h.view(batch * length, dim), p["w_up"]))
+    return x + lib.matmul(h, p["w_down"]).view(batch, length, dim)
+
+
+def test_transformer_block_matches_pytorch(randn, gen):
+    """Loss and every gradient of a block against PyTorch's, in float64, for fp32 inputs."""
+    dim, heads, f32 = 32, 2, torch.float32
+    params = {"ln1_w": randn(dim, dtype=f32, scale=0.1, shift=1.0),
+              "ln1_b": randn(dim, dtype=f32, scale=0.1),
+              "w_qkv": randn(dim, 3 * dim, dtype=f32, scale=dim ** -0.5),
+              "w_out": randn(dim, dim, dtype=f32, scale=dim ** -0.5),
+              "ln2_w": randn(dim, dtype=f32, scale=0.1, shift=1.0),
+              "ln2_b": randn(dim, dtype=f32, scale=0.1),
+              "w_up": randn(dim, 4 * dim, dtype=f32, scale=dim ** -0.5),
+              "b_up": randn(4 * dim, dtype=f32, scale=0.1),
+              "w_down": randn(4 * dim, dim, dtype=f32, scale=(4 * dim) ** -0.5)}
+    x = randn(2, 24, dim, dtype=f32)
+    target = randn(2, 24, dim, dtype=f32)
+    tessera_lib = types.SimpleNamespace(
+        layer_norm=ops.layer_norm, matmul=ops.matmul, addmm=ops.addmm,
+        scaled_dot_product_attention=ops.scaled_dot_product_attention)
+    torch_lib = types.SimpleNamespace(
+        layer_norm=F.layer_norm, matmul=torch.matmul, addmm=torch.addmm,
+        scaled_dot_product_attention=F.scaled_dot_product_attention)
+    losses, grads = [], []
+    for lib, dtype in [(tessera_lib, f32), (torch_lib, torch.float64)]:
+        leaves = {name: t.detach().to(dtype).requires_grad_() for name, t in params.items()}
+        inputs = x.detach().to(dtype).requires_grad_()
+        out = transformer_block(inputs, leaves, heads, lib)
+        loss = ((out - target.to(dtype)) ** 2).mean()
+        loss.backward()
+        losses.append(loss.item())
+        grads.append({"x": inputs.grad, **{name: t.grad for name, t in leaves.items()}})
+    assert abs(losses[0] - losses[1]) <= 1e-5 * abs(losses[1]), losses
+    for name, ref in grads[1].items():
+        check_grad(grads[0][name], ref, f32, name)
