@@ -3,11 +3,13 @@
 # _C (any of its steps does): every module in its own process, JOBS at a time, with PyTorch's
 # caching allocator off so that memcheck sees each tensor's own bounds.
 #
-# Usage: scripts/sanitize_gpu.sh TOOL [MODULE...]
+# Usage: [JOBS=n] [CHUNK=n] scripts/sanitize_gpu.sh TOOL [MODULE...]
 #   TOOL: memcheck, racecheck, initcheck or synccheck
 #   MODULE: pytest paths (default: every test/python/gpu and test/python/ops module)
-# Writes $OUT/sanitize-TOOL/<module>.log and prints one line per module and a total; exits 1 if
-# a module failed or the sanitizer reported an error.
+#   CHUNK: with n > 0, a module of more than n tests runs as several processes of at most n
+#     tests each (its collected test ids split in order), so that big modules spread over JOBS
+# Writes $OUT/sanitize-TOOL/<module>[.part<k>].log and prints one line per process and a total;
+# exits 1 if a module failed or the sanitizer reported an error.
 set -uo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -23,14 +25,17 @@ mkdir -p "$logs"
 export PYTHONPATH="$root/python${PYTHONPATH:+:$PYTHONPATH}" PYTORCH_NO_CUDA_MEMORY_CACHING=1
 export TESSERA_TEST_DEVICES="${TESSERA_TEST_DEVICES:-cuda}" TESSERA_QUIET=1
 
-# One module under the sanitizer: "clean" when pytest passed and every process's summary counts
+# One job under the sanitizer: "clean" when pytest passed and every process's summary counts
 # no error. A process that makes no CUDA call (a disassembler a test runs) ends the sanitizer with
 # "Target application terminated before first instrumented API call": that is not a finding.
+# A job is a line "<log name>\t<pytest argument>\t..." (test ids may hold spaces, not tabs).
 sanitize() {
-  local module="$1" log tests verdict=clean
-  log="$logs/$(basename "$module" .py).log"
+  local name log tests verdict=clean
+  IFS=$'\t' read -ra job <<<"$1"
+  name="${job[0]}"
+  log="$logs/$name.log"
   TESSERA_CACHE_DIR="$(mktemp -d)" compute-sanitizer --tool "$tool" --target-processes all \
-    --print-limit 50 python3 -m pytest -q -p no:cacheprovider "$module" >"$log" 2>&1
+    --print-limit 50 python3 -m pytest -q -p no:cacheprovider "${job[@]:1}" >"$log" 2>&1
   tests="$(grep -E '^=* ?[0-9]+ (passed|failed|skipped|error)' "$log" | tail -n 1 | tr -d '=')"
   [[ "$tests" == *passed* && "$tests" != *failed* && "$tests" != *error* ]] || verdict=FAILED
   if grep -E '(ERROR|RACECHECK) SUMMARY' "$log" | grep -qvE '(: 0 errors|\(0 errors)'; then
@@ -39,13 +44,34 @@ sanitize() {
   if grep -E '^=+ Error:' "$log" | grep -qv 'terminated before first instrumented API call'; then
     verdict=FAILED
   fi
-  echo "$module: $verdict |$tests | $(grep -E '(ERROR|RACECHECK) SUMMARY' "$log" | tail -n 1 |
+  echo "$name: $verdict |$tests | $(grep -E '(ERROR|RACECHECK) SUMMARY' "$log" | tail -n 1 |
     sed 's/^=* *//')"
+}
+
+# The jobs: a module, or with CHUNK, runs of at most CHUNK of its collected test ids.
+jobs_of() {
+  local module="$1" name ids
+  name="$(basename "$module" .py)"
+  if [ "${CHUNK:-0}" -le 0 ]; then
+    printf '%s\t%s\n' "$name" "$module"
+    return
+  fi
+  mapfile -t ids < <(python3 -m pytest -q --collect-only -p no:cacheprovider "$module" 2>/dev/null |
+    grep '::')
+  if [ "${#ids[@]}" -le "$CHUNK" ]; then
+    printf '%s\t%s\n' "$name" "$module"
+    return
+  fi
+  for ((start = 0; start < ${#ids[@]}; start += CHUNK)); do
+    (IFS=$'\t'; echo "$name.part$((start / CHUNK))"$'\t'"${ids[*]:start:CHUNK}")
+  done
 }
 export -f sanitize
 export tool logs
-printf '%s\n' "${modules[@]}" | xargs -P "${JOBS:-4}" -I{} bash -c 'sanitize "$@"' _ {} |
+for module in "${modules[@]}"; do jobs_of "$module"; done >"$logs/jobs.txt"
+tr '\n' '\0' <"$logs/jobs.txt" | xargs -0 -P "${JOBS:-4}" -I{} bash -c 'sanitize "$@"' _ {} |
   tee "$logs/summary.txt"
 failed="$(grep -c ': FAILED |' "$logs/summary.txt")"
-echo "$tool: ${#modules[@]} modules, $failed with failures or sanitizer errors"
+echo "$tool: ${#modules[@]} modules in $(wc -l <"$logs/jobs.txt") processes," \
+  "$failed with failures or sanitizer errors"
 [ "$failed" -eq 0 ]
