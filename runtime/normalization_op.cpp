@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <climits>
 #include <cmath>
+#include <cstdio>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -712,8 +713,11 @@ private:
       call->eps = double(eps->second->int_value);
     else
       return invalid("eps must be a real number (a float or int attribute)");
-    if (!(call->eps >= 0) || std::isinf(call->eps))
-      return invalid("eps must be a finite number >= 0, got " + std::to_string(call->eps));
+    if (!(call->eps >= 0) || std::isinf(call->eps)) {
+      char value[32];
+      std::snprintf(value, sizeof value, "%g", call->eps);
+      return invalid(std::string("eps must be a finite number >= 0, got ") + value);
+    }
     // The kernels built for C calls index the normalised columns in one level.
     size_t lead = call->shape.size() - normalized.size();
     std::vector<std::vector<int64_t>> strides = {

@@ -631,7 +631,7 @@ std::vector<Case> tensorCases() {
       opCase(
           "LayerNormNegativeEps", layerNormCall,
           [](OpCall &c) { c.attributes.push_back(floatAttribute("eps", -1.0)); },
-          "layer_norm: eps must be a finite number >= 0, got -1.0"),
+          "layer_norm: eps must be a finite number >= 0, got -1"),
       opCase(
           "LayerNormWeightShape", layerNormCall,
           [](OpCall &c) { c.tensors[1] = tensor(2 * 64 * kMiB, TESSERA_BFLOAT16, {256}); },

@@ -138,6 +138,35 @@ def memory_range(tensor: "torch.Tensor") -> Optional[Tuple[int, int]]:
     return start, start + tensor.numel() * tensor.element_size()
 
 
+def _span(tensor: "torch.Tensor") -> Tuple[int, int]:
+    """The byte range ``[start, end)`` from a non-empty tensor's first element to past its last
+    (PyTorch strides are never negative)."""
+    last = sum((size - 1) * stride for size, stride in zip(tensor.shape, tensor.stride()))
+    start = tensor.data_ptr()
+    return start, start + (last + 1) * tensor.element_size()
+
+
+def check_separate(op: str, name: str, tensor: "torch.Tensor", other_name: str,
+                   other: "torch.Tensor", why: str) -> None:
+    """``tensor`` shares no memory with ``other``. Where the memory between their first and last
+    elements intersects, they overlap when both are dense, when one lies within a dense other,
+    or when both are the same view; other strided views (interleaved rows of one buffer) are
+    taken to be separate."""
+    if tensor.numel() == 0 or other.numel() == 0:
+        return
+    a, b = _span(tensor), _span(other)
+    if not (a[0] < b[1] and b[0] < a[1]):
+        return
+    dense_a, dense_b = memory_range(tensor), memory_range(other)
+    overlap = (dense_a is not None and dense_b is not None) or \
+        (dense_a is not None and dense_a[0] <= b[0] and b[1] <= dense_a[1]) or \
+        (dense_b is not None and dense_b[0] <= a[0] and a[1] <= dense_b[1]) or \
+        (a == b and tensor.stride() == other.stride())
+    if overlap:
+        raise ValueError(f"{op}: {name} overlaps {other_name} in memory; expected separate "
+                         f"tensors ({why})")
+
+
 def check_no_overlap(op: str, out: "torch.Tensor", name: str, tensor: "torch.Tensor",
                      allow_same: bool = False) -> None:
     """``out`` shares no memory with ``tensor`` (checked, as PyTorch does, where both are dense;

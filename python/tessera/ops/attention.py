@@ -143,7 +143,8 @@ def scaled_dot_product_attention(query: Any, key: Any, value: Any, attn_mask: An
                               present_value_slot)
     if attn_mask is not None and is_causal:
         raise ValueError(f"{_OP}: attn_mask and is_causal are mutually exclusive; give one")
-    if causal_variant is not None and causal_variant not in tuple(CausalVariant):
+    if causal_variant is not None and (isinstance(causal_variant, bool) or not isinstance(
+            causal_variant, int) or causal_variant not in tuple(CausalVariant)):
         raise ValueError(f"{_OP}: causal_variant is {causal_variant!r}; expected "
                          "CausalVariant.UPPER_LEFT or CausalVariant.LOWER_RIGHT")
 

@@ -22,7 +22,7 @@ import operator
 from typing import Any, Optional, Sequence, Tuple, Union
 
 from .arguments import (as_tensor, check_bool, check_device, check_distinct, check_dtype,
-                        check_finite, check_same, torch)
+                        check_finite, check_same, check_separate, torch)
 from .attention_core import Ragged, Scores, attention, check_inputs, dropout_fields
 from .attention_splitkv import KVCache, splitkv_attention, write_rows
 
@@ -404,6 +404,11 @@ def flash_attn_with_kvcache(q: Any, k_cache: Any, v_cache: Any, k: Any = None, v
         for name, cache in (("k_cache", k_cache), ("v_cache", v_cache)):
             check_distinct(cache, name, op, "expected distinct elements (k and v are "
                            "appended to the caches in place)")
+        appended = "k and v are appended to the caches in place"
+        check_separate(op, "v_cache", v_cache, "k_cache", k_cache, appended)
+        for new_name, new in (("k", k), ("v", v)):
+            for name, cache in (("k_cache", k_cache), ("v_cache", v_cache)):
+                check_separate(op, new_name, new, name, cache, appended)
     rotary = _rotary_tables(op, rotary_cos, rotary_sin, q, k is not None)
 
     if cache_seqlens is None:

@@ -12,7 +12,8 @@ Covered, op by op where it applies:
   ``set_default_*`` settings;
 - wrong dtypes, wrong ranks, shapes that do not match or broadcast, a last dimension (or an
   in-place buffer) that is not contiguous where the op needs it, stride-0 (expanded) outputs and
-  in-place buffers, outputs overlapping an input, tensors on the ``meta`` device (and, on CUDA
+  in-place buffers, outputs overlapping an input (and KV caches overlapping each other or the
+  rows appended to them), tensors on the ``meta`` device (and, on CUDA
   hosts only, tensors on the CPU beside CUDA tensors), non-tensor arguments, attributes of the
   wrong type (eps, normalized_shape, dim, dtype, scale, causal flags, window sizes, backends,
   decays...), empty tensors where a size must be positive (head dims, head sizes, cu_seqlens),
@@ -282,7 +283,7 @@ ELEMENTWISE = _unary_cases() + _binary_cases() + [
          r"dropout: p must be a number in \[0, 1\], got 1\.5"),
     case("dropout-p_nan", lambda t: call(ops.dropout, t.f32(3), p=NAN), ValueError,
          r"dropout: p must be a number in \[0, 1\], got nan"),
-    case("dropout-p_str", lambda t: call(ops.dropout, t.f32(3), p="0.5"), ValueError,
+    case("dropout-p_str", lambda t: call(ops.dropout, t.f32(3), p="0.5"), TypeError,
          r"dropout: p must be a number in \[0, 1\], got '0\.5'"),
     case("dropout-training_str", lambda t: call(ops.dropout, t.watch(t.f32(8)),
                                                 training="False", inplace=True), TypeError,
@@ -705,6 +706,10 @@ SDPA = attribute_cases(SDPA_OP, sdpa, SDPA_ATTRIBUTES) + [
         rf"{SDPA_OP}: attn_mask of shape \(8, 8\) does not broadcast to \(B, Hq, Lq, Lk\) = "
         r"\(2, 4, 8, 2147483648\)"),
     # attributes
+    case("causal_variant_True", lambda t: sdpa(t, is_causal=True, causal_variant=True),
+         ValueError, rf"{SDPA_OP}: causal_variant is True; expected CausalVariant\.UPPER_LEFT"),
+    case("causal_variant_float", lambda t: sdpa(t, is_causal=True, causal_variant=2.0),
+         ValueError, rf"{SDPA_OP}: causal_variant is 2\.0; expected CausalVariant\.UPPER_LEFT"),
     case("causal_variant_3", lambda t: sdpa(t, is_causal=True, causal_variant=3), ValueError,
          rf"{SDPA_OP}: causal_variant is 3; expected CausalVariant\.UPPER_LEFT or "
          r"CausalVariant\.LOWER_RIGHT"),
@@ -925,6 +930,25 @@ def _expanded_caches(t):
     return kvcache(t, k_cache=base_k.expand(2, 32, 2, 16), v_cache=base_v.expand(2, 32, 2, 16))
 
 
+def _one_cache(t):
+    cache = t.watch(t.bf16(2, 32, 2, 16))
+    return kvcache(t, k_cache=cache, v_cache=cache)
+
+
+def _overlapping_caches(t):
+    memory = t.watch(t.bf16(2 * 32 * 2 * 16 + 16))
+    return kvcache(t, k_cache=memory[:2 * 32 * 2 * 16].view(2, 32, 2, 16),
+                   v_cache=memory[16:].view(2, 32, 2, 16))
+
+
+def _new_rows_in_cache(t, new, index):
+    """New rows ``new`` ("k" or "v") that are rows of the k (0) or v (1) cache."""
+    caches = [t.watch(t.bf16(2, 32, 2, 16)) for _ in range(2)]
+    rows = {"k": t.bf16(2, 1, 2, 16), "v": t.bf16(2, 1, 2, 16)}
+    rows[new] = caches[index][:, 8:9]
+    return kvcache(t, k_cache=caches[0], v_cache=caches[1], **rows)
+
+
 KVCACHE_ATTRIBUTES = FLASH_ATTRIBUTES + [
     ("num_splits_negative", {"num_splits": -1}, ValueError,
      r"num_splits is -1; expected an int >= 0 \(0 chooses\)"),
@@ -998,6 +1022,18 @@ KVCACHE = attribute_cases(KV_OP, kvcache, KVCACHE_ATTRIBUTES) + [
          rf"{KV_OP}: k_cache has pages of 8 rows; expected a multiple of 16"),
     case("block_table_and_leftpad", lambda t: paged(t, cache_leftpad=t.tensor([0, 0])),
          NotImplementedError, rf"{KV_OP}: cache_leftpad with block_table is not supported"),
+    # caches and new rows in one memory
+    case("one_tensor_for_both_caches", lambda t: _one_cache(t), ValueError,
+         rf"{KV_OP}: v_cache overlaps k_cache in memory; expected separate tensors \(k and v "
+         r"are appended to the caches in place\)"),
+    case("caches_overlapping", lambda t: _overlapping_caches(t), ValueError,
+         rf"{KV_OP}: v_cache overlaps k_cache in memory"),
+    case("k_inside_k_cache", lambda t: _new_rows_in_cache(t, "k", 0), ValueError,
+         rf"{KV_OP}: k overlaps k_cache in memory"),
+    case("v_inside_k_cache", lambda t: _new_rows_in_cache(t, "v", 0), ValueError,
+         rf"{KV_OP}: v overlaps k_cache in memory"),
+    case("k_inside_v_cache", lambda t: _new_rows_in_cache(t, "k", 1), ValueError,
+         rf"{KV_OP}: k overlaps v_cache in memory"),
     # rotary
     case("rotary_cos_alone", lambda t: kvcache(t, rotary_cos=t.f32(64, 4)), ValueError,
          rf"{KV_OP}: got only one of rotary_cos and rotary_sin; expected both or neither"),

@@ -254,6 +254,15 @@ def test_cache_batch_idx(gen):
     check_case(Case(gen, batch=3, lengths=(5, 200, 0), batch_idx=True, s_new=1, causal=True))
 
 
+def test_caches_interleaved_in_one_buffer(gen):
+    """k_cache and v_cache as the two halves of each row of one (B, S, 2, Hk, D) buffer: views
+    that share a buffer but no element, which the overlap checks must let through."""
+    case = Case(gen, s_new=2, sq=2, causal=True)
+    kv = torch.stack([case.k_cache, case.v_cache], dim=2)
+    case.k_cache, case.v_cache = kv[:, :, 0], kv[:, :, 1]
+    check_case(case)
+
+
 def test_cache_leftpad(gen):
     check_case(Case(gen, lengths=(40, 250), leftpad=(10, 249), s_new=1, sq=2, causal=True,
                     window=(20, 0)))
