@@ -33,6 +33,7 @@ from .arguments import (as_tensor, check_bool, check_device, check_distinct, che
                         check_out)
 from .kernels.elementwise import (ABSENT, DROPOUT_BLOCK, MAX_RANK, SCALAR, TENSOR,
                                   dropout_kernel, elementwise_kernel)
+from .no_backward import check_no_grad_out, tracks_grad, without_backward
 
 __all__ = ["abs", "add", "bitwise_and", "bitwise_not", "bitwise_or", "clamp", "cos", "div",
            "dropout",
@@ -163,23 +164,26 @@ def _launch(op: str, kernel_op: str, operands: Sequence[Tuple[str, Operand]],
     except RuntimeError:
         shapes = ", ".join(f"{name} {tuple(t.shape)}" for name, t in tensors)
         raise ValueError(f"{op}: the shapes of {shapes} do not broadcast together") from None
+    tracked = tracks_grad(t for _, t in tensors)
     if out is None:
         out = torch.empty(shape, dtype=result_dtype, device=device)
     else:
+        if tracked:
+            how = "inplace=True" if any(out is t for _, t in tensors) else "out="
+            check_no_grad_out(op, (t for _, t in tensors), how)
         out = check_out(op, out, shape, result_dtype, device, castable=True)
         if out.dtype not in _language_dtypes():
             raise TypeError(f"{op}: out has dtype {_dtype_name(out.dtype)}, which tessera.ops "
                             "does not support")
         for name, tensor in tensors:
             check_no_overlap(op, out, name, tensor, allow_same=True)
-    if out.numel() == 0:
-        return out
-    launched = {id(t) for _, t in tensors}
-    args = [v.expand(shape) if id(v) in launched else _scalar_argument(v, common)
-            for _, v in operands]
-    scalar_dtype = _language_dtypes()[common] if round_scalars else _compute_dtype(common)
-    _launch_slices(kernel_op, args, out, (common, result_dtype, scalar_dtype), alpha)
-    return out
+    if out.numel() != 0:
+        launched = {id(t) for _, t in tensors}
+        args = [v.expand(shape) if id(v) in launched else _scalar_argument(v, common)
+                for _, v in operands]
+        scalar_dtype = _language_dtypes()[common] if round_scalars else _compute_dtype(common)
+        _launch_slices(kernel_op, args, out, (common, result_dtype, scalar_dtype), alpha)
+    return without_backward(op, out, (t for _, t in tensors)) if tracked else out
 
 
 def _launch_slices(kernel_op: str, args: List[Any], out: "torch.Tensor",
@@ -381,7 +385,9 @@ def dropout(input: Any, p: float = 0.5, training: bool = True, inplace: bool = F
     >>> torch.manual_seed(0); y = tessera.ops.dropout(x, p=0.1)   # doctest: +SKIP
     """
     x = _activation_input("dropout", input, floats_only=True)
-    if isinstance(p, bool) or not _is_number(p) or not 0 <= p <= 1:
+    if isinstance(p, bool) or not _is_number(p):
+        raise TypeError(f"dropout: p must be a number in [0, 1], got {p!r}")
+    if not 0 <= p <= 1:
         raise ValueError(f"dropout: p must be a number in [0, 1], got {p!r}")
     training = check_bool(training, "training", "dropout")
     inplace = check_bool(inplace, "inplace", "dropout")

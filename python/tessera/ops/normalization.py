@@ -39,6 +39,7 @@ from .kernels.normalization import (Block, Launch, choose_block, merge_dims, nee
 from .kernels.normalization_backward import (STATS_BLOCK_N, STATS_NUM_WARPS, choose_sum_block,
                                              norm_bwd_kernel, norm_bwd_stats_kernel,
                                              plan_backward, sum_needs_int64, sum_rows_kernel)
+from .no_backward import without_backward
 
 __all__ = ["layer_norm", "rms_norm", "softmax"]
 
@@ -155,7 +156,7 @@ def softmax(input: Any, dim: int, dtype: Optional["torch.dtype"] = None) -> "tor
                         "torch.bfloat16, torch.float32 or None")
     y = torch.empty(x.shape, dtype=dtype, device=x.device)
     if y.numel() == 0:
-        return y
+        return without_backward("softmax", y, (x,))
     shape, strides = (tuple(x.shape), x.stride()) if x.dim() else ((1,), (1,))
     block, steps = _softmax_plan(shape, tuple(strides), dim, settings.get_default_num_warps())
     for offsets, args, row_dims, index_64, even_m, programs in steps:
@@ -164,7 +165,7 @@ def softmax(input: Any, dim: int, dtype: Optional["torch.dtype"] = None) -> "tor
             ROWS=block.rows, BLOCK_N=block.block_n, ONE_PASS=block.one_pass, EVEN_M=even_m,
             EVEN_N=args[1] % block.block_n == 0, INDEX_64=index_64,
             num_warps=block.num_warps, num_stages=_num_stages())
-    return y
+    return without_backward("softmax", y, (x,))
 
 
 @functools.lru_cache(maxsize=1024)

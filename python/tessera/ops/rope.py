@@ -26,6 +26,7 @@ from ..utils import cdiv, next_power_of_2
 from . import settings
 from .arguments import as_tensor, check_bool, check_device, check_distinct, check_dtype
 from .kernels.rope import rope_kernel
+from .no_backward import check_no_grad_out, without_backward
 
 __all__ = ["rotary_position_embedding", "launch_config"]
 
@@ -140,11 +141,12 @@ def rotary_position_embedding(input: Any, sin_table: Any, cos_table: Any,
     interleaved = check_bool(interleaved, "interleaved", _OP)
     if check_bool(inplace, "inplace", _OP):
         check_distinct(x, "input", _OP, "inplace=True needs distinct elements")
+        check_no_grad_out(_OP, (x, sin, cos), "inplace=True")
         out = x
     else:
         out = torch.empty(x.shape, dtype=x.dtype, device=x.device)
     if x.numel() == 0:
-        return out
+        return without_backward(_OP, out, (x, sin, cos))
     args, meta = _arguments(x, out, sin, cos, interleaved)
     batch, seq, heads, _ = x.shape
     programs = (batch * seq * cdiv(heads, meta["BLOCK_H"])
@@ -154,4 +156,4 @@ def rotary_position_embedding(input: Any, sin_table: Any, cos_table: Any,
                          "more than a launch's 2**31 - 1")
     num_warps = settings.get_default_num_warps() or _DEFAULT_NUM_WARPS
     rope_kernel[(programs,)](*args, **meta, num_warps=num_warps)
-    return out
+    return without_backward(_OP, out, (x, sin, cos))
