@@ -27,7 +27,7 @@ except ImportError:  # pragma: no cover - the CPU tier has no PyTorch
 
 __all__ = ["HOST_SM_COUNT", "as_tensor", "check_bool", "check_device", "check_distinct",
            "check_dtype", "check_finite", "check_no_overlap", "check_out", "check_real",
-           "check_same", "device_scope", "memory_range", "sm_count"]
+           "check_same", "check_separate", "device_scope", "memory_range", "sm_count"]
 
 # What sm_count says of the host: the grid-sizing rules then split work as they would on a small
 # GPU, so that the CPU tier runs the ops' split paths (the host runs programs one at a time).

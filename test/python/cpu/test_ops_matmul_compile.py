@@ -6,12 +6,14 @@ cp.async on sm_90a, mma.sync on sm_80, read with cuobjdump).
 The tensor-core checks (test_*tensor_core*, test_sass_*) describe the finished tl.dot lowering;
 they fail while tl.dot still lowers to FMAs.
 """
-import importlib.util
+import os
 import re
+import subprocess
+import sys
 
 import pytest
 
-from test_frontend_support import tessera
+from test_frontend_support import REPO, tessera
 
 import tessera.ops
 from tessera.ops import blas
@@ -285,10 +287,22 @@ def test_setting_errors(setter, value, error, match, restore_settings):
         getattr(tessera.ops, setter)(value)
 
 
-@pytest.mark.skipif(importlib.util.find_spec("torch") is not None, reason="PyTorch is installed")
 def test_ops_need_pytorch():
-    with pytest.raises(RuntimeError, match="tessera.ops.matmul needs PyTorch"):
-        tessera.ops.matmul(1, 2)
+    """In a process where ``import torch`` fails, tessera.ops imports and each op says that it
+    needs PyTorch."""
+    script = (
+        "import sys\n"
+        "sys.modules['torch'] = None  # import torch raises ImportError\n"
+        "import tessera.ops\n"
+        "try:\n"
+        "    tessera.ops.matmul(1, 2)\n"
+        "except RuntimeError as error:\n"
+        "    print(error)\n")
+    env = dict(os.environ, PYTHONPATH=str(REPO / "python"))
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          env=env, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "tessera.ops.matmul needs PyTorch, which is not installed"
 
 
 # ---- machine code from the tensor-core compiler ------------------------------------------------
