@@ -1,5 +1,5 @@
-"""Data-parallel training of a small transformer block with Tessera's attention, matmul and
-norms, checked step by step against the same model built from PyTorch's own ops.
+"""Data-parallel training of a small transformer block with Tessera's attention, matmul, norms
+and GELU, checked step by step against the same model built from PyTorch's own ops.
 
 Each of ``--world-size`` processes (one per GPU, NCCL; or CPU processes with gloo, where the
 Tessera kernels run compiled for the host) holds both models, made from one seed, and wraps each
@@ -10,8 +10,9 @@ step; at the end the script checks that they agree to ``--rtol``, that every ran
 parameters, and writes ``losses.json`` and ``losses.png`` (both curves) into ``--out``.
 
 The Tessera model computes its layer norms, every matrix product (the projections, the MLP and
-the tied output head) and causal attention with ``tessera.ops``, forward and backward; embedding,
-biases, GELU, residual additions and the cross-entropy are the PyTorch ops the reference uses too.
+the tied output head), the MLP's GELU and causal attention with ``tessera.ops``, forward and
+backward; embedding, biases, residual additions and the cross-entropy are the PyTorch ops the
+reference uses too.
 
     # two GPUs:
     python examples/distributed/train_block.py --world-size 2 --device cuda --out /tmp/dp
@@ -60,10 +61,10 @@ class Config:
 # The ops each model computes with: PyTorch's, or Tessera's (which autograd differentiates
 # through Tessera's backward kernels).
 TORCH_OPS = SimpleNamespace(
-    layer_norm=F.layer_norm, matmul=torch.matmul,
+    layer_norm=F.layer_norm, matmul=torch.matmul, gelu=F.gelu,
     attention=lambda q, k, v: F.scaled_dot_product_attention(q, k, v, is_causal=True))
 TESSERA_OPS = SimpleNamespace(
-    layer_norm=tessera.ops.layer_norm, matmul=tessera.ops.matmul,
+    layer_norm=tessera.ops.layer_norm, matmul=tessera.ops.matmul, gelu=tessera.ops.gelu,
     attention=lambda q, k, v: tessera.ops.scaled_dot_product_attention(q, k, v, is_causal=True))
 
 
@@ -112,7 +113,7 @@ class BlockLM(nn.Module):
         q, k, v = self.qkv(self.norm1(x)).view(batch, length, 3, self.heads, -1).unbind(2)
         attended = self.ops.attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2))
         x = x + self.proj(attended.transpose(1, 2).reshape(batch, length, -1))
-        x = x + self.down(F.gelu(self.up(self.norm2(x))))
+        x = x + self.down(self.ops.gelu(self.up(self.norm2(x))))
         return self.ops.matmul(self.norm_out(x), self.embedding.t())
 
 
@@ -203,7 +204,7 @@ def write_report(out: str, config: Config, world_size: int, device_name: str,
     figure, axes = plt.subplots(figsize=(7, 4))
     steps = range(1, len(losses["pytorch"]) + 1)
     axes.plot(steps, losses["pytorch"], label="PyTorch ops", linewidth=3, alpha=0.5)
-    axes.plot(steps, losses["tessera"], label="Tessera attention, matmul, layer norm",
+    axes.plot(steps, losses["tessera"], label="Tessera attention, matmul, layer norm, GELU",
               linestyle="--")
     axes.set_xlabel("step")
     axes.set_ylabel("cross-entropy (mean over ranks)")

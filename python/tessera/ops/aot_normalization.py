@@ -105,7 +105,7 @@ def _case_launch(op: str, variant: Variant, shape: Tuple[int, ...], target: str)
     shape[-1:], w, b)``, ``rms_norm(x, shape[-1:], w)``)."""
     strides = normalization._contiguous_strides(shape)
     if op == "softmax":
-        block, steps = normalization._softmax_plan(shape, strides, len(shape) - 1, None)
+        block, steps = normalization._softmax_plan(shape, (strides,), len(shape) - 1, None)
     else:  # weight and bias: contiguous, of normalized_shape shape[-1:]
         block, steps = normalization._norm_plan(
             op, shape, strides, None if variant.weight is None else (1,),

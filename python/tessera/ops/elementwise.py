@@ -17,6 +17,7 @@ kernel then runs on the host CPU).
 """
 from __future__ import annotations
 
+import functools
 from numbers import Integral, Number
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
@@ -31,8 +32,8 @@ from ..utils import cdiv
 from . import settings
 from .arguments import (as_tensor, check_bool, check_device, check_distinct, check_no_overlap,
                         check_out)
-from .kernels.elementwise import (ABSENT, DROPOUT_BLOCK, MAX_RANK, SCALAR, TENSOR,
-                                  dropout_kernel, elementwise_kernel)
+from .kernels.elementwise import (ABSENT, ACTIVATION_BACKWARDS, DROPOUT_BLOCK, MAX_RANK, SCALAR,
+                                  TENSOR, dropout_kernel, elementwise_kernel)
 from .no_backward import check_no_grad_out, tracks_grad, without_backward
 
 __all__ = ["abs", "add", "bitwise_and", "bitwise_not", "bitwise_or", "clamp", "cos", "div",
@@ -257,6 +258,8 @@ def _float_result(dtype: "torch.dtype") -> "torch.dtype":
 def _float_function(name: str, kernel_op: str, doc: str):
     def function(input: Any, *, out: Optional["torch.Tensor"] = None) -> "torch.Tensor":
         x = _input(input, name)
+        if x.dtype.is_floating_point and kernel_op in ACTIVATION_BACKWARDS:
+            return _activation(name, kernel_op, x, out)
         result = _float_result(x.dtype)
         return _launch(name, kernel_op, [("input", x)], result, result, out)
     function.__name__ = function.__qualname__ = name
@@ -323,6 +326,38 @@ isnan = _classify("isnan", "isnan", "Which elements are NaN")
 isinf = _classify("isinf", "isinf", "Which elements are +inf or -inf")
 
 
+@functools.lru_cache(maxsize=None)
+def _activation_function() -> type:
+    """The torch.autograd.Function of the differentiable activations (built on first use:
+    importing needs no PyTorch). The backward recomputes the slope from the saved input."""
+    class ActivationFunction(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, x, op, kernel_op):
+            ctx.save_for_backward(x)
+            ctx.op, ctx.kernel_op = op, kernel_op
+            return _launch(op, kernel_op, [("input", x)], x.dtype, x.dtype)
+
+        @staticmethod
+        @torch.autograd.function.once_differentiable
+        def backward(ctx, grad):
+            (x,) = ctx.saved_tensors
+            grad_x = _launch(ctx.op, ACTIVATION_BACKWARDS[ctx.kernel_op],
+                             [("grad", grad), ("input", x)], x.dtype, x.dtype)
+            return grad_x, None, None
+
+    return ActivationFunction
+
+
+def _activation(op: str, kernel_op: str, x: "torch.Tensor", out: Optional[Any] = None
+                ) -> "torch.Tensor":
+    """Activation ``kernel_op`` (one of ``ACTIVATION_BACKWARDS``) of ``x`` into ``out`` or a
+    new tensor of its dtype; recorded for autograd where grad mode is on and ``x`` requires
+    grad (``out`` is then refused)."""
+    if out is None and tracks_grad((x,)):
+        return _activation_function().apply(x, op, kernel_op)
+    return _launch(op, kernel_op, [("input", x)], x.dtype, x.dtype, out)
+
+
 def _activation_input(op: str, input: Any, floats_only: bool) -> "torch.Tensor":
     x = _input(input, op)
     if x.dtype == torch.bool or (floats_only and not x.dtype.is_floating_point):
@@ -346,7 +381,7 @@ def relu(input: Any, inplace: bool = False) -> "torch.Tensor":
     """
     x = _activation_input("relu", input, floats_only=False)
     out = _inplace_output("relu", x) if check_bool(inplace, "inplace", "relu") else None
-    return _launch("relu", "relu", [("input", x)], x.dtype, x.dtype, out)
+    return _activation("relu", "relu", x, out)
 
 
 def silu(input: Any, inplace: bool = False) -> "torch.Tensor":
@@ -356,7 +391,7 @@ def silu(input: Any, inplace: bool = False) -> "torch.Tensor":
     """
     x = _activation_input("silu", input, floats_only=True)
     out = _inplace_output("silu", x) if check_bool(inplace, "inplace", "silu") else None
-    return _launch("silu", "silu", [("input", x)], x.dtype, x.dtype, out)
+    return _activation("silu", "silu", x, out)
 
 
 def gelu(input: Any, approximate: str = "none") -> "torch.Tensor":
@@ -368,8 +403,7 @@ def gelu(input: Any, approximate: str = "none") -> "torch.Tensor":
     if approximate not in ("none", "tanh"):
         raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
     x = _activation_input("gelu", input, floats_only=True)
-    kernel_op = "gelu" if approximate == "none" else "gelu_tanh"
-    return _launch("gelu", kernel_op, [("input", x)], x.dtype, x.dtype)
+    return _activation("gelu", "gelu" if approximate == "none" else "gelu_tanh", x)
 
 
 def dropout(input: Any, p: float = 0.5, training: bool = True, inplace: bool = False
@@ -391,14 +425,52 @@ def dropout(input: Any, p: float = 0.5, training: bool = True, inplace: bool = F
         raise ValueError(f"dropout: p must be a number in [0, 1], got {p!r}")
     training = check_bool(training, "training", "dropout")
     inplace = check_bool(inplace, "inplace", "dropout")
+    tracked = not inplace and tracks_grad((x,))
     if not training or p == 0:
-        return x if inplace else _launch("dropout", "identity", [("input", x)], x.dtype,
-                                         x.dtype)
+        if inplace:
+            return x
+        if tracked:  # the identity, differentiable: dropout keeping every element
+            return _dropout_function().apply(x, 0.0, 1.0, 0)
+        return _launch("dropout", "identity", [("input", x)], x.dtype, x.dtype)
     out = _inplace_output("dropout", x) if inplace else None
     seed = int(torch.randint(0, 2 ** 62, (), dtype=torch.int64))
     scale = 0.0 if p == 1 else 1.0 / (1.0 - p)
+    if tracked:
+        return _dropout_function().apply(x, float(p), scale, seed)
     return _launch("dropout", "dropout", [("input", x)], x.dtype, x.dtype, out,
                    alpha=(float(p), scale, seed))
+
+
+def _one_dropout_stream(x: "torch.Tensor") -> "torch.Tensor":
+    """``x``, or a contiguous copy where a dropout of it would be launched in slices: each
+    slice draws its own random stream, so a gradient (launched whole) would get another mask."""
+    contiguous = [1] * x.dim()
+    for d in reversed(range(x.dim() - 1)):
+        contiguous[d] = contiguous[d + 1] * x.shape[d + 1]
+    return x if len(_merged_dims(x.shape, [x.stride(), contiguous])) <= MAX_RANK else \
+        x.contiguous()
+
+
+@functools.lru_cache(maxsize=None)
+def _dropout_function() -> type:
+    """The torch.autograd.Function of dropout. The backward is the same dropout of the
+    gradient: the mask is a function of the seed and each element's logical index, so the
+    gradient of a kept element is scaled as the element was, and a dropped one's is zero."""
+    class DropoutFunction(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, x, p, scale, seed):
+            ctx.dropout = (p, scale, seed)
+            return _launch("dropout", "dropout", [("input", _one_dropout_stream(x))], x.dtype,
+                           x.dtype, alpha=ctx.dropout)
+
+        @staticmethod
+        @torch.autograd.function.once_differentiable
+        def backward(ctx, grad):
+            grad_x = _launch("dropout", "dropout", [("grad", _one_dropout_stream(grad))],
+                             grad.dtype, grad.dtype, alpha=ctx.dropout)
+            return grad_x, None, None, None
+
+    return DropoutFunction
 
 
 def _binary_operands(op: str, input: Any, other: Any, other_name: str = "other"

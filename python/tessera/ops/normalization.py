@@ -35,11 +35,11 @@ from ..utils import cdiv
 from . import settings
 from .arguments import as_tensor, check_device, check_dtype, check_finite, sm_count
 from .kernels.normalization import (Block, Launch, choose_block, merge_dims, needs_int64,
-                                    norm_kernel, softmax_kernel, split_rows)
+                                    norm_kernel, softmax_bwd_kernel, softmax_kernel,
+                                    split_rows)
 from .kernels.normalization_backward import (STATS_BLOCK_N, STATS_NUM_WARPS, choose_sum_block,
                                              norm_bwd_kernel, norm_bwd_stats_kernel,
                                              plan_backward, sum_needs_int64, sum_rows_kernel)
-from .no_backward import without_backward
 
 __all__ = ["layer_norm", "rms_norm", "softmax"]
 
@@ -74,33 +74,39 @@ def _row_arguments(launch: Launch, tensors: int) -> Tuple[int, Tuple[int, ...], 
 
 def _plan(op: str, row_groups: List[Tuple[int, Tuple[int, ...]]],
           columns: List[Tuple[int, Tuple[int, ...]]], n_cols: int, row_strided: bool,
-          num_warps: Optional[int]) -> Tuple[Block, List[Launch]]:
+          num_warps: Optional[int], tensors: int = 2) -> Tuple[Block, List[Launch]]:
     n_rows = 1
     for size, _ in row_groups:
         n_rows *= size
     # Rows whose starts are adjacent while their columns are not: several per program.
     strided = row_strided and bool(row_groups) and row_groups[-1][1][0] == 1
     block = choose_block(op, n_cols, n_rows, strided, num_warps)
-    return block, split_rows(row_groups, block.rows)
+    return block, split_rows(row_groups, block.rows, tensors=tensors)
 
 
 @functools.lru_cache(maxsize=1024)
-def _softmax_plan(shape: Shape, x_strides: Shape, dim: int, num_warps: Optional[int]) -> Plan:
-    y_strides = _contiguous_strides(shape)
+def _softmax_plan(shape: Shape, strides: Tuple[Shape, ...], dim: int,
+                  num_warps: Optional[int]) -> Plan:
+    """The launches of a row kernel along ``dim`` over tensors of ``shape`` with ``strides``
+    (the forward's input; the backward's output and gradient), writing a new contiguous
+    tensor: per launch, the tensors' offsets and the kernel's arguments (the row sizes, then
+    each tensor's row and column strides, the written one last)."""
+    written = _contiguous_strides(shape)
+    every = strides + (written,)
     outer = [d for d in range(len(shape)) if d != dim]
-    row_groups = merge_dims([shape[d] for d in outer],
-                            [[x_strides[d] for d in outer], [y_strides[d] for d in outer]])
+    row_groups = merge_dims([shape[d] for d in outer], [[t[d] for d in outer] for t in every])
     n_cols = shape[dim]
-    col_strides = (x_strides[dim], y_strides[dim])
+    col_strides = tuple(t[dim] for t in every)
     block, launches = _plan("softmax", row_groups, [(n_cols, col_strides)], n_cols,
-                            x_strides[dim] != 1 and n_cols > 1, num_warps)
+                            strides[0][dim] != 1 and n_cols > 1, num_warps, len(every))
     steps = []
     for launch in launches:
-        n_rows, rows, row_dims = _row_arguments(launch, 2)
+        n_rows, rows, row_dims = _row_arguments(launch, len(every))
         index_64 = needs_int64(launch.dims, [(n_cols, col_strides)], block.rows,
                                block.block_n)
-        args = (n_rows, n_cols, *rows[:2], *rows[2:5], col_strides[0], *rows[5:8],
-                col_strides[1])
+        per_tensor = [arg for t in range(len(every))
+                      for arg in (*rows[2 + 3 * t:5 + 3 * t], col_strides[t])]
+        args = (n_rows, n_cols, *rows[:2], *per_tensor)
         steps.append((launch.offsets, args, row_dims, index_64, n_rows % block.rows == 0,
                       cdiv(n_rows, block.rows)))
     return block, steps
@@ -154,18 +160,69 @@ def softmax(input: Any, dim: int, dtype: Optional["torch.dtype"] = None) -> "tor
     elif dtype not in _floats():
         raise TypeError(f"softmax: dtype is {dtype}; expected one of torch.float16, "
                         "torch.bfloat16, torch.float32 or None")
+    if torch.is_grad_enabled() and x.requires_grad:
+        return _softmax_function().apply(x, dim, dtype)
+    return _softmax_forward(x, dim, dtype)
+
+
+def _row_layout(t: "torch.Tensor") -> Tuple[Shape, Shape]:
+    """(shape, strides) of ``t`` for the row kernels: a 0-d tensor as one row of one."""
+    return (tuple(t.shape), tuple(t.stride())) if t.dim() else ((1,), (1,))
+
+
+def _softmax_forward(x: "torch.Tensor", dim: int, dtype: "torch.dtype") -> "torch.Tensor":
     y = torch.empty(x.shape, dtype=dtype, device=x.device)
     if y.numel() == 0:
-        return without_backward("softmax", y, (x,))
-    shape, strides = (tuple(x.shape), x.stride()) if x.dim() else ((1,), (1,))
-    block, steps = _softmax_plan(shape, tuple(strides), dim, settings.get_default_num_warps())
+        return y
+    shape, strides = _row_layout(x)
+    block, steps = _softmax_plan(shape, (strides,), dim, settings.get_default_num_warps())
     for offsets, args, row_dims, index_64, even_m, programs in steps:
         softmax_kernel[(programs,)](
             _pointer(x, offsets[0]), _pointer(y, offsets[1]), *args, ROW_DIMS=row_dims,
             ROWS=block.rows, BLOCK_N=block.block_n, ONE_PASS=block.one_pass, EVEN_M=even_m,
             EVEN_N=args[1] % block.block_n == 0, INDEX_64=index_64,
             num_warps=block.num_warps, num_stages=_num_stages())
-    return without_backward("softmax", y, (x,))
+    return y
+
+
+def _softmax_backward(y: "torch.Tensor", dy: "torch.Tensor", dim: int,
+                      dtype: "torch.dtype") -> "torch.Tensor":
+    """The gradient (of ``dtype``) of softmax's input, from its output ``y`` and ``dy``."""
+    dx = torch.empty(y.shape, dtype=dtype, device=y.device)
+    if dx.numel() == 0:
+        return dx
+    shape, y_strides = _row_layout(y)
+    _, dy_strides = _row_layout(dy)
+    block, steps = _softmax_plan(shape, (y_strides, dy_strides), dim,
+                                 settings.get_default_num_warps())
+    for offsets, args, row_dims, index_64, even_m, programs in steps:
+        softmax_bwd_kernel[(programs,)](
+            _pointer(y, offsets[0]), _pointer(dy, offsets[1]), _pointer(dx, offsets[2]), *args,
+            ROW_DIMS=row_dims, ROWS=block.rows, BLOCK_N=block.block_n,
+            ONE_PASS=block.one_pass, EVEN_M=even_m, EVEN_N=args[1] % block.block_n == 0,
+            INDEX_64=index_64, num_warps=block.num_warps, num_stages=_num_stages())
+    return dx
+
+
+@functools.lru_cache(maxsize=None)
+def _softmax_function() -> type:
+    """softmax's torch.autograd.Function (built on first use: importing needs no PyTorch); it
+    saves the output, from which the backward computes."""
+    class SoftmaxFunction(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, x, dim, dtype):
+            y = _softmax_forward(x, dim, dtype)
+            ctx.save_for_backward(y)
+            ctx.dim, ctx.input_dtype = dim, x.dtype
+            return y
+
+        @staticmethod
+        @torch.autograd.function.once_differentiable
+        def backward(ctx, dy):
+            (y,) = ctx.saved_tensors
+            return _softmax_backward(y, dy, ctx.dim, ctx.input_dtype), None, None
+
+    return SoftmaxFunction
 
 
 @functools.lru_cache(maxsize=1024)

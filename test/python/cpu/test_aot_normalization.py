@@ -99,7 +99,7 @@ def python_launch(op, shape, dtype, out_dtype, weight, bias):
     strides = ops_norm._contiguous_strides(shape)
     if op == "softmax":
         kernel, names = softmax_kernel, SOFTMAX_INTS
-        block, steps = ops_norm._softmax_plan(shape, strides, len(shape) - 1, None)
+        block, steps = ops_norm._softmax_plan(shape, (strides,), len(shape) - 1, None)
     else:
         kernel, names = norm_kernel, NORM_INTS[:10] + ["n_inner"] + NORM_INTS[10:]
         block, steps = ops_norm._norm_plan(op, shape, strides, weight and (1,), bias and (1,), 1,

@@ -87,10 +87,12 @@ def test_softmax_plans_as_python(norm_bundle, tmp_path):
     plain, fewer, strided = describe(norm_bundle, tmp_path, calls)
     assert plain["path"] == "bundled" and plain["kernel"] == \
         "softmax_kernel/softmax/bf16-bf16-none-none/4096x4096/sm_90a"
-    assert_matches_plan(plain, *_softmax_plan((4096, 4096), (4096, 1), 1, None), SOFTMAX_ARGS)
+    assert_matches_plan(plain, *_softmax_plan((4096, 4096), ((4096, 1),), 1, None),
+                        SOFTMAX_ARGS)
     assert fewer["path"] == "bundled"
-    assert_matches_plan(fewer, *_softmax_plan((512, 4096), (4096, 1), 1, None), SOFTMAX_ARGS)
-    assert_matches_plan(strided, *_softmax_plan((4096, 4096), (1, 4096), 1, None),
+    assert_matches_plan(fewer, *_softmax_plan((512, 4096), ((4096, 1),), 1, None),
+                        SOFTMAX_ARGS)
+    assert_matches_plan(strided, *_softmax_plan((4096, 4096), ((1, 4096),), 1, None),
                         SOFTMAX_ARGS)
     assert strided["kernel"].endswith("/fallback/sm_90a") and strided["grid"] == [4096, 1, 1]
 

@@ -1,7 +1,8 @@
-"""CPU tier for tessera.ops' element-wise kernel: every scalar function compiles for every dtype
-family it serves, on sm_90a and sm_80, and ptxas accepts it; contiguous aligned operands get
-16-byte vector accesses; the strided, broadcast, 64-bit and scalar-operand variants compile; and
-the host's dimension merging and scalar rounding (pure Python, no PyTorch needed).
+"""CPU tier for tessera.ops' element-wise kernel: every scalar function (the activations'
+backward included) compiles for every dtype family it serves, on sm_90a and sm_80, and ptxas
+accepts it; contiguous aligned operands get 16-byte vector accesses; the strided, broadcast,
+64-bit and scalar-operand variants compile; and the host's dimension merging and scalar
+rounding (pure Python, no PyTorch needed).
 """
 import re
 
@@ -11,8 +12,9 @@ from test_frontend_support import tessera
 
 import tessera.language as tl
 from tessera.ops.elementwise import _merged_dims
-from tessera.ops.kernels.elementwise import (ABSENT, DROPOUT_BLOCK, MAX_RANK, SCALAR, TENSOR,
-                                             dropout_kernel, elementwise_kernel)
+from tessera.ops.kernels.elementwise import (ABSENT, ACTIVATION_BACKWARDS, DROPOUT_BLOCK,
+                                             MAX_RANK, SCALAR, TENSOR, dropout_kernel,
+                                             elementwise_kernel)
 
 FLOAT_UNARY = ["abs", "neg", "exp", "rsqrt", "sin", "cos", "tanh", "sigmoid", "silu", "gelu",
                "gelu_tanh", "relu", "isnan", "isinf"]
@@ -68,6 +70,16 @@ def ptx_of(op, dtype, kinds, target="sm_90a", **options):
 def test_float_unary_ops_compile(op, dtype, run_ptxas):
     proc = run_ptxas(ptx_of(op, dtype, [TENSOR, ABSENT, ABSENT]), "sm_90a")
     assert proc.returncode == 0, proc.stderr
+
+
+@pytest.mark.parametrize("op", sorted(ACTIVATION_BACKWARDS.values()))
+@pytest.mark.parametrize("dtype", ["fp16", "bf16", "fp32"])
+def test_activation_backwards_compile(op, dtype, run_ptxas):
+    """The activations' backward (the gradient and the input, as ops/elementwise.py launches
+    it), contiguous and strided."""
+    for rank in (1, 2):
+        proc = run_ptxas(ptx_of(op, dtype, [TENSOR, TENSOR, ABSENT], rank=rank), "sm_90a")
+        assert proc.returncode == 0, f"rank {rank}: {proc.stderr}"
 
 
 @pytest.mark.parametrize("op", FLOAT_BINARY)

@@ -1,9 +1,9 @@
-"""CPU tier for tessera.ops' softmax, layer_norm and rms_norm: every kernel variant (dtypes,
-one-pass and multi-pass, with and without weight and bias, aligned and unaligned, strided and
-2-level rows, 64-bit offsets) compiles for sm_80 and sm_90a exactly as the ops would specialise
-it and ptxas accepts it; aligned rows move 16 bytes per access; and the pure-Python planning
-(dim merging, block choice by row length, launch splitting, the int64 test, the plans of
-the ops) gives what the kernels expect.
+"""CPU tier for tessera.ops' softmax (and its backward), layer_norm and rms_norm: every kernel
+variant (dtypes, one-pass and multi-pass, with and without weight and bias, aligned and
+unaligned, strided and 2-level rows, 64-bit offsets) compiles for sm_80 and sm_90a exactly as
+the ops would specialise it and ptxas accepts it; aligned rows move 16 bytes per access; and the
+pure-Python planning (dim merging, block choice by row length, launch splitting, the int64
+test, the plans of the ops) gives what the kernels expect.
 """
 import re
 
@@ -14,12 +14,14 @@ from test_frontend_support import tessera
 from tessera.ops import normalization as ops_norm
 from tessera.ops.kernels.normalization import (MAX_ONE_PASS, Block, Launch, choose_block,
                                                merge_dims, needs_int64, norm_kernel,
-                                               softmax_kernel, split_rows)
+                                               softmax_bwd_kernel, softmax_kernel, split_rows)
 from tessera.runtime.arguments import classify
 
 TARGETS = ("sm_80", "sm_90a")
 SOFTMAX_ARGS = ["n_rows", "N", "M1", "M2", "x_stride0", "x_stride1", "x_stride2",
                 "x_stride_col", "y_stride0", "y_stride1", "y_stride2", "y_stride_col"]
+SOFTMAX_BWD_ARGS = ["n_rows", "N", "M1", "M2"] + [
+    f"{t}_stride{s}" for t in ("y", "dy", "dx") for s in ("0", "1", "2", "_col")]
 NORM_ARGS = ["n_rows", "N", "M1", "M2", "x_stride0", "x_stride1", "x_stride2", "y_stride0",
              "y_stride1", "y_stride2", "n_inner", "x_stride_outer", "x_stride_col",
              "w_stride_outer", "w_stride_col", "b_stride_outer", "b_stride_col"]
@@ -113,7 +115,7 @@ NORM_CASES = [
 
 def softmax_compiled(case, target):
     _, shape, strides, dim, ty, out_ty, aligned = case
-    block, steps = ops_norm._softmax_plan(shape, strides or contiguous(shape),
+    block, steps = ops_norm._softmax_plan(shape, (strides or contiguous(shape),),
                                           dim % len(shape), None)
     signature, constants = specialise(SOFTMAX_ARGS, steps[0][1])
     signature.update(x_ptr=pointer(ty, aligned), y_ptr=pointer(out_ty, aligned))
@@ -244,6 +246,35 @@ def test_largest_blocks_do_not_spill(kind, case, ty, run_ptxas):
     assert re.search(r"\b0 bytes spill stores, 0 bytes spill loads", proc.stderr), proc.stderr
 
 
+# Softmax backward variants: (id, shape, dy strides or None for contiguous, dim, dtype); y and
+# dx are contiguous, as the backward allocates them.
+SOFTMAX_BWD_CASES = [
+    ("bf16-4096", (4096, 4096), None, 1, "bf16"),
+    ("fp32-longest-one-pass", (64, MAX_ONE_PASS), None, 1, "fp32"),
+    ("bf16-70000-multipass", (3, 70000), None, 1, "bf16"),
+    ("fp16-dim0-strided-rows", (1000, 64), None, 0, "fp16"),
+    ("fp32-expanded-dy", (300, 1000), (0, 0), 1, "fp32"),
+]
+
+
+@pytest.mark.parametrize("case", SOFTMAX_BWD_CASES, ids=lambda c: c[0])
+def test_softmax_backward_compiles_without_spills(case, run_ptxas):
+    """softmax_bwd_kernel as the backward specialises it: ptxas accepts it for sm_90a and the
+    one-pass tiles of y and dy (the longest rows included) fit in registers."""
+    _, shape, dy_strides, dim, ty = case
+    block, steps = ops_norm._softmax_plan(shape, (contiguous(shape), dy_strides or
+                                                  contiguous(shape)), dim, None)
+    signature, constants = specialise(SOFTMAX_BWD_ARGS, steps[0][1])
+    signature.update(y_ptr=pointer(ty, True), dy_ptr=pointer(ty, dy_strides is None),
+                     dx_ptr=pointer(ty, True))
+    constants.update(launch_constants(block, steps[0]))
+    kernel = tessera.compile(softmax_bwd_kernel, signature=signature, constants=constants,
+                             target="sm_90a", num_warps=block.num_warps, num_stages=1)
+    proc = run_ptxas(kernel.asm["ptx"], "sm_90a", "-v")
+    assert proc.returncode == 0, proc.stderr
+    assert re.search(r"\b0 bytes spill stores, 0 bytes spill loads", proc.stderr), proc.stderr
+
+
 def test_one_pass_tiles_are_unmasked_when_even():
     tile_ir = compiled("softmax", SOFTMAX_CASES[0], "sm_90a")[2].asm["tile"]
     assert re.findall(r"tile\.load %\w+ :", tile_ir)
@@ -328,26 +359,26 @@ def test_needs_int64():
 
 
 def test_softmax_plan():
-    block, steps = ops_norm._softmax_plan((4096, 4096), (4096, 1), 1, None)
+    block, steps = ops_norm._softmax_plan((4096, 4096), ((4096, 1),), 1, None)
     assert block == Block(True, 1, 4096, 8)
     assert steps == [((0, 0), (4096, 4096, 1, 1, 4096, 1, 1, 1, 4096, 1, 1, 1), 1, False, True,
                       4096)]
     # dim 0 of a contiguous matrix: strided rows, 64 a program, columns 64 apart
-    block, steps = ops_norm._softmax_plan((1000, 64), (64, 1), 0, None)
+    block, steps = ops_norm._softmax_plan((1000, 64), ((64, 1),), 0, None)
     assert block.rows == 64 and not block.one_pass
     (_, args, row_dims, _, even_m, programs), = steps
     assert args[:2] == (64, 1000) and args[4] == 1 and args[7] == 64 and args[11] == 64
     assert row_dims == 1 and even_m and programs == 1
     # the middle dim of a 3-D tensor: two row dims that do not merge
-    block, steps = ops_norm._softmax_plan((5, 17, 33), (561, 33, 1), 1, None)
+    block, steps = ops_norm._softmax_plan((5, 17, 33), ((561, 33, 1),), 1, None)
     (_, args, row_dims, _, _, _), = steps
     assert row_dims == 2 and args[:4] == (165, 17, 33, 1) and args[4:6] == (561, 1)
     # a transposed, step-sliced input: rows 2 apart, columns 128 apart
-    _, steps = ops_norm._softmax_plan((64, 32), (2, 128), 1, 4)
+    _, steps = ops_norm._softmax_plan((64, 32), ((2, 128),), 1, 4)
     assert steps[0][1][4] == 2 and steps[0][1][7] == 128
     # one row (a 1-D input, or a 0-d one as softmax passes it): offsets for x and y still
     for shape in ((5,), (1,), (1, 1, 7)):
-        _, steps = ops_norm._softmax_plan(shape, contiguous(shape), len(shape) - 1, None)
+        _, steps = ops_norm._softmax_plan(shape, (contiguous(shape),), len(shape) - 1, None)
         (offsets, args, row_dims, _, _, programs), = steps
         assert offsets == (0, 0) and args[0] == 1 and row_dims == 1 and programs == 1
 

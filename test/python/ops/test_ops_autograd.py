@@ -1,12 +1,14 @@
-"""Gradients of tessera.ops' layer_norm, rms_norm, matmul, mm, bmm and addmm through
-torch.autograd, against PyTorch's autograd of the same functions in float64 on the same inputs:
-fp32 and bf16, with and without weight and bias, rows on both sides of the backward's and the
-forward's one-pass limits (8192 and 16384 elements), leading dims of rank 1 to 3, strided
-inputs and weights, every operand combination of torch.matmul that the backward supports, and
-a small transformer block (layer norm, QKV product, Tessera SDPA, output projection, residual,
-layer norm, MLP) whose loss and gradients match PyTorch's. Also: without grad the ops make
-exactly the launches they make in a call that records for autograd (and no backward kernel),
-and the errors for what the backward does not support.
+"""Gradients of tessera.ops' layer_norm, rms_norm, matmul, mm, bmm, addmm, softmax, the
+activations (relu, silu, gelu, sigmoid, tanh) and dropout through torch.autograd, against
+PyTorch's autograd of the same functions in float64 on the same inputs (dropout's against its
+own mask): fp32 and bf16 (fp16 too for softmax and the activations), with and without weight
+and bias, rows on both sides of the backward's and the forward's one-pass limits (8192 and
+16384 elements), leading dims of rank 1 to 3, strided inputs and weights, every operand
+combination of torch.matmul that the backward supports, and a small transformer block (layer
+norm, QKV product, Tessera SDPA, output projection, residual, layer norm, MLP) whose loss and
+gradients match PyTorch's. Also: without grad the ops make exactly the launches they make in a
+call that records for autograd (and no backward kernel), and the errors for what the backward
+does not support.
 
 Every test runs on each device (conftest.py): on the CPU the kernels run through the host back
 end, where memory that PyTorch allocates is NaN until written, so a gradient element that no
@@ -403,6 +405,109 @@ def test_matmul_backward_errors(device):
         with pytest.raises(RuntimeError, match="out= does not support automatic "
                                                "differentiation"):
             fn(*args, out=out)
+
+
+
+# ---- activations and dropout -----------------------------------------------------------------
+
+ACTIVATIONS = {
+    "relu": (ops.relu, torch.relu),
+    "silu": (ops.silu, F.silu),
+    "gelu": (ops.gelu, F.gelu),
+    "gelu-tanh": (lambda x: ops.gelu(x, approximate="tanh"),
+                  lambda x: F.gelu(x, approximate="tanh")),
+    "sigmoid": (ops.sigmoid, torch.sigmoid),
+    "tanh": (ops.tanh, torch.tanh),
+}
+
+
+@pytest.mark.parametrize("dtype", DTYPES + [torch.float16], ids=dtype_id)
+@pytest.mark.parametrize("name", ACTIVATIONS)
+def test_activation_grads(name, dtype, randn, gen):
+    """Over inputs of -12 to 12 (the curved parts and the saturated tails), zeros included."""
+    fn, ref = ACTIVATIONS[name]
+    x = randn(3, 37, 65, dtype=dtype, scale=4.0).clamp(-12, 12)
+    x[0, 0, :3] = 0.0
+    compare_grads(fn, ref, [x], ["x"], dtype, gen=gen)
+
+
+@pytest.mark.parametrize("name", ["relu", "gelu", "tanh"])
+def test_activation_grads_of_strided_views(name, randn, gen):
+    """A transposed input and an output gradient of stride 0 (the gradient of a sum)."""
+    fn, ref = ACTIVATIONS[name]
+    x = randn(65, 37, dtype=torch.float32, scale=3.0).t()
+    compare_grads(fn, ref, [x], ["x"], torch.float32, gen=gen)
+    leaf = x.detach().clone().requires_grad_()
+    (grad,) = torch.autograd.grad(fn(leaf).sum(), leaf)
+    double = x.detach().double().requires_grad_()
+    (expected,) = torch.autograd.grad(ref(double).sum(), double)
+    check_grad(grad, expected, torch.float32, "x")
+
+
+SOFTMAX_SHAPES = {  # (shape, dim): one-pass rows packed or alone, multi-pass, strided rows
+    "rows-33": ((40, 33), -1), "rows-4097": ((3, 4097), 1),
+    "rows-20000-multipass": ((2, 20000), -1), "dim-0": ((300, 24), 0),
+    "middle-dim": ((3, 50, 7), 1), "0-d": ((), 0),
+}
+
+
+@pytest.mark.parametrize("dtype", DTYPES + [torch.float16], ids=dtype_id)
+@pytest.mark.parametrize("shape", SOFTMAX_SHAPES)
+def test_softmax_grads(shape, dtype, randn, gen):
+    size, dim = SOFTMAX_SHAPES[shape]
+    x = randn(*size, dtype=dtype, scale=3.0)
+    compare_grads(lambda t: ops.softmax(t, dim), lambda t: torch.softmax(t, dim), [x], ["x"],
+                  dtype, gen=gen)
+
+
+def test_softmax_grads_of_views_and_of_another_dtype(randn, gen):
+    """A transposed input; ``dtype=float32`` over a bf16 input (its gradient is bf16, as the
+    input); and an output gradient of stride 0 (the gradient of a sum: zero)."""
+    x = randn(65, 37, dtype=torch.float32).t()
+    compare_grads(lambda t: ops.softmax(t, 0), lambda t: torch.softmax(t, 0), [x], ["x"],
+                  torch.float32, gen=gen)
+    low = randn(16, 300, dtype=torch.bfloat16)
+    compare_grads(lambda t: ops.softmax(t, -1, dtype=torch.float32),
+                  lambda t: torch.softmax(t, -1), [low], ["x"], torch.bfloat16, gen=gen)
+    leaf = randn(8, 100, dtype=torch.float32).requires_grad_()
+    (grad,) = torch.autograd.grad(ops.softmax(leaf, -1).sum(), leaf)
+    assert bool(torch.isfinite(grad).all()) and float(grad.abs().max()) < 1e-6
+
+
+@pytest.mark.parametrize("layout", ["contiguous", "permuted-5d"])
+@pytest.mark.parametrize("p", [0.3, 1.0])
+def test_dropout_grad_follows_the_mask(layout, p, randn, gen):
+    """The gradient is the output gradient where the element was kept, scaled as it was, and
+    zero where it was dropped. A 5-D permuted input (launched in slices, each with its own
+    random stream) is first made contiguous, so that the backward draws the same mask."""
+    base = randn(2, 3, 4, 5, 6, dtype=torch.float32)
+    assert bool((base != 0).all())
+    leaf = base.clone().requires_grad_()
+    x = leaf.permute(4, 2, 0, 3, 1) if layout == "permuted-5d" else leaf
+    y = ops.dropout(x, p=p)
+    kept = (y.detach() != 0).double()
+    if p == 1:
+        assert not bool(kept.any())
+    else:
+        assert 0.5 < float(kept.mean()) < 0.9  # about 1 - p of the 720 elements
+    g = randn(*y.shape, dtype=torch.float32)
+    (grad,) = torch.autograd.grad(y, leaf, g)
+    double = base.double().requires_grad_()
+    view = double.permute(4, 2, 0, 3, 1) if layout == "permuted-5d" else double
+    scale = 0.0 if p == 1 else 1.0 / (1.0 - p)
+    (expected,) = torch.autograd.grad(view * kept * scale, double, g.double())
+    assert torch.allclose(grad.double(), expected, rtol=1e-6, atol=0), \
+        "the backward's mask or scale differs from the forward's"
+
+
+@pytest.mark.parametrize("call", [lambda x: ops.dropout(x, p=0.0),
+                                  lambda x: ops.dropout(x, p=0.5, training=False)],
+                         ids=["p-0", "eval"])
+def test_dropout_that_keeps_everything_passes_the_gradient(call, randn):
+    leaf = randn(40, 3, dtype=torch.float32).requires_grad_()
+    g = randn(40, 3, dtype=torch.float32)
+    (grad,) = torch.autograd.grad(call(leaf), leaf, g)
+    assert torch.equal(grad, g)
 
 
 # ---- a transformer block -------------------------------------------------------------------

@@ -1,9 +1,10 @@
-"""The ops without a backward yet (the element-wise ops, softmax, rotary_position_embedding)
-under torch.autograd (tessera/ops/no_backward.py): with grad mode on and an input that requires
-grad, the forward gives the values it gives without grad and a result that requires grad, whose
-backward raises NotImplementedError naming the op instead of leaving the inputs silently without
-gradients; ``out=`` and ``inplace=True`` are refused before anything is written; bool results
-and calls without grad carry no autograd node.
+"""The ops without a backward yet (the element-wise arithmetic and functions but the
+activations, rotary_position_embedding) under torch.autograd
+(tessera/ops/no_backward.py): with grad mode on and an input that requires grad, the forward
+gives the values it gives without grad and a result that requires grad, whose backward raises
+NotImplementedError naming the op instead of leaving the inputs silently without gradients;
+``out=`` and ``inplace=True`` (of these and of the differentiable activations) are refused
+before anything is written; bool results and calls without grad carry no autograd node.
 """
 import op_helpers
 import pytest
@@ -25,17 +26,12 @@ def rope(x):
 CALLS = {
     "abs": (lambda x: ops.abs(x), "abs"),
     "exp": (lambda x: ops.exp(x), "exp"),
-    "tanh": (lambda x: ops.tanh(x), "tanh"),
+    "sin": (lambda x: ops.sin(x), "sin"),
     "add": (lambda x: ops.add(x, x[0], alpha=2), "add"),
     "mul-scalar": (lambda x: ops.mul(x, 3.0), "mul"),
     "div-by-constant": (lambda x: ops.div(x, torch.full_like(x, 4.0)), "div"),
     "pow": (lambda x: ops.pow(x.abs(), 2.0), "pow"),
     "clamp": (lambda x: ops.clamp(x, -0.5, 0.5), "clamp"),
-    "relu": (lambda x: ops.relu(x), "relu"),
-    "silu": (lambda x: ops.silu(x), "silu"),
-    "gelu": (lambda x: ops.gelu(x, approximate="tanh"), "gelu"),
-    "dropout": (lambda x: ops.dropout(x, p=0.25), "dropout"),
-    "softmax": (lambda x: ops.softmax(x, dim=-1), "softmax"),
     "rope": (rope, "rotary_position_embedding"),
 }
 
@@ -58,7 +54,7 @@ def test_backward_raises_naming_the_op(name, randn):
     assert leaf.grad is None
 
 
-@pytest.mark.parametrize("name", ["add", "softmax", "rope"])
+@pytest.mark.parametrize("name", ["add", "exp", "rope"])
 def test_inputs_without_grad_give_plain_results(name, randn):
     y = CALLS[name][0](randn(2, 4, 3, 8, dtype=torch.float32))
     assert y.grad_fn is None and not y.requires_grad

@@ -22,8 +22,8 @@ elements or more, or offsets that reach that far).
 import tessera
 import tessera.language as tl
 
-__all__ = ["ABSENT", "DROPOUT_BLOCK", "MAX_RANK", "SCALAR", "TENSOR", "dropout_kernel",
-           "elementwise_kernel"]
+__all__ = ["ABSENT", "ACTIVATION_BACKWARDS", "DROPOUT_BLOCK", "MAX_RANK", "SCALAR", "TENSOR",
+           "dropout_kernel", "elementwise_kernel"]
 
 MAX_RANK = 4
 # How an operand reaches the kernel.
@@ -32,6 +32,10 @@ TENSOR = 1
 SCALAR = 2
 # dropout_kernel's elements per program: part of its random stream's definition, never tuned.
 DROPOUT_BLOCK = 4096
+# The OP of each differentiable activation's backward (binary: A the gradient, B the input).
+ACTIVATION_BACKWARDS = {"relu": "relu_backward", "sigmoid": "sigmoid_backward",
+                        "tanh": "tanh_backward", "silu": "silu_backward",
+                        "gelu": "gelu_backward", "gelu_tanh": "gelu_tanh_backward"}
 
 
 @tessera.jit
@@ -125,6 +129,37 @@ def _gelu(x, APPROXIMATE: tl.constexpr):
 
 
 @tessera.jit
+def _gelu_slope(x, APPROXIMATE: tl.constexpr):
+    """d gelu(x) / dx: ``Phi(x) + x phi(x)``, or the derivative of the tanh approximation."""
+    if APPROXIMATE:
+        k = 0.7978845608028654  # sqrt(2 / pi)
+        t = tl.tanh(k * (x + 0.044715 * x * x * x))
+        return 0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * k * (1.0 + 0.134145 * x * x)
+    cdf = 0.5 * (1.0 + tl.erf(x * 0.7071067811865476))
+    return cdf + x * 0.3989422804014327 * tl.exp(-0.5 * x * x)  # 1 / sqrt(2 pi)
+
+
+@tessera.jit
+def _activation_backward(OP: tl.constexpr, grad, x):
+    """The gradient of activation OP (``relu_backward``...) at ``x`` times ``grad``."""
+    if OP == "relu_backward":
+        return tl.where(x > 0, grad, 0.0)  # as PyTorch: 0 at 0 and at NaN
+    if OP == "sigmoid_backward":
+        s = 1.0 / (1.0 + tl.exp(-x))
+        return grad * s * (1.0 - s)
+    if OP == "tanh_backward":
+        t = tl.tanh(x)
+        return grad * (1.0 - t * t)
+    if OP == "silu_backward":
+        s = 1.0 / (1.0 + tl.exp(-x))
+        return grad * s * (1.0 + x * (1.0 - s))
+    if OP == "gelu_backward":
+        return grad * _gelu_slope(x, False)
+    tl.static_assert(OP == "gelu_tanh_backward", "unknown activation backward")
+    return grad * _gelu_slope(x, True)
+
+
+@tessera.jit
 def _apply(OP: tl.constexpr, a, b, c, alpha, COMMON: tl.constexpr):
     """The scalar function OP of the operands (blocks of the compute dtype); ``alpha`` is the
     op's scalar parameter (add's and sub's multiplier)."""
@@ -154,6 +189,9 @@ def _apply(OP: tl.constexpr, a, b, c, alpha, COMMON: tl.constexpr):
         return _gelu(a, True)
     if OP == "relu":
         return tl.where(a < 0, 0, a)  # NaN stays NaN, as in PyTorch
+    if OP in ("relu_backward", "sigmoid_backward", "tanh_backward", "silu_backward",
+              "gelu_backward", "gelu_tanh_backward"):  # ACTIVATION_BACKWARDS' values
+        return _activation_backward(OP, a, b)
     if OP == "bitwise_not":
         return ~a
     if OP == "isnan":

@@ -1,4 +1,5 @@
-"""The kernels of ``tessera.ops``' softmax, layer_norm and rms_norm, and their planning.
+"""The kernels of ``tessera.ops``' softmax (and its backward), layer_norm and rms_norm, and
+their planning.
 
 Each op reduces "rows": softmax the elements along one dimension, the norms the trailing
 ``normalized_shape`` dimensions. A program owns ``ROWS`` rows and works on a 2-D block
@@ -34,8 +35,8 @@ import tessera.language as tl
 from .masks import both, masked_load
 
 __all__ = ["Block", "Launch", "MAX_KERNEL_DIMS", "MAX_ONE_PASS_WARPS", "MAX_PROGRAMS",
-           "choose_block", "merge_dims", "needs_int64", "norm_kernel", "softmax_kernel",
-           "split_rows"]
+           "choose_block", "merge_dims", "needs_int64", "norm_kernel", "softmax_bwd_kernel",
+           "softmax_kernel", "split_rows"]
 
 # exp(x) == exp2(x * LOG2E), and exp2 is one instruction (ex2.approx). The scaling follows the
 # max subtraction so that no finite x overflows.
@@ -130,6 +131,51 @@ def softmax_kernel(x_ptr, y_ptr, n_rows, N, M1, M2,
             x = x.to(out_ty).to(tl.float32)
             y = tl.exp2((x - m[:, None]) * LOG2E) * inv
             tl.store(y_ptr + y_rows + cols[None, :] * y_stride_col, y.to(out_ty), mask=mask)
+
+
+@tessera.jit
+def softmax_bwd_kernel(y_ptr, dy_ptr, dx_ptr, n_rows, N, M1, M2,
+                       y_stride0, y_stride1, y_stride2, y_stride_col,
+                       dy_stride0, dy_stride1, dy_stride2, dy_stride_col,
+                       dx_stride0, dx_stride1, dx_stride2, dx_stride_col,
+                       ROW_DIMS: tl.constexpr, ROWS: tl.constexpr, BLOCK_N: tl.constexpr,
+                       ONE_PASS: tl.constexpr, EVEN_M: tl.constexpr, EVEN_N: tl.constexpr,
+                       INDEX_64: tl.constexpr):
+    """Softmax's backward from its output: ``dx = y * (dy - sum(dy * y))`` along each row, in
+    fp32, rounded into dx's dtype. Rows as in softmax_kernel (masked elements load as 0, which
+    adds nothing to the sum); multi-pass: a first loop sums ``dy * y``, a second writes."""
+    pid = tl.program_id(0)
+    y_rows, row_mask = _row_offsets(pid, n_rows, M1, M2, y_stride0, y_stride1, y_stride2,
+                                    ROW_DIMS, ROWS, EVEN_M, INDEX_64)
+    dy_rows, _ = _row_offsets(pid, n_rows, M1, M2, dy_stride0, dy_stride1, dy_stride2,
+                              ROW_DIMS, ROWS, EVEN_M, INDEX_64)
+    dx_rows, _ = _row_offsets(pid, n_rows, M1, M2, dx_stride0, dx_stride1, dx_stride2,
+                              ROW_DIMS, ROWS, EVEN_M, INDEX_64)
+    if ONE_PASS:
+        cols, col_mask = _columns(0, N, BLOCK_N, EVEN_N, INDEX_64)
+        mask = both(row_mask, None if col_mask is None else col_mask[None, :])
+        y = masked_load(y_ptr + y_rows + cols[None, :] * y_stride_col, mask).to(tl.float32)
+        dy = masked_load(dy_ptr + dy_rows + cols[None, :] * dy_stride_col, mask).to(tl.float32)
+        dot = tl.sum(y * dy, axis=1)
+        dx = y * (dy - dot[:, None])
+        tl.store(dx_ptr + dx_rows + cols[None, :] * dx_stride_col,
+                 dx.to(dx_ptr.dtype.element_ty), mask=mask)
+    else:
+        dot = tl.zeros((ROWS,), dtype=tl.float32)
+        for start in tl.range(0, N, BLOCK_N):
+            cols, col_mask = _columns(start, N, BLOCK_N, EVEN_N, INDEX_64)
+            mask = both(row_mask, None if col_mask is None else col_mask[None, :])
+            y = masked_load(y_ptr + y_rows + cols[None, :] * y_stride_col, mask)
+            dy = masked_load(dy_ptr + dy_rows + cols[None, :] * dy_stride_col, mask)
+            dot += tl.sum(y.to(tl.float32) * dy.to(tl.float32), axis=1)
+        for start in tl.range(0, N, BLOCK_N):
+            cols, col_mask = _columns(start, N, BLOCK_N, EVEN_N, INDEX_64)
+            mask = both(row_mask, None if col_mask is None else col_mask[None, :])
+            y = masked_load(y_ptr + y_rows + cols[None, :] * y_stride_col, mask)
+            dy = masked_load(dy_ptr + dy_rows + cols[None, :] * dy_stride_col, mask)
+            dx = y.to(tl.float32) * (dy.to(tl.float32) - dot[:, None])
+            tl.store(dx_ptr + dx_rows + cols[None, :] * dx_stride_col,
+                     dx.to(dx_ptr.dtype.element_ty), mask=mask)
 
 
 @tessera.jit
