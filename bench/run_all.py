@@ -139,6 +139,7 @@ def main():
     import bench_first_launch
     import bench_launch
     import bench_matmul
+    import bench_ops_backward
     import bench_ops_elementwise
     import bench_ops_normalization
     import bench_ops_rope
@@ -165,6 +166,7 @@ def main():
              ("ops_elementwise", "throughput", lambda: bench_ops_elementwise.run(reps=reps)),
              ("rope", "throughput", lambda: bench_ops_rope.run(reps=reps)),
              ("matmul", "throughput", lambda: bench_matmul.run(reps=reps)),
+             ("backward", "throughput", lambda: bench_ops_backward.run(reps=reps)),
              ("attention", "throughput", lambda: bench_attention.run(reps=reps)),
              ("rwkv", "throughput", lambda: bench_rwkv.run(reps=max(5, reps // 2))),
              ("first_launch", "first_launch",
