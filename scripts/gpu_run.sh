@@ -7,7 +7,10 @@
 #   4. writes logs and the results table to $OUT (default ./gpu-out) and prints a summary last.
 # The host needs Python 3 with PyTorch, pybind11 and pytest, g++ and gzip; no LLVM, no network.
 #
-# Usage: scripts/gpu_run.sh [tests] [quickstart] [bench]     (default: all three)
+# Usage: [JOBS=n] scripts/gpu_run.sh [tests] [quickstart] [bench]     (default: all three)
+#   JOBS: with n > 1 the tests run one pytest process per module, n at a time (each with its own
+#     kernel cache; test_gpu_streams.py, which times overlap, alone after them), their logs in
+#     $OUT/gpu-tests/; the whole tier fits a short GPU lease that way
 # Files in $OUT: summary.txt build.log gpu-tests.log quickstart.log bench.log results.md results.json
 set -uo pipefail
 
@@ -75,12 +78,47 @@ gpus="$(nvidia-smi --query-gpu=name,driver_version --format=csv,noheader 2>/dev/
 note "host: ${gpus:-no nvidia-smi}; $("$python" -c 'import torch; print("torch", torch.__version__)' 2>&1 | tail -n 1); staged $(sed -n 's/^commit: //p' .stage/MANIFEST)"
 
 # ---- 3. tests, quickstart, benchmarks -----------------------------------------------------------
-if wants tests; then
-  TESSERA_TEST_DEVICES="${TESSERA_TEST_DEVICES:-cuda}" "$python" -m pytest test/python/gpu \
-    test/python/ops -v -ra -p no:cacheprovider >"$out/gpu-tests.log" 2>&1
+# One pytest process over the modules given, logged to $1 (its own kernel cache); its exit status.
+run_modules() {
+  local log="$1" cache rc
+  shift
+  cache="$(mktemp -d)"
+  TESSERA_CACHE_DIR="$cache" TESSERA_TEST_DEVICES="${TESSERA_TEST_DEVICES:-cuda}" \
+    "$python" -m pytest "$@" -v -ra -p no:cacheprovider >"$log" 2>&1
   rc=$?
+  rm -rf "$cache"
+  [ "$rc" -ne 5 ] || rc=0 # nothing collected: a module that skips itself (needs two GPUs, say)
+  return "$rc"
+}
+export -f run_modules
+export python
+
+# The count of each outcome ("passed", "failed", ...) over pytest's final lines in logs $@.
+outcomes() {
+  grep -hE '^=+ .*(passed|failed|skipped|error|xfailed|deselected).* =+$' "$@" |
+    grep -oE '[0-9]+ (passed|failed|skipped|errors?|xfailed|xpassed|deselected)' |
+    awk '{sub(/errors?/, "errors", $2); n[$2] += $1} END {for (k in n) printf "%d %s, ", n[k], k}' |
+    sed 's/, $//'
+}
+
+if wants tests; then
+  if [ "${JOBS:-1}" -le 1 ]; then
+    run_modules "$out/gpu-tests.log" test/python/gpu test/python/ops
+    rc=$?
+  else
+    logs="$out/gpu-tests"
+    rm -rf "$logs" && mkdir -p "$logs"
+    streams=test/python/gpu/test_gpu_streams.py
+    # shellcheck disable=SC2016  # expanded by the inner shell
+    printf '%s\n' test/python/gpu/test_*.py test/python/ops/test_*.py | grep -vxF "$streams" |
+      xargs -P "$JOBS" -I{} bash -c 'run_modules "$1/$(basename "$2" .py).log" "$2"' _ \
+        "$logs" {}
+    rc=$?
+    run_modules "$logs/$(basename "$streams" .py).log" "$streams" || rc=1
+    cat "$logs"/*.log >"$out/gpu-tests.log"
+  fi
   [ "$rc" -eq 0 ] || fail=1
-  note "GPU tier (exit $rc): $(grep -E '^=+ .*(passed|failed|skipped|error).* =+$' "$out/gpu-tests.log" | tail -n 1 | tr -d '=' | xargs)"
+  note "GPU tier (exit $rc): $(outcomes "$out/gpu-tests.log")"
   grep -E '^(FAILED|ERROR) ' "$out/gpu-tests.log" | head -n 20 | tee -a "$summary"
 fi
 if wants quickstart; then
