@@ -42,15 +42,17 @@ def inputs(device, b, t, c, dtype=torch.float32, seed=0, k_range=60.0):
 
 
 def reference(w, u, k, v, state=None):
-    """(y, (aa, bb, pp)) in float64: A.2's stabilised step from the given or empty state."""
-    w, u, k, v = (x.double() for x in (w, u, k, v))
+    """(y, (aa, bb, pp)) in float64 on the CPU (differentiable back to the inputs' device): A.2's
+    stabilised step from the given or empty state. The CPU runs the step's small ops without a
+    kernel launch each, which on a GPU under compute-sanitizer would take most of the time."""
+    w, u, k, v = (x.double().cpu() for x in (w, u, k, v))
     b, t, c = k.shape
     if state is None:
-        aa = torch.zeros(b, c, dtype=torch.float64, device=k.device)
+        aa = torch.zeros(b, c, dtype=torch.float64)
         bb = torch.zeros_like(aa)
         pp = torch.full_like(aa, EMPTY_PP)
     else:
-        aa, bb, pp = (s.double() for s in state)
+        aa, bb, pp = (s.double().cpu() for s in state)
     ys = []
     for step in range(t):
         kt, vt = k[:, step], v[:, step]
@@ -65,7 +67,8 @@ def reference(w, u, k, v, state=None):
 
 def rel(x, ref):
     assert bool(torch.isfinite(x).all()), f"{int((~torch.isfinite(x)).sum())} not finite"
-    return ((x.double() - ref).norm() / ref.norm().clamp(min=1e-300)).item()
+    x, ref = x.double().cpu(), ref.double().cpu()
+    return ((x - ref).norm() / ref.norm().clamp(min=1e-300)).item()
 
 
 def poison(device, *shapes, dtype):
@@ -133,7 +136,7 @@ def check_backward(device, b, t, c, dtype, backend=None, k_range=60.0):
     grads = torch.autograd.grad(y, leaves, gy)
     ref_leaves = [x.detach().double().requires_grad_() for x in (w, u, k, v)]
     ref_y, _ = reference(*ref_leaves)
-    ref_grads = torch.autograd.grad(ref_y, ref_leaves, gy.double(), allow_unused=True)
+    ref_grads = torch.autograd.grad(ref_y, ref_leaves, gy.double().cpu(), allow_unused=True)
     ref_grads = [torch.zeros_like(x) if g is None else g for g, x in zip(ref_grads, ref_leaves)]
     ref_grads = (ref_grads[0] * ref_leaves[0].detach(), *ref_grads[1:])  # gw = dL/dw * w
     tol = REFERENCE_TOL if backend == "reference" and dtype == torch.float32 else GRAD_TOL[dtype]
