@@ -1,5 +1,5 @@
-"""Data-parallel training of a small transformer block with Tessera's attention, matmul, norms
-and GELU, checked step by step against the same model built from PyTorch's own ops.
+"""Data-parallel training of a small transformer block with Tessera's attention, matmul, norms,
+GELU and additions, checked step by step against the same model built from PyTorch's own ops.
 
 Each of ``--world-size`` processes (one per GPU, NCCL; or CPU processes with gloo, where the
 Tessera kernels run compiled for the host) holds both models, made from one seed, and wraps each
@@ -10,9 +10,9 @@ step; at the end the script checks that they agree to ``--rtol``, that every ran
 parameters, and writes ``losses.json`` and ``losses.png`` (both curves) into ``--out``.
 
 The Tessera model computes its layer norms, every matrix product (the projections, the MLP and
-the tied output head), the MLP's GELU and causal attention with ``tessera.ops``, forward and
-backward; embedding, biases, residual additions and the cross-entropy are the PyTorch ops the
-reference uses too.
+the tied output head), the MLP's GELU, the bias and residual additions and causal attention
+with ``tessera.ops``, forward and backward; the embedding lookup and the cross-entropy are the
+PyTorch ops the reference uses too.
 
     # two GPUs:
     python examples/distributed/train_block.py --world-size 2 --device cuda --out /tmp/dp
@@ -61,10 +61,11 @@ class Config:
 # The ops each model computes with: PyTorch's, or Tessera's (which autograd differentiates
 # through Tessera's backward kernels).
 TORCH_OPS = SimpleNamespace(
-    layer_norm=F.layer_norm, matmul=torch.matmul, gelu=F.gelu,
+    layer_norm=F.layer_norm, matmul=torch.matmul, gelu=F.gelu, add=torch.add,
     attention=lambda q, k, v: F.scaled_dot_product_attention(q, k, v, is_causal=True))
 TESSERA_OPS = SimpleNamespace(
     layer_norm=tessera.ops.layer_norm, matmul=tessera.ops.matmul, gelu=tessera.ops.gelu,
+    add=tessera.ops.add,
     attention=lambda q, k, v: tessera.ops.scaled_dot_product_attention(q, k, v, is_causal=True))
 
 
@@ -89,7 +90,7 @@ class Linear(nn.Module):
         self.ops = ops
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.ops.matmul(x, self.weight) + self.bias
+        return self.ops.add(self.ops.matmul(x, self.weight), self.bias)
 
 
 class BlockLM(nn.Module):
@@ -109,11 +110,11 @@ class BlockLM(nn.Module):
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
         batch, length = tokens.shape
-        x = self.embedding[tokens] + self.position[:length]
+        x = self.ops.add(self.embedding[tokens], self.position[:length])
         q, k, v = self.qkv(self.norm1(x)).view(batch, length, 3, self.heads, -1).unbind(2)
         attended = self.ops.attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2))
-        x = x + self.proj(attended.transpose(1, 2).reshape(batch, length, -1))
-        x = x + self.down(self.ops.gelu(self.up(self.norm2(x))))
+        x = self.ops.add(x, self.proj(attended.transpose(1, 2).reshape(batch, length, -1)))
+        x = self.ops.add(x, self.down(self.ops.gelu(self.up(self.norm2(x)))))
         return self.ops.matmul(self.norm_out(x), self.embedding.t())
 
 

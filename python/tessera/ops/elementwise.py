@@ -18,6 +18,7 @@ kernel then runs on the host CPU).
 from __future__ import annotations
 
 import functools
+import math
 from numbers import Integral, Number
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
@@ -35,6 +36,7 @@ from .arguments import (as_tensor, check_bool, check_device, check_distinct, che
 from .kernels.elementwise import (ABSENT, ACTIVATION_BACKWARDS, DROPOUT_BLOCK, MAX_RANK, SCALAR,
                                   TENSOR, dropout_kernel, elementwise_kernel)
 from .no_backward import check_no_grad_out, tracks_grad, without_backward
+from .normalization import sum_rows
 
 __all__ = ["abs", "add", "bitwise_and", "bitwise_not", "bitwise_or", "clamp", "cos", "div",
            "dropout",
@@ -490,6 +492,103 @@ def _check_alpha(op: str, alpha: Any, result: "torch.dtype") -> Any:
     return int(alpha) if isinstance(alpha, bool) else alpha
 
 
+def _arithmetic(op: str, operands: List[Tuple[str, Operand]], result: "torch.dtype",
+                out: Optional[Any], alpha: Any = 1) -> "torch.Tensor":
+    """add, sub, mul or div (true division) of ``operands`` into ``out`` or a new tensor of
+    ``result``; recorded for autograd where grad mode is on and a tensor operand requires grad
+    (``out`` is then refused). Operands that autograd cannot follow here (a CPU scalar tensor
+    beside CUDA tensors, integer results) get the no-backward node of ``_launch``."""
+    tensors = [v for _, v in operands if isinstance(v, torch.Tensor)]
+    if out is None and result.is_floating_point and tracks_grad(tensors) and \
+            len({t.device for t in tensors if t.requires_grad or t.dim()}) == 1:
+        (_, a), (_, b) = operands
+        return _arithmetic_function().apply(op, result, alpha, a, b)
+    return _launch(op, op, operands, result, result, out, alpha=alpha)
+
+
+def _sum_to(op: str, grad: "torch.Tensor", shape: Sequence[int], dtype: "torch.dtype",
+            scale: Any = 1) -> "torch.Tensor":
+    """``scale * grad`` summed over the dims along which an operand of ``shape`` broadcast to
+    ``grad``'s, in ``dtype``: that operand's gradient. Each run of adjacent broadcast dims is one
+    ``sum_rows`` (fp32 sums in a fixed order; fp32 between runs)."""
+    target = (1,) * (grad.dim() - len(shape)) + tuple(shape)
+    runs: List[Tuple[int, int]] = []
+    for d, (size, want) in enumerate(zip(grad.shape, target)):
+        if size != want:
+            if runs and runs[-1][1] == d:
+                runs[-1] = (runs[-1][0], d + 1)
+            else:
+                runs.append((d, d + 1))
+    if not runs:
+        if scale == 1:
+            return grad if grad.dtype == dtype else _launch(
+                op, "identity", [("grad", grad)], grad.dtype, dtype)
+        return _launch(op, "mul", [("grad", grad), ("scale", scale)], grad.dtype, dtype)
+    current = grad.contiguous()  # the runs become (A, P, N) views
+    dims = list(current.shape)
+    for k, (start, end) in enumerate(runs):
+        last = k == len(runs) - 1
+        outer = math.prod(dims[:start])
+        inner = math.prod(dims[end:])
+        summed = torch.empty((outer, inner), dtype=dtype if last else torch.float32,
+                             device=grad.device)
+        sum_rows(current.view(outer, math.prod(dims[start:end]), inner), summed,
+                 scale if last else 1)
+        dims[start:end] = [1] * (end - start)
+        current = summed.view(dims)
+    return current.view(tuple(shape))
+
+
+@functools.lru_cache(maxsize=None)
+def _arithmetic_function() -> type:
+    """The torch.autograd.Function of add, sub, mul and div (built on first use: importing
+    needs no PyTorch). With ``g`` the output's gradient and ``y`` the output:
+    add/sub ``g`` and ``+-alpha * g``; mul ``g * b`` and ``g * a``; div ``g / b`` and
+    ``-(g / b) * y``; each summed to its operand's shape and rounded to its dtype."""
+    class ArithmeticFunction(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, op, result, alpha, a, b):
+            y = _launch(op, op, [("input", a), ("other", b)], result, result, alpha=alpha)
+            ctx.op, ctx.result, ctx.alpha = op, result, alpha
+            ctx.operands = [(tuple(v.shape), v.dtype) if isinstance(v, torch.Tensor) else None
+                            for v in (a, b)]
+            ctx.scalars = [None if isinstance(v, torch.Tensor) else v for v in (a, b)]
+            kept = {"mul": (a, b), "div": (None, b)}.get(op, (None, None))
+            ctx.save_for_backward(*(v if isinstance(v, torch.Tensor) else None for v in kept),
+                                  y if op == "div" else None)
+            return y
+
+        @staticmethod
+        @torch.autograd.function.once_differentiable
+        def backward(ctx, g):
+            saved_a, saved_b, y = ctx.saved_tensors
+            a = saved_a if saved_a is not None else ctx.scalars[0]
+            b = saved_b if saved_b is not None else ctx.scalars[1]
+            op, result = ctx.op, ctx.result
+            needs = ctx.needs_input_grad[3:5]
+            grads: List[Optional["torch.Tensor"]] = [None, None]
+            if op in ("add", "sub"):
+                other_scale = ctx.alpha if op == "add" else -ctx.alpha
+                parts = [(g, 1), (g, other_scale)]
+            elif op == "mul":
+                parts = [(_launch(op, "mul", [("grad", g), ("other", b)], result, result), 1)
+                         if needs[0] else None,
+                         (_launch(op, "mul", [("grad", g), ("input", a)], result, result), 1)
+                         if needs[1] else None]
+            else:
+                quotient = _launch(op, "div", [("grad", g), ("other", b)], result, result)
+                parts = [(quotient, 1),
+                         (_launch(op, "mul", [("grad", quotient), ("result", y)], result,
+                                  result), -1) if needs[1] else None]
+            for i, part in enumerate(parts):
+                if needs[i] and part is not None and ctx.operands[i] is not None:
+                    shape, dtype = ctx.operands[i]
+                    grads[i] = _sum_to(op, part[0], shape, dtype, part[1])
+            return None, None, None, grads[0], grads[1]
+
+    return ArithmeticFunction
+
+
 def add(input: Any, other: Any, *, alpha: Any = 1, out: Optional["torch.Tensor"] = None
         ) -> "torch.Tensor":
     """``input + alpha * other`` with broadcasting and type promotion, as ``torch.add``
@@ -500,8 +599,9 @@ def add(input: Any, other: Any, *, alpha: Any = 1, out: Optional["torch.Tensor"]
     """
     operands, result = _binary_operands("add", input, other)
     alpha = _check_alpha("add", alpha, result)
-    kernel_op = "bitwise_or" if result == torch.bool else "add"
-    return _launch("add", kernel_op, operands, result, result, out, alpha=alpha)
+    if result == torch.bool:
+        return _launch("add", "bitwise_or", operands, result, result, out, alpha=alpha)
+    return _arithmetic("add", operands, result, out, alpha)
 
 
 def sub(input: Any, other: Any, *, alpha: Any = 1, out: Optional["torch.Tensor"] = None
@@ -516,7 +616,7 @@ def sub(input: Any, other: Any, *, alpha: Any = 1, out: Optional["torch.Tensor"]
         raise TypeError("sub: subtracting bools is not supported (PyTorch refuses it too); use "
                         "bitwise_not or a logical op")
     alpha = _check_alpha("sub", alpha, result)
-    return _launch("sub", "sub", operands, result, result, out, alpha=alpha)
+    return _arithmetic("sub", operands, result, out, alpha)
 
 
 def mul(input: Any, other: Any, *, out: Optional["torch.Tensor"] = None) -> "torch.Tensor":
@@ -526,8 +626,9 @@ def mul(input: Any, other: Any, *, out: Optional["torch.Tensor"] = None) -> "tor
     >>> tessera.ops.mul(x, 0.5)   # doctest: +SKIP
     """
     operands, result = _binary_operands("mul", input, other)
-    kernel_op = "bitwise_and" if result == torch.bool else "mul"
-    return _launch("mul", kernel_op, operands, result, result, out)
+    if result == torch.bool:
+        return _launch("mul", "bitwise_and", operands, result, result, out)
+    return _arithmetic("mul", operands, result, out)
 
 
 def div(input: Any, other: Any, *, rounding_mode: Optional[str] = None,
@@ -543,8 +644,7 @@ def div(input: Any, other: Any, *, rounding_mode: Optional[str] = None,
                          f"{rounding_mode!r}")
     operands, result = _binary_operands("div", input, other)
     if rounding_mode is None:
-        result = _float_result(result)
-        return _launch("div", "div", operands, result, result, out)
+        return _arithmetic("div", operands, _float_result(result), out)
     if result == torch.bool:
         _reject("div", "input", result, f"numbers for rounding_mode={rounding_mode!r}")
     return _launch("div", "div_" + rounding_mode, operands, result, result, out)

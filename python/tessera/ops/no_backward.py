@@ -1,5 +1,5 @@
-"""The autograd node of the ops that have no backward yet (the element-wise arithmetic and
-functions, ``rotary_position_embedding``; softmax, the activations and dropout have one).
+"""The autograd node of the ops that have no backward yet (the element-wise ops but add, sub,
+mul, div, the activations and dropout; ``rotary_position_embedding``).
 
 Their kernels run outside ``torch.autograd``, so a result they return as it is has no history:
 a loss computed through it would backpropagate to the ops after it and silently leave every

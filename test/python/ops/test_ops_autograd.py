@@ -1,13 +1,13 @@
-"""Gradients of tessera.ops' layer_norm, rms_norm, matmul, mm, bmm, addmm, softmax, the
-activations (relu, silu, gelu, sigmoid, tanh) and dropout through torch.autograd, against
-PyTorch's autograd of the same functions in float64 on the same inputs (dropout's against its
-own mask): fp32 and bf16 (fp16 too for softmax and the activations), with and without weight
-and bias, rows on both sides of the backward's and the forward's one-pass limits (8192 and
-16384 elements), leading dims of rank 1 to 3, strided inputs and weights, every operand
-combination of torch.matmul that the backward supports, and a small transformer block (layer
-norm, QKV product, Tessera SDPA, output projection, residual, layer norm, MLP) whose loss and
-gradients match PyTorch's. Also: without grad the ops make exactly the launches they make in a
-call that records for autograd (and no backward kernel), and the errors for what the backward
+"""Gradients of tessera.ops' layer_norm, rms_norm, matmul, mm, bmm, addmm, softmax, add, sub, mul,
+div, the activations (relu, silu, gelu, sigmoid, tanh) and dropout through torch.autograd,
+against PyTorch's autograd of the same functions in float64 on the same inputs (dropout's
+against its own mask): fp32 and bf16 (fp16 too for softmax and the activations), with and
+without weight and bias, rows on both sides of the backward's and the forward's one-pass limits
+(8192 and 16384 elements), leading dims of rank 1 to 3, strided inputs and weights, every
+operand combination of torch.matmul that the backward supports, and a small transformer block
+(layer norm, QKV product, Tessera SDPA, output projection, residual, layer norm, MLP) whose loss
+and gradients match PyTorch's. Also: without grad the ops make exactly the launches they make in
+a call that records for autograd (and no backward kernel), and the errors for what the backward
 does not support.
 
 Every test runs on each device (conftest.py): on the CPU the kernels run through the host back
@@ -442,6 +442,45 @@ def test_activation_grads_of_strided_views(name, randn, gen):
     double = x.detach().double().requires_grad_()
     (expected,) = torch.autograd.grad(ref(double).sum(), double)
     check_grad(grad, expected, torch.float32, "x")
+
+
+ARITHMETIC = {  # name: (tessera's, PyTorch's, input shapes and dtypes; "-": no grad)
+    "add-same-shape": (ops.add, torch.add, [((5, 7), "x"), ((5, 7), "y")]),
+    "add-alpha-broadcast": (lambda x, y: ops.add(x, y, alpha=2.5),
+                            lambda x, y: torch.add(x, y, alpha=2.5),
+                            [((4, 5, 6), "x"), ((5, 1), "y")]),
+    "sub-alpha-broadcast": (lambda x, y: ops.sub(x, y, alpha=0.5),
+                            lambda x, y: torch.sub(x, y, alpha=0.5),
+                            [((4, 1, 6), "x"), ((4, 5, 6), "y")]),
+    "mul-runs-apart": (ops.mul, torch.mul, [((3, 4, 5, 6), "x"), ((4, 1, 6), "y")]),
+    "mul-0-d": (ops.mul, torch.mul, [((3, 70), "x"), ((), "y")]),
+    "mul-no-grad-other": (ops.mul, torch.mul, [((3, 70), "x"), ((70,), "-y")]),
+    "div-broadcast": (ops.div, torch.div, [((4, 5, 6), "x"), ((5, 1), "y")]),
+}
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16], ids=dtype_id)
+@pytest.mark.parametrize("name", ARITHMETIC)
+def test_arithmetic_grads(name, dtype, randn, gen):
+    """Each operand's gradient summed over the dims it was broadcast along; div's divisor kept
+    away from 0."""
+    fn, ref, operands = ARITHMETIC[name]
+    inputs = [randn(*shape, dtype=dtype) for shape, _ in operands]
+    if name.startswith("div"):
+        inputs[1] = inputs[1].abs() + 0.5
+    compare_grads(fn, ref, inputs, [n for _, n in operands], dtype, gen=gen)
+
+
+def test_arithmetic_grads_of_scalars_and_mixed_dtypes(randn, gen):
+    """A Python scalar operand gets no gradient; a bf16 operand of an fp32 product gets a bf16
+    gradient."""
+    x = randn(6, 40, dtype=torch.float32)
+    compare_grads(lambda t: ops.mul(t, 3.0), lambda t: torch.mul(t, 3.0), [x], ["x"],
+                  torch.float32, gen=gen)
+    compare_grads(lambda t: ops.div(t, 4.0), lambda t: torch.div(t, 4.0), [x], ["x"],
+                  torch.float32, gen=gen)
+    low, high = randn(6, 40, dtype=torch.bfloat16), randn(40, dtype=torch.float32)
+    compare_grads(ops.mul, torch.mul, [low, high], ["x", "y"], torch.float32, gen=gen)
 
 
 SOFTMAX_SHAPES = {  # (shape, dim): one-pass rows packed or alone, multi-pass, strided rows

@@ -1,5 +1,5 @@
-"""The ops without a backward yet (the element-wise arithmetic and functions but the
-activations, rotary_position_embedding) under torch.autograd
+"""The ops without a backward yet (the element-wise ops but add, sub, mul, div and the
+activations; rotary_position_embedding) under torch.autograd
 (tessera/ops/no_backward.py): with grad mode on and an input that requires grad, the forward
 gives the values it gives without grad and a result that requires grad, whose backward raises
 NotImplementedError naming the op instead of leaving the inputs silently without gradients;
@@ -27,9 +27,6 @@ CALLS = {
     "abs": (lambda x: ops.abs(x), "abs"),
     "exp": (lambda x: ops.exp(x), "exp"),
     "sin": (lambda x: ops.sin(x), "sin"),
-    "add": (lambda x: ops.add(x, x[0], alpha=2), "add"),
-    "mul-scalar": (lambda x: ops.mul(x, 3.0), "mul"),
-    "div-by-constant": (lambda x: ops.div(x, torch.full_like(x, 4.0)), "div"),
     "pow": (lambda x: ops.pow(x.abs(), 2.0), "pow"),
     "clamp": (lambda x: ops.clamp(x, -0.5, 0.5), "clamp"),
     "rope": (rope, "rotary_position_embedding"),
@@ -54,7 +51,7 @@ def test_backward_raises_naming_the_op(name, randn):
     assert leaf.grad is None
 
 
-@pytest.mark.parametrize("name", ["add", "exp", "rope"])
+@pytest.mark.parametrize("name", ["abs", "exp", "rope"])
 def test_inputs_without_grad_give_plain_results(name, randn):
     y = CALLS[name][0](randn(2, 4, 3, 8, dtype=torch.float32))
     assert y.grad_fn is None and not y.requires_grad
