@@ -15,7 +15,7 @@ views), and the gradient of a matrix that broadcasts along every batch dim (``(B
 operands where their layout allows (a copy otherwise). The gradient of a partially broadcast
 batch dim is not supported (NotImplementedError, raised by the call that would need it), nor
 ``out=`` with autograd (as in PyTorch). ``addmm``'s ``input`` gradient is summed over its
-broadcast dims by ``sum_rows_kernel`` (``kernels/normalization_backward.py``).
+broadcast dims by ``elementwise.sum_to`` (``sum_rows_kernel``), as add's operands' are.
 
     >>> import tessera.ops
     >>> c = tessera.ops.matmul(a, b)                          # doctest: +SKIP
@@ -41,7 +41,7 @@ from . import settings
 from .arguments import (as_tensor, check_device, check_dtype, check_no_overlap, check_out,
                         check_real, check_same)
 from .kernels.matmul import CONFIGS, GROUP_M, HEURISTICS, KEY, matmul_kernel, prune_configs
-from .normalization import sum_rows
+from .elementwise import sum_to
 
 __all__ = ["addmm", "bmm", "matmul", "mm", "tuned_kernel"]
 
@@ -323,25 +323,6 @@ def _operand_grad(left: "torch.Tensor", right: "torch.Tensor",
     return grad
 
 
-def _sum_to(grad: "torch.Tensor", shape: Sequence[int], scale: Number) -> "torch.Tensor":
-    """``scale * grad`` (``(m, n)``) summed over the dims along which a tensor of ``shape``
-    (addmm's ``input``) broadcasts to it: that tensor's gradient."""
-    m, n = grad.shape
-    rows, cols = (1,) * (2 - len(shape)) + tuple(shape)
-    out = torch.empty(tuple(shape), dtype=grad.dtype, device=grad.device)
-    if rows == 1 and cols == 1:  # a sum of everything: over the rows into fp32, then the rest
-        partial = torch.empty((1, n), dtype=torch.float32, device=grad.device)
-        sum_rows(grad.unsqueeze(0), partial)
-        sum_rows(partial.unsqueeze(-1), out.view(1, 1), scale)
-    elif rows == 1:
-        sum_rows(grad.unsqueeze(0), out.view(1, n), scale)
-    elif cols == 1:
-        sum_rows(grad.unsqueeze(-1), out.view(m, 1), scale)
-    else:  # nothing to sum: a sum over one row each, to scale
-        sum_rows(grad.unsqueeze(1), out.view(m, n), scale)
-    return out
-
-
 @functools.lru_cache(maxsize=None)
 def _autograd_functions() -> Tuple[type, type]:
     """The torch.autograd.Functions of the products (matmul, mm, bmm) and of addmm (built on
@@ -380,7 +361,8 @@ def _autograd_functions() -> Tuple[type, type]:
         def backward(ctx, grad):
             a, b = ctx.saved_tensors
             needs = ctx.needs_input_grad
-            grad_bias = _sum_to(grad, ctx.bias_shape, ctx.beta) if needs[0] else None
+            grad_bias = sum_to("addmm", grad, ctx.bias_shape, grad.dtype, ctx.beta) \
+                if needs[0] else None
             grad_a = grad_b = None
             if needs[1]:
                 grad_a = torch.empty(a.shape, dtype=a.dtype, device=a.device)

@@ -506,7 +506,7 @@ def _arithmetic(op: str, operands: List[Tuple[str, Operand]], result: "torch.dty
     return _launch(op, op, operands, result, result, out, alpha=alpha)
 
 
-def _sum_to(op: str, grad: "torch.Tensor", shape: Sequence[int], dtype: "torch.dtype",
+def sum_to(op: str, grad: "torch.Tensor", shape: Sequence[int], dtype: "torch.dtype",
             scale: Any = 1) -> "torch.Tensor":
     """``scale * grad`` summed over the dims along which an operand of ``shape`` broadcast to
     ``grad``'s, in ``dtype``: that operand's gradient. Each run of adjacent broadcast dims is one
@@ -583,7 +583,7 @@ def _arithmetic_function() -> type:
             for i, part in enumerate(parts):
                 if needs[i] and part is not None and ctx.operands[i] is not None:
                     shape, dtype = ctx.operands[i]
-                    grads[i] = _sum_to(op, part[0], shape, dtype, part[1])
+                    grads[i] = sum_to(op, part[0], shape, dtype, part[1])
             return None, None, None, grads[0], grads[1]
 
     return ArithmeticFunction
