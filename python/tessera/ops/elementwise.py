@@ -33,8 +33,8 @@ from ..utils import cdiv
 from . import settings
 from .arguments import (as_tensor, check_bool, check_device, check_distinct, check_no_overlap,
                         check_out)
-from .kernels.elementwise import (ABSENT, ACTIVATION_BACKWARDS, DROPOUT_BLOCK, MAX_RANK, SCALAR,
-                                  TENSOR, dropout_kernel, elementwise_kernel)
+from .kernels.elementwise import (ABSENT, DROPOUT_BLOCK, MAX_RANK, SCALAR, TENSOR,
+                                  UNARY_BACKWARDS, dropout_kernel, elementwise_kernel)
 from .no_backward import check_no_grad_out, tracks_grad, without_backward
 from .normalization import sum_rows
 
@@ -260,8 +260,8 @@ def _float_result(dtype: "torch.dtype") -> "torch.dtype":
 def _float_function(name: str, kernel_op: str, doc: str):
     def function(input: Any, *, out: Optional["torch.Tensor"] = None) -> "torch.Tensor":
         x = _input(input, name)
-        if x.dtype.is_floating_point and kernel_op in ACTIVATION_BACKWARDS:
-            return _activation(name, kernel_op, x, out)
+        if x.dtype.is_floating_point and kernel_op in UNARY_BACKWARDS:
+            return _unary(name, kernel_op, x, out)
         result = _float_result(x.dtype)
         return _launch(name, kernel_op, [("input", x)], result, result, out)
     function.__name__ = function.__qualname__ = name
@@ -288,7 +288,7 @@ def abs(input: Any, *, out: Optional["torch.Tensor"] = None) -> "torch.Tensor":
     x = _input(input, "abs")
     if x.dtype == torch.bool:
         _reject("abs", "input", x.dtype, "a number type (abs of bool is not supported)")
-    return _launch("abs", "abs", [("input", x)], x.dtype, x.dtype, out)
+    return _unary("abs", "abs", x, out)
 
 
 def neg(input: Any, *, out: Optional["torch.Tensor"] = None) -> "torch.Tensor":
@@ -299,7 +299,7 @@ def neg(input: Any, *, out: Optional["torch.Tensor"] = None) -> "torch.Tensor":
     x = _input(input, "neg")
     if x.dtype == torch.bool:
         _reject("neg", "input", x.dtype, "a number type (use bitwise_not to negate bools)")
-    return _launch("neg", "neg", [("input", x)], x.dtype, x.dtype, out)
+    return _unary("neg", "neg", x, out)
 
 
 def bitwise_not(input: Any, *, out: Optional["torch.Tensor"] = None) -> "torch.Tensor":
@@ -329,10 +329,10 @@ isinf = _classify("isinf", "isinf", "Which elements are +inf or -inf")
 
 
 @functools.lru_cache(maxsize=None)
-def _activation_function() -> type:
-    """The torch.autograd.Function of the differentiable activations (built on first use:
+def _unary_function() -> type:
+    """The torch.autograd.Function of the differentiable unary functions (built on first use:
     importing needs no PyTorch). The backward recomputes the slope from the saved input."""
-    class ActivationFunction(torch.autograd.Function):
+    class UnaryFunction(torch.autograd.Function):
         @staticmethod
         def forward(ctx, x, op, kernel_op):
             ctx.save_for_backward(x)
@@ -343,20 +343,20 @@ def _activation_function() -> type:
         @torch.autograd.function.once_differentiable
         def backward(ctx, grad):
             (x,) = ctx.saved_tensors
-            grad_x = _launch(ctx.op, ACTIVATION_BACKWARDS[ctx.kernel_op],
+            grad_x = _launch(ctx.op, UNARY_BACKWARDS[ctx.kernel_op],
                              [("grad", grad), ("input", x)], x.dtype, x.dtype)
             return grad_x, None, None
 
-    return ActivationFunction
+    return UnaryFunction
 
 
-def _activation(op: str, kernel_op: str, x: "torch.Tensor", out: Optional[Any] = None
-                ) -> "torch.Tensor":
-    """Activation ``kernel_op`` (one of ``ACTIVATION_BACKWARDS``) of ``x`` into ``out`` or a
+def _unary(op: str, kernel_op: str, x: "torch.Tensor", out: Optional[Any] = None
+           ) -> "torch.Tensor":
+    """Unary function ``kernel_op`` (one of ``UNARY_BACKWARDS``) of ``x`` into ``out`` or a
     new tensor of its dtype; recorded for autograd where grad mode is on and ``x`` requires
     grad (``out`` is then refused)."""
     if out is None and tracks_grad((x,)):
-        return _activation_function().apply(x, op, kernel_op)
+        return _unary_function().apply(x, op, kernel_op)
     return _launch(op, kernel_op, [("input", x)], x.dtype, x.dtype, out)
 
 
@@ -383,7 +383,7 @@ def relu(input: Any, inplace: bool = False) -> "torch.Tensor":
     """
     x = _activation_input("relu", input, floats_only=False)
     out = _inplace_output("relu", x) if check_bool(inplace, "inplace", "relu") else None
-    return _activation("relu", "relu", x, out)
+    return _unary("relu", "relu", x, out)
 
 
 def silu(input: Any, inplace: bool = False) -> "torch.Tensor":
@@ -393,7 +393,7 @@ def silu(input: Any, inplace: bool = False) -> "torch.Tensor":
     """
     x = _activation_input("silu", input, floats_only=True)
     out = _inplace_output("silu", x) if check_bool(inplace, "inplace", "silu") else None
-    return _activation("silu", "silu", x, out)
+    return _unary("silu", "silu", x, out)
 
 
 def gelu(input: Any, approximate: str = "none") -> "torch.Tensor":
@@ -405,7 +405,7 @@ def gelu(input: Any, approximate: str = "none") -> "torch.Tensor":
     if approximate not in ("none", "tanh"):
         raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
     x = _activation_input("gelu", input, floats_only=True)
-    return _activation("gelu", "gelu" if approximate == "none" else "gelu_tanh", x)
+    return _unary("gelu", "gelu" if approximate == "none" else "gelu_tanh", x)
 
 
 def dropout(input: Any, p: float = 0.5, training: bool = True, inplace: bool = False

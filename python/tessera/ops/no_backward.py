@@ -1,5 +1,5 @@
-"""The autograd node of the ops that have no backward yet (the element-wise ops but add, sub,
-mul, div, the activations and dropout; ``rotary_position_embedding``).
+"""The autograd node of the ops that have no backward yet (``pow``, ``clamp``,
+``rotary_position_embedding``).
 
 Their kernels run outside ``torch.autograd``, so a result they return as it is has no history:
 a loss computed through it would backpropagate to the ops after it and silently leave every
@@ -10,8 +10,8 @@ grad off); a backward through it fails loudly. Writing into a given tensor (``ou
 ``inplace=True``) is refused up front in that case, as ``out=`` is for the ops with a backward.
 
     >>> x = torch.randn(8, device="cuda", requires_grad=True)      # doctest: +SKIP
-    >>> tessera.ops.exp(x).sum().backward()                          # doctest: +SKIP
-    NotImplementedError: exp has no backward in tessera.ops yet; ...
+    >>> tessera.ops.pow(x, 3.0).sum().backward()                     # doctest: +SKIP
+    NotImplementedError: pow has no backward in tessera.ops yet; ...
 """
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""CPU tier for tessera.ops' element-wise kernel: every scalar function (the activations'
+"""CPU tier for tessera.ops' element-wise kernel: every scalar function (the unary functions'
 backward included) compiles for every dtype family it serves, on sm_90a and sm_80, and ptxas
 accepts it; contiguous aligned operands get 16-byte vector accesses; the strided, broadcast,
 64-bit and scalar-operand variants compile; and the host's dimension merging and scalar
@@ -12,8 +12,8 @@ from test_frontend_support import tessera
 
 import tessera.language as tl
 from tessera.ops.elementwise import _merged_dims
-from tessera.ops.kernels.elementwise import (ABSENT, ACTIVATION_BACKWARDS, DROPOUT_BLOCK,
-                                             MAX_RANK, SCALAR, TENSOR, dropout_kernel,
+from tessera.ops.kernels.elementwise import (ABSENT, DROPOUT_BLOCK, MAX_RANK, SCALAR, TENSOR,
+                                             UNARY_BACKWARDS, dropout_kernel,
                                              elementwise_kernel)
 
 FLOAT_UNARY = ["abs", "neg", "exp", "rsqrt", "sin", "cos", "tanh", "sigmoid", "silu", "gelu",
@@ -72,10 +72,10 @@ def test_float_unary_ops_compile(op, dtype, run_ptxas):
     assert proc.returncode == 0, proc.stderr
 
 
-@pytest.mark.parametrize("op", sorted(ACTIVATION_BACKWARDS.values()))
+@pytest.mark.parametrize("op", sorted(UNARY_BACKWARDS.values()))
 @pytest.mark.parametrize("dtype", ["fp16", "bf16", "fp32"])
-def test_activation_backwards_compile(op, dtype, run_ptxas):
-    """The activations' backward (the gradient and the input, as ops/elementwise.py launches
+def test_unary_backwards_compile(op, dtype, run_ptxas):
+    """The unary functions' backward (the gradient and the input, as ops/elementwise.py launches
     it), contiguous and strided."""
     for rank in (1, 2):
         proc = run_ptxas(ptx_of(op, dtype, [TENSOR, TENSOR, ABSENT], rank=rank), "sm_90a")

@@ -431,6 +431,24 @@ def test_activation_grads(name, dtype, randn, gen):
     compare_grads(fn, ref, [x], ["x"], dtype, gen=gen)
 
 
+UNARY = {"abs": (ops.abs, torch.abs), "neg": (ops.neg, torch.neg), "exp": (ops.exp, torch.exp),
+         "sin": (ops.sin, torch.sin), "cos": (ops.cos, torch.cos),
+         "rsqrt": (ops.rsqrt, torch.rsqrt)}
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=dtype_id)
+@pytest.mark.parametrize("name", UNARY)
+def test_unary_function_grads(name, dtype, randn, gen):
+    """Over -6 to 6 (rsqrt: 0.25 to 6), zeros included where the function is defined there."""
+    fn, ref = UNARY[name]
+    x = randn(3, 37, 65, dtype=dtype, scale=2.0).clamp(-6, 6)
+    if name == "rsqrt":
+        x = x.abs() + 0.25
+    else:
+        x[0, 0, :3] = 0.0
+    compare_grads(fn, ref, [x], ["x"], dtype, gen=gen)
+
+
 @pytest.mark.parametrize("name", ["relu", "gelu", "tanh"])
 def test_activation_grads_of_strided_views(name, randn, gen):
     """A transposed input and an output gradient of stride 0 (the gradient of a sum)."""

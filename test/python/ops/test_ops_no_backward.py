@@ -1,5 +1,4 @@
-"""The ops without a backward yet (the element-wise ops but add, sub, mul, div and the
-activations; rotary_position_embedding) under torch.autograd
+"""The ops without a backward yet (pow, clamp, rotary_position_embedding) under torch.autograd
 (tessera/ops/no_backward.py): with grad mode on and an input that requires grad, the forward
 gives the values it gives without grad and a result that requires grad, whose backward raises
 NotImplementedError naming the op instead of leaving the inputs silently without gradients;
@@ -24,11 +23,9 @@ def rope(x):
 
 # name: (the call on x of shape (2, 4, 3, 8), the op its error names)
 CALLS = {
-    "abs": (lambda x: ops.abs(x), "abs"),
-    "exp": (lambda x: ops.exp(x), "exp"),
-    "sin": (lambda x: ops.sin(x), "sin"),
     "pow": (lambda x: ops.pow(x.abs(), 2.0), "pow"),
     "clamp": (lambda x: ops.clamp(x, -0.5, 0.5), "clamp"),
+    "clamp-min": (lambda x: ops.clamp(x, min=0.0), "clamp"),
     "rope": (rope, "rotary_position_embedding"),
 }
 
@@ -37,7 +34,6 @@ CALLS = {
 def test_backward_raises_naming_the_op(name, randn):
     call, op = CALLS[name]
     x = randn(2, 4, 3, 8, dtype=torch.float32)
-    torch.manual_seed(0)  # dropout's mask
     with torch.no_grad():
         plain = call(x)
     leaf = x.clone().requires_grad_()
@@ -51,7 +47,7 @@ def test_backward_raises_naming_the_op(name, randn):
     assert leaf.grad is None
 
 
-@pytest.mark.parametrize("name", ["abs", "exp", "rope"])
+@pytest.mark.parametrize("name", ["pow", "clamp", "rope"])
 def test_inputs_without_grad_give_plain_results(name, randn):
     y = CALLS[name][0](randn(2, 4, 3, 8, dtype=torch.float32))
     assert y.grad_fn is None and not y.requires_grad

@@ -22,7 +22,7 @@ elements or more, or offsets that reach that far).
 import tessera
 import tessera.language as tl
 
-__all__ = ["ABSENT", "ACTIVATION_BACKWARDS", "DROPOUT_BLOCK", "MAX_RANK", "SCALAR", "TENSOR",
+__all__ = ["ABSENT", "DROPOUT_BLOCK", "MAX_RANK", "SCALAR", "TENSOR", "UNARY_BACKWARDS",
            "dropout_kernel", "elementwise_kernel"]
 
 MAX_RANK = 4
@@ -32,10 +32,11 @@ TENSOR = 1
 SCALAR = 2
 # dropout_kernel's elements per program: part of its random stream's definition, never tuned.
 DROPOUT_BLOCK = 4096
-# The OP of each differentiable activation's backward (binary: A the gradient, B the input).
-ACTIVATION_BACKWARDS = {"relu": "relu_backward", "sigmoid": "sigmoid_backward",
-                        "tanh": "tanh_backward", "silu": "silu_backward",
-                        "gelu": "gelu_backward", "gelu_tanh": "gelu_tanh_backward"}
+# The OP of each differentiable unary function's backward (binary: A the gradient, B the
+# input).
+UNARY_BACKWARDS = {name: name + "_backward" for name in (
+    "relu", "sigmoid", "tanh", "silu", "gelu", "gelu_tanh", "abs", "neg", "exp", "sin", "cos",
+    "rsqrt")}
 
 
 @tessera.jit
@@ -140,8 +141,8 @@ def _gelu_slope(x, APPROXIMATE: tl.constexpr):
 
 
 @tessera.jit
-def _activation_backward(OP: tl.constexpr, grad, x):
-    """The gradient of activation OP (``relu_backward``...) at ``x`` times ``grad``."""
+def _unary_backward(OP: tl.constexpr, grad, x):
+    """The derivative of unary function OP (``relu_backward``...) at ``x`` times ``grad``."""
     if OP == "relu_backward":
         return tl.where(x > 0, grad, 0.0)  # as PyTorch: 0 at 0 and at NaN
     if OP == "sigmoid_backward":
@@ -155,7 +156,20 @@ def _activation_backward(OP: tl.constexpr, grad, x):
         return grad * s * (1.0 + x * (1.0 - s))
     if OP == "gelu_backward":
         return grad * _gelu_slope(x, False)
-    tl.static_assert(OP == "gelu_tanh_backward", "unknown activation backward")
+    if OP == "abs_backward":
+        return tl.where(x > 0, grad, tl.where(x < 0, -grad, 0.0))  # as PyTorch: 0 at 0
+    if OP == "neg_backward":
+        return -grad
+    if OP == "exp_backward":
+        return grad * tl.exp(x)
+    if OP == "sin_backward":
+        return grad * tl.cos(x)
+    if OP == "cos_backward":
+        return -grad * tl.sin(x)
+    if OP == "rsqrt_backward":
+        r = tl.rsqrt(x)
+        return -0.5 * grad * r * r * r
+    tl.static_assert(OP == "gelu_tanh_backward", "unknown unary backward")
     return grad * _gelu_slope(x, True)
 
 
@@ -190,8 +204,10 @@ def _apply(OP: tl.constexpr, a, b, c, alpha, COMMON: tl.constexpr):
     if OP == "relu":
         return tl.where(a < 0, 0, a)  # NaN stays NaN, as in PyTorch
     if OP in ("relu_backward", "sigmoid_backward", "tanh_backward", "silu_backward",
-              "gelu_backward", "gelu_tanh_backward"):  # ACTIVATION_BACKWARDS' values
-        return _activation_backward(OP, a, b)
+              "gelu_backward", "gelu_tanh_backward", "abs_backward", "neg_backward",
+              "exp_backward", "sin_backward", "cos_backward",
+              "rsqrt_backward"):  # UNARY_BACKWARDS' values
+        return _unary_backward(OP, a, b)
     if OP == "bitwise_not":
         return ~a
     if OP == "isnan":
