@@ -15,7 +15,6 @@
 #include <array>
 #include <climits>
 #include <cmath>
-#include <cstdio>
 #include <cstring>
 #include <map>
 #include <mutex>
@@ -345,14 +344,8 @@ private:
                          std::to_string(d) + " (expected both from 0 to 2^31 - 1)");
       if (t.data == 0 && t.sizes[0] * t.sizes[1] > 0)
         return invalid(std::string(names[i]) + " has a NULL data pointer");
-      uint64_t elementBytes = call.dtype == "fp32" ? 4 : 2;
-      if (t.data % elementBytes) {
-        char address[32];
-        std::snprintf(address, sizeof address, "0x%llx", static_cast<unsigned long long>(t.data));
-        return invalid(std::string(names[i]) + "'s data pointer " + address +
-                       " is not a multiple of its element size, " + std::to_string(elementBytes) +
-                       " bytes");
-      }
+      if (Status aligned = checkDataAligned(t, names[i]); !aligned.ok())
+        return invalid(aligned.message());
     }
     const tessera_tensor &a = tensors[0], &b = tensors[1], &c = tensors[2];
     auto shape = [](const tessera_tensor &t) {

@@ -251,6 +251,17 @@ int64_t dtypeBytes(int32_t dtype) {
   }
 }
 
+Status checkDataAligned(const tessera_tensor &t, const std::string &name) {
+  int64_t elementBytes = dtypeBytes(t.dtype);
+  if (t.data % uint64_t(elementBytes) == 0)
+    return Status();
+  char address[32];
+  std::snprintf(address, sizeof address, "0x%llx", static_cast<unsigned long long>(t.data));
+  return invalidArgument(name + "'s data pointer " + address +
+                         " is not a multiple of its element size, " + std::to_string(elementBytes) +
+                         " bytes");
+}
+
 Status checkOpTensor(const tessera_tensor &t, const char *name, bool optional) {
   std::string what = name;
   if (t.dtype == TESSERA_NONE) {
@@ -273,14 +284,8 @@ Status checkOpTensor(const tessera_tensor &t, const char *name, bool optional) {
   }
   if (t.data == 0 && !empty)
     return invalidArgument(what + " has a NULL data pointer but is not empty");
+  TESSERA_RETURN_IF_ERROR(checkDataAligned(t, what));
   int64_t elementBytes = dtypeBytes(t.dtype);
-  if (t.data % uint64_t(elementBytes)) {
-    char address[32];
-    std::snprintf(address, sizeof address, "0x%llx", static_cast<unsigned long long>(t.data));
-    return invalidArgument(what + "'s data pointer " + address +
-                           " is not a multiple of its element size, " +
-                           std::to_string(elementBytes) + " bytes");
-  }
   if (empty)
     return Status();
   // The byte just past the last element, computed without overflow: kernels index in 64 bits

@@ -135,9 +135,14 @@ int64_t nextPowerOf2(int64_t n);
 int64_t dtypeBytes(int32_t dtype);
 
 // Checks a tensor argument named `name`: a known dtype (TESSERA_NONE only where `optional`), a
-// rank of 0 to TESSERA_MAX_RANK, sizes and strides >= 0, data non-NULL unless empty. The message
-// of an INVALID_ARGUMENT does not name the op (callers prefix it).
+// rank of 0 to TESSERA_MAX_RANK, sizes and strides >= 0, data non-NULL unless empty and aligned
+// to its element size (checkDataAligned), an extent within 64 bits and the address space. The
+// message of an INVALID_ARGUMENT does not name the op (callers prefix it).
 Status checkOpTensor(const tessera_tensor &t, const char *name, bool optional);
+
+// INVALID_ARGUMENT unless the data pointer of `t` (of a known dtype) is a multiple of its
+// element size: kernels access elements at their natural alignment.
+Status checkDataAligned(const tessera_tensor &t, const std::string &name);
 
 // "(2, 3)", "(4,)", "()": a tensor's shape as PyTorch prints it.
 std::string shapeText(const tessera_tensor &t);
