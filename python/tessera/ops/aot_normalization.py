@@ -103,7 +103,7 @@ def _case_launch(op: str, variant: Variant, shape: Tuple[int, ...], target: str)
     """The launch of ``op`` on a contiguous input of ``shape`` at an aligned address, planned
     and specialised by the op's own code (``softmax(x, -1, dtype)``, ``layer_norm(x,
     shape[-1:], w, b)``, ``rms_norm(x, shape[-1:], w)``)."""
-    strides = normalization._contiguous_strides(shape)
+    strides = normalization.contiguous_strides(shape)
     if op == "softmax":
         block, steps = normalization._softmax_plan(shape, (strides,), len(shape) - 1, None)
     else:  # weight and bias: contiguous, of normalized_shape shape[-1:]

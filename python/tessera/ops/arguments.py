@@ -27,7 +27,8 @@ except ImportError:  # pragma: no cover - the CPU tier has no PyTorch
 
 __all__ = ["HOST_SM_COUNT", "as_tensor", "check_bool", "check_device", "check_distinct",
            "check_dtype", "check_finite", "check_no_overlap", "check_out", "check_real",
-           "check_same", "check_separate", "device_scope", "memory_range", "sm_count"]
+           "check_same", "check_separate", "device_scope", "memory_range", "overlaps",
+           "sm_count"]
 
 # What sm_count says of the host: the grid-sizing rules then split work as they would on a small
 # GPU, so that the CPU tier runs the ops' split paths (the host runs programs one at a time).
@@ -146,37 +147,39 @@ def _span(tensor: "torch.Tensor") -> Tuple[int, int]:
     return start, start + (last + 1) * tensor.element_size()
 
 
-def check_separate(op: str, name: str, tensor: "torch.Tensor", other_name: str,
-                   other: "torch.Tensor", why: str) -> None:
-    """``tensor`` shares no memory with ``other``. Where the memory between their first and last
-    elements intersects, they overlap when both are dense, when one lies within a dense other,
-    or when both are the same view; other strided views (interleaved rows of one buffer) are
-    taken to be separate."""
+def overlaps(tensor: "torch.Tensor", other: "torch.Tensor") -> bool:
+    """Whether two tensors share memory, as far as their layouts tell: where the memory between
+    their first and last elements intersects, they overlap when both are dense, when one lies
+    within a dense other, or when both are the same view; other strided views (interleaved rows
+    of one buffer) are taken to be separate."""
     if tensor.numel() == 0 or other.numel() == 0:
-        return
+        return False
     a, b = _span(tensor), _span(other)
     if not (a[0] < b[1] and b[0] < a[1]):
-        return
+        return False
     dense_a, dense_b = memory_range(tensor), memory_range(other)
-    overlap = (dense_a is not None and dense_b is not None) or \
+    return (dense_a is not None and dense_b is not None) or \
         (dense_a is not None and dense_a[0] <= b[0] and b[1] <= dense_a[1]) or \
         (dense_b is not None and dense_b[0] <= a[0] and a[1] <= dense_b[1]) or \
         (a == b and tensor.stride() == other.stride())
-    if overlap:
+
+
+def check_separate(op: str, name: str, tensor: "torch.Tensor", other_name: str,
+                   other: "torch.Tensor", why: str) -> None:
+    """ValueError where ``tensor`` ``overlaps`` ``other``."""
+    if overlaps(tensor, other):
         raise ValueError(f"{op}: {name} overlaps {other_name} in memory; expected separate "
                          f"tensors ({why})")
 
 
 def check_no_overlap(op: str, out: "torch.Tensor", name: str, tensor: "torch.Tensor",
                      allow_same: bool = False) -> None:
-    """``out`` shares no memory with ``tensor`` (checked, as PyTorch does, where both are dense;
-    other layouts are not checked). With ``allow_same``, ``out`` may also be ``tensor`` itself,
-    element for element (an element-wise op in place)."""
+    """``out`` shares no memory with ``tensor`` (``overlaps``). With ``allow_same``, ``out`` may
+    also be ``tensor`` itself, element for element (an element-wise op in place)."""
     if allow_same and tensor.dim() > 0 and tuple(tensor.shape) == tuple(out.shape) and \
             tensor.data_ptr() == out.data_ptr() and tensor.stride() == out.stride():
         return
-    a, b = memory_range(out), memory_range(tensor)
-    if a is not None and b is not None and a[0] < b[1] and b[0] < a[1]:
+    if overlaps(out, tensor):
         expected = f"{name} itself or separate from it" if allow_same else "a separate output"
         raise ValueError(f"{op}: out overlaps {name} in memory; expected {expected}")
 

@@ -40,8 +40,9 @@ from ..utils import cdiv
 from . import settings
 from .arguments import (as_tensor, check_device, check_dtype, check_no_overlap, check_out,
                         check_real, check_same)
-from .kernels.matmul import CONFIGS, GROUP_M, HEURISTICS, KEY, matmul_kernel, prune_configs
 from .elementwise import sum_to
+from .kernels.matmul import CONFIGS, GROUP_M, HEURISTICS, KEY, matmul_kernel, prune_configs
+from .no_backward import check_no_grad_out, tracks_grad
 
 __all__ = ["addmm", "bmm", "matmul", "mm", "tuned_kernel"]
 
@@ -274,19 +275,6 @@ def _as_product(t: "torch.Tensor", a: "torch.Tensor", b: "torch.Tensor") -> "tor
     return t.unsqueeze(-1) if b.dim() == 1 else t
 
 
-def _requires_grad(*tensors: "torch.Tensor") -> bool:
-    """Whether autograd records a call on ``tensors``."""
-    return torch.is_grad_enabled() and any(t.requires_grad for t in tensors)
-
-
-def _check_no_out(op: str, out: Any) -> None:
-    """PyTorch's rule: ``out=`` and autograd do not mix."""
-    if out is not None:
-        raise RuntimeError(f"{op}: out= does not support automatic differentiation, but an "
-                           "argument requires grad; call it under torch.no_grad() or without "
-                           "out=")
-
-
 def _check_backward(op: str, named: Sequence[Tuple[str, "torch.Tensor"]],
                     batch: Tuple[int, ...]) -> None:
     """NotImplementedError if an operand that requires grad was broadcast along some of the
@@ -390,8 +378,9 @@ def matmul(input: Any, other: Any, *, out: Optional["torch.Tensor"] = None) -> "
     """
     a, b = _operands("matmul", ("input", input), ("other", other))
     a3, b3, shape = _broadcast(a, b)
-    if _requires_grad(a, b):
-        _check_no_out("matmul", out)
+    if tracks_grad((a, b)):
+        if out is not None:
+            check_no_grad_out("matmul", (a, b), "out=")
         _check_backward("matmul", [("input", a), ("other", b)], tuple(a3.shape[:-2]))
         return _autograd_functions()[0].apply(a, b)
     result = _output("matmul", out, shape, a, [("input", a), ("other", b)])
@@ -412,8 +401,9 @@ def mm(input: Any, mat2: Any, *, out: Optional["torch.Tensor"] = None) -> "torch
     if a.shape[1] != b.shape[0]:
         raise ValueError(f"mm: input of shape {_shape(a)} and mat2 of shape {_shape(b)} cannot "
                          "be multiplied")
-    if _requires_grad(a, b):
-        _check_no_out("mm", out)
+    if tracks_grad((a, b)):
+        if out is not None:
+            check_no_grad_out("mm", (a, b), "out=")
         return _autograd_functions()[0].apply(a, b)
     c = _output("mm", out, (a.shape[0], b.shape[1]), a, [("input", a), ("mat2", b)])
     _gemm(a, b, c, None, 1, 0)
@@ -433,8 +423,9 @@ def bmm(input: Any, mat2: Any, *, out: Optional["torch.Tensor"] = None) -> "torc
     if a.shape[0] != b.shape[0] or a.shape[2] != b.shape[1]:
         raise ValueError(f"bmm: input of shape {_shape(a)} and mat2 of shape {_shape(b)} cannot "
                          "be multiplied (expected (b, m, k) and (b, k, n))")
-    if _requires_grad(a, b):
-        _check_no_out("bmm", out)
+    if tracks_grad((a, b)):
+        if out is not None:
+            check_no_grad_out("bmm", (a, b), "out=")
         return _autograd_functions()[0].apply(a, b)
     c = _output("bmm", out, (a.shape[0], a.shape[1], b.shape[2]), a,
                 [("input", a), ("mat2", b)])
@@ -467,8 +458,9 @@ def addmm(input: Any, mat1: Any, mat2: Any, *, beta: Number = 1, alpha: Number =
     except RuntimeError:
         raise ValueError(f"addmm: input of shape {_shape(bias)} does not broadcast to the "
                          f"product's shape {shape}") from None
-    if _requires_grad(bias, a, b):
-        _check_no_out("addmm", out)
+    if tracks_grad((bias, a, b)):
+        if out is not None:
+            check_no_grad_out("addmm", (bias, a, b), "out=")
         return _autograd_functions()[1].apply(bias, a, b, beta, alpha)
     aliased = out is not None and isinstance(out, torch.Tensor) and \
         out.data_ptr() == expanded.data_ptr() and out.stride() == expanded.stride()

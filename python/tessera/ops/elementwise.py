@@ -36,7 +36,7 @@ from .arguments import (as_tensor, check_bool, check_device, check_distinct, che
 from .kernels.elementwise import (ABSENT, DROPOUT_BLOCK, MAX_RANK, SCALAR, TENSOR,
                                   UNARY_BACKWARDS, dropout_kernel, elementwise_kernel)
 from .no_backward import check_no_grad_out, tracks_grad, without_backward
-from .normalization import sum_rows
+from .normalization import contiguous_strides, sum_rows
 
 __all__ = ["abs", "add", "bitwise_and", "bitwise_not", "bitwise_or", "clamp", "cos", "div",
            "dropout",
@@ -147,13 +147,16 @@ def _merged_dims(shape: Sequence[int], strides: Sequence[Sequence[int]]
 
 def _launch(op: str, kernel_op: str, operands: Sequence[Tuple[str, Operand]],
             common: "torch.dtype", result_dtype: "torch.dtype", out: Optional[Any] = None,
-            alpha: Any = 1, round_scalars: bool = False) -> "torch.Tensor":
+            alpha: Any = 1, round_scalars: bool = False,
+            tracked: Optional[bool] = None) -> "torch.Tensor":
     """Runs ``kernel_op`` over broadcast ``operands`` (name, tensor or number) converted to
     ``common`` (computing in fp32 for fp16/bf16) into ``out`` or a new tensor of
     ``result_dtype``; ``alpha`` is add's and sub's multiplier (1 is folded into the kernel).
     ``kernel_op`` "dropout" runs dropout_kernel with ``alpha`` = (p, scale, seed). Scalars
     convert to the compute dtype, or with ``round_scalars`` first to ``common`` (PyTorch's
-    comparisons compare in the common dtype; its arithmetic takes scalars at fp32)."""
+    comparisons compare in the common dtype; its arithmetic takes scalars at fp32). ``tracked``:
+    whether grad mode is on and an operand requires grad, where the caller knows it (the
+    result then gets the raising node of ``no_backward``, and ``out`` is refused)."""
     tensors = [(name, v) for name, v in operands if isinstance(v, torch.Tensor)]
     device = next((v.device for _, v in tensors if not _is_cpu_scalar(v)), torch.device("cpu"))
     if device.type != "cpu":  # 0-d CPU tensors are then scalars passed by value, as in PyTorch
@@ -167,13 +170,14 @@ def _launch(op: str, kernel_op: str, operands: Sequence[Tuple[str, Operand]],
     except RuntimeError:
         shapes = ", ".join(f"{name} {tuple(t.shape)}" for name, t in tensors)
         raise ValueError(f"{op}: the shapes of {shapes} do not broadcast together") from None
-    tracked = tracks_grad(t for _, t in tensors)
+    if tracked is None:  # over every tensor operand, 0-d CPU ones passed by value included
+        tracked = tracks_grad(v for _, v in operands)
     if out is None:
         out = torch.empty(shape, dtype=result_dtype, device=device)
     else:
         if tracked:
             how = "inplace=True" if any(out is t for _, t in tensors) else "out="
-            check_no_grad_out(op, (t for _, t in tensors), how)
+            check_no_grad_out(op, (v for _, v in operands), how)
         out = check_out(op, out, shape, result_dtype, device, castable=True)
         if out.dtype not in _language_dtypes():
             raise TypeError(f"{op}: out has dtype {_dtype_name(out.dtype)}, which tessera.ops "
@@ -186,7 +190,7 @@ def _launch(op: str, kernel_op: str, operands: Sequence[Tuple[str, Operand]],
                 for _, v in operands]
         scalar_dtype = _language_dtypes()[common] if round_scalars else _compute_dtype(common)
         _launch_slices(kernel_op, args, out, (common, result_dtype, scalar_dtype), alpha)
-    return without_backward(op, out, (t for _, t in tensors)) if tracked else out
+    return without_backward(op, out, (v for _, v in operands)) if tracked else out
 
 
 def _launch_slices(kernel_op: str, args: List[Any], out: "torch.Tensor",
@@ -355,9 +359,10 @@ def _unary(op: str, kernel_op: str, x: "torch.Tensor", out: Optional[Any] = None
     """Unary function ``kernel_op`` (one of ``UNARY_BACKWARDS``) of ``x`` into ``out`` or a
     new tensor of its dtype; recorded for autograd where grad mode is on and ``x`` requires
     grad (``out`` is then refused)."""
-    if out is None and tracks_grad((x,)):
+    tracked = tracks_grad((x,))
+    if out is None and tracked:
         return _unary_function().apply(x, op, kernel_op)
-    return _launch(op, kernel_op, [("input", x)], x.dtype, x.dtype, out)
+    return _launch(op, kernel_op, [("input", x)], x.dtype, x.dtype, out, tracked=tracked)
 
 
 def _activation_input(op: str, input: Any, floats_only: bool) -> "torch.Tensor":
@@ -446,11 +451,8 @@ def dropout(input: Any, p: float = 0.5, training: bool = True, inplace: bool = F
 def _one_dropout_stream(x: "torch.Tensor") -> "torch.Tensor":
     """``x``, or a contiguous copy where a dropout of it would be launched in slices: each
     slice draws its own random stream, so a gradient (launched whole) would get another mask."""
-    contiguous = [1] * x.dim()
-    for d in reversed(range(x.dim() - 1)):
-        contiguous[d] = contiguous[d + 1] * x.shape[d + 1]
-    return x if len(_merged_dims(x.shape, [x.stride(), contiguous])) <= MAX_RANK else \
-        x.contiguous()
+    dims = _merged_dims(x.shape, [x.stride(), contiguous_strides(tuple(x.shape))])
+    return x if len(dims) <= MAX_RANK else x.contiguous()
 
 
 @functools.lru_cache(maxsize=None)
@@ -499,11 +501,12 @@ def _arithmetic(op: str, operands: List[Tuple[str, Operand]], result: "torch.dty
     (``out`` is then refused). Operands that autograd cannot follow here (a CPU scalar tensor
     beside CUDA tensors, integer results) get the no-backward node of ``_launch``."""
     tensors = [v for _, v in operands if isinstance(v, torch.Tensor)]
-    if out is None and result.is_floating_point and tracks_grad(tensors) and \
+    tracked = tracks_grad(tensors)
+    if out is None and tracked and result.is_floating_point and \
             len({t.device for t in tensors if t.requires_grad or t.dim()}) == 1:
         (_, a), (_, b) = operands
         return _arithmetic_function().apply(op, result, alpha, a, b)
-    return _launch(op, op, operands, result, result, out, alpha=alpha)
+    return _launch(op, op, operands, result, result, out, alpha=alpha, tracked=tracked)
 
 
 def sum_to(op: str, grad: "torch.Tensor", shape: Sequence[int], dtype: "torch.dtype",

@@ -40,6 +40,7 @@ from .kernels.normalization import (Block, Launch, choose_block, merge_dims, nee
 from .kernels.normalization_backward import (STATS_BLOCK_N, STATS_NUM_WARPS, choose_sum_block,
                                              norm_bwd_kernel, norm_bwd_stats_kernel,
                                              plan_backward, sum_needs_int64, sum_rows_kernel)
+from .no_backward import tracks_grad
 
 __all__ = ["layer_norm", "rms_norm", "softmax"]
 
@@ -53,7 +54,8 @@ def _floats() -> Tuple[Any, ...]:
     return (torch.float16, torch.bfloat16, torch.float32)
 
 
-def _contiguous_strides(shape: Shape) -> Shape:
+def contiguous_strides(shape: Shape) -> Shape:
+    """The element strides of a row-major (C-contiguous) tensor of ``shape``."""
     strides, step = [], 1
     for size in reversed(shape):
         strides.append(step)
@@ -91,7 +93,7 @@ def _softmax_plan(shape: Shape, strides: Tuple[Shape, ...], dim: int,
     (the forward's input; the backward's output and gradient), writing a new contiguous
     tensor: per launch, the tensors' offsets and the kernel's arguments (the row sizes, then
     each tensor's row and column strides, the written one last)."""
-    written = _contiguous_strides(shape)
+    written = contiguous_strides(shape)
     every = strides + (written,)
     outer = [d for d in range(len(shape)) if d != dim]
     row_groups = merge_dims([shape[d] for d in outer], [[t[d] for d in outer] for t in every])
@@ -160,7 +162,7 @@ def softmax(input: Any, dim: int, dtype: Optional["torch.dtype"] = None) -> "tor
     elif dtype not in _floats():
         raise TypeError(f"softmax: dtype is {dtype}; expected one of torch.float16, "
                         "torch.bfloat16, torch.float32 or None")
-    if torch.is_grad_enabled() and x.requires_grad:
+    if tracks_grad((x,)):
         return _softmax_function().apply(x, dim, dtype)
     return _softmax_forward(x, dim, dtype)
 
@@ -230,7 +232,7 @@ def _norm_plan(op: str, shape: Shape, x_strides: Shape, w_strides: Optional[Shap
                b_strides: Optional[Shape], k: int, num_warps: Optional[int]) -> Plan:
     """The launches of a norm over the last ``k`` dims of ``shape``; the weight and bias,
     when given, have those dims' shape and strides ``w_strides`` / ``b_strides``."""
-    y_strides = _contiguous_strides(shape)
+    y_strides = contiguous_strides(shape)
     lead = len(shape) - k
     params = [s for s in (w_strides, b_strides) if s is not None]
     columns = merge_dims(shape[lead:], [x_strides[lead:], y_strides[lead:], *params])
@@ -317,7 +319,7 @@ def _norm(op: str, input: Any, normalized_shape: Union[int, Sequence[int]], weig
     if eps is None and rms:  # rms_norm's default (specs/ops.md); layer_norm has none
         eps = torch.finfo(x.dtype).eps
     eps = check_finite(eps, "eps", op, low=0)
-    if torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in (x, w, b)):
+    if tracks_grad((x, w, b)):
         return _norm_function().apply(x, w, b, shape, eps, rms)
     return _norm_forward(op, x, w, b, shape, eps, rms)
 

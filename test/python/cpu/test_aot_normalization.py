@@ -96,7 +96,7 @@ def python_launch(op, shape, dtype, out_dtype, weight, bias):
     """The tile IR, warps and record fields of the Python op's launch for a contiguous input of
     ``shape`` at an aligned address, specialised as its JIT launcher does (the values of the
     op's plan; an int equal to 1 or None folded, multiples of 16 and aligned pointers marked)."""
-    strides = ops_norm._contiguous_strides(shape)
+    strides = ops_norm.contiguous_strides(shape)
     if op == "softmax":
         kernel, names = softmax_kernel, SOFTMAX_INTS
         block, steps = ops_norm._softmax_plan(shape, (strides,), len(shape) - 1, None)

@@ -437,6 +437,12 @@ def _overlapping_mm(t):
     return call(ops.mm, buf[:32].view(4, 8), t.f32(8, 6), out=buf[8:32].view(4, 6))
 
 
+def _strided_out_inside_mm_input(t):
+    """out, a strided (4, 4) view, within the dense memory of input (4, 8): columns 0-3."""
+    a = t.sentinel(4, 8)
+    return call(ops.mm, a, t.f32(8, 4), out=a[:, :4])
+
+
 def _aliased_addmm(t):
     buf = t.sentinel(32)
     mat1 = buf[:16].view(4, 4)
@@ -488,6 +494,8 @@ MATMUL = [
     case("mm-out_expanded", lambda t: call(ops.mm, t.f32(4, 8), t.f32(8, 6), out=t.sentinel(
         1, 6).expand(4, 6)), ValueError, r"mm: out has elements that share memory"),
     case("mm-out_overlaps_input", _overlapping_mm, ValueError,
+         r"mm: out overlaps input in memory; expected a separate output"),
+    case("mm-strided_out_inside_input", _strided_out_inside_mm_input, ValueError,
          r"mm: out overlaps input in memory; expected a separate output"),
     case("mm-mat2_on_cpu", lambda t: call(ops.mm, t.f32(4, 8), t.f32(8, 6, device="cpu")),
          ValueError, r"mm: mat2 is on cpu but input is on cuda", cuda_only=True),
