@@ -570,19 +570,25 @@ def _arithmetic_function() -> type:
             op, result = ctx.op, ctx.result
             needs = ctx.needs_input_grad[3:5]
             grads: List[Optional["torch.Tensor"]] = [None, None]
+            # A product that is summed over broadcast dims stays in fp32 until the sum is
+            # rounded: fp16/bf16 products would each be rounded first, and their sum can cancel.
+            wide = [torch.float32 if needs[i] and ctx.operands[i] is not None and
+                    ctx.operands[i][0] != tuple(g.shape) and result.itemsize < 4 else result
+                    for i in range(2)]
             if op in ("add", "sub"):
                 other_scale = ctx.alpha if op == "add" else -ctx.alpha
                 parts = [(g, 1), (g, other_scale)]
             elif op == "mul":
-                parts = [(_launch(op, "mul", [("grad", g), ("other", b)], result, result), 1)
+                parts = [(_launch(op, "mul", [("grad", g), ("other", b)], result, wide[0]), 1)
                          if needs[0] else None,
-                         (_launch(op, "mul", [("grad", g), ("input", a)], result, result), 1)
+                         (_launch(op, "mul", [("grad", g), ("input", a)], result, wide[1]), 1)
                          if needs[1] else None]
             else:
-                quotient = _launch(op, "div", [("grad", g), ("other", b)], result, result)
+                quotient = _launch(op, "div", [("grad", g), ("other", b)], result,
+                                   torch.promote_types(*wide))
                 parts = [(quotient, 1),
-                         (_launch(op, "mul", [("grad", quotient), ("result", y)], result,
-                                  result), -1) if needs[1] else None]
+                         (_launch(op, "mul", [("grad", quotient), ("result", y)], quotient.dtype,
+                                  wide[1]), -1) if needs[1] else None]
             for i, part in enumerate(parts):
                 if needs[i] and part is not None and ctx.operands[i] is not None:
                     shape, dtype = ctx.operands[i]
