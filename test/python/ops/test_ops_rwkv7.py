@@ -66,21 +66,24 @@ def log_decay(w, decay):
 
 def reference(r, w, k, v, a, b, s0=None, decay="raw"):
     """(y, S_T) of B.8 in float64 from the given tensors (upcast); s0 (B, H, N, N) or
-    (H, N, N)."""
-    r, w, k, v, a, b = (x.double() for x in (r, w, k, v, a, b))
+    (H, N, N). It steps on the CPU and returns to the inputs' device (differentiably): on a GPU
+    its per-step ops are thousands of kernel launches, most of a test's time under
+    compute-sanitizer."""
+    device = r.device
+    r, w, k, v, a, b = (x.double().cpu() for x in (r, w, k, v, a, b))
     batch, steps, heads, n = r.shape
     d = torch.exp(log_decay(w, decay))
     if s0 is None:
-        state = torch.zeros(batch, heads, n, n, dtype=torch.float64, device=r.device)
+        state = torch.zeros(batch, heads, n, n, dtype=torch.float64)
     else:
-        state = s0.double().expand(batch, heads, n, n)
+        state = s0.double().cpu().expand(batch, heads, n, n)
     ys = []
     for t in range(steps):
         sa = torch.einsum("bhij,bhj->bhi", state, a[:, t])
         state = (state * d[:, t, :, None, :] + sa[..., None] * b[:, t, :, None, :]
                  + v[:, t, :, :, None] * k[:, t, :, None, :])
         ys.append(torch.einsum("bhij,bhj->bhi", state, r[:, t]))
-    return torch.stack(ys, dim=1), state
+    return torch.stack(ys, dim=1).to(device), state.to(device)
 
 
 @pytest.fixture(autouse=True, params=["tile",
