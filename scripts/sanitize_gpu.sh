@@ -3,11 +3,15 @@
 # _C (any of its steps does): every module in its own process, JOBS at a time, with PyTorch's
 # caching allocator off so that memcheck sees each tensor's own bounds.
 #
-# Usage: [JOBS=n] [CHUNK=n] scripts/sanitize_gpu.sh TOOL [MODULE...]
+# Usage: [JOBS=n] [CHUNK=n] [SHARED_CACHE=1] scripts/sanitize_gpu.sh TOOL [MODULE...]
 #   TOOL: memcheck, racecheck, initcheck or synccheck
-#   MODULE: pytest paths (default: every test/python/gpu and test/python/ops module)
+#   MODULE: pytest paths (default: every test/python/gpu and test/python/ops module), or @FILE:
+#     the test ids listed in FILE, one per line (the unfinished rest of an earlier run, say)
 #   CHUNK: with n > 0, a module of more than n tests runs as several processes of at most n
 #     tests each (its collected test ids split in order), so that big modules spread over JOBS
+#   SHARED_CACHE: 1 or a directory: every process uses one kernel cache (a new one, or that
+#     directory), so that a module's chunks compile its kernels once between them; for modules
+#     that do not test the cache itself (the ops')
 # Writes $OUT/sanitize-TOOL/<module>[.part<k>].log and prints one line per process and a total;
 # exits 1 if a module failed or the sanitizer reported an error.
 set -uo pipefail
@@ -34,7 +38,7 @@ sanitize() {
   IFS=$'\t' read -ra job <<<"$1"
   name="${job[0]}"
   log="$logs/$name.log"
-  TESSERA_CACHE_DIR="$(mktemp -d)" compute-sanitizer --tool "$tool" --target-processes all \
+  TESSERA_CACHE_DIR="${shared_cache:-$(mktemp -d)}" compute-sanitizer --tool "$tool" --target-processes all \
     --print-limit 50 python3 -m pytest -q -p no:cacheprovider "${job[@]:1}" >"$log" 2>&1
   tests="$(grep -E '^=* ?[0-9]+ (passed|failed|skipped|error)' "$log" | tail -n 1 | tr -d '=')"
   [[ "$tests" == *passed* && "$tests" != *failed* && "$tests" != *error* ]] || verdict=FAILED
@@ -51,15 +55,21 @@ sanitize() {
 # The jobs: a module, or with CHUNK, runs of at most CHUNK of its collected test ids.
 jobs_of() {
   local module="$1" name ids
-  name="$(basename "$module" .py)"
-  if [ "${CHUNK:-0}" -le 0 ]; then
-    printf '%s\t%s\n' "$name" "$module"
-    return
+  if [[ "$module" == @* ]]; then
+    name="$(basename "${module#@}" .txt)"
+    mapfile -t ids < <(grep '::' "${module#@}")
+  else
+    name="$(basename "$module" .py)"
+    if [ "${CHUNK:-0}" -le 0 ]; then
+      printf '%s\t%s\n' "$name" "$module"
+      return
+    fi
+    mapfile -t ids < <(python3 -m pytest -q --collect-only -p no:cacheprovider "$module" \
+      2>/dev/null | grep '::')
   fi
-  mapfile -t ids < <(python3 -m pytest -q --collect-only -p no:cacheprovider "$module" 2>/dev/null |
-    grep '::')
-  if [ "${#ids[@]}" -le "$CHUNK" ]; then
-    printf '%s\t%s\n' "$name" "$module"
+  if [ "${CHUNK:-0}" -le 0 ] || [ "${#ids[@]}" -le "$CHUNK" ]; then
+    [[ "$module" == @* ]] || ids=("$module")
+    (IFS=$'\t'; echo "$name"$'\t'"${ids[*]}")
     return
   fi
   for ((start = 0; start < ${#ids[@]}; start += CHUNK)); do
@@ -68,6 +78,12 @@ jobs_of() {
 }
 export -f sanitize
 export tool logs
+case "${SHARED_CACHE:-0}" in
+  0) shared_cache="" ;;
+  1) shared_cache="$(mktemp -d)" ;;
+  *) shared_cache="$SHARED_CACHE" && mkdir -p "$shared_cache" ;;
+esac
+export shared_cache
 for module in "${modules[@]}"; do jobs_of "$module"; done >"$logs/jobs.txt"
 tr '\n' '\0' <"$logs/jobs.txt" | xargs -0 -P "${JOBS:-4}" -I{} bash -c 'sanitize "$@"' _ {} |
   tee "$logs/summary.txt"
