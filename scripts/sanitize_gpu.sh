@@ -29,25 +29,46 @@ mkdir -p "$logs"
 export PYTHONPATH="$root/python${PYTHONPATH:+:$PYTHONPATH}" PYTORCH_NO_CUDA_MEMORY_CACHING=1
 export TESSERA_TEST_DEVICES="${TESSERA_TEST_DEVICES:-cuda}" TESSERA_QUIET=1
 
-# One job under the sanitizer: "clean" when pytest passed and every process's summary counts
-# no error. A process that makes no CUDA call (a disassembler a test runs) ends the sanitizer with
+# The racecheck reports in log $1 ("Race reported between <access> at KERNEL+0x..." and its
+# "and <access> at KERNEL+0x..." lines) whose kernels are all NVIDIA's or PyTorch's: C++ names
+# (demangled: "void ...", "...::...") or cuBLAS's and cuDNN's (nvjet_..., sm90_xmma_..., cudnn...).
+# Tessera's kernels all have extern "C" names. racecheck reports hazards inside cuBLAS's nvjet
+# GEMMs (the attention tests' fp16 references), which are not the code under test; excluding
+# those kernels instead (--kernel-name-exclude) made racecheck fail on hardware exceptions in them.
+vendor_races() {
+  awk '
+    /Error: Race reported between/ { n++; ours[n] = 0 }
+    n && / access at / {
+      name = $0; sub(/.* access at /, "", name); sub(/\+0x[0-9a-f]+.*$/, "", name)
+      if (name !~ /^(void |nvjet_|sm[0-9]+_xmma|cutlass|cudnn)/ && name !~ /::/) ours[n] = 1
+    }
+    END { c = 0; for (i = 1; i <= n; i++) if (!ours[i]) c++; print c }' "$1"
+}
+
+# One job under the sanitizer: "clean" when pytest passed and every error the summaries count is
+# a racecheck report on NVIDIA's or PyTorch's kernels (vendor_races; the verdict says how many).
+# A process that makes no CUDA call (a disassembler a test runs) ends the sanitizer with
 # "Target application terminated before first instrumented API call": that is not a finding.
 # A job is a line "<log name>\t<pytest argument>\t..." (test ids may hold spaces, not tabs).
 sanitize() {
-  local name log tests verdict=clean
+  local name log tests errors vendor verdict=clean
   IFS=$'\t' read -ra job <<<"$1"
   name="${job[0]}"
   log="$logs/$name.log"
-  TESSERA_CACHE_DIR="${shared_cache:-$(mktemp -d)}" compute-sanitizer --tool "$tool" --target-processes all \
-    --print-limit 50 python3 -m pytest -q -p no:cacheprovider "${job[@]:1}" >"$log" 2>&1
+  TESSERA_CACHE_DIR="${shared_cache:-$(mktemp -d)}" compute-sanitizer --tool "$tool" \
+    --target-processes all --print-limit 50 python3 -m pytest -q -p no:cacheprovider \
+    "${job[@]:1}" >"$log" 2>&1
   tests="$(grep -E '^=* ?[0-9]+ (passed|failed|skipped|error)' "$log" | tail -n 1 | tr -d '=')"
   [[ "$tests" == *passed* && "$tests" != *failed* && "$tests" != *error* ]] || verdict=FAILED
-  if grep -E '(ERROR|RACECHECK) SUMMARY' "$log" | grep -qvE '(: 0 errors|\(0 errors)'; then
+  errors="$(grep -E '(ERROR|RACECHECK) SUMMARY' "$log" | grep -oE '[0-9]+ errors?' |
+    awk '{n += $1} END {print n + 0}')"
+  vendor="$(vendor_races "$log")"
+  [ "$errors" -le "$vendor" ] || verdict=FAILED
+  if grep -E '^=+ (Error:|Internal Sanitizer Error)' "$log" |
+      grep -vE 'terminated before first instrumented API call|Race reported between' | grep -q .; then
     verdict=FAILED
   fi
-  if grep -E '^=+ Error:' "$log" | grep -qv 'terminated before first instrumented API call'; then
-    verdict=FAILED
-  fi
+  [ "$vendor" -eq 0 ] || verdict="$verdict ($vendor racecheck reports in NVIDIA's kernels)"
   echo "$name: $verdict |$tests | $(grep -E '(ERROR|RACECHECK) SUMMARY' "$log" | tail -n 1 |
     sed 's/^=* *//')"
 }
@@ -76,7 +97,7 @@ jobs_of() {
     (IFS=$'\t'; echo "$name.part$((start / CHUNK))"$'\t'"${ids[*]:start:CHUNK}")
   done
 }
-export -f sanitize
+export -f sanitize vendor_races
 export tool logs
 case "${SHARED_CACHE:-0}" in
   0) shared_cache="" ;;
@@ -87,7 +108,7 @@ export shared_cache
 for module in "${modules[@]}"; do jobs_of "$module"; done >"$logs/jobs.txt"
 tr '\n' '\0' <"$logs/jobs.txt" | xargs -0 -P "${JOBS:-4}" -I{} bash -c 'sanitize "$@"' _ {} |
   tee "$logs/summary.txt"
-failed="$(grep -c ': FAILED |' "$logs/summary.txt")"
+failed="$(grep -cE ': FAILED( |$)' "$logs/summary.txt")"
 echo "$tool: ${#modules[@]} modules in $(wc -l <"$logs/jobs.txt") processes," \
   "$failed with failures or sanitizer errors"
 [ "$failed" -eq 0 ]
