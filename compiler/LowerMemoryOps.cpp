@@ -239,40 +239,6 @@ struct StoreLowering : public OpConversionPattern<tile::StoreOp> {
   LoweringState &state;
 };
 
-// Whether this thread applies the elements it holds of a block of `type` (a scalar when null):
-// where the layout repeats an element over lanes or warps, the copy with the lowest lane and
-// warp coordinate along every dimension does; a scalar, thread 0 does.
-Value emitAppliesElements(OpBuilder &builder, Location loc, RankedTensorType type) {
-  auto [lane, warp] = emitLaneAndWarp(builder, loc);
-  auto c = [&](int64_t value) { return constI32(builder, loc, value); };
-  auto isZero = [&](Value x) {
-    return LLVM::ICmpOp::create(builder, loc, LLVM::ICmpPredicate::eq, x, c(0));
-  };
-  if (!type)
-    return LLVM::AndOp::create(builder, loc, isZero(lane), isZero(warp));
-  BlockedAttr root = getRootBlocked(type.getEncoding());
-  SmallVector<int64_t> rootShape = getRootShape(type.getEncoding(), type.getShape());
-  ThreadBaseFactors factors = getThreadBaseFactors(root);
-  Value applies = LLVM::ConstantOp::create(builder, loc, builder.getI1Type(), 1);
-  // Coordinate `(index / stride) mod count` must be below `distinct`, the copies' period.
-  auto firstCopy = [&](Value index, unsigned stride, unsigned count, unsigned distinct) {
-    if (distinct == count)
-      return;
-    Value coordinate = LLVM::URemOp::create(
-        builder, loc, LLVM::UDivOp::create(builder, loc, index, c(stride)), c(count));
-    applies = LLVM::AndOp::create(
-        builder, loc, applies,
-        LLVM::ICmpOp::create(builder, loc, LLVM::ICmpPredicate::ult, coordinate, c(distinct)));
-  };
-  for (unsigned d = 0; d < rootShape.size(); ++d) {
-    firstCopy(lane, factors.laneStride[d], root.getThreadsPerWarp()[d],
-              getDistinctLanes(root, rootShape, d));
-    firstCopy(warp, factors.warpStride[d], root.getWarpsPerCTA()[d],
-              getDistinctWarps(root, rootShape, d));
-  }
-  return applies;
-}
-
 // `atom` for elements of `element`: the operation and type suffix, e.g. "add.f32".
 std::string atomOperation(StringRef kind, Type element) {
   unsigned bits = element.getIntOrFloatBitWidth();

@@ -156,12 +156,14 @@ struct ReduceLowering : public OpConversionPattern<tile::ReduceOp> {
         return LLVM::AddOp::create(rewriter, loc, scaled, warpIndex);
       };
       emitBarrier(rewriter, loc);
-      for (unsigned g = 0; g < groupKeys.size(); ++g)
-        for (auto [k, value] : llvm::enumerate(accumulators[g])) {
-          Value address = emitSharedAddress(rewriter, loc, op, state, value.getType(),
-                                            slot(resultIndex[g], warpCoord), regionOffset[k]);
-          LLVM::StoreOp::create(rewriter, loc, toSharedStorage(rewriter, loc, value), address);
-        }
+      emitByFirstCopies(rewriter, loc, srcType, [&] {
+        for (unsigned g = 0; g < groupKeys.size(); ++g)
+          for (auto [k, value] : llvm::enumerate(accumulators[g])) {
+            Value address = emitSharedAddress(rewriter, loc, op, state, value.getType(),
+                                              slot(resultIndex[g], warpCoord), regionOffset[k]);
+            LLVM::StoreOp::create(rewriter, loc, toSharedStorage(rewriter, loc, value), address);
+          }
+      });
       emitBarrier(rewriter, loc);
       for (unsigned g = 0; g < groupKeys.size(); ++g) {
         SmallVector<SmallVector<Value>> partials;
@@ -232,11 +234,14 @@ struct DotLowering : public OpConversionPattern<tile::DotOp> {
     auto stage = [&](Value packed, RankedTensorType type, int64_t byteOffset) {
       SmallVector<Value> values = unpack(rewriter, loc, packed);
       SmallVector<SmallVector<Value>> coords = emitCoordinates(rewriter, loc, type);
-      for (auto [value, coord] : llvm::zip(values, coords)) {
-        Value index = emitLinearIndex(rewriter, loc, coord, type.getShape());
-        LLVM::StoreOp::create(rewriter, loc, value,
-                              emitSharedAddress(rewriter, loc, op, state, inType, index, byteOffset));
-      }
+      emitByFirstCopies(rewriter, loc, type, [&] {
+        for (auto [value, coord] : llvm::zip(values, coords)) {
+          Value index = emitLinearIndex(rewriter, loc, coord, type.getShape());
+          LLVM::StoreOp::create(
+              rewriter, loc, value,
+              emitSharedAddress(rewriter, loc, op, state, inType, index, byteOffset));
+        }
+      });
     };
     stage(adaptor.getA(), aType, 0);
     stage(adaptor.getB(), bType, bOffset);

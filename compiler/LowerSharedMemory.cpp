@@ -75,19 +75,21 @@ struct LocalAllocLowering : public TilePattern<LocalAllocOp> {
       SmallVector<SmallVector<Value>> coords = emitCoordinates(rewriter, loc, srcType);
       // Earlier readers of this block (a previous loop iteration) are done after the barrier.
       emitBarrier(rewriter, loc);
-      for (unsigned first = 0; first < values.size(); first += run) {
-        Value address = byteAddress(rewriter, loc, base,
-                                    emitSharedOffset(rewriter, loc, type, coords[first]));
-        Value stored = values[first];
-        if (run > 1) {
-          auto vectorType = VectorType::get({int64_t(run)}, values[first].getType());
-          stored = LLVM::PoisonOp::create(rewriter, loc, vectorType);
-          for (unsigned i = 0; i < run; ++i)
-            stored = LLVM::InsertElementOp::create(rewriter, loc, stored, values[first + i],
-                                                   constI32(rewriter, loc, i));
+      emitByFirstCopies(rewriter, loc, srcType, [&] {
+        for (unsigned first = 0; first < values.size(); first += run) {
+          Value address = byteAddress(rewriter, loc, base,
+                                      emitSharedOffset(rewriter, loc, type, coords[first]));
+          Value stored = values[first];
+          if (run > 1) {
+            auto vectorType = VectorType::get({int64_t(run)}, values[first].getType());
+            stored = LLVM::PoisonOp::create(rewriter, loc, vectorType);
+            for (unsigned i = 0; i < run; ++i)
+              stored = LLVM::InsertElementOp::create(rewriter, loc, stored, values[first + i],
+                                                     constI32(rewriter, loc, i));
+          }
+          LLVM::StoreOp::create(rewriter, loc, stored, address);
         }
-        LLVM::StoreOp::create(rewriter, loc, stored, address);
-      }
+      });
       // wgmma reads shared memory through the async proxy.
       if (state.hasAsyncProxyReaders)
         emitAsyncProxyFence(rewriter, loc);

@@ -2,6 +2,7 @@
 
 #include "dialects/tile/TileDialect.h"
 #include "mlir/Dialect/LLVMIR/NVVMDialect.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
 
 using namespace mlir;
 using namespace mlir::tessera;
@@ -271,6 +272,62 @@ Value mlir::tessera::emitShuffleXor(OpBuilder &builder, Location loc, Value valu
                               : shuffled;
 }
 
+Value mlir::tessera::emitAppliesElements(OpBuilder &builder, Location loc, RankedTensorType type) {
+  auto [lane, warp] = emitLaneAndWarp(builder, loc);
+  auto c = [&](int64_t value) { return constI32(builder, loc, value); };
+  auto isZero = [&](Value x) {
+    return LLVM::ICmpOp::create(builder, loc, LLVM::ICmpPredicate::eq, x, c(0));
+  };
+  if (!type)
+    return LLVM::AndOp::create(builder, loc, isZero(lane), isZero(warp));
+  BlockedAttr root = getRootBlocked(type.getEncoding());
+  SmallVector<int64_t> rootShape = getRootShape(type.getEncoding(), type.getShape());
+  ThreadBaseFactors factors = getThreadBaseFactors(root);
+  Value applies = LLVM::ConstantOp::create(builder, loc, builder.getI1Type(), 1);
+  // Coordinate `(index / stride) mod count` must be below `distinct`, the copies' period.
+  auto firstCopy = [&](Value index, unsigned stride, unsigned count, unsigned distinct) {
+    if (distinct == count)
+      return;
+    Value coordinate = LLVM::URemOp::create(
+        builder, loc, LLVM::UDivOp::create(builder, loc, index, c(stride)), c(count));
+    applies = LLVM::AndOp::create(
+        builder, loc, applies,
+        LLVM::ICmpOp::create(builder, loc, LLVM::ICmpPredicate::ult, coordinate, c(distinct)));
+  };
+  for (unsigned d = 0; d < rootShape.size(); ++d) {
+    firstCopy(lane, factors.laneStride[d], root.getThreadsPerWarp()[d],
+              getDistinctLanes(root, rootShape, d));
+    firstCopy(warp, factors.warpStride[d], root.getWarpsPerCTA()[d],
+              getDistinctWarps(root, rootShape, d));
+  }
+  return applies;
+}
+
+bool mlir::tessera::repeatsOverThreads(RankedTensorType type) {
+  auto root = dyn_cast<BlockedAttr>(getRootLayout(type.getEncoding()));
+  if (!root)
+    return false;
+  SmallVector<int64_t> rootShape = getRootShape(type.getEncoding(), type.getShape());
+  for (unsigned d = 0; d < rootShape.size(); ++d)
+    if (getDistinctLanes(root, rootShape, d) < root.getThreadsPerWarp()[d] ||
+        getDistinctWarps(root, rootShape, d) < root.getWarpsPerCTA()[d])
+      return true;
+  return false;
+}
+
+void mlir::tessera::emitByFirstCopies(OpBuilder &builder, Location loc, RankedTensorType type,
+                                      function_ref<void()> emitStores) {
+  if (!repeatsOverThreads(type)) {
+    emitStores();
+    return;
+  }
+  auto firstCopy = scf::IfOp::create(builder, loc, emitAppliesElements(builder, loc, type),
+                                     /*withElseRegion=*/false);
+  OpBuilder::InsertionGuard guard(builder);
+  builder.setInsertionPoint(firstCopy.thenBlock()->getTerminator());
+  emitStores();
+}
+
 Value mlir::tessera::exchangeThroughShared(
     ConversionPatternRewriter &rewriter, Location loc, Operation *anchor, Value packed,
     RankedTensorType srcType, RankedTensorType dstType, Type dstStructType,
@@ -282,11 +339,13 @@ Value mlir::tessera::exchangeThroughShared(
   state.reserveShared(slots * storageBytes(element));
   SmallVector<SmallVector<Value>> srcCoords = emitCoordinates(rewriter, loc, srcType);
   emitBarrier(rewriter, loc);
-  for (auto [value, coords] : llvm::zip(values, srcCoords)) {
-    Value address = emitSharedAddress(rewriter, loc, anchor, state, element,
-                                      srcIndex(rewriter, coords), 0);
-    LLVM::StoreOp::create(rewriter, loc, toSharedStorage(rewriter, loc, value), address);
-  }
+  emitByFirstCopies(rewriter, loc, srcType, [&] {
+    for (auto [value, coords] : llvm::zip(values, srcCoords)) {
+      Value address =
+          emitSharedAddress(rewriter, loc, anchor, state, element, srcIndex(rewriter, coords), 0);
+      LLVM::StoreOp::create(rewriter, loc, toSharedStorage(rewriter, loc, value), address);
+    }
+  });
   emitBarrier(rewriter, loc);
   SmallVector<Value> results;
   for (ArrayRef<Value> coords : emitCoordinates(rewriter, loc, dstType)) {

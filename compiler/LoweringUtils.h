@@ -97,9 +97,25 @@ void emitSideEffectAsm(OpBuilder &builder, Location loc, StringRef body, StringR
 // shfl.sync.bfly of any scalar up to 64 bits.
 Value emitShuffleXor(OpBuilder &builder, Location loc, Value value, unsigned laneMask);
 
+// Whether this thread applies the elements it holds of a block of `type` (a scalar when null),
+// for a layout that is blocked or a slice of one: where the layout repeats an element over lanes
+// or warps, the copy with the lowest lane and warp coordinate along every dimension does; a
+// scalar, thread 0 does.
+Value emitAppliesElements(OpBuilder &builder, Location loc, RankedTensorType type);
+
+// Whether the layout of `type` is blocked (or a slice of one) and gives some of its elements to
+// several lanes or warps.
+bool repeatsOverThreads(RankedTensorType type);
+
+// Runs `emitStores`, the shared-memory stores of a block of `type`, so that where the layout
+// repeats elements over lanes or warps only the first copies store (emitAppliesElements): the
+// copies hold one value, but racecheck counts writes of one slot from several warps as hazards.
+void emitByFirstCopies(OpBuilder &builder, Location loc, RankedTensorType type,
+                       function_ref<void()> emitStores);
+
 // Moves the elements of `packed` (laid out as `srcType`) to where `dstType` puts them, through
-// `slots` elements of shared memory: each source element is written at srcIndex(coords), each
-// destination element read at dstIndex(coords).
+// `slots` elements of shared memory: each source element is written at srcIndex(coords) (by its
+// first copies), each destination element read at dstIndex(coords).
 Value exchangeThroughShared(ConversionPatternRewriter &rewriter, Location loc, Operation *anchor,
                             Value packed, RankedTensorType srcType, RankedTensorType dstType,
                             Type dstStructType,

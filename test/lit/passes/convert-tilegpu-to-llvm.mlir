@@ -297,6 +297,40 @@ func.func @transpose(%x: !tile.ptr<f32> {tile.divisibility = 16 : i32}, %y: !til
 
 // -----
 
+// Tests that a layout conversion of a block its layout repeats over threads (4 x 4 elements over
+// 128) is written to shared memory by the first copy of each element alone, between the
+// barriers: racecheck counts writes of one slot from several warps as hazards.
+// CHECK-LABEL: llvm.func @small_transpose
+// CHECK: nvvm.barrier0
+// CHECK: llvm.icmp "ult"
+// CHECK: scf.if %{{.*}} {
+// CHECK: llvm.store {{.*}} : f32, !llvm.ptr<3>
+// CHECK: }
+// CHECK-NEXT: nvvm.barrier0
+// CHECK: llvm.load {{.*}} : !llvm.ptr<3> -> f32
+module {
+func.func @small_transpose(%x: !tile.ptr<f32> {tile.divisibility = 16 : i32}, %y: !tile.ptr<f32> {tile.divisibility = 16 : i32}) attributes {tile.kernel} {
+  %r = tile.make_range {start = 0 : i32, end = 4 : i32} : tensor<4xi32>
+  %rows = tile.expand_dims %r {axis = 1 : i32} : tensor<4xi32> -> tensor<4x1xi32>
+  %cols = tile.expand_dims %r {axis = 0 : i32} : tensor<4xi32> -> tensor<1x4xi32>
+  %c4 = arith.constant dense<4> : tensor<4x1xi32>
+  %rs = arith.muli %rows, %c4 : tensor<4x1xi32>
+  %rb = tile.broadcast %rs : tensor<4x1xi32> -> tensor<4x4xi32>
+  %cb = tile.broadcast %cols : tensor<1x4xi32> -> tensor<4x4xi32>
+  %offs = arith.addi %rb, %cb : tensor<4x4xi32>
+  %xs = tile.splat %x : !tile.ptr<f32> -> tensor<4x4x!tile.ptr<f32>>
+  %px = tile.addptr %xs, %offs : tensor<4x4x!tile.ptr<f32>>, tensor<4x4xi32>
+  %v = tile.load %px : (tensor<4x4x!tile.ptr<f32>>) -> tensor<4x4xf32>
+  %t = tile.trans %v {order = array<i32: 1, 0>} : tensor<4x4xf32> -> tensor<4x4xf32>
+  %ys = tile.splat %y : !tile.ptr<f32> -> tensor<4x4x!tile.ptr<f32>>
+  %py = tile.addptr %ys, %offs : tensor<4x4x!tile.ptr<f32>>, tensor<4x4xi32>
+  tile.store %py, %t : (tensor<4x4x!tile.ptr<f32>>, tensor<4x4xf32>) -> ()
+  return
+}
+}
+
+// -----
+
 // Tests that an atomic on a block of 64 elements over 128 threads is applied by the first two
 // warps only (warps 2 and 3 hold copies), each element by one predicated `atom` whose old value
 // is zero where it is not applied.
