@@ -194,7 +194,12 @@ def test_arithmetic_with_scalars_and_promotion(name, randn, gen, device):
             with pytest.raises(TypeError, match="subtracting bools"):
                 fn(a, b)  # PyTorch refuses it too
             continue
-        check(fn(a, b), reference(a, b))
+        want = reference(a, b)
+        if isinstance(b, float) and a.dtype == torch.float16:
+            # PyTorch's CUDA kernels (and tessera) take the scalar at fp32; its CPU kernels round
+            # it to fp16 first, which moves results near 0 by more than the tolerance
+            want = reference(a.float(), b).to(want.dtype)
+        check(fn(a, b), want)
 
 
 def test_zero_d_cpu_tensors(randn, device):
