@@ -37,6 +37,7 @@ DROPOUT_BLOCK = 4096
 UNARY_BACKWARDS = {name: name + "_backward" for name in (
     "relu", "sigmoid", "tanh", "silu", "gelu", "gelu_tanh", "abs", "neg", "exp", "sin", "cos",
     "rsqrt")}
+_BACKWARD_OPS = tl.constexpr(tuple(UNARY_BACKWARDS.values()))
 
 
 @tessera.jit
@@ -203,10 +204,7 @@ def _apply(OP: tl.constexpr, a, b, c, alpha, COMMON: tl.constexpr):
         return _gelu(a, True)
     if OP == "relu":
         return tl.where(a < 0, 0, a)  # NaN stays NaN, as in PyTorch
-    if OP in ("relu_backward", "sigmoid_backward", "tanh_backward", "silu_backward",
-              "gelu_backward", "gelu_tanh_backward", "abs_backward", "neg_backward",
-              "exp_backward", "sin_backward", "cos_backward",
-              "rsqrt_backward"):  # UNARY_BACKWARDS' values
+    if OP in _BACKWARD_OPS:
         return _unary_backward(OP, a, b)
     if OP == "bitwise_not":
         return ~a
