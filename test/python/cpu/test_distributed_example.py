@@ -2,31 +2,18 @@
 (its kernels compiled for the host) and the PyTorch model under DistributedDataParallel, and the
 losses of every step agree. (GPU hosts with two GPUs run it over NCCL:
 test/python/gpu/test_gpu_distributed.py.)"""
-import json
-import os
-import subprocess
-import sys
-
 import pytest
+from train_block_runs import run_train_block
 
 pytest.importorskip("torch")
-
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(
-    os.path.abspath(__file__)))))
-SCRIPT = os.path.join(ROOT, "examples", "distributed", "train_block.py")
 
 
 # Tests that a small model's three DDP steps over two CPU processes match PyTorch's losses and
 # that the script writes its report.
 def test_two_process_ddp_matches_pytorch_on_the_cpu(tmp_path):
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
-        [os.path.join(ROOT, "python"), os.environ.get("PYTHONPATH", "")]))
-    done = subprocess.run(
-        [sys.executable, SCRIPT, "--world-size", "2", "--device", "cpu", "--steps", "3",
-         "--seq-len", "16", "--d-model", "32", "--batch-per-rank", "2", "--out", str(tmp_path)],
-        capture_output=True, text=True, env=env, timeout=900)
-    assert done.returncode == 0, done.stdout + done.stderr
-    report = json.loads((tmp_path / "losses.json").read_text())
+    report = run_train_block(tmp_path, ["--world-size", "2", "--device", "cpu", "--steps", "3",
+                                        "--seq-len", "16", "--d-model", "32",
+                                        "--batch-per-rank", "2"], timeout=900)
     assert report["world_size"] == 2 and report["mismatches"] == []
     tessera_losses, torch_losses = report["losses"]["tessera"], report["losses"]["pytorch"]
     assert len(tessera_losses) == len(torch_losses) == 3

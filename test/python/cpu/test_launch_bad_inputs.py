@@ -35,6 +35,7 @@ import re
 import numpy as np
 import pytest
 
+from launch_cases import BINDING, BLOCK, copy_kernel, store_kernel
 from test_frontend_support import tessera
 
 import tessera.language as tl
@@ -42,20 +43,7 @@ from tessera.runtime import host
 from tessera.runtime import jit_function as jit_module
 
 N = 100
-BLOCK = 128
 SENTINEL = -77  # fits every dtype here but the unsigned
-
-
-@tessera.jit
-def copy_kernel(X, OUT, n, BLOCK: tl.constexpr):
-    offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
-    mask = offs < n
-    tl.store(OUT + offs, tl.load(X + offs, mask=mask), mask=mask)
-
-
-@tessera.jit
-def store_kernel(OUT, value):
-    tl.store(OUT, value)
 
 
 @tessera.jit
@@ -242,22 +230,6 @@ def test_the_largest_cuda_grid_is_launched(cuda_recorder):
 
 
 # ==== arguments ==================================================================================
-BINDING = {
-    "too-few": (lambda x, out: copy_kernel[(1,)](x, out, BLOCK=BLOCK),
-                "missing 1 required positional argument: 'n'"),
-    "too-many": (lambda x, out: copy_kernel[(1,)](x, out, N, BLOCK, 5),
-                 "takes 4 positional arguments but 5"),
-    "repeated": (lambda x, out: copy_kernel[(1,)](x, out, N, X=x, BLOCK=BLOCK),
-                 "multiple values for argument 'X'"),
-    "unknown-keyword": (lambda x, out: copy_kernel[(1,)](x, out, N, BLOCK=BLOCK, bogus=1),
-                        "unexpected keyword argument 'bogus'"),
-    "missing-constexpr": (lambda x, out: copy_kernel[(1,)](x, out, N),
-                          "missing 1 required positional argument: 'BLOCK'"),
-    "missing-grid": (lambda x, out: copy_kernel.run(x, out, N, BLOCK=BLOCK),
-                     "missing 1 required keyword-only argument: 'grid'"),
-}
-
-
 @pytest.mark.parametrize("case", BINDING)
 def test_binding_errors(case):
     launch, match = BINDING[case]
@@ -305,7 +277,7 @@ def test_objects_that_are_no_tensor_are_refused_for_pointers(value, name):
                                           (None, "expected a tensor or a number, got None")])
 def test_scalars_for_pointers_fail_to_compile_at_the_kernel_line(value, match):
     x, out = arrays()
-    refused(tessera.CompilationError, r"test_launch_bad_inputs.py:\d+: " + match,
+    refused(tessera.CompilationError, r"launch_cases.py:\d+: " + match,
             lambda: copy_kernel[(1,)](value, out, N, BLOCK=BLOCK), x, out)
 
 

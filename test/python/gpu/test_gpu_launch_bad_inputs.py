@@ -12,9 +12,10 @@ Covered:
 - CUDA's grid limits (x up to 2**31 - 1, y and z up to 65535): refused before the launch, with
   a message naming them, through the Python launcher (interface objects) and the fast path (torch
   tensors); y and z of 65535 run;
-- arguments: too few, too many and unknown keywords, a missing constexpr, a constexpr given a
-  CUDA tensor, objects that are no tensor for a pointer, CPU tensors and NumPy arrays beside CUDA
-  tensors, a tensor on the meta device, complex64 (float64 and bfloat16 run), ints outside
+- arguments: too few, too many, repeated and unknown keywords, a missing constexpr or grid (the
+  cases of launch_cases.py, which the host tier shares), a constexpr given a CUDA tensor,
+  objects that are no tensor for a pointer, CPU tensors and NumPy arrays beside CUDA tensors, a
+  tensor on the meta device, complex64 (float64 and bfloat16 run), ints outside
   -2**63..2**64 - 1, ints past int32 (an int64 specialisation storing the exact value, uint64
   beyond 2**63 - 1), pointers that are not a multiple of their element size (refused, naming the
   argument) and pointers that are element-aligned but not 16-byte aligned (run, results exact);
@@ -32,24 +33,13 @@ from gpu_helpers import require_torch_gpu
 
 torch = require_torch_gpu()
 
+import launch_cases  # noqa: E402
 import tessera  # noqa: E402
-import tessera.language as tl  # noqa: E402
+from launch_cases import copy_kernel, store_kernel  # noqa: E402
 
 N = 1000
 BLOCK = 256
 SENTINEL = -77.0
-
-
-@tessera.jit
-def copy_kernel(X, OUT, n, BLOCK: tl.constexpr):
-    offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
-    mask = offs < n
-    tl.store(OUT + offs, tl.load(X + offs, mask=mask), mask=mask)
-
-
-@tessera.jit
-def store_kernel(OUT, value):
-    tl.store(OUT, value)
 
 
 class CudaArray:
@@ -182,14 +172,7 @@ def test_grids_at_cuda_limits_run(grid, kind):
 
 # ==== arguments ==================================================================================
 BINDING = {
-    "too-few": (lambda x, out: copy_kernel[(4,)](x, out, BLOCK=BLOCK),
-                "missing 1 required positional argument: 'n'"),
-    "too-many": (lambda x, out: copy_kernel[(4,)](x, out, N, BLOCK, 5),
-                 "takes 4 positional arguments but 5"),
-    "unknown-keyword": (lambda x, out: copy_kernel[(4,)](x, out, N, BLOCK=BLOCK, bogus=1),
-                        "unexpected keyword argument 'bogus'"),
-    "missing-constexpr": (lambda x, out: copy_kernel[(4,)](x, out, N),
-                          "missing 1 required positional argument: 'BLOCK'"),
+    **launch_cases.BINDING,
     "constexpr-tensor": (lambda x, out: copy_kernel[(4,)](x, out, N, BLOCK=torch.tensor(
         BLOCK, device="cuda")), "constexpr 'BLOCK' must be a compile-time value, got a Tensor"),
     "constexpr-array": (lambda x, out: copy_kernel[(4,)](x, out, N, BLOCK=np.array(BLOCK)),
