@@ -155,15 +155,30 @@ struct ReduceLowering : public OpConversionPattern<tile::ReduceOp> {
         Value scaled = LLVM::MulOp::create(rewriter, loc, index, constI32(rewriter, loc, warps));
         return LLVM::AddOp::create(rewriter, loc, scaled, warpIndex);
       };
+      // After the shuffles every lane along the axis holds its warp's partials: the first
+      // stores them.
+      Value firstLaneOnAxis;
+      if (threads->lanes > 1) {
+        Value laneCoord = LLVM::URemOp::create(
+            rewriter, loc,
+            LLVM::UDivOp::create(rewriter, loc, lane, constI32(rewriter, loc, threads->laneStride)),
+            constI32(rewriter, loc, threads->lanes));
+        firstLaneOnAxis = LLVM::ICmpOp::create(rewriter, loc, LLVM::ICmpPredicate::eq, laneCoord,
+                                               constI32(rewriter, loc, 0));
+      }
       emitBarrier(rewriter, loc);
-      emitByFirstCopies(rewriter, loc, srcType, [&] {
-        for (unsigned g = 0; g < groupKeys.size(); ++g)
-          for (auto [k, value] : llvm::enumerate(accumulators[g])) {
-            Value address = emitSharedAddress(rewriter, loc, op, state, value.getType(),
-                                              slot(resultIndex[g], warpCoord), regionOffset[k]);
-            LLVM::StoreOp::create(rewriter, loc, toSharedStorage(rewriter, loc, value), address);
-          }
-      });
+      emitByFirstCopies(
+          rewriter, loc, srcType,
+          [&] {
+            for (unsigned g = 0; g < groupKeys.size(); ++g)
+              for (auto [k, value] : llvm::enumerate(accumulators[g])) {
+                Value address = emitSharedAddress(rewriter, loc, op, state, value.getType(),
+                                                  slot(resultIndex[g], warpCoord), regionOffset[k]);
+                LLVM::StoreOp::create(rewriter, loc, toSharedStorage(rewriter, loc, value),
+                                      address);
+              }
+          },
+          firstLaneOnAxis);
       emitBarrier(rewriter, loc);
       for (unsigned g = 0; g < groupKeys.size(); ++g) {
         SmallVector<SmallVector<Value>> partials;

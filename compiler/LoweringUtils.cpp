@@ -316,13 +316,17 @@ bool mlir::tessera::repeatsOverThreads(RankedTensorType type) {
 }
 
 void mlir::tessera::emitByFirstCopies(OpBuilder &builder, Location loc, RankedTensorType type,
-                                      function_ref<void()> emitStores) {
-  if (!repeatsOverThreads(type)) {
+                                      function_ref<void()> emitStores, Value alsoRequired) {
+  Value condition = alsoRequired;
+  if (repeatsOverThreads(type)) {
+    Value applies = emitAppliesElements(builder, loc, type);
+    condition = condition ? LLVM::AndOp::create(builder, loc, applies, condition) : applies;
+  }
+  if (!condition) {
     emitStores();
     return;
   }
-  auto firstCopy = scf::IfOp::create(builder, loc, emitAppliesElements(builder, loc, type),
-                                     /*withElseRegion=*/false);
+  auto firstCopy = scf::IfOp::create(builder, loc, condition, /*withElseRegion=*/false);
   OpBuilder::InsertionGuard guard(builder);
   builder.setInsertionPoint(firstCopy.thenBlock()->getTerminator());
   emitStores();

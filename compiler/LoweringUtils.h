@@ -109,9 +109,10 @@ bool repeatsOverThreads(RankedTensorType type);
 
 // Runs `emitStores`, the shared-memory stores of a block of `type`, so that where the layout
 // repeats elements over lanes or warps only the first copies store (emitAppliesElements): the
-// copies hold one value, but racecheck counts writes of one slot from several warps as hazards.
+// copies hold one value, but racecheck counts writes of one slot by several threads as hazards.
+// `alsoRequired`, an i1 if given, narrows the storing threads further.
 void emitByFirstCopies(OpBuilder &builder, Location loc, RankedTensorType type,
-                       function_ref<void()> emitStores);
+                       function_ref<void()> emitStores, Value alsoRequired = {});
 
 // Moves the elements of `packed` (laid out as `srcType`) to where `dstType` puts them, through
 // `slots` elements of shared memory: each source element is written at srcIndex(coords) (by its

@@ -24,14 +24,18 @@ func.func @masked_copy(%x: !tile.ptr<f32> {tile.divisibility = 16 : i32}, %n: i3
 // -----
 
 // Tests that a full reduction shuffles across lanes, then combines warps through shared memory,
-// and that the kernel records the scratch it needs.
+// each warp's partial stored by its first lane alone (after the shuffles all 32 hold it), and
+// that the kernel records the scratch it needs.
 // CHECK: tilegpu.shared = 16 : i32
 // CHECK: llvm.mlir.global external @tessera_smem() {addr_space = 3 : i32
 // CHECK-LABEL: llvm.func @total
 // CHECK-COUNT-5: nvvm.shfl.sync bfly
-// CHECK: nvvm.barrier0
+// CHECK: %[[FIRST_LANE:.*]] = llvm.icmp "eq" %{{.*}}, %{{.*}} : i32
+// CHECK-NEXT: nvvm.barrier0
+// CHECK-NEXT: scf.if %[[FIRST_LANE]] {
 // CHECK: llvm.store {{.*}} : f32, !llvm.ptr<3>
-// CHECK: nvvm.barrier0
+// CHECK-NEXT: }
+// CHECK-NEXT: nvvm.barrier0
 // CHECK: llvm.load {{.*}} : !llvm.ptr<3> -> f32
 module {
 func.func @total(%x: !tile.ptr<f32> {tile.divisibility = 16 : i32}) attributes {tile.kernel} {
