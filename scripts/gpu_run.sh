@@ -109,8 +109,9 @@ if wants tests; then
     logs="$out/gpu-tests"
     rm -rf "$logs" && mkdir -p "$logs"
     streams=test/python/gpu/test_gpu_streams.py
+    # The op modules first: they are the longest, and the tier ends with its slowest process.
     # shellcheck disable=SC2016  # expanded by the inner shell
-    printf '%s\n' test/python/gpu/test_*.py test/python/ops/test_*.py | grep -vxF "$streams" |
+    printf '%s\n' test/python/ops/test_*.py test/python/gpu/test_*.py | grep -vxF "$streams" |
       xargs -P "$JOBS" -I{} bash -c 'run_modules "$1/$(basename "$2" .py).log" "$2"' _ \
         "$logs" {}
     rc=$?

@@ -58,24 +58,26 @@ def pytest_collection_modifyitems(config, items):
 
 @pytest.fixture(autouse=True)
 def host_test_settings(request):
-    """On the CPU, ``torch.empty`` and friends give NaN (integers: their largest value) for the
-    duration of the test, and PyTorch computes the references on one thread: its intra-op
-    threads only slow down the many small tensor ops of the float64 references (ten times and
-    more where the cores are shared)."""
-    device = getattr(request.node, "callspec", None) and request.node.callspec.params.get("device")
-    if device != "cpu":
-        yield
-        return
+    """PyTorch computes the references on one thread: its intra-op threads only slow down the
+    many small tensor ops of the float64 references (ten times and more where the cores are
+    shared, as by the GPU tier's parallel pytest processes, whose CUDA tests step some
+    references on the CPU). On the CPU, ``torch.empty`` and friends also give NaN (integers:
+    their largest value) for the duration of the test."""
     import torch
     import torch.utils.deterministic
 
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    device = getattr(request.node, "callspec", None) and request.node.callspec.params.get("device")
+    if device != "cpu":
+        yield
+        torch.set_num_threads(threads)
+        return
     saved = (torch.are_deterministic_algorithms_enabled(),
              torch.is_deterministic_algorithms_warn_only_enabled(),
              torch.utils.deterministic.fill_uninitialized_memory)
-    threads = torch.get_num_threads()
     torch.use_deterministic_algorithms(True, warn_only=True)
     torch.utils.deterministic.fill_uninitialized_memory = True
-    torch.set_num_threads(1)
     yield
     torch.use_deterministic_algorithms(saved[0], warn_only=saved[1])
     torch.utils.deterministic.fill_uninitialized_memory = saved[2]
