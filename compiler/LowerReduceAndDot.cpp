@@ -138,10 +138,7 @@ struct ReduceLowering : public OpConversionPattern<tile::ReduceOp> {
       state.reserveShared(bytes);
 
       auto [lane, warp] = emitLaneAndWarp(rewriter, loc);
-      Value warpCoord = LLVM::URemOp::create(
-          rewriter, loc,
-          LLVM::UDivOp::create(rewriter, loc, warp, constI32(rewriter, loc, threads->warpStride)),
-          constI32(rewriter, loc, warps));
+      Value warpCoord = emitThreadCoordinate(rewriter, loc, warp, threads->warpStride, warps);
       SmallVector<SmallVector<Value>> coords = emitCoordinates(rewriter, loc, srcType);
       SmallVector<Value> resultIndex;
       for (unsigned g = 0; g < groupKeys.size(); ++g) {
@@ -158,14 +155,11 @@ struct ReduceLowering : public OpConversionPattern<tile::ReduceOp> {
       // After the shuffles every lane along the axis holds its warp's partials: the first
       // stores them.
       Value firstLaneOnAxis;
-      if (threads->lanes > 1) {
-        Value laneCoord = LLVM::URemOp::create(
-            rewriter, loc,
-            LLVM::UDivOp::create(rewriter, loc, lane, constI32(rewriter, loc, threads->laneStride)),
-            constI32(rewriter, loc, threads->lanes));
-        firstLaneOnAxis = LLVM::ICmpOp::create(rewriter, loc, LLVM::ICmpPredicate::eq, laneCoord,
-                                               constI32(rewriter, loc, 0));
-      }
+      if (threads->lanes > 1)
+        firstLaneOnAxis = LLVM::ICmpOp::create(
+            rewriter, loc, LLVM::ICmpPredicate::eq,
+            emitThreadCoordinate(rewriter, loc, lane, threads->laneStride, threads->lanes),
+            constI32(rewriter, loc, 0));
       emitBarrier(rewriter, loc);
       emitByFirstCopies(
           rewriter, loc, srcType,

@@ -272,6 +272,12 @@ Value mlir::tessera::emitShuffleXor(OpBuilder &builder, Location loc, Value valu
                               : shuffled;
 }
 
+Value mlir::tessera::emitThreadCoordinate(OpBuilder &builder, Location loc, Value index,
+                                          unsigned stride, unsigned count) {
+  Value quotient = LLVM::UDivOp::create(builder, loc, index, constI32(builder, loc, stride));
+  return LLVM::URemOp::create(builder, loc, quotient, constI32(builder, loc, count));
+}
+
 Value mlir::tessera::emitAppliesElements(OpBuilder &builder, Location loc, RankedTensorType type) {
   auto [lane, warp] = emitLaneAndWarp(builder, loc);
   auto c = [&](int64_t value) { return constI32(builder, loc, value); };
@@ -288,8 +294,7 @@ Value mlir::tessera::emitAppliesElements(OpBuilder &builder, Location loc, Ranke
   auto firstCopy = [&](Value index, unsigned stride, unsigned count, unsigned distinct) {
     if (distinct == count)
       return;
-    Value coordinate = LLVM::URemOp::create(
-        builder, loc, LLVM::UDivOp::create(builder, loc, index, c(stride)), c(count));
+    Value coordinate = emitThreadCoordinate(builder, loc, index, stride, count);
     applies = LLVM::AndOp::create(
         builder, loc, applies,
         LLVM::ICmpOp::create(builder, loc, LLVM::ICmpPredicate::ult, coordinate, c(distinct)));

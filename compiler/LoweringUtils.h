@@ -97,6 +97,11 @@ void emitSideEffectAsm(OpBuilder &builder, Location loc, StringRef body, StringR
 // shfl.sync.bfly of any scalar up to 64 bits.
 Value emitShuffleXor(OpBuilder &builder, Location loc, Value value, unsigned laneMask);
 
+// `(index / stride) mod count`: a lane's or warp's coordinate along a dimension that `count`
+// lanes or warps `stride` apart span (AxisThreads, ThreadBaseFactors).
+Value emitThreadCoordinate(OpBuilder &builder, Location loc, Value index, unsigned stride,
+                           unsigned count);
+
 // Whether this thread applies the elements it holds of a block of `type` (a scalar when null),
 // for a layout that is blocked or a slice of one: where the layout repeats an element over lanes
 // or warps, the copy with the lowest lane and warp coordinate along every dimension does; a
