@@ -70,8 +70,8 @@ sanitize() {
     "$log")"
   [ "$errors" -le $((vendor + lost)) ] || verdict=FAILED
   if grep -E '=+ (Error:|Internal Sanitizer Error)' "$log" |
-      grep -vE 'terminated before first instrumented API call|Race reported between' |
-      grep -vE 'failure to track a kernel launch' | grep -q .; then
+      grep -vE 'terminated before first instrumented|Race reported between|failure to track' |
+      grep -q .; then
     verdict=FAILED
   fi
   [ "$verdict" != clean ] || [ "$lost" -eq 0 ] ||

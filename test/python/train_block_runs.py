@@ -4,12 +4,14 @@ import json
 import os
 import subprocess
 import sys
+from typing import Any, Dict, Sequence
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SCRIPT = os.path.join(ROOT, "examples", "distributed", "train_block.py")
 
 
-def run_train_block(out, args, timeout):
+def run_train_block(out: "os.PathLike[str]", args: Sequence[str], timeout: float
+                    ) -> Dict[str, Any]:
     """Runs the script with ``args`` and ``--out out`` (the in-tree package first on
     PYTHONPATH), asserts that it succeeded and returns its report (``losses.json``)."""
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(

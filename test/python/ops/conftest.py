@@ -69,18 +69,17 @@ def host_test_settings(request):
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     device = getattr(request.node, "callspec", None) and request.node.callspec.params.get("device")
-    if device != "cpu":
-        yield
-        torch.set_num_threads(threads)
-        return
-    saved = (torch.are_deterministic_algorithms_enabled(),
-             torch.is_deterministic_algorithms_warn_only_enabled(),
-             torch.utils.deterministic.fill_uninitialized_memory)
-    torch.use_deterministic_algorithms(True, warn_only=True)
-    torch.utils.deterministic.fill_uninitialized_memory = True
+    on_cpu = device == "cpu"
+    if on_cpu:
+        saved = (torch.are_deterministic_algorithms_enabled(),
+                 torch.is_deterministic_algorithms_warn_only_enabled(),
+                 torch.utils.deterministic.fill_uninitialized_memory)
+        torch.use_deterministic_algorithms(True, warn_only=True)
+        torch.utils.deterministic.fill_uninitialized_memory = True
     yield
-    torch.use_deterministic_algorithms(saved[0], warn_only=saved[1])
-    torch.utils.deterministic.fill_uninitialized_memory = saved[2]
+    if on_cpu:
+        torch.use_deterministic_algorithms(saved[0], warn_only=saved[1])
+        torch.utils.deterministic.fill_uninitialized_memory = saved[2]
     torch.set_num_threads(threads)
 
 
