@@ -6,7 +6,7 @@
 # Usage: [JOBS=n] [CHUNK=n] [SHARED_CACHE=1] scripts/sanitize_gpu.sh TOOL [MODULE...]
 #   TOOL: memcheck, racecheck, initcheck or synccheck
 #   MODULE: pytest paths (default: every test/python/gpu and test/python/ops module), or @FILE:
-#     the test ids listed in FILE, one per line (the unfinished rest of an earlier run, say)
+#     the test ids or modules listed in FILE, one per line (an earlier run's unfinished.txt, say)
 #   CHUNK: with n > 0, a module of more than n tests runs as several processes of at most n
 #     tests each (its collected test ids split in order), so that big modules spread over JOBS
 #   SHARED_CACHE: 1 or a directory: every process uses one kernel cache (a new one, or that
@@ -14,6 +14,8 @@
 #     that do not test the cache itself (the ops')
 # Writes $OUT/sanitize-TOOL/<module>[.part<k>].log and prints one line per process and a total;
 # exits 1 if a module failed, the sanitizer reported an error, or it lost track of a launch.
+# $OUT/sanitize-TOOL/unfinished.txt lists the tests of every process that did not end clean, also
+# when a timeout stops the run (exit 124 then): `@` it to rerun exactly those.
 set -uo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -86,7 +88,7 @@ jobs_of() {
   local module="$1" name ids
   if [[ "$module" == @* ]]; then
     name="$(basename "${module#@}" .txt)"
-    mapfile -t ids < <(grep '::' "${module#@}")
+    mapfile -t ids < <(grep -E '::|\.py$' "${module#@}")
   else
     name="$(basename "$module" .py)"
     if [ "${CHUNK:-0}" -le 0 ]; then
@@ -105,6 +107,14 @@ jobs_of() {
     (IFS=$'\t'; echo "$name.part$((start / CHUNK))"$'\t'"${ids[*]:start:CHUNK}")
   done
 }
+
+# The pytest arguments of the jobs without a clean line in summary.txt: failed, incomplete, or
+# stopped before their end.
+write_unfinished() {
+  awk -F'\t' 'NR == FNR { if (/^[^ ]+: clean/) clean[substr($0, 1, index($0, ":") - 1)] = 1; next }
+    !($1 in clean) { for (i = 2; i <= NF; i++) print $i }' \
+    "$logs/summary.txt" "$logs/jobs.txt" >"$logs/unfinished.txt"
+}
 export -f sanitize vendor_races
 export tool logs
 case "${SHARED_CACHE:-0}" in
@@ -114,10 +124,19 @@ case "${SHARED_CACHE:-0}" in
 esac
 export shared_cache
 for module in "${modules[@]}"; do jobs_of "$module"; done >"$logs/jobs.txt"
+: >"$logs/summary.txt"
+# timeout signals the whole process group: the running jobs end without a verdict, then this.
+stopped() {
+  write_unfinished
+  echo "$tool: stopped; the tests left are in $logs/unfinished.txt"
+  exit 124
+}
+trap stopped TERM INT
 tr '\n' '\0' <"$logs/jobs.txt" | xargs -0 -P "${JOBS:-4}" -I{} bash -c 'sanitize "$@"' _ {} |
   tee "$logs/summary.txt"
 failed="$(grep -cE ': FAILED( |$)' "$logs/summary.txt")"
 incomplete="$(grep -cE ': INCOMPLETE ' "$logs/summary.txt")"
+write_unfinished
 echo "$tool: ${#modules[@]} modules in $(wc -l <"$logs/jobs.txt") processes," \
   "$failed with failures or sanitizer errors, $incomplete incomplete (rerun them)"
 [ "$failed" -eq 0 ] && [ "$incomplete" -eq 0 ]
