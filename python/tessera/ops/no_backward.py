@@ -1,5 +1,4 @@
-"""The autograd node of the ops that have no backward yet (``pow``, ``clamp``,
-``rotary_position_embedding``).
+"""The autograd node of the ops that have no backward yet (``pow``, ``clamp``).
 
 Their kernels run outside ``torch.autograd``, so a result they return as it is has no history:
 a loss computed through it would backpropagate to the ops after it and silently leave every

@@ -9,13 +9,19 @@ strides (a slice of a fused QKV projection, heads transposed, a broadcast table)
 passed to the kernel, never copied. Interleaved pairs are read as one word per pair where the
 memory allows it (16-byte accesses on aligned, contiguous heads).
 
+The op is differentiable in ``input``: the rotation is orthogonal, so the gradient is the
+output's gradient rotated back, the same kernel with ``-sin_table`` (and differentiable in turn,
+for ``create_graph=True``). Gradients of the tables are not implemented; a backward that needs
+them raises ``NotImplementedError``.
+
     >>> q = tessera.ops.rotary_position_embedding(q, sin, cos)                    # doctest: +SKIP
     >>> tessera.ops.rotary_position_embedding(k, sin, cos, interleaved=False,
     ...                                       inplace=True)                       # doctest: +SKIP
 """
 from __future__ import annotations
 
-from typing import Any, Dict, Sequence, Tuple
+import functools
+from typing import Any, Dict, Optional, Sequence, Tuple
 
 try:
     import torch
@@ -25,8 +31,9 @@ except ImportError:  # pragma: no cover - the CPU tier has no PyTorch (as_tensor
 from ..utils import cdiv, next_power_of_2
 from . import settings
 from .arguments import as_tensor, check_bool, check_device, check_distinct, check_dtype
+from .elementwise import neg
 from .kernels.rope import rope_kernel
-from .no_backward import check_no_grad_out, without_backward
+from .no_backward import check_no_grad_out, tracks_grad
 
 __all__ = ["rotary_position_embedding", "launch_config"]
 
@@ -115,10 +122,13 @@ def rotary_position_embedding(input: Any, sin_table: Any, cos_table: Any,
         out1 = x0 * sin + x1 * cos
 
     Tables are fp32 or the input's dtype, of shape ``(S, D/2)``; the math is fp32 and the
-    output has the input's dtype. ``inplace=True`` writes into ``input`` and returns it.
+    output has the input's dtype. ``inplace=True`` writes into ``input`` and returns it (refused
+    while autograd records the call). Gradients flow to ``input``, not to the tables.
 
     >>> angles = torch.outer(torch.arange(S), 10000.0 ** (-torch.arange(0, D, 2) / D))
     >>> q = rotary_position_embedding(q, angles.sin().cuda(), angles.cos().cuda())
+    ... # doctest: +SKIP
+    >>> rotary_position_embedding(x.requires_grad_(), sin, cos).sum().backward()
     ... # doctest: +SKIP
     """
     x = as_tensor(input, "input", _OP)
@@ -142,11 +152,19 @@ def rotary_position_embedding(input: Any, sin_table: Any, cos_table: Any,
     if check_bool(inplace, "inplace", _OP):
         check_distinct(x, "input", _OP, "inplace=True needs distinct elements")
         check_no_grad_out(_OP, (x, sin, cos), "inplace=True")
-        out = x
-    else:
+        return _rotate(x, sin, cos, interleaved, x)
+    if tracks_grad((x, sin, cos)):
+        return _rotation_function().apply(x, sin, cos, interleaved)
+    return _rotate(x, sin, cos, interleaved)
+
+
+def _rotate(x: "torch.Tensor", sin: "torch.Tensor", cos: "torch.Tensor", interleaved: bool,
+            out: Optional["torch.Tensor"] = None) -> "torch.Tensor":
+    """Launches the kernel on checked arguments, into ``out`` or a new tensor; returns it."""
+    if out is None:
         out = torch.empty(x.shape, dtype=x.dtype, device=x.device)
     if x.numel() == 0:
-        return without_backward(_OP, out, (x, sin, cos))
+        return out
     args, meta = _arguments(x, out, sin, cos, interleaved)
     batch, seq, heads, _ = x.shape
     programs = (batch * seq * cdiv(heads, meta["BLOCK_H"])
@@ -156,4 +174,29 @@ def rotary_position_embedding(input: Any, sin_table: Any, cos_table: Any,
                          "more than a launch's 2**31 - 1")
     num_warps = settings.get_default_num_warps() or _DEFAULT_NUM_WARPS
     rope_kernel[(programs,)](*args, **meta, num_warps=num_warps)
-    return without_backward(_OP, out, (x, sin, cos))
+    return out
+
+
+@functools.lru_cache(maxsize=None)
+def _rotation_function() -> type:
+    """The torch.autograd.Function of the op (built on first use: importing needs no
+    PyTorch)."""
+    class Rotation(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, x, sin, cos, interleaved):
+            ctx.save_for_backward(sin, cos)
+            ctx.interleaved = interleaved
+            return _rotate(x, sin, cos, interleaved)
+
+        @staticmethod
+        def backward(ctx, grad):
+            if ctx.needs_input_grad[1] or ctx.needs_input_grad[2]:
+                raise NotImplementedError(
+                    f"{_OP} has no backward for sin_table and cos_table in tessera.ops yet; "
+                    "pass tables that do not require grad (detach them)")
+            sin, cos = ctx.saved_tensors
+            # The public op again, so that a create_graph backward is itself differentiable.
+            grad_x = rotary_position_embedding(grad, neg(sin), cos, ctx.interleaved)
+            return grad_x, None, None, None
+
+    return Rotation

@@ -2,7 +2,8 @@
 fp16 / bf16 / fp32 inputs with fp32 or input-dtype tables, both layouts, inplace, odd sizes
 (S = 1, H = 3, D = 2, D = 130...), non-contiguous inputs (a slice of a fused QKV tensor,
 transposed heads, strided channels, an odd offset) and tables (transposed, broadcast, sliced),
-empty tensors, 64-bit offsets, and the errors of specs/ops.md.
+empty tensors, 64-bit offsets, and the errors of specs/ops.md. The backward (the rotation by
+the opposite angle) against the same reference, and its own backward.
 
 Every test runs on each device (conftest.py): the CPU through the host back end, and CUDA where
 there is a GPU.
@@ -209,6 +210,86 @@ def test_empty(shape, device):
     out = ops.rotary_position_embedding(x, sin, cos)
     assert out.shape == x.shape and out.dtype == x.dtype
     assert ops.rotary_position_embedding(x, sin, cos, inplace=True) is x
+
+
+@pytest.mark.parametrize("interleaved", [True, False], ids=["interleaved", "halves"])
+@pytest.mark.parametrize("dtype, table", [(dtype, table) for dtype in DTYPES for table in
+                                          sorted({torch.float32, dtype}, key=str)],
+                         ids=lambda d: dtype_id(d))
+@pytest.mark.parametrize("shape", [(2, 16, 4, 64), (1, 1, 1, 2), (3, 5, 3, 130)],
+                         ids=lambda s: "x".join(map(str, s)))
+def test_backward_rotates_the_gradient_back(shape, dtype, table, interleaved, randn, gen):
+    x = randn(*shape, dtype=dtype).requires_grad_()
+    grad = randn(*shape, dtype=dtype)
+    sin, cos = tables(shape[1], shape[3] // 2, table, gen)
+    out = ops.rotary_position_embedding(x, sin, cos, interleaved=interleaved)
+    assert out.requires_grad and out.grad_fn is not None
+    check(out.detach(), x.detach(), sin, cos, interleaved)
+    op_helpers.poisoned_call(x.device, shape, dtype, out.backward, grad)
+    # d(out)/dx is the rotation by the angle, so x.grad is grad rotated by minus the angle.
+    check(x.grad, grad, -sin, cos, interleaved)
+
+
+def test_backward_of_a_broadcast_gradient(randn, gen):
+    x = randn(2, 5, 3, 8, dtype=torch.bfloat16).requires_grad_()
+    sin, cos = tables(5, 4, torch.float32, gen)
+    ops.rotary_position_embedding(x, sin, cos).sum().backward()  # the gradient has stride 0
+    check(x.grad, torch.ones_like(x), -sin, cos, True)
+
+
+@pytest.mark.parametrize("interleaved", [True, False], ids=["interleaved", "halves"])
+def test_double_backward(interleaved, randn, gen):
+    x = randn(2, 5, 3, 8, dtype=torch.float32).requires_grad_()
+    grad = randn(2, 5, 3, 8, dtype=torch.float32).requires_grad_()
+    probe = randn(2, 5, 3, 8, dtype=torch.float32)
+    sin, cos = tables(5, 4, torch.float32, gen)
+    out = ops.rotary_position_embedding(x, sin, cos, interleaved=interleaved)
+    (grad_x,) = torch.autograd.grad(out, x, grad, create_graph=True)
+    check(grad_x.detach(), grad.detach(), -sin, cos, interleaved)
+    # x.grad = R(-angle) grad is linear in grad: its gradient along probe is R(angle) probe.
+    grad_x.backward(probe)
+    check(grad.grad, probe, sin, cos, interleaved)
+    assert x.grad is None
+
+
+def test_gradient_of_a_non_contiguous_input(randn, gen):
+    qkv = randn(2, 7, 3 * 4, 16, dtype=torch.float16).requires_grad_()
+    q = qkv[:, :, :4]
+    grad = randn(2, 7, 4, 16, dtype=torch.float16)
+    sin, cos = tables(7, 8, torch.float32, gen)
+    ops.rotary_position_embedding(q, sin, cos).backward(grad)
+    check(qkv.grad[:, :, :4], grad, -sin, cos, True)
+    assert bool((qkv.grad[:, :, 4:] == 0).all())
+
+
+@pytest.mark.parametrize("needs_grad", ["sin_table", "cos_table", "both"])
+def test_table_gradients_are_refused_by_name(needs_grad, randn, gen):
+    x = randn(2, 5, 3, 8, dtype=torch.float32).requires_grad_()
+    sin, cos = tables(5, 4, torch.float32, gen)
+    sin.requires_grad_(needs_grad in ("sin_table", "both"))
+    cos.requires_grad_(needs_grad in ("cos_table", "both"))
+    out = ops.rotary_position_embedding(x, sin, cos)
+    check(out.detach(), x.detach(), sin.detach(), cos.detach(), True)
+    with pytest.raises(NotImplementedError, match=r"^rotary_position_embedding has no backward "
+                       r"for sin_table and cos_table in tessera\.ops yet"):
+        out.sum().backward()
+    assert x.grad is None
+
+
+def test_calls_without_grad_record_nothing(randn, gen):
+    x = randn(2, 5, 3, 8, dtype=torch.float32)
+    sin, cos = tables(5, 4, torch.float32, gen)
+    assert ops.rotary_position_embedding(x, sin, cos).grad_fn is None
+    with torch.no_grad():
+        out = ops.rotary_position_embedding(x.requires_grad_(), sin, cos)
+    assert out.grad_fn is None and not out.requires_grad
+
+
+def test_empty_backward(device):
+    x = torch.empty(2, 0, 3, 8, device=device).requires_grad_()
+    sin = cos = torch.empty(0, 4, device=device)
+    ops.rotary_position_embedding(x, sin, cos).sum().backward()
+    assert x.grad.shape == x.shape
 
 
 @pytest.mark.cuda_only  # 4 GiB rotated in full
