@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """The backward passes of tessera.ops' differentiable ops against PyTorch's autograd of the
 same functions, bf16, in one process: softmax, layer_norm and rms_norm at 4096x4096 (GB/s),
-gelu and dropout at 2^26 elements (GB/s), and matmul at 4096^3 (TFLOP/s of the two gradient
-products).
+gelu and dropout at 2^26 elements (GB/s), the rotary embedding at 4x4096x32x128 (GB/s), and
+matmul at 4096^3 (TFLOP/s of the two gradient products).
 
 Each contender's forward is recorded once per input; a timed call is the backward alone
 (``torch.autograd.grad`` of the kept graph for a fixed output gradient), so the figure covers
@@ -10,17 +10,19 @@ the backward kernels and autograd's bookkeeping, as a training step sees them. I
 over enough buffers to exceed L2 where one case is smaller than it. Bandwidth counts the bytes
 a backward must move: softmax reads y and dy and writes dx; the norms read x, dy and the
 weight and write dx and the parameters' gradients; gelu reads x and dy and writes dx; dropout
-reads dy and writes dx. Every gradient is checked against PyTorch's before timing (dropout's
-against its own mask).
+reads dy and writes dx; the rotary embedding reads dy and its fp32 tables and writes dx. Every
+gradient is checked against PyTorch's before timing (dropout's against its own mask).
 """
 import argparse
 import json
 
 import harness
+from bench_ops_rope import torch_rope
 
 NORM_SHAPE = (4096, 4096)
 ELEMENTS = 1 << 26
 MATMUL = (4096, 4096, 4096)
+ROPE_SHAPE = (4, 4096, 32, 128)
 DROPOUT_P = 0.1
 
 
@@ -33,6 +35,7 @@ def _cases(torch):
     bf16 = torch.bfloat16
     m, n = NORM_SHAPE
     mm, nn, kk = MATMUL
+    rb, rs, rh, rd = ROPE_SHAPE
 
     def rows(g):
         return [torch.randn(m, n, device="cuda", generator=g).to(bf16).requires_grad_(),
@@ -47,6 +50,11 @@ def _cases(torch):
                 .requires_grad_(),
                 torch.randn(kk, nn, device="cuda", generator=g).to(bf16).requires_grad_()]
 
+    def rotary(g):
+        angles = torch.rand(rs, rd // 2, device="cuda", generator=g) * 100
+        return [torch.randn(*ROPE_SHAPE, device="cuda", generator=g).to(bf16).requires_grad_(),
+                angles.sin(), angles.cos()]
+
     row_bytes = 3 * m * n * 2
     return [
         ("softmax", f"bf16 {m}x{n}", rows, 1, lambda x, w, b: ops.softmax(x, -1),
@@ -59,6 +67,10 @@ def _cases(torch):
         ("gelu", "bf16 2^26", flat, 1, ops.gelu, F.gelu, 3 * ELEMENTS * 2, "GB/s"),
         ("dropout", f"bf16 2^26 p={DROPOUT_P}", flat, 1, lambda x: ops.dropout(x, DROPOUT_P),
          lambda x: F.dropout(x, DROPOUT_P), 2 * ELEMENTS * 2, "GB/s"),
+        ("rope", f"bf16 interleaved {rb}x{rs}x{rh}x{rd}", rotary, 1,
+         lambda x, sin, cos: ops.rotary_position_embedding(x, sin, cos),
+         lambda x, sin, cos: torch_rope(torch, x, sin, cos, True),
+         2 * rb * rs * rh * rd * 2 + 2 * rs * (rd // 2) * 4, "GB/s"),
         ("matmul", f"bf16 {mm}x{nn}x{kk}", products, 2, ops.matmul, torch.matmul,
          2 * 2 * mm * nn * kk, "TFLOP/s"),
     ]
@@ -126,7 +138,7 @@ def run(reps=25, names=None):
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--ops", help="comma-separated subset of softmax, layer_norm, rms_norm, "
-                        "gelu, dropout, matmul")
+                        "gelu, dropout, rope, matmul")
     parser.add_argument("--reps", type=int, default=25)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
