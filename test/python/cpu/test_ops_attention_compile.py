@@ -37,7 +37,8 @@ def compiled(target, kernel="fwd", d=128, causal=False, left=False, mask_kind=0,
     constants = {"BLOCK_M": config["BLOCK_M"], "BLOCK_N": config["BLOCK_N"],
                  "HEAD_DIM": head_dim_block(d), "EVEN_D": head_dim_block(d) == d, "D": d,
                  "HAS_LEFT": left, "HAS_RIGHT": causal, "MASK_KIND": mask_kind,
-                 "SOFTCAP": softcap, "ALIBI": alibi, "VARLEN": varlen, "DROPOUT": dropout}
+                 "SOFTCAP": softcap, "ALIBI": alibi, "VARLEN": varlen, "DROPOUT": dropout,
+                 "PAIRS_ON_Z": False}
     if kernel == "fwd":
         constants["POSITIVE_SCALE"] = True
         if not lse:

@@ -57,7 +57,7 @@ def compiled_splitkv(target, d=128, causal=False, left=False, mask_kind=0, alibi
                  "HAS_LEFT": left, "HAS_RIGHT": causal, "MASK_KIND": mask_kind,
                  "SOFTCAP": False, "ALIBI": alibi, "POSITIVE_SCALE": True, "CACHE": cache,
                  "HAS_LEFTPAD": leftpad, "HAS_BATCH_IDX": batch_idx, "PAGED": page_size > 0,
-                 "SPLIT": split}
+                 "SPLIT": split, "PAIRS_ON_Z": False}
     absent = {"MASK": mask_kind == 0, "ALIBI_SLOPES": not alibi, "SEQLENS_K": not cache,
               "LEFTPAD": not leftpad, "BATCH_IDX": not batch_idx, "BLOCK_TABLE": not page_size,
               "O_PART": not split, "LSE_PART": not split}
@@ -74,7 +74,7 @@ def compiled_write(target, rotary=False, interleaved=False, seqlens=True, paged=
                    batch_idx=False, d=128):
     constants = {"BLOCK_S": 16, "HEAD_DIM": head_dim_block(d), "ROTARY": rotary,
                  "INTERLEAVED": interleaved, "AT_POSITION": seqlens, "HAS_SEQLENS": seqlens,
-                 "HAS_BATCH_IDX": batch_idx, "PAGED": paged}
+                 "HAS_BATCH_IDX": batch_idx, "PAGED": paged, "PAIRS_ON_Z": False}
     absent = {"COS": not rotary, "SIN": not rotary, "SEQLENS": not seqlens,
               "BATCH_IDX": not batch_idx, "BLOCK_TABLE": not paged}
     constants.update({name: None for name, gone in absent.items() if gone})

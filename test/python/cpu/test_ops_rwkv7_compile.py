@@ -59,6 +59,8 @@ def compiled(kernel, target, n=64, io="fp32", f64=False, decay=0, states=False, 
         constants.update(HAS_DST=states, HAS_DS0=states)
         unused = [] if states else ["DST", "DS0"]
     constants.update({name: None for name in unused})
+    if "PAIRS_ON_Z" in kernel.arg_names:  # (batch, head) pairs on grid axis 1 alone
+        constants["PAIRS_ON_Z"] = False
     signature = {}
     for name in kernel.arg_names:
         if name in constants:

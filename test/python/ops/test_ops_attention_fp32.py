@@ -23,6 +23,7 @@ from op_helpers import require_torch
 torch = require_torch()
 
 import tessera.ops as ops  # noqa: E402
+from tessera.ops.kernels import grid  # noqa: E402
 from attention_reference import check_close, poison_allocator, reference  # noqa: E402
 
 B = 2
@@ -145,6 +146,33 @@ def test_backward(case, device):
     elif case == "d256-lower-right":
         kwargs.update(is_causal=True, causal_variant="LOWER_RIGHT")
     check(q, k, v, do, **kwargs)
+
+
+# Tests that more (batch, head) pairs than grid axis 1 holds (65535; kernels/grid.py) run: 1025 x
+# 64 pairs through the forward and backward kernels (with grad) and the split-KV kernel (a
+# decode step without), over a (heads, batch) grid. cuda_only: host launches have no such limit,
+# and their 65600 programs take the host a minute (the next test runs the layouts there).
+@pytest.mark.parametrize("case", ["backward", "decode"])
+@CUDA_ONLY
+def test_more_pairs_than_grid_axis_1(case, device):
+    if case == "backward":
+        q, k, v, do = inputs(device, 3, 40, 64, 64, 32, grad=True, b=1025)
+        check(q, k, v, do, is_causal=True)
+    else:
+        q, k, v, _ = inputs(device, 1, 40, 64, 64, 32, b=1025)
+        check(q, k, v)
+
+
+# Tests each grid layout past the limit on small problems, with the limit lowered to 5: heads
+# by batch (4 x 3; GQA 4/2: the dk/dv kernel's pairs are kv heads, 2 x 3), and a factorisation
+# where the heads alone exceed it (1 x 6 = 3 x 2).
+@pytest.mark.parametrize("b,hq,hk", [(3, 4, 2), (1, 6, 6)], ids=["heads-by-batch", "factorised"])
+def test_pairs_over_two_grid_axes(b, hq, hk, device, monkeypatch):
+    monkeypatch.setattr(grid, "MAX_GRID_YZ", 5)
+    q, k, v, do = inputs(device, 37, 70, hq, hk, 32, grad=True, b=b)
+    check(q, k, v, do, enable_gqa=True, is_causal=True)
+    q, k, v, _ = inputs(device, 1, 300, hq, hk, 32, b=b)
+    check(q, k, v, enable_gqa=True)
 
 
 def test_present_slot_write(device):

@@ -26,6 +26,7 @@ torch = require_torch()
 
 import tessera.ops as ops  # noqa: E402
 from tessera.ops import attention_splitkv  # noqa: E402
+from tessera.ops.kernels import grid  # noqa: E402
 from attention_reference import check_close, check_lse, poison_allocator, reference  # noqa: E402
 
 pytestmark = pytest.mark.usefixtures("exact_fp32_matmul")  # the fp32 reference
@@ -313,6 +314,20 @@ def test_long_decode(shape, gen, monkeypatch):
     check_case(Case(gen, batch=1, lengths=(length,), capacity=capacity, s_new=1, hq=hq, hk=hk,
                     d=128, causal=True), lse=True)
     assert len(chosen) == 1 and chosen[0] > 1, f"split {chosen}; expected several"
+
+
+# Tests more (batch, head) pairs than grid axis 1 holds (kernels/grid.py; the limit lowered from
+# 65535 to 5 here): the split-KV kernel in 3 splits, the cache append and the rotated query
+# write, over (heads, batch) grids (3 batches, GQA 4/2) and over a factorisation where the
+# heads alone exceed the limit (6 = 3 x 2).
+@pytest.mark.parametrize("batch,lengths,hq,hk", [(3, (150, 450, 7), 4, 2), (1, (450,), 6, 6)],
+                         ids=["heads-by-batch", "factorised"])
+def test_pairs_over_two_grid_axes(batch, lengths, hq, hk, gen, monkeypatch):
+    monkeypatch.setattr(grid, "MAX_GRID_YZ", 5)
+    case = Case(gen, batch=batch, lengths=lengths, capacity=512, hq=hq, hk=hk, s_new=1,
+                causal=True, rotary="halves")
+    case.kwargs["num_splits"] = 3
+    check_case(case, lse=True)
 
 
 def test_fp16(gen):

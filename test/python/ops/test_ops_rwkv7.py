@@ -26,6 +26,7 @@ from op_helpers import require_torch
 torch = require_torch()
 
 import tessera.ops.rwkv as rwkv  # noqa: E402
+from tessera.ops.kernels import grid  # noqa: E402
 
 F = torch.nn.functional
 Y_TOL = {torch.float32: 1e-4, torch.bfloat16: 5e-3, torch.float16: 2e-3}
@@ -316,6 +317,28 @@ def test_backward_low_precision(dtype, device):
 def test_backward_long_sequence(device):
     check_gradients(model_inputs(device, 1, 1000, 2, 64, seed=27), GRAD_TOL[torch.float32],
                     with_dfinal=True)
+
+
+# Tests the forward over 1025 x 64 (batch, head) pairs, past grid axis 1's limit of 65535
+# (cuda_only: host launches have no such limit; the next test runs the layout there).
+@pytest.mark.cuda_only
+def test_more_pairs_than_grid_axis_1(device):
+    x = model_inputs(device, 1025, 3, 64, 16, seed=35)
+    y = rwkv.wkv7(*x)
+    ref, _ = reference(*x)
+    assert rel(y, ref) <= Y_TOL[torch.float32]
+
+
+# Tests more (batch, head) pairs than grid axis 1 holds (kernels/grid.py; the limit lowered from
+# 65535 to 5 here): the forward and the chunked backward over a (heads, batch) grid of 4 x 3.
+def test_pairs_over_two_grid_axes(device, monkeypatch):
+    monkeypatch.setattr(grid, "MAX_GRID_YZ", 5)
+    x = model_inputs(device, 3, 40, 4, 32, seed=33)
+    y, final = rwkv.wkv7(*x, output_final_state=True)
+    ref, ref_final = reference(*x)
+    assert rel(y, ref) <= Y_TOL[torch.float32]
+    assert rel(final, ref_final) <= Y_TOL[torch.float32]
+    check_gradients(x, GRAD_TOL[torch.float32], with_dfinal=True)
 
 
 def test_backward_reference_backend(device):

@@ -43,6 +43,8 @@ from typing import Dict
 import tessera
 import tessera.language as tl
 
+from .grid import batch_head_id
+
 __all__ = ["MASK_ADD", "MASK_BOOL", "MASK_NONE", "attention_bwd_delta_kernel",
            "attention_bwd_dkdv_kernel", "attention_bwd_dq_kernel", "attention_fwd_kernel",
            "choose_bwd_config", "choose_config", "head_dim_block"]
@@ -274,9 +276,9 @@ def attention_fwd_kernel(Q, K, V, O, LSE, MASK, ALIBI_SLOPES, CU_Q, CU_K,
                          EVEN_D: tl.constexpr, HAS_LEFT: tl.constexpr, HAS_RIGHT: tl.constexpr,
                          MASK_KIND: tl.constexpr, SOFTCAP: tl.constexpr, ALIBI: tl.constexpr,
                          POSITIVE_SCALE: tl.constexpr, VARLEN: tl.constexpr,
-                         DROPOUT: tl.constexpr):
+                         DROPOUT: tl.constexpr, PAIRS_ON_Z: tl.constexpr):
     start_m = tl.program_id(0)
-    bh = tl.program_id(1)
+    bh = batch_head_id(PAIRS_ON_Z)
     b = (bh // H).to(tl.int64)
     h = (bh % H).to(tl.int64)
     kv_h = h // GROUP
@@ -333,10 +335,10 @@ def attention_fwd_kernel(Q, K, V, O, LSE, MASK, ALIBI_SLOPES, CU_Q, CU_K,
 def attention_bwd_delta_kernel(O, DO, DELTA, CU_Q, stride_ob, stride_oh, stride_om, stride_gb,
                                stride_gh, stride_gm, stride_lb, stride_lh, H, Lq, D,
                                BLOCK_M: tl.constexpr, HEAD_DIM: tl.constexpr,
-                               VARLEN: tl.constexpr):
+                               VARLEN: tl.constexpr, PAIRS_ON_Z: tl.constexpr):
     """delta[b, h, i] = sum_d dO[b, h, i, d] * O[b, h, i, d], in fp32."""
     start_m = tl.program_id(0)
-    bh = tl.program_id(1)
+    bh = batch_head_id(PAIRS_ON_Z)
     b = (bh // H).to(tl.int64)
     h = (bh % H).to(tl.int64)
     q_start, Lq = _sequence(CU_Q, b, Lq, VARLEN)
@@ -415,9 +417,9 @@ def attention_bwd_dkdv_kernel(Q, K, V, DO, LSE, DELTA, DK, DV, MASK, ALIBI_SLOPE
                               HAS_LEFT: tl.constexpr, HAS_RIGHT: tl.constexpr,
                               MASK_KIND: tl.constexpr, SOFTCAP: tl.constexpr,
                               ALIBI: tl.constexpr, VARLEN: tl.constexpr,
-                              DROPOUT: tl.constexpr):
+                              DROPOUT: tl.constexpr, PAIRS_ON_Z: tl.constexpr):
     start_n = tl.program_id(0)
-    bhk = tl.program_id(1)
+    bhk = batch_head_id(PAIRS_ON_Z)
     b = (bhk // HKV).to(tl.int64)
     kv_h = (bhk % HKV).to(tl.int64)
     q_start, Lq = _sequence(CU_Q, b, Lq, VARLEN)
@@ -534,9 +536,9 @@ def attention_bwd_dq_kernel(Q, K, V, DO, LSE, DELTA, DQ, MASK, ALIBI_SLOPES, CU_
                             HAS_LEFT: tl.constexpr, HAS_RIGHT: tl.constexpr,
                             MASK_KIND: tl.constexpr, SOFTCAP: tl.constexpr,
                             ALIBI: tl.constexpr, VARLEN: tl.constexpr,
-                            DROPOUT: tl.constexpr):
+                            DROPOUT: tl.constexpr, PAIRS_ON_Z: tl.constexpr):
     start_m = tl.program_id(0)
-    bh = tl.program_id(1)
+    bh = batch_head_id(PAIRS_ON_Z)
     b = (bh // H).to(tl.int64)
     h = (bh % H).to(tl.int64)
     kv_h = h // GROUP

@@ -7,11 +7,13 @@ pipeline, helpers and exp2-domain online softmax) with two changes that suit dec
   ``r`` being query ``r // GROUP`` of head ``kv_h * GROUP + r % GROUP``, so a decode step
   (Lq = 1) fills the tile's rows with the group's heads and each K/V block is read once for
   all of them.
-- Split keys: grid axis 2 cuts each row block's visible keys into ``num_splits`` chunks of
-  whole ``BLOCK_N`` blocks, so a handful of (batch, kv head) pairs still fills the GPU. Each
-  chunk writes its normalised partial output and its log2-domain log-sum-exp (``-inf`` when it
-  saw no key) to fp32 workspaces, and ``attention_combine_kernel`` merges them:
-  ``o = sum_s 2^(lse_s - m) o_s / sum_s 2^(lse_s - m)``. One split stores the result directly.
+- Split keys: the ``num_splits`` programs of a row block (along grid axis 0; the (batch, kv
+  head) pairs are on axes 1 and 2, as ``grid.batch_head_grid`` lays them out) cut its visible
+  keys into chunks of whole ``BLOCK_N`` blocks, so a handful of (batch, kv head) pairs still
+  fills the GPU. Each chunk writes its normalised partial output and its log2-domain
+  log-sum-exp (``-inf`` when it saw no key) to fp32 workspaces, and
+  ``attention_combine_kernel`` merges them: ``o = sum_s 2^(lse_s - m) o_s / sum_s 2^(lse_s -
+  m)``. One split stores the result directly.
 
 With ``CACHE`` the keys are a KV cache (``specs/rwkv-and-attention.md`` C.5): batch b sees
 ``SEQLENS_K[b] + new_keys`` keys (at most ``capacity``) from position ``LEFTPAD[b]`` on,
@@ -30,6 +32,7 @@ import tessera
 import tessera.language as tl
 
 from .attention import LN2, LOG2E, _attend_all, _block_ranges, _load_rows
+from .grid import batch_head_id
 
 __all__ = ["attention_combine_kernel", "attention_splitkv_kernel", "choose_splitkv_config",
            "kv_write_kernel"]
@@ -50,10 +53,12 @@ def attention_splitkv_kernel(Q, K, V, O, LSE, O_PART, LSE_PART, MASK, ALIBI_SLOP
                              MASK_KIND: tl.constexpr, SOFTCAP: tl.constexpr, ALIBI: tl.constexpr,
                              POSITIVE_SCALE: tl.constexpr, CACHE: tl.constexpr,
                              HAS_LEFTPAD: tl.constexpr, HAS_BATCH_IDX: tl.constexpr,
-                             PAGED: tl.constexpr, SPLIT: tl.constexpr):
-    start_m = tl.program_id(0)
-    bhk = tl.program_id(1)
-    split = tl.program_id(2)
+                             PAGED: tl.constexpr, SPLIT: tl.constexpr, PAIRS_ON_Z: tl.constexpr):
+    # grid axis 0: (split, row block), the row blocks of one split adjacent
+    m_blocks = (GROUP * Lq + BLOCK_M - 1) // BLOCK_M
+    start_m = tl.program_id(0) % m_blocks
+    split = tl.program_id(0) // m_blocks
+    bhk = batch_head_id(PAIRS_ON_Z)
     b = (bhk // HKV).to(tl.int64)
     kv_h = (bhk % HKV).to(tl.int64)
     if CACHE:
@@ -170,14 +175,14 @@ def kv_write_kernel(X, DST, COS, SIN, SEQLENS, BATCH_IDX, BLOCK_TABLE,
                     BLOCK_S: tl.constexpr, HEAD_DIM: tl.constexpr, ROTARY: tl.constexpr,
                     INTERLEAVED: tl.constexpr, AT_POSITION: tl.constexpr,
                     HAS_SEQLENS: tl.constexpr, HAS_BATCH_IDX: tl.constexpr,
-                    PAGED: tl.constexpr):
+                    PAGED: tl.constexpr, PAIRS_ON_Z: tl.constexpr):
     """Row i < S of head h of batch b of X goes to row ``L + i`` (AT_POSITION) or ``i`` of DST
     (batch ``BATCH_IDX[b]``, or through the page table), rotated at position ``L + i`` where
     ROTARY: the first ``2 * rotary_half`` dims, pairs (x[2j], x[2j+1]) (INTERLEAVED) or (x[j],
     x[j + rotary_half]), by the angle of table row ``L + i``, column j. Rows past ``capacity``
     (or in a page out of range) are not written; positions past the table are not rotated."""
     start = tl.program_id(0)
-    bh = tl.program_id(1)
+    bh = batch_head_id(PAIRS_ON_Z)
     b = (bh // H).to(tl.int64)
     h = (bh % H).to(tl.int64)
     i = start * BLOCK_S + tl.arange(0, BLOCK_S)

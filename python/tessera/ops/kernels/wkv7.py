@@ -30,6 +30,7 @@ from __future__ import annotations
 import tessera
 import tessera.language as tl
 
+from .grid import batch_head_id
 from .wkv4 import _up
 
 __all__ = ["CHUNK_BWD_WARPS", "CHUNK_PREP_WARPS", "DECAY_CODES", "choose_backward_warps",
@@ -58,11 +59,11 @@ def _log_decay(w, DECAY: tl.constexpr):
 
 
 @tessera.jit
-def _rows_program(T, H, N: tl.constexpr, BLOCK_I: tl.constexpr):
+def _rows_program(T, H, N: tl.constexpr, BLOCK_I: tl.constexpr, PAIRS_ON_Z: tl.constexpr):
     """(b * H + h, b, h, offs_i, offs_j, the [i, j] offsets of its rows, the offset of the
     head's first (B, T, H, N) element) of program (ib, b * H + h) of a kernel that walks T
     holding rows ib * BLOCK_I .. + BLOCK_I of the N x N state (or its gradient) of head (b, h)."""
-    bh = tl.program_id(1)
+    bh = batch_head_id(PAIRS_ON_Z)
     b = bh // H
     h = bh % H
     offs_i = tl.program_id(0) * BLOCK_I + tl.arange(0, BLOCK_I)
@@ -75,7 +76,7 @@ def _rows_program(T, H, N: tl.constexpr, BLOCK_I: tl.constexpr):
 def wkv7_fwd_kernel(R, W, K, V, A, B, Y, S0, ST, SA, CKPT, T, H, s0_stride_b,
                     N: tl.constexpr, BLOCK_I: tl.constexpr, DECAY: tl.constexpr,
                     CHUNK: tl.constexpr, HAS_S0: tl.constexpr, HAS_ST: tl.constexpr,
-                    SAVE: tl.constexpr, F64: tl.constexpr):
+                    SAVE: tl.constexpr, F64: tl.constexpr, PAIRS_ON_Z: tl.constexpr):
     """y (B, T, H, N) of r, w, k, v, a, b (B, T, H, N), all contiguous. Program (ib, b * H + h)
     holds rows ib * BLOCK_I .. + BLOCK_I of head (b, h).
 
@@ -85,7 +86,7 @@ def wkv7_fwd_kernel(R, W, K, V, A, B, Y, S0, ST, SA, CKPT, T, H, s0_stride_b,
     SAVE: also write, in the compute type, sa (B, T, H, N) and CKPT (B, H, ceil(T / CHUNK) + 1,
     N, N): slot c < ceil(T / CHUNK) the state before step c * CHUNK, the last slot the final
     state, for the backward."""
-    bh, b, h, offs_i, offs_j, tile, row = _rows_program(T, H, N, BLOCK_I)
+    bh, b, h, offs_i, offs_j, tile, row = _rows_program(T, H, N, BLOCK_I, PAIRS_ON_Z)
     # The step's vectors are loaded straight into the state's layout, as 2-D broadcasts (a
     # j-vector is the same in every row, an i-vector in every column): each thread holds runs
     # of one row along j, so the row sums stay mostly in registers, with no layout conversion.
@@ -163,11 +164,11 @@ def _prefix_sums(lower, x):
 
 
 @tessera.jit
-def _chunk_program(T, H, N: tl.constexpr, CHUNK: tl.constexpr):
+def _chunk_program(T, H, N: tl.constexpr, CHUNK: tl.constexpr, PAIRS_ON_Z: tl.constexpr):
     """(c, b * H + h, the offset of the chunk's first (B, T, H, N) element, its index in the
     prep kernel's (B * H, chunks) workspace) of program (c, b * H + h) of a per-chunk kernel."""
     c = tl.program_id(0)
-    bh = tl.program_id(1)
+    bh = batch_head_id(PAIRS_ON_Z)
     row = (bh.to(tl.int64) // H * T + c * CHUNK) * (H * N) + bh % H * N
     chunk = bh.to(tl.int64) * ((T + CHUNK - 1) // CHUNK) + c
     return c, bh, row, chunk
@@ -208,7 +209,7 @@ def _chunk_decays(lower, log_d, N: tl.constexpr, CHUNK: tl.constexpr):
 @tessera.jit
 def wkv7_chunk_prep_kernel(R, W, K, A, B, JV, LL, DECAYS, PT, T, H, N: tl.constexpr,
                            DECAY: tl.constexpr, CHUNK: tl.constexpr, EXACT: tl.constexpr,
-                           BACKWARD: tl.constexpr):
+                           BACKWARD: tl.constexpr, PAIRS_ON_Z: tl.constexpr):
     """The state-independent part of chunk c of head (b, h), program (c, b * H + h), for
     wkv7_chunk_fwd_kernel (whose docstring has the mathematics). It writes JV
     (B * H, chunks, 4, CHUNK, N): a~ = (I - P_ab)^-1 (a e^{g'}), r~ = r e^g + P_rb a~,
@@ -218,7 +219,7 @@ def wkv7_chunk_prep_kernel(R, W, K, A, B, JV, LL, DECAYS, PT, T, H, N: tl.conste
     LL (B * H, chunks, 4, CHUNK, CHUNK), fp32, for wkv7_chunk_bwd_kernel: the transposes of
     (I - P_ab)^-1, P_ak, P_rb and P_rk."""
     tl.static_assert(CHUNK == 16)
-    c, bh, row, chunk = _chunk_program(T, H, N, CHUNK)
+    c, bh, row, chunk = _chunk_program(T, H, N, CHUNK, PAIRS_ON_Z)
     offs_j = tl.arange(0, N)
     steps = tl.arange(0, CHUNK)
     r, k, a, bb, log_d, _ = _chunk_inputs(R, W, K, A, B, row, c, T, H, N, DECAY, CHUNK)
@@ -280,7 +281,7 @@ def _chunk_columns(X, first_row, first_t, offs_i, T, H, N: tl.constexpr, CHUNK: 
 def wkv7_chunk_fwd_kernel(V, Y, S0, ST, SA, CKPT, JV, LL, DECAYS, T, H, s0_stride_b,
                           N: tl.constexpr, BLOCK_I: tl.constexpr, CHUNK: tl.constexpr,
                           HAS_S0: tl.constexpr, HAS_ST: tl.constexpr, SAVE: tl.constexpr,
-                          HALF: tl.constexpr):
+                          HALF: tl.constexpr, PAIRS_ON_Z: tl.constexpr):
     """wkv7_fwd_kernel's y, final state, sa and checkpoints (fp32 compute only) by chunks of
     CHUNK = 16 steps on tensor cores, from v and what wkv7_chunk_prep_kernel wrote. Program
     (ib, b * H + h) holds rows ib * BLOCK_I .. + BLOCK_I of the state of head (b, h).
@@ -304,7 +305,7 @@ def wkv7_chunk_fwd_kernel(V, Y, S0, ST, SA, CKPT, JV, LL, DECAYS, T, H, s0_strid
     model at bf16 puts the final state within 1.3e-3 of float64 at T = 1024 and 4096 (an
     fp32-accurate update, split into bf16 halves, 1.6e-4; y and the gradients the same)."""
     tl.static_assert(CHUNK == 16)
-    bh, b, h, offs_i, offs_j, tile, first_row = _rows_program(T, H, N, BLOCK_I)
+    bh, b, h, offs_i, offs_j, tile, first_row = _rows_program(T, H, N, BLOCK_I, PAIRS_ON_Z)
     steps = tl.arange(0, CHUNK)
     if HAS_S0:
         state = tl.load(S0 + b.to(tl.int64) * s0_stride_b + h * (N * N) + tile)
@@ -358,7 +359,7 @@ def wkv7_chunk_fwd_kernel(V, Y, S0, ST, SA, CKPT, JV, LL, DECAYS, T, H, s0_strid
 def wkv7_chunk_bwd_walk_kernel(DY, DST, DS0, ENDS, JV, DECAYS, T, H, N: tl.constexpr,
                                BLOCK_I: tl.constexpr, CHUNK: tl.constexpr,
                                HAS_DST: tl.constexpr, HAS_DS0: tl.constexpr,
-                               HALF: tl.constexpr):
+                               HALF: tl.constexpr, PAIRS_ON_Z: tl.constexpr):
     """The chunked backward's walk: G = dL/dS at every chunk boundary, from the last chunk to
     the first, by the transpose of wkv7_chunk_fwd_kernel's chunk step. A chunk maps its start
     state S to S (e^{g_15} + a~^T b~) + ..., where b~ = b e^{g_15 - g}, and its outputs to
@@ -373,7 +374,7 @@ def wkv7_chunk_bwd_walk_kernel(DY, DST, DS0, ENDS, JV, DECAYS, T, H, N: tl.const
     i of G reads only row i (as row i of S in the forward). HALF as in wkv7_chunk_fwd_kernel:
     G is not stepped back through 1/d, so plain bf16/fp16 products keep it within 1e-3."""
     tl.static_assert(CHUNK == 16)
-    bh, _, _, offs_i, offs_j, tile, first_row = _rows_program(T, H, N, BLOCK_I)
+    bh, _, _, offs_i, offs_j, tile, first_row = _rows_program(T, H, N, BLOCK_I, PAIRS_ON_Z)
     steps = tl.arange(0, CHUNK)
     head = bh.to(tl.int64) * (N * N)
     if HAS_DST:
@@ -407,7 +408,8 @@ def wkv7_chunk_bwd_walk_kernel(DY, DST, DS0, ENDS, JV, DECAYS, T, H, N: tl.const
 @tessera.jit
 def wkv7_chunk_bwd_kernel(R, W, K, V, A, B, DY, SA, CKPT, ENDS, JV, PT, DR, DW, DK, DV, DA, DB,
                           T, H, N: tl.constexpr, BLOCK_I: tl.constexpr, DECAY: tl.constexpr,
-                          CHUNK: tl.constexpr, EXACT: tl.constexpr, HALF: tl.constexpr):
+                          CHUNK: tl.constexpr, EXACT: tl.constexpr, HALF: tl.constexpr,
+                          PAIRS_ON_Z: tl.constexpr):
     """dr, dw, dk, dv, da, db of chunk c of head (b, h), program (c, b * H + h), from dy, the
     forward's sa and chunk-start states (CKPT), the walk's gradients at the chunk's end (ENDS,
     G below) and wkv7_chunk_prep_kernel's JV and PT. It reverses wkv7_chunk_fwd_kernel's
@@ -427,7 +429,7 @@ def wkv7_chunk_bwd_kernel(R, W, K, V, A, B, DY, SA, CKPT, ENDS, JV, PT, DR, DW, 
     prep kernel's padding (zero inputs, d = 1) and store nothing; dw is 0 where log d was held
     at -MAX_LOG_DECAY."""
     tl.static_assert(CHUNK == 16)
-    c, bh, row, chunk = _chunk_program(T, H, N, CHUNK)
+    c, bh, row, chunk = _chunk_program(T, H, N, CHUNK, PAIRS_ON_Z)
     offs_j = tl.arange(0, N)
     steps = tl.arange(0, CHUNK)
     pt = PT + chunk * (4 * CHUNK * CHUNK) + steps[:, None] * CHUNK + steps[None, :]
