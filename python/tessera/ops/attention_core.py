@@ -168,7 +168,7 @@ def _forward(q: "torch.Tensor", k: "torch.Tensor", v: "torch.Tensor", scores: Sc
     config = choose_config(dim, constants["HAS_LEFT"] or constants["HAS_RIGHT"],
                            q.dtype == torch.float32)
     head_dim = head_dim_block(dim)
-    grid = batch_head_grid(-(-problem["lq"] // config["BLOCK_M"]), problem["batch"], heads)
+    grid, pairs = batch_head_grid(-(-problem["lq"] // config["BLOCK_M"]), problem["batch"], heads)
     attention_fwd_kernel[grid](
         q, k, v, out, lse, *tensors, *problem["cu"],
         *_bhl_strides(q, ragged), *_bhl_strides(k, ragged), *_bhl_strides(v, ragged),
@@ -176,7 +176,7 @@ def _forward(q: "torch.Tensor", k: "torch.Tensor", v: "torch.Tensor", scores: Sc
         heads, heads // kv_heads, problem["lq"], problem["lk"], dim, *scalars, *random,
         BLOCK_M=config["BLOCK_M"], BLOCK_N=config["BLOCK_N"], HEAD_DIM=head_dim,
         EVEN_D=head_dim == dim, POSITIVE_SCALE=scores.scale > 0, VARLEN=problem["VARLEN"],
-        PAIRS_ON_Z=grid[2] > 1, **constants, **dropout, **settings.launch_options(config))
+        **pairs, **constants, **dropout, **settings.launch_options(config))
     return out, lse
 
 
@@ -191,12 +191,12 @@ def _backward(q, k, v, out, lse, grad_out, scores: Scores, ragged: Optional[Ragg
     head_dim = head_dim_block(dim)
     delta = torch.empty(q.shape[:3], dtype=torch.float32, device=q.device)
     if lq > 0:
-        grid = batch_head_grid(-(-lq // _DELTA_BLOCK_M), batch, heads)
+        grid, pairs = batch_head_grid(-(-lq // _DELTA_BLOCK_M), batch, heads)
         attention_bwd_delta_kernel[grid](
             out, grad_out, delta, problem["cu"][0], *_bhl_strides(out, ragged),
             *_bhl_strides(grad_out, ragged), *problem["lse_strides"], heads, lq, dim,
             BLOCK_M=_DELTA_BLOCK_M, HEAD_DIM=head_dim, VARLEN=problem["VARLEN"],
-            PAIRS_ON_Z=grid[2] > 1, num_warps=4)
+            **pairs, num_warps=4)
 
     (tensors, strides, scalars), constants = scores.kernel_arguments()
     random, dropout = scores.dropout_arguments(q.shape[2], k.shape[2])
@@ -207,21 +207,21 @@ def _backward(q, k, v, out, lse, grad_out, scores: Scores, ragged: Optional[Ragg
     config = choose_bwd_config(dim, q.dtype == torch.float32)
     dkdv = config["dkdv"]
     if lk > 0:  # (no program to launch otherwise)
-        grid = batch_head_grid(-(-lk // dkdv["BLOCK_N"]), batch, kv_heads)
+        grid, pairs = batch_head_grid(-(-lk // dkdv["BLOCK_N"]), batch, kv_heads)
         attention_bwd_dkdv_kernel[grid](
             q, k, v, grad_out, lse, delta, dk, dv, *tensors, *problem["cu"], *qkv_strides,
             *_bhl_strides(dk, ragged), *_bhl_strides(dv, ragged), *strides,
             *problem["lse_strides"], heads, kv_heads, heads // kv_heads, lq, lk, dim, *scalars,
-            *random, BLOCK_M=dkdv["BLOCK_M"], BLOCK_N=dkdv["BLOCK_N"], PAIRS_ON_Z=grid[2] > 1,
+            *random, BLOCK_M=dkdv["BLOCK_M"], BLOCK_N=dkdv["BLOCK_N"], **pairs,
             **constants, **settings.launch_options(dkdv))
     dq_config = config["dq"]
     if lq > 0:
-        grid = batch_head_grid(-(-lq // dq_config["BLOCK_M"]), batch, heads)
+        grid, pairs = batch_head_grid(-(-lq // dq_config["BLOCK_M"]), batch, heads)
         attention_bwd_dq_kernel[grid](
             q, k, v, grad_out, lse, delta, dq, *tensors, *problem["cu"], *qkv_strides,
             *_bhl_strides(dq, ragged), *strides, *problem["lse_strides"],
             heads, heads // kv_heads, lq, lk, dim, *scalars, *random,
-            BLOCK_M=dq_config["BLOCK_M"], BLOCK_N=dq_config["BLOCK_N"], PAIRS_ON_Z=grid[2] > 1,
+            BLOCK_M=dq_config["BLOCK_M"], BLOCK_N=dq_config["BLOCK_N"], **pairs,
             **constants, **settings.launch_options(dq_config))
     return dq, dk, dv
 

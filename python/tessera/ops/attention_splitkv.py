@@ -90,7 +90,7 @@ def splitkv_attention(q: "torch.Tensor", k: "torch.Tensor", v: "torch.Tensor",
         lse_part = torch.empty((splits, part_rows), dtype=torch.float32, device=q.device)
 
     (tensors, strides, scalars), constants = scores.kernel_arguments()
-    grid = batch_head_grid(splits * m_blocks, batch, kv_heads)
+    grid, pairs = batch_head_grid(splits * m_blocks, batch, kv_heads)
     attention_splitkv_kernel[grid](
         q, k, v, out, lse, o_part, lse_part, *tensors, cache.seqlens, cache.leftpad,
         cache.batch_idx, table, *q.stride()[:3], *k.stride()[:3], *v.stride()[:3],
@@ -101,7 +101,7 @@ def splitkv_attention(q: "torch.Tensor", k: "torch.Tensor", v: "torch.Tensor",
         BLOCK_M=config["BLOCK_M"], BLOCK_N=config["BLOCK_N"], HEAD_DIM=head_dim,
         EVEN_D=head_dim == dim, POSITIVE_SCALE=scores.scale > 0, CACHE=cache.seqlens is not None,
         HAS_LEFTPAD=cache.leftpad is not None, HAS_BATCH_IDX=cache.batch_idx is not None,
-        PAGED=table is not None, SPLIT=splits > 1, PAIRS_ON_Z=grid[2] > 1, **constants,
+        PAGED=table is not None, SPLIT=splits > 1, **pairs, **constants,
         **settings.launch_options(config))
     if splits > 1:
         attention_combine_kernel[(part_rows,)](
@@ -126,7 +126,7 @@ def write_rows(src: "torch.Tensor", dst: "torch.Tensor", capacity: int,
         return
     cos, sin, interleaved = rotary if rotary is not None else (None, None, False)
     table_stride = block_table.stride(0) if block_table is not None else 0
-    grid = batch_head_grid(-(-rows // _WRITE_BLOCK_S), batch, heads)
+    grid, pairs = batch_head_grid(-(-rows // _WRITE_BLOCK_S), batch, heads)
     kv_write_kernel[grid](
         src, dst, cos, sin, seqlens, batch_idx, block_table,
         src.stride(0), src.stride(1), src.stride(2), dst.stride(0), dst.stride(1),
@@ -138,4 +138,4 @@ def write_rows(src: "torch.Tensor", dst: "torch.Tensor", capacity: int,
         BLOCK_S=_WRITE_BLOCK_S, HEAD_DIM=head_dim_block(dim), ROTARY=rotary is not None,
         INTERLEAVED=bool(interleaved), AT_POSITION=at_position,
         HAS_SEQLENS=seqlens is not None, HAS_BATCH_IDX=batch_idx is not None,
-        PAGED=block_table is not None, PAIRS_ON_Z=grid[2] > 1, num_warps=4)
+        PAGED=block_table is not None, **pairs, num_warps=4)

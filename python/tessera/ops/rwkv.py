@@ -297,10 +297,10 @@ def _wkv7_chunk_prep(inputs, decay: int, backward: bool = False):
                           device=r.device, dtype=torch.float32 if backward else r.dtype)
     decays = torch.empty((batch * heads, chunks, n), device=r.device, dtype=torch.float32)
     ll, pt = (None, squares) if backward else (squares, None)
-    grid = batch_head_grid(chunks, batch, heads)
+    grid, pairs = batch_head_grid(chunks, batch, heads)
     wkv7_chunk_prep_kernel[grid](
         r, w, k, a, b, jv, ll, decays, pt, steps, heads, N=n, DECAY=decay, CHUNK=WKV7_CHUNK,
-        EXACT=r.dtype == torch.float32, BACKWARD=backward, PAIRS_ON_Z=grid[2] > 1,
+        EXACT=r.dtype == torch.float32, BACKWARD=backward, **pairs,
         num_warps=CHUNK_PREP_WARPS)
     return jv, squares, decays
 
@@ -335,17 +335,17 @@ def _wkv7_run_forward(inputs, decay: int, s0: Optional["torch.Tensor"], want_fin
     elif chunked and not f64:
         jv, ll, decays = _wkv7_chunk_prep(inputs, decay)
         block_i, warps = choose_chunk_block(n)
-        grid = batch_head_grid(n // block_i, batch, heads)
+        grid, pairs = batch_head_grid(n // block_i, batch, heads)
         wkv7_chunk_fwd_kernel[grid](
             inputs[3], y, s0, final, sa, ckpt, jv, ll, decays, steps, heads, s0_stride, N=n,
             BLOCK_I=block_i, CHUNK=WKV7_CHUNK, HAS_S0=s0 is not None, HAS_ST=want_final,
-            SAVE=save, HALF=_HALF_DOTS[r.dtype], PAIRS_ON_Z=grid[2] > 1, num_warps=warps)
+            SAVE=save, HALF=_HALF_DOTS[r.dtype], **pairs, num_warps=warps)
     else:
         block_i, warps = choose_forward_block(batch * heads, n, sm_count(r.device), f64)
-        grid = batch_head_grid(n // block_i, batch, heads)
+        grid, pairs = batch_head_grid(n // block_i, batch, heads)
         wkv7_fwd_kernel[grid](
             *args, N=n, BLOCK_I=block_i, DECAY=decay, CHUNK=WKV7_CHUNK, HAS_S0=s0 is not None,
-            HAS_ST=want_final, SAVE=save, F64=f64, PAIRS_ON_Z=grid[2] > 1, num_warps=warps)
+            HAS_ST=want_final, SAVE=save, F64=f64, **pairs, num_warps=warps)
     return y, final, sa, ckpt
 
 
@@ -375,16 +375,16 @@ def _wkv7_run_backward(inputs, decay: int, dy, dst, sa, ckpt, s0_shape, backend:
         ends = torch.empty((batch * heads, chunks, n, n), dtype=torch.float32, device=r.device)
         block_i, warps = choose_chunk_block(n)
         half = _HALF_DOTS[r.dtype]
-        grid = batch_head_grid(n // block_i, batch, heads)
+        grid, pairs = batch_head_grid(n // block_i, batch, heads)
         wkv7_chunk_bwd_walk_kernel[grid](
             dy, dst, ds0_rows, ends, jv, decays, steps, heads, N=n, BLOCK_I=block_i,
             CHUNK=WKV7_CHUNK, HAS_DST=dst is not None, HAS_DS0=ds0_rows is not None, HALF=half,
-            PAIRS_ON_Z=grid[2] > 1, num_warps=warps)
-        grid = batch_head_grid(chunks, batch, heads)
+            **pairs, num_warps=warps)
+        grid, pairs = batch_head_grid(chunks, batch, heads)
         wkv7_chunk_bwd_kernel[grid](
             *inputs, dy, sa, ckpt, ends, jv, pt, *grads, steps, heads, N=n,
             BLOCK_I=choose_chunk_bwd_block(n), DECAY=decay, CHUNK=WKV7_CHUNK,
-            EXACT=r.dtype == torch.float32, HALF=half, PAIRS_ON_Z=grid[2] > 1,
+            EXACT=r.dtype == torch.float32, HALF=half, **pairs,
             num_warps=CHUNK_BWD_WARPS)
     else:
         wkv7_bwd_kernel[(batch * heads,)](
