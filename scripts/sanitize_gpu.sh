@@ -3,7 +3,7 @@
 # _C (any of its steps does): every module in its own process, JOBS at a time, with PyTorch's
 # caching allocator off so that memcheck sees each tensor's own bounds.
 #
-# Usage: [JOBS=n] [CHUNK=n] [SHARED_CACHE=1] scripts/sanitize_gpu.sh TOOL [MODULE...]
+# Usage: [JOBS=n] [CHUNK=n] [SHARED_CACHE=1] [KERNELS=s] scripts/sanitize_gpu.sh TOOL [MODULE...]
 #   TOOL: memcheck, racecheck, initcheck or synccheck
 #   MODULE: pytest paths (default: every test/python/gpu and test/python/ops module), or @FILE:
 #     the test ids or modules listed in FILE, one per line (an earlier run's unfinished.txt, say)
@@ -12,7 +12,11 @@
 #   SHARED_CACHE: 1 or a directory: every process uses one kernel cache (a new one, or that
 #     directory), so that a module's chunks compile its kernels once between them; for modules
 #     that do not test the cache itself (the ops')
-# Writes $OUT/sanitize-TOOL/<module>[.part<k>].log and prints one line per process and a total;
+#   KERNELS: only the kernels whose names contain this string are checked (--kernel-name kns=s),
+#     for tests whose references (PyTorch's float64 products, say) take the sanitizer longer
+#     than the kernels under test; the verdict line says so
+# Writes $OUT/sanitize-TOOL/<module>[.part<k>].log and prints one line per process (its verdict,
+# pytest's and the sanitizer's summaries, and its wall time) and a total;
 # exits 1 if a module failed, the sanitizer reported an error, or it lost track of a launch.
 # $OUT/sanitize-TOOL/unfinished.txt lists the tests of every process that did not end clean, also
 # when a timeout stops the run (exit 124 then): `@` it to rerun exactly those.
@@ -56,13 +60,15 @@ vendor_races() {
 # from then on): not a finding, not a clean run either.
 # A job is a line "<log name>\t<pytest argument>\t..." (test ids may hold spaces, not tabs).
 sanitize() {
-  local name log tests errors vendor lost verdict=clean
+  local name log tests errors vendor lost verdict=clean started=$SECONDS
   IFS=$'\t' read -ra job <<<"$1"
   name="${job[0]}"
   log="$logs/$name.log"
+  local only=()
+  [ -z "${KERNELS:-}" ] || only=(--kernel-name "kns=$KERNELS")
   TESSERA_CACHE_DIR="${shared_cache:-$(mktemp -d)}" compute-sanitizer --tool "$tool" \
-    --target-processes all --print-limit 50 python3 -m pytest -q -p no:cacheprovider \
-    "${job[@]:1}" >"$log" 2>&1
+    --target-processes all --print-limit 50 "${only[@]}" python3 -m pytest -q \
+    -p no:cacheprovider "${job[@]:1}" >"$log" 2>&1
   tests="$(grep -E '^=* ?[0-9]+ (passed|failed|skipped|error)' "$log" | tail -n 1 | tr -d '=')"
   [[ "$tests" == *passed* && "$tests" != *failed* && "$tests" != *error* ]] || verdict=FAILED
   errors="$(grep -E '(ERROR|RACECHECK) SUMMARY' "$log" | grep -oE '[0-9]+ errors?' |
@@ -79,8 +85,9 @@ sanitize() {
   [ "$verdict" != clean ] || [ "$lost" -eq 0 ] ||
     verdict="INCOMPLETE ($lost launches the sanitizer lost track of)"
   [ "$vendor" -eq 0 ] || verdict="$verdict ($vendor racecheck reports in NVIDIA's kernels)"
+  [ -z "${KERNELS:-}" ] || verdict="$verdict (only kernels named *$KERNELS*)"
   echo "$name: $verdict |$tests | $(grep -E '(ERROR|RACECHECK) SUMMARY' "$log" | tail -n 1 |
-    sed 's/^=* *//')"
+    sed 's/^=* *//') | $((SECONDS - started)) s"
 }
 
 # The jobs: a module, or with CHUNK, runs of at most CHUNK of its collected test ids.
@@ -116,7 +123,7 @@ write_unfinished() {
     "$logs/summary.txt" "$logs/jobs.txt" >"$logs/unfinished.txt"
 }
 export -f sanitize vendor_races
-export tool logs
+export tool logs KERNELS
 case "${SHARED_CACHE:-0}" in
   0) shared_cache="" ;;
   1) shared_cache="$(mktemp -d)" ;;
