@@ -24,13 +24,14 @@ from typing import Any, Dict, Optional, Tuple
 
 from .arguments import (as_tensor, check_bool, check_device, check_dtype, check_same,
                         device_scope, sm_count, torch)
-from .kernels.wkv4 import (choose_block, wkv4_bwd_kernel, wkv4_fwd_kernel,
+from .kernels.wkv4 import (MAX_BLOCK_C, choose_block, wkv4_bwd_kernel, wkv4_fwd_kernel,
                            wkv4_sum_rows_kernel)
 from .kernels.wkv7 import (CHUNK_BWD_WARPS, CHUNK_PREP_WARPS, DECAY_CODES,
                            choose_backward_warps, choose_chunk_block, choose_chunk_bwd_block,
                            choose_forward_block, wkv7_bwd_kernel, wkv7_chunk_bwd_kernel,
                            wkv7_chunk_bwd_walk_kernel, wkv7_chunk_fwd_kernel,
                            wkv7_chunk_prep_kernel, wkv7_fwd_kernel)
+from .kernels import grid as launch_grid
 from .kernels.grid import batch_head_grid
 from .kernels.rwkv_cuda import cuda_type, wkv4_kernel, wkv7_kernel
 
@@ -90,6 +91,10 @@ def _check_wkv4(w: Any, u: Any, k: Any, v: Any) -> Tuple["torch.Tensor", ...]:
         raise ValueError(f"wkv4: v has shape {tuple(v.shape)} but k {tuple(k.shape)}; expected "
                          "them equal")
     channels = k.shape[2]
+    blocks = launch_grid.MAX_GRID_YZ  # the channel blocks' grid axis 1
+    if channels > blocks * MAX_BLOCK_C:
+        raise ValueError(f"wkv4: k has C = {channels} channels; at most {blocks * MAX_BLOCK_C} "
+                         f"({blocks} blocks of {MAX_BLOCK_C}, CUDA's limit on grid axis 1)")
     for name, tensor in (("w", w), ("u", u)):
         if tuple(tensor.shape) != (channels,):
             raise ValueError(f"wkv4: {name} has shape {tuple(tensor.shape)}; expected "
@@ -122,9 +127,10 @@ def _check_state(state: Any, k: "torch.Tensor") -> Tuple["torch.Tensor", ...]:
 
 
 def _grid_and_block(k: "torch.Tensor") -> Tuple[Tuple[int, int], int]:
+    """The grid (B, channel blocks) of the WKV4 kernels and their BLOCK_C."""
     batch, _, channels = k.shape
     block = choose_block(batch, channels, sm_count(k.device))
-    return (-(-channels // block), batch), block
+    return (batch, -(-channels // block)), block
 
 
 def _wkv4_cuda_types(u, k) -> Dict[str, str]:

@@ -25,6 +25,7 @@ import torch.nn.functional as F  # noqa: E402
 
 import tessera.ops as ops  # noqa: E402
 from tessera.ops import blas, normalization  # noqa: E402
+from tessera.ops.kernels import grid as launch_grid  # noqa: E402
 
 pytestmark = pytest.mark.usefixtures("exact_fp32_matmul")  # fp32 references in IEEE fp32
 
@@ -487,6 +488,41 @@ def test_arithmetic_grads(name, dtype, randn, gen):
     if name.startswith("div"):
         inputs[1] = inputs[1].abs() + 0.5
     compare_grads(fn, ref, inputs, [n for _, n in operands], dtype, gen=gen)
+
+
+# Gradient sums with more than 65535 column blocks of sum_rows (256 columns each: grid axis 0),
+# or more than 65535 outputs (axis 1: several launches). The CPU has no such limit; the next
+# test lowers it.
+WIDE = 2 ** 24 + 3
+
+
+@pytest.mark.cuda_only
+def test_gradient_sums_past_the_grid_y_limit(randn, gen):
+    """add's broadcast operand summed over rows of WIDE columns, and over 70000 outputs; the
+    weight and bias of layer_norm over rows of WIDE elements."""
+    for x_shape, y_shape in [((2, WIDE), (1, WIDE)), ((70000, 4, 3), (70000, 1, 3))]:
+        compare_grads(ops.add, torch.add, [randn(*x_shape, dtype=torch.float32),
+                                           randn(*y_shape, dtype=torch.float32)],
+                      ["x", "y"], torch.float32, gen=gen)
+    check_norm("layer_norm", randn(2, WIDE, dtype=torch.float32), (WIDE,),
+               randn(WIDE, dtype=torch.float32), randn(WIDE, dtype=torch.float32), gen=gen)
+
+
+def test_gradient_sums_over_launches_of_at_most_the_grid_limit(randn, gen, monkeypatch):
+    """sum_rows with the limit of grid axis 1 lowered to 5: 12 outputs in 3 launches."""
+    monkeypatch.setattr(launch_grid, "MAX_GRID_YZ", 5)
+    grids, kernel = [], normalization.sum_rows_kernel
+
+    class Recorder:
+        def __getitem__(self, grid):
+            grids.append(grid)
+            return kernel[grid]
+
+    monkeypatch.setattr(normalization, "sum_rows_kernel", Recorder())
+    compare_grads(ops.add, torch.add, [randn(12, 4, 3, dtype=torch.float32),
+                                       randn(12, 1, 3, dtype=torch.float32)],
+                  ["x", "y"], torch.float32, gen=gen)
+    assert grids == [(1, 5), (1, 5), (1, 2)]
 
 
 def test_arithmetic_grads_of_scalars_and_mixed_dtypes(randn, gen):

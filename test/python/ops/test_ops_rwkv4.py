@@ -23,6 +23,7 @@ from op_helpers import require_torch
 torch = require_torch()
 
 import tessera.ops.rwkv as rwkv  # noqa: E402
+from tessera.ops.kernels import grid as launch_grid  # noqa: E402
 
 Y_TOL = {torch.float32: 1e-4, torch.bfloat16: 5e-3, torch.float16: 2e-3}
 GRAD_TOL = {torch.float32: 5e-4, torch.bfloat16: 1e-2}
@@ -205,6 +206,49 @@ def test_state_from_a_nonempty_start(device):
     assert rel(y, ref_y) <= 1e-4
     for got, ref in zip(state, ref_state):
         assert rel(got, ref) <= 1e-4
+
+
+# More batch rows than CUDA's grid axis y takes (65535): the kernels put them on axis x (the CPU
+# has no such limit).
+BATCH_PAST_GRID_Y = 65600
+
+
+@pytest.mark.cuda_only
+@pytest.mark.parametrize("backend", ["tile", "cuda"])
+def test_batch_past_the_grid_y_limit(backend, device):
+    """65600 rows of 130 channels (two channel blocks): y and the state from a random start,
+    the last rows checked on their own."""
+    b, t, c = BATCH_PAST_GRID_Y, 3, 130
+    w, u, k, v = inputs(device, b, t, c, k_range=5.0)
+    g = torch.Generator(device=device).manual_seed(3)
+    start = (torch.randn(b, c, device=device, generator=g),
+             torch.rand(b, c, device=device, generator=g) + 0.5,
+             torch.randn(b, c, device=device, generator=g) * 3)
+    ref_y, ref_state = reference(w, u, k, v, start)
+    state = tuple(s.clone() for s in start)
+    poison(device, k.shape, dtype=k.dtype)
+    y = rwkv.wkv4(w, u, k, v, state=state, backend=backend)
+    for got, ref in [(y, ref_y), *zip(state, ref_state)]:
+        assert rel(got, ref) <= 1e-4 and rel(got[-70:], ref[-70:]) <= 1e-4
+
+
+@pytest.mark.cuda_only
+@pytest.mark.parametrize("backend", ["tile", "cuda"])
+def test_backward_batch_past_the_grid_y_limit(backend, device):
+    check_backward(device, BATCH_PAST_GRID_Y, 3, 130, torch.float32, backend=backend,
+                   k_range=3.0)
+
+
+def test_more_channels_than_the_grid_takes_are_refused(device, monkeypatch):
+    """The channel blocks are on grid axis 1: C past 65535 blocks of 128 is refused (the limit
+    lowered to 2 here), and C at the limit runs."""
+    monkeypatch.setattr(launch_grid, "MAX_GRID_YZ", 2)
+    w, u, k, v = inputs(device, 1, 2, 257)
+    with pytest.raises(ValueError, match=r"wkv4: k has C = 257 channels; at most 256 \(2 "
+                       r"blocks of 128, CUDA's limit on grid axis 1\)"):
+        rwkv.wkv4(w, u, k, v)
+    w, u, k, v = inputs(device, 300, 2, 256)  # enough rows for blocks of 128
+    assert rel(rwkv.wkv4(w, u, k, v), reference(w, u, k, v)[0]) <= Y_TOL[torch.float32]
 
 
 def test_non_contiguous_inputs(device):

@@ -221,14 +221,14 @@ def sum_rows_kernel(src_ptr, out_ptr, P, N, src_stride_a, src_stride_p, src_stri
                     out_stride_a, out_stride_n, scale,
                     BLOCK_P: tl.constexpr, BLOCK_N: tl.constexpr, EVEN_N: tl.constexpr,
                     INDEX_64: tl.constexpr):
-    # out[a, n] = scale * sum over p of src[a, p, n]: a = program_id(0), n in the column block
+    # out[a, n] = scale * sum over p of src[a, p, n]: n in the column block program_id(0), a =
     # program_id(1). Summed in fp32, in the same order whatever the device, rounded once.
-    a = tl.program_id(0)
+    a = tl.program_id(1)
     p = tl.arange(0, BLOCK_P)
     if INDEX_64:
         a = a.to(tl.int64)
         p = p.to(tl.int64)
-    cols, col_mask = _columns(tl.program_id(1) * BLOCK_N, N, BLOCK_N, EVEN_N, INDEX_64)
+    cols, col_mask = _columns(tl.program_id(0) * BLOCK_N, N, BLOCK_N, EVEN_N, INDEX_64)
     src = src_ptr + a * src_stride_a + cols[None, :] * src_stride_n
     acc = tl.zeros((BLOCK_P, BLOCK_N), dtype=tl.float32)
     for start in tl.range(0, P, BLOCK_P):

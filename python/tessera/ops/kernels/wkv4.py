@@ -29,10 +29,11 @@ from __future__ import annotations
 import tessera
 import tessera.language as tl
 
-__all__ = ["EMPTY_PP", "choose_block", "wkv4_bwd_kernel", "wkv4_fwd_kernel",
+__all__ = ["EMPTY_PP", "MAX_BLOCK_C", "choose_block", "wkv4_bwd_kernel", "wkv4_fwd_kernel",
            "wkv4_sum_rows_kernel"]
 
 EMPTY_PP = -1e38  # the exponent of an empty state (never -inf: -inf - -inf is NaN)
+MAX_BLOCK_C = 128
 
 
 @tessera.jit
@@ -74,13 +75,20 @@ def _advance(aa, bb, pp, w, k, v):
 
 
 @tessera.jit
+def _batch_and_channels(BLOCK_C: tl.constexpr):
+    """(b, channels) of this program in the grid (B, cdiv(C, BLOCK_C)): the batch rows on axis
+    0, which takes 2**31 - 1 of them (axis 1 stops at 65535). b is int64, so that b * C and
+    b * stride_b may pass 2**31."""
+    return tl.program_id(0).to(tl.int64), tl.program_id(1) * BLOCK_C + tl.arange(0, BLOCK_C)
+
+
+@tessera.jit
 def wkv4_fwd_kernel(W, U, K, V, Y, AA, BB, PP, T, C, stride_b, stride_t,
                     BLOCK_C: tl.constexpr, STATE: tl.constexpr, F64: tl.constexpr):
     """y (B, T, C) of k, v (B, T, C) (rows of stride_t, batches of stride_b; channels
     contiguous), w, u (C,). STATE: the state (aa, bb, pp), (B, C) each, is read before the first
     step and overwritten after the last; otherwise the recurrence starts empty."""
-    b = tl.program_id(1)
-    offs_c = tl.program_id(0) * BLOCK_C + tl.arange(0, BLOCK_C)
+    b, offs_c = _batch_and_channels(BLOCK_C)
     mask = offs_c < C
     w = _up(tl.load(W + offs_c, mask=mask, other=0.0), F64)
     u = _up(tl.load(U + offs_c, mask=mask, other=0.0), F64)
@@ -91,7 +99,7 @@ def wkv4_fwd_kernel(W, U, K, V, Y, AA, BB, PP, T, C, stride_b, stride_t,
         pp = _up(tl.load(PP + state, mask=mask, other=EMPTY_PP), F64)
     else:
         aa, bb, pp = _empty_state(BLOCK_C, F64)
-    row = b.to(tl.int64) * stride_b + offs_c
+    row = b * stride_b + offs_c
     for t in range(T):
         k = _up(tl.load(K + row, mask=mask, other=0.0), F64)
         v = _up(tl.load(V + row, mask=mask, other=0.0), F64)
@@ -112,15 +120,14 @@ def wkv4_bwd_kernel(W, U, K, V, GY, GK, GV, GW_ROWS, GU_ROWS, SAVED, T, C, strid
     """gk, gv (B, T, C) (strided as k) and the per-batch-row gw, gu (B, C) (gw = dL/dw * w)
     of the empty-state recurrence, given gy (strided as k). SAVED: (3, B, T, C) scratch in the
     compute type, contiguous, for the replayed states."""
-    b = tl.program_id(1)
-    offs_c = tl.program_id(0) * BLOCK_C + tl.arange(0, BLOCK_C)
+    b, offs_c = _batch_and_channels(BLOCK_C)
     mask = offs_c < C
     w = _up(tl.load(W + offs_c, mask=mask, other=0.0), F64)
     u = _up(tl.load(U + offs_c, mask=mask, other=0.0), F64)
     aa, bb, pp = _empty_state(BLOCK_C, F64)
-    row = b.to(tl.int64) * stride_b + offs_c
-    component = tl.num_programs(1).to(tl.int64) * T * C
-    saved = (b.to(tl.int64) * T) * C + offs_c
+    row = b * stride_b + offs_c
+    component = tl.num_programs(0).to(tl.int64) * T * C
+    saved = (b * T) * C + offs_c
     for t in range(T):
         tl.store(SAVED + saved, aa, mask=mask)
         tl.store(SAVED + component + saved, bb, mask=mask)
@@ -170,16 +177,19 @@ def wkv4_sum_rows_kernel(ROWS, OUT, B, C, BLOCK_C: tl.constexpr):
     order b = 0, 1, ... and rounded once into OUT's."""
     offs_c = tl.program_id(0) * BLOCK_C + tl.arange(0, BLOCK_C)
     mask = offs_c < C
-    total = tl.load(ROWS + offs_c, mask=mask, other=0.0)
+    row = ROWS + offs_c
+    total = tl.load(row, mask=mask, other=0.0)
     for b in range(1, B):
-        total += tl.load(ROWS + b * C + offs_c, mask=mask, other=0.0)
+        row += C  # a pointer step: B * C may pass 2**31
+        total += tl.load(row, mask=mask, other=0.0)
     tl.store(OUT + offs_c, total.to(OUT.dtype.element_ty), mask=mask)
 
 
 def choose_block(batch: int, channels: int, num_sms: int = 132) -> int:
-    """BLOCK_C: channels per program, from 128 down to 32 while the grid is under two programs
-    per SM (the recurrence is latency-bound, so more, smaller programs hide more of it)."""
-    block = 128
+    """BLOCK_C: channels per program, from MAX_BLOCK_C down to 32 while the grid is under two
+    programs per SM (the recurrence is latency-bound, so more, smaller programs hide more of
+    it)."""
+    block = MAX_BLOCK_C
     while block > 32 and batch * -(-channels // block) < 2 * num_sms:
         block //= 2
     return block

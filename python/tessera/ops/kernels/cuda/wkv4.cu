@@ -7,7 +7,8 @@
 // exponent, so every exp argument is <= 0). A step's loads and stores are contiguous over the
 // threads of a block. Math is fp32; inputs are upcast on load, outputs rounded once (RNE).
 //
-// Launch: grid (ceil(C / BLOCK_C), B), block BLOCK_C threads; T >= 1.
+// Launch: grid (B, ceil(C / BLOCK_C)) (the batch on x, which takes 2**31 - 1 rows where y stops
+// at 65535), block BLOCK_C threads; T >= 1.
 // Macros: IO_T (type of k, v, y, gy, gk, gv), U_T (type of u: float or IO_T), BLOCK_C,
 // STATE (forward: 1 reads (aa, bb, pp) before the first step and overwrites them after the
 // last; 0 starts empty).
@@ -116,20 +117,21 @@ wkv4_forward(const float* __restrict__ w, const U_T* __restrict__ u, const IO_T*
              float* __restrict__ bb, float* __restrict__ pp, int T, int C, long long stride_b,
              long long stride_t)
 {
-    const int c = blockIdx.x * BLOCK_C + threadIdx.x;
+    const long long batch = blockIdx.x;
+    const int c = blockIdx.y * BLOCK_C + threadIdx.x;
     if (c >= C)
         return;
     const float w_c = w[c];
     const float u_c = to_float(u[c]);
 #if STATE
-    const long long state_at = (long long)blockIdx.y * C + c;
+    const long long state_at = batch * C + c;
     float aa_c = aa[state_at], bb_c = bb[state_at], pp_c = pp[state_at];
 #else
     float aa_c = 0.0f, bb_c = 0.0f, pp_c = WKV4_EMPTY_PP;
 #endif
-    const IO_T* k_c = k + (long long)blockIdx.y * stride_b + c;
-    const IO_T* v_c = v + (long long)blockIdx.y * stride_b + c;
-    IO_T* y_c = y + (long long)blockIdx.y * stride_b + c;
+    const IO_T* k_c = k + batch * stride_b + c;
+    const IO_T* v_c = v + batch * stride_b + c;
+    IO_T* y_c = y + batch * stride_b + c;
 
     // k, v of steps t0 .. t0 + WKV4_AHEAD - 1, loaded one group ahead.
     ForwardLookahead ahead(k_c, v_c, stride_t, T);
@@ -168,17 +170,18 @@ wkv4_backward(const float* __restrict__ w, const U_T* __restrict__ u,
               float* __restrict__ gw_rows, float* __restrict__ gu_rows,
               float* __restrict__ saved, int T, int C, long long stride_b, long long stride_t)
 {
-    const int c = blockIdx.x * BLOCK_C + threadIdx.x;
+    const long long batch = blockIdx.x;
+    const int c = blockIdx.y * BLOCK_C + threadIdx.x;
     if (c >= C)
         return;
     const float w_c = w[c];
     const float u_c = to_float(u[c]);
-    const long long row = (long long)blockIdx.y * stride_b + c;
+    const long long row = batch * stride_b + c;
     const IO_T* k_c = k + row;
     const IO_T* v_c = v + row;
     // Component stride of saved, and this channel's slot of step 0 in component 0.
-    const long long component = (long long)gridDim.y * T * C;
-    float* saved_aa = saved + (long long)blockIdx.y * T * C + c;
+    const long long component = (long long)gridDim.x * T * C;
+    float* saved_aa = saved + batch * T * C + c;
     float* saved_bb = saved_aa + component;
     float* saved_pp = saved_aa + 2 * component;
 
@@ -273,7 +276,7 @@ wkv4_backward(const float* __restrict__ w, const U_T* __restrict__ u,
             }
         }
     }
-    const long long state_at = (long long)blockIdx.y * C + c;
+    const long long state_at = batch * C + c;
     gw_rows[state_at] = gw * w_c;
     gu_rows[state_at] = gu;
 }
