@@ -394,6 +394,21 @@ tessera_status_t tessera_device_count(tessera_runtime_t runtime, int32_t *out_co
   });
 }
 
+tessera_status_t tessera_pointer_device(tessera_runtime_t runtime, uint64_t pointer,
+                                        int32_t *out_device) {
+  return guarded([&]() -> Status {
+    if (!runtime)
+      return invalidArgument("runtime must not be NULL");
+    if (!out_device)
+      return invalidArgument("out_device must not be NULL");
+    StatusOr<int32_t> device = runtime->runtime.pointerDevice(CUdeviceptr(pointer));
+    if (!device.ok())
+      return device.status();
+    *out_device = *device;
+    return Status();
+  });
+}
+
 tessera_status_t tessera_device_target(tessera_runtime_t runtime, int32_t device, char *buf,
                                        size_t buf_size) {
   return guarded([&]() -> Status {

@@ -41,6 +41,7 @@ namespace tessera::runtime {
   X(cuMemFree)                                                                                     \
   X(cuMemcpyHtoD)                                                                                  \
   X(cuMemcpyDtoH)                                                                                   \
+  X(cuPointerGetAttributes)                                                                        \
   X(cuTensorMapEncodeTiled)
 
 struct CudaDriver {

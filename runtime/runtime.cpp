@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstdio>
 #include <cstring>
 #include <utility>
 #include <vector>
@@ -215,6 +216,29 @@ StatusOr<int32_t> Runtime::deviceCount() {
   int count = 0;
   TESSERA_RETURN_IF_ERROR((*loaded)->check((*loaded)->cuDeviceGetCount(&count), "cuDeviceGetCount"));
   return int32_t(count);
+}
+
+StatusOr<int32_t> Runtime::pointerDevice(CUdeviceptr pointer) {
+  StatusOr<const CudaDriver *> loaded = loadCudaDriver();
+  if (!loaded.ok())
+    return loaded.status();
+  // The plural call reports an address the driver does not know as memory type 0, where the
+  // singular one fails with CUDA_ERROR_INVALID_VALUE (which memcheck counts as an API error).
+  unsigned memoryType = 0;
+  int ordinal = -1;
+  CUpointer_attribute attributes[] = {CU_POINTER_ATTRIBUTE_MEMORY_TYPE,
+                                      CU_POINTER_ATTRIBUTE_DEVICE_ORDINAL};
+  void *values[] = {&memoryType, &ordinal};
+  TESSERA_RETURN_IF_ERROR((*loaded)->check(
+      (*loaded)->cuPointerGetAttributes(2, attributes, values, pointer), "cuPointerGetAttributes"));
+  if (memoryType == 0) {
+    char address[32];
+    std::snprintf(address, sizeof address, "0x%llx", static_cast<unsigned long long>(pointer));
+    return invalidArgument(std::string("pointer ") + address +
+                           " is not CUDA memory: the driver does not know it (host memory, "
+                           "memory already freed, or no allocation)");
+  }
+  return int32_t(ordinal);
 }
 
 StatusOr<std::string> Runtime::deviceTarget(int32_t index) {

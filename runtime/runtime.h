@@ -96,6 +96,10 @@ public:
 
   // UNAVAILABLE without a driver or a device.
   StatusOr<int32_t> deviceCount();
+  // The device whose memory `pointer` addresses (its DEVICE_ORDINAL attribute). INVALID_ARGUMENT
+  // when the driver does not know the address: host memory that was never registered, memory
+  // already freed, or no memory at all.
+  StatusOr<int32_t> pointerDevice(CUdeviceptr pointer);
   // "sm_80", "sm_90a", ... from the device's compute capability.
   StatusOr<std::string> deviceTarget(int32_t device);
 

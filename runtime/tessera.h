@@ -140,6 +140,11 @@ TESSERA_API tessera_status_t tessera_runtime_create(tessera_runtime_t* out_runti
 TESSERA_API void tessera_runtime_destroy(tessera_runtime_t runtime);
 
 TESSERA_API tessera_status_t tessera_device_count(tessera_runtime_t runtime, int32_t* out_count);
+/* The device whose memory `pointer` addresses (for memory that carries no device of its own,
+ * such as a __cuda_array_interface__). TESSERA_INVALID_ARGUMENT when the driver does not know the
+ * address (host memory never registered, freed memory, NULL); TESSERA_UNAVAILABLE without one. */
+TESSERA_API tessera_status_t tessera_pointer_device(tessera_runtime_t runtime, uint64_t pointer,
+                                                    int32_t* out_device);
 /* Writes the compile target for the device ("sm_80", "sm_90a", ...) into buf (NUL-terminated). */
 TESSERA_API tessera_status_t tessera_device_target(tessera_runtime_t runtime, int32_t device, char* buf,
                                        size_t buf_size);

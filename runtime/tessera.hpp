@@ -499,6 +499,12 @@ public:
     detail::check(tessera_device_count(handle_, &count));
     return count;
   }
+  // The device whose memory `pointer` addresses; throws for memory the driver does not know.
+  int32_t pointer_device(uint64_t pointer) const {
+    int32_t device = -1;
+    detail::check(tessera_pointer_device(handle_, pointer, &device));
+    return device;
+  }
   // "sm_80", "sm_90a", ...
   std::string device_target(int32_t device = 0) const {
     char target[32];

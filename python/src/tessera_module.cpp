@@ -692,6 +692,15 @@ PYBIND11_MODULE(_C, m) {
   });
 
   m.def(
+      "pointer_device",
+      [](uint64_t pointer) {
+        int32_t device = -1;
+        check(tessera_pointer_device(runtime(), pointer, &device));
+        return device;
+      },
+      py::arg("pointer"), "The device whose memory `pointer` addresses.");
+
+  m.def(
       "device_target",
       [](int device) {
         char buffer[64] = {0};

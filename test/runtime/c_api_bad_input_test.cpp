@@ -233,6 +233,13 @@ std::vector<Case> nullHandleCases() {
           "DeviceCountNullRuntime", [] { return tessera_device_count(nullptr, &count); },
           "runtime must not be NULL"),
       invalid(
+          "PointerDeviceNullRuntime",
+          [] {
+            int32_t device = 0;
+            return tessera_pointer_device(nullptr, 0x1000, &device);
+          },
+          "runtime must not be NULL"),
+      invalid(
           "DeviceTargetNullBuffer",
           [&h] { return tessera_device_target(h.runtime, 0, nullptr, 8); }, "buf must not be NULL"),
       invalid(

@@ -54,6 +54,10 @@ TEST_F(CApiTest, DeviceCountWithoutDriverIsUnavailable) {
   uint64_t pointer = 0;
   EXPECT_EQ(Result(tessera_malloc(runtime, 0, 16, &pointer)).code, TESSERA_UNAVAILABLE);
   EXPECT_EQ(Result(tessera_synchronize(runtime, 0)).code, TESSERA_UNAVAILABLE);
+  int32_t device = -1;
+  EXPECT_EQ(Result(tessera_pointer_device(runtime, 0x7f0000001000, &device)).code,
+            TESSERA_UNAVAILABLE);
+  EXPECT_EQ(device, -1);
 }
 
 TEST_F(CApiTest, NullArguments) {
@@ -62,6 +66,8 @@ TEST_F(CApiTest, NullArguments) {
             "out_count must not be NULL");
   EXPECT_EQ(Result(tessera_device_target(runtime, 0, nullptr, 8)).message,
             "buf must not be NULL");
+  EXPECT_EQ(Result(tessera_pointer_device(runtime, 0x1000, nullptr)).message,
+            "out_device must not be NULL");
   EXPECT_EQ(Result(tessera_kernel_launch(nullptr, 1, 1, 1, nullptr, nullptr, 0)).message,
             "kernel must not be NULL");
   EXPECT_EQ(Result(tessera_kernel_get(runtime, "x", 1, &kGoodOptions, 0, nullptr)).message,

@@ -90,6 +90,7 @@ TEST_F(CppApiTest, FailuresThrowErrorWithTheStatusCode) {
 
   if (!haveDriver()) {
     EXPECT_EQ(errorOf([&] { runtime.device_count(); }).first, TESSERA_UNAVAILABLE);
+    EXPECT_EQ(errorOf([&] { runtime.pointer_device(0x7f0000001000); }).first, TESSERA_UNAVAILABLE);
     EXPECT_EQ(errorOf([&] { runtime.kernel("add_one"); }).first, TESSERA_UNAVAILABLE);
     EXPECT_EQ(errorOf([&] { runtime.allocate(64); }).first, TESSERA_UNAVAILABLE);
   }

@@ -81,6 +81,27 @@ TEST_F(GpuTest, DevicesAndTargets) {
                                             std::to_string(*count) + " CUDA device(s)");
 }
 
+TEST_F(GpuTest, PointerDeviceIsTheAllocations) {
+  StatusOr<int32_t> count = runtime->deviceCount();
+  ASSERT_TRUE(count.ok()) << count.status().toString();
+  for (int32_t device = 0; device < *count; ++device) {
+    StatusOr<CUdeviceptr> data = runtime->allocate(device, 4096);
+    ASSERT_TRUE(data.ok()) << data.status().toString();
+    for (CUdeviceptr inside : {*data, *data + 4095}) {
+      StatusOr<int32_t> owner = runtime->pointerDevice(inside);
+      ASSERT_TRUE(owner.ok()) << owner.status().toString();
+      EXPECT_EQ(*owner, device);
+    }
+    ASSERT_TRUE(runtime->deallocate(device, *data).ok());
+  }
+  std::vector<float> host(16);
+  StatusOr<int32_t> notCuda = runtime->pointerDevice(CUdeviceptr(host.data()));
+  EXPECT_EQ(notCuda.status().code(), TESSERA_INVALID_ARGUMENT);
+  EXPECT_NE(notCuda.status().message().find(" is not CUDA memory: the driver does not know it"),
+            std::string::npos)
+      << notCuda.status().message();
+}
+
 TEST_F(GpuTest, LaunchesAndCachesInMemory) {
   StatusOr<Kernel *> kernel = runtime->getKernel(spec(test::kAddOnePtx), 0);
   ASSERT_TRUE(kernel.ok()) << kernel.status().toString();

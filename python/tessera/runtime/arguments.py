@@ -28,6 +28,7 @@ import operator
 from typing import Any, Callable, Dict, Optional, Tuple, Union
 
 from .. import _C
+from ..errors import TesseraError
 from ..language.dtypes import str_to_ty
 from .host import check_element_aligned, host_array_argument, host_torch_argument
 
@@ -49,6 +50,7 @@ _DLPACK_TYPES = {(0, 8): "i8", (0, 16): "i16", (0, 32): "i32", (0, 64): "i64", (
                  (1, 16): "u16", (1, 32): "u32", (1, 64): "u64", (2, 16): "fp16",
                  (2, 32): "fp32", (2, 64): "fp64", (4, 16): "bf16", (6, 8): "i1"}
 _DLPACK_CUDA_DEVICES = (2, 13)  # kDLCUDA, kDLCUDAManaged
+_UNAVAILABLE = 4  # tessera_status_code (runtime/tessera.h): no driver or no device here
 _TORCH_SIGNATURES: Dict[Any, str] = {}
 _ELEMENT_BYTES: Dict[str, int] = {}  # element signature ("fp32") -> its size in bytes
 # The canonical object of each key part ({part: part}): the keys JITFunction stores and those
@@ -158,8 +160,25 @@ def _cai_argument(arg: Any, specialize: bool) -> Tuple[Key, Any, Optional[int]]:
     signature = _CAI_TYPESTRS.get(interface["typestr"][1:])
     if signature is None:
         raise TypeError(f"unsupported __cuda_array_interface__ typestr {interface['typestr']!r}")
-    device = arg.__dlpack_device__()[1] if hasattr(arg, "__dlpack_device__") else 0
-    return pointer_key(signature, pointer, specialize), pointer, device
+    return pointer_key(signature, pointer, specialize), pointer, _cai_device(arg, pointer)
+
+
+def _cai_device(arg: Any, pointer: int) -> Optional[int]:
+    """The device of a ``__cuda_array_interface__``'s memory, which the interface does not
+    carry: the object's ``__dlpack_device__`` when it has one, else the driver's record of the
+    pointer. None for a NULL pointer (an empty array), and 0 where there is no driver (the
+    launch then says so)."""
+    if hasattr(arg, "__dlpack_device__"):
+        return arg.__dlpack_device__()[1]
+    if pointer == 0:
+        return None
+    try:
+        return _C.pointer_device(pointer)
+    except TesseraError as error:
+        if error.code == _UNAVAILABLE:
+            return 0
+        raise ValueError(f"its __cuda_array_interface__ data pointer {pointer:#x} is not CUDA "
+                         "memory (the driver does not know the address)") from error
 
 
 def _dlpack_argument(arg: Any, specialize: bool) -> Tuple[Key, Any, Optional[int]]:

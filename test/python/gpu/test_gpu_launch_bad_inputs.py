@@ -21,6 +21,8 @@ Covered:
   argument) and pointers that are element-aligned but not 16-byte aligned (run, results exact);
 - launch options: num_warps not a power of two from 1 to 32, num_stages below 1, unknown
   options;
+- ``__cuda_array_interface__`` objects with no ``__dlpack_device__`` (as Numba's arrays): run on
+  the device the driver says holds their memory; over host memory, refused naming the argument;
 - with two GPUs, tensors on cuda:0 and cuda:1 in one launch (the kernel touches no memory, so
   a launch that is not refused is harmless).
 
@@ -58,6 +60,20 @@ class CudaArray:
 
     def __dlpack_device__(self):
         return (2, self.tensor.get_device())
+
+
+class InterfaceOnly:
+    """Memory seen only through ``__cuda_array_interface__``, with no ``__dlpack_device__`` (as
+    Numba's device arrays): the launcher asks the driver which device holds it."""
+
+    def __init__(self, pointer, keep=None):
+        self.keep = keep  # keeps the memory alive
+        self.interface = {"data": (pointer, False), "typestr": "<f4", "shape": (N,),
+                          "version": 3}
+
+    @property
+    def __cuda_array_interface__(self):
+        return self.interface
 
 
 def tensors(dtype=torch.float32, n=N, device="cuda"):
@@ -252,6 +268,23 @@ def test_ints_past_int64_get_a_uint64_specialisation():
 
 
 ALIGNMENT = r"argument '{}': its address 0x[0-9a-f]+ is not a multiple of {}, the size of its {} "
+
+
+def test_interface_objects_without_a_device_run_where_their_memory_is():
+    x, out = tensors()
+    copy_kernel[(4,)](InterfaceOnly(x.data_ptr(), x), InterfaceOnly(out.data_ptr(), out), N,
+                      BLOCK=BLOCK)
+    torch.cuda.synchronize()
+    assert torch.equal(out, x)
+
+
+def test_interface_objects_over_host_memory_are_refused():
+    x, out = tensors()
+    host = np.zeros(N, dtype=np.float32)
+    refused(ValueError, r"copy_kernel: argument 'X': its __cuda_array_interface__ data pointer "
+            r"0x[0-9a-f]+ is not CUDA memory \(the driver does not know the address\)",
+            lambda: copy_kernel[(4,)](InterfaceOnly(host.ctypes.data, host), out, N,
+                                      BLOCK=BLOCK), x, out)
 
 
 @pytest.mark.parametrize("dtype, offset, signature", [
