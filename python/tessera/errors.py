@@ -17,7 +17,11 @@ from typing import Optional
 
 __all__ = ["TesseraError", "CompilationError"]
 
-COMPILE_ERROR = 2  # tessera_status_code of a rejected kernel (runtime/tessera.h)
+# The tessera_status_code values (runtime/tessera.h) that callers tell apart.
+INVALID_ARGUMENT = 1  # a caller error; at a kernel's load, resource limits exceeded
+COMPILE_ERROR = 2  # a rejected kernel
+UNAVAILABLE = 4  # no driver or no device on this machine
+CANCELLED = 8  # a host launch that its breakpoint handler stopped
 
 
 class TesseraError(RuntimeError):

@@ -28,7 +28,7 @@ import operator
 from typing import Any, Callable, Dict, Optional, Tuple, Union
 
 from .. import _C
-from ..errors import TesseraError
+from ..errors import UNAVAILABLE, TesseraError
 from ..language.dtypes import str_to_ty
 from .host import check_element_aligned, host_array_argument, host_torch_argument
 
@@ -50,7 +50,6 @@ _DLPACK_TYPES = {(0, 8): "i8", (0, 16): "i16", (0, 32): "i32", (0, 64): "i64", (
                  (1, 16): "u16", (1, 32): "u32", (1, 64): "u64", (2, 16): "fp16",
                  (2, 32): "fp32", (2, 64): "fp64", (4, 16): "bf16", (6, 8): "i1"}
 _DLPACK_CUDA_DEVICES = (2, 13)  # kDLCUDA, kDLCUDAManaged
-_UNAVAILABLE = 4  # tessera_status_code (runtime/tessera.h): no driver or no device here
 _TORCH_SIGNATURES: Dict[Any, str] = {}
 _ELEMENT_BYTES: Dict[str, int] = {}  # element signature ("fp32") -> its size in bytes
 # The canonical object of each key part ({part: part}): the keys JITFunction stores and those
@@ -175,7 +174,7 @@ def _cai_device(arg: Any, pointer: int) -> Optional[int]:
     try:
         return _C.pointer_device(pointer)
     except TesseraError as error:
-        if error.code == _UNAVAILABLE:
+        if error.code == UNAVAILABLE:
             return 0
         raise ValueError(f"its __cuda_array_interface__ data pointer {pointer:#x} is not CUDA "
                          "memory (the driver does not know the address)") from error

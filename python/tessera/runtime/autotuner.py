@@ -42,7 +42,7 @@ import sys
 import time
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
-from ..errors import CompilationError, TesseraError
+from ..errors import INVALID_ARGUMENT, CompilationError, TesseraError
 from .host import HOST, interpret_mode
 from .tuning_cache import TunedResult, TuningCache
 
@@ -50,7 +50,6 @@ __all__ = ["Autotuner", "Config", "Heuristics", "autotune", "do_bench", "heurist
 
 logger = logging.getLogger("tessera.autotune")
 
-_INVALID_ARGUMENT = 1  # tessera_status_code (runtime/tessera.h): resource limits exceeded at load
 _LAUNCH_KEYWORDS = frozenset({"grid", "num_warps", "num_stages"})
 _PRUNE_FIELDS = frozenset({"perf_model", "top_k", "early_config_prune"})
 _MAX_REPEATS = 1000
@@ -180,7 +179,7 @@ def _skip_reason(error: Exception) -> Optional[Tuple[int, str]]:
     if isinstance(error, CompilationError):
         return logging.WARNING, f"does not compile: {first_line}"
     if isinstance(error, TesseraError):
-        if error.code == _INVALID_ARGUMENT or "OUT_OF_RESOURCES" in message:
+        if error.code == INVALID_ARGUMENT or "OUT_OF_RESOURCES" in message:
             return logging.INFO, f"exceeds the device's resources: {first_line}"
         if "cuModuleLoadDataEx" in message:
             return logging.WARNING, f"does not load: {first_line}"

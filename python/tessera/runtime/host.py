@@ -29,7 +29,7 @@ import sys
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from .. import _C
-from ..errors import CompilationError, TesseraError
+from ..errors import CANCELLED, CompilationError, TesseraError
 from .breakpoints import take_handler_error
 
 __all__ = ["HOST", "MAX_HOST_PROGRAMS", "HostAddress", "HostLoadedKernel",
@@ -38,7 +38,6 @@ __all__ = ["HOST", "MAX_HOST_PROGRAMS", "HostAddress", "HostLoadedKernel",
 HOST = "cpu"  # the device of host arguments in specialisation keys
 # The most programs a host launch runs: 2**24 take from seconds to minutes for small kernels.
 MAX_HOST_PROGRAMS = 2 ** 24
-CANCELLED = 8  # tessera_status_code of a launch its breakpoint handler stopped
 
 _ARRAY_TYPESTRS = {"b1": "i1", "i1": "i8", "i2": "i16", "i4": "i32", "i8": "i64", "u1": "u8",
                    "u2": "u16", "u4": "u32", "u8": "u64", "f2": "fp16", "f4": "fp32",

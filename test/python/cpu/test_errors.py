@@ -1,12 +1,14 @@
 """A kernel with a type error or a shape mismatch raises tessera.CompilationError naming the kernel's
 file and line (and showing the source line), never a C++ abort. Needs no GPU."""
 import os
+import re
 from pathlib import Path
 
 import pytest
 
 import tessera
 import tessera.language as tl
+from tessera import errors
 
 THIS_FILE = Path(__file__)
 
@@ -65,3 +67,11 @@ def test_error_names_file_and_line(case, target):
     message = str(info.value)
     assert f"{os.path.basename(__file__)}:{line}" in message, message
     assert source in message, f"the source line {source!r} is not shown:\n{message}"
+
+
+def test_status_codes_are_the_c_apis():
+    """tessera.errors' status codes are runtime/tessera.h's tessera_status_code values."""
+    header = (THIS_FILE.parents[3] / "runtime" / "tessera.h").read_text()
+    codes = {name: int(value) for name, value in re.findall(r"TESSERA_([A-Z_]+) = (\d+)", header)}
+    for name in ("INVALID_ARGUMENT", "COMPILE_ERROR", "UNAVAILABLE", "CANCELLED"):
+        assert getattr(errors, name) == codes[name], name
