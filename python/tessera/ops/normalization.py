@@ -33,8 +33,8 @@ except ImportError:  # pragma: no cover - the CPU tier has no PyTorch (as_tensor
 
 from ..utils import cdiv
 from . import settings
-from .kernels import grid as launch_grid
 from .arguments import as_tensor, check_device, check_dtype, check_finite, sm_count
+from .kernels import grid as launch_grid
 from .kernels.normalization import (Block, Launch, choose_block, merge_dims, needs_int64,
                                     norm_kernel, softmax_bwd_kernel, softmax_kernel,
                                     split_rows)

@@ -91,10 +91,11 @@ def _check_wkv4(w: Any, u: Any, k: Any, v: Any) -> Tuple["torch.Tensor", ...]:
         raise ValueError(f"wkv4: v has shape {tuple(v.shape)} but k {tuple(k.shape)}; expected "
                          "them equal")
     channels = k.shape[2]
-    blocks = launch_grid.MAX_GRID_YZ  # the channel blocks' grid axis 1
-    if channels > blocks * MAX_BLOCK_C:
-        raise ValueError(f"wkv4: k has C = {channels} channels; at most {blocks * MAX_BLOCK_C} "
-                         f"({blocks} blocks of {MAX_BLOCK_C}, CUDA's limit on grid axis 1)")
+    max_blocks = launch_grid.MAX_GRID_YZ  # the channel blocks are on grid axis 1
+    if channels > max_blocks * MAX_BLOCK_C:
+        raise ValueError(f"wkv4: k has C = {channels} channels; at most "
+                         f"{max_blocks * MAX_BLOCK_C} ({max_blocks} blocks of {MAX_BLOCK_C}, "
+                         "CUDA's limit on grid axis 1)")
     for name, tensor in (("w", w), ("u", u)):
         if tuple(tensor.shape) != (channels,):
             raise ValueError(f"wkv4: {name} has shape {tuple(tensor.shape)}; expected "

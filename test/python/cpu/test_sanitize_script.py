@@ -1,6 +1,7 @@
 """scripts/sanitize_gpu.sh against a stand-in compute-sanitizer: the verdict it gives each
 process's log, and the unfinished.txt it leaves for a rerun, also when a timeout stops it."""
 import os
+import re
 import stat
 import subprocess
 import textwrap
@@ -13,6 +14,7 @@ SCRIPT = ROOT / "scripts" / "sanitize_gpu.sh"
 # by a word in the first id; "slow" sleeps until a timeout stops it.
 FAKE_SANITIZER = textwrap.dedent("""\
     #!/usr/bin/env bash
+    echo "$*" >> "$OUT/sanitizer-arguments.txt"
     while [ "$1" != "-p" ]; do shift; done
     shift 2
     banner="========="
@@ -35,9 +37,9 @@ FAKE_SANITIZER = textwrap.dedent("""\
 
 
 def run_script(tmp_path: Path, ids: list[str], timeout_s: float | None = None,
-               chunk: int = 1) -> tuple[subprocess.CompletedProcess, Path]:
-    """Runs sanitize_gpu.sh racecheck on `ids` (an @FILE) with the stand-in on PATH; returns the
-    process and the log directory."""
+               chunk: int = 1, **env_vars: str) -> tuple[subprocess.CompletedProcess, Path]:
+    """Runs sanitize_gpu.sh racecheck on `ids` (an @FILE) with the stand-in on PATH and
+    `env_vars` in its environment; returns the process and the log directory."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir(exist_ok=True)
     fake = bin_dir / "compute-sanitizer"
@@ -46,7 +48,7 @@ def run_script(tmp_path: Path, ids: list[str], timeout_s: float | None = None,
     id_file = tmp_path / "ids.txt"
     id_file.write_text("\n".join(ids) + "\n")
     env = dict(os.environ, PATH=f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
-               OUT=str(tmp_path / "out"), CHUNK=str(chunk), JOBS="4")
+               OUT=str(tmp_path / "out"), CHUNK=str(chunk), JOBS="4", **env_vars)
     command = ["bash", str(SCRIPT), "racecheck", f"@{id_file}"]
     if timeout_s is not None:
         command = ["timeout", str(timeout_s)] + command
@@ -114,3 +116,18 @@ def test_an_at_file_may_name_whole_modules(tmp_path):
     result, log_dir = run_script(tmp_path, ["test/python/ops/test_ops_softmax.py"])
     assert result.returncode == 0, result.stdout + result.stderr
     assert verdicts(log_dir) == {"test/python/ops/test_ops_softmax.py": "clean"}
+
+
+def test_kernels_limits_the_check_and_says_so(tmp_path):
+    """KERNELS=s becomes --kernel-name kns=s, and the verdict names it; every verdict line ends
+    with the process's wall time."""
+    result, log_dir = run_script(tmp_path, ["t.py::test_a[clean]"], KERNELS="wkv7")
+    assert result.returncode == 0, result.stdout + result.stderr
+    arguments = (tmp_path / "out" / "sanitizer-arguments.txt").read_text()
+    assert "--kernel-name kns=wkv7 python3 -m pytest" in arguments
+    assert verdicts(log_dir) == {"t.py::test_a[clean]": "clean (only kernels named *wkv7*)"}
+    assert re.search(r" \| \d+ s$", (log_dir / "summary.txt").read_text().strip())
+    (tmp_path / "plain").mkdir()
+    run_script(tmp_path / "plain", ["t.py::test_a[clean]"])
+    assert "--kernel-name" not in (tmp_path / "plain" / "out" /
+                                   "sanitizer-arguments.txt").read_text()

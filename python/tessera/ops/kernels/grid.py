@@ -1,4 +1,7 @@
-"""Launch grids with one program per (batch, head) pair beyond CUDA's 65535 limit of grid axis 1.
+"""Launches past CUDA's limit of 65535 programs on grid axes 1 and 2.
+
+``MAX_GRID_YZ`` is that limit for every op that puts a count on axis 1 (wkv4's channel blocks,
+sum_rows' outputs too); the tests lower it here.
 
 The attention and RWKV-7 kernels number their (batch, head) pairs ``b * heads + h`` along grid
 axis 1. Up to 65535 pairs that is the whole axis; past that, ``batch_head_grid`` splits the
