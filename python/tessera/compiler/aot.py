@@ -13,6 +13,7 @@ and a descriptor's tensor TMA-ready (``tessera.TensorDescriptor``).
 """
 from __future__ import annotations
 
+import inspect
 from typing import Any, Dict, List, Mapping, Optional, Union
 
 from .. import _C
@@ -67,14 +68,18 @@ def _parse_signature(name: str, text: str) -> ArgSpec:
 
 def specs_from_signature(function: KernelFunction, signature: Mapping[str, str],
                          constants: Mapping[str, Any]) -> List[ArgSpec]:
-    """The specialisation that a signature and constants describe, in parameter order."""
+    """The specialisation that a signature and constants describe, in parameter order (a
+    constexpr parameter missing from ``constants`` takes its default, as at a launch)."""
     unknown = (set(signature) | set(constants)) - set(function.arg_names)
     if unknown:
         raise ValueError(f"{function.__name__} has no parameters {sorted(unknown)}")
     specs = []
     for name in function.arg_names:
+        default = function.signature.parameters[name].default
         if name in constants:
             specs.append(ArgSpec(value=unwrap(constants[name])))
+        elif name in function.constexpr_names and default is not inspect.Parameter.empty:
+            specs.append(ArgSpec(value=unwrap(default)))
         elif name in function.constexpr_names:
             raise ValueError(f"constexpr parameter {name} needs a value in `constants`")
         elif name not in signature:

@@ -39,6 +39,21 @@ def test_compile_for_sm80_with_a_folded_parameter():
     assert ".target sm_80" in kernel.asm["ptx"]
 
 
+@tessera.jit
+def scale_kernel_with_default(X, Y, n, BLOCK: tl.constexpr, SCALE: tl.constexpr = 2):
+    offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+    mask = offs < n
+    tl.store(Y + offs, tl.load(X + offs, mask=mask) * SCALE, mask=mask)
+
+
+def test_a_constexpr_default_applies_unless_given():
+    signature = {"X": "*fp32", "Y": "*fp32", "n": "i32"}
+    default = tessera.compile(scale_kernel_with_default, signature, {"BLOCK": 128})
+    given = tessera.compile(scale_kernel_with_default, signature, {"BLOCK": 128, "SCALE": 3})
+    assert "dense<2.000000e+00>" in default.asm["tile"]
+    assert "dense<3.000000e+00>" in given.asm["tile"]
+
+
 def test_signature_errors():
     with pytest.raises(ValueError, match="alpha is missing from the signature"):
         tessera.compile(scale_kernel, signature={"X": "*fp16", "Y": "*fp32", "n": "i32"},
