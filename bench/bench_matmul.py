@@ -8,6 +8,9 @@ that the autotuners (tessera's and Triton's) have tuned: tuning time is not meas
 harness.measure (CUDA events, contenders interleaved, median of repeats); each contender cycles
 through enough input/output sets to exceed L2 four times over, so small cases are not cache hits.
 "tf32" cases are fp32 inputs with torch.set_float32_matmul_precision("high") for every contender.
+A layout "nt" passes B as the transpose of a row-major (N, K) matrix (``x @ w.t()``, a linear
+layer's forward and its input gradient's ``grad @ w``'s mirror), "tn" A as the transpose of a
+row-major (K, M) one (``x.t() @ grad``, the weight gradient).
 """
 import argparse
 import json
@@ -15,17 +18,20 @@ import json
 import harness
 import triton_matmul
 
-# (name, dtype, M, N, K)
+# (name, dtype, M, N, K, layout: "t" where that operand is a transposed view, A then B)
 CASES = [
-    ("fp16 4096^3", "fp16", 4096, 4096, 4096),
-    ("bf16 4096^3", "bf16", 4096, 4096, 4096),
-    ("fp16 8192^3", "fp16", 8192, 8192, 8192),
-    ("bf16 8192^3", "bf16", 8192, 8192, 8192),
-    ("tf32 4096^3", "tf32", 4096, 4096, 4096),
-    ("bf16 M=16 N=K=8192", "bf16", 16, 8192, 8192),
-    ("bf16 M=64 N=K=8192", "bf16", 64, 8192, 8192),
-    ("bf16 M=128 N=K=8192", "bf16", 128, 8192, 8192),
-    ("bf16 4095x4097x1023", "bf16", 4095, 4097, 1023),
+    ("fp16 4096^3", "fp16", 4096, 4096, 4096, "nn"),
+    ("bf16 4096^3", "bf16", 4096, 4096, 4096, "nn"),
+    ("fp16 8192^3", "fp16", 8192, 8192, 8192, "nn"),
+    ("bf16 8192^3", "bf16", 8192, 8192, 8192, "nn"),
+    ("tf32 4096^3", "tf32", 4096, 4096, 4096, "nn"),
+    ("bf16 4096^3 nt", "bf16", 4096, 4096, 4096, "nt"),
+    ("bf16 4096^3 tn", "bf16", 4096, 4096, 4096, "tn"),
+    ("bf16 M=16 N=K=8192", "bf16", 16, 8192, 8192, "nn"),
+    ("bf16 M=64 N=K=8192", "bf16", 64, 8192, 8192, "nn"),
+    ("bf16 M=128 N=K=8192", "bf16", 128, 8192, 8192, "nn"),
+    ("bf16 M=16 N=K=8192 nt", "bf16", 16, 8192, 8192, "nt"),
+    ("bf16 4095x4097x1023", "bf16", 4095, 4097, 1023, "nn"),
 ]
 MAX_BUFFERS = 8
 
@@ -52,7 +58,7 @@ def check(torch, out, ref, name):
         raise AssertionError(f"matmul {name}: tessera's result is off (relative error {err:.3e})")
 
 
-def run_case(torch, name, dtype_name, m, n, k, reps):
+def run_case(torch, name, dtype_name, m, n, k, layout, reps):
     import tessera.ops
 
     dtype = {"fp16": torch.float16, "bf16": torch.bfloat16, "tf32": torch.float32}[dtype_name]
@@ -60,8 +66,14 @@ def run_case(torch, name, dtype_name, m, n, k, reps):
     nbytes = (m * k + k * n + m * n) * torch.tensor([], dtype=dtype).element_size()
     buffers = max(1, min(MAX_BUFFERS, -(-4 * l2 // nbytes)))
     g = torch.Generator(device="cuda").manual_seed(0)
-    a_s = [torch.randn(m, k, device="cuda", generator=g).to(dtype) for _ in range(buffers)]
-    b_s = [torch.randn(k, n, device="cuda", generator=g).to(dtype) for _ in range(buffers)]
+
+    def operand(rows, cols, transposed):
+        if transposed:
+            return torch.randn(cols, rows, device="cuda", generator=g).to(dtype).t()
+        return torch.randn(rows, cols, device="cuda", generator=g).to(dtype)
+
+    a_s = [operand(m, k, layout[0] == "t") for _ in range(buffers)]
+    b_s = [operand(k, n, layout[1] == "t") for _ in range(buffers)]
     outs = [torch.full((m, n), float("nan"), device="cuda", dtype=dtype) for _ in range(buffers)]
 
     def tessera_call(i):
@@ -107,12 +119,12 @@ def run(reps=25, cases=None):
         print("Triton is not installed: comparing with torch.matmul only")
     rows = []
     saved = torch.get_float32_matmul_precision()
-    for name, dtype_name, m, n, k in CASES:
+    for name, dtype_name, m, n, k, layout in CASES:
         if cases and name not in cases:
             continue
         torch.set_float32_matmul_precision("high" if dtype_name == "tf32" else saved)
         try:
-            rows += run_case(torch, name, dtype_name, m, n, k, reps)
+            rows += run_case(torch, name, dtype_name, m, n, k, layout, reps)
         finally:
             torch.set_float32_matmul_precision(saved)
             torch.cuda.empty_cache()

@@ -180,13 +180,18 @@ def _fold_batch_into_rows(views: List["torch.Tensor"]) -> List["torch.Tensor"]:
 
 def _descriptor(matrix: "torch.Tensor", descriptor_type: type = TensorDescriptor
                 ) -> Optional[TensorDescriptor]:
-    """A descriptor of a row-major 2-D matrix whose tiles TMA can copy on this device (its block
-    shape is set per config by the kernel's pre_hook), or None."""
+    """A descriptor whose tiles TMA can copy on this device (its block shape is set per config
+    by the kernel's pre_hook), or None: of a row-major 2-D matrix, or of the transpose of a
+    column-major fp16/bf16 one (whose tiles the kernel transposes in shared memory; tf32
+    tensor cores read only K-major tiles, which A^T's are not)."""
     rows, cols = matrix.shape
-    if cols > 1 and matrix.stride(1) != 1:
+    if cols == 1 or matrix.stride(1) == 1:
+        row_stride = matrix.stride(0) if rows > 1 else cols
+        desc = descriptor_type(matrix, (rows, cols), (row_stride, 1), [1, 1])
+    elif matrix.stride(0) == 1 and matrix.element_size() == 2:
+        desc = descriptor_type(matrix, (cols, rows), (matrix.stride(1), 1), [1, 1])
+    else:
         return None
-    row_stride = matrix.stride(0) if rows > 1 else cols
-    desc = descriptor_type(matrix, (rows, cols), (row_stride, 1), [1, 1])
     return desc if desc.supports_tma() else None
 
 

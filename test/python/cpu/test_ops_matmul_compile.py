@@ -41,11 +41,24 @@ def launch_arguments(variant, ty):
       a bias broadcast along M (0 stride), alpha and beta run-time floats;
     - "batched": batch strides, alpha folded (== 1);
     - "int64": a bias and 64-bit offsets (INDEX_64);
-    - "tma": "aligned" with A and B read through TMA-ready tensor descriptors (sm_90a)."""
+    - "tma": "aligned" with A and B read through TMA-ready tensor descriptors (sm_90a);
+    - "tma_tn", "tma_nt", "tma_tt": "tma" with A (t first), B (t second) or both column-major,
+      read through descriptors of their transposes."""
     ptr = f"*{ty}"
-    if variant == "tma":
+    if variant.startswith("tma"):
         signature, constants = launch_arguments("aligned", ty)
         del constants["a_desc"], constants["b_desc"]
+        layout = variant[4:] or "nn"
+        if layout[0] == "t":  # A^T stored row by row: M contiguous
+            del signature["stride_am"]
+            constants.update(stride_am=1, A_TRANSPOSED=True)
+            signature["stride_ak"] = "i32:16"
+            del constants["stride_ak"]
+        if layout[1] == "t":  # B^T stored row by row: K contiguous
+            del signature["stride_bk"]
+            constants.update(stride_bk=1, B_TRANSPOSED=True)
+            signature["stride_bn"] = "i32:16"
+            del constants["stride_bn"]
         return signature, constants
     if variant == "aligned":
         signature = {"a_ptr": ptr + ":16", "b_ptr": ptr + ":16", "c_ptr": ptr + ":16",
@@ -86,10 +99,12 @@ def compiled(ty, precision, cfg, target, variant="aligned"):
     key = (ty, precision, cfg, target, variant)
     if key not in _compiled:
         signature, constants = launch_arguments(variant, ty)
-        if variant == "tma":
+        if variant.startswith("tma"):
             bm, bn, bk = (cfg.kwargs[name] for name in ("BLOCK_M", "BLOCK_N", "BLOCK_K"))
-            signature["a_desc"] = f"tensordesc<{ty}[{bm},{bk}]>:16"
-            signature["b_desc"] = f"tensordesc<{ty}[{bk},{bn}]>:16"
+            a_block = [bk, bm] if constants.get("A_TRANSPOSED") else [bm, bk]
+            b_block = [bn, bk] if constants.get("B_TRANSPOSED") else [bk, bn]
+            signature["a_desc"] = f"tensordesc<{ty}[{a_block[0]},{a_block[1]}]>:16"
+            signature["b_desc"] = f"tensordesc<{ty}[{b_block[0]},{b_block[1]}]>:16"
         _compiled[key] = tessera.compile(
             matmul_kernel, signature=signature,
             constants={**constants, **cfg.kwargs, "INPUT_PRECISION": precision},
@@ -124,7 +139,8 @@ def test_compiles_for_every_dtype(kind, target, run_ptxas):
 
 
 @pytest.mark.parametrize("target", TARGETS)
-@pytest.mark.parametrize("variant", ["edges", "batched", "int64", "tma"])
+@pytest.mark.parametrize("variant", ["edges", "batched", "int64", "tma", "tma_tn", "tma_nt",
+                                     "tma_tt"])
 def test_compiles_every_variant(variant, target, run_ptxas):
     kernel = compiled("bf16", "ieee", representative("bf16"), target, variant)
     check_stages(kernel, target)
@@ -174,20 +190,36 @@ def test_configs():
     assert KEY[:3] == ["M", "N", "K"] and set(KEY) <= set(matmul_kernel.arg_names)
 
 
-def heuristic_args(m=4096, n=4096, k=4096, block=(128, 128, 64), bias=False, **strides):
+def heuristic_args(m=4096, n=4096, k=4096, block=(128, 128, 64), bias=False,
+                   descriptors=False, **strides):
     args = {"M": m, "N": n, "K": k, "BLOCK_M": block[0], "BLOCK_N": block[1],
             "BLOCK_K": block[2], "stride_am": k, "stride_ak": 1, "stride_bk": n, "stride_bn": 1,
             "stride_cm": n, "stride_cn": 1, "bias_ptr": object() if bias else None,
-            "stride_biasm": 0, "stride_biasn": 1}
+            "stride_biasm": 0, "stride_biasn": 1, "a_desc": object() if descriptors else None,
+            "b_desc": object() if descriptors else None}
     args.update(strides)
     return {name: f(args) for name, f in HEURISTICS.items()}
 
 
 def test_heuristics():
     assert heuristic_args() == {"EVEN_M": True, "EVEN_N": True, "EVEN_K": True,
-                                "INDEX_64": False}
+                                "INDEX_64": False, "A_TRANSPOSED": False,
+                                "B_TRANSPOSED": False}
     assert heuristic_args(4095, 4097, 1023) == {"EVEN_M": False, "EVEN_N": False,
-                                                "EVEN_K": False, "INDEX_64": False}
+                                                "EVEN_K": False, "INDEX_64": False,
+                                                "A_TRANSPOSED": False, "B_TRANSPOSED": False}
+    # descriptors of row-major operands, and of the transposes of column-major ones; a
+    # column-major operand read through pointers is not "transposed"
+    flags = ("A_TRANSPOSED", "B_TRANSPOSED")
+
+    def transposed(**kwargs):
+        return tuple(heuristic_args(**kwargs)[f] for f in flags)
+
+    assert transposed(descriptors=True) == (False, False)
+    assert transposed(descriptors=True, stride_am=1, stride_ak=4096) == (True, False)
+    assert transposed(descriptors=True, stride_bk=1, stride_bn=4096) == (False, True)
+    assert transposed(stride_am=1, stride_ak=4096, stride_bk=1, stride_bn=4096) == \
+        (False, False)
     # 2**31 elements reached only through the padded last block of A (rows up to 2**17 + 127)
     assert heuristic_args(2 ** 17 + 1, 64, 2 ** 14, stride_am=2 ** 14)["INDEX_64"]
     assert not heuristic_args(2 ** 16, 64, 2 ** 14, stride_am=2 ** 14)["INDEX_64"]
@@ -372,6 +404,23 @@ def test_sass_sm90a_tuned_kernel_copies_tiles_with_tma(cuobjdump):
     assert not re.search(r"\bLDGSTS\b", code), "tiles still copied with cp.async"
     assert not re.search(r"\b(LDL|STL)\b", code), "the kernel spills to local memory"
     assert not re.search(r"\bMEMBAR\b", code), "a memory barrier in the sm_90a SASS"
+    assert "WARPGROUP.DEPBAR.LE gsb0, 0x1" in code, "the wgmmas do not stay in flight"
+
+
+@pytest.mark.parametrize("layout", ["tn", "nt", "tt"])
+def test_sass_sm90a_copies_transposed_operands_with_tma(layout, cuobjdump):
+    # column-major operands (a linear layer's x @ w.t(), the backward's products) read through
+    # descriptors of their transposes: the same TMA-fed, in-flight HGMMA loop as row-major ones
+    # (the tiles are transposed views in shared memory, which wgmma reads M/N- or K-major)
+    kernel = compiled("bf16", "ieee", HOPPER_BF16, "sm_90a", "tma_" + layout)
+    ptx = ptx_of(kernel)
+    # imm-trans-a/b: 1 for an M/N-major operand (A^T's tiles; a row-major B's)
+    trans_a, trans_b = ("1" if layout[0] == "t" else "0"), ("1" if layout[1] == "n" else "0")
+    assert re.search(rf"wgmma\.mma_async[^;]*, {trans_a}, {trans_b};", ptx), \
+        "the wgmma's transpose flags do not match the operands' layouts"
+    code = cuobjdump(kernel.asm["cubin"])
+    assert re.search(r"\bHGMMA\b", code) and re.search(r"\bUTMALDG\.2D\b", code)
+    assert not re.search(r"\b(LDGSTS|LDL|STL|MEMBAR)\b", code)
     assert "WARPGROUP.DEPBAR.LE gsb0, 0x1" in code, "the wgmmas do not stay in flight"
 
 

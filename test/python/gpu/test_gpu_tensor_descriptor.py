@@ -2,7 +2,8 @@
 outside the tensor load as 0 and are never written), a pipelined matmul whose tiles TMA copies
 (on sm_90a: its PTX holds cp.async.bulk.tensor) at shapes that are not multiples of the blocks,
 a descriptor that is not TMA-ready (misaligned rows) falling back to ordinary loads, and the ops'
-matmul taking the TMA path for row-major operands."""
+matmul taking the TMA path for row-major operands and, through descriptors of their transposes,
+for column-major ones."""
 import pytest
 from gpu_helpers import require_torch_gpu
 from poison import assert_guard_untouched, poisoned
@@ -120,31 +121,82 @@ def test_ops_matmul_reads_row_major_operands_with_tma(dtype, randn):
 
 
 @pytest.mark.skipif(not HOPPER, reason="TMA needs sm_90a")
-@pytest.mark.parametrize("config", CONFIGS, ids=lambda c: "{BLOCK_M}x{BLOCK_N}x{BLOCK_K}".format(
-    **c.kwargs) + f"-w{c.num_warps}-s{c.num_stages}")
-def test_every_config_in_tf32_through_descriptors(config, randn):
-    """tf32 takes B from registers: every config's TMA pipeline, at a size where a race between
-    copies and readers would show (a 256-row box once did, now and then)."""
-    m = n = k = 2048
-    a, b = randn(m, k, dtype=torch.float32), randn(k, n, dtype=torch.float32)
-    c, buf = poisoned((m, n), torch.float32, guard=1024)
-    descriptors = {"a_desc": tessera.TensorDescriptor.from_tensor(a, [1, 1]),
-                   "b_desc": tessera.TensorDescriptor.from_tensor(b, [1, 1])}
-    config.run_pre_hook(dict(descriptors))
+@pytest.mark.parametrize("layout", ["tn", "nt", "tt"])
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16], ids=["bf16", "fp16"])
+def test_ops_matmul_reads_transposed_operands_with_tma(layout, dtype, randn):
+    """mm of column-major fp16/bf16 operands (``t``: a transposed view) passes TMA-ready
+    descriptors of their transposes, and the kernel's PTX copies tiles with
+    cp.async.bulk.tensor into shared memory that wgmma reads transposed; sizes that are not
+    multiples of the blocks."""
+    matmul_kernel.cache.clear()
+    ops.set_default_max_num_configs(1)
+    m, n, k = 392, 264, 328
+    try:
+        a = randn(k, m, dtype=dtype).t() if layout[0] == "t" else randn(m, k, dtype=dtype)
+        b = randn(n, k, dtype=dtype).t() if layout[1] == "t" else randn(k, n, dtype=dtype)
+        c = ops.mm(a, b)
+        torch.cuda.synchronize()
+    finally:
+        ops.set_default_max_num_configs(None)
+    torch.testing.assert_close(c.double(), a.double() @ b.double(), rtol=2e-2, atol=0.5)
+    ((key, launched),) = matmul_kernel.cache.items()
+    descriptors = [part for part in key
+                   if isinstance(part, tuple) and str(part[0]).startswith("tensordesc<")]
+    assert len(descriptors) == 2 and all(part[1] for part in descriptors), key
+    ptx = launched.asm["ptx"]
+    assert "cp.async.bulk.tensor" in ptx and "wgmma.mma_async" in ptx
+
+
+def relative_error_of_config(config, a, b, precision):
+    """Launches the ops' matmul kernel with ``config`` on ``a @ b`` (2048^3: a size where a race
+    between TMA copies and the tensor cores' reads would show) through the descriptors the ops
+    pass, checks that nothing past C was written, and returns the result's relative error."""
+    m, k = a.shape
+    n = b.shape[1]
+    c, buf = poisoned((m, n), a.dtype, guard=1024)
+    descriptors = {"a_desc": blas._descriptor(a), "b_desc": blas._descriptor(b)}
+    assert None not in descriptors.values()
+    strides = {"stride_am": a.stride(0), "stride_ak": a.stride(1), "stride_bk": b.stride(0),
+               "stride_bn": b.stride(1)}
+    config.run_pre_hook({**descriptors, **strides})
 
     def grid(meta):
         return (tessera.cdiv(m, meta["BLOCK_M"]) * tessera.cdiv(n, meta["BLOCK_N"]),)
 
     try:
         blas._kernel[grid](a, b, c, None, descriptors["a_desc"], descriptors["b_desc"], m, n, k,
-                           0, k, 1, 0, n, 1, 0, n, 1, 0, 0, 0, 1, 0, INPUT_PRECISION="tf32",
-                           **config.all_kwargs())
+                           0, strides["stride_am"], strides["stride_ak"], 0,
+                           strides["stride_bk"], strides["stride_bn"], 0, n, 1, 0, 0, 0, 1, 0,
+                           INPUT_PRECISION=precision, **config.all_kwargs())
     except tessera.TesseraError as error:  # more shared memory than this GPU has
         if error.code == 1:
             pytest.skip(str(error).splitlines()[0])
         raise
     torch.cuda.synchronize()
-    reference = a.double() @ b.double()
-    error = ((c.double() - reference).norm() / reference.norm()).item()
-    assert error < 2e-3, f"relative error {error:.2e}"
     assert_guard_untouched(buf, m * n)
+    reference = a.double() @ b.double()
+    return ((c.double() - reference).norm() / reference.norm()).item()
+
+
+@pytest.mark.skipif(not HOPPER, reason="TMA needs sm_90a")
+@pytest.mark.parametrize("config", CONFIGS, ids=lambda c: "{BLOCK_M}x{BLOCK_N}x{BLOCK_K}".format(
+    **c.kwargs) + f"-w{c.num_warps}-s{c.num_stages}")
+def test_every_config_with_transposed_operands_through_descriptors(config, randn):
+    """Every config's TMA pipeline with both operands column-major (A^T and B^T descriptors,
+    tiles transposed in shared memory)."""
+    a = randn(2048, 2048, dtype=torch.bfloat16).t()
+    b = randn(2048, 2048, dtype=torch.bfloat16).t()
+    error = relative_error_of_config(config, a, b, "ieee")
+    assert error < 1e-2, f"relative error {error:.2e}"
+
+
+@pytest.mark.skipif(not HOPPER, reason="TMA needs sm_90a")
+@pytest.mark.parametrize("config", CONFIGS, ids=lambda c: "{BLOCK_M}x{BLOCK_N}x{BLOCK_K}".format(
+    **c.kwargs) + f"-w{c.num_warps}-s{c.num_stages}")
+def test_every_config_in_tf32_through_descriptors(config, randn):
+    """tf32 takes B from registers: every config's TMA pipeline (a 256-row box once raced, now
+    and then)."""
+    a = randn(2048, 2048, dtype=torch.float32)
+    b = randn(2048, 2048, dtype=torch.float32)
+    error = relative_error_of_config(config, a, b, "tf32")
+    assert error < 2e-3, f"relative error {error:.2e}"

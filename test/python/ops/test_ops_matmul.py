@@ -136,8 +136,10 @@ def test_large_odd_shape(shape, dtype, device, randn):
 # ---- layouts ------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("layout", ["tn", "nt", "tt"])
-def test_transposed_operands(layout, device, randn):
-    m, n, k = 200, 150, 130
+@pytest.mark.parametrize("shape", [(200, 150, 130), (200, 152, 136)],
+                         ids=["pointers", "tma"])  # sm_90a: 16-byte rows take descriptors
+def test_transposed_operands(layout, shape, device, randn):
+    m, n, k = shape
     a = randn(k, m, dtype=torch.bfloat16).t() if layout[0] == "t" else \
         randn(m, k, dtype=torch.bfloat16)
     b = randn(n, k, dtype=torch.bfloat16).t() if layout[1] == "t" else \
@@ -302,26 +304,33 @@ def test_64_bit_offsets_at_a_small_size(device, randn):
 
 @pytest.mark.parametrize("config", CONFIGS, ids=lambda c: "{BLOCK_M}x{BLOCK_N}x{BLOCK_K}".format(
     **c.kwargs) + f"-w{c.num_warps}-s{c.num_stages}")
-@pytest.mark.parametrize("operands", ["pointers", "descriptors"])
+@pytest.mark.parametrize("operands", ["pointers", "descriptors", "transposed descriptors"])
 def test_every_config_is_correct(config, operands, device, randn):
-    """Each config of the list, launched directly, with A and B read through pointers or
-    through tensor descriptors (TMA on sm_90a; rows of 176 elements are 16-byte multiples): a
+    """Each config of the list, launched directly, with A and B read through pointers, through
+    tensor descriptors (TMA on sm_90a; rows of 176 elements are 16-byte multiples) or through
+    descriptors of A^T and B^T (column-major operands, whose tiles the kernel transposes): a
     fast wrong config must never be tunable."""
-    m, n, k = (300, 200, 170) if operands == "pointers" else (300, 200, 176)
-    a, b = randn(m, k, dtype=torch.bfloat16), randn(k, n, dtype=torch.bfloat16)
+    m, n, k = (300, 200, 170) if operands == "pointers" else (304, 200, 176)
+    if operands == "transposed descriptors":
+        a = randn(k, m, dtype=torch.bfloat16).t()
+        b = randn(n, k, dtype=torch.bfloat16).t()
+    else:
+        a, b = randn(m, k, dtype=torch.bfloat16), randn(k, n, dtype=torch.bfloat16)
     c, _ = poisoned((m, n), torch.bfloat16, device)
     descriptors = {"a_desc": None, "b_desc": None}
-    if operands == "descriptors":
-        descriptors = {"a_desc": tessera.TensorDescriptor.from_tensor(a, [1, 1]),
-                       "b_desc": tessera.TensorDescriptor.from_tensor(b, [1, 1])}
-        config.run_pre_hook({**descriptors})
+    if operands != "pointers":
+        descriptors = {"a_desc": _descriptor_of(a), "b_desc": _descriptor_of(b)}
+    strides = dict(stride_am=a.stride(0), stride_ak=a.stride(1), stride_bk=b.stride(0),
+                   stride_bn=b.stride(1))
+    config.run_pre_hook({**descriptors, **strides})
 
     def grid(meta):
         return (tessera.cdiv(m, meta["BLOCK_M"]) * tessera.cdiv(n, meta["BLOCK_N"]),)
 
     try:
         blas._kernel[grid](a, b, c, None, descriptors["a_desc"], descriptors["b_desc"], m, n, k,
-                           0, k, 1, 0, n, 1, 0, n, 1, 0, 0, 0, 1, 0,
+                           0, strides["stride_am"], strides["stride_ak"], 0,
+                           strides["stride_bk"], strides["stride_bn"], 0, n, 1, 0, 0, 0, 1, 0,
                            INPUT_PRECISION="ieee", **config.all_kwargs())
     except tessera.TesseraError as error:  # e.g. more shared memory than this GPU has
         if error.code == 1:
@@ -329,6 +338,14 @@ def test_every_config_is_correct(config, operands, device, randn):
         raise
     synchronize(device)
     check(c, a, b)
+
+
+def _descriptor_of(matrix: "torch.Tensor") -> tessera.TensorDescriptor:
+    """The descriptor ``blas._descriptor`` makes of ``matrix`` (of the matrix, or of its
+    transpose when it is column-major), made whether or not this device's TMA can copy it."""
+    if matrix.stride(1) == 1:
+        return tessera.TensorDescriptor(matrix, matrix.shape, (matrix.stride(0), 1), [1, 1])
+    return tessera.TensorDescriptor(matrix, matrix.shape[::-1], (matrix.stride(1), 1), [1, 1])
 
 
 def test_autotuning(device, randn, capfd, monkeypatch):

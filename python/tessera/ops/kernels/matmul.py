@@ -12,8 +12,17 @@ The main loop has the form that the compiler's software pipeliner recognises: ``
 only ``tl.dot``. Where the caller passes tensor descriptors (``a_desc``, ``b_desc``: one batch,
 rows contiguous, TMA-ready on sm_90a), the tiles are read through them instead, and the
 pipeliner has the Tensor Memory Accelerator copy them (``descriptor_pre_hook`` sizes their
-blocks for each config). ``EVEN_K`` (K a multiple of ``BLOCK_K``) drops the K mask, ``EVEN_M`` / ``EVEN_N``
-the M / N masks, so an aligned problem loads unmasked tiles; the ``HEURISTICS`` set them.
+blocks for each config). A descriptor may also describe an operand's transpose: ``A^T``
+stored row by row when A is column-major (``stride_am == 1``), ``B^T`` when B is
+(``stride_bk == 1``: the weight of ``x @ w.t()``, or either operand of a backward product). The
+kernel then loads tiles of the stored matrix and takes their ``tl.trans``, which the compiler
+turns into a transposed view of the same shared-memory tile (wgmma reads it M/N-major for A,
+K-major for B), so transposed operands get the same TMA pipeline. ``A_TRANSPOSED`` and
+``B_TRANSPOSED`` say which descriptors are of a transpose.
+
+``EVEN_K`` (K a multiple of ``BLOCK_K``) drops the K mask, ``EVEN_M`` / ``EVEN_N`` the M / N
+masks, so an aligned problem loads unmasked tiles; the ``HEURISTICS`` set them and the
+transposition flags.
 
 ``CONFIGS`` is the autotuning space, ``KEY`` the autotuning key and ``prune_configs`` the shape
 and shared-memory pruning; ``tessera.ops.blas`` puts them together.
@@ -28,8 +37,8 @@ from tessera.runtime.autotuner import Config
 
 from .masks import both, masked_load
 
-__all__ = ["CONFIGS", "GROUP_M", "HEURISTICS", "KEY", "descriptor_pre_hook", "matmul_kernel",
-           "prune_configs", "shared_memory_bytes"]
+__all__ = ["CONFIGS", "GROUP_M", "HEURISTICS", "KEY", "a_transposed", "b_transposed",
+           "descriptor_pre_hook", "matmul_kernel", "prune_configs", "shared_memory_bytes"]
 
 
 @tessera.jit
@@ -45,7 +54,8 @@ def matmul_kernel(a_ptr, b_ptr, c_ptr, bias_ptr, a_desc, b_desc, M, N, K,
                   alpha, beta,
                   BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr,
                   GROUP_M: tl.constexpr, EVEN_M: tl.constexpr, EVEN_N: tl.constexpr,
-                  EVEN_K: tl.constexpr, INDEX_64: tl.constexpr, INPUT_PRECISION: tl.constexpr):
+                  EVEN_K: tl.constexpr, INDEX_64: tl.constexpr, INPUT_PRECISION: tl.constexpr,
+                  A_TRANSPOSED: tl.constexpr = False, B_TRANSPOSED: tl.constexpr = False):
     # program -> (batch, tile row, tile column), grouped for L2 reuse
     pid = tl.program_id(0)
     num_pid_m = tl.cdiv(M, BLOCK_M)
@@ -81,13 +91,17 @@ def matmul_kernel(a_ptr, b_ptr, c_ptr, bias_ptr, a_desc, b_desc, M, N, K,
         b_ptrs = b_ptr + batch * stride_bb + offs_k[:, None] * stride_bk + cols * stride_bn
     acc = tl.zeros((BLOCK_M, BLOCK_N), dtype=tl.float32)
     for k in range(0, tl.cdiv(K, BLOCK_K)):
-        if a_desc is not None:
+        if a_desc is not None and A_TRANSPOSED:
+            a = tl.trans(a_desc.load([k * BLOCK_K, pid_m * BLOCK_M]))
+        elif a_desc is not None:
             a = a_desc.load([pid_m * BLOCK_M, k * BLOCK_K])
         elif EVEN_K:
             a = masked_load(a_ptrs, mask_m)
         else:
             a = masked_load(a_ptrs, both(mask_m, offs_k[None, :] < K - k * BLOCK_K))
-        if b_desc is not None:
+        if b_desc is not None and B_TRANSPOSED:
+            b = tl.trans(b_desc.load([pid_n * BLOCK_N, k * BLOCK_K]))
+        elif b_desc is not None:
             b = b_desc.load([k * BLOCK_K, pid_n * BLOCK_N])
         elif EVEN_K:
             b = masked_load(b_ptrs, mask_n)
@@ -127,22 +141,39 @@ def _needs_int64(args: Mapping[str, Any]) -> bool:
     return max(extents) >= 2 ** 31
 
 
+def a_transposed(args: Mapping[str, Any]) -> bool:
+    """Whether ``a_desc`` describes A^T (K x M, rows contiguous) rather than A. A descriptor of
+    A has K contiguous, so ``stride_ak`` is 1 (TMA needs rows of 16 bytes: K > 1, so the stride
+    is not dropped to 0); one of A^T has M contiguous and K strided."""
+    return args["a_desc"] is not None and args["stride_ak"] != 1
+
+
+def b_transposed(args: Mapping[str, Any]) -> bool:
+    """Whether ``b_desc`` describes B^T (N x K, rows contiguous) rather than B (``stride_bn``
+    1), as ``a_transposed`` for A."""
+    return args["b_desc"] is not None and args["stride_bn"] != 1
+
+
 HEURISTICS: Dict[str, Callable[[Mapping[str, Any]], Any]] = {
     "EVEN_M": lambda args: args["M"] % args["BLOCK_M"] == 0,
     "EVEN_N": lambda args: args["N"] % args["BLOCK_N"] == 0,
     "EVEN_K": lambda args: args["K"] % args["BLOCK_K"] == 0,
     "INDEX_64": _needs_int64,
+    "A_TRANSPOSED": a_transposed,
+    "B_TRANSPOSED": b_transposed,
 }
 
 GROUP_M = 8
 
 
 def descriptor_pre_hook(args: Dict[str, Any]) -> None:
-    """Sizes the blocks of the A and B descriptors (when given) for the config in ``args``."""
+    """Sizes the blocks of the A and B descriptors (when given) for the config in ``args``:
+    the tiles the kernel loads, of the operand or of its transpose."""
+    bm, bn, bk = args["BLOCK_M"], args["BLOCK_N"], args["BLOCK_K"]
     if args["a_desc"] is not None:
-        args["a_desc"].block_shape = [args["BLOCK_M"], args["BLOCK_K"]]
+        args["a_desc"].block_shape = [bk, bm] if a_transposed(args) else [bm, bk]
     if args["b_desc"] is not None:
-        args["b_desc"].block_shape = [args["BLOCK_K"], args["BLOCK_N"]]
+        args["b_desc"].block_shape = [bn, bk] if b_transposed(args) else [bk, bn]
 
 # (BLOCK_M, BLOCK_N, BLOCK_K, num_warps, num_stages), best first (a truncated list keeps the
 # head). BLOCK_M multiple of 64 with num_warps multiple of 4: wgmma on sm_90a; the large tiles
