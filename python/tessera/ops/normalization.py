@@ -355,7 +355,7 @@ def sum_rows(src: "torch.Tensor", out: "torch.Tensor", scale: float = 1) -> None
     n_out, n_sum, n_cols = src.shape
     if out.numel() == 0:
         return
-    block = choose_sum_block(n_sum, n_cols)
+    block = choose_sum_block(n_out, n_sum, n_cols)
     src_strides, out_strides = tuple(src.stride()), tuple(out.stride())
     col_blocks = cdiv(n_cols, block.block_n)
     for start in range(0, n_out, launch_grid.MAX_GRID_YZ):

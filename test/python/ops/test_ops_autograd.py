@@ -26,6 +26,7 @@ import torch.nn.functional as F  # noqa: E402
 import tessera.ops as ops  # noqa: E402
 from tessera.ops import blas, normalization  # noqa: E402
 from tessera.ops.kernels import grid as launch_grid  # noqa: E402
+from tessera.ops.kernels import normalization_backward  # noqa: E402
 
 pytestmark = pytest.mark.usefixtures("exact_fp32_matmul")  # fp32 references in IEEE fp32
 
@@ -523,6 +524,16 @@ def test_gradient_sums_over_launches_of_at_most_the_grid_limit(randn, gen, monke
                                        randn(12, 1, 3, dtype=torch.float32)],
                   ["x", "y"], torch.float32, gen=gen)
     assert grids == [(1, 5), (1, 5), (1, 2)]
+
+
+def test_gradient_sums_of_few_outputs_in_narrow_blocks(randn, gen):
+    """A bias-like operand summed over 3000 rows of 1000 columns: sum_rows narrows its column
+    blocks to 32 (more programs) with 64-row tiles, neither dividing the sum."""
+    assert normalization_backward.choose_sum_block(1, 3000, 1000) == (64, 32, 8)
+    for dtype in (torch.float32, torch.bfloat16):
+        compare_grads(ops.add, torch.add, [randn(3000, 1000, dtype=dtype),
+                                           randn(1000, dtype=dtype)],
+                      ["x", "y"], dtype, gen=gen)
 
 
 def test_arithmetic_grads_of_scalars_and_mixed_dtypes(randn, gen):
