@@ -1,13 +1,14 @@
 """Data-parallel training of a small transformer block with Tessera's attention, matmul, norms,
 GELU and additions, checked step by step against the same model built from PyTorch's own ops.
 
-Each of ``--world-size`` processes (one per GPU, NCCL; or CPU processes with gloo, where the
-Tessera kernels run compiled for the host) holds both models, made from one seed, and wraps each
-in ``DistributedDataParallel``. Every step each rank trains both on its own shard of a batch of
-token sequences (a fixed random Markov chain, so that the loss has something to learn); DDP
-averages the gradients over the ranks. The ranks' mean losses of the two models are recorded per
-step; at the end the script checks that they agree to ``--rtol``, that every rank holds the same
-parameters, and writes ``losses.json`` and ``losses.png`` (both curves) into ``--out``.
+Each of ``--world-size`` processes (one per GPU, NCCL; all on one GPU with ``--one-gpu``, gloo;
+or CPU processes with gloo, where the Tessera kernels run compiled for the host) holds both
+models, made from one seed, and wraps each in ``DistributedDataParallel``. Every step each rank
+trains both on its own shard of a batch of token sequences (a fixed random Markov chain, so
+that the loss has something to learn); DDP averages the gradients over the ranks. The ranks'
+mean losses of the two models are recorded per step; at the end the script checks that they
+agree to ``--rtol``, that every rank holds the same parameters, and writes ``losses.json`` and
+``losses.png`` (both curves) into ``--out``.
 
 The Tessera model computes its layer norms, every matrix product (the projections, the MLP and
 the tied output head), the MLP's GELU, the bias and residual additions and causal attention
@@ -18,6 +19,8 @@ PyTorch ops the reference uses too.
     python examples/distributed/train_block.py --world-size 2 --device cuda --out /tmp/dp
     # or under torchrun (one process per GPU):
     torchrun --nproc_per_node 2 examples/distributed/train_block.py --device cuda
+    # two processes sharing one GPU (gloo: NCCL refuses two ranks on one device):
+    python examples/distributed/train_block.py --world-size 2 --device cuda --one-gpu
     # CPU processes (gloo):
     python examples/distributed/train_block.py --world-size 2 --device cpu --steps 3
 
@@ -134,13 +137,12 @@ def markov_batches(config: Config, rank: int, world_size: int, device: torch.dev
         yield shard.to(device)
 
 
-def train(rank: int, world_size: int, config: Config, device_type: str) -> Dict[str, List[float]]:
-    """Trains both models on this rank; returns the mean losses over the ranks per step."""
-    if device_type == "cuda":
-        torch.cuda.set_device(rank)
-        device = torch.device("cuda", rank)
-    else:
-        device = torch.device("cpu")
+def train(rank: int, world_size: int, config: Config, device: torch.device
+          ) -> Dict[str, List[float]]:
+    """Trains both models on this rank's ``device``; returns the mean losses over the ranks per
+    step."""
+    if device.type == "cuda":
+        torch.cuda.set_device(device)
     # fp32 products in IEEE fp32 on both sides (Tessera follows this setting as PyTorch does).
     torch.set_float32_matmul_precision("highest")
     torch.backends.cuda.matmul.allow_tf32 = False
@@ -149,7 +151,7 @@ def train(rank: int, world_size: int, config: Config, device_type: str) -> Dict[
         torch.manual_seed(config.seed)
         model = BlockLM(config, ops).to(device)
         models[name] = DistributedDataParallel(
-            model, device_ids=[rank] if device_type == "cuda" else None)
+            model, device_ids=[device.index] if device.type == "cuda" else None)
     optimizers = {name: torch.optim.AdamW(model.parameters(), lr=config.lr)
                   for name, model in models.items()}
     losses: Dict[str, List[float]] = {name: [] for name in models}
@@ -186,11 +188,12 @@ def compare(losses: Dict[str, List[float]], rtol: float) -> List[str]:
             if not math.isfinite(t) or abs(t - p) > rtol * abs(p)]
 
 
-def write_report(out: str, config: Config, world_size: int, device_name: str,
+def write_report(out: str, config: Config, world_size: int, placement: str, device_name: str,
                  losses: Dict[str, List[float]], mismatches: List[str]) -> None:
+    """``losses.json`` and ``losses.png``: ``placement`` says where the ranks ran (its title)."""
     os.makedirs(out, exist_ok=True)
-    report = {"config": asdict(config), "world_size": world_size, "device": device_name,
-              "losses": losses, "mismatches": mismatches,
+    report = {"config": asdict(config), "world_size": world_size, "placement": placement,
+              "device": device_name, "losses": losses, "mismatches": mismatches,
               "max_relative_difference": max(abs(t - p) / abs(p) for t, p in
                                              zip(losses["tessera"], losses["pytorch"]))}
     with open(os.path.join(out, "losses.json"), "w") as f:
@@ -209,7 +212,7 @@ def write_report(out: str, config: Config, world_size: int, device_name: str,
               linestyle="--")
     axes.set_xlabel("step")
     axes.set_ylabel("cross-entropy (mean over ranks)")
-    axes.set_title(f"DDP over {world_size} x {device_name}")
+    axes.set_title(f"DDP: {placement}")
     axes.legend()
     figure.savefig(os.path.join(out, "losses.png"), dpi=120, bbox_inches="tight")
     plt.close(figure)
@@ -217,15 +220,24 @@ def write_report(out: str, config: Config, world_size: int, device_name: str,
 
 def run(rank: int, world_size: int, config: Config, args: argparse.Namespace) -> bool:
     """One rank: joins the group, trains, and on rank 0 reports; True when the curves match."""
+    nccl = args.device == "cuda" and not args.one_gpu
     if not dist.is_initialized():
-        dist.init_process_group("nccl" if args.device == "cuda" else "gloo",
-                                init_method=args.init_method, rank=rank, world_size=world_size)
+        dist.init_process_group("nccl" if nccl else "gloo", init_method=args.init_method,
+                                rank=rank, world_size=world_size)
+    if args.device == "cuda":
+        device = torch.device("cuda", 0 if args.one_gpu else rank)
+        device_name = torch.cuda.get_device_name(device)
+        placement = (f"{world_size} processes on one {device_name}, gloo" if args.one_gpu
+                     else f"{world_size} x {device_name}, NCCL")
+    else:
+        device, device_name = torch.device("cpu"), "CPU"
+        placement = f"{world_size} CPU processes, gloo"
     try:
-        losses = train(rank, world_size, config, args.device)
+        losses = train(rank, world_size, config, device)
         mismatches = compare(losses, args.rtol)
         if rank == 0:
-            device_name = (torch.cuda.get_device_name(0) if args.device == "cuda" else "CPU")
-            write_report(args.out, config, world_size, device_name, losses, mismatches)
+            write_report(args.out, config, world_size, placement, device_name, losses,
+                         mismatches)
             for step, (t, p) in enumerate(zip(losses["tessera"], losses["pytorch"])):
                 print(f"step {step:3d}  pytorch {p:.6f}  tessera {t:.6f}")
             print("\n".join(mismatches) or f"losses match to rtol {args.rtol}")
@@ -253,6 +265,8 @@ def main() -> int:
     parser.add_argument("--world-size", type=int, default=2,
                         help="processes to spawn (ignored under torchrun)")
     parser.add_argument("--device", choices=("cuda", "cpu"), default="cuda")
+    parser.add_argument("--one-gpu", action="store_true",
+                        help="every rank on cuda:0, gradients averaged over gloo")
     parser.add_argument("--steps", type=int, default=Config.steps)
     parser.add_argument("--seq-len", type=int, default=Config.seq_len)
     parser.add_argument("--d-model", type=int, default=Config.d_model)
@@ -266,9 +280,11 @@ def main() -> int:
     if "RANK" in os.environ:  # under torchrun
         args.init_method = "env://"
         _leave(run(int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"]), config, args))
-    if args.device == "cuda" and torch.cuda.device_count() < args.world_size:
-        print(f"needs {args.world_size} GPUs, found {torch.cuda.device_count()}",
-              file=sys.stderr)
+    if args.one_gpu and args.device != "cuda":
+        parser.error("--one-gpu needs --device cuda")
+    gpus = 1 if args.one_gpu else args.world_size
+    if args.device == "cuda" and torch.cuda.device_count() < gpus:
+        print(f"needs {gpus} GPUs, found {torch.cuda.device_count()}", file=sys.stderr)
         return 2
     # The spawned ranks meet through a file: a TCP rendezvous would need a free port, which
     # another process may take between choosing it and binding it.
