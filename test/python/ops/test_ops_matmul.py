@@ -304,14 +304,14 @@ def test_64_bit_offsets_at_a_small_size(device, randn):
 
 @pytest.mark.parametrize("config", CONFIGS, ids=lambda c: "{BLOCK_M}x{BLOCK_N}x{BLOCK_K}".format(
     **c.kwargs) + f"-w{c.num_warps}-s{c.num_stages}")
-@pytest.mark.parametrize("operands", ["pointers", "descriptors", "transposed descriptors"])
+@pytest.mark.parametrize("operands", ["pointers", "descriptors", "transposed_descriptors"])
 def test_every_config_is_correct(config, operands, device, randn):
     """Each config of the list, launched directly, with A and B read through pointers, through
     tensor descriptors (TMA on sm_90a; rows of 176 elements are 16-byte multiples) or through
     descriptors of A^T and B^T (column-major operands, whose tiles the kernel transposes): a
     fast wrong config must never be tunable."""
     m, n, k = (300, 200, 170) if operands == "pointers" else (304, 200, 176)
-    if operands == "transposed descriptors":
+    if operands == "transposed_descriptors":
         a = randn(k, m, dtype=torch.bfloat16).t()
         b = randn(n, k, dtype=torch.bfloat16).t()
     else:
