@@ -24,6 +24,12 @@ def _pyplot() -> Any:
     return plt
 
 
+def case_label(row: Dict) -> str:
+    """A throughput row's case, with the tessera backend it timed where the benchmark runs
+    several (bench_rwkv's tile and cuda)."""
+    return f"{row['case']} [{row['backend']}]" if row.get("backend") else row["case"]
+
+
 def _measured_rows(report: Dict) -> List[Dict]:
     return [row for row in report["throughput"] if row.get("ratio") is not None]
 
@@ -44,7 +50,7 @@ def plot_ratios(report: Dict, path: str) -> None:
     axes.barh(list(positions), [row["ratio"] for row in rows],
               color=[colours[row["benchmark"]] for row in rows])
     axes.set_yticks(list(positions))
-    axes.set_yticklabels([f"{row['benchmark']} {row['case']} vs {row['baseline']}"
+    axes.set_yticklabels([f"{row['benchmark']} {case_label(row)} vs {row['baseline']}"
                           for row in rows], fontsize=6)
     axes.set_xscale("log")
     axes.axvline(1.0, color="black", linewidth=0.8)

@@ -17,6 +17,7 @@ import traceback
 from pathlib import Path
 
 import harness
+import plots
 
 
 def git_commit():
@@ -73,12 +74,16 @@ def markdown(report):
              "| benchmark | case | tessera | baseline | baseline value | ratio | target | met |",
              "|---|---|---|---|---|---|---|---|"]
     for row in report["throughput"]:
-        if "note" in row:
-            lines.append(f"| {row['benchmark']} | {row['case']} | {fmt(row.get('tessera'))} "
-                         f"{row['metric']} | {row['baseline']} | {row['note']} | - | - | - |")
+        case = plots.case_label(row)
+        if row.get("baseline_value") is None:  # the baseline did not run: say why
+            why = row.get("note") or row.get("baseline_error") or "-"
+            lines.append(f"| {row['benchmark']} | {case} | {fmt(row.get('tessera'))} "
+                         f"{row['metric']} | {row['baseline']} | {why} | - | - | - |")
             continue
+        if "note" in row:  # beside a measured baseline, a goal of the op's own
+            case += f" ({row['note']})"
         target = f">= {row['target']}" if row.get("target") else "-"
-        lines.append(f"| {row['benchmark']} | {row['case']} | {fmt(row['tessera'])} "
+        lines.append(f"| {row['benchmark']} | {case} | {fmt(row['tessera'])} "
                      f"{row['metric']} | {row['baseline']} | {fmt(row['baseline_value'])} "
                      f"{row['metric']} | {fmt(row['ratio'])} | {target} | "
                      f"{fmt(row.get('meets_target'))} |")
@@ -147,7 +152,6 @@ def main():
     import bench_softmax
     import bench_vector_add
     import ceilings
-    import plots
 
     reps = 9 if args.quick else 25
     report = {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),

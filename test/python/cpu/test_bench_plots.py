@@ -1,5 +1,5 @@
 """bench/plots.py and run_all's Markdown on a report shaped like run_all's results.json: the
-plots are PNG files, and the Markdown states the measured ceilings."""
+plots are PNG files, and the Markdown states the measured ceilings and every measured ratio."""
 import json
 import os
 import sys
@@ -27,7 +27,11 @@ def report():
         {"benchmark": "matmul", "case": "bf16 4096^3", "metric": "TFLOP/s", "tessera": 760.0,
          "baseline": "triton", "baseline_value": 700.0, "ratio": 1.086},
         {"benchmark": "rwkv", "case": "wkv7 forward", "metric": "ms", "tessera": 1.4,
-         "baseline": "fla", "baseline_value": 3.2, "ratio": 2.29},
+         "backend": "tile", "baseline": "fla", "baseline_value": 3.2, "ratio": 2.29,
+         "target": 1.0, "meets_target": True, "note": "goal <= 1.5 ms: met"},
+        {"benchmark": "rwkv", "case": "wkv7 forward", "metric": "ms", "tessera": 3.4,
+         "backend": "cuda", "baseline": "fla", "baseline_value": 3.2, "ratio": 0.94,
+         "target": 1.0, "meets_target": False},
         {"benchmark": "attention", "case": "fp8", "metric": "TFLOP/s", "tessera": None,
          "baseline": "sdpa", "note": "not run"},
     ]
@@ -60,3 +64,14 @@ def test_markdown_states_the_ceilings():
     assert "copy bandwidth 4,800.0 GB/s" in text
     assert "bf16 matmul peak 800.0 TFLOP/s" in text
     assert "| matmul | bf16 4096^3 | 760.0 TFLOP/s | triton | 700.0 TFLOP/s | 1.086 |" in text
+
+
+# Tests that a row with a note keeps its baseline and ratio, that rows of one case timed on two
+# backends say which is which, and that a baseline that did not run shows why.
+def test_markdown_names_backends_and_keeps_ratios_beside_notes():
+    text = run_all.markdown(report())
+    assert ("| rwkv | wkv7 forward [tile] (goal <= 1.5 ms: met) | 1.400 ms | fla | 3.200 ms | "
+            "2.290 | >= 1.0 | yes |") in text
+    assert "| rwkv | wkv7 forward [cuda] | 3.400 ms | fla | 3.200 ms | 0.940 | >= 1.0 | **no** |" \
+        in text
+    assert "| attention | fp8 | - TFLOP/s | sdpa | not run | - | - | - |" in text
