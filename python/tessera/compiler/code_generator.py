@@ -57,11 +57,22 @@ _PYTHON_BUILTINS: Dict[str, Any] = {
 # Exceptions whose message alone explains a user error.
 _USER_ERRORS = (TypeError, ValueError, NameError, AssertionError, ZeroDivisionError)
 
-RuntimeValue = Union[tensor, aggregate]  # what loops carry and run-time `if`s yield
+# What loops carry and run-time `if`s yield: a tensor, an aggregate, or a tuple of such values
+# (a kernel's (k, v) blocks of the next steps, say).
+RuntimeValue = Union[tensor, aggregate, Tuple[Any, ...]]
 
 
 def _is_runtime(value: Any) -> bool:
+    if isinstance(value, tuple):
+        return len(value) > 0 and all(_is_runtime(v) for v in value)
     return isinstance(value, (tensor, aggregate))
+
+
+def _runtime_type(value: RuntimeValue) -> Any:
+    """What must stay the same across a loop's iterations or an `if`'s branches."""
+    if isinstance(value, tuple):
+        return tuple(_runtime_type(v) for v in value)
+    return value.type
 
 
 def _is_compile_time(value: Any) -> bool:
@@ -71,19 +82,30 @@ def _is_compile_time(value: Any) -> bool:
 
 
 def _flatten(values: Sequence[RuntimeValue]) -> List[tensor]:
-    """The tensors that make up ``values`` (a tensor is its own)."""
-    return [leaf for value in values
-            for leaf in ([value] if isinstance(value, tensor) else value.flatten())]
+    """The tensors that make up ``values`` (a tensor is its own), in order."""
+    leaves: List[tensor] = []
+    for value in values:
+        if isinstance(value, tensor):
+            leaves.append(value)
+        elif isinstance(value, tuple):
+            leaves += _flatten(value)
+        else:
+            leaves += value.flatten()
+    return leaves
+
+
+def _rebuild(template: RuntimeValue, remaining: Iterator[str]) -> RuntimeValue:
+    """A value of ``template``'s type made of the next SSA values of ``remaining``."""
+    if isinstance(template, tuple):
+        return tuple(_rebuild(element, remaining) for element in template)
+    leaves = [tensor(next(remaining), leaf.type) for leaf in _flatten([template])]
+    return leaves[0] if isinstance(template, tensor) else template.unflatten(leaves)
 
 
 def _unflatten(templates: Sequence[RuntimeValue], handles: Sequence[str]) -> List[RuntimeValue]:
     """Values of the types of ``templates`` made of the SSA values ``handles``."""
     remaining: Iterator[str] = iter(handles)
-    values: List[RuntimeValue] = []
-    for template in templates:
-        leaves = [tensor(next(remaining), leaf.type) for leaf in _flatten([template])]
-        values.append(leaves[0] if isinstance(template, tensor) else template.unflatten(leaves))
-    return values
+    return [_rebuild(template, remaining) for template in templates]
 
 
 def _same_compile_time_value(a: Any, b: Any) -> bool:
@@ -263,9 +285,10 @@ class CodeGenerator(ast.NodeVisitor):
         for name in names:
             then_value, else_value = then_scope[name], else_scope[name]
             if _is_runtime(then_value) and _is_runtime(else_value):
-                if then_value.type != else_value.type:
+                then_type, else_type = _runtime_type(then_value), _runtime_type(else_value)
+                if then_type != else_type:
                     raise TypeError(f"mismatched type for {name} between then block "
-                                    f"({then_value.type}) and else block ({else_value.type})")
+                                    f"({then_type}) and else block ({else_type})")
                 yielded.append((name, then_value, else_value))
             elif _same_compile_time_value(then_value, else_value):
                 merged[name] = then_value
@@ -341,9 +364,10 @@ class CodeGenerator(ast.NodeVisitor):
         yields = []
         for name, init in zip(carried, inits):
             value = self.scope[name]
-            if not _is_runtime(value) or value.type != init.type:
-                raise TypeError(f"loop-carried variable {name} has initial type {init.type} but "
-                                f"is re-assigned to {getattr(value, 'type', value)!r} in the "
+            if not _is_runtime(value) or _runtime_type(value) != _runtime_type(init):
+                now = _runtime_type(value) if _is_runtime(value) else value
+                raise TypeError(f"loop-carried variable {name} has initial type "
+                                f"{_runtime_type(init)} but is re-assigned to {now!r} in the "
                                 "loop; make sure that the type stays consistent")
             yields.append(value)
         for name in fixed:

@@ -408,6 +408,41 @@ def test_control_flow_lowers_to_scf():
 
 
 @tessera.jit
+def tuple_carry_kernel(X, Y, n, BLOCK: tl.constexpr, AHEAD: tl.constexpr):
+    offs = tl.arange(0, BLOCK)
+    ahead = ()
+    for s in tl.static_range(AHEAD):
+        ahead = ahead + (tl.load(X + s * BLOCK + offs),)
+    acc = tl.zeros((BLOCK,), dtype=tl.float32)
+    for t0 in range(AHEAD, n, AHEAD):
+        now = ahead
+        ahead = ()
+        for s in tl.static_range(AHEAD):
+            ahead = ahead + (tl.load(X + (t0 + s) * BLOCK + offs),)
+        for s in tl.static_range(AHEAD):
+            acc = acc * 0.5 + now[s].to(tl.float32)
+    if n > 100:
+        ahead = (ahead[1], ahead[0]) + ahead[2:]
+    tl.store(Y + offs, acc + ahead[0].to(tl.float32))
+
+
+# Tests that a loop carries a tuple of tensors as its elements (the loads of the next steps,
+# issued a group ahead) and that a run-time `if` yields one; `now`, not live before the loop,
+# is not carried.
+def test_loops_and_ifs_carry_tuples_of_tensors():
+    ir = tile_ir(tuple_carry_kernel, {"X": "*fp16", "Y": "*fp32", "n": "i32"},
+                 {"BLOCK": 32, "AHEAD": 3})
+    assert parse(ir).returncode == 0, parse(ir).stderr
+    (loop,) = full_ops(ir, "scf.for")
+    carried = ", ".join(["tensor<32xf16>"] * 3)
+    assert f": (i32, i32, i32, {carried}, tensor<32xf32>) -> ({carried}, tensor<32xf32>)" in loop
+    assert loop.count('"tile.load"') == 3
+    (branch,) = full_ops(ir, "scf.if")
+    assert f": (i1) -> ({carried})" in branch
+
+
+
+@tessera.jit
 def folding_kernel(X, stride, BLOCK: tl.constexpr):
     SIZE: tl.constexpr = min(BLOCK * GROUP, 512) // 2
     r = tl.arange(0, SIZE)

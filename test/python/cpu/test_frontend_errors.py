@@ -84,6 +84,21 @@ def test_loop_carried_type_change_is_rejected():
 
 
 @tessera.jit
+def loop_changes_tuple(X, n, BLOCK: tl.constexpr):
+    pair = (tl.zeros((BLOCK,), dtype=tl.float32), tl.zeros((BLOCK,), dtype=tl.float32))
+    for i in range(n):
+        pair = (pair[0], pair[1].to(tl.float16))
+    tl.store(X + tl.arange(0, BLOCK), pair[0])
+
+
+# Tests that a loop-carried tuple must keep its elements' types, and that the error names both.
+def test_loop_carried_tuple_type_change_is_rejected():
+    _expect_error(loop_changes_tuple, "    for i in range(n):",
+                  "loop-carried variable pair has initial type (<[128], fp32>, <[128], fp32>) but "
+                  "is re-assigned to (<[128], fp32>, <[128], fp16>)")
+
+
+@tessera.jit
 def branches_disagree(X, n, BLOCK: tl.constexpr):
     if n > 0:
         v = 1

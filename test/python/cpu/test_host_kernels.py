@@ -107,6 +107,46 @@ def test_matmul_loop_carries_the_accumulator(dtype):
 
 
 @tessera.jit
+def decay_kernel(X, Y, n_steps, n_cols, AHEAD: tl.constexpr, BLOCK: tl.constexpr):
+    # y[t] = 0.5 y[t - 1] + x[t] down each column, reading x a group of AHEAD steps ahead (a
+    # loop-carried tuple) and the last n_steps % AHEAD steps one at a time.
+    cols = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+    mask = cols < n_cols
+    full = n_steps - n_steps % AHEAD
+    ahead = ()
+    for s in tl.static_range(AHEAD):
+        ahead = ahead + (tl.load(X + s * n_cols + cols, mask=mask & (s < full), other=0.0),)
+    y = tl.zeros((BLOCK,), dtype=tl.float32)
+    for t0 in range(0, full, AHEAD):
+        now = ahead
+        ahead = ()
+        for s in tl.static_range(AHEAD):
+            t = t0 + AHEAD + s
+            ahead = ahead + (tl.load(X + t * n_cols + cols, mask=mask & (t < full), other=0.0),)
+        for s in tl.static_range(AHEAD):
+            y = 0.5 * y + now[s]
+            tl.store(Y + (t0 + s) * n_cols + cols, y, mask=mask)
+    for t in range(full, n_steps):
+        y = 0.5 * y + tl.load(X + t * n_cols + cols, mask=mask, other=0.0)
+        tl.store(Y + t * n_cols + cols, y, mask=mask)
+
+
+# Tests that a loop carrying a tuple of blocks (each group's loads, one group ahead) computes
+# the recurrence it is meant to, with and without a partial last group.
+@pytest.mark.parametrize("n_steps", [3, 12, 14])
+def test_loops_carry_tuples_of_blocks(n_steps):
+    n_cols = 40
+    x = RNG.standard_normal((n_steps, n_cols)).astype(np.float32)
+    y = poisoned((n_steps, n_cols), np.float32)
+    decay_kernel[(tessera.cdiv(n_cols, 16),)](x, y, n_steps, n_cols, AHEAD=4, BLOCK=16)
+    expected = np.zeros((n_steps, n_cols))
+    previous = np.zeros(n_cols)
+    for t in range(n_steps):
+        previous = expected[t] = 0.5 * previous + x[t]
+    np.testing.assert_allclose(y, expected, rtol=1e-6, atol=1e-6)
+
+
+@tessera.jit
 def math_kernel(X, OUT, n, BLOCK: tl.constexpr):
     offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
     x = tl.load(X + offs, mask=offs < n)
