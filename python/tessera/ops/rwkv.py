@@ -24,8 +24,8 @@ from typing import Any, Dict, Optional, Tuple
 
 from .arguments import (as_tensor, check_bool, check_device, check_dtype, check_same,
                         device_scope, sm_count, torch)
-from .kernels.wkv4 import (MAX_BLOCK_C, choose_block, wkv4_bwd_kernel, wkv4_fwd_kernel,
-                           wkv4_sum_rows_kernel)
+from .kernels.wkv4 import (AHEAD, MAX_BLOCK_C, REFERENCE_AHEAD, choose_block, wkv4_bwd_kernel,
+                           wkv4_fwd_kernel, wkv4_sum_rows_kernel)
 from .kernels.wkv7 import (CHUNK_BWD_WARPS, CHUNK_PREP_WARPS, DECAY_CODES,
                            choose_backward_warps, choose_chunk_block, choose_chunk_bwd_block,
                            choose_forward_block, wkv7_bwd_kernel, wkv7_chunk_bwd_kernel,
@@ -134,6 +134,11 @@ def _grid_and_block(k: "torch.Tensor") -> Tuple[Tuple[int, int], int]:
     return (batch, -(-channels // block)), block
 
 
+def _wkv4_ahead(backend: str) -> int:
+    """Steps per group of loads of the WKV4 tile kernels."""
+    return REFERENCE_AHEAD if backend == "reference" else AHEAD
+
+
 def _wkv4_cuda_types(u, k) -> Dict[str, str]:
     return {"IO_T": cuda_type(k.dtype), "U_T": cuda_type(u.dtype)}
 
@@ -150,7 +155,8 @@ def _forward(w, u, k, v, state, backend: str) -> "torch.Tensor":
         kernel[grid](*args)
     else:
         wkv4_fwd_kernel[grid](*args, BLOCK_C=block, STATE=state is not None,
-                              F64=backend == "reference", num_warps=block // 32)
+                              F64=backend == "reference", AHEAD=_wkv4_ahead(backend),
+                              num_warps=block // 32)
     return y
 
 
@@ -170,7 +176,7 @@ def _backward(w, u, k, v, gy, backend: str):
         kernel[grid](*args)
     else:
         wkv4_bwd_kernel[grid](*args, BLOCK_C=block, F64=backend == "reference",
-                              num_warps=block // 32)
+                              AHEAD=_wkv4_ahead(backend), num_warps=block // 32)
     gw, gu = torch.empty_like(w), torch.empty_like(u)
     for rows, out in ((gw_rows, gw), (gu_rows, gu)):
         wkv4_sum_rows_kernel[(-(-channels // 128),)](rows, out, batch, channels, BLOCK_C=128,

@@ -7,8 +7,8 @@ import pytest
 
 from test_frontend_support import tessera
 
-from tessera.ops.kernels.wkv4 import (choose_block, wkv4_bwd_kernel, wkv4_fwd_kernel,
-                                      wkv4_sum_rows_kernel)
+from tessera.ops.kernels.wkv4 import (AHEAD, REFERENCE_AHEAD, choose_block, wkv4_bwd_kernel,
+                                      wkv4_fwd_kernel, wkv4_sum_rows_kernel)
 
 TARGETS = ("sm_80", "sm_90a")
 IO_POINTERS = ("U", "K", "V", "Y", "GY", "GK", "GV")
@@ -18,7 +18,7 @@ def compiled(kernel, target, io="fp32", f64=False, state=False, block=64):
     compute = "fp64" if f64 else "fp32"
     constants = {"BLOCK_C": block}
     if kernel is not wkv4_sum_rows_kernel:
-        constants["F64"] = f64
+        constants.update(F64=f64, AHEAD=REFERENCE_AHEAD if f64 else AHEAD)
     if kernel is wkv4_fwd_kernel:
         constants["STATE"] = state
         if not state:
