@@ -509,9 +509,8 @@ def test_gradient_sums_past_the_grid_y_limit(randn, gen):
                randn(WIDE, dtype=torch.float32), randn(WIDE, dtype=torch.float32), gen=gen)
 
 
-def test_gradient_sums_over_launches_of_at_most_the_grid_limit(randn, gen, monkeypatch):
-    """sum_rows with the limit of grid axis 1 lowered to 5: 12 outputs in 3 launches."""
-    monkeypatch.setattr(launch_grid, "MAX_GRID_YZ", 5)
+def sum_rows_grids(monkeypatch) -> list:
+    """The list that every later launch of sum_rows_kernel appends its grid to."""
     grids, kernel = [], normalization.sum_rows_kernel
 
     class Recorder:
@@ -520,16 +519,44 @@ def test_gradient_sums_over_launches_of_at_most_the_grid_limit(randn, gen, monke
             return kernel[grid]
 
     monkeypatch.setattr(normalization, "sum_rows_kernel", Recorder())
-    compare_grads(ops.add, torch.add, [randn(12, 4, 3, dtype=torch.float32),
-                                       randn(12, 1, 3, dtype=torch.float32)],
+    return grids
+
+
+def test_gradient_sums_over_launches_of_at_most_the_grid_limit(randn, gen, monkeypatch):
+    """sum_rows with the limit of grid axis 1 lowered to 5: 12 outputs of 40 columns (each a
+    program of its own) in 3 launches."""
+    monkeypatch.setattr(launch_grid, "MAX_GRID_YZ", 5)
+    grids = sum_rows_grids(monkeypatch)
+    compare_grads(ops.add, torch.add, [randn(12, 4, 40, dtype=torch.float32),
+                                       randn(12, 1, 40, dtype=torch.float32)],
                   ["x", "y"], torch.float32, gen=gen)
-    assert grids == [(1, 5), (1, 5), (1, 2)]
+    assert grids == [(2, 5), (2, 5), (2, 2)]
+
+
+@pytest.mark.parametrize("x_shape, y_shape, summed", [
+    ((300, 5, 3), (300, 1, 3), (300, 5, 3)),
+    ((7, 33, 1), (7, 1, 1), (7, 33, 1)),
+    ((2, 70, 4, 3), (2, 70, 1, 3), (140, 4, 3))], ids=["300x5x3", "7x33x1", "2x70x4x3"])
+def test_gradient_sums_of_small_outputs_share_tiles(x_shape, y_shape, summed, randn, gen,
+                                                    monkeypatch):
+    """Outputs of a few summed elements each (at most SUM_PACKED_ELEMENTS) and fewer columns than
+    a tile are packed: one launch on grid axis 0, a tile's columns spanning several outputs.
+    ``summed``: the (outputs, summed rows, columns) of y's gradient."""
+    block = normalization_backward.choose_sum_block(*summed)
+    assert block.packed
+    grids = sum_rows_grids(monkeypatch)
+    for dtype in (torch.float32, torch.bfloat16):
+        grids.clear()
+        compare_grads(ops.mul, torch.mul, [randn(*x_shape, dtype=dtype),
+                                           randn(*y_shape, dtype=dtype)],
+                      ["x", "y"], dtype, gen=gen)
+        assert grids == [(-(-summed[0] * summed[2] // block.block_n), 1)]
 
 
 def test_gradient_sums_of_few_outputs_in_narrow_blocks(randn, gen):
     """A bias-like operand summed over 3000 rows of 1000 columns: sum_rows narrows its column
     blocks to 32 (more programs) with 64-row tiles, neither dividing the sum."""
-    assert normalization_backward.choose_sum_block(1, 3000, 1000) == (64, 32, 8)
+    assert normalization_backward.choose_sum_block(1, 3000, 1000) == (64, 32, 8, False)
     for dtype in (torch.float32, torch.bfloat16):
         compare_grads(ops.add, torch.add, [randn(3000, 1000, dtype=dtype),
                                            randn(1000, dtype=dtype)],
