@@ -358,23 +358,18 @@ def sum_rows(src: "torch.Tensor", out: "torch.Tensor", scale: float = 1) -> None
         return
     block = choose_sum_block(n_out, n_sum, n_cols)
     src_strides, out_strides = tuple(src.stride()), tuple(out.stride())
-    scale = 1 if scale == 1 else float(scale)
-    if block.packed:  # every output in one launch, on grid axis 0
-        sum_rows_kernel[(cdiv(n_out * n_cols, block.block_n), 1)](
-            src, out, n_out, n_sum, n_cols, *src_strides, *out_strides, scale,
-            BLOCK_P=block.block_p, BLOCK_N=block.block_n, EVEN_N=False,
-            INDEX_64=sum_needs_int64(n_out, n_sum, n_cols, block, src_strides, out_strides),
-            PACKED=True, num_warps=block.num_warps, num_stages=_num_stages())
-        return
-    col_blocks = cdiv(n_cols, block.block_n)
-    for start in range(0, n_out, launch_grid.MAX_GRID_YZ):
-        outputs = min(launch_grid.MAX_GRID_YZ, n_out - start)
-        sum_rows_kernel[(col_blocks, outputs)](
+    per_launch = n_out if block.packed else launch_grid.MAX_GRID_YZ
+    for start in range(0, n_out, per_launch):
+        outputs = min(per_launch, n_out - start)
+        grid = ((cdiv(outputs * n_cols, block.block_n), 1) if block.packed else
+                (cdiv(n_cols, block.block_n), outputs))
+        sum_rows_kernel[grid](
             src[start:start + outputs], out[start:start + outputs], outputs, n_sum, n_cols,
-            *src_strides, *out_strides, scale,
-            BLOCK_P=block.block_p, BLOCK_N=block.block_n, EVEN_N=n_cols % block.block_n == 0,
+            *src_strides, *out_strides, 1 if scale == 1 else float(scale),
+            BLOCK_P=block.block_p, BLOCK_N=block.block_n,
+            EVEN_N=not block.packed and n_cols % block.block_n == 0,
             INDEX_64=sum_needs_int64(outputs, n_sum, n_cols, block, src_strides, out_strides),
-            num_warps=block.num_warps, num_stages=_num_stages())
+            PACKED=block.packed, num_warps=block.num_warps, num_stages=_num_stages())
 
 
 def _weight_columns(w: Optional["torch.Tensor"]) -> Tuple[Optional[int], int, int]:

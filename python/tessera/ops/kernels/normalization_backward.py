@@ -376,13 +376,13 @@ def sum_needs_int64(n_out: int, n_sum: int, n_cols: int, block: SumBlock,
     >>> sum_needs_int64(1, 2 ** 20, 4096, SumBlock(8, 256, 4), (0, 4096, 1), (0, 1))
     True
     """
-    p, n = _reach(n_sum, block.block_p), _reach(n_cols, block.block_n)
-    if block.packed:  # the padding columns j make outputs a = j // N past the last
-        n = _reach(n_out * n_cols, block.block_n)
-        n_out, n_cols_reached = -(-n // n_cols), n_cols
+    p = _reach(n_sum, block.block_p)
+    if block.packed:  # column indices j over all outputs; padding ones give a = j // N past A
+        columns = _reach(n_out * n_cols, block.block_n)
+        n_out, n = -(-columns // n_cols), n_cols
     else:
-        n_cols_reached = n
+        columns = n = _reach(n_cols, block.block_n)
     src = (n_out - 1) * abs(src_strides[0]) + (p - 1) * abs(src_strides[1]) + \
-        (n_cols_reached - 1) * abs(src_strides[2])
-    out = (n_out - 1) * abs(out_strides[0]) + (n_cols_reached - 1) * abs(out_strides[1])
-    return max(src, out, p, n) >= 2 ** 31
+        (n - 1) * abs(src_strides[2])
+    out = (n_out - 1) * abs(out_strides[0]) + (n - 1) * abs(out_strides[1])
+    return max(src, out, p, columns) >= 2 ** 31
